@@ -1,0 +1,205 @@
+"""Experiment configuration: a YAML file validated before any work starts.
+
+Every error is one line naming the bad field and the allowed values, and
+raises ConfigError (exit status 2 on the command line); nothing is written.
+
+Example (the quickstart, harness/configs/quickstart.yaml)::
+
+    name: quickstart
+    dataset: {source: sample}
+    hashers: [ahash, phash, dhash, whash]
+    transforms:
+      - {family: jpeg, severities: [90, 70, 50, 30, 10]}
+    seed: 0
+    output: results/quickstart
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    source: Literal["sample", "folder"] = "sample"
+    path: Optional[str] = None
+    extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"])
+    recursive: bool = True
+    groups: Optional[str] = None
+    limit: Optional[int] = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_path(self):
+        if self.source == "folder":
+            if not self.path:
+                raise ValueError("dataset.path is required when source is 'folder'")
+            if not os.path.isdir(self.path):
+                raise ValueError(f"dataset.path: folder not found: {self.path}")
+        return self
+
+
+class HasherConfig(_Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name):
+        from .hashers import list_hashers
+        if name not in list_hashers():
+            raise ValueError(f"unknown hasher {name!r}; available: {', '.join(list_hashers())}")
+        return name
+
+
+class TransformConfig(_Strict):
+    family: str
+    severities: Optional[list[Union[float, int, str]]] = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("family")
+    @classmethod
+    def _known(cls, family):
+        from .transforms import list_families
+        if family not in list_families():
+            raise ValueError(f"unknown transform {family!r}; available: {', '.join(list_families())}")
+        return family
+
+    @model_validator(mode="after")
+    def _check_severities(self):
+        from .transforms import get_family
+        fam = get_family(self.family)
+        if self.severities is not None and len(self.severities) == 0:
+            raise ValueError(f"severities: give at least one, e.g. {list(fam.default_sweep)}")
+        for i, s in enumerate(self.severities or fam.default_sweep):
+            problem = fam.check(s)
+            if problem:
+                raise ValueError(f"severities[{i}]: {self.family} severity {s!r} invalid; allowed: {problem}")
+        return self
+
+    def specs(self):
+        from .transforms import TransformSpec, get_family
+        sev = self.severities if self.severities is not None else list(get_family(self.family).default_sweep)
+        return [TransformSpec.make(self.family, s, self.params) for s in sev]
+
+
+class MetricsConfig(_Strict):
+    target_fpr: float = Field(default=1e-3, gt=0, lt=1)
+    fpr_points: list[float] = Field(default_factory=lambda: [1e-2, 1e-3])
+    orig_orig: bool = True
+    variant_orig: bool = True
+
+    @field_validator("fpr_points")
+    @classmethod
+    def _rates(cls, v):
+        for x in v:
+            if not 0 < x < 1:
+                raise ValueError(f"fpr_points: {x} not in (0, 1)")
+        return v
+
+
+class ExperimentConfig(_Strict):
+    name: str = "experiment"
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    hashers: list[HasherConfig] = Field(min_length=1)
+    transforms: list[TransformConfig] = Field(default_factory=list)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    output: str = "results/experiment"
+    max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+
+    @field_validator("hashers", mode="before")
+    @classmethod
+    def _hasher_names(cls, v):
+        if isinstance(v, list):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
+
+    @model_validator(mode="after")
+    def _build_hashers(self):
+        from .hashers import get_hasher
+        for i, h in enumerate(self.hashers):
+            try:
+                get_hasher(h.name, **h.params)
+            except ConfigError as exc:
+                raise ValueError(f"hashers[{i}].params: {exc.message}") from None
+        return self
+
+    def transform_specs(self):
+        specs = []
+        for t in self.transforms:
+            for s in t.specs():
+                if s not in specs:
+                    specs.append(s)
+        return specs
+
+    def build_hashers(self):
+        from .hashers import get_hasher
+        return [get_hasher(h.name, **h.params) for h in self.hashers]
+
+
+def _format_validation_error(exc: ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+        parent = err["loc"][:-1]
+        model = ExperimentConfig
+        try:
+            for p in parent:
+                if isinstance(p, int):
+                    continue
+                model = model.model_fields[p].annotation
+                model = getattr(model, "__args__", [model])[0] if not hasattr(model, "model_fields") else model
+            msg = f"unknown field; allowed: {', '.join(model.model_fields)}"
+        except Exception:
+            pass
+    elif err["type"] == "literal_error":
+        msg = msg.replace("Input should be", "must be one of")
+    if "input" in err and err["type"] not in ("missing", "extra_forbidden") and "got" not in msg:
+        text = repr(err["input"])
+        if len(text) < 60:
+            msg += f" (got {text})"
+    return ConfigError(loc or "config", msg.replace("\n", " "))
+
+
+def load_config(source: Union[str, os.PathLike, dict, ExperimentConfig, None] = None) -> ExperimentConfig:
+    """Validate a config given as a YAML path, a dict, or None (quickstart)."""
+    if isinstance(source, ExperimentConfig):
+        return source
+    if source is None:
+        text = resources.files("harness").joinpath("configs/quickstart.yaml").read_text()
+        data = yaml.safe_load(text)
+    elif isinstance(source, dict):
+        data = source
+    else:
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise ConfigError("--config", f"file not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError("config", f"not valid YAML{where}") from None
+        except UnicodeDecodeError:
+            raise ConfigError("config", "not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config", "must be a YAML mapping with keys: " + ", ".join(ExperimentConfig.model_fields))
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _format_validation_error(exc) from None

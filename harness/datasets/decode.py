@@ -1,0 +1,143 @@
+"""Turn an image file (or bytes, or an array) into an 8-bit RGB numpy array.
+
+One documented conversion, identical for every hasher:
+
+1. Pillow opens the file; the declared size is checked against `max_pixels`
+   before any pixel is decoded (decompression bombs are refused).
+2. The first frame is used for animated formats (GIF, APNG, WebP).
+3. EXIF orientation is applied once (`ImageOps.exif_transpose`).
+4. Mode conversion to RGB:
+   - ``RGB`` as is; ``L``/``1``/``P`` without transparency -> ``RGB`` by
+     Pillow's ``convert("RGB")``;
+   - ``I;16``/``I``/``F`` (16-bit or float greyscale) -> scaled to 8 bits by
+     taking the top 8 bits of 16-bit data (value >> 8), then grey -> RGB;
+   - any mode with transparency (``RGBA``, ``LA``, ``P`` with a transparent
+     index, ``PA``) -> composited onto a white background;
+   - ``CMYK``/``YCbCr``/``LAB`` -> Pillow's ``convert("RGB")``.
+5. The result is a C-contiguous ``uint8`` array of shape (height, width, 3).
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DecodeError
+
+#: default limit: 2 GB of decoded RGB (3 bytes per pixel)
+DEFAULT_MAX_PIXELS = (2 * 1024**3) // 3
+
+ImageSource = Union[str, os.PathLike, bytes, np.ndarray, Image.Image]
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img)
+        if mode == "F":
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        elif mode == "I":
+            # 32-bit integer images from 16-bit PNGs hold 0..65535
+            arr = (np.clip(arr, 0, 65535) >> 8).astype(np.uint8)
+        else:
+            arr = (arr.astype(np.uint32) >> 8).astype(np.uint8)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if mode == "RGB":
+        return img
+    return img.convert("RGB")
+
+
+def pil_to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Apply steps 3-5 of the module conversion to an open Pillow image."""
+    img = ImageOps.exif_transpose(img)
+    rgb = _to_rgb(img)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
+
+    `source` may be a path, raw bytes, a Pillow image or an array
+    ((h, w), (h, w, 3) or (h, w, 4) uint8; RGBA is composited on white).
+    """
+    if isinstance(source, np.ndarray):
+        return array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        return pil_to_rgb_array(source)
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            fh = io.BytesIO(source)
+        else:
+            path = os.fspath(source)
+            if os.path.isdir(path):
+                raise DecodeError("is a directory, not an image file")
+            fh = open(path, "rb")
+    except FileNotFoundError:
+        raise DecodeError("file not found (it may have been removed after listing)") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except IsADirectoryError:
+        raise DecodeError("is a directory, not an image file") from None
+    try:
+        with fh:
+            try:
+                with Image.open(fh) as img:
+                    w, h = img.size
+                    if w < 1 or h < 1:
+                        raise DecodeError(f"empty image ({w}x{h})")
+                    if w * h > max_pixels:
+                        raise DecodeError(
+                            f"too many pixels: {w}x{h} = {w * h} > max_pixels {max_pixels}"
+                        )
+                    if getattr(img, "n_frames", 1) > 1:
+                        img.seek(0)
+                    img.load()
+                    return pil_to_rgb_array(img)
+            except Image.DecompressionBombError as exc:
+                raise DecodeError(f"decompression bomb refused by Pillow: {exc}") from None
+            except UnidentifiedImageError:
+                size = _size_of(fh)
+                if size == 0:
+                    raise DecodeError("empty file (0 bytes)") from None
+                raise DecodeError("not a recognised image format") from None
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise DecodeError(f"corrupt or truncated image: {exc}") from None
+    except DecodeError:
+        raise
+    except MemoryError:
+        raise DecodeError("out of memory while decoding") from None
+
+
+def _size_of(fh) -> int:
+    try:
+        return fh.seek(0, io.SEEK_END)
+    except Exception:
+        return -1
+
+
+def array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """Validate and convert a numpy image to (h, w, 3) uint8 RGB."""
+    arr = np.asarray(arr)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.dtype != np.uint8:
+        raise DecodeError(f"array dtype must be uint8, got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        return pil_to_rgb_array(Image.fromarray(arr, mode="RGBA"))
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise DecodeError(f"array must have shape (h, w), (h, w, 3) or (h, w, 4), got {arr.shape}")
+    return np.ascontiguousarray(arr)
