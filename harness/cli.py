@@ -124,8 +124,38 @@ def _cmd_report(args) -> int:
     return 0
 
 
+# ------------------------------------------------- preview (transforms stage)
+
+# ------------------------------------------------ fetch, screen (datasets stage)
+
+# ------------------------------------------------------------- risk (risk.py)
+
+# ------------------------------------------------------- compare (report stage)
+
+# --------------------------------------------------------- verify (reliability)
+
+# ------------------------------------------------------------------------ bench
+BENCHMARKS = ("hashers", "pairs", "run")
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="speed and memory benchmarks: hashers, pairs, run")
+    bench_sub = p.add_subparsers(dest="benchmark", metavar="WHAT", required=True)
+    import importlib
+    for what in BENCHMARKS:
+        try:
+            module = importlib.import_module(f"harness.bench.{what}")
+        except ImportError:
+            continue
+        bp = bench_sub.add_parser(what, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(bp)
+        bp.set_defaults(func=module.main)
+
+
 # ----------------------------------------------------------------------- parser
-COMMANDS = [_add_run, _add_hash, _add_hashers, _add_transforms, _add_report]
+def _commands():
+    """Every `_add_<command>` function of this module, in definition order."""
+    return [fn for name, fn in globals().items() if name.startswith("_add_") and callable(fn)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure how perceptual image hashes behave on benign public photographs.")
     parser.add_argument("--version", action="version", version=f"phash-harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in COMMANDS:
+    for add in _commands():
         add(sub)
     return parser
 

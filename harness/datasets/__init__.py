@@ -8,12 +8,14 @@ from .decode import DEFAULT_MAX_PIXELS, load_rgb
 from .records import ImageRecord, manifest_digest
 from .sample import sample_records
 from .folder import folder_records, load_groups
+from .loader import load_records
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageRecord",
     "folder_records",
     "load_groups",
+    "load_records",
     "load_rgb",
     "manifest_digest",
     "sample_records",

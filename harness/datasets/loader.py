@@ -1,0 +1,24 @@
+"""From a validated dataset config to image records."""
+from __future__ import annotations
+
+from .folder import folder_records, load_groups
+from .records import ImageRecord
+from .sample import sample_records
+
+
+def load_records(ds) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+    """Records for a `DatasetConfig`, plus (name, reason) for files that were
+    listed but cannot be read at all. Declared groups (groups.csv: columns
+    image,group; image = relative path/sample name or sha256) are applied."""
+    groups = load_groups(ds.groups) if ds.groups else None
+    if ds.source == "sample":
+        records, errors = sample_records(), []
+        if groups:
+            records = [ImageRecord(r.image_id, r.name, r.path,
+                                   groups.get(r.name) or groups.get(r.image_id) or r.group, r.bytes)
+                       for r in records]
+    else:
+        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups)
+    if ds.limit:
+        records = records[: ds.limit]
+    return records, errors
