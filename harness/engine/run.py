@@ -136,6 +136,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     try:
         t3 = time.perf_counter()
         hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
+        images = pd.DataFrame([(r.image_id, r.name, r.path, r.group, r.bytes) for r in records],
+                              columns=["image_id", "name", "path", "group", "bytes"])
+        write_table(images, os.path.join(tmp, "images.csv"))
         for name, table in tables.items():
             write_table(table, os.path.join(tmp, name))
         write_table(errors_df, os.path.join(tmp, "errors.csv"))
