@@ -1,37 +1,312 @@
 """Risk model: from a per-comparison false-positive rate to deployment figures.
 
-Pure functions; every assumption is a parameter.
+Pure functions (arrays and DataFrames in, numbers and DataFrames out; no file
+or network I/O). Every assumption is a named parameter. The model has four
+layers; each maps a probability to a larger-scale probability and is
+non-decreasing in its input, so an interval for the per-comparison rate maps
+to an interval at every layer (lower bound to lower bound, upper to upper).
+
+1. Per comparison. ``p = FPR(t)``: the probability that a benign photo and an
+   unrelated database entry are within distance ``t`` (bits for Hamming
+   hashers; bin index for other distances). Estimated from exact integer
+   counts ``x`` of ``n`` negative pairs (`fpr_table`, `clopper_pearson`).
+2. Per query against ``M`` database hashes.
+   (a) independence: ``q = 1 - (1 - p)^M`` (`per_query_probability`);
+   (b) empirical: the share of held-out query images whose nearest of ``M``
+   database hashes is within ``t`` (`empirical_query_curve`), with a
+   power-law fit of its cumulative hazard ``-ln(1 - q(M)) = c * M^b``
+   (`fit_query_scaling`; independence means ``b = 1``, ``c = -ln(1-p)``).
+3. Per account. A user uploads ``n`` photos per period; the account is
+   flagged when at least ``k`` of them falsely match.
+   Independent photos: ``P = sum_{i>=k} C(n,i) q^i (1-q)^(n-i)``
+   (`account_flag_probability`). Heterogeneous users (beta-binomial,
+   `account_flag_probability_betabinom`): each user's per-photo rate is drawn
+   from Beta(a, b) with mean ``q`` and intra-account correlation
+   ``rho = 1 / (a + b + 1)``, i.e. ``a = q (1 - rho) / rho``,
+   ``b = (1 - q)(1 - rho) / rho``; ``rho = 0`` is the binomial.
+4. Population. ``U`` users: expected innocent accounts flagged per period
+   ``U * P``; every flagged account costs one manual review
+   (`population_flags`).
+
+Numerics: upper tails are computed with scipy's binomial survival function
+(``binom.sf``, an incomplete-beta complement) or as a log-space sum of the
+pmf (``logsumexp``), never as ``1 - cdf``, which rounds to 0 below ~1e-16 and
+to 1 near the top. Note that ``scipy.stats.betabinom.sf`` is ``1 - cdf`` and
+is therefore NOT used.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from scipy import stats
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
 
 from .errors import ConfigError
 
+# --------------------------------------------------------------- validation
 
-def _check_probability(name: str, p: float) -> float:
-    if not (isinstance(p, (int, float)) and 0.0 <= float(p) <= 1.0 and not math.isnan(p)):
+
+def _check_probability(name: str, p) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) \
+            or math.isnan(float(p)) or not 0.0 <= float(p) <= 1.0:
         raise ConfigError(name, f"must be a probability in [0, 1] (got {p!r})")
     return float(p)
 
 
 def _check_count(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or float(n) != int(n):
+    if isinstance(n, bool) or not isinstance(n, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(float(n)) or n < 0 or float(n) != int(n):
         raise ConfigError(name, f"must be a non-negative integer (got {n!r})")
     return int(n)
 
 
+def _check_rho(rho) -> float:
+    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.floating, np.integer)) \
+            or math.isnan(float(rho)) or not 0.0 <= float(rho) < 1.0:
+        raise ConfigError("rho", f"intra-account correlation must be in [0, 1) (got {rho!r})")
+    return float(rho)
+
+
+def _check_n_k(n, k) -> tuple[int, int]:
+    n = _check_count("n", n)
+    k = _check_count("k", k)
+    if k > n:
+        raise ConfigError("k", f"match threshold k={k} exceeds the number of photos n={n}")
+    return n, k
+
+
+# ------------------------------------------------------- layer 1: comparison
+
+
+def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided interval for a binomial proportion
+    from ``x`` successes in ``n`` trials:
+
+        low  = Beta.ppf(alpha/2,     x,     n - x + 1)   (0 when x = 0)
+        high = Beta.ppf(1 - alpha/2, x + 1, n - x)       (1 when x = n)
+
+    with ``alpha = 1 - confidence``. Coverage is at least `confidence` for
+    independent trials. Caveat for pair counts: the n(n-1)/2 pairs of n
+    images share images, so they are not independent trials; the interval
+    is then optimistic (too narrow). ``n = 0`` gives (0, 1)."""
+    x = _check_count("x", x)
+    n = _check_count("n", n)
+    if x > n:
+        raise ConfigError("x", f"count {x} exceeds the number of trials {n}")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
+    if n == 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    low = 0.0 if x == 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
+    high = 1.0 if x == n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+    return low, high
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A probability with its interval and how the interval was obtained."""
+
+    point: float
+    low: float
+    high: float
+    method: str
+    x: int | None = None  # matching negative pairs, when counted
+    n: int | None = None  # negative pairs
+
+    def map(self, fn) -> "Rate":
+        """Apply a non-decreasing function to point and bounds."""
+        return Rate(fn(self.point), fn(self.low), fn(self.high), self.method, self.x, self.n)
+
+
+def given_rate(p: float) -> Rate:
+    """A per-comparison rate supplied by the user (no interval)."""
+    p = _check_probability("fpr", p)
+    return Rate(p, p, p, "given")
+
+
+def fpr_table(histograms: pd.DataFrame, hasher: str, negatives: str = "orig-orig",
+              transform: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """FPR(t) for every threshold t with an exact interval, from the long
+    histogram table (columns hasher, bits, transform, kind, distance, count).
+
+    ``fp(t) = sum_{d <= t} count[d]`` over negative pairs of kind
+    `negatives` ("orig-orig" or "variant-orig"; with "variant-orig" the
+    histograms of all transforms are pooled unless `transform` is given),
+    ``FPR(t) = fp(t) / n_neg``, interval = `clopper_pearson(fp(t), n_neg)`.
+    Columns: threshold (0..bits), fp, n_neg, fpr, fpr_low, fpr_high, method.
+    Raises ConfigError when the hasher or negative set is absent."""
+    if negatives not in ("orig-orig", "variant-orig"):
+        raise ConfigError("negatives", f"must be orig-orig or variant-orig (got {negatives!r})")
+    hashers = sorted(histograms["hasher"].unique())
+    if hasher not in hashers:
+        raise ConfigError("hasher", f"{hasher!r} not in this results folder; available: {', '.join(hashers) or 'none'}")
+    sel = (histograms["hasher"] == hasher) & (histograms["kind"] == negatives)
+    if transform is not None:
+        sel &= histograms["transform"] == transform
+    rows = histograms[sel]
+    if not len(rows):
+        what = negatives + (f" for transform {transform}" if transform else "")
+        raise ConfigError("negatives", f"no {what} negative pairs for {hasher} in this results folder")
+    bits = int(histograms.loc[histograms["hasher"] == hasher, "bits"].iat[0])
+    size = max(bits, int(rows["distance"].max())) + 1
+    hist = np.zeros(size, dtype=np.int64)
+    np.add.at(hist, rows["distance"].to_numpy(np.int64), rows["count"].to_numpy(np.int64))
+    fp = np.cumsum(hist)
+    n = int(hist.sum())
+    bounds = [clopper_pearson(int(x), n, confidence) for x in fp]
+    return pd.DataFrame({"threshold": np.arange(size), "fp": fp, "n_neg": n, "fpr": fp / n,
+                         "fpr_low": [b[0] for b in bounds], "fpr_high": [b[1] for b in bounds],
+                         "method": f"Clopper-Pearson {confidence:.0%} (pairs treated as independent)"})
+
+
+def rate_at_threshold(table: pd.DataFrame, threshold: int) -> Rate:
+    """The row of `fpr_table` at `threshold` as a Rate (t < 0: nothing
+    matches, rate 0; t beyond the last distance: everything matches)."""
+    threshold = int(threshold)
+    if threshold < 0:
+        n = int(table["n_neg"].iat[0])
+        return Rate(0.0, 0.0, 0.0, "t < 0: nothing matches", 0, n)
+    row = table.iloc[min(threshold, len(table) - 1)]
+    return Rate(float(row["fpr"]), float(row["fpr_low"]), float(row["fpr_high"]), str(row["method"]),
+                int(row["fp"]), int(row["n_neg"]))
+
+
+def bootstrap_rate_from_metrics(metrics: pd.DataFrame, hasher: str, threshold: int,
+                                negatives: str = "orig-orig") -> Rate | None:
+    """Use a bootstrap interval from metrics.csv when the metrics stage wrote
+    one for this hasher, negative set and threshold: a row with
+    threshold_at_target == threshold and columns fpr_at_threshold plus a pair
+    of columns named like ``fpr_at_threshold_{low,high}`` /
+    ``..._{lo,hi}`` / ``..._{lower,upper}`` (any column containing "fpr",
+    one of those suffixes, and "boot" or "ci"). Returns None otherwise."""
+    if metrics is None or not len(metrics) or "threshold_at_target" not in metrics:
+        return None
+    cols = [c for c in metrics.columns if "fpr" in c.lower() and ("boot" in c.lower() or "ci" in c.lower()
+                                                                     or c.lower().startswith("fpr_at_threshold_"))]
+    lows = [c for c in cols if c.lower().endswith(("_low", "_lo", "_lower"))]
+    highs = [c for c in cols if c.lower().endswith(("_high", "_hi", "_upper"))]
+    if not lows or not highs:
+        return None
+    sel = (metrics["hasher"] == hasher) & (metrics["threshold_at_target"] == threshold)
+    if "negatives" in metrics:
+        sel &= metrics["negatives"] == negatives
+    rows = metrics[sel]
+    if negatives == "variant-orig" and len(rows) > 1:
+        return None  # one row per transform: no single pooled bootstrap interval
+    if not len(rows) or rows[[lows[0], highs[0]]].isna().any(axis=None):
+        return None
+    row = rows.iloc[0]
+    return Rate(float(row["fpr_at_threshold"]), float(row[lows[0]]), float(row[highs[0]]),
+                f"bootstrap (metrics.csv {lows[0]}/{highs[0]})",
+                None, int(row["n_neg"]) if "n_neg" in row else None)
+
+
+# ---------------------------------------------------------- layer 2: query
+
+
 def per_query_probability(p: float, m: int) -> float:
     """P(a benign photo falsely matches at least one of M database hashes),
-    assuming independent comparisons: 1 - (1 - p)^M, computed as
-    -expm1(M * log1p(-p)) so that tiny values are not lost."""
+    assuming independent comparisons: q = 1 - (1 - p)^M, computed as
+    -expm1(M * log1p(-p)) so that tiny values are not lost (the naive form
+    returns 0 for p * M below ~1e-16)."""
     p = _check_probability("p", p)
     m = _check_count("database_size", m)
     if p == 1.0:
         return 1.0 if m > 0 else 0.0
     return float(-math.expm1(m * math.log1p(-p)))
+
+
+def _min_distances(query: np.ndarray, database: np.ndarray, groups_q=None, groups_db=None) -> np.ndarray:
+    """(len(query), len(database)) Hamming distances; pairs in the same group
+    get distance +inf (never negatives)."""
+    q = np.asarray(query, dtype=np.uint8)
+    d = np.asarray(database, dtype=np.uint8)
+    dist = np.bitwise_count(np.bitwise_xor(q[:, None, :], d[None, :, :])).sum(axis=2).astype(np.float64)
+    if groups_q is not None:
+        same = np.asarray(groups_q)[:, None] == np.asarray(groups_db)[None, :]
+        dist[same] = np.inf
+    return dist
+
+
+def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, sizes=None,
+                          groups_query=None, groups_database=None, repeats: int = 20,
+                          seed: int = 0, distances: np.ndarray | None = None) -> pd.DataFrame:
+    """Empirical per-query false-match rate against databases of growing size.
+
+    `query` (nq, nbytes) and `database` (nd, nbytes) are packed hashes of
+    disjoint sets of benign images (or give `distances`, an (nq, nd) matrix,
+    for non-Hamming hashers). For each repeat r, the database is put in a
+    random order (seeded) and the database of size M is its first M
+    entries, so databases are nested. Then, for each M in `sizes` (default:
+    1, 2, 4, ... up to nd, and nd) and each t in `thresholds`:
+
+        share(M, t) = mean over repeats and queries of 1[min_{j<M} d(q, db_j) <= t]
+
+    Also returned, per (M, t): the pair rate p(t) over all query x database
+    pairs, the independence prediction 1 - (1 - p)^M, the number of query
+    trials and a Clopper-Pearson interval of the share treating the nq
+    queries of one ordering as trials (share_low/share_high, computed on
+    round(share * nq) of nq), and `disagree`: the prediction lies outside
+    that interval. Pairs in the same group are skipped."""
+    if distances is None:
+        dist = _min_distances(query, database, groups_query, groups_database)
+    else:
+        dist = np.asarray(distances, dtype=np.float64)
+    nq, nd = dist.shape
+    if nq == 0 or nd == 0:
+        raise ConfigError("database", "need at least one query and one database image")
+    thresholds = np.atleast_1d(np.asarray(thresholds))
+    if sizes is None:
+        sizes = sorted({min(2 ** i, nd) for i in range(int(math.log2(nd)) + 2)})
+    sizes = [int(m) for m in sizes]
+    if any(m < 1 or m > nd for m in sizes):
+        raise ConfigError("sizes", f"database sizes must be in 1..{nd}")
+    rng = np.random.default_rng(seed)
+    hits = np.zeros((len(sizes), len(thresholds)), dtype=np.int64)
+    size_idx = np.array(sizes) - 1
+    for _ in range(repeats):
+        order = rng.permutation(nd)
+        running = np.minimum.accumulate(dist[:, order], axis=1)[:, size_idx]  # (nq, len(sizes))
+        hits += (running[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
+    finite = np.isfinite(dist)
+    n_pairs = int(finite.sum())
+    rows = []
+    for i, m in enumerate(sizes):
+        for j, t in enumerate(thresholds):
+            share = hits[i, j] / (repeats * nq)
+            p = float((dist[finite] <= t).sum() / n_pairs) if n_pairs else float("nan")
+            pred = per_query_probability(p, m)
+            lo, hi = clopper_pearson(int(round(share * nq)), nq)
+            rows.append({"database_size": m, "threshold": t, "queries": nq, "repeats": repeats,
+                         "share": share, "share_low": lo, "share_high": hi, "pair_rate": p,
+                         "independent": pred, "disagree": not lo <= pred <= hi})
+    return pd.DataFrame(rows)
+
+
+def fit_query_scaling(sizes, shares) -> dict:
+    """Least-squares fit of the cumulative hazard of the per-query curve,
+
+        -ln(1 - q(M)) = c * M^b      i.e.  ln H(M) = ln c + b ln M,
+
+    over the points with 0 < q < 1. Under independence b = 1 and
+    c = -ln(1 - p) ~ p; b < 1 means false matches concentrate on a few
+    collision-prone queries (each database entry adds less than the last),
+    b > 1 the opposite. Returns {"b", "c", "points"}; NaN when fewer than
+    two usable points."""
+    m = np.asarray(sizes, dtype=float)
+    q = np.asarray(shares, dtype=float)
+    ok = (q > 0) & (q < 1) & (m > 0)
+    if ok.sum() < 2 or len(np.unique(m[ok])) < 2:
+        return {"b": float("nan"), "c": float("nan"), "points": int(ok.sum())}
+    h = -np.log1p(-q[ok])
+    b, ln_c = np.polyfit(np.log(m[ok]), np.log(h), 1)
+    return {"b": float(b), "c": float(math.exp(ln_c)), "points": int(ok.sum())}
+
+
+# -------------------------------------------------------- layer 3: account
 
 
 def account_flag_probability(p: float, n: int, k: int) -> float:
@@ -40,10 +315,151 @@ def account_flag_probability(p: float, n: int, k: int) -> float:
     computed with scipy's survival function binom.sf(k - 1, n, p) (never as
     1 - cdf, which rounds to 0 below about 1e-16)."""
     p = _check_probability("p", p)
-    n = _check_count("n", n)
-    k = _check_count("k", k)
-    if k > n:
-        raise ConfigError("k", f"match threshold k={k} exceeds the number of photos n={n}")
+    n, k = _check_n_k(n, k)
     if k == 0:
         return 1.0
     return float(stats.binom.sf(k - 1, n, p))
+
+
+def _betabinom_params(p: float, rho: float) -> tuple[float, float]:
+    """Beta(a, b) with mean p and intra-account correlation rho:
+    a = p (1 - rho) / rho, b = (1 - p)(1 - rho) / rho (so rho = 1/(a+b+1))."""
+    s = (1.0 - rho) / rho
+    return p * s, (1.0 - p) * s
+
+
+def log_betabinom_tail(p: float, rho: float, n: int, k: int) -> float:
+    """ln P[X >= k] for X ~ BetaBinomial(n, a, b) with a, b from
+    `_betabinom_params(p, rho)`. Computed as logsumexp over i = k..n of
+
+        ln pmf(i) = ln C(n, i) + ln (a)_i + ln (b)_(n-i) - ln (a+b)_n
+
+    where (x)_j = x (x+1) ... (x+j-1) is the rising factorial, i.e.
+    B(i + a, n - i + b) / B(a, b), summed as cumulative sums of logs (this
+    stays accurate when a, b are huge, i.e. rho tiny, where differences of
+    betaln values lose digits). When the upper tail exceeds 1/2 it is
+    computed as log1p(-lower tail). Tails far below 1e-300 keep their
+    logarithm."""
+    a, b = _betabinom_params(p, rho)
+    j = np.arange(n, dtype=np.float64)
+    log_rise_a = np.concatenate([[0.0], np.cumsum(np.log(a + j))])
+    log_rise_b = np.concatenate([[0.0], np.cumsum(np.log(b + j))])
+    log_rise_ab = float(np.sum(np.log(a + b + j)))
+    i = np.arange(n + 1)
+    log_choose = special.gammaln(n + 1) - special.gammaln(i + 1.0) - special.gammaln(n - i + 1.0)
+    logpmf = log_choose + log_rise_a[i] + log_rise_b[n - i] - log_rise_ab
+    upper = special.logsumexp(logpmf[k:])
+    if upper > math.log(0.5) and k > 0:
+        lower = special.logsumexp(logpmf[:k])
+        return float(np.log1p(-min(math.exp(lower), 1.0)))
+    return float(upper)
+
+
+def account_flag_probability_betabinom(p: float, rho: float, n: int, k: int) -> float:
+    """P[at least k of n photos falsely match] when photos of one account are
+    correlated: X ~ BetaBinomial(n, a, b), mean per-photo rate p, intra-account
+    correlation rho = 1/(a+b+1), so Var X = n p (1-p) (1 + (n-1) rho).
+    rho = 0 is exactly `account_flag_probability`. Computed in log space
+    (`log_betabinom_tail`); scipy.stats.betabinom.sf is 1 - cdf and underflows."""
+    p = _check_probability("p", p)
+    rho = _check_rho(rho)
+    n, k = _check_n_k(n, k)
+    if k == 0:
+        return 1.0
+    if rho == 0.0 or p in (0.0, 1.0):
+        return account_flag_probability(p, n, k)
+    return float(math.exp(log_betabinom_tail(p, rho, n, k)))
+
+
+def account_probability(p: float, n: int, k: int, rho: float = 0.0) -> float:
+    """`account_flag_probability` (rho = 0) or the beta-binomial version."""
+    if rho == 0:
+        return account_flag_probability(p, n, k)
+    return account_flag_probability_betabinom(p, rho, n, k)
+
+
+def photos_for_flag_probability(p: float, k: int, target: float, rho: float = 0.0,
+                                n_max: int | None = None) -> int:
+    """Smallest number of photos n with P[>= k of n match] >= target (the
+    tail is non-decreasing in n); bisection. Returns -1 if even n_max photos
+    (default 1e12, or 1e7 with rho > 0 where each evaluation sums n terms)
+    stay below target."""
+    if n_max is None:
+        n_max = 10**12 if rho == 0 else 10**7
+    p = _check_probability("p", p)
+    target = _check_probability("target", target)
+    k = _check_count("k", k)
+    if account_probability(p, max(k, 1) if k else 0, k, rho) >= target:
+        return k
+    if account_probability(p, n_max, k, rho) < target:
+        return -1
+    lo, hi = k, n_max  # P(lo) < target <= P(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if account_probability(p, mid, k, rho) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# ----------------------------------------------------- layer 4: population
+
+
+def population_flags(p_flag: float, users: int, confidence: float = 0.95) -> dict:
+    """Innocent accounts flagged per period among `users` accounts, each
+    flagged independently with probability p_flag: expected U * p_flag, and
+    the central `confidence` prediction interval of Binomial(U, p_flag)
+    (chance variation of the count for a known p_flag; uncertainty in
+    p_flag itself is carried separately by mapping its bounds). Every
+    flagged account is one manual review."""
+    p_flag = _check_probability("p_flag", p_flag)
+    users = _check_count("users", users)
+    alpha = 1 - confidence
+    return {"expected": users * p_flag,
+            "low": float(stats.binom.ppf(alpha / 2, users, p_flag)),
+            "high": float(stats.binom.ppf(1 - alpha / 2, users, p_flag))}
+
+
+# ------------------------------------------------------------ the chain
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Deployment assumptions (all named, all user-supplied)."""
+
+    database_size: int  # M: hashes in the database each photo is compared with
+    photos: int  # n: photos a user uploads per period
+    match_threshold: int  # k: matches that flag an account
+    users: int  # U: accounts
+    rho: float = 0.0  # intra-account correlation (0 = independent photos)
+
+    def validate(self) -> "Scenario":
+        _check_count("database_size", self.database_size)
+        _check_count("users", self.users)
+        n, k = _check_n_k(self.photos, self.match_threshold)
+        if k < 1:
+            raise ConfigError("match_threshold", "must be >= 1")
+        _check_rho(self.rho)
+        return self
+
+
+def risk_chain(rate: Rate, scenario: Scenario) -> pd.DataFrame:
+    """Every layer for one per-comparison rate: rows (layer, quantity, point,
+    low, high, method). Bounds come from mapping the rate's bounds through
+    the monotone chain p -> q(p, M) -> P(flag; q, n, k, rho) -> U * P."""
+    s = scenario.validate()
+    q = rate.map(lambda p: per_query_probability(p, s.database_size))
+    acc = q.map(lambda x: account_probability(x, s.photos, s.match_threshold, s.rho))
+    acc_ind = q.map(lambda x: account_flag_probability(x, s.photos, s.match_threshold))
+    pop = acc.map(lambda x: s.users * x)
+    rows = [
+        ("per comparison", "P(one benign pair within t)", rate),
+        ("per query", f"P(photo matches any of M={s.database_size:g}), independence", q),
+        ("per account", f"P(>= {s.match_threshold} of {s.photos} photos match), independent photos", acc_ind),
+    ]
+    if s.rho > 0:
+        rows.append(("per account", f"same, beta-binomial rho={s.rho:g}", acc))
+    rows.append(("population", f"expected innocent accounts flagged (= manual reviews) of U={s.users:g}", pop))
+    return pd.DataFrame([{"layer": layer, "quantity": what, "point": r.point, "low": r.low, "high": r.high,
+                          "interval": r.method} for layer, what, r in rows])
