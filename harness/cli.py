@@ -129,6 +129,18 @@ def _cmd_report(args) -> int:
 # ------------------------------------------------ fetch, screen (datasets stage)
 
 # ------------------------------------------------------------- risk (risk.py)
+def _add_risk(sub):
+    p = sub.add_parser("risk", help="innocent accounts flagged per year, from a measured or given false-positive rate")
+    from . import risk_cli
+    risk_cli.add_arguments(p)
+    p.set_defaults(func=_cmd_risk)
+
+
+def _cmd_risk(args) -> int:
+    from . import risk_cli
+
+    return risk_cli.main(args)
+
 
 # ------------------------------------------------------- compare (report stage)
 

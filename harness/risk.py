@@ -463,3 +463,45 @@ def risk_chain(rate: Rate, scenario: Scenario) -> pd.DataFrame:
     rows.append(("population", f"expected innocent accounts flagged (= manual reviews) of U={s.users:g}", pop))
     return pd.DataFrame([{"layer": layer, "quantity": what, "point": r.point, "low": r.low, "high": r.high,
                           "interval": r.method} for layer, what, r in rows])
+
+
+# ------------------------------------------------------------- sweeps
+
+
+def sweep_thresholds(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """P(flag) for every hash threshold t of an `fpr_table`: columns
+    threshold, fpr, fpr_low, fpr_high, p_flag, p_flag_low, p_flag_high
+    (bounds mapped through the monotone chain)."""
+    s = scenario.validate()
+    rows = []
+    for t in table["threshold"]:
+        r = rate_at_threshold(table, int(t))
+        acc = r.map(lambda p: account_probability(per_query_probability(p, s.database_size), s.photos,
+                                                  s.match_threshold, s.rho))
+        rows.append({"threshold": int(t), "fpr": r.point, "fpr_low": r.low, "fpr_high": r.high,
+                     "p_flag": acc.point, "p_flag_low": acc.low, "p_flag_high": acc.high})
+    return pd.DataFrame(rows)
+
+
+def sweep_match_threshold(rate: Rate, scenario: Scenario, ks) -> pd.DataFrame:
+    """P(flag) as a function of the account match threshold k (other
+    assumptions fixed): columns k, p_flag, p_flag_low, p_flag_high."""
+    s = scenario.validate()
+    q = rate.map(lambda p: per_query_probability(p, s.database_size))
+    rows = []
+    for k in ks:
+        acc = q.map(lambda x: account_probability(x, s.photos, int(k), s.rho))
+        rows.append({"k": int(k), "p_flag": acc.point, "p_flag_low": acc.low, "p_flag_high": acc.high})
+    return pd.DataFrame(rows)
+
+
+def split_by_group(groups, fraction: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Boolean mask (True = query, False = database) that puts whole groups
+    on one side, so no query has a duplicate of itself in the database. A
+    seeded random permutation of the distinct groups; the first
+    round(fraction * groups) are queries."""
+    g = np.asarray(groups)
+    uniq = np.unique(g)
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    chosen = set(uniq[order[: int(round(fraction * len(uniq)))]].tolist())
+    return np.array([x in chosen for x in g.tolist()], dtype=bool)

@@ -1,0 +1,359 @@
+"""Front end of the risk model (`phash-harness risk`): reads a results
+folder, calls the pure functions of `harness.risk`, prints the table and
+writes risk.csv, risk_sweep.csv, risk_query.csv and risk.png.
+
+Everything is validated before anything is written; a bad parameter raises
+a one-line ConfigError (exit status 2).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from . import risk
+from .errors import ConfigError
+
+ORIGINAL_KEY = "original()"
+FLOOR = 1e-40  # figure only: smaller probabilities are drawn at this floor
+
+
+def add_arguments(p) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--results", metavar="DIR", help="results folder of `phash-harness run` (histograms.parquet)")
+    src.add_argument("--fpr", metavar="P", help="per-comparison false-positive rate, given instead of --results")
+    src.add_argument("--image-rate", metavar="Q", help="per-image false-match rate against the whole database "
+                     "(skips the per-query layer; e.g. a vendor's stated figure)")
+    p.add_argument("--hasher", help="hasher in the results folder (required with --results)")
+    p.add_argument("--threshold", metavar="T", help="hash threshold t: a pair matches when distance <= t "
+                   "(bits; bin index for non-Hamming hashers; required with --results)")
+    p.add_argument("--negatives", default="orig-orig", choices=["orig-orig", "variant-orig"],
+                   help="negative pairs to measure FPR on (default orig-orig: distinct originals)")
+    p.add_argument("--transform", help="with --negatives variant-orig: one transform key, e.g. 'jpeg(50)' "
+                   "(default: all transforms pooled)")
+    p.add_argument("--database-size", metavar="M", help="hashes in the database each photo is compared with")
+    p.add_argument("--photos-per-year", metavar="N", required=True, help="photos one user uploads per year")
+    p.add_argument("--match-threshold", metavar="K", default="30", help="matches that flag an account (default 30)")
+    p.add_argument("--users", metavar="U", default="1e9", help="accounts (default 1e9)")
+    p.add_argument("--rho", metavar="R", default="0", help="intra-account correlation in [0, 1) for the "
+                   "beta-binomial version (default 0: independent photos)")
+    p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
+    p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
+    p.add_argument("--out", metavar="DIR", help="where to write risk.csv and risk.png (default: the results "
+                   "folder; required with --fpr / --image-rate)")
+
+
+# ----------------------------------------------------------- parsing
+
+
+def _number(field: str, text: str) -> float:
+    try:
+        x = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(field, f"must be a number (got {text!r})") from None
+    if not math.isfinite(x):
+        raise ConfigError(field, f"must be finite (got {text!r})")
+    return x
+
+
+def parse_count(field: str, text: str, minimum: int = 0) -> int:
+    """'5e6' -> 5000000; negative or fractional values are errors."""
+    x = _number(field, text)
+    if x < minimum or x != int(x):
+        raise ConfigError(field, f"must be an integer >= {minimum} (got {text})")
+    return int(x)
+
+
+def parse_probability(field: str, text: str, upper_open: bool = False) -> float:
+    x = _number(field, text)
+    if not 0.0 <= x <= 1.0 or (upper_open and x == 1.0):
+        raise ConfigError(field, f"must be a probability in [0, 1{')' if upper_open else ']'} (got {text})")
+    return x
+
+
+# --------------------------------------------------------- computation
+
+
+def _read_results(folder: str):
+    path = os.path.join(folder, "histograms.parquet")
+    if not os.path.isfile(path):
+        raise ConfigError("--results", f"not a results folder (no histograms.parquet): {folder}")
+    hist = pd.read_parquet(path)
+    metrics_path = os.path.join(folder, "metrics.csv")
+    metrics = pd.read_csv(metrics_path) if os.path.isfile(metrics_path) else None
+    hashes_path = os.path.join(folder, "hashes.parquet")
+    hashes = pd.read_parquet(hashes_path) if os.path.isfile(hashes_path) else None
+    return hist, metrics, hashes
+
+
+def _distances(hasher_name: str, query: pd.DataFrame, database: pd.DataFrame, nbytes: int):
+    """Distance matrix between query and database hashes: Hamming from the
+    packed bytes, or the hasher's own pair_distances + quantise (bin index)
+    for non-Hamming hashers registered on this install; None if unknown."""
+    def packed(df):
+        return np.stack([np.frombuffer(b, np.uint8) for b in df["hash"]])
+    distance = "hamming"
+    hasher = None
+    try:
+        from .hashers import get_hasher
+        hasher = get_hasher(hasher_name)
+        distance = hasher.distance
+    except Exception:  # hasher not registered here: Hamming on the stored bytes
+        pass
+    qa, da = packed(query), packed(database)
+    if distance == "hamming":
+        d = np.bitwise_count(np.bitwise_xor(qa[:, None, :], da[None, :, :])).sum(axis=2)
+        return d.astype(np.float64)
+    if hasher is not None and hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
+        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float64)
+    return None
+
+
+def empirical_curve_from_hashes(hashes: pd.DataFrame, hasher: str, negatives: str, transform: str | None,
+                                thresholds, seed: int = 0, repeats: int = 20) -> pd.DataFrame | None:
+    """Split the run's originals (whole groups) into queries and a database
+    (half each, seeded) and call `risk.empirical_query_curve`. Queries are
+    the originals (orig-orig) or the variants of the query images
+    (variant-orig; one transform or all pooled)."""
+    if hashes is None:
+        return None
+    hh = hashes[hashes["hasher"] == hasher]
+    orig = hh[hh["transform"] == ORIGINAL_KEY].sort_values("image_id").drop_duplicates("image_id")
+    if orig["group"].nunique() < 2:
+        return None
+    is_query = risk.split_by_group(orig["group"].to_numpy(), 0.5, seed)
+    q_orig, db = orig[is_query], orig[~is_query]
+    if negatives == "orig-orig":
+        queries = q_orig
+    else:
+        var = hh[(hh["transform"] != ORIGINAL_KEY) & hh["image_id"].isin(set(q_orig["image_id"]))]
+        if transform is not None:
+            var = var[var["transform"] == transform]
+        queries = var.sort_values(["image_id", "transform"])
+    if not len(queries) or not len(db):
+        return None
+    nbytes = len(db["hash"].iat[0])
+    dist = _distances(hasher, queries, db, nbytes)
+    if dist is None:
+        return None
+    same = queries["group"].to_numpy()[:, None] == db["group"].to_numpy()[None, :]
+    dist[same] = np.inf
+    return risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+
+
+def compute(args) -> dict:
+    """Validate every argument and compute all tables (writes nothing)."""
+    photos = parse_count("--photos-per-year", args.photos_per_year)
+    k = parse_count("--match-threshold", args.match_threshold, minimum=1)
+    users = parse_count("--users", args.users)
+    rho = parse_probability("--rho", args.rho, upper_open=True)
+    confidence = _number("--confidence", args.confidence)
+    if not 0 < confidence < 1:
+        raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
+    seed = parse_count("--seed", args.seed)
+    if k > photos:
+        raise ConfigError("--match-threshold", f"k={k} exceeds --photos-per-year={photos}")
+    out = {"table_t": None, "query": None, "fit": None}
+    if args.image_rate is not None:
+        m = 1  # the given rate already covers the whole database
+        if args.database_size is not None:
+            parse_count("--database-size", args.database_size)
+        rate = risk.given_rate(parse_probability("--image-rate", args.image_rate))
+        source = "given per-image rate"
+    else:
+        if args.database_size is None:
+            raise ConfigError("--database-size", "required with --results or --fpr (hashes in the database)")
+        m = parse_count("--database-size", args.database_size)
+        if args.fpr is not None:
+            rate = risk.given_rate(parse_probability("--fpr", args.fpr))
+            source = "given per-comparison rate"
+    scenario = risk.Scenario(database_size=m, photos=photos, match_threshold=k, users=users, rho=rho).validate()
+    if args.results is not None:
+        if not args.hasher:
+            raise ConfigError("--hasher", "required with --results")
+        if args.threshold is None:
+            raise ConfigError("--threshold", "required with --results")
+        t = parse_count("--threshold", args.threshold)
+        if not os.path.isdir(args.results):
+            raise ConfigError("--results", f"folder not found: {args.results}")
+        hist, metrics, hashes = _read_results(args.results)
+        table = risk.fpr_table(hist, args.hasher, args.negatives, args.transform, confidence)
+        if t >= len(table):
+            raise ConfigError("--threshold", f"must be in 0..{len(table) - 1} for {args.hasher} (got {t})")
+        rate = None
+        if args.transform is None and confidence == 0.95:
+            rate = risk.bootstrap_rate_from_metrics(metrics, args.hasher, t, args.negatives)
+        if rate is None:
+            rate = risk.rate_at_threshold(table, t)
+        source = f"{args.results}: {args.hasher} t={t} {args.negatives}" + (f" {args.transform}" if args.transform else "")
+        out["table_t"] = table
+        out["threshold"] = t
+        query = empirical_curve_from_hashes(hashes, args.hasher, args.negatives, args.transform,
+                                            list(range(len(table))), seed=seed)
+        if query is not None:
+            out["query"] = query
+            at_t = query[query["threshold"] == t]
+            out["fit"] = risk.fit_query_scaling(at_t["database_size"], at_t["share"])
+    elif args.out is None:
+        raise ConfigError("--out", "required with --fpr / --image-rate (no results folder to write into)")
+    chain = risk.risk_chain(rate, scenario)
+    if args.image_rate is not None:
+        first = chain["layer"] == "per comparison"
+        chain.loc[first, "quantity"] = "P(one photo matches the database) (given)"
+        chain.loc[first, "layer"] = "per image"
+        chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
+    p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
+    pop = risk.population_flags(p_flag, users, confidence)
+    out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
+               confidence=confidence)
+    # sweeps for the figure and risk_sweep.csv
+    ks = sorted({x for x in list(range(1, min(photos, 60) + 1)) + [k] if 1 <= x <= photos})
+    sw_k = risk.sweep_match_threshold(rate, scenario, ks)
+    sw_k.insert(0, "axis", "k")
+    frames = [sw_k]
+    if out["table_t"] is not None:
+        sw_t = risk.sweep_thresholds(out["table_t"], scenario)
+        sw_t.insert(0, "axis", "threshold")
+        frames.append(sw_t)
+    else:  # no threshold axis: sweep the given rate by factors 0.01x..100x
+        factors = np.logspace(-2, 2, 17)
+        rows = []
+        for f in factors:
+            r = risk.given_rate(min(1.0, rate.point * f))
+            q = r.point if args.image_rate is not None else risk.per_query_probability(r.point, m)
+            rows.append({"axis": "rate_factor", "factor": f, "fpr": r.point,
+                         "p_flag": risk.account_probability(q, photos, k, rho)})
+        frames.append(pd.DataFrame(rows))
+    out["sweep"] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+# ------------------------------------------------------------- output
+
+
+def format_table(res: dict) -> str:
+    chain = res["chain"]
+    lines = [f"source: {res['source']}; interval: {res['rate'].method}"]
+    if res["rate"].x is not None:
+        lines[0] += f" ({res['rate'].x} of {res['rate'].n} negative pairs within t)"
+    s = res["scenario"]
+    db = "n/a (per-image rate given)" if res["source"] == "given per-image rate" else f"{s.database_size:g}"
+    lines.append(f"assumptions: database M={db}, photos/year n={s.photos}, "
+                 f"match threshold k={s.match_threshold}, users U={s.users:g}, rho={s.rho:g}")
+    lines.append(f"{'layer':<15} {'point':>11} {'low':>11} {'high':>11}  quantity")
+    for row in chain.itertuples():
+        lines.append(f"{row.layer:<15} {row.point:>11.3g} {row.low:>11.3g} {row.high:>11.3g}  {row.quantity}")
+    pop = res["population_chance"]
+    if pop is not None:
+        lines.append(f"{'':<15} chance variation of the count at the point estimate: "
+                     f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
+    q = res.get("query")
+    if q is not None:
+        t = res["threshold"]
+        at = q[q["threshold"] == t].sort_values("database_size")
+        last = at.iloc[-1]
+        fit = res["fit"]
+        lines.append(
+            f"empirical per query (held-out split, {int(last.queries)} queries): at M={int(last.database_size)} "
+            f"share {last.share:.3g} [{last.share_low:.3g}, {last.share_high:.3g}] vs independence "
+            f"{last.independent:.3g}; " + ("disagree" if last.disagree else "consistent")
+            + (f"; fit -ln(1-q) = {fit['c']:.3g} * M^{fit['b']:.3g}" if not math.isnan(fit["b"])
+               else "; too few non-zero points to fit the scaling"))
+        lines.append(f"  (largest database this data allows: M={int(last.database_size)}; "
+                     f"rates below ~1/{int(last.queries)} per query cannot be seen)")
+    if res["rate"].x == 0:
+        lines.append("note: no negative pair matched at this threshold; the point estimate 0 is not evidence "
+                     "of safety, the upper bound is what this data supports")
+    return "\n".join(lines)
+
+
+def results_csv(res: dict) -> pd.DataFrame:
+    chain = res["chain"].copy()
+    s = res["scenario"]
+    for name, value in [("source", res["source"]), ("database_size", s.database_size), ("photos", s.photos),
+                        ("match_threshold", s.match_threshold), ("users", s.users), ("rho", s.rho)]:
+        chain[name] = value
+    return chain
+
+
+def figure(res: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = res["sweep"]
+    s = res["scenario"]
+    has_query = res.get("query") is not None
+    fig, axes = plt.subplots(1, 3 if has_query else 2, figsize=(15 if has_query else 10.5, 4.2))
+    ax = axes[0]
+    if (sweep["axis"] == "threshold").any():
+        sw = sweep[sweep["axis"] == "threshold"]
+        ax.fill_between(sw["threshold"], np.clip(sw["p_flag_low"], FLOOR, 1), np.clip(sw["p_flag_high"], FLOOR, 1),
+                        alpha=0.3, label="interval")
+        ax.plot(sw["threshold"], np.clip(sw["p_flag"], FLOOR, 1), marker=".", label="point")
+        ax.axvline(res["threshold"], color="grey", ls=":")
+        ax.set_xlabel("hash threshold t")
+    else:
+        sw = sweep[sweep["axis"] == "rate_factor"]
+        ax.plot(sw["factor"], np.clip(sw["p_flag"], FLOOR, 1), marker=".")
+        ax.set_xscale("log")
+        ax.set_xlabel("rate multiplied by")
+    ax.set_yscale("log")
+    ax.set_ylabel("P(account flagged per year)")
+    ax.set_title(f"n={s.photos}, k={s.match_threshold}, M={s.database_size:g}, rho={s.rho:g}")
+    ax.legend(loc="lower right", fontsize=8) if ax.get_legend_handles_labels()[0] else None
+    ax = axes[1]
+    sw = sweep[sweep["axis"] == "k"]
+    ax.fill_between(sw["k"], np.clip(sw["p_flag_low"], FLOOR, 1), np.clip(sw["p_flag_high"], FLOOR, 1), alpha=0.3)
+    ax.plot(sw["k"], np.clip(sw["p_flag"], FLOOR, 1), marker=".")
+    ax.axvline(s.match_threshold, color="grey", ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("match threshold k")
+    ax.set_title("P(flag) vs k")
+    if has_query:
+        ax = axes[2]
+        q = res["query"]
+        at = q[q["threshold"] == res["threshold"]].sort_values("database_size")
+        ax.errorbar(at["database_size"], at["share"], yerr=[at["share"] - at["share_low"],
+                    at["share_high"] - at["share"]], marker="o", label="empirical (held-out)")
+        ax.plot(at["database_size"], at["independent"], marker="x", label="independence 1-(1-p)^M")
+        ax.set_xscale("log")
+        ax.set_xlabel("database size M")
+        ax.set_ylabel("P(query matches)")
+        ax.set_title(f"per query at t={res['threshold']}")
+        ax.legend(fontsize=8)
+    fig.text(0.01, 0.01, f"values below {FLOOR:g} drawn at {FLOOR:g}", fontsize=7, color="grey")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(res: dict, folder: str) -> list[str]:
+    """Write into a temporary folder next to `folder`, then move each file."""
+    os.makedirs(folder, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-risk-", dir=folder)
+    names = ["risk.csv", "risk_sweep.csv", "risk.png"]
+    try:
+        results_csv(res).to_csv(os.path.join(tmp, "risk.csv"), index=False, float_format="%.6g")
+        res["sweep"].to_csv(os.path.join(tmp, "risk_sweep.csv"), index=False, float_format="%.6g")
+        if res.get("query") is not None:
+            res["query"].to_csv(os.path.join(tmp, "risk_query.csv"), index=False, float_format="%.6g")
+            names.append("risk_query.csv")
+        figure(res, os.path.join(tmp, "risk.png"))
+        for name in names:
+            os.replace(os.path.join(tmp, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [os.path.join(folder, n) for n in names]
+
+
+def main(args) -> int:
+    res = compute(args)
+    print(format_table(res))
+    written = write_outputs(res, args.out or args.results)
+    print("written: " + ", ".join(written))
+    return 0
