@@ -50,21 +50,46 @@ def _add_hash(sub):
     p = sub.add_parser("hash", help="print HEX  PATH for each file")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--hasher", default="phash", help="hasher name (see `phash-harness hashers`)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="hasher parameter (YAML value), e.g. --param hash_size=16; repeatable")
+    p.add_argument("--fast-decode", action="store_true",
+                   help="reduced-size JPEG decoding (faster, not bit-exact; a different hasher identity)")
     p.set_defaults(func=_cmd_hash)
 
 
+def _parse_params(items: list[str]) -> dict:
+    import yaml
+
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--param", f"expected KEY=VALUE, got {item!r}")
+        try:
+            params[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError("--param", f"value of {key} is not a valid YAML scalar: {value!r}") from None
+    return params
+
+
 def _cmd_hash(args) -> int:
-    from .datasets.decode import load_rgb
     from .errors import DecodeError
     from .hashers import get_hasher
 
-    hasher = get_hasher(args.hasher)
+    params = _parse_params(args.param)
+    if args.fast_decode:
+        params["fast_decode"] = True
+    hasher = get_hasher(args.hasher, **params)
     status = 0
     for path in args.files:
         try:
-            packed = hasher.hash(load_rgb(path))
+            packed = hasher.hash_file(path)
         except DecodeError as exc:
             print(f"{path}: {exc.reason}", file=sys.stderr)
+            status = 1
+            continue
+        except Exception as exc:  # e.g. PDQ quality under min_quality
+            print(f"{path}: {type(exc).__name__}: {exc}", file=sys.stderr)
             status = 1
             continue
         print(f"{hasher.to_hex(packed)}  {path}")
@@ -80,13 +105,13 @@ def _add_hashers(sub):
 def _cmd_hashers(args) -> int:
     from .hashers import get_hasher, list_hashers
 
-    print(f"{'name':<22} {'bits':>5}  {'distance':<10} backend")
+    print(f"{'name':<20} {'bits':>5}  {'distance':<14} backend")
     for name in list_hashers():
         try:
             h = get_hasher(name)
-            print(f"{name:<22} {h.bits:>5}  {h.distance:<10} {h.backend}")
+            print(f"{name:<20} {h.bits:>5}  {h.distance:<14} {h.backend}")
         except ConfigError as exc:  # e.g. needs a user-supplied model
-            print(f"{name:<22} {'?':>5}  {'':<10} ({exc.message})")
+            print(f"{name:<20} {'?':>5}  {'':<14} (needs parameters: {exc})")
     return 0
 
 

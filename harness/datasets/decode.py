@@ -15,6 +15,13 @@ One documented conversion, identical for every hasher:
      index, ``PA``) -> composited onto a white background;
    - ``CMYK``/``YCbCr``/``LAB`` -> Pillow's ``convert("RGB")``.
 5. The result is a C-contiguous ``uint8`` array of shape (height, width, 3).
+
+Opt-in reduced-size decoding (``fast_decode=N``, N >= 1; default 0 = off):
+for JPEG files only, Pillow's ``draft`` asks libjpeg to decode at the
+largest DCT scale 1/2, 1/4 or 1/8 that keeps both sides >= N pixels (N = 1:
+up to 1/8). Much faster for large photos, but the pixels (hence hashes)
+differ from the exact decode: a different hasher identity, see
+harness.hashers. Other formats decode exactly.
 """
 from __future__ import annotations
 
@@ -64,7 +71,13 @@ def pil_to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def _apply_fast_decode(img: Image.Image, fast_decode: int) -> None:
+    """Reduced-size JPEG decoding (see module docstring); no-op otherwise."""
+    if fast_decode and img.format == "JPEG":
+        img.draft(None, (int(fast_decode), int(fast_decode)))
+
+
+def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0) -> np.ndarray:
     """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
 
     `source` may be a path, raw bytes, a Pillow image or an array
@@ -101,6 +114,7 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
                         )
                     if getattr(img, "n_frames", 1) > 1:
                         img.seek(0)
+                    _apply_fast_decode(img, fast_decode)
                     img.load()
                     return pil_to_rgb_array(img)
             except Image.DecompressionBombError as exc:

@@ -1,18 +1,45 @@
 """Hashers stage: the one place that turns pixels into a hash.
 
 `get_hasher(name, **params)` builds a registered hasher; `list_hashers()`
-names them. Third-party hashers register through the ``harness.hashers``
-entry-point group (value: a Hasher subclass).
+names them. Built-in names:
+
+- imagehash: ahash, phash, phash_simple, dhash, dhash_vertical, whash (haar),
+  whash_db4, colorhash, crop_resistant
+- pdqhash (Meta's PDQ): pdq
+- OpenCV img_hash: cv_ahash, cv_phash, cv_blockmean0, cv_blockmean1,
+  cv_marrhildreth, cv_radialvariance, cv_colormoment
+- ONNX Runtime: neuralhash (needs user-supplied ``model`` and ``seed`` files)
+
+Every hasher also accepts ``fast_decode`` (see `harness.datasets.decode`):
+``false``/0 (default, bit-exact with the reference pipeline), ``true`` (JPEG
+DCT-domain reduction by up to 1/8) or an integer N (reduce while both sides
+stay >= N pixels). It is part of the hasher's params, hence of its identity
+and cache key; hashers with ``fast_decode_suitable = False`` (PDQ) warn.
+
+Plugins: third-party packages register hashers through the
+``harness.hashers`` entry-point group; the entry point's name is the hasher
+name and its value a Hasher subclass or a factory ``(**params) -> Hasher``.
+Built-in names cannot be overridden by plugins.
 """
 from __future__ import annotations
 
+import sys
+import warnings
+from importlib import metadata
 from typing import Callable
 
 from ..errors import ConfigError
-from .base import Hasher, pack_bool_bits
-from .imagehash_backend import AverageHash, DifferenceHash, PerceptualHash, WaveletHash
+from .base import Hasher, pack_bits_right, pack_bool_bits
+from .imagehash_backend import (AverageHash, ColorHash, CropResistantHash, DifferenceHash,
+                                 DifferenceHashVertical, PerceptualHash, PerceptualHashSimple,
+                                 WaveletHash, WaveletHashDb4)
+
+ENTRY_POINT_GROUP = "harness.hashers"
 
 _REGISTRY: dict[str, Callable[..., Hasher]] = {}
+_BUILTIN: set[str] = set()
+_PLUGINS: dict[str, Callable[..., Hasher]] = {}
+_PLUGIN_PATH_SEEN: tuple | None = None
 
 
 def register(name: str, factory: Callable[..., Hasher]) -> None:
@@ -20,13 +47,69 @@ def register(name: str, factory: Callable[..., Hasher]) -> None:
     _REGISTRY[name] = factory
 
 
-for _cls in (AverageHash, PerceptualHash, DifferenceHash, WaveletHash):
+def _lazy(module: str, attr: str) -> Callable[..., Hasher]:
+    """Factory importing its backend on first use (OpenCV, pdqhash, onnxruntime)."""
+    def factory(**params):
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)(**params)
+    factory.__name__ = attr
+    return factory
+
+
+for _cls in (AverageHash, PerceptualHash, PerceptualHashSimple, DifferenceHash, DifferenceHashVertical,
+             WaveletHash, WaveletHashDb4, ColorHash, CropResistantHash):
     register(_cls.name, _cls)
+register("pdq", _lazy("pdq", "PDQHasher"))
+for _name, _attr in (("cv_ahash", "CvAverageHash"), ("cv_phash", "CvPHash"),
+                     ("cv_blockmean0", "CvBlockMean0"), ("cv_blockmean1", "CvBlockMean1"),
+                     ("cv_marrhildreth", "CvMarrHildreth"), ("cv_radialvariance", "CvRadialVariance"),
+                     ("cv_colormoment", "CvColorMoment")):
+    register(_name, _lazy("opencv_backend", _attr))
+register("neuralhash", _lazy("onnx_backend", "NeuralHash"))
+_BUILTIN.update(_REGISTRY)
+
+
+def _load_plugins() -> None:
+    """(Re)scan the ``harness.hashers`` entry points when sys.path changed."""
+    global _PLUGIN_PATH_SEEN
+    key = tuple(sys.path)
+    if key == _PLUGIN_PATH_SEEN:
+        return
+    _PLUGIN_PATH_SEEN = key
+    for name in list(_PLUGINS):
+        _REGISTRY.pop(name, None)
+    _PLUGINS.clear()
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _BUILTIN:
+            warnings.warn(f"hasher plugin {ep.value!r} ignored: {ep.name!r} is a built-in hasher")
+            continue
+
+        def factory(_ep=ep, **params):
+            target = _ep.load()
+            hasher = target(**params)
+            if not isinstance(hasher, Hasher):
+                raise TypeError(f"entry point {_ep.value} did not return a Hasher")
+            if not hasher.name:
+                hasher.name = _ep.name
+            return hasher
+        _PLUGINS[ep.name] = factory
+        _REGISTRY[ep.name] = factory
 
 
 def list_hashers() -> list[str]:
-    """Names of every registered hasher, sorted."""
+    """Names of every registered hasher (built-in and plugins), sorted."""
+    _load_plugins()
     return sorted(_REGISTRY)
+
+
+def _fast_decode_value(value) -> int:
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return 1
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise ValueError(f"fast_decode must be true, false or an integer >= 0 (got {value!r})")
 
 
 def get_hasher(name: str, **params) -> Hasher:
@@ -34,12 +117,24 @@ def get_hasher(name: str, **params) -> Hasher:
 
     Raises ConfigError naming the available hashers for an unknown name, or
     the bad parameter for invalid parameters."""
+    _load_plugins()
     if name not in _REGISTRY:
         raise ConfigError("hasher", f"unknown hasher {name!r}; available: {', '.join(list_hashers())}")
+    params = dict(params)
     try:
-        return _REGISTRY[name](**params)
-    except (TypeError, ValueError) as exc:
+        fast = _fast_decode_value(params.pop("fast_decode", 0))
+        hasher = _REGISTRY[name](**params)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, ImportError) as exc:
         raise ConfigError(f"hasher {name}", f"invalid parameters {params}: {exc}") from None
+    if fast:
+        hasher.params = dict(sorted({**hasher.params, "fast_decode": fast}.items()))
+        if not getattr(hasher, "fast_decode_suitable", True):
+            warnings.warn(f"fast_decode is unsuitable for {name}: reduced-size decoding moves its "
+                          f"hashes by many bits; results are not comparable with exact hashes")
+    return hasher
 
 
-__all__ = ["Hasher", "get_hasher", "list_hashers", "pack_bool_bits", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "Hasher", "get_hasher", "list_hashers", "pack_bits_right",
+           "pack_bool_bits", "register"]

@@ -4,6 +4,24 @@ A hasher turns 8-bit RGB pixels into a hash stored as packed bytes in the
 reference implementation's bit order, so that `to_hex` equals the reference
 library's hex string. Distances between two hashes of one hasher are Hamming
 distances in bits (integers 0..bits) unless `distance` says otherwise.
+
+Non-Hamming hashers (``distance`` is not ``"hamming"``) also provide the
+contract the metrics stage builds its histograms from:
+
+- ``pair_distances(a, b) -> float64 (len(a), len(b))``: the reference
+  library's own comparison, turned into a distance (lower = more similar);
+- ``n_bins``: number of histogram bins;
+- ``bin_edges``: float64 array of length ``n_bins``; ``bin_edges[t]`` is the
+  largest distance that falls in bin ``t`` (the last edge may be ``inf``);
+- ``quantise(d) -> int64``: bin index, the smallest ``t`` with
+  ``d <= bin_edges[t]``; non-decreasing in ``d``. "Threshold t" then means
+  "distance <= bin_edges[t]".
+
+Decode mode: every hasher is fed the one documented RGB conversion
+(harness.datasets.decode). ``fast_decode`` (a constructor parameter accepted
+by every built-in hasher through ``get_hasher``) switches to reduced-size JPEG
+decoding; it is part of ``params`` and so of the hasher identity, and
+``decode_options`` tells the caller how to decode for this hasher.
 """
 from __future__ import annotations
 
@@ -21,10 +39,12 @@ class Hasher(ABC):
     version: str = "1"
     #: hash length in bits
     bits: int = 0
-    #: "hamming" for binary hashes; anything else needs `pair_distance`
+    #: "hamming" for binary hashes; anything else needs `pair_distances`
     distance: str = "hamming"
     #: human-readable backend, e.g. "imagehash 4.3.2"
     backend: str = ""
+    #: False where reduced-size decoding changes hashes too much to be useful
+    fast_decode_suitable: bool = True
 
     def __init__(self, **params: Any):
         self.params = dict(sorted(params.items()))
@@ -32,6 +52,16 @@ class Hasher(ABC):
     @property
     def nbytes(self) -> int:
         return (self.bits + 7) // 8
+
+    @property
+    def fast_decode(self) -> int:
+        """0 = exact decode; N > 0 = JPEG draft decoding keeping both sides >= N px."""
+        return int(self.params.get("fast_decode", 0) or 0)
+
+    @property
+    def decode_options(self) -> dict:
+        """Keyword arguments for `harness.datasets.decode.load_rgb` for this hasher."""
+        return {"fast_decode": self.fast_decode} if self.fast_decode else {}
 
     @property
     def identity(self) -> dict:
@@ -55,6 +85,13 @@ class Hasher(ABC):
             return np.zeros((0, self.nbytes), dtype=np.uint8)
         return np.stack(rows).astype(np.uint8, copy=False)
 
+    def hash_file(self, source, max_pixels: int | None = None) -> np.ndarray:
+        """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
+        from ..datasets.decode import DEFAULT_MAX_PIXELS, load_rgb
+
+        return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                                  **self.decode_options))
+
     def to_hex(self, packed: np.ndarray) -> str:
         """Hex string of one packed hash (as the reference library prints it)."""
         return bytes(np.asarray(packed, dtype=np.uint8)).hex()
@@ -74,3 +111,25 @@ def pack_bool_bits(bits: np.ndarray) -> np.ndarray:
     most significant bit first (numpy.packbits' default, which is the order
     imagehash's hex strings use when the bit count is a multiple of 8)."""
     return np.packbits(np.asarray(bits, dtype=bool).ravel())
+
+
+def pack_bits_right(bits: np.ndarray) -> np.ndarray:
+    """Pack booleans most significant bit first, right-aligned: when the bit
+    count n is not a multiple of 8 the first byte carries 8 - n % 8 zero
+    padding bits at the top, so the packed bytes read as one big-endian
+    integer equal the integer imagehash formats (``int(bitstring, 2)``)."""
+    flat = np.asarray(bits, dtype=bool).ravel()
+    pad = (-flat.size) % 8
+    if pad:
+        flat = np.concatenate([np.zeros(pad, dtype=bool), flat])
+    return np.packbits(flat)
+
+
+def upper_edge_quantise(d, edges: np.ndarray) -> np.ndarray:
+    """Bin index of distances `d` for upper bin edges `edges`: the smallest
+    t with d <= edges[t] (NaN and values above the last edge go to the last
+    bin). Non-decreasing in d."""
+    d = np.asarray(d, dtype=np.float64)
+    idx = np.searchsorted(edges, d, side="left")
+    idx = np.where(np.isnan(d), len(edges) - 1, idx)
+    return np.minimum(idx, len(edges) - 1).astype(np.int64)

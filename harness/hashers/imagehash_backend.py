@@ -1,9 +1,16 @@
-"""imagehash algorithms (average, perceptual, difference, wavelet hash).
+"""imagehash algorithms: ahash, phash, phash_simple, dhash, dhash_vertical,
+whash (haar), whash_db4, colorhash, crop_resistant.
 
-Each hasher converts the RGB array to a Pillow image and calls imagehash
-itself, so results equal the reference bit for bit. The packed bytes are the
-flattened boolean hash (row-major) packed most-significant-bit first; the hex
-string equals ``str(imagehash_result)``.
+Each hasher converts the RGB array to a Pillow ``RGB`` image and calls
+imagehash itself, so results equal the reference bit for bit (imagehash then
+does its own ``convert("L")``/``convert("HSV")`` and ANTIALIAS resize).
+
+Packing: the flattened boolean hash (row-major, as imagehash flattens it) is
+packed most-significant-bit first and right-aligned (`pack_bits_right`), so
+the bytes read as a big-endian integer equal ``int(bitstring, 2)`` and
+``to_hex`` equals ``str(imagehash_result)``, including bit counts that are
+not a multiple of 4 or 8 (colorhash: 42 bits -> 11 hex digits, left-padded
+with zeros exactly as imagehash pads).
 """
 from __future__ import annotations
 
@@ -11,57 +18,252 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from .base import Hasher, pack_bool_bits
+from .base import Hasher, pack_bits_right, upper_edge_quantise
 
 IMAGEHASH_VERSION = getattr(imagehash, "__version__", "unknown")
 
 
+def _int(value, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
+        raise ValueError(f"{field} must be an integer >= {minimum} (got {value!r})")
+    return int(value)
+
+
+def _pow2(value, field: str) -> int:
+    v = _int(value, field, 2)
+    if v & (v - 1):
+        raise ValueError(f"{field} must be a power of 2 (got {value!r})")
+    return v
+
+
 class ImagehashHasher(Hasher):
-    """Generic wrapper: `func(pil_image, hash_size=..., **kw) -> ImageHash`."""
+    """Generic wrapper: ``imagehash.<func_name>(pil_image, **params) -> ImageHash``."""
 
     func_name: str = ""
     backend = f"imagehash {IMAGEHASH_VERSION}"
 
     def __init__(self, hash_size: int = 8, **params):
-        if int(hash_size) < 2:
-            raise ValueError("hash_size must be an integer >= 2")
-        super().__init__(hash_size=int(hash_size), **params)
-        self.bits = self._bits(int(hash_size))
+        hash_size = _int(hash_size, "hash_size", 2)
+        super().__init__(hash_size=hash_size, **params)
+        self.bits = self._bits(hash_size)
 
     def _bits(self, hash_size: int) -> int:
         return hash_size * hash_size
 
-    def _call(self, img: Image.Image):
-        return getattr(imagehash, self.func_name)(img, **self.params)
+    def _ref_kwargs(self) -> dict:
+        """Parameters passed to the imagehash function (fast_decode is ours)."""
+        return {k: v for k, v in self.params.items() if k != "fast_decode"}
+
+    def reference(self, img: Image.Image):
+        """Call imagehash directly on a Pillow image (the reference result)."""
+        return getattr(imagehash, self.func_name)(img, **self._ref_kwargs())
+
+    def _pack(self, result) -> np.ndarray:
+        flat = np.asarray(result.hash, dtype=bool).ravel()
+        if flat.size != self.bits:
+            raise ValueError(f"{self.name}: reference returned {flat.size} bits, expected {self.bits}")
+        return pack_bits_right(flat)
 
     def hash(self, rgb: np.ndarray) -> np.ndarray:
-        result = self._call(Image.fromarray(rgb, mode="RGB"))
-        return pack_bool_bits(result.hash)
+        return self._pack(self.reference(Image.fromarray(rgb, mode="RGB")))
+
+    def to_hex(self, packed: np.ndarray) -> str:
+        digits = -(-self.bits // 4)
+        return bytes(np.asarray(packed, dtype=np.uint8)).hex()[-digits:]
 
 
 class AverageHash(ImagehashHasher):
+    """imagehash.average_hash: grey, resize to hash_size^2, bit = pixel > mean."""
     name = "ahash"
     func_name = "average_hash"
 
 
 class PerceptualHash(ImagehashHasher):
+    """imagehash.phash: DCT of a (hash_size*highfreq_factor)^2 grey image, top-left
+    hash_size^2 coefficients > their median."""
     name = "phash"
     func_name = "phash"
 
-    def __init__(self, hash_size: int = 8, highfreq_factor: int = 4):
-        super().__init__(hash_size=hash_size, highfreq_factor=int(highfreq_factor))
+    def __init__(self, hash_size: int = 8, highfreq_factor: int = 4, **kw):
+        super().__init__(hash_size=hash_size, highfreq_factor=_int(highfreq_factor, "highfreq_factor", 1), **kw)
+
+
+class PerceptualHashSimple(PerceptualHash):
+    """imagehash.phash_simple: 1-D DCT variant, bits > mean of the low coefficients."""
+    name = "phash_simple"
+    func_name = "phash_simple"
 
 
 class DifferenceHash(ImagehashHasher):
+    """imagehash.dhash: horizontal gradient signs on a (hash_size+1) x hash_size grey image."""
     name = "dhash"
     func_name = "dhash"
 
 
+class DifferenceHashVertical(ImagehashHasher):
+    """imagehash.dhash_vertical: vertical gradient signs."""
+    name = "dhash_vertical"
+    func_name = "dhash_vertical"
+
+
 class WaveletHash(ImagehashHasher):
+    """imagehash.whash with mode='haar' (its default): bits = hash_size^2."""
     name = "whash"
     func_name = "whash"
+    mode = "haar"
 
-    def __init__(self, hash_size: int = 8, mode: str = "haar"):
-        if hash_size & (hash_size - 1):
-            raise ValueError("hash_size must be a power of 2 for whash")
-        super().__init__(hash_size=hash_size, mode=str(mode))
+    def __init__(self, hash_size: int = 8, image_scale: int | None = None,
+                 remove_max_haar_ll: bool = True, **kw):
+        hash_size = _pow2(hash_size, "hash_size")
+        extra = {}
+        if image_scale is not None:
+            image_scale = _pow2(image_scale, "image_scale")
+            if image_scale < hash_size:
+                raise ValueError("image_scale must be >= hash_size")
+            extra["image_scale"] = image_scale
+        if not isinstance(remove_max_haar_ll, bool):
+            raise ValueError("remove_max_haar_ll must be true or false")
+        super().__init__(hash_size=hash_size, mode=self.mode,
+                         remove_max_haar_ll=remove_max_haar_ll, **extra, **kw)
+
+
+class WaveletHashDb4(WaveletHash):
+    """imagehash.whash with mode='db4' (Daubechies 4).
+
+    pywt pads db4 coefficients, so the hash is larger than hash_size^2 and
+    depends on the number of DWT levels: with hash_size 8 it is 14 x 14 = 196
+    bits for images whose shorter side is >= 64 px (image_scale >= 64), fewer
+    for smaller images. `bits` is the size for image_scale (or 64 * hash_size
+    when image_scale is left to the reference's default); an image yielding
+    another size raises ValueError (an error row in a run), never a
+    silently different-length hash."""
+    name = "whash_db4"
+    mode = "db4"
+
+    def _bits(self, hash_size: int) -> int:
+        import pywt
+
+        scale = self.params.get("image_scale") or hash_size * 64
+        n = scale
+        for _ in range(int(np.log2(scale)) - int(np.log2(hash_size))):
+            n = pywt.dwt_coeff_len(n, pywt.Wavelet("db4").dec_len, "symmetric")
+        return n * n
+
+
+class ColorHash(ImagehashHasher):
+    """imagehash.colorhash: 14 HSV/intensity bin fractions, binbits bits each
+    (42 bits by default). Hex: 11 digits, as imagehash prints it."""
+    name = "colorhash"
+    func_name = "colorhash"
+
+    def __init__(self, binbits: int = 3, **kw):
+        binbits = _int(binbits, "binbits", 1)
+        Hasher.__init__(self, binbits=binbits, **kw)
+        self.bits = 14 * binbits
+
+
+class CropResistantHash(ImagehashHasher):
+    """imagehash.crop_resistant_hash (multi-segment dHash, Steinebach et al. 2014).
+
+    The reference returns a variable number of 64-bit segment hashes. To keep
+    fixed-size storage the hasher calls the reference with
+    ``limit_segments=max_segments`` (default 16: the 16 largest segments) and
+    stores ``[n_segments (1 byte)] + n * 8 bytes (each segment's dhash,
+    imagehash bit order) + zero padding`` -> ``1 + 8 * max_segments`` bytes.
+    ``to_hex`` gives ``str(ImageMultiHash)``: comma-separated segment hexes.
+
+    Distance (``distance = "multi-segment"``), exactly imagehash's
+    ``ImageMultiHash.__sub__`` (``query - reference``), which is asymmetric:
+    for each segment of the query find its smallest Hamming distance to any
+    segment of the reference; a segment *matches* if that is <=
+    ``bit_error_rate * 64`` (16 bits by default). With m matches (sum of their
+    distances S) and n query segments::
+
+        d = n                      if m == 0
+        d = n - m + S / (64 m)     otherwise
+
+    i.e. the number of unmatched query segments plus the mean normalised
+    Hamming distance of the matched ones; 0 <= d <= n <= max_segments.
+    ``pair_distances(a, b)[i, j] = a[i] - b[j]``.
+
+    Histogram grid: bins of width 1/64 (one bit of mean segment distance):
+    ``bin_edges[t] = t / 64`` for t = 0..64*max_segments, ``quantise(d)`` =
+    smallest t with d <= t/64 (so bin 0 is d == 0, bin 64 ends at "one
+    unmatched segment"). "Threshold t" = d <= t/64.
+    """
+    name = "crop_resistant"
+    func_name = "crop_resistant_hash"
+    distance = "multi-segment"
+    SEGMENT_BITS = 64
+
+    def __init__(self, max_segments: int = 16, segment_threshold: int = 128,
+                 min_segment_size: int = 500, segmentation_image_size: int = 300,
+                 bit_error_rate: float = 0.25, **kw):
+        max_segments = _int(max_segments, "max_segments", 1)
+        if max_segments > 255:
+            raise ValueError("max_segments must be <= 255")
+        if not 0 <= float(bit_error_rate) <= 1:
+            raise ValueError("bit_error_rate must be in [0, 1]")
+        Hasher.__init__(self, max_segments=max_segments,
+                        segment_threshold=_int(segment_threshold, "segment_threshold", 0),
+                        min_segment_size=_int(min_segment_size, "min_segment_size", 0),
+                        segmentation_image_size=_int(segmentation_image_size, "segmentation_image_size", 1),
+                        bit_error_rate=float(bit_error_rate), **kw)
+        self.bits = 8 * (1 + 8 * max_segments)
+        self.n_bins = self.SEGMENT_BITS * max_segments + 1
+        self.bin_edges = np.arange(self.n_bins, dtype=np.float64) / self.SEGMENT_BITS
+
+    def _ref_kwargs(self) -> dict:
+        p = self.params
+        return {"limit_segments": p["max_segments"], "segment_threshold": p["segment_threshold"],
+                "min_segment_size": p["min_segment_size"],
+                "segmentation_image_size": p["segmentation_image_size"]}
+
+    def _pack(self, result) -> np.ndarray:
+        segs = result.segment_hashes
+        out = np.zeros(self.nbytes, dtype=np.uint8)
+        out[0] = len(segs)
+        for i, s in enumerate(segs):
+            out[1 + 8 * i: 9 + 8 * i] = pack_bits_right(s.hash)
+        return out
+
+    def unpack(self, packed: np.ndarray) -> list[np.ndarray]:
+        """The segment hashes of one packed hash, each uint8 (8,)."""
+        p = np.asarray(packed, dtype=np.uint8)
+        return [p[1 + 8 * i: 9 + 8 * i] for i in range(int(p[0]))]
+
+    def to_hex(self, packed: np.ndarray) -> str:
+        return ",".join(bytes(s).hex() for s in self.unpack(packed))
+
+    def quantise(self, d) -> np.ndarray:
+        return upper_edge_quantise(d, self.bin_edges)
+
+    @staticmethod
+    def _segments(packed: np.ndarray):
+        packed = np.asarray(packed, dtype=np.uint8)
+        counts = packed[:, 0].astype(np.int64)
+        if (counts < 1).any():
+            raise ValueError("crop_resistant hash with zero segments")
+        segs = np.concatenate([packed[i, 1:1 + 8 * c].reshape(c, 8) for i, c in enumerate(counts)])
+        return segs, counts
+
+    def pair_distances(self, a: np.ndarray, b: np.ndarray, block: int = 2048) -> np.ndarray:
+        """imagehash ``a[i] - b[j]`` for every pair; float64 (len(a), len(b))."""
+        seg_a, n_a = self._segments(a)
+        seg_b, n_b = self._segments(b)
+        start_a = np.concatenate([[0], np.cumsum(n_a)[:-1]])
+        start_b = np.concatenate([[0], np.cumsum(n_b)[:-1]])
+        cutoff = self.SEGMENT_BITS * self.params["bit_error_rate"]
+        # lowest distance of every query segment to each reference image
+        low = np.empty((len(seg_a), len(n_b)), dtype=np.int64)
+        for s in range(0, len(seg_a), block):
+            x = np.bitwise_xor(seg_a[s:s + block, None, :], seg_b[None, :, :])
+            dist = np.bitwise_count(x).sum(axis=2, dtype=np.int64)
+            low[s:s + block] = np.minimum.reduceat(dist, start_b, axis=1)
+        matched = low <= cutoff
+        m = np.add.reduceat(matched.astype(np.int64), start_a, axis=0)
+        total = np.add.reduceat(np.where(matched, low, 0), start_a, axis=0)
+        n = n_a[:, None].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = n - m + total / (self.SEGMENT_BITS * m)
+        return np.where(m == 0, n, d)
