@@ -8,6 +8,8 @@ O(n * nbytes + block^2).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 DEFAULT_BLOCK = 2048
@@ -39,15 +41,10 @@ def _block_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.bitwise_count(xor).sum(axis=2, dtype=np.int64)
 
 
-def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """Histogram of Hamming distances over pairs, as int64 counts for
-    distances 0..bits (length bits + 1, bits = 8 * nbytes).
-
-    - ``b is None``: all n*(n-1)/2 unordered pairs of distinct rows of `a`.
-    - otherwise: all len(a) * len(b) pairs (row of a, row of b).
-    Pairs whose group labels are equal are excluded (never negatives); with
-    ``b is None`` give `groups_a` only.
-    """
+def pair_histogram_numpy(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """Reference implementation of `pair_histogram` in plain numpy
+    (``np.bitwise_count`` on blocks of the distance matrix; slower, used when
+    numba is unavailable and as an independent check)."""
     a = _as_packed(a, "a")
     bits = 8 * a.shape[1]
     hist = np.zeros(bits + 1, dtype=np.int64)
@@ -74,6 +71,175 @@ def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT
                 keep &= ca[i0:i1, None] != cb[None, j0:j1]
             hist += np.bincount(d[keep], minlength=bits + 1)[: bits + 1]
     return hist
+
+
+def _kernel():
+    """The numba kernels, or None (then numpy is used). HARNESS_NO_NUMBA=1
+    forces the numpy path."""
+    if os.environ.get("HARNESS_NO_NUMBA") == "1":
+        return None
+    try:
+        from . import kernel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return kernel
+
+
+def _sides(a, b, groups_a, groups_b):
+    a = _as_packed(a, "a")
+    within = b is None
+    if within:
+        b = a
+        if groups_a is not None and groups_b is None:
+            groups_b = groups_a
+    else:
+        b = _as_packed(b, "b")
+        if b.shape[1] != a.shape[1]:
+            raise ValueError(f"a and b must have the same hash length ({a.shape[1]} vs {b.shape[1]} bytes)")
+    ca, cb = _group_codes(groups_a, groups_b, len(a), len(b))
+    return a, b, within, ca, cb
+
+
+def _group_index(codes: np.ndarray, n_codes: int):
+    """Rows sorted by group code and the start of each code's run."""
+    order = np.argsort(codes, kind="stable").astype(np.int64)
+    start = np.zeros(n_codes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=n_codes), out=start[1:])
+    return order, start
+
+
+def _same_group_histogram(K, X, Y, within, ca, cb, nbins):
+    """Histogram of the pairs that share a group (to be subtracted)."""
+    n_codes = int(max(ca.max(initial=-1), cb.max(initial=-1))) + 1
+    a_order, a_start = _group_index(ca, n_codes)
+    if within:
+        b_order, b_start = a_order, a_start
+    else:
+        b_order, b_start = _group_index(cb, n_codes)
+    return K.same_group_hist(X, Y, a_order, a_start, b_order, b_start, within, nbins)
+
+
+def _finish(hist, nbytes, bits):
+    full = 8 * nbytes
+    hist = hist[: full + 1]
+    if bits is not None:
+        if bits > full:
+            raise ValueError(f"bits={bits} exceeds the {full} bits stored in {nbytes} bytes")
+        if hist[bits + 1:].any():
+            raise ValueError(f"distances above bits={bits}: the padding bits of the hashes are not zero")
+        hist = hist[: bits + 1]
+    return np.ascontiguousarray(hist, dtype=np.int64)
+
+
+def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
+                   bits: int | None = None) -> np.ndarray:
+    """Histogram of Hamming distances over pairs, as int64 counts for
+    distances 0..bits (length bits + 1; bits = 8 * nbytes unless given, e.g.
+    a hasher's `bits` when its last byte has unused zero padding).
+
+    - ``b is None``: all n*(n-1)/2 unordered pairs of distinct rows of `a`.
+    - otherwise: all len(a) * len(b) pairs (row of a, row of b).
+    Pairs whose group labels are equal are excluded exactly (never
+    negatives); with ``b is None`` give `groups_a` only.
+
+    Computed by the numba kernel (harness.metrics.kernel: all pairs counted,
+    then the histogram of same-group pairs subtracted), or by
+    `pair_histogram_numpy` when numba is unavailable. `block` only applies
+    to the numpy path.
+    """
+    K = _kernel()
+    if K is None:
+        a = _as_packed(a, "a")
+        return _finish(pair_histogram_numpy(a, b, groups_a, groups_b, block), a.shape[1], bits)
+    a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
+    X = K.to_words(a)
+    Y = X if within else K.to_words(b)
+    nbins = 64 * X.shape[1] + 1
+    if len(a) == 0 or len(b) == 0:
+        return _finish(np.zeros(nbins, np.int64), a.shape[1], bits)
+    hist = K.hist_kernel(X, Y, within, nbins)
+    if ca is not None:
+        hist = hist - _same_group_histogram(K, X, Y, within, ca, cb, nbins)
+    return _finish(hist, a.shape[1], bits)
+
+
+def count_within(a, b=None, threshold: int = 0, groups_a=None, groups_b=None) -> int:
+    """Number of pairs (as in `pair_histogram`) with distance <= threshold:
+    the counting path for a single threshold, no histogram."""
+    if threshold < 0:
+        return 0
+    K = _kernel()
+    if K is None:
+        return int(pair_histogram(a, b, groups_a, groups_b)[: threshold + 1].sum())
+    a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
+    if len(a) == 0 or len(b) == 0:
+        return 0
+    X = K.to_words(a)
+    Y = X if within else K.to_words(b)
+    count = int(K.count_kernel(X, Y, within, int(threshold)).sum())
+    if ca is not None:
+        same = _same_group_histogram(K, X, Y, within, ca, cb, 64 * X.shape[1] + 1)
+        count -= int(same[: threshold + 1].sum())
+    return count
+
+
+def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
+    """Every pair (as in `pair_histogram`, same-group pairs excluded) whose
+    distance is <= max_distance, as int64 arrays (i, j, distance) sorted by
+    (distance, i, j); i indexes `a`, j indexes `b` (or `a` when b is None,
+    with i < j)."""
+    empty = (np.zeros(0, np.int64),) * 3
+    if max_distance < 0:
+        return empty
+    a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
+    if len(a) == 0 or len(b) == 0:
+        return empty
+    K = _kernel()
+    if K is None:
+        i_all, j_all, d_all = [], [], []
+        for i0 in range(0, len(a), DEFAULT_BLOCK):
+            d = _block_distances(a[i0:i0 + DEFAULT_BLOCK], b)
+            ii, jj = np.nonzero(d <= max_distance)
+            ii = ii + i0
+            if within:
+                keep = jj > ii
+                ii, jj = ii[keep], jj[keep]
+            i_all.append(ii); j_all.append(jj); d_all.append(d[ii - i0, jj])
+        I, J, D = (np.concatenate(x).astype(np.int64) for x in (i_all, j_all, d_all))
+    else:
+        X = K.to_words(a)
+        Y = X if within else K.to_words(b)
+        counts = K.count_kernel(X, Y, within, int(max_distance))
+        I, J, D = K.close_pairs_kernel(X, Y, within, int(max_distance), counts)
+    if ca is not None:
+        keep = ca[I] != cb[J]
+        I, J, D = I[keep], J[keep], D[keep]
+    order = np.lexsort((J, I, D))
+    return I[order], J[order], D[order]
+
+
+def nearest_other(a, b, groups_a, groups_b):
+    """For each row of `a`: the smallest distance to a row of `b` in a
+    different group, and how many rows of `b` are at that distance
+    (-1, 0 when there is none). int64 arrays."""
+    a, b, _, ca, cb = _sides(a, b, groups_a, groups_b)
+    if ca is None:
+        raise ValueError("nearest_other needs groups for both sides")
+    K = _kernel()
+    if K is None:
+        mins = np.full(len(a), -1, np.int64)
+        counts = np.zeros(len(a), np.int64)
+        for i0 in range(0, len(a), DEFAULT_BLOCK):
+            d = _block_distances(a[i0:i0 + DEFAULT_BLOCK], b).astype(np.float64)
+            d[ca[i0:i0 + DEFAULT_BLOCK, None] == cb[None, :]] = np.inf
+            m = d.min(axis=1, initial=np.inf)
+            ok = np.isfinite(m)
+            mins[i0:i0 + len(m)][ok] = m[ok]
+            counts[i0:i0 + len(m)] = np.where(ok, (d == m[:, None]).sum(axis=1), 0)
+        return mins, counts
+    if len(a) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return K.row_min_kernel(K.to_words(a), K.to_words(b), ca.astype(np.int64), cb.astype(np.int64))
 
 
 def paired_distances(a, b) -> np.ndarray:

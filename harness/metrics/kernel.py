@@ -1,0 +1,304 @@
+"""Compiled (numba) kernels for exact Hamming-distance pair statistics.
+
+Hashes arrive as packed uint8 arrays of shape (n, nbytes). They are viewed
+as W = ceil(nbytes / 8) little-endian uint64 words per hash, zero-padded, so
+that distance(x, y) = sum_w popcount(x[w] XOR y[w]) in bits, for any bit
+length (padding bits are zero on both sides and never count).
+
+Work is split into row-block *tasks*; each task keeps its own histogram
+(4 interleaved sub-histograms so consecutive increments do not wait on one
+another) and the tasks run in parallel (numba prange). Within one task the
+columns are visited in cache-sized blocks. Memory: the word arrays
+(n * 8W bytes) plus (tasks x (max_distance+1)) counters; no n x n matrix.
+
+For the all-pairs case (one array, pairs i < j) task t handles row blocks t
+and nb-1-t, so every task does about the same amount of work.
+
+Kernels never look at groups: exact same-group exclusion is done by
+subtracting the (cheap) histogram of same-group pairs, see hamming.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+ROW_BLOCK = 256
+COL_BLOCK = 4096
+
+
+@intrinsic
+def popcount64(typingctx, x):
+    """LLVM ctpop on a uint64 (one POPCNT instruction on x86-64), as int64
+    (so comparisons with int64 thresholds stay integer)."""
+    if not isinstance(x, types.Integer):
+        return None
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+def to_words(packed: np.ndarray) -> np.ndarray:
+    """(n, nbytes) uint8 -> (n, W) uint64, zero-padded to whole words."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    n, nbytes = packed.shape
+    w = max(1, (nbytes + 7) // 8)
+    if nbytes == 8 * w:
+        return packed.view("<u8").reshape(n, w).copy()
+    padded = np.zeros((n, 8 * w), dtype=np.uint8)
+    padded[:, :nbytes] = packed
+    return padded.view("<u8").reshape(n, w)
+
+
+# ----------------------------------------------------------------- helpers
+@njit(inline="always")
+def _dist(X, i, Y, j, W):
+    d = 0
+    for w in range(W):
+        d += popcount64(X[i, w] ^ Y[j, w])
+    return d
+
+
+@njit(inline="always")
+def _task_rows(t, nb, within, n):
+    """Row ranges (a0, a1, b0, b1) handled by task t; (b0 == b1) if none."""
+    a0 = t * ROW_BLOCK
+    a1 = min(a0 + ROW_BLOCK, n)
+    if within:
+        u = nb - 1 - t
+        if u > t:
+            b0 = u * ROW_BLOCK
+            return a0, a1, b0, min(b0 + ROW_BLOCK, n)
+    return a0, a1, 0, 0
+
+
+@njit(inline="always")
+def _hist_block(X, Y, W, a0, a1, within, ny, h):
+    """Histogram of rows a0..a1 of X against Y (all of Y, or only j > i)."""
+    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+    for c0 in range(c_first, ny, COL_BLOCK):
+        c1 = min(c0 + COL_BLOCK, ny)
+        for i in range(a0, a1):
+            j = c0
+            if within and j <= i:
+                j = i + 1
+            while j + 4 <= c1:
+                h[0, _dist(X, i, Y, j, W)] += 1
+                h[1, _dist(X, i, Y, j + 1, W)] += 1
+                h[2, _dist(X, i, Y, j + 2, W)] += 1
+                h[3, _dist(X, i, Y, j + 3, W)] += 1
+                j += 4
+            while j < c1:
+                h[0, _dist(X, i, Y, j, W)] += 1
+                j += 1
+
+
+@njit(inline="always")
+def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
+    """The same for one word per hash (64-bit hashes or shorter)."""
+    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+    for c0 in range(c_first, ny, COL_BLOCK):
+        c1 = min(c0 + COL_BLOCK, ny)
+        for i in range(a0, a1):
+            x = X1[i]
+            j = c0
+            if within and j <= i:
+                j = i + 1
+            while j + 4 <= c1:
+                h[0, popcount64(x ^ Y1[j])] += 1
+                h[1, popcount64(x ^ Y1[j + 1])] += 1
+                h[2, popcount64(x ^ Y1[j + 2])] += 1
+                h[3, popcount64(x ^ Y1[j + 3])] += 1
+                j += 4
+            while j < c1:
+                h[0, popcount64(x ^ Y1[j])] += 1
+                j += 1
+
+
+@njit(inline="always")
+def _hist_block_w4(X, Y, a0, a1, within, ny, h):
+    """The same for four words per hash (256-bit hashes such as PDQ)."""
+    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+    for c0 in range(c_first, ny, COL_BLOCK):
+        c1 = min(c0 + COL_BLOCK, ny)
+        for i in range(a0, a1):
+            x0 = X[i, 0]
+            x1 = X[i, 1]
+            x2 = X[i, 2]
+            x3 = X[i, 3]
+            j = c0
+            if within and j <= i:
+                j = i + 1
+            while j + 2 <= c1:
+                d0 = (popcount64(x0 ^ Y[j, 0]) + popcount64(x1 ^ Y[j, 1])
+                      + popcount64(x2 ^ Y[j, 2]) + popcount64(x3 ^ Y[j, 3]))
+                d1 = (popcount64(x0 ^ Y[j + 1, 0]) + popcount64(x1 ^ Y[j + 1, 1])
+                      + popcount64(x2 ^ Y[j + 1, 2]) + popcount64(x3 ^ Y[j + 1, 3]))
+                h[0, d0] += 1
+                h[1, d1] += 1
+                j += 2
+            while j < c1:
+                d0 = (popcount64(x0 ^ Y[j, 0]) + popcount64(x1 ^ Y[j, 1])
+                      + popcount64(x2 ^ Y[j, 2]) + popcount64(x3 ^ Y[j, 3]))
+                h[2, d0] += 1
+                j += 1
+
+
+@njit(parallel=True, cache=True)
+def hist_kernel(X, Y, within, nbins):
+    """int64 histogram (nbins = 64 W + 1) of distances: all pairs i < j of X
+    when `within`, else all (i, j) of X x Y."""
+    n = X.shape[0]
+    W = X.shape[1]
+    ny = Y.shape[0]
+    X1 = X[:, 0].copy()
+    Y1 = Y[:, 0].copy() if W == 1 else X1[:0]
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    ntasks = (nb + 1) // 2 if within else nb
+    out = np.zeros((max(ntasks, 1), nbins), dtype=np.int64)
+    for t in prange(ntasks):
+        h = np.zeros((4, nbins), dtype=np.int64)
+        a0, a1, b0, b1 = _task_rows(t, nb, within, n)
+        if W == 1:
+            _hist_block_w1(X1, Y1, a0, a1, within, ny, h)
+            if b1 > b0:
+                _hist_block_w1(X1, Y1, b0, b1, within, ny, h)
+        elif W == 4:
+            _hist_block_w4(X, Y, a0, a1, within, ny, h)
+            if b1 > b0:
+                _hist_block_w4(X, Y, b0, b1, within, ny, h)
+        else:
+            _hist_block(X, Y, W, a0, a1, within, ny, h)
+            if b1 > b0:
+                _hist_block(X, Y, W, b0, b1, within, ny, h)
+        for k in range(4):
+            for d in range(nbins):
+                out[t, d] += h[k, d]
+    res = np.zeros(nbins, dtype=np.int64)
+    for t in range(out.shape[0]):
+        for d in range(nbins):
+            res[d] += out[t, d]
+    return res
+
+
+# ------------------------------------------------------ threshold counting
+@njit(inline="always")
+def _count_block(X, Y, W, a0, a1, within, ny, t):
+    c = 0
+    for i in range(a0, a1):
+        start = i + 1 if within else 0
+        if W == 1:
+            x = X[i, 0]
+            for j in range(start, ny):
+                c += popcount64(x ^ Y[j, 0]) <= t
+        else:
+            for j in range(start, ny):
+                c += _dist(X, i, Y, j, W) <= t
+    return c
+
+
+@njit(parallel=True, cache=True)
+def count_kernel(X, Y, within, t):
+    """Number of pairs (i < j of X when `within`, else X x Y) with
+    distance <= t. No histogram: the comparison vectorises."""
+    n = X.shape[0]
+    W = X.shape[1]
+    ny = Y.shape[0]
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    ntasks = (nb + 1) // 2 if within else nb
+    out = np.zeros(max(ntasks, 1), dtype=np.int64)
+    for k in prange(ntasks):
+        a0, a1, b0, b1 = _task_rows(k, nb, within, n)
+        c = _count_block(X, Y, W, a0, a1, within, ny, t)
+        if b1 > b0:
+            c += _count_block(X, Y, W, b0, b1, within, ny, t)
+        out[k] = c
+    return out
+
+
+# --------------------------------------------------------- close pairs
+@njit(inline="always")
+def _fill_block(X, Y, W, a0, a1, within, ny, t, I, J, D, pos):
+    for i in range(a0, a1):
+        start = i + 1 if within else 0
+        for j in range(start, ny):
+            d = _dist(X, i, Y, j, W)
+            if d <= t:
+                I[pos] = i
+                J[pos] = j
+                D[pos] = d
+                pos += 1
+    return pos
+
+
+@njit(parallel=True, cache=True)
+def close_pairs_kernel(X, Y, within, t, task_counts):
+    """Every pair with distance <= t as arrays (i, j, d), in task order;
+    `task_counts` is count_kernel's output for the same t (offsets)."""
+    n = X.shape[0]
+    W = X.shape[1]
+    ny = Y.shape[0]
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    ntasks = (nb + 1) // 2 if within else nb
+    offsets = np.zeros(len(task_counts) + 1, dtype=np.int64)
+    for k in range(len(task_counts)):
+        offsets[k + 1] = offsets[k] + task_counts[k]
+    total = offsets[-1]
+    I = np.empty(total, dtype=np.int64)
+    J = np.empty(total, dtype=np.int64)
+    D = np.empty(total, dtype=np.int64)
+    for k in prange(ntasks):
+        a0, a1, b0, b1 = _task_rows(k, nb, within, n)
+        pos = _fill_block(X, Y, W, a0, a1, within, ny, t, I, J, D, offsets[k])
+        if b1 > b0:
+            pos = _fill_block(X, Y, W, b0, b1, within, ny, t, I, J, D, pos)
+    return I, J, D
+
+
+# ------------------------------------------------------- same-group pairs
+@njit(cache=True)
+def same_group_hist(X, Y, a_order, a_start, b_order, b_start, within, nbins):
+    """Histogram of pairs that share a group. Rows of X sorted by group code
+    are a_order, code g occupying a_order[a_start[g]:a_start[g+1]] (same for
+    Y). `within`: X is Y and only pairs of distinct rows count once."""
+    W = X.shape[1]
+    h = np.zeros(nbins, dtype=np.int64)
+    for g in range(len(a_start) - 1):
+        for p in range(a_start[g], a_start[g + 1]):
+            i = a_order[p]
+            q0 = p + 1 if within else b_start[g]
+            for q in range(q0, b_start[g + 1]):
+                h[_dist(X, i, Y, b_order[q], W)] += 1
+    return h
+
+
+# ------------------------------------------------------- nearest neighbour
+@njit(parallel=True, cache=True)
+def row_min_kernel(X, Y, ga, gb):
+    """For each row i of X: the smallest distance to a row j of Y in a
+    different group (ga[i] != gb[j]) and how many rows of Y reach it.
+    (-1, 0) when every row of Y shares the group."""
+    n = X.shape[0]
+    W = X.shape[1]
+    ny = Y.shape[0]
+    mins = np.full(n, -1, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        best = 1 << 30
+        c = 0
+        for j in range(ny):
+            if ga[i] == gb[j]:
+                continue
+            d = _dist(X, i, Y, j, W)
+            if d < best:
+                best = d
+                c = 1
+            elif d == best:
+                c += 1
+        if c > 0:
+            mins[i] = best
+            counts[i] = c
+    return mins, counts
