@@ -152,6 +152,109 @@ def _cmd_report(args) -> int:
 # ------------------------------------------------- preview (transforms stage)
 
 # ------------------------------------------------ fetch, screen (datasets stage)
+def _add_fetch(sub):
+    p = sub.add_parser("fetch", help="download, verify (sha256) and safely extract a catalogued dataset",
+                       description="fetch NAME [--dest DIR], or fetch --url URL --sha256 HEX --name NAME "
+                                   "--dest DIR. `fetch --list` shows the catalogue (see datasets.md).")
+    p.add_argument("dataset", nargs="?", metavar="NAME", help="catalogue name (see --list)")
+    p.add_argument("--dest", help="parent folder; the dataset goes to DEST/NAME "
+                                  "(default: $PHASH_HARNESS_DATA or ~/.cache/phash-harness/datasets)")
+    p.add_argument("--url", action="append", help="archive URL (http, https, ftp or file); "
+                                                   "repeat for a dataset with several archives")
+    p.add_argument("--sha256", action="append", help="expected sha256 of the archive (repeat per archive)")
+    p.add_argument("--name", help="folder name for an archive given with --url")
+    p.add_argument("--images-dir", default="", help="with --url: folder inside the archive that holds the images")
+    p.add_argument("--force", action="store_true", help="replace an existing copy that does not verify")
+    p.add_argument("--keep-archive", action="store_true", help="keep the downloaded archive(s)")
+    p.add_argument("--retries", type=int, default=3, help="resume attempts after a dropped connection (default 3)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    p.set_defaults(func=_cmd_fetch)
+
+
+def _cmd_fetch(args) -> int:
+    import os
+    import urllib.parse
+
+    from .datasets.catalog import CATALOG, default_dest, get_entry, list_catalog
+    from .datasets.fetch import ad_hoc_entry, fetch
+
+    if args.list:
+        for name in list_catalog():
+            e = CATALOG[name]
+            note = "you supply the archive" if e.user_supplied or not all(a.url for a in e.archives) else \
+                ("sha256 verified" if e.verified else "needs --sha256")
+            print(f"{name:<26} {e.count or '?':>6} images  {e.size:<40} ({note})")
+        return 0
+    if args.retries < 0:
+        raise ConfigError("--retries", f"must be >= 0 (got {args.retries})")
+    for url in args.url or []:
+        if urllib.parse.urlparse(url).scheme.lower() not in ("http", "https", "ftp", "file"):
+            raise ConfigError("--url", f"must start with http://, https://, ftp:// or file:// (got {url!r})")
+    if args.dataset:
+        entry = get_entry(args.dataset)
+        if args.name:
+            raise ConfigError("--name", "only with --url and no NAME (a catalogue entry has its own name)")
+        dest = args.dest or default_dest()
+    else:
+        missing = [f for f, v in (("--url", args.url), ("--sha256", args.sha256), ("--name", args.name),
+                                  ("--dest", args.dest)) if not v]
+        if missing:
+            raise ConfigError(missing[0], "give NAME (see `fetch --list`) or all of --url, --sha256, --name, --dest")
+        if len(args.url) != 1 or len(args.sha256) != 1:
+            raise ConfigError("--url", "give one --url and one --sha256 without NAME")
+        entry = ad_hoc_entry(args.name, args.url[0], args.sha256[0], args.images_dir)
+        dest = args.dest
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ConfigError("--dest", f"exists and is not a folder: {dest}")
+    fetch(entry, dest, urls=args.url if args.dataset else None, sha256s=args.sha256 if args.dataset else None,
+          force=args.force, keep_archives=args.keep_archive, retries=args.retries,
+          progress=False if args.no_progress else None)
+    return 0
+
+
+def _add_screen(sub):
+    p = sub.add_parser("screen", help="find exact and near-duplicate images; write groups.csv and a contact sheet")
+    p.add_argument("target", metavar="NAME|DIR", help="a fetched catalogue name, a folder, or a MANIFEST.csv")
+    p.add_argument("--dest", help="where catalogue datasets were fetched (as for fetch)")
+    p.add_argument("--out", help="output folder (default: results/screen-<name>)")
+    p.add_argument("--hashers", help="comma-separated hashers (default: phash,dhash,pdq if registered, "
+                                     "else phash,dhash,whash)")
+    p.add_argument("--threshold", action="append", default=[], metavar="HASHER=BITS",
+                   help="near-duplicate threshold per hasher in bits (repeatable)")
+    p.add_argument("--min-agree", type=int, default=2, help="hashers that must agree (default 2)")
+    p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_screen)
+
+
+def _cmd_screen(args) -> int:
+    from .datasets.screen import run_screen
+
+    thresholds = {}
+    for item in args.threshold:
+        name, _, bits = item.partition("=")
+        if not name or not bits.isdigit():
+            raise ConfigError("--threshold", f"must be HASHER=BITS, e.g. phash=4 (got {item!r})")
+        thresholds[name] = int(bits)
+    hashers = [h.strip() for h in args.hashers.split(",") if h.strip()] if args.hashers else None
+    exts = [e.strip() for e in args.extensions.split(",") if e.strip()] if args.extensions else None
+    result, out = run_screen(args.target, out=args.out, dest=args.dest, hashers=hashers,
+                             thresholds=thresholds or None, min_agree=args.min_agree, extensions=exts,
+                             progress=False if args.no_progress else None)
+    c = result.counts
+    print(f"{c['images']} images screened with {', '.join(result.hasher_names)} "
+          f"(near: at least {result.min_agree} within {result.threshold_text()})")
+    print(f"exact duplicates: {c['exact_duplicate_images']} images in {c['exact_duplicate_groups']} groups")
+    print(f"near duplicates:  {c['near_duplicate_pairs']} pairs; {c['near_duplicate_images']} images "
+          f"in {c['near_duplicate_groups']} groups")
+    print(f"all duplicate groups: {c['duplicate_groups']} groups, {c['images_in_duplicate_groups']} images")
+    print(f"written to {out}/ (groups.csv, pairs.csv, contact_sheet.png, screen.json)")
+    if result.errors:
+        print(f"{len(result.errors)} image(s) could not be read; reasons in {out}/errors.csv", file=sys.stderr)
+        return 1
+    return 0
+
 
 # ------------------------------------------------------------- risk (risk.py)
 def _add_risk(sub):
