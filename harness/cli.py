@@ -17,8 +17,11 @@ def _add_run(sub):
     p = sub.add_parser("run", help="run an experiment (default: the quickstart on the built-in sample)")
     p.add_argument("--config", help="experiment YAML file (default: the built-in quickstart)")
     p.add_argument("--output", help="override the config's output folder")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--scheduler", default=None, help="'local' or tcp://HOST:PORT for Dask (optional)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: every core); with --scheduler local: Dask workers")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask: 'local' (a LocalCluster on 127.0.0.1) or tcp://HOST:PORT (a running scheduler);"
+                        " default: a local process pool")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_run)
 
@@ -31,16 +34,22 @@ def _cmd_run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", f"must be an integer >= 1 (got {args.workers})")
     config = load_config(args.config)
-    results = run_experiment(config, output=args.output, progress=False if args.no_progress else None)
+    results = run_experiment(config, output=args.output, progress=False if args.no_progress else None,
+                             workers=args.workers, scheduler=args.scheduler)
     print(summary_pivot(results.metrics))
     info = results.run_info
-    ds = info["dataset"]
+    ds, eng = info["dataset"], info["engine"]
     print(f"\nimages: {ds['images_listed']} listed, {ds['images_hashed']} hashed, {ds['images_failed']} failed;"
           f" {info['counts']['hash_rows']} hashes; target FPR {results.config.metrics.target_fpr:g};"
           f" {info['timings_seconds']['total']:.1f} s")
+    print(f"store {eng['store']}: reused {eng['chunks_reused']} of {eng['chunks_total']} chunks"
+          f" ({eng['hashes_reused']} hashes), computed {eng['chunks_computed']}"
+          f" ({eng['hashes_computed']} hashes) on {eng['workers']} {eng['executor']} worker(s)")
     print(f"results written to {results.output}/ (report.md, metrics.csv, roc.png)")
     if results.n_errors:
-        print(f"{results.n_errors} item(s) failed; reasons in {results.output}/errors.csv", file=sys.stderr)
+        failed = ds["images_failed"]
+        print(f"{results.n_errors} item(s) failed ({failed} image(s) not hashed at all);"
+              f" reasons in {results.output}/errors.csv", file=sys.stderr)
         return 1
     return 0
 

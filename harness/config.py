@@ -106,6 +106,28 @@ class MetricsConfig(_Strict):
         return v
 
 
+class EngineConfig(_Strict):
+    """How the work is split, stored and bounded (engine stage).
+
+    chunk_size: images per chunk (a chunk = images x transform specs x
+        hashers; the unit of work, of storage and of resume). Default (auto):
+        enough chunks to keep every worker busy (about 4 per worker), at most
+        64 images each. A worker holds one decoded image and one variant at
+        a time, so its memory does not grow with the chunk size; the driver
+        holds only hashes.
+    store: folder of the Parquet hash store; default ``<output>/store``.
+        Point several experiments at one store to share finished work.
+    timeout_seconds: per-image budget (decode + every variant + every
+        hasher); an image that exceeds it is recorded in errors.csv as
+        ``timeout after N s`` and the run goes on.
+    retries: how often a chunk whose worker died is run again.
+    """
+    chunk_size: Optional[int] = Field(default=None, ge=1, le=100_000)
+    store: Optional[str] = None
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+
+
 class ExperimentConfig(_Strict):
     name: str = "experiment"
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -115,6 +137,7 @@ class ExperimentConfig(_Strict):
     output: str = "results/experiment"
     max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
     @field_validator("hashers", mode="before")
     @classmethod

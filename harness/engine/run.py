@@ -1,5 +1,12 @@
 """Run an experiment: dataset x transforms x hashers -> hashes -> histograms
--> metrics -> report. Writes everything into the output folder."""
+-> metrics -> report. Writes everything into the output folder.
+
+Steps: list the images; look every (image, transform, hasher) key up in the
+hash store (`store.py`); split the missing work into chunks (`chunks.py`);
+run them on an executor (`executors.py`: local process pool, Dask, or
+inline), writing each finished chunk to the store as it arrives; assemble
+the hash table from the store; compute the result tables with one
+`harness.metrics.tables.analyse` task per hasher; write the folder."""
 from __future__ import annotations
 
 import json
@@ -18,7 +25,11 @@ from ..config import ExperimentConfig, load_config
 from ..datasets import load_records, manifest_digest
 from ..errors import ConfigError
 from ..metrics.tables import analyse
-from .work import ERROR_COLUMNS, HASH_COLUMNS, hash_images
+from ..transforms import ORIGINAL
+from .chunks import DoneIndex, hasher_ref, plan_chunks
+from .executors import InlineBackend, check_executor_args, default_workers, make_backend, run_work
+from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore
+from .work import ERROR_COLUMNS, HASH_COLUMNS
 
 VERSIONED_LIBRARIES = ("numpy", "scipy", "pandas", "pillow", "imagehash", "pdqhash",
                        "opencv-contrib-python-headless", "opencv-python-headless",
@@ -78,15 +89,87 @@ def _write_atomic_folder(tmp: str, final: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_experiment(config_or_path=None, output: str | None = None, progress: bool | None = None) -> Results:
+def expected_capacity(workers, scheduler) -> int:
+    """Workers the run will have (for the automatic chunk size); for a
+    remote Dask scheduler, unknown before connecting: 4 x local cores."""
+    if scheduler == "inline":
+        return 1
+    if scheduler and scheduler != "local":
+        return 4 * default_workers()
+    return workers or default_workers()
+
+
+def auto_chunk_size(n_images: int, workers: int) -> int:
+    """About 4 chunks per worker, 1..64 images per chunk."""
+    return max(1, min(64, -(-n_images // (4 * max(1, workers)))))
+
+
+def _progress_bar(show: bool, total: int, initial: int, n_chunks: int):
+    bar = tqdm(total=total, initial=initial, desc="hashing", unit="img", disable=not show,
+               dynamic_ncols=True, smoothing=0.1)
+    return bar
+
+
+def _analyse_one(hashes, ref, specs, metrics_cfg):
+    from .chunks import resolve_hasher
+    return analyse(hashes, [resolve_hasher(ref)], specs, metrics_cfg)
+
+
+def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
+    """The result tables, one `analyse` task per hasher on the executor
+    (the all-pairs kernel of different hashers runs in parallel). Each table
+    is the concatenation of the per-hasher tables in config order."""
+    refs = [hasher_ref(h) for h in hashers]
+    futures = []
+    for h, ref in zip(hashers, refs):
+        part = hashes[hashes["hasher_key"] == h.key].reset_index(drop=True)
+        if ref.pickled is None:  # cannot ship it: analyse here
+            futures.append(analyse(part, [h], specs, metrics_cfg))
+        else:
+            futures.append(backend.submit(_analyse_one, part, ref, specs, metrics_cfg))
+    parts = [f if isinstance(f, dict) else f.result() for f in futures]
+    names = []
+    for p in parts:
+        names += [n for n in p if n not in names]
+    return {n: pd.concat([p[n] for p in parts if n in p], ignore_index=True) for n in names}
+
+
+def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, timeout):
+    """Hash rows and error rows of this run from store rows (stored + new)."""
+    spec_seed = {ORIGINAL.key: -1} | {s.key: int(seed) for s in specs}
+    hkeys = {h.key for h in hashers}
+    ids = {r.image_id for r in records}
+    rows = rows[rows["image_id"].isin(ids)]
+    wanted_seed = rows["transform"].map(spec_seed)
+    in_run = (wanted_seed == rows["seed"].astype("int64"))
+    stage = rows["stage"].fillna("")
+    ok = rows[(stage == "") & in_run & rows["hasher_key"].isin(hkeys)]
+    ok = ok.drop_duplicates(KEY_COLUMNS, keep="first")
+    conditions = {"decode": f"max_pixels={max_pixels}", "timeout": f"timeout={timeout:g}"}
+    cond_ok = rows["condition"].fillna("") == stage.map(conditions).fillna("")
+    err = rows[((stage == "hash") & in_run & rows["hasher_key"].isin(hkeys))
+               | ((stage == "transform") & in_run)
+               | (stage.isin(list(conditions)) & cond_ok)
+               | (stage == "worker")]
+    err = err.drop_duplicates(KEY_COLUMNS + ["stage"], keep="first")
+    return ok, err
+
+
+def run_experiment(config_or_path=None, output: str | None = None, progress: bool | None = None,
+                   workers: int | None = None, scheduler: str | None = None) -> Results:
     """Run an experiment from a config (path, dict, ExperimentConfig or None
-    for the quickstart) and write its results folder. Returns Results."""
+    for the quickstart) and write its results folder. Returns Results.
+
+    workers: processes (default: every core); scheduler: None (local
+    process pool), "local" (Dask LocalCluster), "tcp://HOST:PORT" (a Dask
+    scheduler) or "inline" (this process, for debugging)."""
     config = load_config(config_or_path)
     if output:
         config = config.model_copy(update={"output": output})
     out_dir = config.output
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError("output", f"exists and is not a folder: {out_dir}")
+    eng = config.engine
     timings = {}
     t0 = time.perf_counter()
     hashers = config.build_hashers()
@@ -94,27 +177,74 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     records, list_errors = load_records(config.dataset)
     if not records and not list_errors:
         raise ConfigError("dataset", "no images found (check dataset.path and dataset.extensions)")
+    check_executor_args(workers, scheduler)  # ConfigError before anything is written
     timings["list"] = time.perf_counter() - t0
+    backend = None
+    try:
+        t1 = time.perf_counter()
+        store = HashStore(eng.store or os.path.join(out_dir, "store"))
+        stored = store.load({r.image_id for r in records})
+        done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
+        chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),
+                                                        expected_capacity(workers, scheduler))
+        chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done)
+        timings["plan"] = time.perf_counter() - t1
+        n_unique = sum(c.n_images for c in chunk_list)
+        todo = sum(len(c.items) for c in chunk_list)
+        # nothing to hash and no cluster asked for: no need to start a pool
+        backend = make_backend(workers, scheduler, eng.retries) if todo or scheduler else InlineBackend()
+        show = (sys.stderr.isatty() if progress is None else progress)
+        bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
+        new_rows: list = []
 
-    t1 = time.perf_counter()
-    rows, errors = [], [[None, n, "", "", "list", r] for n, r in list_errors]
-    show = (sys.stderr.isatty() if progress is None else progress)
-    for rec in tqdm(records, desc="hashing", unit="img", disable=not show):
-        res = hash_images([rec], specs, hashers, config.seed, config.max_pixels)
-        rows.extend(res.rows)
-        errors.extend(res.errors)
-    hashes = pd.DataFrame(rows, columns=HASH_COLUMNS)
-    hashes = hashes.sort_values(["hasher", "transform", "image_id"], kind="stable").reset_index(drop=True)
-    errors_df = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    timings["hash"] = time.perf_counter() - t1
+        def on_rows(work, rows):
+            keep = [r for r in rows if r[12] != "worker"]  # crashes are not cached: retried next run
+            if keep:
+                store.write_chunk(keep)
+            new_rows.extend(rows)
 
-    t2 = time.perf_counter()
-    tables = analyse(hashes, hashers, specs, config.metrics)
+        t2 = time.perf_counter()
+        refs = [hasher_ref(h) for h in hashers]
+        stats = run_work(backend, chunk_list, refs, config.seed, config.max_pixels, eng.timeout_seconds,
+                         eng.retries, on_rows, bar.update)
+        bar.close()
+        timings["hash"] = time.perf_counter() - t2
+
+        stored["source"] = "store"
+        new_df = pd.DataFrame(new_rows, columns=STORE_COLUMNS)
+        new_df["source"] = "new"
+        all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
+            if len(stored) or len(new_df) else new_df
+        ok, err = _assemble(all_rows, records, specs, hashers, config.seed, config.max_pixels,
+                            eng.timeout_seconds)
+        hashes, errors_df = _tables(ok, err, records, list_errors)
+
+        t3 = time.perf_counter()
+        tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
+        timings["metrics"] = time.perf_counter() - t3
+        engine_info = backend.describe() | {
+            "chunk_size": chunk_size, "store": store.root, "timeout_seconds": eng.timeout_seconds,
+            "chunks_total": len(chunk_list), "chunks_reused": sum(c.done for c in chunk_list),
+            "chunks_computed": sum(not c.done for c in chunk_list),
+            "images_reused": n_unique - todo, "images_computed": todo,
+            "hashes_reused": int((ok["source"] == "store").sum()),
+            "hashes_computed": int((ok["source"] == "new").sum()),
+            "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
+            "timeouts": stats.timeouts, "crashed": stats.crashed}
+    finally:
+        if backend is not None:
+            backend.close()
     histograms, metrics = tables["histograms.parquet"], tables["metrics.csv"]
-    timings["metrics"] = time.perf_counter() - t2
 
     n_images = len(records) + len(list_errors)
-    decoded = hashes.loc[hashes["transform"] == "original()", "image_id"].nunique()
+    decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_id"].nunique()
+    per_hasher = {}
+    for h in hashers:
+        hh = hashes[hashes["hasher_key"] == h.key]
+        orig = hh["transform"] == ORIGINAL.key
+        per_hasher[h.name] = {"images": int(hh.loc[orig, "image_name"].nunique()),
+                              "variants": int((~orig).sum()),
+                              "variants_planned": int(orig.sum()) * len(specs)}
     run_info = {
         "name": config.name,
         "config": config.model_dump(mode="json"),
@@ -123,7 +253,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                     "manifest_sha256": manifest_digest(records), "images_listed": n_images,
                     "images_hashed": int(decoded), "images_failed": int(n_images - decoded)},
         "counts": {"hash_rows": len(hashes), "errors": len(errors_df),
-                   "variants": int((hashes["transform"] != "original()").sum() // max(1, len(hashers)))},
+                   "variants": int((hashes["transform"] != ORIGINAL.key).sum() // max(1, len(hashers))),
+                   "per_hasher": per_hasher},
+        "engine": engine_info,
         "hashers": [h.identity | {"bits": h.bits} for h in hashers],
         "transforms": [s.to_dict() | {"key": s.key} for s in specs],
         "versions": library_versions(),
@@ -134,7 +266,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
-        t3 = time.perf_counter()
+        t4 = time.perf_counter()
         hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
         images = pd.DataFrame([(r.image_id, r.name, r.path, r.group, r.bytes) for r in records],
                               columns=["image_id", "name", "path", "group", "bytes"])
@@ -142,7 +274,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         for name, table in tables.items():
             write_table(table, os.path.join(tmp, name))
         write_table(errors_df, os.path.join(tmp, "errors.csv"))
-        timings["write"] = time.perf_counter() - t3
+        timings["write"] = time.perf_counter() - t4
         timings["total"] = time.perf_counter() - t0
         run_info["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
@@ -153,3 +285,26 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Results(out_dir, config, hashes, histograms, metrics, errors_df, run_info, tables)
+
+
+def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors):
+    """hashes (HASH_COLUMNS, one row per record x key; sorted) and errors
+    (ERROR_COLUMNS; sorted) from assembled store rows."""
+    rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records],
+                       columns=["image_id", "image_name", "group"])
+    hashes = ok.merge(rec, on="image_id", how="inner")
+    hashes["hash"] = [bytes(b) for b in hashes["hash"]]
+    for col in ("width", "height"):
+        hashes[col] = hashes[col].astype("int64")
+    for col in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher",
+                "hasher_key", "hash_hex", "applied"):
+        hashes[col] = hashes[col].astype(str)
+    hashes = hashes[HASH_COLUMNS].sort_values(
+        ["hasher", "hasher_key", "transform", "image_id", "image_name"], kind="stable").reset_index(drop=True)
+    errs = err.merge(rec[["image_id", "image_name"]], on="image_id", how="inner")
+    errs = errs[["image_id", "image_name", "transform", "hasher", "stage", "reason"]].fillna("")
+    listed = pd.DataFrame([[None, n, "", "", "list", r] for n, r in list_errors], columns=ERROR_COLUMNS)
+    errors_df = pd.concat([d for d in (listed, errs) if len(d)], ignore_index=True) \
+        if len(listed) or len(errs) else pd.DataFrame(columns=ERROR_COLUMNS)
+    errors_df = errors_df.sort_values(["image_name", "transform", "hasher", "stage"], kind="stable")
+    return hashes, errors_df.reset_index(drop=True)[ERROR_COLUMNS]

@@ -1,0 +1,211 @@
+"""Chunks: the unit of work, of storage and of resume.
+
+A chunk is a block of `chunk_size` images (in the run's image order) times
+every transform spec times every hasher. Planning looks each (image, spec,
+hasher) key up in the store and keeps only what is missing, so a re-run or
+a new experiment sharing a store computes only the missing work.
+
+`compute_chunk` runs in a worker (a process of the local pool or a Dask
+worker): it decodes each image once, makes each needed variant in memory,
+hashes it with each needed hasher, and returns store rows (see
+`harness.engine.store`). Pixels never leave the worker; only hashes do.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..datasets.decode import load_rgb
+from ..errors import DecodeError, TransformError
+from ..transforms import ORIGINAL, TransformSpec, apply_transform, variant_seed
+from .store import STORE_COLUMNS  # noqa: F401  (row layout documented there)
+
+
+# ------------------------------------------------------------------ hashers
+@dataclass(frozen=True)
+class HasherRef:
+    """A hasher as shipped to workers: the pickled object when it pickles,
+    else (name, params) and the worker rebuilds it from the registry."""
+    key: str
+    name: str
+    params: tuple
+    pickled: bytes | None
+
+
+def hasher_ref(hasher) -> HasherRef:
+    try:
+        blob = pickle.dumps(hasher)
+    except Exception:
+        blob = None
+    return HasherRef(hasher.key, hasher.name, tuple(sorted(hasher.params.items())), blob)
+
+
+_HASHERS: dict = {}
+
+
+def resolve_hasher(ref: HasherRef):
+    """The hasher object in this worker process (built once per process)."""
+    h = _HASHERS.get(ref.key)
+    if h is None:
+        if ref.pickled is not None:
+            h = pickle.loads(ref.pickled)
+        else:
+            from ..hashers import get_hasher
+            h = get_hasher(ref.name, **dict(ref.params))
+        _HASHERS[ref.key] = h
+    return h
+
+
+# -------------------------------------------------------------------- rows
+def seed_of(spec: TransformSpec, seed: int) -> int:
+    """Seed column of the store key: -1 for the original (seed-independent)."""
+    return -1 if spec == ORIGINAL else int(seed)
+
+
+def severity_text(spec: TransformSpec) -> str:
+    return "" if spec.severity is None else str(spec.severity)
+
+
+def image_error_row(image_id: str, stage: str, reason: str, condition: str) -> list:
+    """A store row for an error that concerns the whole image."""
+    return [image_id, "", "", -1, "", "", "", None, None, None, None, None, stage, reason, condition]
+
+
+def timeout_row(image_id: str, seconds: float) -> list:
+    return image_error_row(image_id, "timeout", f"timeout after {seconds:g} s", f"timeout={seconds:g}")
+
+
+def _read_source(path: str):
+    """A local path as is; an fsspec URL (s3://, gs://, http://...) as bytes."""
+    if "://" in path and not path.startswith("file://"):
+        import fsspec
+        with fsspec.open(path, "rb") as fh:
+            return fh.read()
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+@dataclass
+class Item:
+    """One image of a chunk and the (spec, hasher indices) still missing."""
+    image_id: str
+    path: str
+    needs: list  # [(TransformSpec, [hasher index, ...]), ...]
+
+
+def compute_chunk(items: list, hashers: list, seed: int, max_pixels: int) -> list:
+    """Store rows for every missing (image, spec, hasher) of `items`."""
+    objs = [resolve_hasher(r) for r in hashers]
+    rows = []
+    for it in items:
+        try:
+            rgb = load_rgb(_read_source(it.path), max_pixels=max_pixels)
+        except DecodeError as exc:
+            rows.append(image_error_row(it.image_id, "decode", exc.reason, f"max_pixels={max_pixels}"))
+            continue
+        except OSError as exc:  # fsspec / network read
+            rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}", f"max_pixels={max_pixels}"))
+            continue
+        for spec, hasher_idx in it.needs:
+            sd = seed_of(spec, seed)
+            try:
+                pixels, applied = apply_transform(spec, rgb, variant_seed(it.image_id, spec, seed))
+            except TransformError as exc:
+                rows.append([it.image_id, spec.key, "", sd, spec.family, severity_text(spec), "", None, None,
+                             None, None, None, "transform", exc.reason, ""])
+                continue
+            h, w = pixels.shape[:2]
+            for i in hasher_idx:
+                hasher = objs[i]
+                try:
+                    packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
+                except Exception as exc:  # one hasher failing on one image must not stop the run
+                    rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+                                 hasher.name, None, None, None, None, None, "hash",
+                                 f"{type(exc).__name__}: {exc}", ""])
+                    continue
+                rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+                             hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
+                             "", "", ""])
+            del pixels
+        del rgb
+    return rows
+
+
+def warm_up(seconds: float = 0.3) -> int:
+    """A no-op task that makes a worker import this module (and the
+    decoders and transforms) before timed work starts."""
+    import os
+    import time
+    time.sleep(seconds)
+    return os.getpid()
+
+
+# ----------------------------------------------------------------- planning
+@dataclass
+class Chunk:
+    index: int
+    n_images: int                     # distinct images in the block
+    items: list = field(default_factory=list)  # images with missing work
+
+    @property
+    def done(self) -> bool:
+        return not self.items
+
+
+class DoneIndex:
+    """What the store already holds for this run (see store conditions)."""
+
+    def __init__(self, stored, max_pixels: int, timeout: float):
+        self.keys, self.variant_errors, self.image_errors = set(), set(), set()
+        if stored is None or not len(stored):
+            return
+        conditions = {"decode": f"max_pixels={max_pixels}", "timeout": f"timeout={timeout:g}"}
+        for image_id, transform, hkey, sd, stage, cond in zip(
+                stored["image_id"], stored["transform"], stored["hasher_key"], stored["seed"],
+                stored["stage"], stored["condition"]):
+            sd = int(sd)
+            if stage in ("", None):
+                self.keys.add((image_id, transform, hkey, sd))
+            elif stage in conditions:
+                if cond == conditions[stage]:
+                    self.image_errors.add(image_id)
+            elif stage == "transform":
+                self.variant_errors.add((image_id, transform, sd))
+            else:  # "hash"
+                self.keys.add((image_id, transform, hkey, sd))
+
+    def missing(self, image_id, spec, hashers, seed) -> list:
+        """Indices of hashers with no stored result for (image, spec)."""
+        if image_id in self.image_errors:
+            return []
+        sd = seed_of(spec, seed)
+        if (image_id, spec.key, sd) in self.variant_errors:
+            return []
+        return [i for i, h in enumerate(hashers) if (image_id, spec.key, h.key, sd) not in self.keys]
+
+
+def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneIndex) -> list[Chunk]:
+    """Fixed blocks of `chunk_size` distinct images (first-listed order),
+    each with only its missing work. Blocks do not depend on the store, so
+    the chunk count of a resumed run equals the uninterrupted run's."""
+    seen, unique = set(), []
+    for r in records:
+        if r.image_id not in seen:
+            seen.add(r.image_id)
+            unique.append(r)
+    chunks = []
+    for start in range(0, len(unique), chunk_size):
+        block = unique[start:start + chunk_size]
+        chunk = Chunk(len(chunks), len(block))
+        for r in block:
+            needs = []
+            for spec in [ORIGINAL, *specs]:
+                idx = done.missing(r.image_id, spec, hashers, seed)
+                if idx:
+                    needs.append((spec, idx))
+            if needs:
+                chunk.items.append(Item(r.image_id, r.path, needs))
+        chunks.append(chunk)
+    return chunks

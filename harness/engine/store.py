@@ -1,0 +1,107 @@
+"""The Parquet hash store: finished work, keyed so that runs resume and share.
+
+Layout::
+
+    <store>/chunks/<digest>.parquet   one file per finished chunk
+    <store>/tmp/                      files being written (ignored when read)
+
+A chunk file is written to ``tmp/`` and then moved into ``chunks/`` with
+``os.replace`` (atomic on one filesystem), so a run killed at any moment
+leaves either the whole chunk or nothing. ``<digest>`` is the sha256 of the
+chunk's sorted keys, so writing the same work twice gives the same file.
+
+Every row is one result for the key (image sha256, transform spec key,
+hasher identity key, seed), with ``seed = -1`` for ``original()`` (the
+original does not depend on the experiment seed). A row is either a hash
+(``stage`` empty) or an error:
+
+- ``decode`` / ``timeout``: the whole image (transform and hasher_key empty);
+- ``transform``: one variant, every hasher (hasher_key empty);
+- ``hash``: one (variant, hasher).
+
+``condition`` records what an error depends on besides the key
+(``max_pixels=N`` for decode errors, ``timeout=N`` for timeouts); an error
+row is reused only under the same condition, otherwise the work is redone.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STORE_COLUMNS = ["image_id", "transform", "hasher_key", "seed", "family", "severity", "hasher",
+                 "hash", "hash_hex", "width", "height", "applied", "stage", "reason", "condition"]
+
+STORE_SCHEMA = pa.schema([
+    ("image_id", pa.string()), ("transform", pa.string()), ("hasher_key", pa.string()),
+    ("seed", pa.int64()), ("family", pa.string()), ("severity", pa.string()),
+    ("hasher", pa.string()), ("hash", pa.binary()), ("hash_hex", pa.string()),
+    ("width", pa.int64()), ("height", pa.int64()), ("applied", pa.string()),
+    ("stage", pa.string()), ("reason", pa.string()), ("condition", pa.string()),
+])
+
+KEY_COLUMNS = ["image_id", "transform", "hasher_key", "seed"]
+
+
+def chunk_digest(rows: list) -> str:
+    """sha256 (hex, 32 characters) of the sorted keys of a chunk's rows."""
+    keys = sorted(f"{r[0]}|{r[1]}|{r[2]}|{r[3]}|{r[12]}" for r in rows)
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
+
+
+class HashStore:
+    """A folder of Parquet chunk files (see the module docstring)."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.chunks_dir = os.path.join(self.root, "chunks")
+        self.tmp_dir = os.path.join(self.root, "tmp")
+
+    def files(self) -> list[str]:
+        """Finished chunk files, sorted by name."""
+        if not os.path.isdir(self.chunks_dir):
+            return []
+        return sorted(os.path.join(self.chunks_dir, f) for f in os.listdir(self.chunks_dir)
+                      if f.endswith(".parquet") and not f.startswith("."))
+
+    def load(self, image_ids=None) -> pd.DataFrame:
+        """Every stored row (columns STORE_COLUMNS), optionally only for the
+        given image sha256s; duplicate keys (the same work stored twice, e.g.
+        by two experiments sharing the store) keep the first file's row."""
+        wanted = None if image_ids is None else set(image_ids)
+        parts = []
+        for path in self.files():
+            try:
+                table = pq.read_table(path, schema=STORE_SCHEMA)
+            except Exception:  # an unreadable file is ignored: its work is redone
+                continue
+            df = table.to_pandas()
+            if wanted is not None:
+                df = df[df["image_id"].isin(wanted)]
+            if len(df):
+                parts.append(df)
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        out = pd.concat(parts, ignore_index=True)
+        return out.drop_duplicates(KEY_COLUMNS + ["stage", "condition"], keep="first").reset_index(drop=True)
+
+    def write_chunk(self, rows: list) -> str:
+        """Write one finished chunk atomically; returns the final path."""
+        os.makedirs(self.chunks_dir, exist_ok=True)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        table = pa.Table.from_pylist([dict(zip(STORE_COLUMNS, r)) for r in rows], schema=STORE_SCHEMA)
+        final = os.path.join(self.chunks_dir, chunk_digest(rows) + ".parquet")
+        tmp = os.path.join(self.tmp_dir, f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+        try:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return final
