@@ -1,31 +1,33 @@
-"""Report stage: figures and documents from a results folder."""
+"""Report stage: figures and documents from a results folder.
+
+`write_report(folder)` reads the folder (metrics.csv, histograms.parquet,
+run.json, and optional tables: images.csv, errors.csv, close_pairs.parquet,
+risk.csv, any other *.csv) and writes report.md, a self-contained
+report.html (figures embedded, no network access needed) and every figure as
+PNG and SVG (roc, roc-<family>, det-<family>, histograms, robustness,
+robustness-by-hasher, heatmap, gallery when available).
+"""
 from __future__ import annotations
 
-import json
 import os
 
-import pandas as pd
-
-from .figures import roc_figure
-from .markdown import render_markdown
-
-
-def write_report(folder: str, metrics: pd.DataFrame | None = None, histograms: pd.DataFrame | None = None,
-                 run_info: dict | None = None) -> str:
-    """Write roc.png and report.md into `folder` (reading the tables from
-    it when not given). Returns the path of report.md."""
-    if metrics is None:
-        metrics = pd.read_csv(os.path.join(folder, "metrics.csv"))
-    if histograms is None:
-        histograms = pd.read_parquet(os.path.join(folder, "histograms.parquet"))
-    if run_info is None:
-        with open(os.path.join(folder, "run.json"), encoding="utf-8") as fh:
-            run_info = json.load(fh)
-    roc_figure(histograms, os.path.join(folder, "roc.png"))
-    path = os.path.join(folder, "report.md")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(render_markdown(metrics, run_info))
-    return path
+from .build import build_blocks
+from .data import ResultsFolder, load_folder
+from .document import render_html, render_markdown
 
 
-__all__ = ["write_report"]
+def write_report(folder: str) -> str:
+    """Write report.md, report.html and the figures into `folder`; returns
+    the path of report.md."""
+    data = load_folder(folder)
+    blocks, _ = build_blocks(data)
+    title = blocks[0][2] if blocks and blocks[0][0] == "h" else "phash-harness report"
+    md_path = os.path.join(folder, "report.md")
+    with open(md_path, "w", encoding="utf-8") as fh:
+        fh.write(render_markdown(blocks))
+    with open(os.path.join(folder, "report.html"), "w", encoding="utf-8") as fh:
+        fh.write(render_html(blocks, folder, title))
+    return md_path
+
+
+__all__ = ["ResultsFolder", "load_folder", "write_report"]

@@ -1,62 +1,345 @@
-"""Matplotlib figures (Agg backend, no display needed)."""
+"""Report figures (matplotlib, Agg backend). Each function takes a
+ResultsFolder (harness.report.data) and returns a matplotlib Figure; the
+caller saves it as PNG and SVG with harness.report.style.save_figure.
+
+Conventions in every figure: one fixed colour per hasher
+(style.hasher_colour); FPR on a log axis; distances in bits (or distance
+bins for non-Hamming hashers); rates that cannot be measured are not drawn
+(no extrapolation). ROC points with FPR = 0 cannot be placed on a log axis
+and are omitted; DET points with a rate of 0 or 1 have no normal deviate and
+are omitted.
+"""
 from __future__ import annotations
+
+import math
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+from scipy.stats import norm  # noqa: E402
 
 from ..metrics.roc import roc_from_histograms  # noqa: E402
-from ..metrics.summary import histogram_vector  # noqa: E402
+from .style import hasher_colour, hasher_linestyle, new_figure  # noqa: E402
+from .summary import middle_severity, severity_meaning, severity_order, tpr_table  # noqa: E402
 
-FAMILY_CMAPS = ["Blues", "Oranges", "Greens", "Reds", "Purples", "Greys", "YlOrBr", "BuPu", "GnBu", "PuRd"]
+
+def _grid(n: int, max_cols: int = 4):
+    ncols = max(1, min(max_cols, n))
+    nrows = max(1, math.ceil(n / ncols))
+    return nrows, ncols
 
 
-def roc_figure(histograms: pd.DataFrame, path: str) -> None:
-    """One panel per hasher: ROC of every transform spec against its
-    variant-orig negatives; FPR on a log axis, one colour family per
-    transform family, darker = more severe."""
-    hashers = sorted(histograms["hasher"].unique())
-    ncols = min(2, len(hashers)) or 1
-    nrows = int(np.ceil(len(hashers) / ncols)) or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.6 * nrows), squeeze=False)
-    families = sorted(histograms.loc[histograms["kind"] == "positive", "family"].unique())
-    for ax, hasher in zip(axes.ravel(), hashers):
-        h = histograms[histograms["hasher"] == hasher]
-        bits = int(h["bits"].iat[0])
-        for fi, family in enumerate(families):
-            keys = h.loc[(h["kind"] == "positive") & (h["family"] == family), "transform"].unique()
-            keys = sorted(keys, key=lambda k: _severity_order(h, k))
-            cmap = plt.get_cmap(FAMILY_CMAPS[fi % len(FAMILY_CMAPS)])
-            for si, key in enumerate(keys):
-                pos = histogram_vector(h[(h["kind"] == "positive") & (h["transform"] == key)], bits)
-                neg = histogram_vector(h[(h["kind"] == "variant-orig") & (h["transform"] == key)], bits)
-                if neg.sum() == 0:
-                    continue
-                roc = roc_from_histograms(pos, neg)
-                fpr = np.clip(roc["fpr"].to_numpy(), 1.0 / (10 * neg.sum()), 1)
-                shade = 0.45 + 0.5 * (si / max(1, len(keys) - 1))
-                ax.plot(fpr, roc["tpr"], drawstyle="steps-post", color=cmap(shade), lw=1.3,
-                        label=family if si == len(keys) - 1 else None)
-        ax.set_xscale("log")
-        ax.set_xlabel("false-positive rate (variant-orig pairs, log scale)")
-        ax.set_ylabel("true-positive rate")
-        ax.set_title(f"{hasher} ({bits} bits)")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(title="family (darker = more severe)", fontsize=8, title_fontsize=8, loc="lower right")
-    for ax in axes.ravel()[len(hashers):]:
+def _shade(colour: str, frac: float) -> tuple:
+    """`colour` blended with white: frac 0 -> light (mild), 1 -> full (severe)."""
+    rgb = np.array(mcolors.to_rgb(colour))
+    w = 0.6 * (1 - frac)
+    return tuple(rgb * (1 - w) + w)
+
+
+def _roc_points(pos, neg):
+    roc = roc_from_histograms(pos, neg)
+    return roc["threshold"].to_numpy(), roc["fpr"].to_numpy(), roc["tpr"].to_numpy()
+
+
+def _log_fpr_axis(ax, n_neg_max: int):
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    left = 0.5 / n_neg_max if n_neg_max else 1e-4
+    ax.set_xlim(10 ** math.floor(math.log10(left)), 1.05)
+    ax.set_ylim(-0.02, 1.02)
+
+
+def _off(axes, used: int):
+    for ax in axes.ravel()[used:]:
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
 
 
-def _severity_order(h: pd.DataFrame, key: str):
-    sev = h.loc[h["transform"] == key, "severity"].iat[0]
-    try:
-        return float(sev)
-    except (TypeError, ValueError):
-        return str(sev)
+def roc_overview(data, thresholds: dict):
+    """One panel per transform family; one curve per hasher, pooled over the
+    family's severities (positives: every variant of the family; negatives:
+    their variant-orig pairs). The dot marks the hasher's threshold."""
+    families = data.families
+    nrows, ncols = _grid(len(families), 3)
+    fig, axes = new_figure(nrows, ncols, width=3.6, height=3.1)
+    for ax, family in zip(axes.ravel(), families):
+        keys = data.transforms_of(family)
+        n_max = 0
+        for hasher in data.hashers:
+            pos = data.hist(hasher, "positive", transforms=keys)
+            neg = data.hist(hasher, "variant-orig", transforms=keys)
+            if not neg.sum() or not pos.sum():
+                continue
+            n_max = max(n_max, int(neg.sum()))
+            thr, fpr, tpr = _roc_points(pos, neg)
+            ok = fpr > 0
+            ax.plot(fpr[ok], tpr[ok], color=hasher_colour(hasher), lw=1.4,
+                    ls=hasher_linestyle(hasher, data.hashers), label=hasher)
+            _mark_threshold(ax, thr, fpr, tpr, thresholds.get(hasher), hasher_colour(hasher))
+        _log_fpr_axis(ax, n_max)
+        ax.set_title(f"{family} (all severities pooled)")
+        ax.set_xlabel("false-positive rate (log scale)")
+        ax.set_ylabel("true-positive rate")
+        ax.legend(loc="lower right")
+    _off(axes, len(families))
+    return fig
+
+
+def _mark_threshold(ax, thr, fpr, tpr, t, colour):
+    if t is None or (isinstance(t, float) and math.isnan(t)):
+        return
+    i = np.nonzero(thr == int(t))[0]
+    if len(i) and fpr[i[0]] > 0:
+        ax.plot([fpr[i[0]]], [tpr[i[0]]], "o", color=colour, ms=5, mec="black", mew=0.6, zorder=5)
+
+
+def roc_family(data, family: str, thresholds: dict):
+    """ROC of one family: one panel per hasher, one curve per severity
+    (light = mild, dark = severe, in the hasher's colour); the dot is the
+    hasher's threshold."""
+    hashers = data.hashers
+    nrows, ncols = _grid(len(hashers))
+    fig, axes = new_figure(nrows, ncols, width=3.3, height=2.9, wspace=0.75, suptitle=True)
+    keys = _keys_by_severity(data, family)
+    for ax, hasher in zip(axes.ravel(), hashers):
+        colour = hasher_colour(hasher)
+        n_max = 0
+        for i, (key, sev) in enumerate(keys):
+            pos, neg = data.hist(hasher, "positive", key), data.hist(hasher, "variant-orig", key)
+            if not neg.sum() or not pos.sum():
+                continue
+            n_max = max(n_max, int(neg.sum()))
+            thr, fpr, tpr = _roc_points(pos, neg)
+            ok = fpr > 0
+            ax.plot(fpr[ok], tpr[ok], color=_shade(colour, i / max(1, len(keys) - 1)), lw=1.3, label=str(sev))
+            _mark_threshold(ax, thr, fpr, tpr, thresholds.get(hasher), colour)
+        _log_fpr_axis(ax, n_max)
+        t = thresholds.get(hasher)
+        suffix = "" if t is None or math.isnan(t) else f"; dot: t = {int(t)} {data.distance_unit(hasher)}"
+        ax.set_title(f"{hasher} ({data.bits(hasher)} bits){suffix}", fontsize=9)
+        ax.set_xlabel("false-positive rate (log scale)")
+        ax.set_ylabel("true-positive rate")
+        if ax is axes.ravel()[0]:
+            ax.legend(title=_short(severity_meaning(family)), loc="lower right", fontsize=7, title_fontsize=7)
+    _off(axes, len(hashers))
+    fig.suptitle(f"ROC, {family}: light = mild, dark = severe", fontsize=10)
+    return fig
+
+
+DET_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999]
+
+
+def _det_axes(ax, lo: float):
+    """Normal-deviate axes labelled in rates from `lo` to 0.999."""
+    ticks = [t for t in DET_TICKS if t >= lo * 0.999]
+    pos = norm.ppf(ticks)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(FixedLocator(pos))
+        axis.set_minor_locator(NullLocator())
+    labels = [f"{t:g}" for t in ticks]
+    ax.set_xticklabels(labels, rotation=45, ha="right")
+    ax.set_yticklabels(labels)
+    ax.set_xlim(norm.ppf(lo), norm.ppf(0.999))
+    ax.set_ylim(norm.ppf(lo), norm.ppf(0.999))
+
+
+def det_family(data, family: str, thresholds: dict):
+    """DET of one family: false-negative rate (1 - TPR) against FPR, both on
+    normal-deviate (probit) axes labelled in rates; one panel per hasher,
+    one curve per severity."""
+    hashers = data.hashers
+    nrows, ncols = _grid(len(hashers))
+    fig, axes = new_figure(nrows, ncols, width=3.4, height=3.3, left=0.85, bottom=0.95, wspace=0.95, hspace=1.1, suptitle=True)
+    keys = _keys_by_severity(data, family)
+    for ax, hasher in zip(axes.ravel(), hashers):
+        colour = hasher_colour(hasher)
+        lo = 1e-3
+        for i, (key, sev) in enumerate(keys):
+            pos, neg = data.hist(hasher, "positive", key), data.hist(hasher, "variant-orig", key)
+            if not neg.sum() or not pos.sum():
+                continue
+            thr, fpr, tpr = _roc_points(pos, neg)
+            fnr = 1 - tpr
+            lo = min(lo, 0.5 / neg.sum(), 0.5 / pos.sum())
+            ok = (fpr > 0) & (fpr < 1) & (fnr > 0) & (fnr < 1)
+            ax.plot(norm.ppf(fpr[ok]), norm.ppf(fnr[ok]), color=_shade(colour, i / max(1, len(keys) - 1)),
+                    lw=1.3, marker=".", ms=3, label=str(sev))
+            t = thresholds.get(hasher)
+            if t is not None and not math.isnan(t):
+                j = np.nonzero(thr == int(t))[0]
+                if len(j) and ok[j[0]]:
+                    ax.plot(norm.ppf(fpr[j[0]]), norm.ppf(fnr[j[0]]), "o", color=colour, ms=5, mec="black",
+                            mew=0.6, zorder=5)
+        lo = max(10 ** math.floor(math.log10(lo)), 1e-6)
+        _det_axes(ax, lo)
+        ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
+        ax.set_xlabel("false-positive rate (normal-deviate scale)")
+        ax.set_ylabel("false-negative rate")
+        if ax is axes.ravel()[0]:
+            ax.legend(title=_short(severity_meaning(family)), loc="upper right", fontsize=7, title_fontsize=7)
+    _off(axes, len(hashers))
+    fig.suptitle(f"DET, {family}: light = mild, dark = severe; dot = threshold", fontsize=10)
+    return fig
+
+
+def distance_histograms(data, thresholds: dict, summary=None):
+    """Per hasher: share of pairs at each distance for positives (all edits
+    pooled, hasher colour), variant-orig and orig-orig negatives (black,
+    grey); log y axis so the tails near the threshold are visible; the
+    threshold is a vertical line with its FPR/TPR."""
+    hashers = data.hashers
+    nrows, ncols = _grid(len(hashers), 2)
+    fig, axes = new_figure(nrows, ncols, width=4.6, height=3.0)
+    for ax, hasher in zip(axes.ravel(), hashers):
+        colour = hasher_colour(hasher)
+        d = np.arange(data.n_bins(hasher))
+        for kind, col, ls, label in (("positive", colour, "-", "positives (edited copy vs its original)"),
+                                     ("variant-orig", "black", "-", "negatives variant-orig"),
+                                     ("orig-orig", "0.55", "--", "negatives orig-orig")):
+            h = data.hist(hasher, kind)
+            if not h.sum():
+                continue
+            share = h / h.sum()
+            share = np.where(share > 0, share, np.nan)
+            ax.step(d, share, where="mid", color=col, ls=ls, lw=1.3, label=f"{label}, n={int(h.sum())}")
+        ax.set_yscale("log")
+        t = thresholds.get(hasher)
+        if t is not None and not math.isnan(t):
+            ax.axvline(t + 0.5, color=colour, lw=1.0, ls=":")
+            text = f"t = {int(t)}"
+            if summary is not None:
+                row = summary[summary["hasher"] == hasher]
+                if len(row) and not math.isnan(row["fpr_at_threshold"].iat[0]):
+                    text += (f"\nFPR {row['fpr_at_threshold'].iat[0]:.3g}"
+                             f"\nTPR {row['tpr_at_threshold'].iat[0]:.3g}")
+            ax.annotate(text, xy=(t + 0.5, 0.98), xycoords=("data", "axes fraction"), va="top", ha="left",
+                        fontsize=7, xytext=(3, 0), textcoords="offset points")
+        unit = data.distance_unit(hasher)
+        ax.set_xlabel(f"distance ({unit})")
+        ax.set_ylabel("share of pairs (log scale)")
+        ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
+        ax.set_xlim(-0.5, data.n_bins(hasher) - 0.5)
+        ax.legend(loc="lower right", fontsize=6.5)
+    _off(axes, len(hashers))
+    return fig
+
+
+def robustness(data, fpr: float, by: str = "family"):
+    """TPR at a fixed FPR against severity (mild -> severe along x, ticks
+    labelled with the severity values).
+
+    by="family": one panel per family, one line per hasher (hasher colours);
+    by="hasher": one panel per hasher, one line per family (line styles and
+    markers, in the hasher's colour shades). Points that are not measurable
+    are not drawn."""
+    table = tpr_table(data, fpr)
+    families = data.families
+    if by == "family":
+        nrows, ncols = _grid(len(families), 3)
+        fig, axes = new_figure(nrows, ncols, width=3.5, height=2.8)
+        for ax, family in zip(axes.ravel(), families):
+            sub = table[table["family"] == family]
+            order = severity_order(family, sub["severity"].unique())
+            x = {s: i for i, s in enumerate(order)}
+            for hasher in data.hashers:
+                h = sub[sub["hasher"] == hasher].copy()
+                h["x"] = h["severity"].map(x)
+                h = h.sort_values("x")
+                ax.plot(h["x"], h["tpr"], color=hasher_colour(hasher), ls=hasher_linestyle(hasher, data.hashers),
+                        marker="o", ms=3.5, lw=1.4, label=hasher)
+            ax.set_xticks(range(len(order)))
+            ax.set_xticklabels([str(s) for s in order])
+            ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(family)
+            ax.set_xlabel(_short(severity_meaning(family), 48) + " (mild -> severe)", fontsize=7.5)
+            ax.set_ylabel(f"TPR at FPR {fpr:g}")
+            ax.legend(fontsize=7, loc="lower left")
+        _off(axes, len(families))
+    else:
+        hashers = data.hashers
+        nrows, ncols = _grid(len(hashers), 2)
+        fig, axes = new_figure(nrows, ncols, width=4.4, height=3.0)
+        markers = "osD^vP*Xh<>p"
+        for ax, hasher in zip(axes.ravel(), hashers):
+            colour = hasher_colour(hasher)
+            sub = table[table["hasher"] == hasher]
+            n_steps = 1
+            for fi, family in enumerate(families):
+                f = sub[sub["family"] == family]
+                order = severity_order(family, f["severity"].unique())
+                n_steps = max(n_steps, len(order))
+                x = {s: i + 1 for i, s in enumerate(order)}
+                f = f.assign(x=f["severity"].map(x)).sort_values("x")
+                ax.plot(f["x"], f["tpr"], color=_shade(colour, 0.35 + 0.65 * fi / max(1, len(families) - 1)),
+                        ls=["-", "--", "-.", ":"][fi % 4], marker=markers[fi % len(markers)], ms=3.5, lw=1.2,
+                        label=family)
+            ax.set_xticks(range(1, n_steps + 1))
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
+            ax.set_xlabel("step of the family's sweep (1 = mildest; values in the table)")
+            ax.set_ylabel(f"TPR at FPR {fpr:g}")
+            ax.legend(fontsize=6.5, loc="lower left", ncol=2)
+        _off(axes, len(hashers))
+    return fig
+
+
+def heatmap(data, fpr: float):
+    """Hasher x family: TPR at `fpr` at each family's middle severity;
+    cells that are not measurable are grey and say 'n/m'. Returns
+    (figure, table of the plotted values)."""
+    table = tpr_table(data, fpr)
+    families = data.families
+    hashers = data.hashers
+    cols, values = [], np.full((len(hashers), len(families)), np.nan)
+    for j, family in enumerate(families):
+        sub = table[table["family"] == family]
+        sev = middle_severity(family, sub["severity"].unique())
+        key = sub.loc[sub["severity"] == sev, "transform"]
+        cols.append(key.iat[0] if len(key) else f"{family}({sev})")
+        for i, hasher in enumerate(hashers):
+            v = sub.loc[(sub["hasher"] == hasher) & (sub["severity"] == sev), "tpr"]
+            if len(v):
+                values[i, j] = v.iat[0]
+    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=max(2.2, 1.3 + 0.4 * len(hashers)),
+                           left=1.0, right=1.2, bottom=0.95, top=0.35)
+    ax = axes[0, 0]
+    ax.grid(False)
+    cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("0.85")
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for i in range(len(hashers)):
+        for j in range(len(families)):
+            v = values[i, j]
+            text = "n/m" if math.isnan(v) else f"{v:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="black" if math.isnan(v) or v > 0.6 else "white")
+    ax.set_xticks(range(len(families)))
+    ax.set_xticklabels(cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(hashers)))
+    ax.set_yticklabels(hashers)
+    for lbl, h in zip(ax.get_yticklabels(), hashers):
+        lbl.set_color(hasher_colour(h))
+    ax.set_xlabel("transform at the middle of its sweep")
+    ax.set_title(f"TPR at FPR {fpr:g} (variant-orig negatives; n/m = not measurable)", fontsize=9)
+    cax = fig.add_axes([1 - 1.05 / fig.get_figwidth(), ax.get_position().y0, 0.15 / fig.get_figwidth(),
+                        ax.get_position().height])
+    cb = fig.colorbar(im, cax=cax)
+    cb.set_label("true-positive rate")
+    import pandas as pd
+    return fig, pd.DataFrame(values, index=hashers, columns=cols)
+
+
+def _keys_by_severity(data, family: str):
+    pos = data.histograms[(data.histograms["kind"] == "positive") & (data.histograms["family"] == family)]
+    pairs = pos.drop_duplicates("transform")[["transform", "severity"]]
+    order = severity_order(family, pairs["severity"].tolist())
+    rank = {s: i for i, s in enumerate(order)}
+    return sorted(pairs.itertuples(index=False, name=None), key=lambda p: (rank.get(p[1], 0), p[0]))
+
+
+def _short(text: str, n: int = 34) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "\u2026"

@@ -1,12 +1,9 @@
-"""report.md: what was run and what it measured."""
+"""Plain-text tables: the terminal summary printed by `phash-harness run`."""
 from __future__ import annotations
 
-import json
 import math
 
 import pandas as pd
-
-from ..metrics.roc import format_rate
 
 
 def _fmt(x) -> str:
@@ -57,51 +54,3 @@ def _num(key: str) -> float:
         return float(key.split("(", 1)[1].split(")")[0].split(",")[0])
     except (IndexError, ValueError):
         return 0.0
-
-
-def render_markdown(metrics: pd.DataFrame, run_info: dict) -> str:
-    ds = run_info.get("dataset", {})
-    versions = run_info.get("versions", {})
-    target = metrics["target_fpr"].iat[0] if len(metrics) else float("nan")
-    lines = [
-        f"# phash-harness report: {run_info.get('name', '')}",
-        "",
-        "## What was run",
-        "",
-        f"- dataset: `{ds.get('source')}` {ds.get('path') or ''}; manifest sha256 `{ds.get('manifest_sha256')}`",
-        f"- images listed {ds.get('images_listed')}, hashed {ds.get('images_hashed')}, failed {ds.get('images_failed')} (see errors.csv)",
-        f"- variants per hasher: {run_info.get('counts', {}).get('variants')}; seed {run_info.get('seed')}",
-        f"- hashers: {', '.join(h['name'] + ' (' + str(h['bits']) + ' bits)' for h in run_info.get('hashers', []))}",
-        f"- transforms: {', '.join(t['key'] for t in run_info.get('transforms', []))}",
-        f"- run time: {run_info.get('timings_seconds', {}).get('total', 'n/a')} s",
-        "- library versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v),
-        "",
-        "## How to read this",
-        "",
-        "A *positive pair* is an original photo and an edited copy of it; a *negative pair* is two",
-        "photos of different content. Two hashes *match* at threshold t when their Hamming distance",
-        "(in bits) is at most t. The true-positive rate (TPR) is the share of positive pairs that",
-        "match; the false-positive rate (FPR) the share of negative pairs that match. `variant-orig`",
-        "negatives compare an edited photo with the originals of other photos (what a scanning",
-        "system does); `orig-orig` negatives compare originals with each other (natural collisions).",
-        "`n/m` means *not measurable*: there are fewer negative pairs than 1/FPR, so that rate cannot",
-        "be observed on this data and no extrapolated number is printed.",
-        "",
-        f"## Results (variant-orig negatives; target FPR {format_rate(target)})",
-        "",
-        markdown_table(summary_table(metrics)),
-        "",
-        "The full table, with orig-orig negatives too, is metrics.csv.",
-        "",
-        "## Figures",
-        "",
-        "![ROC per hasher](roc.png)",
-        "",
-        "## Configuration",
-        "",
-        "```json",
-        json.dumps(run_info.get("config", {}), indent=2, sort_keys=True),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)

@@ -1,0 +1,347 @@
+"""Assemble the report: compute the summaries, draw and save the figures,
+and lay out the sections as document blocks (harness.report.document).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+from . import figures as F
+from .style import save_figure
+from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, target_fpr)
+
+NM = "not measurable"
+GALLERY_K = 12
+
+HOW_TO_READ = [
+    "A perceptual hash turns a photo into a short string of bits (e.g. 64) that changes little when the "
+    "photo is edited. Two photos *match* at threshold t when their hashes differ in at most t bits (the "
+    "Hamming distance).",
+    "A *positive pair* is a photo and an edited copy of it (re-compressed, resized, cropped...); it should "
+    "match. A *negative pair* is two different photos; it should not. The true-positive rate (TPR, or "
+    "recall) is the share of positive pairs that match; the false-positive rate (FPR) the share of negative "
+    "pairs that match. Raising t raises both.",
+    "`variant-orig` negatives compare an edited photo with the originals of *other* photos: what a "
+    "scanning system does when it compares a user's photo with a database. `orig-orig` negatives compare "
+    "unedited photos with each other (natural collisions).",
+    "Every pair is counted (no sampling), so the FPRs here are exact *for this set of photos*. As estimates "
+    "for other photos they are uncertain: intervals in [brackets] are 95% exact binomial (Clopper-Pearson) "
+    "intervals that treat pairs as independent; pairs share photos, so the true uncertainty is larger. A "
+    "rate smaller than 1 / (number of negative pairs) cannot be observed at all: it is shown as "
+    f"*{NM}*, never as an extrapolated number. A deployment-scale claim such as \"one in a trillion\" "
+    "needs far more photos than any table here.",
+]
+
+
+# ----------------------------------------------------------------- formatting
+def fmt(x, digits: int = 4) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if isinstance(x, (float, np.floating)):
+        if math.isnan(x):
+            return NM
+        if float(x).is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return f"{x:.{digits}g}"
+    if isinstance(x, (bytes, bytearray)):
+        return x.hex()[:16] + ("..." if len(x) > 8 else "")
+    return str(x)
+
+
+def fmt_ci(v, lo, hi) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return NM
+    text = f"{v:.3g}"
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{lo:.3g}, {hi:.3g}]"
+    return text
+
+
+def fmt_threshold(t, unit: str = "bits") -> str:
+    if t is None or (isinstance(t, float) and math.isnan(t)):
+        return NM
+    if int(t) < 0:
+        return "none (even t = 0 exceeds the target)"
+    return f"{int(t)}"
+
+
+def generic_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list, list]:
+    df = df if limit is None else df.head(limit)
+    cols = [c for c in df.columns if not (len(df) and isinstance(df[c].iat[0], (bytes, bytearray)))]
+    return cols, [[fmt(v) for v in row] for row in df[cols].itertuples(index=False, name=None)]
+
+
+# --------------------------------------------------------------------- tables
+def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
+    points = sorted({float(c[len("tpr_at_fpr_"):]) for c in summary.columns
+                     if c.startswith("tpr_at_fpr_") and not c.endswith(("_lo", "_hi"))}, reverse=True)
+    header = ["hasher", "bits", "positive pairs", "negative pairs", "AUC", "EER"]
+    header += [f"TPR at FPR {x:g}" for x in points]
+    header += ["threshold t", "FPR at t", "TPR at t", "orig-orig matches at t"]
+    rows = []
+    for r in summary.to_dict("records"):
+        row = [r["hasher"], str(r["bits"]), str(r["n_pos"]), str(r["n_neg"]), fmt(r["auc"]), fmt(r["eer"])]
+        for x in points:
+            c = f"tpr_at_fpr_{x:g}"
+            row.append(fmt_ci(r[c], r[c + "_lo"], r[c + "_hi"]))
+        row.append(fmt_threshold(r["threshold"], data.distance_unit(r["hasher"])))
+        row.append(fmt_ci(r["fpr_at_threshold"], r["fpr_at_threshold_lo"], r["fpr_at_threshold_hi"]))
+        row.append(fmt_ci(r["tpr_at_threshold"], r["tpr_at_threshold_lo"], r["tpr_at_threshold_hi"]))
+        oo = r["orig_orig_matches"]
+        row.append(NM if isinstance(oo, float) and math.isnan(oo) else f"{int(oo)} of {int(r['orig_orig_pairs'])}")
+        rows.append(row)
+    return header, rows
+
+
+def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
+    """variant-orig rows of metrics.csv, intervals appended in brackets when
+    metrics.csv has interval columns."""
+    m = metrics[metrics["negatives"] == "variant-orig"] if "negatives" in metrics else metrics
+    value_cols = [c for c in ["auc", "eer"] if c in m.columns]
+    value_cols += [c for c in m.columns if c.startswith("tpr_at_fpr_") and not _is_interval(c, m)]
+    value_cols += [c for c in ["threshold_at_target", "tpr_at_threshold", "fpr_at_threshold"] if c in m.columns]
+    rec = recommended_column(m)
+    if rec and rec not in value_cols:
+        value_cols.append(rec)
+    header = ["hasher", "transform", "n_pos", "n_neg"] + value_cols
+    rows = []
+    for _, r in m.iterrows():
+        row = [str(r["hasher"]), str(r["transform"]), fmt(r.get("n_pos")), fmt(r.get("n_neg"))]
+        for c in value_cols:
+            if "threshold" in c and "tpr" not in c and "fpr" not in c:
+                row.append(fmt_threshold(r[c]))
+                continue
+            ic = interval_columns(m, c)
+            row.append(fmt_ci(r[c], r[ic[0]], r[ic[1]]) if ic else fmt(r[c]))
+        rows.append(row)
+    return header, rows
+
+
+def _is_interval(col: str, df: pd.DataFrame) -> bool:
+    for suf in ("_lo", "_hi", "_ci_lo", "_ci_hi", "_low", "_high", "_lower", "_upper"):
+        if col.endswith(suf) and col[: -len(suf)] in df.columns:
+            return True
+    return False
+
+
+# --------------------------------------------------------------- what was run
+def dataset_license(run_info: dict) -> str:
+    ds = run_info.get("dataset", {})
+    if ds.get("license"):
+        return str(ds["license"])
+    if ds.get("source") == "sample":
+        return "photographs shipped with scikit-image (see scikit-image's data README for each image's license)"
+    path = ds.get("path")
+    if path:
+        for folder in (path, os.path.dirname(os.path.normpath(path))):
+            src = os.path.join(folder, "SOURCE.md")
+            if os.path.isfile(src):
+                with open(src, encoding="utf-8", errors="replace") as fh:
+                    for line in fh:
+                        if "licen" in line.lower():
+                            return line.strip().lstrip("-* ").replace("**", "") + " (from SOURCE.md)"
+    return "not recorded"
+
+
+def pair_counts(data) -> dict:
+    h = data.histograms
+    out = {}
+    for kind in ("positive", "variant-orig", "orig-orig"):
+        per = h[h["kind"] == kind].groupby("hasher")["count"].sum()
+        out[kind] = int(per.max()) if len(per) else 0
+    return out
+
+
+def what_was_run(data) -> list:
+    info = data.run_info
+    ds = info.get("dataset", {})
+    counts = info.get("counts", {})
+    pc = pair_counts(data)
+    timings = info.get("timings_seconds", {})
+    versions = info.get("versions", {})
+    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')} {h.get('version', '')})"
+                        .replace(" )", ")") for h in info.get("hashers", []))
+    items = [
+        f"experiment `{info.get('name', '')}`, seed {info.get('seed')}",
+        f"dataset: `{ds.get('source')}` {ds.get('path') or ''}".rstrip(),
+        f"manifest sha256 (of the image list): `{ds.get('manifest_sha256')}`",
+        f"license: {dataset_license(info)}",
+        f"images: {ds.get('images_listed')} listed, {ds.get('images_hashed')} hashed, "
+        f"{ds.get('images_failed')} failed",
+        f"variants per hasher: {counts.get('variants')}; hashes computed: {counts.get('hash_rows')}; "
+        f"errors recorded: {counts.get('errors', 0)}",
+        f"pairs per hasher: {pc['positive']} positive, {pc['variant-orig']} variant-orig negative, "
+        f"{pc['orig-orig']} orig-orig negative (all counted exactly)",
+        f"hashers: {hashers}",
+        "transforms: " + ", ".join(t.get("key", "") for t in info.get("transforms", [])),
+        "run time: " + (f"{timings['total']:.1f} s" if "total" in timings else "not recorded")
+        + (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(timings.items()) if k != "total") + ")"
+           if len(timings) > 1 else ""),
+        "library versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v),
+    ]
+    plat = info.get("platform")
+    if plat:
+        items.append("platform: " + ", ".join(f"{k} {v}" for k, v in sorted(plat.items())))
+    return [("ul", items)]
+
+
+# ---------------------------------------------------------------------- build
+def _save(fig, folder: str, name: str, saved: list) -> str:
+    save_figure(fig, os.path.join(folder, name))
+    saved.append(name)
+    return name
+
+
+def build_blocks(data) -> tuple[list, list]:
+    """Draw every figure into data.folder and return (blocks, figure names)."""
+    folder = data.folder
+    saved: list = []
+    target = target_fpr(data.metrics)
+    summary = pooled_summary(data, target)
+    thresholds = {r["hasher"]: r["threshold"] for r in summary.to_dict("records")}
+    rob_fpr, rob_reason = robustness_fpr(data)
+    title = f"phash-harness report: {data.run_info.get('name', '')}"
+    blocks = [("h", 1, title)]
+    blocks += [("h", 2, "How to read this")] + [("p", t) for t in HOW_TO_READ]
+    blocks += [("h", 2, "What was run")] + what_was_run(data)
+
+    blocks += [("h", 2, "Summary per hasher")]
+    header, rows = summary_rows(summary, data)
+    blocks += [("p", "All edits of this run pooled (positives: every variant against its own original; "
+                     "negatives: every variant against the originals of the other photos). Threshold t: "
+                     + (summary["threshold_source"].iat[0] if len(summary) else "")
+                     + f" (the run's target FPR is {target:g}); distances in bits. [brackets]: 95% "
+                     "Clopper-Pearson intervals.")]
+    blocks += [("table", header, rows)]
+
+    blocks += [("h", 2, "Results per transform")]
+    header, rows = per_transform_rows(data.metrics)
+    blocks += [("p", "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
+                     f"this edit's negatives is at most {target:g}. The full table, with orig-orig negatives "
+                     "too, is metrics.csv.")]
+    blocks += [("table", header, rows)]
+
+    if data.families and data.hashers:
+        blocks += [("h", 2, "Robustness against severity")]
+        _save(F.robustness(data, rob_fpr, by="family"), folder, "robustness", saved)
+        blocks += [("figure", "robustness",
+                    f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one "
+                    "line per hasher. Gaps are points that cannot be measured.")]
+        _save(F.robustness(data, rob_fpr, by="hasher"), folder, "robustness-by-hasher", saved)
+        blocks += [("figure", "robustness-by-hasher",
+                    f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of "
+                    "the family's sweep from mildest to most severe.")]
+        fig, heat = F.heatmap(data, rob_fpr)
+        _save(fig, folder, "heatmap", saved)
+        blocks += [("h", 2, "Hasher x family at a middle severity")]
+        blocks += [("figure", "heatmap",
+                    f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the "
+                    "middle of the family's sweep; grey 'n/m' = not measurable.")]
+
+        blocks += [("h", 2, "ROC curves")]
+        _save(F.roc_overview(data, thresholds), folder, "roc", saved)
+        blocks += [("figure", "roc",
+                    "ROC per transform family, all severities of the family pooled, one curve per hasher; "
+                    "FPR on a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's "
+                    "threshold t from the summary table.")]
+        for family in data.families:
+            name = f"roc-{_slug(family)}"
+            _save(F.roc_family(data, family, thresholds), folder, name, saved)
+            blocks += [("figure", name, f"ROC for {family}, one panel per hasher, one curve per severity.")]
+
+        blocks += [("h", 2, "DET curves")]
+        blocks += [("p", "A DET plot shows the two error rates, false negatives against false positives, on "
+                         "normal-deviate axes (labelled in rates), which turns the curves into near-straight "
+                         "lines and spreads out the small rates that matter for deployment. Lower left is "
+                         "better.")]
+        for family in data.families:
+            name = f"det-{_slug(family)}"
+            _save(F.det_family(data, family, thresholds), folder, name, saved)
+            blocks += [("figure", name, f"DET for {family}, one panel per hasher, one curve per severity.")]
+
+        blocks += [("h", 2, "Distance histograms")]
+        _save(F.distance_histograms(data, thresholds, summary), folder, "histograms", saved)
+        blocks += [("figure", "histograms",
+                    "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the "
+                    "hasher's colour, variant-orig negatives in black, orig-orig negatives grey dashed; the "
+                    "dotted vertical line is the threshold t (pairs left of it match).")]
+
+    blocks += gallery_blocks(data, saved)
+    blocks += risk_blocks(data)
+    blocks += errors_blocks(data)
+    for name, table in sorted(data.extra.items()):
+        cols, rows = generic_rows(table, 30)
+        blocks += [("h", 2, f"Other table: {name}"),
+                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "") + "."),
+                   ("table", cols, rows)]
+    blocks += [("h", 2, "Configuration"),
+               ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True))]
+    return blocks, saved
+
+
+def gallery_blocks(data, saved: list) -> list:
+    blocks = [("h", 2, "Collision gallery")]
+    try:
+        from . import gallery
+    except ImportError:
+        gallery = None
+    if gallery is None or not hasattr(gallery, "collision_sheet"):
+        return blocks + [("p", "Not drawn: this installation has no gallery module "
+                               "(harness.report.gallery.collision_sheet).")]
+    if data.close_pairs is None or not len(data.close_pairs):
+        return blocks + [("p", "Not drawn: the results folder has no close_pairs.parquet (the closest "
+                               "impostor pairs); it is written by runs whose metrics stage records them.")]
+    if data.images is None:
+        return blocks + [("p", "Not drawn: images.csv (paths of the photos) is missing.")]
+    path = os.path.join(data.folder, "gallery.png")
+    try:
+        gallery.collision_sheet(data.close_pairs, data.images, path, GALLERY_K)
+    except Exception as exc:  # the gallery must not sink the whole report
+        return blocks + [("p", f"Not drawn: collision_sheet failed: {type(exc).__name__}: {exc}")]
+    if not os.path.isfile(path):
+        return blocks + [("p", "Not drawn: collision_sheet wrote no gallery.png.")]
+    saved.append("gallery")
+    blocks += [("figure", "gallery", f"The {GALLERY_K} closest negative pairs (different photos with the most "
+                                     "similar hashes), with their distance in bits.")]
+    cols, rows = generic_rows(data.close_pairs, 20)
+    return blocks + [("table", cols, rows)]
+
+
+def risk_blocks(data) -> list:
+    if data.risk is None:
+        return [("h", 2, "Deployment risk"),
+                ("p", "No risk.csv in this folder: give risk settings (database size, photos per user, "
+                      "match threshold) to get per-query and per-account false-flag figures.")]
+    cols, rows = generic_rows(data.risk)
+    return [("h", 2, "Deployment risk"),
+            ("p", "From risk.csv: the per-comparison FPR measured above turned into per-query and "
+                  "per-account false-flag probabilities under the stated assumptions (independent "
+                  "comparisons). Figures that depend on an FPR that could not be measured are shown as "
+                  f"*{NM}*."),
+            ("table", cols, rows)]
+
+
+def errors_blocks(data) -> list:
+    errs = data.errors
+    if errs is None or not len(errs):
+        return [("h", 2, "Errors"), ("p", "No image or variant failed.")]
+    cols = [c for c in ("stage", "reason") if c in errs.columns]
+    blocks = [("h", 2, "Errors"), ("p", f"{len(errs)} item(s) failed; every one is listed in errors.csv.")]
+    if cols:
+        top = errs.groupby(cols, dropna=False).size().sort_values(ascending=False).head(15).reset_index()
+        top.columns = cols + ["count"]
+        c, rows = generic_rows(top)
+        blocks += [("table", c, rows)]
+    return blocks
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(text))

@@ -1,0 +1,104 @@
+"""A tiny document model rendered twice: report.md and a self-contained
+report.html (CSS inline, figures embedded as base64 PNG, no script, no
+network reference).
+
+Blocks are tuples:
+  ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)
+  ("table", header, rows)          rows: lists of already formatted strings
+  ("figure", base_name, caption)   base_name.png / .svg in the folder
+Inline markup in text: `code` and *emphasis* only.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+
+CSS = """
+body{font-family:Georgia,'DejaVu Serif',serif;max-width:68rem;margin:2rem auto;padding:0 1rem;color:#111;line-height:1.45}
+h1,h2,h3{font-family:'DejaVu Sans',Arial,sans-serif}
+h2{border-bottom:1px solid #bbb;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;font-family:'DejaVu Sans Mono',monospace;font-size:.78rem;margin:.6rem 0}
+th,td{border:1px solid #ccc;padding:.15rem .4rem;text-align:right;white-space:nowrap}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.88rem;color:#333}
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.78rem}
+code{font-size:.9em;background:#f3f3f3;padding:0 .15rem}
+.scroll{overflow-x:auto}
+@media print{body{max-width:none}figure{page-break-inside:avoid}}
+"""
+
+
+def _inline_md(text: str) -> str:
+    return text
+
+
+def _inline_html(text: str) -> str:
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", out)
+    return out
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks) -> str:
+    out = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            out += ["#" * b[1] + " " + b[2], ""]
+        elif kind == "p":
+            out += [_inline_md(b[1]), ""]
+        elif kind == "ul":
+            out += [f"- {_inline_md(item)}" for item in b[1]] + [""]
+        elif kind == "code":
+            out += ["```", b[1].rstrip("\n"), "```", ""]
+        elif kind == "table":
+            header, rows = b[1], b[2]
+            out.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+            out.append("|" + "---|" * len(header))
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            out.append("")
+        elif kind == "figure":
+            out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}* (also as [{b[1]}.svg]({b[1]}.svg))", ""]
+        else:
+            raise ValueError(f"unknown block {kind!r}")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_html(blocks, folder: str, title: str) -> str:
+    """Self-contained HTML: every figure is read from `folder` and embedded
+    as a data: URI; nothing else is referenced."""
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style></head><body>"]
+    for b in blocks:
+        kind = b[0]
+        if kind == "h":
+            slug = re.sub(r"[^a-z0-9]+", "-", b[2].lower()).strip("-")
+            out.append(f'<h{b[1]} id="{slug}">{_inline_html(b[2])}</h{b[1]}>')
+        elif kind == "p":
+            out.append(f"<p>{_inline_html(b[1])}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b[1]) + "</ul>")
+        elif kind == "code":
+            out.append(f"<pre>{html.escape(b[1])}</pre>")
+        elif kind == "table":
+            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                           for row in b[2])
+            out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+        elif kind == "figure":
+            with open(os.path.join(folder, b[1] + ".png"), "rb") as fh:
+                data = base64.b64encode(fh.read()).decode("ascii")
+            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b[2])}">'
+                       f"<figcaption>{_inline_html(b[2])}</figcaption></figure>")
+        else:
+            raise ValueError(f"unknown block {kind!r}")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,106 @@
+"""Figure style shared by every report figure: one fixed colour per hasher,
+print-friendly matplotlib settings, and reproducible PNG/SVG output.
+
+Colours come from a fixed table keyed by hasher name (Okabe-Ito palette, safe
+for colour-blind readers and distinguishable in greyscale print by line
+style); a hasher not in the table gets a colour from a second palette chosen
+by a stable digest of its name, so the same hasher has the same colour in
+every figure and every run.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+#: fixed colours for the hashers the harness ships
+HASHER_COLOURS = {
+    "ahash": "#E69F00",      # orange
+    "phash": "#0072B2",      # blue
+    "dhash": "#009E73",      # bluish green
+    "whash": "#CC79A7",      # reddish purple
+    "pdq": "#D55E00",        # vermillion
+    "neuralhash": "#000000",  # black
+    "colormoment": "#56B4E9",  # sky blue
+    "marrhildreth": "#8C564B",  # brown
+    "radialvariance": "#7F7F7F",  # grey
+    "blockmean": "#BCBD22",  # olive
+    "crop_resistant": "#17BECF",  # cyan
+}
+_FALLBACK = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
+             "#7F7F7F", "#BCBD22", "#17BECF", "#393B79", "#637939", "#8C6D31", "#843C39"]
+_FALLBACK = [c for c in _FALLBACK if c.upper() not in {v.upper() for v in HASHER_COLOURS.values()}]
+LINESTYLES = ["-", "--", "-.", ":"]
+
+#: rcParams applied to every report figure (readable when printed at A4 width)
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.hashsalt": "phash-harness",  # fixed ids in SVG output
+    "svg.fonttype": "none",  # text stays text: smaller, faster, searchable
+    "path.simplify": False,
+}
+PNG_METADATA = {"Software": None}
+SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+DPI = 110
+
+
+def hasher_colour(name: str) -> str:
+    """Fixed colour of a hasher (by name, case-insensitive). Names not in
+    HASHER_COLOURS (including parameterised variants such as
+    ``phash-16``) get a fallback colour picked by a sha256 of the name, so
+    they are stable across runs and never silently share a listed colour."""
+    key = str(name).lower()
+    if key in HASHER_COLOURS:
+        return HASHER_COLOURS[key]
+    digest = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    return _FALLBACK[digest % len(_FALLBACK)]
+
+
+def hasher_linestyle(name: str, hashers: list[str]) -> str:
+    """A line style per hasher (position in the sorted list), so curves stay
+    distinguishable in greyscale print."""
+    order = sorted(hashers)
+    return LINESTYLES[order.index(name) % len(LINESTYLES)] if name in order else "-"
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.2, height: float = 3.6,
+               left: float = 0.65, right: float = 0.15, bottom: float = 0.6, top: float = 0.4,
+               wspace: float = 0.6, hspace: float = 0.75, suptitle: bool = False):
+    """A figure of nrows x ncols panels, each `width` x `height` inches
+    including its margins; margins and gaps in inches (a fixed layout is
+    much faster than tight_layout and identical on every run). Returns
+    (fig, axes 2-d array)."""
+    W, H = width * ncols, height * nrows + (0.3 if suptitle else 0.0)
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), squeeze=False)
+    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H,
+                        top=1 - (top + (0.3 if suptitle else 0.0)) / H,
+                        wspace=wspace / max(0.1, width - wspace), hspace=hspace / max(0.1, height - hspace))
+    return fig, axes
+
+
+def save_figure(fig, base_path: str, formats=("png", "svg")) -> dict[str, str]:
+    """Save `fig` as base_path.png and base_path.svg with fixed metadata
+    (so two runs write identical files); returns {format: path}. Closes
+    the figure."""
+    out = {}
+    with plt.rc_context(RC):
+        for fmt in formats:
+            path = f"{base_path}.{fmt}"
+            meta = PNG_METADATA if fmt == "png" else SVG_METADATA
+            fig.savefig(path, dpi=DPI, metadata=meta, format=fmt)
+            out[fmt] = path
+    plt.close(fig)
+    return out
+
+
