@@ -3,7 +3,11 @@
 One documented conversion, identical for every hasher:
 
 1. Pillow opens the file; the declared size is checked against `max_pixels`
-   before any pixel is decoded (decompression bombs are refused).
+   before any pixel is decoded (decompression bombs are refused). Pillow's
+   own bomb check is kept consistent with it: ``Image.MAX_IMAGE_PIXELS`` is
+   set to `max_pixels` for the call, so Pillow (which warns above
+   MAX_IMAGE_PIXELS and refuses above twice it) never refuses an image that
+   `max_pixels` allows; its refusal reads as a `max_pixels` refusal too.
 2. The first frame is used for animated formats (GIF, APNG, WebP).
 3. EXIF orientation is applied once (`ImageOps.exif_transpose`).
 4. Mode conversion to RGB:
@@ -27,6 +31,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import warnings
 from typing import Union
 
 import numpy as np
@@ -77,6 +83,22 @@ def _apply_fast_decode(img: Image.Image, fast_decode: int) -> None:
         img.draft(None, (int(fast_decode), int(fast_decode)))
 
 
+def _sync_pillow_limit(max_pixels: int) -> None:
+    """Set Pillow's process-wide bomb limit to `max_pixels` (see step 1).
+
+    Pillow's check also runs inside plugins this module cannot see (GIF
+    frames, TIFF tiles), so it stays on rather than being disabled."""
+    if Image.MAX_IMAGE_PIXELS != max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def _bomb_reason(exc: Exception, max_pixels: int) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"declared {found.group(1)} pixels" if found else "declared size"
+    return (f"too many pixels: {declared} > max_pixels {max_pixels} "
+            "(decompression bomb refused by Pillow before decoding)")
+
+
 def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0) -> np.ndarray:
     """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
 
@@ -101,8 +123,11 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
         raise DecodeError("permission denied") from None
     except IsADirectoryError:
         raise DecodeError("is a directory, not an image file") from None
+    _sync_pillow_limit(max_pixels)
     try:
-        with fh:
+        with fh, warnings.catch_warnings():
+            # Pillow warns about sizes above max_pixels: those are refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
                 with Image.open(fh) as img:
                     w, h = img.size
@@ -118,7 +143,7 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
                     img.load()
                     return pil_to_rgb_array(img)
             except Image.DecompressionBombError as exc:
-                raise DecodeError(f"decompression bomb refused by Pillow: {exc}") from None
+                raise DecodeError(_bomb_reason(exc, max_pixels)) from None
             except UnidentifiedImageError:
                 size = _size_of(fh)
                 if size == 0:
