@@ -271,13 +271,15 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
         order = rng.permutation(nd)
         running = np.minimum.accumulate(dist[:, order], axis=1)[:, size_idx]  # (nq, len(sizes))
         hits += (running[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
-    finite = np.isfinite(dist)
-    n_pairs = int(finite.sum())
+    finite = np.sort(dist[np.isfinite(dist)], axis=None)
+    n_pairs = len(finite)
+    pair_rate = (np.searchsorted(finite, thresholds, side="right") / n_pairs if n_pairs
+                 else np.full(len(thresholds), np.nan))
     rows = []
     for i, m in enumerate(sizes):
         for j, t in enumerate(thresholds):
             share = hits[i, j] / (repeats * nq)
-            p = float((dist[finite] <= t).sum() / n_pairs) if n_pairs else float("nan")
+            p = float(pair_rate[j])
             pred = per_query_probability(p, m)
             lo, hi = clopper_pearson(int(round(share * nq)), nq)
             rows.append({"database_size": m, "threshold": t, "queries": nq, "repeats": repeats,
