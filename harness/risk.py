@@ -405,6 +405,44 @@ def photos_for_flag_probability(p: float, k: int, target: float, rho: float = 0.
     return hi
 
 
+def rate_for_flag_probability(n: int, k: int, target: float, rho: float = 0.0) -> float:
+    """Largest per-photo rate q with P[>= k of n match] <= target (the
+    inverse of the account layer; the tail is increasing in q). Bisection on
+    log q over [1e-300, 1]; returns 1.0 if even q = 1 stays below target.
+    Divide by the database size (p = -expm1(log1p(-q) / M)) to get the
+    per-comparison rate a hasher must achieve."""
+    n, k = _check_n_k(n, k)
+    target = _check_probability("target", target)
+    if k == 0:
+        return 0.0
+    if account_probability(1.0, n, k, 0.0) <= target:
+        return 1.0
+    lo, hi = -300.0, 0.0  # log10 q: P(10**lo) <= target < P(10**hi)
+    if account_probability(10.0 ** lo, n, k, rho) > target:
+        return 0.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if account_probability(10.0 ** mid, n, k, rho) <= target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return float(10.0 ** lo)
+
+
+def comparison_rate_for_query_rate(q: float, m: int) -> float:
+    """Inverse of `per_query_probability`: p = 1 - (1 - q)^(1/M) =
+    -expm1(log1p(-q) / M)."""
+    q = _check_probability("q", q)
+    m = _check_count("database_size", m)
+    if m == 0:
+        return 1.0
+    if q == 1.0:
+        return 1.0
+    return float(-math.expm1(math.log1p(-q) / m))
+
+
 # ----------------------------------------------------- layer 4: population
 
 

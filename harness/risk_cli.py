@@ -41,6 +41,8 @@ def add_arguments(p) -> None:
     p.add_argument("--users", metavar="U", default="1e9", help="accounts (default 1e9)")
     p.add_argument("--rho", metavar="R", default="0", help="intra-account correlation in [0, 1) for the "
                    "beta-binomial version (default 0: independent photos)")
+    p.add_argument("--target", metavar="P", default="1e-12", help="per-account flag probability to meet; the "
+                   "table shows the per-image and per-comparison rates that meet it (default 1e-12)")
     p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
     p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
     p.add_argument("--out", metavar="DIR", help="where to write risk.csv and risk.png (default: the results "
@@ -155,6 +157,7 @@ def compute(args) -> dict:
     if not 0 < confidence < 1:
         raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
     seed = parse_count("--seed", args.seed)
+    target = parse_probability("--target", args.target)
     if k > photos:
         raise ConfigError("--match-threshold", f"k={k} exceeds --photos-per-year={photos}")
     out = {"table_t": None, "query": None, "fit": None}
@@ -206,6 +209,14 @@ def compute(args) -> dict:
         chain.loc[first, "quantity"] = "P(one photo matches the database) (given)"
         chain.loc[first, "layer"] = "per image"
         chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
+    q_req = risk.rate_for_flag_probability(photos, k, target, rho)
+    req = [{"layer": "requirement", "quantity": f"largest per-image rate with P(flag) <= {target:g}",
+            "point": q_req, "low": q_req, "high": q_req, "interval": "model inverse"}]
+    if args.image_rate is None:
+        p_req = risk.comparison_rate_for_query_rate(q_req, m)
+        req.append({"layer": "requirement", "quantity": f"largest per-comparison rate with P(flag) <= {target:g}"
+                    f" at M={m:g}", "point": p_req, "low": p_req, "high": p_req, "interval": "model inverse"})
+    chain = pd.concat([chain, pd.DataFrame(req)], ignore_index=True)
     p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
     pop = risk.population_flags(p_flag, users, confidence)
     out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
@@ -245,12 +256,12 @@ def format_table(res: dict) -> str:
     lines.append(f"assumptions: database M={db}, photos/year n={s.photos}, "
                  f"match threshold k={s.match_threshold}, users U={s.users:g}, rho={s.rho:g}")
     lines.append(f"{'layer':<15} {'point':>11} {'low':>11} {'high':>11}  quantity")
+    pop = res["population_chance"]
     for row in chain.itertuples():
         lines.append(f"{row.layer:<15} {row.point:>11.3g} {row.low:>11.3g} {row.high:>11.3g}  {row.quantity}")
-    pop = res["population_chance"]
-    if pop is not None:
-        lines.append(f"{'':<15} chance variation of the count at the point estimate: "
-                     f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
+        if row.layer == "population" and pop is not None:
+            lines.append(f"{'':<15} chance variation of the count at the point estimate: "
+                         f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
     q = res.get("query")
     if q is not None:
         t = res["threshold"]

@@ -90,6 +90,7 @@ BAD = [
     (["--fpr", "1e-6", "--rho", "1"], "--rho"),
     (["--fpr", "1e-6", "--confidence", "1.2"], "--confidence"),
     (["--image-rate", "2"], "--image-rate"),
+    (["--fpr", "1e-6", "--target", "2"], "--target"),
 ]
 
 
