@@ -19,6 +19,7 @@ from . import risk
 from .errors import ConfigError
 
 ORIGINAL_KEY = "original()"
+MAX_PHOTOS_BETABINOM = 10**6
 FLOOR = 1e-40  # figure only: smaller probabilities are drawn at this floor
 
 
@@ -160,6 +161,9 @@ def compute(args) -> dict:
     target = parse_probability("--target", args.target)
     if k > photos:
         raise ConfigError("--match-threshold", f"k={k} exceeds --photos-per-year={photos}")
+    if rho > 0 and photos > MAX_PHOTOS_BETABINOM:
+        raise ConfigError("--photos-per-year", f"with --rho > 0 at most {MAX_PHOTOS_BETABINOM:g} "
+                          f"(the beta-binomial tail sums n terms; got {photos})")
     out = {"table_t": None, "query": None, "fit": None}
     if args.image_rate is not None:
         m = 1  # the given rate already covers the whole database
@@ -274,6 +278,10 @@ def format_table(res: dict) -> str:
             f"{last.independent:.3g}; " + ("disagree" if last.disagree else "consistent")
             + (f"; fit -ln(1-q) = {fit['c']:.3g} * M^{fit['b']:.3g}" if not math.isnan(fit["b"])
                else "; too few non-zero points to fit the scaling"))
+        if at["disagree"].any():
+            first = at[at["disagree"]].iloc[0]
+            lines.append(f"  first disagreement at M={int(first.database_size)}: empirical {first.share:.3g} "
+                         f"[{first.share_low:.3g}, {first.share_high:.3g}] vs independence {first.independent:.3g}")
         lines.append(f"  (largest database this data allows: M={int(last.database_size)}; "
                      f"rates below ~1/{int(last.queries)} per query cannot be seen)")
     if res["rate"].x == 0:

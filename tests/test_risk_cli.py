@@ -91,6 +91,7 @@ BAD = [
     (["--fpr", "1e-6", "--confidence", "1.2"], "--confidence"),
     (["--image-rate", "2"], "--image-rate"),
     (["--fpr", "1e-6", "--target", "2"], "--target"),
+    (["--fpr", "1e-6", "--photos-per-year", "1e7", "--rho", "0.01"], "--photos-per-year"),
 ]
 
 
