@@ -284,3 +284,14 @@ def test_required_rate_inverts_the_account_layer(rho):
     p = comparison_rate_for_query_rate(q, 5_000_000)
     assert per_query_probability(p, 5_000_000) == pytest.approx(q, rel=1e-9)
     assert rate_for_flag_probability(10, 10, 0.5) == pytest.approx(0.5 ** 0.1, rel=1e-9)
+
+
+def test_sweeps_are_monotone_in_t_and_k():
+    from harness.risk import sweep_match_threshold, sweep_thresholds
+    scen = Scenario(database_size=100, photos=500, match_threshold=5, users=10**6, rho=0.01)
+    sw = sweep_thresholds(fpr_table(_hist_table(), "phash"), scen)
+    for col in ("p_flag", "p_flag_low", "p_flag_high"):
+        assert (np.diff(sw[col]) >= 0).all()  # a larger hash threshold never lowers the risk
+    assert (sw["p_flag_low"] <= sw["p_flag"]).all() and (sw["p_flag"] <= sw["p_flag_high"]).all()
+    sk = sweep_match_threshold(rate_at_threshold(fpr_table(_hist_table(), "phash"), 3), scen, range(1, 50))
+    assert (np.diff(sk["p_flag"]) <= 0).all() and sk["p_flag"].iat[0] > sk["p_flag"].iat[-1]
