@@ -224,7 +224,10 @@ def _min_distances(query: np.ndarray, database: np.ndarray, groups_q=None, group
     get distance +inf (never negatives)."""
     q = np.asarray(query, dtype=np.uint8)
     d = np.asarray(database, dtype=np.uint8)
-    dist = np.bitwise_count(np.bitwise_xor(q[:, None, :], d[None, :, :])).sum(axis=2).astype(np.float64)
+    dist = np.empty((len(q), len(d)), dtype=np.float32)  # small integers: exact in float32
+    for i0 in range(0, len(q), 256):  # blocks keep the xor intermediate small
+        block = np.bitwise_count(np.bitwise_xor(q[i0:i0 + 256, None, :], d[None, :, :]))
+        dist[i0:i0 + 256] = block.sum(axis=2, dtype=np.int32)
     if groups_q is not None:
         same = np.asarray(groups_q)[:, None] == np.asarray(groups_db)[None, :]
         dist[same] = np.inf
@@ -254,7 +257,7 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
     if distances is None:
         dist = _min_distances(query, database, groups_query, groups_database)
     else:
-        dist = np.asarray(distances, dtype=np.float64)
+        dist = np.asarray(distances, dtype=np.float32)
     nq, nd = dist.shape
     if nq == 0 or nd == 0:
         raise ConfigError("database", "need at least one query and one database image")

@@ -20,6 +20,7 @@ from .errors import ConfigError
 
 ORIGINAL_KEY = "original()"
 MAX_PHOTOS_BETABINOM = 10**6
+MAX_EMPIRICAL_SIDE = 5000  # queries and database entries used by the empirical per-query curve
 FLOOR = 1e-40  # figure only: smaller probabilities are drawn at this floor
 
 
@@ -109,10 +110,9 @@ def _distances(hasher_name: str, query: pd.DataFrame, database: pd.DataFrame, nb
         pass
     qa, da = packed(query), packed(database)
     if distance == "hamming":
-        d = np.bitwise_count(np.bitwise_xor(qa[:, None, :], da[None, :, :])).sum(axis=2)
-        return d.astype(np.float64)
+        return risk._min_distances(qa, da)
     if hasher is not None and hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
-        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float64)
+        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float32)
     return None
 
 
@@ -139,13 +139,21 @@ def empirical_curve_from_hashes(hashes: pd.DataFrame, hasher: str, negatives: st
         queries = var.sort_values(["image_id", "transform"])
     if not len(queries) or not len(db):
         return None
+    totals = (len(queries), len(db))
+    rng = np.random.default_rng(seed)
+    if len(queries) > MAX_EMPIRICAL_SIDE:  # bounded memory and time: seeded subsample
+        queries = queries.iloc[np.sort(rng.choice(len(queries), MAX_EMPIRICAL_SIDE, replace=False))]
+    if len(db) > MAX_EMPIRICAL_SIDE:
+        db = db.iloc[np.sort(rng.choice(len(db), MAX_EMPIRICAL_SIDE, replace=False))]
     nbytes = len(db["hash"].iat[0])
     dist = _distances(hasher, queries, db, nbytes)
     if dist is None:
         return None
     same = queries["group"].to_numpy()[:, None] == db["group"].to_numpy()[None, :]
     dist[same] = np.inf
-    return risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+    curve = risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+    curve.attrs["available"] = totals
+    return curve
 
 
 def compute(args) -> dict:
@@ -284,6 +292,10 @@ def format_table(res: dict) -> str:
                          f"[{first.share_low:.3g}, {first.share_high:.3g}] vs independence {first.independent:.3g}")
         lines.append(f"  (largest database this data allows: M={int(last.database_size)}; "
                      f"rates below ~1/{int(last.queries)} per query cannot be seen)")
+        avail = q.attrs.get("available")
+        if avail and (avail[0] > last.queries or avail[1] > last.database_size):
+            lines.append(f"  (seeded subsample of {avail[0]} queries and {avail[1]} database images, "
+                         f"at most {MAX_EMPIRICAL_SIDE} each)")
     if res["rate"].x == 0:
         lines.append("note: no negative pair matched at this threshold; the point estimate 0 is not evidence "
                      "of safety, the upper bound is what this data supports")
