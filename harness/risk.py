@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 from .errors import ConfigError
 
@@ -224,7 +224,10 @@ def _min_distances(query: np.ndarray, database: np.ndarray, groups_q=None, group
     get distance +inf (never negatives)."""
     q = np.asarray(query, dtype=np.uint8)
     d = np.asarray(database, dtype=np.uint8)
-    dist = np.bitwise_count(np.bitwise_xor(q[:, None, :], d[None, :, :])).sum(axis=2).astype(np.float64)
+    dist = np.empty((len(q), len(d)), dtype=np.float32)  # small integers: exact in float32
+    for i0 in range(0, len(q), 256):  # blocks keep the xor intermediate small
+        block = np.bitwise_count(np.bitwise_xor(q[i0:i0 + 256, None, :], d[None, :, :]))
+        dist[i0:i0 + 256] = block.sum(axis=2, dtype=np.int32)
     if groups_q is not None:
         same = np.asarray(groups_q)[:, None] == np.asarray(groups_db)[None, :]
         dist[same] = np.inf
@@ -254,7 +257,7 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
     if distances is None:
         dist = _min_distances(query, database, groups_query, groups_database)
     else:
-        dist = np.asarray(distances, dtype=np.float64)
+        dist = np.asarray(distances, dtype=np.float32)
     nq, nd = dist.shape
     if nq == 0 or nd == 0:
         raise ConfigError("database", "need at least one query and one database image")
@@ -271,13 +274,15 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
         order = rng.permutation(nd)
         running = np.minimum.accumulate(dist[:, order], axis=1)[:, size_idx]  # (nq, len(sizes))
         hits += (running[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
-    finite = np.isfinite(dist)
-    n_pairs = int(finite.sum())
+    finite = np.sort(dist[np.isfinite(dist)], axis=None)
+    n_pairs = len(finite)
+    pair_rate = (np.searchsorted(finite, thresholds, side="right") / n_pairs if n_pairs
+                 else np.full(len(thresholds), np.nan))
     rows = []
     for i, m in enumerate(sizes):
         for j, t in enumerate(thresholds):
             share = hits[i, j] / (repeats * nq)
-            p = float((dist[finite] <= t).sum() / n_pairs) if n_pairs else float("nan")
+            p = float(pair_rate[j])
             pred = per_query_probability(p, m)
             lo, hi = clopper_pearson(int(round(share * nq)), nq)
             rows.append({"database_size": m, "threshold": t, "queries": nq, "repeats": repeats,
@@ -401,6 +406,44 @@ def photos_for_flag_probability(p: float, k: int, target: float, rho: float = 0.
         else:
             lo = mid
     return hi
+
+
+def rate_for_flag_probability(n: int, k: int, target: float, rho: float = 0.0) -> float:
+    """Largest per-photo rate q with P[>= k of n match] <= target (the
+    inverse of the account layer; the tail is increasing in q). Bisection on
+    log q over [1e-300, 1]; returns 1.0 if even q = 1 stays below target.
+    Divide by the database size (p = -expm1(log1p(-q) / M)) to get the
+    per-comparison rate a hasher must achieve."""
+    n, k = _check_n_k(n, k)
+    target = _check_probability("target", target)
+    if k == 0:
+        return 0.0
+    if account_probability(1.0, n, k, 0.0) <= target:
+        return 1.0
+    lo, hi = -300.0, 0.0  # log10 q: P(10**lo) <= target < P(10**hi)
+    if account_probability(10.0 ** lo, n, k, rho) > target:
+        return 0.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if account_probability(10.0 ** mid, n, k, rho) <= target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return float(10.0 ** lo)
+
+
+def comparison_rate_for_query_rate(q: float, m: int) -> float:
+    """Inverse of `per_query_probability`: p = 1 - (1 - q)^(1/M) =
+    -expm1(log1p(-q) / M)."""
+    q = _check_probability("q", q)
+    m = _check_count("database_size", m)
+    if m == 0:
+        return 1.0
+    if q == 1.0:
+        return 1.0
+    return float(-math.expm1(math.log1p(-q) / m))
 
 
 # ----------------------------------------------------- layer 4: population

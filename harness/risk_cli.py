@@ -19,6 +19,8 @@ from . import risk
 from .errors import ConfigError
 
 ORIGINAL_KEY = "original()"
+MAX_PHOTOS_BETABINOM = 10**6
+MAX_EMPIRICAL_SIDE = 5000  # queries and database entries used by the empirical per-query curve
 FLOOR = 1e-40  # figure only: smaller probabilities are drawn at this floor
 
 
@@ -41,6 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--users", metavar="U", default="1e9", help="accounts (default 1e9)")
     p.add_argument("--rho", metavar="R", default="0", help="intra-account correlation in [0, 1) for the "
                    "beta-binomial version (default 0: independent photos)")
+    p.add_argument("--target", metavar="P", default="1e-12", help="per-account flag probability to meet; the "
+                   "table shows the per-image and per-comparison rates that meet it (default 1e-12)")
     p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
     p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
     p.add_argument("--out", metavar="DIR", help="where to write risk.csv and risk.png (default: the results "
@@ -106,10 +110,9 @@ def _distances(hasher_name: str, query: pd.DataFrame, database: pd.DataFrame, nb
         pass
     qa, da = packed(query), packed(database)
     if distance == "hamming":
-        d = np.bitwise_count(np.bitwise_xor(qa[:, None, :], da[None, :, :])).sum(axis=2)
-        return d.astype(np.float64)
+        return risk._min_distances(qa, da)
     if hasher is not None and hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
-        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float64)
+        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float32)
     return None
 
 
@@ -136,13 +139,21 @@ def empirical_curve_from_hashes(hashes: pd.DataFrame, hasher: str, negatives: st
         queries = var.sort_values(["image_id", "transform"])
     if not len(queries) or not len(db):
         return None
+    totals = (len(queries), len(db))
+    rng = np.random.default_rng(seed)
+    if len(queries) > MAX_EMPIRICAL_SIDE:  # bounded memory and time: seeded subsample
+        queries = queries.iloc[np.sort(rng.choice(len(queries), MAX_EMPIRICAL_SIDE, replace=False))]
+    if len(db) > MAX_EMPIRICAL_SIDE:
+        db = db.iloc[np.sort(rng.choice(len(db), MAX_EMPIRICAL_SIDE, replace=False))]
     nbytes = len(db["hash"].iat[0])
     dist = _distances(hasher, queries, db, nbytes)
     if dist is None:
         return None
     same = queries["group"].to_numpy()[:, None] == db["group"].to_numpy()[None, :]
     dist[same] = np.inf
-    return risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+    curve = risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+    curve.attrs["available"] = totals
+    return curve
 
 
 def compute(args) -> dict:
@@ -155,8 +166,12 @@ def compute(args) -> dict:
     if not 0 < confidence < 1:
         raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
     seed = parse_count("--seed", args.seed)
+    target = parse_probability("--target", args.target)
     if k > photos:
         raise ConfigError("--match-threshold", f"k={k} exceeds --photos-per-year={photos}")
+    if rho > 0 and photos > MAX_PHOTOS_BETABINOM:
+        raise ConfigError("--photos-per-year", f"with --rho > 0 at most {MAX_PHOTOS_BETABINOM:g} "
+                          f"(the beta-binomial tail sums n terms; got {photos})")
     out = {"table_t": None, "query": None, "fit": None}
     if args.image_rate is not None:
         m = 1  # the given rate already covers the whole database
@@ -206,6 +221,14 @@ def compute(args) -> dict:
         chain.loc[first, "quantity"] = "P(one photo matches the database) (given)"
         chain.loc[first, "layer"] = "per image"
         chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
+    q_req = risk.rate_for_flag_probability(photos, k, target, rho)
+    req = [{"layer": "requirement", "quantity": f"largest per-image rate with P(flag) <= {target:g}",
+            "point": q_req, "low": q_req, "high": q_req, "interval": "model inverse"}]
+    if args.image_rate is None:
+        p_req = risk.comparison_rate_for_query_rate(q_req, m)
+        req.append({"layer": "requirement", "quantity": f"largest per-comparison rate with P(flag) <= {target:g}"
+                    f" at M={m:g}", "point": p_req, "low": p_req, "high": p_req, "interval": "model inverse"})
+    chain = pd.concat([chain, pd.DataFrame(req)], ignore_index=True)
     p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
     pop = risk.population_flags(p_flag, users, confidence)
     out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
@@ -245,12 +268,12 @@ def format_table(res: dict) -> str:
     lines.append(f"assumptions: database M={db}, photos/year n={s.photos}, "
                  f"match threshold k={s.match_threshold}, users U={s.users:g}, rho={s.rho:g}")
     lines.append(f"{'layer':<15} {'point':>11} {'low':>11} {'high':>11}  quantity")
+    pop = res["population_chance"]
     for row in chain.itertuples():
         lines.append(f"{row.layer:<15} {row.point:>11.3g} {row.low:>11.3g} {row.high:>11.3g}  {row.quantity}")
-    pop = res["population_chance"]
-    if pop is not None:
-        lines.append(f"{'':<15} chance variation of the count at the point estimate: "
-                     f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
+        if row.layer == "population" and pop is not None:
+            lines.append(f"{'':<15} chance variation of the count at the point estimate: "
+                         f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
     q = res.get("query")
     if q is not None:
         t = res["threshold"]
@@ -263,8 +286,16 @@ def format_table(res: dict) -> str:
             f"{last.independent:.3g}; " + ("disagree" if last.disagree else "consistent")
             + (f"; fit -ln(1-q) = {fit['c']:.3g} * M^{fit['b']:.3g}" if not math.isnan(fit["b"])
                else "; too few non-zero points to fit the scaling"))
+        if at["disagree"].any():
+            first = at[at["disagree"]].iloc[0]
+            lines.append(f"  first disagreement at M={int(first.database_size)}: empirical {first.share:.3g} "
+                         f"[{first.share_low:.3g}, {first.share_high:.3g}] vs independence {first.independent:.3g}")
         lines.append(f"  (largest database this data allows: M={int(last.database_size)}; "
                      f"rates below ~1/{int(last.queries)} per query cannot be seen)")
+        avail = q.attrs.get("available")
+        if avail and (avail[0] > last.queries or avail[1] > last.database_size):
+            lines.append(f"  (seeded subsample of {avail[0]} queries and {avail[1]} database images, "
+                         f"at most {MAX_EMPIRICAL_SIDE} each)")
     if res["rate"].x == 0:
         lines.append("note: no negative pair matched at this threshold; the point estimate 0 is not evidence "
                      "of safety, the upper bound is what this data supports")

@@ -15,7 +15,8 @@ from harness.risk import (Scenario, _betabinom_params, account_flag_probability,
                           account_flag_probability_betabinom, account_probability, bootstrap_rate_from_metrics,
                           clopper_pearson, empirical_query_curve, fit_query_scaling, fpr_table, given_rate,
                           per_query_probability, photos_for_flag_probability, population_flags,
-                          rate_at_threshold, risk_chain)
+                          rate_at_threshold, rate_for_flag_probability, comparison_rate_for_query_rate,
+                          risk_chain)
 
 P_GRID = [0.0, 1e-12, 1e-9, 1e-6, 1e-3, 0.05, 0.5, 0.99, 1.0]
 NK_GRID = [(1, 1), (10, 1), (10, 10), (100, 3), (2000, 30), (2000, 2000), (10**6, 30)]
@@ -273,3 +274,25 @@ def test_apple_arithmetic_order_of_magnitude():
     # ... but within-account correlation moves it by orders of magnitude
     assert account_flag_probability_betabinom(1e-6, 0.01, 2000, 30) > 1e-6
     assert given_rate(1e-6).point == 1e-6
+
+
+@pytest.mark.parametrize("rho", [0.0, 1e-3])
+def test_required_rate_inverts_the_account_layer(rho):
+    q = rate_for_flag_probability(2000, 30, 1e-12, rho)
+    assert account_probability(q, 2000, 30, rho) <= 1e-12
+    assert account_probability(q * (1 + 1e-9), 2000, 30, rho) > 1e-12 * (1 - 1e-6)
+    p = comparison_rate_for_query_rate(q, 5_000_000)
+    assert per_query_probability(p, 5_000_000) == pytest.approx(q, rel=1e-9)
+    assert rate_for_flag_probability(10, 10, 0.5) == pytest.approx(0.5 ** 0.1, rel=1e-9)
+
+
+def test_sweeps_are_monotone_in_t_and_k():
+    from harness.risk import sweep_match_threshold, sweep_thresholds
+    scen = Scenario(database_size=100, photos=500, match_threshold=5, users=10**6, rho=0.01)
+    sw = sweep_thresholds(fpr_table(_hist_table(), "phash"), scen)
+    for col in ("p_flag", "p_flag_low", "p_flag_high"):
+        assert (np.diff(sw[col]) >= 0).all()  # a larger hash threshold never lowers the risk
+    assert (sw["p_flag_low"] <= sw["p_flag"]).all() and (sw["p_flag"] <= sw["p_flag_high"]).all()
+    scen1 = Scenario(database_size=1, photos=500, match_threshold=5, users=10**6, rho=0.01)
+    sk = sweep_match_threshold(rate_at_threshold(fpr_table(_hist_table(), "phash"), 3), scen1, range(1, 50))
+    assert (np.diff(sk["p_flag"]) <= 0).all() and sk["p_flag"].iat[0] > sk["p_flag"].iat[-1]

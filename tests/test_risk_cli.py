@@ -90,6 +90,8 @@ BAD = [
     (["--fpr", "1e-6", "--rho", "1"], "--rho"),
     (["--fpr", "1e-6", "--confidence", "1.2"], "--confidence"),
     (["--image-rate", "2"], "--image-rate"),
+    (["--fpr", "1e-6", "--target", "2"], "--target"),
+    (["--fpr", "1e-6", "--photos-per-year", "1e7", "--rho", "0.01"], "--photos-per-year"),
 ]
 
 
@@ -139,3 +141,15 @@ def test_real_run_on_caltech101_tiny(tiny_dir, tmp_path):
     assert first["point"] == 0 and first["high"] == pytest.approx(1 - 0.025 ** (1 / 4560), rel=1e-5)
     query = pd.read_csv(tmp_path / "run" / "risk_query.csv")
     assert query["queries"].iat[0] + query["database_size"].max() == 96
+
+
+def test_empirical_curve_is_subsampled_above_the_cap(tmp_path, capsys, monkeypatch):
+    import harness.risk_cli as rc
+    folder = tmp_path / "res"
+    _synthetic_results(folder)
+    monkeypatch.setattr(rc, "MAX_EMPIRICAL_SIDE", 4)
+    assert main(["risk", "--results", str(folder), "--hasher", "phash", "--threshold", "30",
+                 "--database-size", "10", "--photos-per-year", "100", "--match-threshold", "3"]) == 0
+    assert "seeded subsample of 6 queries and 6 database images" in capsys.readouterr().out
+    query = pd.read_csv(folder / "risk_query.csv")
+    assert query["queries"].iat[0] == 4 and query["database_size"].max() == 4
