@@ -65,7 +65,7 @@ class NeuralHash(Hasher):
     name = "neuralhash"
     bits = 96
 
-    def __init__(self, model: str | None = None, seed: str | None = None, **kw):
+    def __init__(self, model: str | None = None, seed: str | None = None):
         for field, value in (("model", model), ("seed", seed)):
             if not value:
                 raise ConfigError(f"hasher neuralhash.params.{field}",
@@ -78,7 +78,7 @@ class NeuralHash(Hasher):
         except ImportError:
             raise ConfigError("hasher neuralhash", "needs onnxruntime: pip install 'phash-harness[onnx]'") from None
         model, seed = os.path.abspath(model), os.path.abspath(seed)
-        super().__init__(model=model, seed=seed, **kw)
+        super().__init__(model=model, seed=seed)
         self.backend = f"onnxruntime {ort.__version__}"
         self.identity_files = {"model_sha256": _sha256(model), "seed_sha256": _sha256(seed)}
         self.seed_matrix = load_seed(seed)
