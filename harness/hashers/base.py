@@ -89,8 +89,17 @@ class Hasher(ABC):
         """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
         from ..datasets.decode import DEFAULT_MAX_PIXELS, load_rgb
 
-        return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                                  **self.decode_options))
+        if isinstance(source, np.ndarray):
+            return self.hash(load_rgb(source))
+        img = load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, as_image=True,
+                       **self.decode_options)
+        return self.hash_pil(img)
+
+    def hash_pil(self, img) -> np.ndarray:
+        """Hash an ``RGB`` Pillow image already converted by the documented
+        decode (same result as ``hash(np.asarray(img))``; backends that take
+        Pillow images skip the array round trip)."""
+        return self.hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
 
     def to_hex(self, packed: np.ndarray) -> str:
         """Hex string of one packed hash (as the reference library prints it)."""

@@ -65,7 +65,10 @@ class ImagehashHasher(Hasher):
         return pack_bits_right(flat)
 
     def hash(self, rgb: np.ndarray) -> np.ndarray:
-        return self._pack(self.reference(Image.fromarray(rgb, mode="RGB")))
+        return self._pack(self.reference(Image.fromarray(rgb)))
+
+    def hash_pil(self, img: Image.Image) -> np.ndarray:
+        return self._pack(self.reference(img))
 
     def to_hex(self, packed: np.ndarray) -> str:
         digits = -(-self.bits // 4)

@@ -55,7 +55,7 @@ def load_seed(path: str) -> np.ndarray:
 
 def preprocess(rgb: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8 RGB -> (1, 3, 360, 360) float32 in [-1, 1]."""
-    img = Image.fromarray(rgb, mode="RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
+    img = Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
     arr = np.asarray(img).astype(np.float32) / 255.0
     arr = arr * 2.0 - 1.0
     return np.ascontiguousarray(arr.transpose(2, 0, 1)[None])
