@@ -115,3 +115,24 @@ def test_fast_decode_reduces_jpegs_only_and_is_opt_in(tmp_path):
     assert np.array_equal(e, exact.hash(load_rgb(tmp_path / "big.jpg")))
     assert np.array_equal(f, exact.hash(load_rgb(tmp_path / "big.jpg", fast_decode=1)))
     assert np.bitwise_count(e ^ f).sum() <= 8       # close, though not guaranteed equal
+
+
+def test_engine_decodes_separately_for_fast_decode_hashers(tmp_path):
+    from harness.datasets.records import ImageRecord
+    from harness.engine.work import hash_images
+    from harness.transforms import TransformSpec
+
+    rgb = load_rgb(next(r for r in sample_records() if r.name == "astronaut").path)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(rgb).resize((1024, 768)).save(path, quality=90)
+    rec = ImageRecord(image_id="a" * 64, name="big.jpg", path=str(path), group="g", bytes=path.stat().st_size)
+    exact, fast = get_hasher("dhash"), get_hasher("dhash", fast_decode=True)
+    res = hash_images([rec], [TransformSpec.make("jpeg", 50)], [exact, fast], seed=0, max_pixels=10**8)
+    assert not res.errors
+    by = {(r[3], r[7]): r for r in res.rows}
+    orig = next(k for k in by if k[0] != "jpeg(50)")[0]
+    assert by[(orig, exact.key)][8] == exact.hash_file(path).tobytes()
+    assert by[(orig, fast.key)][8] == fast.hash_file(path).tobytes()
+    assert (by[(orig, exact.key)][10], by[(orig, exact.key)][11]) == (1024, 768)
+    assert (by[(orig, fast.key)][10], by[(orig, fast.key)][11]) == (128, 96)
+    assert len(res.rows) == 4

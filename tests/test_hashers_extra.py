@@ -159,3 +159,36 @@ def test_plugin_runs_by_name_from_the_command_line(tmp_path):
     assert res.stdout.strip() == f"88  {img}"
     listing = run_cli("hashers", cwd=tmp_path)
     assert "meanbit" in listing.stdout and "tinyplugin 0.1" in listing.stdout
+
+
+# ---------------------------------------------------------------- benchmark
+def test_bench_hashers_writes_tables(tmp_path):
+    import argparse
+    import json
+
+    from harness.bench import hashers as bench
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rgb = load_rgb(sample_records()[0].path)
+    Image.fromarray(rgb).save(src / "a.png")
+    Image.fromarray(rgb).rotate(90, expand=True).save(src / "b.png")      # portrait
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    out = tmp_path / "bench" / "hashers"
+    args = parser.parse_args(["--hashers", "phash,cv_colormoment,pdq", "--sizes", "160x120", "--images", "2",
+                              "--rounds", "1", "--source", str(src), "--output", str(out)])
+    assert bench.main(args) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    rows = data["sizes"]["160x120"]
+    assert [r["hasher"] for r in rows] == ["phash", "cv_colormoment", "pdq"]
+    for r in rows:
+        assert r["exact_equals_naive"] is True and r["images"] == 2
+        assert r["default_images_per_s_core"] > 0 and r["fast_images_per_s_core"] > 0
+    assert rows[1]["imread_images_per_s_core"] > 0 and rows[1]["fast_diff_unit"] == "l2"
+    assert rows[2]["fast_decode_suitable"] is False
+    md = out.with_suffix(".md").read_text()
+    assert "| pdq | 256 | 2 |" in md and "unsuitable" in md
+    bad = parser.parse_args(["--sizes", "10x", "--source", str(src)])
+    with pytest.raises(ConfigError, match="--sizes"):
+        bench.main(bad)
