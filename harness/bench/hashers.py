@@ -224,6 +224,8 @@ def to_markdown(results: dict) -> str:
                 f"{r['fast_max_diff']:.3g} {r['fast_diff_unit']} | "
                 f"{'yes' if r['fast_decode_suitable'] else 'unsuitable'} |")
         lines.append("")
+    for f in results.get("failures", []):
+        lines.append(f"- FAILED {f['hasher']} at {f['size']}: {f['error']}")
     return "\n".join(lines)
 
 
@@ -259,7 +261,13 @@ def main(args) -> int:
         for (w, h), paths in jpegs.items():
             rows = []
             for name in names:
-                row = bench_one(name, paths, args.rounds)
+                try:
+                    row = bench_one(name, paths, args.rounds)
+                except Exception as exc:  # report and go on with the other hashers
+                    print(f"{w}x{h} {name:<18} FAILED: {type(exc).__name__}: {exc}", flush=True)
+                    results.setdefault("failures", []).append(
+                        {"size": f"{w}x{h}", "hasher": name, "error": f"{type(exc).__name__}: {exc}"})
+                    continue
                 rows.append(row)
                 print(f"{w}x{h} {name:<18} naive {row.get('naive_images_per_s_core', 0):7.1f}  "
                       f"imread {row.get('imread_images_per_s_core', float('nan')):7.1f}  "

@@ -45,6 +45,8 @@ class Hasher(ABC):
     backend: str = ""
     #: False where reduced-size decoding changes hashes too much to be useful
     fast_decode_suitable: bool = True
+    #: fast_decode never reduces an image below this many pixels per side
+    min_decode_side: int = 1
 
     def __init__(self, **params: Any):
         self.params = dict(sorted(params.items()))

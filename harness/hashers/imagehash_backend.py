@@ -142,6 +142,12 @@ class WaveletHashDb4(WaveletHash):
     name = "whash_db4"
     mode = "db4"
 
+    @property
+    def min_decode_side(self) -> int:
+        """fast_decode keeps the shorter side >= 8 * hash_size (64 px by default),
+        where the db4 coefficient grid reaches its full size."""
+        return 8 * self.params["hash_size"]
+
     def _bits(self, hash_size: int) -> int:
         import pywt
 
