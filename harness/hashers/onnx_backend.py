@@ -69,7 +69,7 @@ class NeuralHash(Hasher):
         for field, value in (("model", model), ("seed", seed)):
             if not value:
                 raise ConfigError(f"hasher neuralhash.params.{field}",
-                                  f"required: path to the user-supplied NeuralHash "
+                                  f"{field} is required: path to the user-supplied NeuralHash "
                                   f"{'ONNX model' if field == 'model' else 'seed .dat file'} (none is shipped)")
             if not os.path.isfile(value):
                 raise ConfigError(f"hasher neuralhash.params.{field}", f"file not found: {value}")
