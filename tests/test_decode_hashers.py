@@ -136,3 +136,21 @@ def test_engine_decodes_separately_for_fast_decode_hashers(tmp_path):
     assert (by[(orig, exact.key)][10], by[(orig, exact.key)][11]) == (1024, 768)
     assert (by[(orig, fast.key)][10], by[(orig, fast.key)][11]) == (128, 96)
     assert len(res.rows) == 4
+
+
+def test_hash_image_accepts_paths_bytes_arrays_and_pillow_images(tmp_path):
+    import imagehash
+
+    from harness import hash_image
+
+    rec = next(r for r in sample_records() if r.name == "chelsea")
+    with Image.open(rec.path) as im:
+        expected = str(imagehash.phash(im))
+        pil = im.copy()
+    data = open(rec.path, "rb").read()
+    for source in (rec.path, data, load_rgb(rec.path), pil):
+        assert hash_image(source, "phash") == expected
+    for name in ("cv_phash", "pdq", "colorhash"):
+        h = get_hasher(name)
+        ref = h.to_hex(h.hash(load_rgb(rec.path)))
+        assert {hash_image(s, name) for s in (rec.path, data, load_rgb(rec.path), pil)} == {ref}

@@ -26,6 +26,7 @@ decoding; it is part of ``params`` and so of the hasher identity, and
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from typing import Any, Iterable
 
@@ -91,8 +92,8 @@ class Hasher(ABC):
         """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
         from ..datasets.decode import DEFAULT_MAX_PIXELS, load_rgb
 
-        if isinstance(source, np.ndarray):
-            return self.hash(load_rgb(source))
+        if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
+            return self.hash(load_rgb(source))      # arrays and Pillow images: already decoded
         img = load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, as_image=True,
                        **self.decode_options)
         return self.hash_pil(img)
