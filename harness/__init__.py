@@ -20,11 +20,10 @@ def hash_image(image, hasher: str = "phash", **params) -> str:
     """Hash an image file path, bytes, Pillow image or RGB array with the
     named hasher; returns the hex string (equal to the reference library's).
     The image goes through the one documented RGB conversion
-    (harness.datasets.decode)."""
-    from .datasets.decode import load_rgb
-
+    (harness.datasets.decode); ``fast_decode=True`` opts into reduced-size
+    JPEG decoding for files (not bit-exact)."""
     h = get_hasher(hasher, **params)
-    return h.to_hex(h.hash(load_rgb(image)))
+    return h.to_hex(h.hash_file(image))
 
 
 def run_experiment(config_or_path=None, **kwargs):

@@ -99,11 +99,23 @@ def _bomb_reason(exc: Exception, max_pixels: int) -> str:
             "(decompression bomb refused by Pillow before decoding)")
 
 
-def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0) -> np.ndarray:
+def _opened_to_rgb(img: Image.Image, as_image: bool):
+    """Steps 3-5 for an image `load_rgb` opened itself (so it may be changed in
+    place: no full-size copy when there is no EXIF orientation). `as_image`
+    returns the RGB Pillow image instead of the array (same pixels)."""
+    ImageOps.exif_transpose(img, in_place=True)
+    rgb = _to_rgb(img)
+    return rgb if as_image else np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0,
+             as_image: bool = False) -> np.ndarray:
     """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
 
     `source` may be a path, raw bytes, a Pillow image or an array
     ((h, w), (h, w, 3) or (h, w, 4) uint8; RGBA is composited on white).
+    `fast_decode`: see the module docstring. `as_image=True` (files and bytes
+    only) returns the converted ``RGB`` Pillow image instead of the array.
     """
     if isinstance(source, np.ndarray):
         return array_to_rgb(source)
@@ -141,7 +153,7 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
                         img.seek(0)
                     _apply_fast_decode(img, fast_decode)
                     img.load()
-                    return pil_to_rgb_array(img)
+                    return _opened_to_rgb(img, as_image)
             except Image.DecompressionBombError as exc:
                 raise DecodeError(_bomb_reason(exc, max_pixels)) from None
             except UnidentifiedImageError:

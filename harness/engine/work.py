@@ -38,27 +38,37 @@ def hash_images(records: list[ImageRecord], specs: list[TransformSpec], hashers:
     An image that cannot be decoded yields one error row and no hash rows; a
     variant that cannot be made yields one error row for that variant."""
     rows, errors = [], []
+    # a hasher with fast_decode needs its own reduced-size decode: one decode per distinct mode
+    by_decode: dict[tuple, list] = {}
+    for hasher in hashers:
+        by_decode.setdefault(tuple(sorted(getattr(hasher, "decode_options", {}).items())), []).append(hasher)
     for rec in records:
-        try:
-            rgb = load_rgb(rec.path, max_pixels=max_pixels)
-        except DecodeError as exc:
-            errors.append([rec.image_id, rec.name, "", "", "decode", exc.reason])
-            continue
-        for spec in [ORIGINAL, *specs]:
+        for decode_opts, group in by_decode.items():
             try:
-                pixels, applied = apply_transform(spec, rgb, variant_seed(rec.image_id, spec, seed))
-            except TransformError as exc:
-                errors.append([rec.image_id, rec.name, spec.key, "", "transform", exc.reason])
-                continue
-            h, w = pixels.shape[:2]
-            for hasher in hashers:
-                try:
-                    packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
-                except Exception as exc:  # a hasher failing on one image must not stop the run
-                    errors.append([rec.image_id, rec.name, spec.key, hasher.name, "hash",
-                                   f"{type(exc).__name__}: {exc}"])
-                    continue
-                rows.append([rec.image_id, rec.name, rec.group, spec.key, spec.family,
-                             _severity_text(spec), hasher.name, hasher.key, packed.tobytes(),
-                             hasher.to_hex(packed), w, h, applied])
+                rgb = load_rgb(rec.path, max_pixels=max_pixels, **dict(decode_opts))
+            except DecodeError as exc:
+                errors.append([rec.image_id, rec.name, "", "", "decode", exc.reason])
+                break  # one error row per image
+            _hash_variants(rec, rgb, specs, group, seed, rows, errors)
     return WorkResult(rows, errors)
+
+
+def _hash_variants(rec, rgb, specs, hashers, seed, rows, errors) -> None:
+    """Hash the original pixels and every variant of one record with `hashers`."""
+    for spec in [ORIGINAL, *specs]:
+        try:
+            pixels, applied = apply_transform(spec, rgb, variant_seed(rec.image_id, spec, seed))
+        except TransformError as exc:
+            errors.append([rec.image_id, rec.name, spec.key, "", "transform", exc.reason])
+            continue
+        h, w = pixels.shape[:2]
+        for hasher in hashers:
+            try:
+                packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
+            except Exception as exc:  # a hasher failing on one image must not stop the run
+                errors.append([rec.image_id, rec.name, spec.key, hasher.name, "hash",
+                               f"{type(exc).__name__}: {exc}"])
+                continue
+            rows.append([rec.image_id, rec.name, rec.group, spec.key, spec.family,
+                         _severity_text(spec), hasher.name, hasher.key, packed.tobytes(),
+                         hasher.to_hex(packed), w, h, applied])

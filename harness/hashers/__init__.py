@@ -129,6 +129,8 @@ def get_hasher(name: str, **params) -> Hasher:
     except (TypeError, ValueError, ImportError) as exc:
         raise ConfigError(f"hasher {name}", f"invalid parameters {params}: {exc}") from None
     if fast:
+        # never reduce below what the hasher needs (e.g. whash_db4's fixed bit count)
+        fast = max(fast, int(getattr(hasher, "min_decode_side", 1)))
         hasher.params = dict(sorted({**hasher.params, "fast_decode": fast}.items()))
         if not getattr(hasher, "fast_decode_suitable", True):
             warnings.warn(f"fast_decode is unsuitable for {name}: reduced-size decoding moves its "

@@ -26,6 +26,7 @@ decoding; it is part of ``params`` and so of the hasher identity, and
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from typing import Any, Iterable
 
@@ -45,6 +46,8 @@ class Hasher(ABC):
     backend: str = ""
     #: False where reduced-size decoding changes hashes too much to be useful
     fast_decode_suitable: bool = True
+    #: fast_decode never reduces an image below this many pixels per side
+    min_decode_side: int = 1
 
     def __init__(self, **params: Any):
         self.params = dict(sorted(params.items()))
@@ -89,8 +92,17 @@ class Hasher(ABC):
         """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
         from ..datasets.decode import DEFAULT_MAX_PIXELS, load_rgb
 
-        return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                                  **self.decode_options))
+        if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
+            return self.hash(load_rgb(source))      # arrays and Pillow images: already decoded
+        img = load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, as_image=True,
+                       **self.decode_options)
+        return self.hash_pil(img)
+
+    def hash_pil(self, img) -> np.ndarray:
+        """Hash an ``RGB`` Pillow image already converted by the documented
+        decode (same result as ``hash(np.asarray(img))``; backends that take
+        Pillow images skip the array round trip)."""
+        return self.hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
 
     def to_hex(self, packed: np.ndarray) -> str:
         """Hex string of one packed hash (as the reference library prints it)."""

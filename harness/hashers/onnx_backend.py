@@ -55,7 +55,7 @@ def load_seed(path: str) -> np.ndarray:
 
 def preprocess(rgb: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8 RGB -> (1, 3, 360, 360) float32 in [-1, 1]."""
-    img = Image.fromarray(rgb, mode="RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
+    img = Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
     arr = np.asarray(img).astype(np.float32) / 255.0
     arr = arr * 2.0 - 1.0
     return np.ascontiguousarray(arr.transpose(2, 0, 1)[None])
@@ -65,11 +65,11 @@ class NeuralHash(Hasher):
     name = "neuralhash"
     bits = 96
 
-    def __init__(self, model: str | None = None, seed: str | None = None, **kw):
+    def __init__(self, model: str | None = None, seed: str | None = None):
         for field, value in (("model", model), ("seed", seed)):
             if not value:
                 raise ConfigError(f"hasher neuralhash.params.{field}",
-                                  f"required: path to the user-supplied NeuralHash "
+                                  f"{field} is required: path to the user-supplied NeuralHash "
                                   f"{'ONNX model' if field == 'model' else 'seed .dat file'} (none is shipped)")
             if not os.path.isfile(value):
                 raise ConfigError(f"hasher neuralhash.params.{field}", f"file not found: {value}")
@@ -78,7 +78,7 @@ class NeuralHash(Hasher):
         except ImportError:
             raise ConfigError("hasher neuralhash", "needs onnxruntime: pip install 'phash-harness[onnx]'") from None
         model, seed = os.path.abspath(model), os.path.abspath(seed)
-        super().__init__(model=model, seed=seed, **kw)
+        super().__init__(model=model, seed=seed)
         self.backend = f"onnxruntime {ort.__version__}"
         self.identity_files = {"model_sha256": _sha256(model), "seed_sha256": _sha256(seed)}
         self.seed_matrix = load_seed(seed)

@@ -1,8 +1,8 @@
 """OpenCV img_hash (opencv-contrib): cv_ahash, cv_phash, cv_blockmean0,
 cv_blockmean1, cv_marrhildreth, cv_radialvariance, cv_colormoment.
 
-Pixels are given to OpenCV as BGR (``rgb[:, :, ::-1]``), as ``cv2.imread``
-returns them; the stored bytes are exactly ``compute()``'s output row, so
+Pixels are given to OpenCV as BGR (an exact channel swap of the RGB array),
+as ``cv2.imread`` returns them; the stored bytes are exactly ``compute()``'s output row, so
 ``to_hex`` is ``compute(img).tobytes().hex()`` (for ColorMomentHash: the 42
 float64 moments, little-endian bytes).
 
@@ -17,9 +17,11 @@ Non-binary hashes (see harness.hashers.base for the contract):
   identical, higher = more similar). Distance ``"1-pcc"``: d = 1 - PCC in
   [0, 2]. Grid: width 0.005, ``bin_edges[t] = t * 0.005``, t = 0..400.
 - ``cv_colormoment`` (42 float64 Hu moments of the HSV and YCrCb channels).
-  OpenCV's ``compare`` is the L2 norm of the difference (lower = more
-  similar). Distance ``"l2"``: d = compare. Grid: width 0.25 up to 100,
-  ``bin_edges[t] = t * 0.25`` for t = 0..400 and a last bin to infinity.
+  OpenCV's ``compare`` is 10000 x the L2 norm of the difference (lower =
+  more similar). Distance ``"l2"``: d = compare = 10000 * ||a - b||_2
+  (on caltech101_tiny, different photos: median 42, max ~670). Grid: width
+  0.5 up to 1000, ``bin_edges[t] = t * 0.5`` for t = 0..2000 and a last bin
+  to infinity.
 """
 from __future__ import annotations
 
@@ -53,8 +55,9 @@ class OpenCVHasher(Hasher):
     def _create(self):
         raise NotImplementedError
 
-    def __init__(self, **params):
-        super().__init__(**params)
+    def __init__(self, _params: dict | None = None):
+        # subclasses pass their validated parameters; unknown keywords are a TypeError
+        super().__init__(**(_params or {}))
         self._algo = self._create()
 
     def reference(self, bgr: np.ndarray) -> np.ndarray:
@@ -62,7 +65,8 @@ class OpenCVHasher(Hasher):
         return self._algo.compute(bgr)
 
     def hash(self, rgb: np.ndarray) -> np.ndarray:
-        out = self.reference(np.ascontiguousarray(rgb[:, :, ::-1]))
+        # cvtColor RGB2BGR is an exact channel swap, ~20x faster than rgb[:, :, ::-1].copy()
+        out = self.reference(cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR))
         return np.frombuffer(np.ascontiguousarray(out).tobytes(), dtype=np.uint8).copy()
 
     def compare(self, a: np.ndarray, b: np.ndarray) -> float:
@@ -103,10 +107,10 @@ class CvBlockMean1(CvBlockMean0):
 class CvMarrHildreth(OpenCVHasher):
     name, bits = "cv_marrhildreth", 576
 
-    def __init__(self, alpha: float = 2.0, scale: float = 1.0, **kw):
+    def __init__(self, alpha: float = 2.0, scale: float = 1.0):
         if not float(alpha) > 0 or not float(scale) > 0:
             raise ValueError("alpha and scale must be > 0")
-        super().__init__(alpha=float(alpha), scale=float(scale), **kw)
+        super().__init__({"alpha": float(alpha), "scale": float(scale)})
 
     def _create(self):
         return _img_hash().MarrHildrethHash_create(self.params["alpha"], self.params["scale"])
@@ -129,12 +133,12 @@ class CvRadialVariance(_Binned, OpenCVHasher):
     distance = "1-pcc"
     bin_edges = np.arange(401, dtype=np.float64) * 0.005
 
-    def __init__(self, sigma: float = 1.0, num_of_angle_line: int = 180, **kw):
+    def __init__(self, sigma: float = 1.0, num_of_angle_line: int = 180):
         if not float(sigma) > 0:
             raise ValueError("sigma must be > 0")
         if int(num_of_angle_line) != num_of_angle_line or num_of_angle_line < 1:
             raise ValueError("num_of_angle_line must be an integer >= 1")
-        super().__init__(sigma=float(sigma), num_of_angle_line=int(num_of_angle_line), **kw)
+        super().__init__({"sigma": float(sigma), "num_of_angle_line": int(num_of_angle_line)})
 
     def _create(self):
         return _img_hash().RadialVarianceHash_create(self.params["sigma"], self.params["num_of_angle_line"])
@@ -155,7 +159,7 @@ class CvRadialVariance(_Binned, OpenCVHasher):
 class CvColorMoment(_Binned, OpenCVHasher):
     name, bits = "cv_colormoment", 42 * 64
     distance = "l2"
-    bin_edges = np.append(np.arange(401, dtype=np.float64) * 0.25, np.inf)
+    bin_edges = np.append(np.arange(2001, dtype=np.float64) * 0.5, np.inf)
 
     def _create(self):
         return _img_hash().ColorMomentHash_create()
@@ -169,7 +173,7 @@ class CvColorMoment(_Binned, OpenCVHasher):
         return p.view(np.float64).reshape(len(p), 42)
 
     def pair_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """L2 norm of moment differences (OpenCV's compare) for every pair."""
+        """10000 x L2 norm of moment differences (OpenCV's compare) for every pair."""
         ma, mb = self.moments(a), self.moments(b)
         diff = ma[:, None, :] - mb[None, :, :]
-        return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)) * 10000.0

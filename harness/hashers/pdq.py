@@ -37,10 +37,10 @@ class PDQHasher(Hasher):
     backend = f"pdqhash {PDQHASH_VERSION}"
     fast_decode_suitable = False
 
-    def __init__(self, min_quality: int = 0, **kw):
+    def __init__(self, min_quality: int = 0):
         if isinstance(min_quality, bool) or int(min_quality) != min_quality or not 0 <= min_quality <= 100:
             raise ValueError(f"min_quality must be an integer 0..100 (got {min_quality!r})")
-        super().__init__(min_quality=int(min_quality), **kw)
+        super().__init__(min_quality=int(min_quality))
 
     @staticmethod
     def reference(rgb: np.ndarray):
