@@ -123,14 +123,15 @@ def test_default_params_are_canonical_in_config_specs():
     assert keys == ["crop(0.5)", 'crop(0.5,position="off-centre")', "rotate(5,crop_to_content=true)"]
 
 
-def test_params_error_from_the_command_line_exits_2_and_writes_nothing(tmp_path):
+def test_params_error_from_the_command_line_exits_2_and_writes_nothing(tmp_path, capsys):
     import yaml
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump({"hashers": ["phash"], "output": str(tmp_path / "out"),
                                     "transforms": [{"family": "pad", "params": {"mode": "wrap"}}]}))
-    res = run_cli("run", "--config", path)
-    assert res.returncode == 2
-    assert res.stderr.count("\n") == 1 and "transforms[0]" in res.stderr and "solid | mirror" in res.stderr
+    from harness.cli import main
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "transforms[0]" in err and "solid | mirror" in err
     assert [p.name for p in tmp_path.iterdir()] == ["cfg.yaml"]
 
 
@@ -370,40 +371,63 @@ def test_variant_seed_depends_on_image_spec_and_seed():
 
 
 # ------------------------------------------------------------------------- CLI
-def test_transforms_command_lists_every_family_with_meaning_and_sweep():
-    res = run_cli("transforms")
-    assert res.returncode == 0, res.stderr
+# In-process `harness.cli.main` (same code path as the console script, without
+# a 5-10 s interpreter start-up per call on a loaded machine).
+def cli(*args) -> int:
+    from harness.cli import main
+    return main([str(a) for a in args])
+
+
+def test_transforms_command_lists_every_family_with_meaning_and_sweep(capsys):
+    assert cli("transforms") == 0
+    out = capsys.readouterr().out
     for fam in FAMILIES.values():
-        line = next(l for l in res.stdout.splitlines() if l.split() and l.split()[0] == fam.name)
+        line = next(l for l in out.splitlines() if l.split() and l.split()[0] == fam.name)
         assert fam.severity_meaning in line
         assert "default sweep: " + ", ".join(str(s) for s in fam.default_sweep) in line
-    assert "param position: centre | off-centre" in res.stdout
+    assert "param position: centre | off-centre" in out
 
 
-def test_preview_writes_a_contact_sheet_of_the_sweep(tmp_path):
+def test_preview_writes_a_contact_sheet_of_the_sweep(tmp_path, capsys):
     rec = next(r for r in sample_records() if r.name == "chelsea")
     out = tmp_path / "sheets" / "crop.png"
-    res = run_cli("preview", rec.path, "--transform", "crop", "--output", out, "--cell", "128")
-    assert res.returncode == 0, res.stderr
+    assert cli("preview", rec.path, "--transform", "crop", "--output", out, "--cell", "128") == 0
+    assert capsys.readouterr().out.strip() == str(out)
     sheet = np.asarray(Image.open(out).convert("RGB"))
-    n_cells = 1 + len(get_family("crop").default_sweep)  # original + 5 -> 2 rows of 4
-    assert sheet.shape[1] == 4 * (128 + 8) + 8 and sheet.shape[0] > 2 * 128
-    assert sheet.std() > 20 and n_cells == 6
+    # original + 5 severities -> 2 rows of 4 cells
+    assert sheet.shape[1] == 4 * (128 + 8) + 8 and sheet.shape[0] == 2 * (128 + 2 * 14 + 8 + 8) + 8
+    assert sheet.std() > 20
     out2 = tmp_path / "rot.png"
-    res = run_cli("preview", rec.path, "--transform", "rotate", "--severities", "5", "90",
-                  "--param", "crop_to_content=true", "--output", out2, "--cell", "64")
-    assert res.returncode == 0, res.stderr
+    assert cli("preview", rec.path, "--transform", "rotate", "--severities", "5", "90",
+               "--param", "crop_to_content=true", "--output", out2, "--cell", "64") == 0
     assert Image.open(out2).size == (3 * (64 + 8) + 8, 64 + 2 * 14 + 8 + 16)
+
+
+def test_preview_default_output_name_and_unmakeable_variants(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny.png"
+    Image.fromarray(np.full((6, 6, 3), 128, np.uint8)).save(path)
+    assert cli("preview", path, "--transform", "caption") == 0  # every caption too small: cells show why
+    assert (tmp_path / "tiny-caption-preview.png").is_file()
+
+
+def test_preview_through_the_console_entry_point(tmp_path):
+    rec = sample_records()[0]
+    res = run_cli("preview", rec.path, "--transform", "flip", "--output", tmp_path / "f.png")
+    assert res.returncode == 0 and (tmp_path / "f.png").is_file(), res.stderr
 
 
 @pytest.mark.parametrize("args, text", [
     (["--transform", "wobble"], "available: "),
     (["--transform", "jpeg", "--severities", "0"], "integer in 1..100"),
     (["--transform", "crop", "--param", "position=middle"], "centre | off-centre"),
+    (["--transform", "crop", "--param", "position"], "KEY=VALUE"),
     (["--transform", "crop", "--output", "x.jpg"], "--output"),
 ])
-def test_preview_bad_arguments_exit_2_and_write_nothing(tmp_path, args, text):
+def test_preview_bad_arguments_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, args, text):
+    monkeypatch.chdir(tmp_path)
     rec = sample_records()[0]
-    res = run_cli("preview", rec.path, *args, cwd=tmp_path)
-    assert res.returncode == 2 and text in res.stderr, res.stderr
+    assert cli("preview", rec.path, *args) == 2
+    err = capsys.readouterr().err
+    assert text in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
