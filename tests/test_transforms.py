@@ -431,3 +431,12 @@ def test_preview_bad_arguments_exit_2_and_write_nothing(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert text in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_spec_key_and_series():
+    spec = TransformSpec.make("crop", 0.5, {"position": "off-centre"})
+    assert spec.key == 'crop(0.5,position="off-centre")'
+    assert spec.series == "crop[position=off-centre]"
+    assert TransformSpec.make("rotate", 5.0, {"crop_to_content": True}).series == "rotate[crop_to_content=true]"
+    assert TransformSpec.make("jpeg", 40).series == "jpeg" and TransformSpec.make("jpeg", 40.0).key == "jpeg(40)"
+    assert TransformSpec.make(**spec.to_dict()) == spec
