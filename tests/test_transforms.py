@@ -440,3 +440,35 @@ def test_spec_key_and_series():
     assert TransformSpec.make("rotate", 5.0, {"crop_to_content": True}).series == "rotate[crop_to_content=true]"
     assert TransformSpec.make("jpeg", 40).series == "jpeg" and TransformSpec.make("jpeg", 40.0).key == "jpeg(40)"
     assert TransformSpec.make(**spec.to_dict()) == spec
+
+
+def test_oversized_variants_are_refused_not_allocated(monkeypatch):
+    from harness.transforms import geometry
+    monkeypatch.setattr(geometry, "MAX_VARIANT_PIXELS", 10_000)
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    for spec in (TransformSpec.make("resize", 2), TransformSpec.make("aspect", 3), TransformSpec.make("pad", 0.5)):
+        with pytest.raises(TransformError, match="too large"):
+            apply_transform(spec, rgb, 0)
+
+
+def test_random_small_shapes_never_crash():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    names = sorted(FAMILIES)
+
+    @hypothesis.settings(max_examples=80, deadline=None, derandomize=True)
+    @hypothesis.given(h=st.integers(1, 40), w=st.integers(1, 40), name=st.sampled_from(names),
+                      pick=st.integers(0, 10), seed=st.integers(0, 2**32 - 1))
+    def check(h, w, name, pick, seed):
+        fam = get_family(name)
+        severity = fam.default_sweep[pick % len(fam.default_sweep)]
+        params = {k: rule[pick % len(rule)] for k, rule in fam.params_allowed.items()}
+        rgb = np.random.default_rng(pick).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        try:
+            out, _ = apply_transform(TransformSpec.make(name, severity, params), rgb, seed)
+        except TransformError as exc:
+            assert exc.reason
+            return
+        assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and min(out.shape[:2]) >= 1
+
+    check()
