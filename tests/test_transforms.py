@@ -472,3 +472,20 @@ def test_random_small_shapes_never_crash():
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3 and min(out.shape[:2]) >= 1
 
     check()
+
+
+def test_jpeg_matches_pillows_rgb_jpeg_unlike_albumentations_2_0_8(photo):
+    """Our jpeg(q) agrees with Pillow's JPEG at the same quality (both encode
+    RGB correctly); albumentations 2.0.8's ImageCompression, which hands RGB
+    to OpenCV as if it were BGR, does not on a colour photo."""
+    import io
+
+    import albumentations as A
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", quality=40)
+    pil = np.asarray(Image.open(buf).convert("RGB")).astype(np.int16)
+    ours, applied = apply_transform(TransformSpec.make("jpeg", 40), photo, 0)
+    alb = A.Compose([A.ImageCompression(quality_range=(40, 40), p=1, strict=True)], seed=0)(image=photo)["image"]
+    assert np.abs(ours - pil).mean() < 0.5
+    assert np.abs(alb - pil).mean() > 1.0
+    assert json.loads(applied)["bytes"] > 1000
