@@ -39,7 +39,7 @@ class TransformSpec:
 
     @property
     def key(self) -> str:
-        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position=off-centre)``."""
+        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position="off-centre")``."""
         parts = [] if self.severity is None else [json.dumps(self.severity)]
         parts += [f"{k}={json.dumps(_thaw(v), sort_keys=True)}" for k, v in self.params]
         return f"{self.family}({','.join(parts)})"
