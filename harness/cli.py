@@ -131,12 +131,19 @@ def _add_transforms(sub):
 
 
 def _cmd_transforms(args) -> int:
-    from .transforms import FAMILIES
+    from .transforms import families_in_order
 
-    for name in sorted(FAMILIES):
-        fam = FAMILIES[name]
+    print("family         severity meaning; default sweep (mildest first); params (first value = default)")
+    group = None
+    for fam in families_in_order():
+        if fam.group != group:
+            group = fam.group
+            print(f"[{group}]")
         sweep = ", ".join(str(s) for s in fam.default_sweep)
-        print(f"{name:<18} {fam.severity_meaning}; default sweep: {sweep}")
+        print(f"  {fam.name:<14} {fam.severity_meaning}; default sweep: {sweep}")
+        for key, rule in fam.params_allowed.items():
+            values = " | ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in rule)
+            print(f"  {'':<14}   param {key}: {values}")
     return 0
 
 
@@ -159,6 +166,60 @@ def _cmd_report(args) -> int:
 
 
 # ------------------------------------------------- preview (transforms stage)
+def _add_preview(sub):
+    p = sub.add_parser("preview", help="write a contact sheet PNG of one image across a transform's sweep")
+    p.add_argument("image", metavar="IMAGE", help="an image file")
+    p.add_argument("--transform", required=True, metavar="NAME", help="family name (see `phash-harness transforms`)")
+    p.add_argument("--severities", nargs="+", metavar="S", help="severities (default: the family's default sweep)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="family param, e.g. position=off-centre (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="experiment seed (default 0), as in a run")
+    p.add_argument("--output", metavar="PNG", help="output file (default: IMAGESTEM-NAME-preview.png here)")
+    p.add_argument("--cell", type=int, default=256, help="cell size in pixels (default 256)")
+    p.set_defaults(func=_cmd_preview)
+
+
+def _cmd_preview(args) -> int:
+    import hashlib
+    import os
+
+    import yaml
+
+    from .datasets.decode import load_rgb
+    from .errors import DecodeError
+    from .transforms.preview import contact_sheet, sweep_specs
+
+    if not os.path.isfile(args.image):
+        raise ConfigError("IMAGE", f"file not found: {args.image}")
+    if not 32 <= args.cell <= 2048:
+        raise ConfigError("--cell", f"must be an integer in 32..2048 (got {args.cell})")
+    if args.seed < 0 or args.seed > 2**32 - 1:
+        raise ConfigError("--seed", f"must be an integer in 0..{2**32 - 1} (got {args.seed})")
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--param", f"expected KEY=VALUE (got {item!r})")
+        params[key.strip()] = yaml.safe_load(value)
+    severities = [yaml.safe_load(s) for s in args.severities] if args.severities else None
+    specs = sweep_specs(args.transform, severities, params)
+    output = args.output or (os.path.splitext(os.path.basename(args.image))[0] + f"-{args.transform}-preview.png")
+    if not output.lower().endswith(".png"):
+        raise ConfigError("--output", f"must end in .png (got {output})")
+    try:
+        rgb = load_rgb(args.image)
+    except DecodeError as exc:
+        print(f"{args.image}: {exc.reason}", file=sys.stderr)
+        return 1
+    with open(args.image, "rb") as fh:
+        image_id = hashlib.sha256(fh.read()).hexdigest()
+    sheet = contact_sheet(rgb, specs, image_id=image_id, seed=args.seed, cell=args.cell)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    sheet.save(output)
+    print(output)
+    return 0
+
+
 
 # ------------------------------------------------ fetch, screen (datasets stage)
 def _add_fetch(sub):

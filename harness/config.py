@@ -83,12 +83,19 @@ class TransformConfig(_Strict):
             problem = fam.check(s)
             if problem:
                 raise ValueError(f"severities[{i}]: {self.family} severity {s!r} invalid; allowed: {problem}")
+        problem = fam.check_params(self.params)
+        if problem:
+            raise ValueError(f"params: {problem}")
         return self
 
     def specs(self):
+        """One TransformSpec per severity; params equal to the family's
+        default are dropped so equivalent specs share one key."""
         from .transforms import TransformSpec, get_family
-        sev = self.severities if self.severities is not None else list(get_family(self.family).default_sweep)
-        return [TransformSpec.make(self.family, s, self.params) for s in sev]
+        fam = get_family(self.family)
+        sev = self.severities if self.severities is not None else list(fam.default_sweep)
+        params = fam.canonical_params(self.params)
+        return [TransformSpec.make(self.family, s, params) for s in sev]
 
 
 class MetricsConfig(_Strict):

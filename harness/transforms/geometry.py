@@ -15,12 +15,17 @@ from ..errors import TransformError
 from .base import Family, alb, int_range, num_range, one_of, register_family
 
 MIN_SIDE = 2
+#: largest variant made (pixels): 2**28 px is 768 MiB of RGB
+MAX_VARIANT_PIXELS = 1 << 28
 
 
 def _check_out(shape, nh, nw, what):
     h, w = shape
     if nh < MIN_SIDE or nw < MIN_SIDE:
         raise TransformError(f"image {w}x{h} too small for {what}: result would be {nw}x{nh}")
+    if nh * nw > MAX_VARIANT_PIXELS:
+        raise TransformError(f"image {w}x{h} too large for {what}: result would be {nw}x{nh} "
+                             f"(limit {MAX_VARIANT_PIXELS} pixels)")
 
 
 def _resize(s, params, shape):
@@ -78,6 +83,7 @@ def _pad(f, params, shape):
     px, py = round(f * w), round(f * h)
     if px == 0 and py == 0:
         raise TransformError(f"image {w}x{h} too small for pad({f}): border rounds to 0 px")
+    _check_out(shape, h + 2 * py, w + 2 * px, f"pad({f})")
     if params.get("mode", "solid") == "mirror":
         if min(h, w) < MIN_SIDE:
             raise TransformError(f"image {w}x{h} too small to mirror a border")

@@ -46,7 +46,10 @@ def get_font(px: int):
 
 
 def font_name() -> str:
-    return "DejaVuSans-Bold (matplotlib)" if font_path() else "Pillow default"
+    """The font used, with the Pillow version (text rendering depends on the
+    FreeType build bundled with Pillow)."""
+    import PIL
+    return f"{'DejaVuSans-Bold (matplotlib)' if font_path() else 'Pillow default font'}, Pillow {PIL.__version__}"
 
 
 def _text_width(draw, text, font, stroke) -> int:
@@ -193,7 +196,7 @@ def _sticker(f, params, rgb, seed):
     x = int(rng.integers(0, w - d + 1))
     y = int(rng.integers(0, h - d + 1))
     out = _blend(rgb, _sticker_layer(d), x, y)
-    return out, {"shape": "smiley", "box": [x, y, x + d, y + d]}
+    return out, {"shape": "smiley", "box": [x, y, x + d, y + d], "renderer": f"Pillow {Image.__version__}"}
 
 
 for _family in (

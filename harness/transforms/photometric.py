@@ -85,12 +85,15 @@ def _greyscale(method, params, shape):
 
 
 def _colour_jitter(s, params, shape):
-    """Random brightness, contrast and saturation factors, each uniform in
-    [1-s, 1+s], and a hue shift uniform in +-36*s degrees, applied in a
-    random order (all drawn from the variant seed)."""
+    """Brightness, contrast and saturation factors each 1+s or 1-s and a hue
+    shift of +36*s or -36*s degrees: the 16 sign patterns are an
+    albumentations OneOf, so the pattern (and ColorJitter's random order
+    of the four operations) comes from the variant seed while the strength
+    is exactly s."""
     s = float(s)
-    return alb(A.ColorJitter, brightness=(1 - s, 1 + s), contrast=(1 - s, 1 + s),
-               saturation=(1 - s, 1 + s), hue=(-s / 10, s / 10))
+    options = [_jitter(1 + a * s, 1 + b * s, 1 + c * s, d * s / 10)
+               for a in (1, -1) for b in (1, -1) for c in (1, -1) for d in (1, -1)]
+    return A.OneOf(options, p=1)
 
 
 def _sharpen(alpha, params, shape):
@@ -127,7 +130,7 @@ for _family in (
            num_range(-180, 180, True, True, "degrees"), _hue, group="photometric"),
     Family("greyscale", "conversion method (albumentations ToGray)", ("weighted_average",),
            one_of(*GREY_METHODS), _greyscale, group="photometric"),
-    Family("colour-jitter", "random colour jitter strength s: factors in [1-s, 1+s]", (0.1, 0.2, 0.3, 0.5),
+    Family("colour-jitter", "colour jitter strength s: brightness, contrast, saturation x(1+-s), hue +-36*s deg, random signs", (0.1, 0.2, 0.3, 0.5),
            num_range(0, 1, what="a strength", hi_inclusive=False), _colour_jitter, group="photometric"),
     Family("sharpen", "sharpening strength alpha (0 = unchanged, 1 = full kernel)", (0.25, 0.5, 1),
            num_range(0, 1, what="an alpha"), _sharpen, group="photometric"),

@@ -67,7 +67,12 @@ def contact_sheet(rgb: np.ndarray, specs: Sequence[TransformSpec], image_id: str
         else:
             draw.multiline_text((x0 + 6, y0 + 6), _wrap_text(f"not made: {reason}", 32), font=font, fill=(160, 0, 0))
             size = ""
-        draw.text((x0, y0 + cell + 4), label, font=font, fill=(0, 0, 0))
+        label_font = font
+        for px in range(LABEL_PX, 7, -1):  # shrink a long label to the cell width
+            label_font = get_font(px)
+            if draw.textlength(label, font=label_font) <= cell:
+                break
+        draw.text((x0, y0 + cell + 4), label, font=label_font, fill=(0, 0, 0))
         draw.text((x0, y0 + cell + 4 + LABEL_PX + 2), size, font=font, fill=(90, 90, 90))
     return sheet
 

@@ -39,10 +39,18 @@ class TransformSpec:
 
     @property
     def key(self) -> str:
-        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position=off-centre)``."""
+        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position="off-centre")``."""
         parts = [] if self.severity is None else [json.dumps(self.severity)]
         parts += [f"{k}={json.dumps(_thaw(v), sort_keys=True)}" for k, v in self.params]
         return f"{self.family}({','.join(parts)})"
+
+    @property
+    def series(self) -> str:
+        """The family plus its params, without the severity, e.g. ``crop`` or
+        ``crop[position=off-centre]``: one line of a severity plot."""
+        if not self.params:
+            return self.family
+        return f"{self.family}[{','.join(f'{k}={json.dumps(_thaw(v), sort_keys=True).strip(chr(34))}' for k, v in self.params)}]"
 
     def to_dict(self) -> dict:
         return {"family": self.family, "severity": self.severity, "params": self.params_dict}
