@@ -142,6 +142,18 @@ def _finish(hist, nbytes, bits):
     return np.ascontiguousarray(hist, dtype=np.int64)
 
 
+def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
+    """Hashes of `bits` bits packed most-significant-bit first: the unused
+    low bits of the last byte must be zero (otherwise they would count in
+    every distance)."""
+    nbytes = packed.shape[1]
+    if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
+        raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
+    spare = 8 * nbytes - bits
+    if spare and len(packed) and (packed[:, -1] & ((1 << spare) - 1)).any():
+        raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+
+
 def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
                    bits: int | None = None) -> np.ndarray:
     """Histogram of Hamming distances over pairs, as int64 counts for
@@ -158,6 +170,10 @@ def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT
     `pair_histogram_numpy` when numba is unavailable. `block` only applies
     to the numpy path.
     """
+    if bits is not None:
+        check_padding(_as_packed(a, "a"), bits, "a")
+        if b is not None:
+            check_padding(_as_packed(b, "b"), bits, "b")
     K = _kernel(_n_pairs(a, b))
     if K is None:
         a = _as_packed(a, "a")

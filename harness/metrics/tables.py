@@ -59,9 +59,11 @@ def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
     return np.stack([np.frombuffer(b, np.uint8) for b in series])
 
 
-def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int) -> int:
-    """Largest t with FPR(t) <= max(keep_fpr, target_fpr), at least 0,
-    then lowered until at most max_pairs pairs are kept (-1: none)."""
+def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int, min_pairs: int = 0) -> int:
+    """Largest t with FPR(t) <= max(keep_fpr, target_fpr), at least 0 and
+    at least the smallest t with min_pairs pairs at or under it (so the
+    min_pairs closest pairs are kept), then lowered until at most
+    max_pairs pairs are kept (-1: none)."""
     neg = np.asarray(neg_hist, dtype=np.int64)
     n = int(neg.sum())
     if n == 0:
@@ -69,6 +71,8 @@ def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: i
     cum = np.cumsum(neg)
     ok = np.nonzero(cum <= max(keep_fpr, target_fpr) * n)[0]
     t = int(ok[-1]) if len(ok) else 0
+    if min_pairs > 0:
+        t = max(t, int(np.searchsorted(cum, min(min_pairs, n))))
     while t >= 0 and cum[t] > max_pairs:
         t -= 1
     return t
@@ -101,9 +105,10 @@ class NegativeSet:
         self.upper = upper_bound(self.cp_hi, self.boot_hi)
 
 
-def _negative_set(kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed) -> NegativeSet:
+def _negative_set(kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed,
+                  min_pairs: int = 0) -> NegativeSet:
     hist = metric.hist(a, b, ga, gb)
-    keep = choose_keep_below(hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs)
+    keep = choose_keep_below(hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs, min_pairs)
     pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
     lo = hi = np.zeros(0)
     if cfg.bootstrap_replicates > 0 and keep >= 0:
@@ -161,7 +166,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         oo = None
         if cfg.orig_orig:
             oo = _negative_set("orig-orig", metric, orig_packed, None, orig_groups, None, img_all, None,
-                               group_code, cfg, _seed(cfg.bootstrap_seed, hasher.name, ORIGINAL_KEY))
+                               group_code, cfg, _seed(cfg.bootstrap_seed, hasher.name, ORIGINAL_KEY),
+                              min_pairs=cfg.collision_k)
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(hasher.name, bits, oo, orig, cfg.collision_k))
