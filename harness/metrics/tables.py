@@ -14,6 +14,9 @@ into the results folder (``.csv`` or ``.parquet`` by extension):
   orig-orig negatives, and the TPR it buys per transform (THRESHOLD_COLUMNS).
 - close_pairs.parquet: every negative pair at or under keep_below
   (CLOSE_COLUMNS).
+- duplicate_candidates.csv: groups.csv-format (image, group) joining
+  originals at distance 0 under every hasher: candidates to declare as
+  groups (dataset.groups) after looking at the contact sheet.
 - collisions.csv: per hasher, every orig-orig pair at distance 0 and the
   collision_k closest ones, with image names (COLLISION_COLUMNS).
 - retrieval.csv: recall@1 and muAP per hasher x transform (harness.metrics.retrieval).
@@ -236,6 +239,9 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         "close_pairs.parquet": _concat(close_parts, CLOSE_COLUMNS),
         "collisions.csv": _concat(coll_parts, COLLISION_COLUMNS),
     }
+    tables["duplicate_candidates.csv"] = duplicate_groups(
+        tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])),
+        [h.name for h in hashers])
     if cfg.retrieval:
         tables["retrieval.csv"] = pd.DataFrame(retr_rows, columns=RETRIEVAL_COLUMNS)
     if cfg.diagnostics:
@@ -310,3 +316,31 @@ def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
         extra["fpr_model"] = np.nan
         extra["model"] = "none (non-Hamming distance)"
     return row, extra
+
+
+def duplicate_groups(close_pairs_df: pd.DataFrame, names: dict, hashers=None) -> pd.DataFrame:
+    """Candidate groups.csv (columns image, group) joining images whose
+    originals are at distance 0 under EVERY hasher in `hashers` (default:
+    all hashers present): `names` maps image_id to name. Review them on the contact sheet, then pass the
+    file as dataset.groups and re-run."""
+    df = close_pairs_df
+    if "kind" in df.columns:
+        df = df[df["kind"] == "orig-orig"]
+    hashers = sorted(set(df["hasher"])) if hashers is None else list(hashers)
+    zero = df[df["distance"] == 0]
+    counts = zero.groupby(["image_a", "image_b"])["hasher"].nunique()
+    both = [pair for pair, c in counts.items() if c == len(hashers)]
+    parent: dict[str, str] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in both:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    rows = sorted((str(names.get(x, x)), "dup-" + find(x)[:12]) for x in parent)
+    return pd.DataFrame(rows, columns=["image", "group"])
