@@ -94,7 +94,7 @@ def run(n: int, bits: int, threads: int | None = None, scipy_n: int = 8000, coun
         out["histogram_seconds"] = round(dt, 3)
         out["pairs_per_second"] = out["pairs"] / dt
         out["pairs_per_second_per_core"] = out["pairs"] / dt / threads
-        out["peak_rss_mb"] = round(_peak_mb(), 1)
+        out["peak_rss_mb"] = round(_peak_mb(), 1)  # the histogram's peak (before scipy runs)
         if n < FULL_N:
             out["extrapolated_full_seconds"] = round(FULL_N * (FULL_N - 1) / 2 / out["pairs_per_second"], 1)
 
@@ -140,7 +140,7 @@ def run(n: int, bits: int, threads: int | None = None, scipy_n: int = 8000, coun
             out["threshold_count"] = res
     finally:
         hamming.SMALL_PAIRS = small
-    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    out["peak_rss_mb_after_comparisons"] = round(_peak_mb(), 1)  # includes scipy's n^2/2 float64 matrix
     out["loadavg_after"] = list(os.getloadavg())
     return out
 
@@ -169,6 +169,8 @@ def render_markdown(entries: list[dict]) -> str:
              "Random hashes, exact all-pairs Hamming histogram. Timings are wall clock on a machine",
              "shared with other jobs unless the load average says otherwise; re-run on a quiet machine.",
              "`extrapolated` = time for n = 1,000,000 at the measured rate (not measured).", "",
+             "Peak RSS is the whole process (Python, numba, scipy imports: `rss_before_mb`) at the end of the",
+             "histogram, before the scipy comparison runs.", "",
              "| date (UTC) | n | bits | threads | pairs | seconds | pairs/s/core | peak RSS MB | "
              "extrapolated 1e6 s | load before/after |", "|" + "---|" * 10]
     for e in entries:

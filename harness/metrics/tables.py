@@ -310,6 +310,9 @@ def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
         model = diag.binomial_tail(thresholds, bits, N, p)
         row |= {"daugman_p": p, "daugman_sigma": sigma, "daugman_dof": N, "dof_ideal": bits}
         row |= diag.tail_fit(oo.hist, model)
+        for x in (1e-6, 1e-9, 1e-12):  # model only: labelled as such in the column name
+            ok = np.nonzero(model <= x)[0]
+            row[f"model_threshold_at_fpr_{x:.0e}".replace("e-0", "e-")] = int(ok[-1]) if len(ok) else -1
         extra["fpr_model"] = model
         extra["model"] = f"extrapolation: Binomial(N={N:.4g}, p={p:.4g}) (Daugman degrees of freedom)"
     else:
