@@ -99,10 +99,30 @@ class TransformConfig(_Strict):
 
 
 class MetricsConfig(_Strict):
+    """What the metrics stage computes (see harness/metrics/tables.py).
+
+    - target_fpr: FPR the threshold recommendation must stay under.
+    - fpr_points: FPRs at which TPR is reported (NaN = not measurable).
+    - confidence: level of every interval (two-sided).
+    - bootstrap_replicates, bootstrap_seed: image-level Poisson bootstrap.
+    - keep_fpr, max_close_pairs: every negative pair at or under keep_below
+      is kept (close_pairs.parquet), where keep_below is the largest t with
+      FPR(t) <= max(keep_fpr, target_fpr), at least 0, lowered until at
+      most max_close_pairs pairs are kept.
+    - collision_k: closest orig-orig pairs per hasher in collisions.csv.
+    """
     target_fpr: float = Field(default=1e-3, gt=0, lt=1)
-    fpr_points: list[float] = Field(default_factory=lambda: [1e-2, 1e-3])
+    fpr_points: list[float] = Field(default_factory=lambda: [1e-2, 1e-3, 1e-4, 1e-5, 1e-6])
     orig_orig: bool = True
     variant_orig: bool = True
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    bootstrap_replicates: int = Field(default=1000, ge=0, le=100_000)
+    bootstrap_seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    keep_fpr: float = Field(default=1e-4, gt=0, lt=1)
+    max_close_pairs: int = Field(default=2_000_000, ge=0)
+    collision_k: int = Field(default=25, ge=0)
+    retrieval: bool = True
+    diagnostics: bool = True
 
     @field_validator("fpr_points")
     @classmethod

@@ -73,16 +73,27 @@ def pair_histogram_numpy(a, b=None, groups_a=None, groups_b=None, block: int = D
     return hist
 
 
-def _kernel():
-    """The numba kernels, or None (then numpy is used). HARNESS_NO_NUMBA=1
-    forces the numpy path."""
+#: below this many pairs the numpy path is used (starting threads costs more)
+SMALL_PAIRS = 1_000_000
+
+
+def _kernel(n_pairs: int | None = None):
+    """The numba kernels, or None (then numpy is used): for fewer than
+    SMALL_PAIRS pairs, or when HARNESS_NO_NUMBA=1. Both paths are exact."""
     if os.environ.get("HARNESS_NO_NUMBA") == "1":
+        return None
+    if n_pairs is not None and n_pairs < SMALL_PAIRS:
         return None
     try:
         from . import kernel
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
     return kernel
+
+
+def _n_pairs(a, b) -> int:
+    n = len(a)
+    return n * (n - 1) // 2 if b is None else n * len(b)
 
 
 def _sides(a, b, groups_a, groups_b):
@@ -131,6 +142,18 @@ def _finish(hist, nbytes, bits):
     return np.ascontiguousarray(hist, dtype=np.int64)
 
 
+def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
+    """Hashes of `bits` bits packed most-significant-bit first: the unused
+    low bits of the last byte must be zero (otherwise they would count in
+    every distance)."""
+    nbytes = packed.shape[1]
+    if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
+        raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
+    spare = 8 * nbytes - bits
+    if spare and len(packed) and (packed[:, -1] & ((1 << spare) - 1)).any():
+        raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+
+
 def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
                    bits: int | None = None) -> np.ndarray:
     """Histogram of Hamming distances over pairs, as int64 counts for
@@ -147,7 +170,11 @@ def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT
     `pair_histogram_numpy` when numba is unavailable. `block` only applies
     to the numpy path.
     """
-    K = _kernel()
+    if bits is not None:
+        check_padding(_as_packed(a, "a"), bits, "a")
+        if b is not None:
+            check_padding(_as_packed(b, "b"), bits, "b")
+    K = _kernel(_n_pairs(a, b))
     if K is None:
         a = _as_packed(a, "a")
         return _finish(pair_histogram_numpy(a, b, groups_a, groups_b, block), a.shape[1], bits)
@@ -168,7 +195,7 @@ def count_within(a, b=None, threshold: int = 0, groups_a=None, groups_b=None) ->
     the counting path for a single threshold, no histogram."""
     if threshold < 0:
         return 0
-    K = _kernel()
+    K = _kernel(_n_pairs(a, b))
     if K is None:
         return int(pair_histogram(a, b, groups_a, groups_b)[: threshold + 1].sum())
     a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
@@ -194,7 +221,7 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
     a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
     if len(a) == 0 or len(b) == 0:
         return empty
-    K = _kernel()
+    K = _kernel(_n_pairs(a, None if within else b))
     if K is None:
         i_all, j_all, d_all = [], [], []
         for i0 in range(0, len(a), DEFAULT_BLOCK):
@@ -225,7 +252,7 @@ def nearest_other(a, b, groups_a, groups_b):
     a, b, _, ca, cb = _sides(a, b, groups_a, groups_b)
     if ca is None:
         raise ValueError("nearest_other needs groups for both sides")
-    K = _kernel()
+    K = _kernel(_n_pairs(a, b))
     if K is None:
         mins = np.full(len(a), -1, np.int64)
         counts = np.zeros(len(a), np.int64)

@@ -147,15 +147,54 @@ def _hist_block_w4(X, Y, a0, a1, within, ny, h):
                 j += 1
 
 
+@njit(inline="always")
+def _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf):
+    """Several words per hash, word-major layout (Xt[w, i]): first the
+    distances of one row against a column block (a loop LLVM vectorises),
+    then the histogram increments."""
+    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+    for c0 in range(c_first, ny, COL_BLOCK):
+        c1 = min(c0 + COL_BLOCK, ny)
+        for i in range(a0, a1):
+            j0 = c0
+            if within and j0 <= i:
+                j0 = i + 1
+            if j0 >= c1:
+                continue
+            m = c1 - j0
+            x = Xt[0, i]
+            for j in range(m):
+                buf[j] = popcount64(x ^ Yt[0, j0 + j])
+            for w in range(1, W):
+                x = Xt[w, i]
+                for j in range(m):
+                    buf[j] += popcount64(x ^ Yt[w, j0 + j])
+            j = 0
+            while j + 4 <= m:
+                h[0, buf[j]] += 1
+                h[1, buf[j + 1]] += 1
+                h[2, buf[j + 2]] += 1
+                h[3, buf[j + 3]] += 1
+                j += 4
+            while j < m:
+                h[0, buf[j]] += 1
+                j += 1
+
+
 @njit(parallel=True, cache=True)
-def hist_kernel(X, Y, within, nbins):
+def hist_kernel(X, Y, within, nbins, variant=0):
     """int64 histogram (nbins = 64 W + 1) of distances: all pairs i < j of X
-    when `within`, else all (i, j) of X x Y."""
+    when `within`, else all (i, j) of X x Y. For W > 1, `variant` selects
+    the inner loop (0 = automatic: row-major for W = 4, word-major
+    otherwise; 1 = row-major W = 4; 2 = generic row-major; 3 =
+    word-major); all give the same counts."""
     n = X.shape[0]
     W = X.shape[1]
     ny = Y.shape[0]
     X1 = X[:, 0].copy()
     Y1 = Y[:, 0].copy() if W == 1 else X1[:0]
+    Xt = np.ascontiguousarray(X.T) if W > 1 else X[:0]
+    Yt = np.ascontiguousarray(Y.T) if W > 1 else X[:0]
     nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
     ntasks = (nb + 1) // 2 if within else nb
     out = np.zeros((max(ntasks, 1), nbins), dtype=np.int64)
@@ -166,14 +205,19 @@ def hist_kernel(X, Y, within, nbins):
             _hist_block_w1(X1, Y1, a0, a1, within, ny, h)
             if b1 > b0:
                 _hist_block_w1(X1, Y1, b0, b1, within, ny, h)
-        elif W == 4:
+        elif variant == 1 or (variant == 0 and W == 4):
             _hist_block_w4(X, Y, a0, a1, within, ny, h)
             if b1 > b0:
                 _hist_block_w4(X, Y, b0, b1, within, ny, h)
-        else:
+        elif variant == 2:
             _hist_block(X, Y, W, a0, a1, within, ny, h)
             if b1 > b0:
                 _hist_block(X, Y, W, b0, b1, within, ny, h)
+        else:
+            buf = np.empty(COL_BLOCK, dtype=np.int64)
+            _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf)
+            if b1 > b0:
+                _hist_block_t(Xt, Yt, W, b0, b1, within, ny, h, buf)
         for k in range(4):
             for d in range(nbins):
                 out[t, d] += h[k, d]

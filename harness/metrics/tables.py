@@ -2,18 +2,58 @@
 DataFrames out; no file I/O).
 
 `analyse` returns a dict {file name: DataFrame}; the engine writes each one
-into the results folder (``.csv`` or ``.parquet`` by extension).
+into the results folder (``.csv`` or ``.parquet`` by extension):
+
+- histograms.parquet: exact counts per distance (bin) for `positive`,
+  `variant-orig` and `orig-orig` pairs (HISTOGRAM_COLUMNS).
+- metrics.csv: one row per hasher x transform x negative set (columns in
+  harness.metrics.summary).
+- roc.csv: one row per hasher x transform x negative set x threshold
+  (ROC_COLUMNS; DET coordinates, both intervals).
+- thresholds.csv: recommended threshold per hasher and target FPR from the
+  orig-orig negatives, and the TPR it buys per transform (THRESHOLD_COLUMNS).
+- close_pairs.parquet: every negative pair at or under keep_below
+  (CLOSE_COLUMNS).
+- duplicate_candidates.csv: groups.csv-format (image, group) joining
+  originals at distance 0 under every hasher: candidates to declare as
+  groups (dataset.groups) after looking at the contact sheet.
+- collisions.csv: per hasher, every orig-orig pair at distance 0 and the
+  collision_k closest ones, with image names (COLLISION_COLUMNS).
+- retrieval.csv: recall@1 and muAP per hasher x transform (harness.metrics.retrieval).
+- diagnostics.csv: per hasher: bit bias, bit correlation, impostor moments,
+  Daugman degrees of freedom and the fit of the binomial model.
+- extrapolation.csv: per hasher x threshold: measured orig-orig FPR and,
+  in separate columns, the binomial-model FPR (a model, not a measurement).
+- bit_flips.parquet: per hasher x transform x bit: flip rate (variants) or
+  share of ones (originals).
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
-from .hamming import distance_histogram, pair_histogram, paired_distances
+from . import diagnostics as diag
+from .distances import metric_for
+from .hamming import distance_histogram
+from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
+from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
 
 ORIGINAL_KEY = "original()"
 HISTOGRAM_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
+CLOSE_COLUMNS = ["hasher", "bits", "kind", "transform", "image_a", "image_b", "distance"]
+COLLISION_COLUMNS = ["hasher", "bits", "rank", "distance", "image_a", "image_b", "name_a", "name_b",
+                     "group_a", "group_b"]
+ROC_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "negatives", "threshold", "tp", "fp",
+               "n_pos", "n_neg", "tpr", "fpr", "fnr", "fpr_cp_lo", "fpr_cp_hi", "fpr_boot_lo",
+               "fpr_boot_hi", "fpr_upper", "det_fpr_z", "det_fnr_z"]
+THRESHOLD_COLUMNS = ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg",
+                     "fpr", "fpr_upper", "transform", "family", "severity", "tpr", "tpr_cp_lo", "tpr_cp_hi"]
+RETRIEVAL_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "n_queries", "n_database",
+                     "recall_at_1", "recall_at_1_strict", "micro_ap"]
 
 
 def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
@@ -22,47 +62,288 @@ def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
     return np.stack([np.frombuffer(b, np.uint8) for b in series])
 
 
-def compute_histograms(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> pd.DataFrame:
-    """Exact histograms of positives, variant-orig and orig-orig negatives
-    (long format, columns HISTOGRAM_COLUMNS; zero counts omitted).
+def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int, min_pairs: int = 0) -> int:
+    """Largest t with FPR(t) <= max(keep_fpr, target_fpr), at least 0 and
+    at least the smallest t with min_pairs pairs at or under it (so the
+    min_pairs closest pairs are kept), then lowered until at most
+    max_pairs pairs are kept (-1: none)."""
+    neg = np.asarray(neg_hist, dtype=np.int64)
+    n = int(neg.sum())
+    if n == 0:
+        return -1
+    cum = np.cumsum(neg)
+    ok = np.nonzero(cum <= max(keep_fpr, target_fpr) * n)[0]
+    t = int(ok[-1]) if len(ok) else 0
+    if min_pairs > 0:
+        t = max(t, int(np.searchsorted(cum, min(min_pairs, n))))
+    while t >= 0 and cum[t] > max_pairs:
+        t -= 1
+    return t
 
-    Only images whose original was hashed take part; a variant that failed
-    is missing from its own positive and variant-orig sets only."""
-    out = []
+
+def _seed(base: int, *parts) -> int:
+    return (int(base) * 1_000_003 + zlib.crc32("\x1f".join(map(str, parts)).encode())) % (2 ** 32)
+
+
+class NegativeSet:
+    """One set of negative pairs: its histogram, kept close pairs and the
+    per-threshold FPR with both intervals."""
+
+    def __init__(self, kind, hist, keep_below, pairs, boot_lo, boot_hi, confidence):
+        self.kind = kind
+        self.hist = hist
+        self.keep_below = keep_below
+        self.pairs = pairs  # (i, j, d)
+        n = int(hist.sum())
+        self.n = n
+        fp = np.cumsum(hist)
+        self.fp = fp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.fpr = fp / n if n else np.full(len(fp), np.nan)
+        self.cp_lo, self.cp_hi = clopper_pearson(fp, n, confidence)
+        self.boot_lo = np.full(len(hist), np.nan)
+        self.boot_hi = np.full(len(hist), np.nan)
+        self.boot_lo[: len(boot_lo)] = boot_lo
+        self.boot_hi[: len(boot_hi)] = boot_hi
+        self.upper = upper_bound(self.cp_hi, self.boot_hi)
+
+
+def _negative_set(kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed,
+                  min_pairs: int = 0) -> NegativeSet:
+    hist = metric.hist(a, b, ga, gb)
+    keep = choose_keep_below(hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs, min_pairs)
+    pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
+    lo = hi = np.zeros(0)
+    if cfg.bootstrap_replicates > 0 and keep >= 0:
+        lo, hi, _ = bootstrap_fpr(img_a, img_b, group_of_image, *pairs, keep, cfg.bootstrap_replicates,
+                                  seed, cfg.confidence)
+    return NegativeSet(kind, hist, keep, pairs, lo, hi, cfg.confidence)
+
+
+def _roc_rows(meta, pos, neg: NegativeSet):
+    n_pos = int(pos.sum())
+    tp = np.cumsum(pos)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = tp / n_pos if n_pos else np.full(len(tp), np.nan)
+        fnr = 1 - tpr
+        det_x = norm.ppf(neg.fpr)
+        det_y = norm.ppf(fnr)
+    det_x[~np.isfinite(det_x)] = np.nan
+    det_y[~np.isfinite(det_y)] = np.nan
+    return pd.DataFrame({**meta, "threshold": np.arange(len(pos)), "tp": tp, "fp": neg.fp, "n_pos": n_pos,
+                       "n_neg": neg.n, "tpr": tpr, "fpr": neg.fpr, "fnr": fnr, "fpr_cp_lo": neg.cp_lo,
+                       "fpr_cp_hi": neg.cp_hi, "fpr_boot_lo": neg.boot_lo, "fpr_boot_hi": neg.boot_hi,
+                         "fpr_upper": neg.upper, "det_fpr_z": det_x, "det_fnr_z": det_y})
+
+
+def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.DataFrame]:
+    """All result tables of a run (see the module docstring)."""
+    cfg = metrics_cfg
+    hist_rows, close_parts, roc_parts, thr_rows, coll_parts, retr_rows, diag_rows = [], [], [], [], [], [], []
+    extra_parts, flip_parts, neg_sets = [], [], {}
     for hasher in hashers:
+        metric = metric_for(hasher)
+        bits = metric.bits  # histogram length - 1 (bits, or the last bin index)
         hh = hashes[hashes["hasher"] == hasher.name]
-        bits = hasher.bits
-        orig = hh[hh["transform"] == ORIGINAL_KEY].sort_values("image_id").drop_duplicates("image_id")
+        by_transform = dict(tuple(hh.groupby("transform", sort=False)))
+        empty = hh.iloc[:0]
+        orig = by_transform.get(ORIGINAL_KEY, empty).sort_values("image_id").drop_duplicates("image_id")
         orig_packed = _packed(orig["hash"], hasher.nbytes)
+        orig_ids = orig["image_id"].to_numpy()
         orig_groups = orig["group"].to_numpy()
-        index = {img: i for i, img in enumerate(orig["image_id"])}
+        _, group_code = np.unique(orig_groups, return_inverse=True) if len(orig) else (None, np.zeros(0, int))
+        index = {img: i for i, img in enumerate(orig_ids)}
+        img_all = np.arange(len(orig))
 
-        def emit(kind, spec_key, family, severity, hist):
+        def emit(kind, key, family, severity, hist):
             for d in np.nonzero(hist)[0]:
-                out.append((hasher.name, bits, spec_key, family, severity, kind, int(d), int(hist[d])))
+                hist_rows.append((hasher.name, bits, key, family, severity, kind, int(d), int(hist[d])))
 
-        if metrics_cfg.orig_orig:
-            hist = pair_histogram(orig_packed, groups_a=orig_groups)[: bits + 1]
-            emit("orig-orig", ORIGINAL_KEY, "original", "", hist)
+        def keep_close(neg, kind, key, ids_a, ids_b):
+            i, j, d = neg.pairs
+            if len(i):
+                close_parts.append(pd.DataFrame({"hasher": hasher.name, "bits": bits, "kind": kind,
+                                                 "transform": key, "image_a": ids_a[i], "image_b": ids_b[j],
+                                                 "distance": d}))
+
+        oo = None
+        if cfg.orig_orig:
+            oo = _negative_set("orig-orig", metric, orig_packed, None, orig_groups, None, img_all, None,
+                               group_code, cfg, _seed(cfg.bootstrap_seed, hasher.name, ORIGINAL_KEY),
+                              min_pairs=cfg.collision_k)
+            emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
+            keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
+            coll_parts.append(_collisions(hasher.name, bits, oo, orig, cfg.collision_k))
+        orig_bits = diag.unpack_bits(orig_packed, hasher.bits) if metric.kind == "hamming" else None
+        if orig_bits is not None and cfg.diagnostics:
+            flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": ORIGINAL_KEY,
+                                            "family": "original", "severity": "",
+                                            "bit": np.arange(hasher.bits), "flip_rate": np.nan,
+                                            "share_ones": diag.share_of_ones(orig_bits),
+                                            "n_images": len(orig)}))
+        positives = {}
         for spec in specs:
-            var = hh[hh["transform"] == spec.key]
+            var = by_transform.get(spec.key, empty)
             var = var[var["image_id"].isin(index)].sort_values("image_id").drop_duplicates("image_id")
             if not len(var):
                 continue
             var_packed = _packed(var["hash"], hasher.nbytes)
-            rows = np.array([index[i] for i in var["image_id"]])
+            rows = np.array([index[i] for i in var["image_id"]], dtype=np.int64)
             sev = "" if spec.severity is None else str(spec.severity)
-            pos = distance_histogram(paired_distances(orig_packed[rows], var_packed), 8 * hasher.nbytes)
-            emit("positive", spec.key, spec.family, sev, pos[: bits + 1])
-            if metrics_cfg.variant_orig:
-                neg = pair_histogram(var_packed, orig_packed, groups_a=var["group"].to_numpy(),
-                                     groups_b=orig_groups)[: bits + 1]
-                emit("variant-orig", spec.key, spec.family, sev, neg)
-    return pd.DataFrame(out, columns=HISTOGRAM_COLUMNS)
+            meta = {"family": spec.family, "severity": sev}
+            pos_d = metric.paired(orig_packed[rows], var_packed)
+            pos = np.bincount(pos_d, minlength=metric.nbins).astype(np.int64) if metric.kind != "hamming" \
+                else distance_histogram(pos_d, bits)
+            positives[spec.key] = (meta, pos)
+            emit("positive", spec.key, spec.family, sev, pos)
+            if cfg.variant_orig:
+                vo = _negative_set("variant-orig", metric, var_packed, orig_packed, var["group"].to_numpy(),
+                                   orig_groups, rows, img_all, group_code, cfg,
+                                   _seed(cfg.bootstrap_seed, hasher.name, spec.key))
+                emit("variant-orig", spec.key, spec.family, sev, vo.hist)
+                keep_close(vo, "variant-orig", spec.key, var["image_id"].to_numpy(), orig_ids)
+                neg_sets[(hasher.name, spec.key, "variant-orig")] = vo
+                roc_parts.append(_roc_rows({"hasher": hasher.name, "bits": bits, "transform": spec.key, **meta,
+                                            "negatives": "variant-orig"}, pos, vo))
+                if cfg.retrieval:
+                    mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
+                    r1, r1s = recall_at_1(pos_d, mins, ties)
+                    retr_rows.append((hasher.name, bits, spec.key, spec.family, sev, len(var), len(orig),
+                                      r1, r1s, micro_average_precision(pos, vo.hist)))
+            if oo is not None:
+                neg_sets[(hasher.name, spec.key, "orig-orig")] = oo
+                roc_parts.append(_roc_rows({"hasher": hasher.name, "bits": bits, "transform": spec.key, **meta,
+                                            "negatives": "orig-orig"}, pos, oo))
+            if orig_bits is not None and cfg.diagnostics:
+                vb = diag.unpack_bits(var_packed, hasher.bits)
+                flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": spec.key,
+                                                "family": spec.family, "severity": sev,
+                                                "bit": np.arange(hasher.bits),
+                                                "flip_rate": diag.flip_rates(orig_bits[rows], vb),
+                                                "share_ones": diag.share_of_ones(vb), "n_images": len(var)}))
+        if oo is not None:
+            thr_rows.extend(_threshold_rows(hasher.name, bits, oo, positives, cfg))
+            if cfg.diagnostics:
+                row, extra = _diagnostics(hasher, metric, oo, orig_bits)
+                diag_rows.append(row)
+                extra_parts.append(extra)
+
+    histograms = pd.DataFrame(hist_rows, columns=HISTOGRAM_COLUMNS)
+    metrics = summarise(histograms, cfg.target_fpr, tuple(cfg.fpr_points), neg_sets=neg_sets,
+                        confidence=cfg.confidence, replicates=cfg.bootstrap_replicates)
+    tables = {
+        "histograms.parquet": histograms,
+        "metrics.csv": metrics,
+        "roc.csv": _concat(roc_parts, ROC_COLUMNS),
+        "thresholds.csv": pd.DataFrame(thr_rows, columns=THRESHOLD_COLUMNS),
+        "close_pairs.parquet": _concat(close_parts, CLOSE_COLUMNS),
+        "collisions.csv": _concat(coll_parts, COLLISION_COLUMNS),
+    }
+    tables["duplicate_candidates.csv"] = duplicate_groups(
+        tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])),
+        [h.name for h in hashers])
+    if cfg.retrieval:
+        tables["retrieval.csv"] = pd.DataFrame(retr_rows, columns=RETRIEVAL_COLUMNS)
+    if cfg.diagnostics:
+        tables["diagnostics.csv"] = pd.DataFrame(diag_rows)
+        tables["extrapolation.csv"] = _concat(extra_parts, None)
+        tables["bit_flips.parquet"] = _concat(flip_parts, None)
+    return tables
 
 
-def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.DataFrame]:
-    """All result tables of a run: {"histograms.parquet": ..., "metrics.csv": ...}."""
-    histograms = compute_histograms(hashes, hashers, specs, metrics_cfg)
-    metrics = summarise(histograms, metrics_cfg.target_fpr, tuple(metrics_cfg.fpr_points))
-    return {"histograms.parquet": histograms, "metrics.csv": metrics}
+def _concat(parts, columns):
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return pd.DataFrame(columns=columns or [])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Every kept orig-orig pair at distance 0, plus the k closest pairs."""
+    i, j, d = oo.pairs  # sorted by (distance, i, j)
+    take = max(int((d == 0).sum()), min(k, len(d)))
+    i, j, d = i[:take], j[:take], d[:take]
+    ids, names, groups = (orig[c].to_numpy() for c in ("image_id", "image_name", "group"))
+    return pd.DataFrame({"hasher": hasher_name, "bits": bits, "rank": np.arange(1, take + 1), "distance": d,
+                         "image_a": ids[i], "image_b": ids[j], "name_a": names[i], "name_b": names[j],
+                         "group_a": groups[i], "group_b": groups[j]})
+
+
+def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
+    """Recommended threshold per target FPR from the orig-orig upper bound
+    (harness.metrics.intervals.recommend_threshold) and the TPR per
+    transform at that threshold, with a Clopper-Pearson interval (one
+    positive pair per image: independent across images)."""
+    rows = []
+    targets = sorted(set(cfg.fpr_points) | {cfg.target_fpr}, reverse=True)
+    for target in targets:
+        t = recommend_threshold(oo.upper, target)
+        fp = int(oo.fp[t]) if t >= 0 else 0
+        fpr = float(oo.fpr[t]) if t >= 0 else 0.0
+        ub = float(oo.upper[t]) if t >= 0 else 0.0
+        for key, (meta, pos) in positives.items():
+            n_pos = int(pos.sum())
+            tp = int(pos[: t + 1].sum()) if t >= 0 else 0
+            lo, hi = clopper_pearson(tp, n_pos, cfg.confidence)
+            rows.append((hasher_name, bits, "orig-orig", target, t, fp, oo.n, fpr, ub, key, meta["family"],
+                         meta["severity"], tp / n_pos if n_pos else np.nan, float(lo), float(hi)))
+    return rows
+
+
+def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
+    bits = metric.bits
+    mean, var = diag.impostor_moments(oo.hist)
+    row = {"hasher": hasher.name, "bits": bits, "distance": metric.kind, "n_images": None,
+           "n_pairs": oo.n, "impostor_mean": mean, "impostor_var": var}
+    if orig_bits is not None:
+        p1 = diag.share_of_ones(orig_bits)
+        row["n_images"] = len(orig_bits)
+        row |= {"bit_share_ones_mean": float(np.mean(p1)), "bit_bias_mean_abs": float(np.mean(np.abs(p1 - 0.5))),
+                "bit_bias_max_abs": float(np.max(np.abs(p1 - 0.5))),
+                "n_bits_share_outside_0.1_0.9": int(((p1 < 0.1) | (p1 > 0.9)).sum())}
+        row |= diag.correlation_summary(orig_bits)
+    thresholds = np.arange(len(oo.hist))
+    extra = pd.DataFrame({"hasher": hasher.name, "bits": bits, "threshold": thresholds, "fp_measured": oo.fp,
+                          "n_neg": oo.n, "fpr_measured": oo.fpr, "fpr_measured_upper": oo.upper})
+    if metric.kind == "hamming":
+        N, p, sigma = diag.daugman_dof(oo.hist, bits)
+        model = diag.binomial_tail(thresholds, bits, N, p)
+        row |= {"daugman_p": p, "daugman_sigma": sigma, "daugman_dof": N, "dof_ideal": bits}
+        row |= diag.tail_fit(oo.hist, model)
+        for x in (1e-6, 1e-9, 1e-12):  # model only: labelled as such in the column name
+            ok = np.nonzero(model <= x)[0]
+            row[f"model_threshold_at_fpr_{x:.0e}".replace("e-0", "e-")] = int(ok[-1]) if len(ok) else -1
+        extra["fpr_model"] = model
+        extra["model"] = f"extrapolation: Binomial(N={N:.4g}, p={p:.4g}) (Daugman degrees of freedom)"
+    else:
+        extra["fpr_model"] = np.nan
+        extra["model"] = "none (non-Hamming distance)"
+    return row, extra
+
+
+def duplicate_groups(close_pairs_df: pd.DataFrame, names: dict, hashers=None) -> pd.DataFrame:
+    """Candidate groups.csv (columns image, group) joining images whose
+    originals are at distance 0 under EVERY hasher in `hashers` (default:
+    all hashers present): `names` maps image_id to name. Review them on the contact sheet, then pass the
+    file as dataset.groups and re-run."""
+    df = close_pairs_df
+    if "kind" in df.columns:
+        df = df[df["kind"] == "orig-orig"]
+    hashers = sorted(set(df["hasher"])) if hashers is None else list(hashers)
+    zero = df[df["distance"] == 0]
+    counts = zero.groupby(["image_a", "image_b"])["hasher"].nunique()
+    both = [pair for pair, c in counts.items() if c == len(hashers)]
+    parent: dict[str, str] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in both:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    rows = sorted((str(names.get(x, x)), "dup-" + find(x)[:12]) for x in parent)
+    return pd.DataFrame(rows, columns=["image", "group"])

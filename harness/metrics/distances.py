@@ -1,0 +1,132 @@
+"""One interface over the two kinds of distance a hasher can have.
+
+- `HammingMetric`: binary hashes, distance = number of differing bits
+  (integer 0..bits); histograms have bits + 1 bins; the numba kernels.
+- `HasherMetric`: any other distance (OpenCV RadialVariance "pcc",
+  ColorMoment "l2", imagehash crop-resistant "multi-segment", ...). The
+  hasher provides ``pair_distances(a, b) -> float64 (len(a), len(b))``
+  (lower = more similar), ``n_bins``, ``quantise(d) -> int64 bin in
+  0..n_bins-1`` (non-decreasing in d) and ``bin_edges`` (the documented
+  grid). Distances are computed block by block (memory O(block^2)) and
+  binned; "threshold t" then means bin index t, i.e. the pairs whose
+  quantised distance is <= t. Histograms have n_bins bins.
+
+Both expose: nbins, hist(a, b, ga, gb), close(a, b, t, ga, gb),
+paired(a, b) and nearest(a, b, ga, gb), with the semantics of the
+functions in hamming.py (b=None: all pairs i < j of a; same-group pairs
+excluded).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import hamming
+
+GENERIC_BLOCK = 1024
+
+
+class HammingMetric:
+    kind = "hamming"
+
+    def __init__(self, bits: int):
+        self.bits = int(bits)
+        self.nbins = self.bits + 1
+
+    def hist(self, a, b=None, ga=None, gb=None):
+        return hamming.pair_histogram(a, b, ga, gb, bits=self.bits)
+
+    def close(self, a, b, t, ga=None, gb=None):
+        return hamming.close_pairs(a, b, t, ga, gb)
+
+    def paired(self, a, b):
+        return hamming.paired_distances(a, b)
+
+    def nearest(self, a, b, ga, gb):
+        return hamming.nearest_other(a, b, ga, gb)
+
+    def label(self, t: int) -> str:
+        return f"{t} bits"
+
+
+class HasherMetric:
+    kind = "binned"
+
+    def __init__(self, hasher):
+        for attr in ("pair_distances", "quantise", "n_bins"):
+            if not hasattr(hasher, attr):
+                raise ValueError(f"hasher {hasher.name!r} has distance {hasher.distance!r} but no {attr}")
+        self.hasher = hasher
+        self.nbins = int(hasher.n_bins)
+        self.bits = self.nbins - 1
+        self.edges = np.asarray(getattr(hasher, "bin_edges", np.arange(self.nbins + 1)), dtype=float)
+
+    def _bins(self, x, y):
+        d = np.asarray(self.hasher.pair_distances(x, y), dtype=np.float64)
+        q = np.asarray(self.hasher.quantise(d), dtype=np.int64)
+        if q.size and (q.min() < 0 or q.max() >= self.nbins):
+            raise ValueError(f"{self.hasher.name}.quantise returned bins outside 0..{self.nbins - 1}")
+        return q
+
+    def _blocks(self, a, b, ga, gb):
+        """Yield (i0, j0, bins, keep) per block; keep masks same-group pairs
+        and (b is None) the lower triangle."""
+        within = b is None
+        if within:
+            b, gb = a, ga
+        ca, cb = hamming._group_codes(ga, gb, len(a), len(b))
+        for i0 in range(0, len(a), GENERIC_BLOCK):
+            i1 = min(i0 + GENERIC_BLOCK, len(a))
+            for j0 in range(i0 if within else 0, len(b), GENERIC_BLOCK):
+                j1 = min(j0 + GENERIC_BLOCK, len(b))
+                q = self._bins(a[i0:i1], b[j0:j1])
+                keep = np.ones(q.shape, dtype=bool)
+                if within:
+                    keep &= (np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :])
+                if ca is not None:
+                    keep &= ca[i0:i1, None] != cb[None, j0:j1]
+                yield i0, j0, q, keep
+
+    def hist(self, a, b=None, ga=None, gb=None):
+        h = np.zeros(self.nbins, dtype=np.int64)
+        for _, _, q, keep in self._blocks(a, b, ga, gb):
+            h += np.bincount(q[keep], minlength=self.nbins)
+        return h
+
+    def close(self, a, b, t, ga=None, gb=None):
+        out = ([], [], [])
+        for i0, j0, q, keep in self._blocks(a, b, ga, gb):
+            ii, jj = np.nonzero(keep & (q <= t))
+            out[0].append(ii + i0), out[1].append(jj + j0), out[2].append(q[ii, jj])
+        if not out[0]:
+            return (np.zeros(0, np.int64),) * 3
+        I, J, D = (np.concatenate(x).astype(np.int64) for x in out)
+        order = np.lexsort((J, I, D))
+        return I[order], J[order], D[order]
+
+    def paired(self, a, b):
+        return np.array([self._bins(a[i:i + 1], b[i:i + 1])[0, 0] for i in range(len(a))], dtype=np.int64)
+
+    def nearest(self, a, b, ga, gb):
+        mins = np.full(len(a), -1, np.int64)
+        counts = np.zeros(len(a), np.int64)
+        ca, cb = hamming._group_codes(ga, gb, len(a), len(b))
+        for i0 in range(0, len(a), GENERIC_BLOCK):
+            q = self._bins(a[i0:i0 + GENERIC_BLOCK], b).astype(np.float64)
+            q[ca[i0:i0 + GENERIC_BLOCK, None] == cb[None, :]] = np.inf
+            m = q.min(axis=1, initial=np.inf)
+            ok = np.isfinite(m)
+            mins[i0:i0 + len(m)][ok] = m[ok]
+            counts[i0:i0 + len(m)] = np.where(ok, (q == m[:, None]).sum(axis=1), 0)
+        return mins, counts
+
+    def label(self, t: int) -> str:
+        if 0 <= t < len(self.edges) - 1:
+            return f"bin {t}: {self.hasher.distance} <= {self.edges[t + 1]:g}"
+        return f"bin {t}"
+
+
+def metric_for(hasher):
+    """HammingMetric for binary hashers, HasherMetric otherwise."""
+    if getattr(hasher, "distance", "hamming") == "hamming":
+        return HammingMetric(hasher.bits)
+    return HasherMetric(hasher)

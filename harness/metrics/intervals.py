@@ -1,0 +1,156 @@
+"""Confidence intervals for false-positive rates, and the threshold
+recommendation.
+
+Two intervals, reported side by side and never mixed with point estimates:
+
+- **Clopper-Pearson** (exact binomial): for k matching pairs out of n,
+  lo = Beta.ppf(a/2; k, n-k+1), hi = Beta.ppf(1-a/2; k+1, n-k), a = 1 -
+  confidence (lo = 0 when k = 0, hi = 1 when k = n). It ASSUMES THE PAIRS
+  ARE INDEPENDENT, which they are not (pairs sharing an image are
+  correlated), so it is usually too narrow for FPRs.
+- **Image-level (cluster) Poisson bootstrap**: each image gets a weight
+  w ~ Poisson(1) per replicate; a pair (i, j) counts w_i * w_j. The
+  numerator sum over matching pairs of w_i w_j is taken over the kept close
+  pairs (every pair at or under `keep_below`, so it is exact for t <=
+  keep_below); the denominator has a closed form:
+
+  * within one set (orig-orig): sum_{i<j, g_i != g_j} w_i w_j =
+    ((sum w)^2 - sum w^2)/2 - sum_g ((sum_{i in g} w)^2 - sum_{i in g} w^2)/2
+  * across two sets A x B (variant-orig, variant of image i vs original of
+    image j): (sum_A w)(sum_B w) - sum_g (sum_{A in g} w)(sum_{B in g} w)
+
+  The interval is the (a/2, 1-a/2) percentile of the replicate FPRs.
+  When k = 0 every replicate is 0, so the bootstrap says nothing; the
+  upper bound used everywhere is therefore max(Clopper-Pearson hi,
+  bootstrap hi), and zero observed false positives are reported as an
+  upper bound, never as "0".
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import sparse
+from scipy.stats import beta
+
+#: the largest (replicates x pairs) block held in memory at once
+_BLOCK_CELLS = 4_000_000
+
+
+def clopper_pearson(k, n, confidence: float = 0.95):
+    """Two-sided exact binomial interval(s) for k successes out of n
+    (arrays broadcast). Returns (lo, hi) as float arrays (NaN when n = 0)."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    a = 1.0 - confidence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(k > 0, beta.ppf(a / 2, np.maximum(k, 1e-300), n - k + 1), 0.0)
+        hi = np.where(k < n, beta.ppf(1 - a / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
+    bad = n <= 0
+    lo = np.where(bad, np.nan, lo)
+    hi = np.where(bad, np.nan, hi)
+    return lo, hi
+
+
+def _indicator(codes: np.ndarray, n_cols: int) -> sparse.csr_matrix:
+    rows = np.arange(len(codes))
+    return sparse.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(len(codes), n_cols))
+
+
+def weighted_pair_total(w_a, w_b, g_a, g_b, n_groups: int, within: bool) -> np.ndarray:
+    """Closed-form sum of w_i w_j over the negative pairs, per replicate.
+
+    w_a: (reps, n_a) weights of the rows of A; w_b the same for B (ignored
+    when `within`); g_a, g_b: group codes in 0..n_groups-1."""
+    if within:
+        s = w_a.sum(axis=1)
+        s2 = (w_a * w_a).sum(axis=1)
+        total = (s * s - s2) / 2
+        if len(np.unique(g_a)) == len(g_a):  # every group a singleton
+            return total
+        ga = _indicator(g_a, n_groups)
+        G = np.asarray(ga.T.dot(w_a.T).T)  # (reps, groups)
+        G2 = np.asarray(ga.T.dot((w_a * w_a).T).T)
+        return total - ((G * G).sum(axis=1) - G2.sum(axis=1)) / 2
+    ga = _indicator(g_a, n_groups)
+    gb = _indicator(g_b, n_groups)
+    GA = np.asarray(ga.T.dot(w_a.T).T)
+    GB = np.asarray(gb.T.dot(w_b.T).T)
+    return w_a.sum(axis=1) * w_b.sum(axis=1) - (GA * GB).sum(axis=1)
+
+
+def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_below: int,
+                  replicates: int = 1000, seed: int = 0, confidence: float = 0.95):
+    """Image-level Poisson bootstrap of FPR(t) for t = 0..keep_below.
+
+    img_a[r]: image index (0..m-1) of row r of A; img_b likewise for B, or
+    None for all pairs within A. group_of_image: group code per image.
+    pair_i, pair_j, pair_d: every negative pair (rows of A, B) at distance
+    <= keep_below. Returns (lo, hi, replicate_fpr) with lo, hi of length
+    keep_below + 1 and replicate_fpr of shape (replicates, keep_below + 1).
+    Deterministic for a given seed."""
+    if keep_below < 0:
+        z = np.zeros(0)
+        return z, z, np.zeros((replicates, 0))
+    img_a = np.asarray(img_a, dtype=np.int64)
+    within = img_b is None
+    img_b = img_a if within else np.asarray(img_b, dtype=np.int64)
+    groups = np.asarray(group_of_image, dtype=np.int64)
+    m = len(groups)
+    n_groups = int(groups.max(initial=-1)) + 1
+    pa, pb = img_a[np.asarray(pair_i, np.int64)], img_b[np.asarray(pair_j, np.int64)]
+    d = np.asarray(pair_d, dtype=np.int64)
+    n_t = keep_below + 1
+    order = np.argsort(d, kind="stable")
+    pa, pb, d = pa[order], pb[order], d[order]
+    # number of pairs at distance <= t, for t = 0..keep_below
+    ends = np.searchsorted(d, np.arange(n_t), side="right")
+    rng = np.random.default_rng(seed)
+    out = np.empty((replicates, n_t))
+    step = max(1, min(replicates, _BLOCK_CELLS // max(1, m, len(d))))
+    for r0 in range(0, replicates, step):
+        r1 = min(r0 + step, replicates)
+        w = rng.poisson(1.0, size=(r1 - r0, m)).astype(np.float64)
+        denom = weighted_pair_total(w[:, img_a], None if within else w[:, img_b],
+                                    groups[img_a], None if within else groups[img_b], n_groups, within)
+        csum = np.zeros((r1 - r0, len(d) + 1))
+        np.cumsum(w[:, pa] * w[:, pb], axis=1, out=csum[:, 1:])
+        num = csum[:, ends]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[r0:r1] = num / denom[:, None]
+    a = 1.0 - confidence
+    lo = np.nanquantile(out, a / 2, axis=0)
+    hi = np.nanquantile(out, 1 - a / 2, axis=0)
+    return lo, hi, out
+
+
+def upper_bound(cp_hi, boot_hi):
+    """The FPR upper bound used for decisions: the larger of the two
+    (NaN-aware: the bootstrap is NaN above keep_below)."""
+    return np.fmax(np.asarray(cp_hi, float), np.asarray(boot_hi, float))
+
+
+def recommend_threshold(upper, target_fpr: float) -> int:
+    """Largest integer threshold t such that the FPR upper bound is below
+    `target_fpr` at t and at every smaller threshold (upper[t] for t = 0..);
+    -1 when even t = 0 fails (then no threshold can be recommended)."""
+    upper = np.asarray(upper, dtype=np.float64)
+    ok = upper < target_fpr  # NaN compares False
+    if not len(ok) or not ok[0]:
+        return -1
+    bad = np.nonzero(~ok)[0]
+    return int(bad[0] - 1) if len(bad) else len(ok) - 1
+
+
+def rate_statement(k: int, n: int, lo: float, hi: float, confidence: float = 0.95) -> str:
+    """Human-readable FPR with its interval; zero observed -> an upper bound."""
+    if n <= 0:
+        return "no pairs"
+    pct = f"{100 * confidence:g}%"
+    if k == 0:
+        return f"< {hi:.3g} (0 of {n} pairs matched; {pct} upper bound)"
+    return f"{k / n:.3g} [{lo:.3g}, {hi:.3g}] ({k} of {n} pairs; {pct})"
+
+
+def format_upper(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
