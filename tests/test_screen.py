@@ -54,6 +54,14 @@ def test_near_pairs_equals_brute_force_across_blocks(within):
             assert dist[0] == np.unpackbits(a["h1"][i] ^ b["h1"][j]).sum()
 
 
+def test_default_rule():
+    from harness.datasets.screen import default_min_agree, default_threshold
+
+    assert default_min_agree(["phash", "dhash", "pdq"]) == 2
+    assert default_min_agree(["phash", "dhash", "whash"]) == 3
+    assert (default_threshold(64, "phash"), default_threshold(256, "pdq"), default_threshold(128, "x")) == (2, 24, 4)
+
+
 def test_exact_duplicate_counts():
     assert exact_duplicate_counts(["a", "b", "a", "c", "a", "b"]) == {
         "exact_duplicate_images": 5, "exact_duplicate_groups": 2, "exact_duplicate_extra_copies": 3}
@@ -150,7 +158,8 @@ def test_hygiene_and_overlap_counts(planted):
     h = hygiene_counts(df, hashers, image_ids=[r.image_id for r in records])
     assert h["images"] == 15 and h["exact_duplicate_images"] == 2
     assert h["near_duplicate_pairs"] == 2 and h["near_duplicate_images"] == 4
-    assert h["min_agree"] == 2 and h["hashers"] == ["phash", "dhash", "whash"]
+    assert h["min_agree"] == 3 and h["hashers"] == ["phash", "dhash", "whash"]  # no pdq: all must agree
+    assert h["thresholds"] == {"phash": 2, "dhash": 2, "whash": 2}
     # query = the three planted copies; reference = the 12 originals
     copies = {"copy_of_0.png", "reencoded_1.jpg", "resized_2.png"}
     q = df[df["image_name"].isin(copies)]

@@ -2,20 +2,22 @@
 
 Two images are
 - **exact duplicates** when their bytes are identical (same sha256);
-- **near duplicates** when at least `min_agree` (default 2) of the screening
-  hashers put them within a small Hamming distance: by default
-  ``distance <= bits / 16`` (about 6% of the bits), i.e. 4 of 64 bits for
-  pHash, dHash, aHash and wHash, and 16 of 256 bits for PDQ.
+- **near duplicates** when at least `min_agree` of the screening hashers put
+  them within a small Hamming distance (``distance <= threshold``, bits).
 
-Default hashers: pHash and dHash, plus PDQ when a hasher named ``pdq`` is
-registered, otherwise wHash. Requiring two different hashers to agree keeps
-out most pairs that one hash alone confuses (e.g. different motorbikes in
-the same pose on white: dHash distance 2-4, pHash often larger).
+Defaults (chosen from a measurement on Caltech-101, see datasets.md):
+- hashers pHash, dHash and PDQ (when a hasher named ``pdq`` is registered);
+  thresholds 2 bits of 64 for pHash/dHash/aHash/wHash and 24 bits of 256 for
+  PDQ (other hashers: round(bits / 32)); at least 2 of the 3 must agree;
+- without ``pdq``: pHash, dHash and wHash, and all 3 must agree.
+64-bit hashes alone confuse different objects photographed in the same pose
+on white (Caltech-101 Motorbikes: pHash and dHash both within 4 bits, PDQ
+40-110 bits apart), hence the small thresholds and the agreement rule.
 
 Groups are the connected components of "exact or near duplicate" (union
 find), so a chain a~b~c is one group even if a and c are far apart. All
 pairs are compared exactly in blocks (numpy XOR + popcount), O(n^2) work and
-O(block^2) memory; 7,807 images (Caltech-101) take seconds for the pairs.
+O(block^2) memory; 7,807 images (Caltech-101) take about 12 s for the pairs.
 
 `phash-harness screen` writes groups.csv (columns image,group,name; image
 is the sha256, which every loader accepts, so an experiment can use
@@ -40,8 +42,8 @@ from ..errors import ConfigError, DecodeError
 from .decode import DEFAULT_MAX_PIXELS, load_rgb
 from .records import ImageRecord
 
-#: near-duplicate threshold as a fraction of the hash length (bits / 16)
-THRESHOLD_FRACTION = 1 / 16
+#: near-duplicate thresholds in bits; other hashers: round(bits / 32)
+DEFAULT_THRESHOLDS = {"phash": 2, "dhash": 2, "ahash": 2, "whash": 2, "pdq": 24}
 DEFAULT_MIN_AGREE = 2
 BLOCK = 1024
 
@@ -53,9 +55,17 @@ def default_hasher_names() -> list[str]:
     return ["phash", "dhash", "pdq" if "pdq" in names else "whash"]
 
 
-def default_threshold(bits: int) -> int:
-    """Near-duplicate threshold in bits: round(bits / 16) (4 for 64 bits)."""
-    return int(round(bits * THRESHOLD_FRACTION))
+def default_min_agree(names) -> int:
+    """2 when PDQ is among the hashers, else all of them."""
+    names = list(names)
+    return DEFAULT_MIN_AGREE if "pdq" in names else len(names)
+
+
+def default_threshold(bits: int, name: str = "") -> int:
+    """Near-duplicate threshold in bits (DEFAULT_THRESHOLDS, else bits / 32)."""
+    if name in DEFAULT_THRESHOLDS and bits == (256 if name == "pdq" else 64):
+        return DEFAULT_THRESHOLDS[name]
+    return max(1, int(round(bits / 32)))
 
 
 def build_hashers(names: Optional[list[str]] = None, thresholds: Optional[dict] = None):
@@ -71,7 +81,7 @@ def build_hashers(names: Optional[list[str]] = None, thresholds: Optional[dict] 
     for h in hashers:
         if getattr(h, "distance", "hamming") != "hamming":
             raise ConfigError("--hashers", f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers")
-        out[h.name] = default_threshold(h.bits)
+        out[h.name] = default_threshold(h.bits, h.name)
     for name, t in (thresholds or {}).items():
         if name not in out:
             raise ConfigError("--threshold", f"{name!r} is not one of the screening hashers: {', '.join(out)}")
@@ -205,10 +215,11 @@ def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progres
 
 
 def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
-                   min_agree: int = DEFAULT_MIN_AGREE, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   min_agree: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                    progress: Optional[bool] = None, block: int = BLOCK) -> ScreenResult:
     """Find exact and near-duplicate groups among `records`."""
     hasher_objs, thr = build_hashers(hashers, thresholds)
+    min_agree = default_min_agree(thr) if min_agree is None else min_agree
     if not 1 <= min_agree <= len(hasher_objs):
         raise ConfigError("--min-agree", f"must be in 1..{len(hasher_objs)} (number of hashers)")
     t0 = time.perf_counter()
@@ -286,16 +297,18 @@ def _original_packed(hashes_df, names):
 
 
 def _hygiene_setup(hashers, thresholds, min_agree):
+    """Hamming hashers of the run with thresholds; min_agree defaults as for
+    screening, and is capped at the number of hashers."""
     thr = {}
     for h in hashers:
         if getattr(h, "distance", "hamming") == "hamming":
-            thr[h.name] = int((thresholds or {}).get(h.name, default_threshold(h.bits)))
-    k = min(min_agree, len(thr))
+            thr[h.name] = int((thresholds or {}).get(h.name, default_threshold(h.bits, h.name)))
+    k = min(default_min_agree(thr) if min_agree is None else min_agree, len(thr))
     return thr, k
 
 
 def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
-                   min_agree: int = DEFAULT_MIN_AGREE) -> dict:
+                   min_agree: Optional[int] = None) -> dict:
     """Duplicate counts of a run's image set, from its hashes table (pure:
     no I/O). `hashers`: the run's Hasher objects (non-Hamming ones are
     skipped); `image_ids`: sha256 of every listed image, duplicates
@@ -321,7 +334,7 @@ def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
 
 
 def overlap_counts(query_df, reference_df, hashers, thresholds=None,
-                   min_agree: int = DEFAULT_MIN_AGREE) -> dict:
+                   min_agree: Optional[int] = None) -> dict:
     """Overlap between a query set and a reference set, from their hashes
     tables (pure). Returns {query_images, reference_images,
     exact_overlap_images (query images whose sha256 is in the reference set),
@@ -451,10 +464,11 @@ def resolve_target(target: str, dest: Optional[str] = None, extensions=None):
 
 
 def run_screen(target: str, out: Optional[str] = None, dest: Optional[str] = None, hashers=None,
-               thresholds=None, min_agree: int = DEFAULT_MIN_AGREE, extensions=None,
+               thresholds=None, min_agree: Optional[int] = None, extensions=None,
                progress: Optional[bool] = None):
     """Screen `target` and write the outputs; returns (ScreenResult, out)."""
-    objs, _ = build_hashers(hashers, thresholds)  # validate before any work
+    objs, thr = build_hashers(hashers, thresholds)  # validate before any work
+    min_agree = default_min_agree(thr) if min_agree is None else min_agree
     if not 1 <= min_agree <= len(objs):
         raise ConfigError("--min-agree", f"must be in 1..{len(objs)} (number of hashers)")
     records, list_errors = resolve_target(target, dest, extensions)
