@@ -288,11 +288,13 @@ def _add_screen(sub):
     p.add_argument("target", metavar="NAME|DIR", help="a fetched catalogue name, a folder, or a MANIFEST.csv")
     p.add_argument("--dest", help="where catalogue datasets were fetched (as for fetch)")
     p.add_argument("--out", help="output folder (default: results/screen-<name>)")
-    p.add_argument("--hashers", help="comma-separated hashers (default: phash,dhash,pdq if registered, "
-                                     "else phash,dhash,whash)")
+    p.add_argument("--hashers", help="comma-separated Hamming hashers (default: phash,dhash,pdq if pdq is "
+                                     "registered, else phash,dhash,whash)")
     p.add_argument("--threshold", action="append", default=[], metavar="HASHER=BITS",
-                   help="near-duplicate threshold per hasher in bits (repeatable)")
-    p.add_argument("--min-agree", type=int, default=2, help="hashers that must agree (default 2)")
+                   help="near-duplicate threshold per hasher in bits (repeatable; default 2 for 64-bit "
+                        "hashes, 24 for pdq)")
+    p.add_argument("--min-agree", type=int, default=None,
+                   help="hashers that must agree (default: 2 with pdq, else all of them)")
     p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_screen)

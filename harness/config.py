@@ -30,8 +30,29 @@ class _Strict(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    source: Literal["sample", "folder"] = "sample"
+    """Where the images come from.
+
+    source:
+      - ``sample``: the built-in sample (no download);
+      - ``folder``: every image under ``path`` (recursive unless
+        ``recursive: false``; ``extensions`` filter). ``path`` may be an
+        fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``memory://...``):
+        files are read through fsspec and cached under ``cache``;
+      - ``manifest``: a CSV at ``path`` with a ``file`` (or ``path``) column,
+        optional ``sha256`` (checked) and ``group`` columns (MANIFEST.csv
+        written by ``phash-harness fetch`` works as is);
+      - ``catalog``: the catalogue dataset ``name`` fetched under ``dest``
+        (default: $PHASH_HARNESS_DATA or ~/.cache/phash-harness/datasets);
+        read through its MANIFEST.csv.
+    groups: optional groups.csv (columns image,group; image = name or sha256),
+      e.g. written by ``phash-harness screen``.
+    """
+
+    source: Literal["sample", "folder", "manifest", "catalog"] = "sample"
     path: Optional[str] = None
+    name: Optional[str] = None
+    dest: Optional[str] = None
+    cache: Optional[str] = None
     extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"])
     recursive: bool = True
     groups: Optional[str] = None
@@ -42,8 +63,30 @@ class DatasetConfig(_Strict):
         if self.source == "folder":
             if not self.path:
                 raise ValueError("dataset.path is required when source is 'folder'")
-            if not os.path.isdir(self.path):
+            if "://" in self.path:
+                from .datasets.remote import check_url
+                try:
+                    check_url(self.path)
+                except ConfigError as exc:
+                    raise ValueError(exc.message) from None
+            elif not os.path.isdir(self.path):
                 raise ValueError(f"dataset.path: folder not found: {self.path}")
+        elif self.source == "manifest":
+            if not self.path:
+                raise ValueError("dataset.path (a manifest CSV) is required when source is 'manifest'")
+            if not os.path.isfile(self.path):
+                raise ValueError(f"dataset.path: manifest file not found: {self.path}")
+        elif self.source == "catalog":
+            from .datasets.catalog import CATALOG, default_dest, list_catalog
+            if not self.name:
+                raise ValueError(f"dataset.name is required when source is 'catalog'; one of: {', '.join(list_catalog())}")
+            dest = self.dest or default_dest()
+            folder = os.path.join(os.path.expanduser(dest), self.name)
+            if not os.path.isfile(os.path.join(folder, "MANIFEST.csv")):
+                hint = f"phash-harness fetch {self.name}" if self.name in CATALOG else "phash-harness fetch --url ... --name " + self.name
+                raise ValueError(f"dataset.name: {self.name!r} is not fetched under {dest} (run `{hint} --dest {dest}`)")
+        if self.source != "catalog" and (self.name or self.dest):
+            raise ValueError("dataset.name/dest are only for source 'catalog'")
         return self
 
 

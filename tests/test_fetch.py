@@ -200,6 +200,8 @@ MALICIOUS = {
     "zip-absolute": ("zip", [("/tmp/phash-harness-evil.jpg", b"x")], "absolute path"),
     "zip-symlink": ("zip", [_zip_symlink()], "symbolic link"),
     "duplicate": ("tar", [("photos/a.jpg", b"1"), ("photos/a.jpg", b"2")], "appears twice"),
+    "file-folder-clash": ("tar", [("photos/a.jpg", b"1"), ("photos/a.jpg/b.jpg", b"2")],
+                          "overwrite an existing file|clashes"),
 }
 
 

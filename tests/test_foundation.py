@@ -150,7 +150,7 @@ def _write_config(tmp_path, **overrides):
     ({"transforms": [{"family": "crop", "severities": [1.5]}]}, "transforms[0]", "fraction in (0, 1]"),
     ({"transforms": [{"family": "resize", "severities": [-0.5]}]}, "transforms[0]", "scale factor in (0, 8]"),
     ({"dataset": {"source": "folder", "path": "/no/such/folder"}}, "dataset", "folder not found"),
-    ({"dataset": {"source": "web"}}, "dataset.source", "'sample' or 'folder'"),
+    ({"dataset": {"source": "web"}}, "dataset.source", "'sample', 'folder', 'manifest' or 'catalog'"),
     ({"colour": "red"}, "colour", "allowed: name, dataset"),
 ])
 def test_config_errors_exit_2_with_field_and_allowed_values(tmp_path, overrides, field, allowed):

@@ -283,10 +283,15 @@ def safe_extract(archive: str, dest: str) -> int:
                 if is_dir:
                     os.makedirs(target, exist_ok=True)
                     continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                src = arc.open(member) if kind == "zip" else arc.extractfile(member)
-                with src, open(target, "xb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
+                try:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    src = arc.open(member) if kind == "zip" else arc.extractfile(member)
+                    with src, open(target, "xb") as out:
+                        shutil.copyfileobj(src, out, CHUNK)
+                except FileExistsError:
+                    raise UnsafeArchiveError("/".join(parts), "would overwrite an existing file") from None
+                except (NotADirectoryError, IsADirectoryError):
+                    raise UnsafeArchiveError("/".join(parts), "clashes with a file/folder of the same name") from None
                 written += 1
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise FetchError(f"corrupt archive {os.path.basename(archive)}: {exc}") from None

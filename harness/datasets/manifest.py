@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 
+from ..errors import ConfigError
 from .folder import DEFAULT_EXTENSIONS
 from .records import ImageRecord, sha256_file
 
@@ -112,7 +113,13 @@ def manifest_records(csv_path: str, groups: dict[str, str] | None = None):
     groups = groups or {}
     base = os.path.dirname(os.path.abspath(csv_path))
     records, errors = [], []
-    for row in read_manifest(csv_path):
+    try:
+        rows = read_manifest(csv_path)
+    except ValueError as exc:
+        raise ConfigError("dataset.path", str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("dataset.path", f"{csv_path} is not UTF-8 CSV") from None
+    for row in rows:
         name = row["file"]
         path = name if os.path.isabs(name) else os.path.join(base, *name.split("/"))
         try:

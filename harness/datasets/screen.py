@@ -1,0 +1,487 @@
+"""Screening a dataset for duplicates, and hygiene counts for a run.
+
+Two images are
+- **exact duplicates** when their bytes are identical (same sha256);
+- **near duplicates** when at least `min_agree` of the screening hashers put
+  them within a small Hamming distance (``distance <= threshold``, bits).
+
+Defaults (chosen from a measurement on Caltech-101, see datasets.md):
+- hashers pHash, dHash and PDQ (when a hasher named ``pdq`` is registered);
+  thresholds 2 bits of 64 for pHash/dHash/aHash/wHash and 24 bits of 256 for
+  PDQ (other hashers: round(bits / 32)); at least 2 of the 3 must agree;
+- without ``pdq``: pHash, dHash and wHash, and all 3 must agree.
+64-bit hashes alone confuse different objects photographed in the same pose
+on white (Caltech-101 Motorbikes: pHash and dHash both within 4 bits, PDQ
+40-110 bits apart), hence the small thresholds and the agreement rule.
+
+Groups are the connected components of "exact or near duplicate" (union
+find), so a chain a~b~c is one group even if a and c are far apart. All
+pairs are compared exactly in blocks (numpy XOR + popcount), O(n^2) work and
+O(block^2) memory; 7,807 images (Caltech-101) take about 12 s for the pairs.
+
+`phash-harness screen` writes groups.csv (columns image,group,name; image
+is the sha256, which every loader accepts, so an experiment can use
+``dataset.groups: groups.csv``), pairs.csv, contact_sheet.png, screen.json
+and errors.csv.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..errors import ConfigError, DecodeError
+from .decode import DEFAULT_MAX_PIXELS, load_rgb
+from .records import ImageRecord
+
+#: near-duplicate thresholds in bits; other hashers: round(bits / 32)
+DEFAULT_THRESHOLDS = {"phash": 2, "dhash": 2, "ahash": 2, "whash": 2, "pdq": 24}
+DEFAULT_MIN_AGREE = 2
+BLOCK = 1024
+
+
+def default_hasher_names() -> list[str]:
+    from ..hashers import list_hashers
+
+    names = list_hashers()
+    return ["phash", "dhash", "pdq" if "pdq" in names else "whash"]
+
+
+def default_min_agree(names) -> int:
+    """2 when PDQ is among the hashers, else all of them."""
+    names = list(names)
+    return DEFAULT_MIN_AGREE if "pdq" in names else len(names)
+
+
+def default_threshold(bits: int, name: str = "") -> int:
+    """Near-duplicate threshold in bits (DEFAULT_THRESHOLDS, else bits / 32)."""
+    if name in DEFAULT_THRESHOLDS and bits == (256 if name == "pdq" else 64):
+        return DEFAULT_THRESHOLDS[name]
+    return max(1, int(round(bits / 32)))
+
+
+def build_hashers(names: Optional[list[str]] = None, thresholds: Optional[dict] = None):
+    """(hashers, {name: threshold bits}) for screening; ConfigError for an
+    unknown or non-Hamming hasher or a threshold out of range."""
+    from ..hashers import get_hasher
+
+    names = list(names or default_hasher_names())
+    if len(set(names)) != len(names):
+        raise ConfigError("--hashers", f"each hasher once (got {','.join(names)})")
+    hashers = [get_hasher(n) for n in names]
+    out = {}
+    for h in hashers:
+        if getattr(h, "distance", "hamming") != "hamming":
+            raise ConfigError("--hashers", f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers")
+        out[h.name] = default_threshold(h.bits, h.name)
+    for name, t in (thresholds or {}).items():
+        if name not in out:
+            raise ConfigError("--threshold", f"{name!r} is not one of the screening hashers: {', '.join(out)}")
+        bits = next(h.bits for h in hashers if h.name == name)
+        if not 0 <= int(t) <= bits:
+            raise ConfigError("--threshold", f"{name} threshold must be in 0..{bits} bits (got {t})")
+        out[name] = int(t)
+    return hashers, out
+
+
+def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(len(x), len(y)) Hamming distances in bits between packed rows."""
+    return np.bitwise_count(np.bitwise_xor(x[:, None, :], y[None, :, :])).sum(axis=2, dtype=np.int32)
+
+
+def near_pairs(packed: dict[str, np.ndarray], thresholds: dict[str, int], min_agree: int,
+               other: Optional[dict[str, np.ndarray]] = None, block: int = BLOCK):
+    """Pairs within threshold for at least `min_agree` hashers.
+
+    packed: {hasher: uint8 (n, nbytes)}, rows aligned across hashers.
+    other: the same for a second set; then pairs are (row of packed, row of
+    other), otherwise unordered pairs i < j within `packed`.
+    Returns (i, j, distances) with distances an int array (n_pairs,
+    n_hashers) in the order of `thresholds`."""
+    names = list(thresholds)
+    if not names:
+        raise ValueError("no hashers")
+    if not 1 <= min_agree <= len(names):
+        raise ConfigError("--min-agree", f"must be in 1..{len(names)} (number of hashers)")
+    a = [np.ascontiguousarray(packed[n]) for n in names]
+    b = a if other is None else [np.ascontiguousarray(other[n]) for n in names]
+    within = other is None
+    na, nb = len(a[0]), len(b[0])
+    out_i, out_j, out_d = [], [], []
+    for i0 in range(0, na, block):
+        i1 = min(i0 + block, na)
+        for j0 in range(i0 if within else 0, nb, block):
+            j1 = min(j0 + block, nb)
+            votes = np.zeros((i1 - i0, j1 - j0), np.int16)
+            ds = []
+            for k, n in enumerate(names):
+                d = _distances(a[k][i0:i1], b[k][j0:j1])
+                votes += d <= thresholds[n]
+                ds.append(d)
+            if within and i0 == j0:
+                votes[np.tril_indices(i1 - i0, 0, j1 - j0)] = 0
+            ii, jj = np.nonzero(votes >= min_agree)
+            if len(ii):
+                out_i.append(ii + i0)
+                out_j.append(jj + j0)
+                out_d.append(np.stack([d[ii, jj] for d in ds], axis=1))
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(names)), np.int32)
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
+
+
+class _UnionFind:
+    def __init__(self, n):
+        self.parent = list(range(n))
+
+    def find(self, x):
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, x, y):
+        rx, ry = self.find(x), self.find(y)
+        if rx != ry:
+            self.parent[max(rx, ry)] = min(rx, ry)
+
+
+def exact_duplicate_counts(image_ids) -> dict:
+    """Counts of exact duplicates among image ids (sha256): images that share
+    their bytes with another image, and the number of such groups."""
+    _, counts = np.unique(np.asarray(list(image_ids)), return_counts=True)
+    dup = counts[counts > 1]
+    return {"exact_duplicate_images": int(dup.sum()), "exact_duplicate_groups": int(len(dup)),
+            "exact_duplicate_extra_copies": int((dup - 1).sum())}
+
+
+@dataclass
+class ScreenResult:
+    records: list                 # ImageRecords that were hashed (row order of `packed`)
+    packed: dict                  # {hasher: (n, nbytes) uint8}
+    thresholds: dict              # {hasher: bits}
+    min_agree: int
+    pairs: list                   # (i, j, kind, distances) with kind "exact" or "near"
+    groups: list                  # lists of record indices, size >= 2, sorted
+    errors: list = field(default_factory=list)   # (name, reason)
+    counts: dict = field(default_factory=dict)
+    hasher_identities: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def hasher_names(self) -> list[str]:
+        return list(self.thresholds)
+
+    def threshold_text(self) -> str:
+        return ", ".join(f"{n}<={t}" for n, t in self.thresholds.items())
+
+    def group_labels(self) -> dict[int, str]:
+        """{record index: group label} for records in a duplicate group."""
+        width = max(4, len(str(len(self.groups))))
+        return {i: f"dup-{g + 1:0{width}d}" for g, members in enumerate(self.groups) for i in members}
+
+
+def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: Optional[bool] = None):
+    """Decode each record once and hash it with every hasher. Returns
+    (kept records, {hasher: (n, nbytes)}, errors [(name, reason)])."""
+    from tqdm.auto import tqdm
+
+    kept, rows, errors = [], {h.name: [] for h in hashers}, []
+    show = sys.stderr.isatty() if progress is None else progress
+    for rec in tqdm(records, desc="screening", unit="img", disable=not show, leave=False):
+        try:
+            rgb = load_rgb(rec.path, max_pixels=max_pixels)
+            hashes = [np.asarray(h.hash(rgb), dtype=np.uint8) for h in hashers]
+        except DecodeError as exc:
+            errors.append((rec.name, exc.reason))
+            continue
+        except Exception as exc:  # a hasher failing on one image must not stop the screen
+            errors.append((rec.name, f"{type(exc).__name__}: {exc}"))
+            continue
+        kept.append(rec)
+        for h, v in zip(hashers, hashes):
+            rows[h.name].append(v)
+    packed = {h.name: (np.stack(rows[h.name]) if rows[h.name] else np.zeros((0, h.nbytes), np.uint8))
+              for h in hashers}
+    return kept, packed, errors
+
+
+def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
+                   min_agree: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   progress: Optional[bool] = None, block: int = BLOCK) -> ScreenResult:
+    """Find exact and near-duplicate groups among `records`."""
+    hasher_objs, thr = build_hashers(hashers, thresholds)
+    min_agree = default_min_agree(thr) if min_agree is None else min_agree
+    if not 1 <= min_agree <= len(hasher_objs):
+        raise ConfigError("--min-agree", f"must be in 1..{len(hasher_objs)} (number of hashers)")
+    t0 = time.perf_counter()
+    kept, packed, errors = hash_records(records, hasher_objs, max_pixels, progress)
+    t1 = time.perf_counter()
+    ii, jj, dd = near_pairs(packed, thr, min_agree, block=block)
+    t2 = time.perf_counter()
+    n = len(kept)
+    uf = _UnionFind(n)
+    first = {}
+    pairs = []
+    ids = [r.image_id for r in kept]
+    for idx, digest in enumerate(ids):
+        if digest in first:
+            uf.union(first[digest], idx)
+        else:
+            first[digest] = idx
+    near_set = set()
+    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
+        kind = "exact" if ids[i] == ids[j] else "near"
+        pairs.append((i, j, kind, d))
+        near_set.add((i, j))
+        uf.union(i, j)
+    # exact duplicates are always listed, even if a hasher failed to agree (it cannot: same bytes)
+    by_digest = {}
+    for idx, digest in enumerate(ids):
+        by_digest.setdefault(digest, []).append(idx)
+    for members in by_digest.values():
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                if (members[a], members[b]) not in near_set:
+                    pairs.append((members[a], members[b], "exact", [0] * len(thr)))
+    pairs.sort(key=lambda p: (p[0], p[1]))
+    comps = {}
+    for idx in range(n):
+        comps.setdefault(uf.find(idx), []).append(idx)
+    groups = sorted((sorted(m) for m in comps.values() if len(m) > 1), key=lambda m: kept[m[0]].name)
+    exact = exact_duplicate_counts(ids)
+    near_only = [p for p in pairs if p[2] == "near"]
+    near_images = {i for p in near_only for i in p[:2]}
+    counts = {
+        "images": n, "images_failed": len(errors), **exact,
+        "near_duplicate_pairs": len(near_only),
+        "near_duplicate_images": len(near_images),
+        "near_duplicate_groups": sum(1 for g in groups if any(i in near_images for i in g)),
+        "duplicate_groups": len(groups),
+        "images_in_duplicate_groups": sum(len(g) for g in groups),
+        "largest_group": max((len(g) for g in groups), default=0),
+    }
+    return ScreenResult(kept, packed, thr, min_agree, pairs, groups, errors, counts,
+                        [h.identity | {"bits": h.bits} for h in hasher_objs],
+                        {"hash": round(t1 - t0, 3), "pairs": round(t2 - t1, 3)})
+
+
+# ------------------------------------------------------------------- hygiene
+def _original_packed(hashes_df, names):
+    orig = hashes_df[hashes_df["transform"] == "original()"]
+    ids = None
+    packed = {}
+    for name in names:
+        hh = orig[orig["hasher"] == name].sort_values("image_id").drop_duplicates("image_id")
+        if ids is None:
+            ids = list(hh["image_id"])
+        elif list(hh["image_id"]) != ids:
+            common = sorted(set(ids) & set(hh["image_id"]))
+            ids = common
+        packed[name] = hh
+    ids = ids or []
+    out = {}
+    for name, hh in packed.items():
+        hh = hh.set_index("image_id").loc[ids]
+        out[name] = (np.stack([np.frombuffer(b, np.uint8) for b in hh["hash"]]) if len(hh)
+                     else np.zeros((0, 1), np.uint8))
+    return ids, out
+
+
+def _hygiene_setup(hashers, thresholds, min_agree):
+    """Hamming hashers of the run with thresholds; min_agree defaults as for
+    screening, and is capped at the number of hashers."""
+    thr = {}
+    for h in hashers:
+        if getattr(h, "distance", "hamming") == "hamming":
+            thr[h.name] = int((thresholds or {}).get(h.name, default_threshold(h.bits, h.name)))
+    k = min(default_min_agree(thr) if min_agree is None else min_agree, len(thr))
+    return thr, k
+
+
+def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
+                   min_agree: Optional[int] = None) -> dict:
+    """Duplicate counts of a run's image set, from its hashes table (pure:
+    no I/O). `hashers`: the run's Hasher objects (non-Hamming ones are
+    skipped); `image_ids`: sha256 of every listed image, duplicates
+    included (default: the ids in the table, which cannot show exact
+    duplicates if the table was de-duplicated). Near duplicates use the
+    originals' hashes with min(min_agree, number of Hamming hashers) agreeing.
+
+    Returns {images, exact_duplicate_images, exact_duplicate_groups,
+    exact_duplicate_extra_copies, near_duplicate_pairs, near_duplicate_images,
+    hashers, thresholds, min_agree}."""
+    thr, k = _hygiene_setup(hashers, thresholds, min_agree)
+    ids, packed = _original_packed(hashes_df, list(thr))
+    all_ids = list(image_ids) if image_ids is not None else ids
+    out = {"images": len(all_ids), **exact_duplicate_counts(all_ids)}
+    if thr and ids:
+        ii, jj, _ = near_pairs(packed, thr, k)
+        out["near_duplicate_pairs"] = int(len(ii))
+        out["near_duplicate_images"] = int(len(set(ii.tolist()) | set(jj.tolist())))
+    else:
+        out["near_duplicate_pairs"] = out["near_duplicate_images"] = 0
+    out.update(hashers=list(thr), thresholds=thr, min_agree=k)
+    return out
+
+
+def overlap_counts(query_df, reference_df, hashers, thresholds=None,
+                   min_agree: Optional[int] = None) -> dict:
+    """Overlap between a query set and a reference set, from their hashes
+    tables (pure). Returns {query_images, reference_images,
+    exact_overlap_images (query images whose sha256 is in the reference set),
+    near_overlap_pairs, near_overlap_query_images, hashers, thresholds,
+    min_agree}."""
+    thr, k = _hygiene_setup(hashers, thresholds, min_agree)
+    qids, qp = _original_packed(query_df, list(thr))
+    rids, rp = _original_packed(reference_df, list(thr))
+    rset = set(rids)
+    out = {"query_images": len(qids), "reference_images": len(rids),
+           "exact_overlap_images": sum(1 for q in qids if q in rset)}
+    if thr and qids and rids:
+        ii, jj, _ = near_pairs(qp, thr, k, other=rp)
+        out["near_overlap_pairs"] = int(len(ii))
+        out["near_overlap_query_images"] = int(len(set(ii.tolist())))
+    else:
+        out["near_overlap_pairs"] = out["near_overlap_query_images"] = 0
+    out.update(hashers=list(thr), thresholds=thr, min_agree=k)
+    return out
+
+
+# ------------------------------------------------------------------- outputs
+def contact_sheet(result: ScreenResult, path: str, max_groups: int = 40, max_per_group: int = 8,
+                  thumb: int = 96) -> int:
+    """PNG with one row per duplicate group (largest groups first, then by
+    name): the group label and up to `max_per_group` thumbnails with names.
+    Returns the number of groups drawn."""
+    from PIL import Image, ImageDraw
+
+    groups = sorted(result.groups, key=lambda g: (-len(g), result.records[g[0]].name))[:max_groups]
+    labels = result.group_labels()
+    label_w, row_h, cell_w = 110, thumb + 30, thumb + 10
+    width = label_w + cell_w * max(1, min(max_per_group, max((len(g) for g in groups), default=1)))
+    height = max(1, len(groups)) * row_h + 10
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    if not groups:
+        draw.text((10, 5), "no duplicate groups", fill="black")
+    for r, g in enumerate(groups):
+        y = 5 + r * row_h
+        draw.text((5, y + thumb // 2 - 10), labels[g[0]], fill="black")
+        draw.text((5, y + thumb // 2 + 4), f"{len(g)} images", fill="gray")
+        for c, idx in enumerate(g[:max_per_group]):
+            x = label_w + c * cell_w
+            try:
+                im = Image.fromarray(load_rgb(result.records[idx].path))
+                im.thumbnail((thumb, thumb))
+                sheet.paste(im, (x, y))
+            except DecodeError:
+                draw.rectangle([x, y, x + thumb, y + thumb], outline="red")
+            name = os.path.basename(result.records[idx].name)
+            draw.text((x, y + thumb + 3), name[-16:], fill="black")
+    sheet.save(path, format="PNG", optimize=False)
+    return len(groups)
+
+
+def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
+    """Write groups.csv, pairs.csv, contact_sheet.png, screen.json and
+    errors.csv into `out_dir` (all at once: written to a temporary folder,
+    then moved)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError("--out", f"exists and is not a folder: {out_dir}")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-screen-", dir=parent)
+    try:
+        labels = result.group_labels()
+        recs = result.records
+        with open(os.path.join(tmp, "groups.csv"), "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["image", "group", "name"])
+            for g in result.groups:
+                for i in g:
+                    w.writerow([recs[i].image_id, labels[i], recs[i].name])
+        with open(os.path.join(tmp, "pairs.csv"), "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["image_a", "image_b", "sha256_a", "sha256_b", "kind", "group",
+                        *[f"distance_{n}" for n in result.thresholds]])
+            for i, j, kind, d in result.pairs:
+                w.writerow([recs[i].name, recs[j].name, recs[i].image_id, recs[j].image_id, kind,
+                            labels.get(i, ""), *d])
+        with open(os.path.join(tmp, "errors.csv"), "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["image_name", "reason"])
+            w.writerows(result.errors)
+        drawn = contact_sheet(result, os.path.join(tmp, "contact_sheet.png"))
+        info = {"source": source, "counts": result.counts, "hashers": result.hasher_identities,
+                "thresholds_bits": result.thresholds, "min_agree": result.min_agree,
+                "rule": "near duplicate: at least min_agree hashers with Hamming distance <= threshold; "
+                        "groups: connected components of exact or near duplicate pairs",
+                "contact_sheet_groups": drawn, "timings_seconds": result.seconds}
+        with open(os.path.join(tmp, "screen.json"), "w", encoding="utf-8") as fh:
+            json.dump(info, fh, indent=2, sort_keys=True)
+        os.makedirs(out_dir, exist_ok=True)
+        for name in sorted(os.listdir(tmp)):
+            os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve_target(target: str, dest: Optional[str] = None, extensions=None):
+    """Records for `screen NAME|DIR`: a folder (its MANIFEST.csv if it has
+    one next to images/, else every image file under it), a manifest CSV,
+    an fsspec URL, or a catalogue dataset fetched under `dest`."""
+    from .catalog import CATALOG, default_dest
+    from .folder import DEFAULT_EXTENSIONS, folder_records
+    from .manifest import manifest_records
+
+    exts = extensions or DEFAULT_EXTENSIONS
+    if "://" in target:
+        from .remote import check_url, fsspec_records
+        check_url(target, "NAME|DIR")
+        return fsspec_records(target, exts)
+    if os.path.isdir(target):
+        manifest = os.path.join(target, "MANIFEST.csv")
+        if os.path.isfile(manifest) and os.path.isdir(os.path.join(target, "images")) and not extensions:
+            return manifest_records(manifest)
+        return folder_records(target, exts)
+    if os.path.isfile(target) and target.lower().endswith(".csv"):
+        return manifest_records(target)
+    folder = os.path.join(os.path.expanduser(dest or default_dest()), target)
+    if os.path.isfile(os.path.join(folder, "MANIFEST.csv")):
+        return manifest_records(os.path.join(folder, "MANIFEST.csv"))
+    hint = f"; fetch it first: phash-harness fetch {target}" if target in CATALOG else ""
+    raise ConfigError("NAME|DIR", f"{target!r} is not a folder, a manifest CSV, or a dataset fetched under "
+                      f"{dest or default_dest()}{hint}")
+
+
+def run_screen(target: str, out: Optional[str] = None, dest: Optional[str] = None, hashers=None,
+               thresholds=None, min_agree: Optional[int] = None, extensions=None,
+               progress: Optional[bool] = None):
+    """Screen `target` and write the outputs; returns (ScreenResult, out)."""
+    objs, thr = build_hashers(hashers, thresholds)  # validate before any work
+    min_agree = default_min_agree(thr) if min_agree is None else min_agree
+    if not 1 <= min_agree <= len(objs):
+        raise ConfigError("--min-agree", f"must be in 1..{len(objs)} (number of hashers)")
+    records, list_errors = resolve_target(target, dest, extensions)
+    if not records and not list_errors:
+        raise ConfigError("NAME|DIR", f"no images found in {target}")
+    base = os.path.basename(os.path.normpath(target.split("://")[-1])) or "dataset"
+    if base == "images":
+        base = os.path.basename(os.path.dirname(os.path.normpath(target)))
+    out = out or os.path.join("results", f"screen-{base}")
+    t0 = time.perf_counter()
+    result = screen_records(records, hashers, thresholds, min_agree, progress=progress)
+    result.errors = list(list_errors) + result.errors
+    result.counts["images_failed"] = len(result.errors)
+    result.seconds["total"] = round(time.perf_counter() - t0, 3)
+    write_screen(result, out, source=target)
+    return result, out

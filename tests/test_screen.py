@@ -1,0 +1,172 @@
+"""screen: exact and near-duplicate groups, groups.csv usable by a run,
+hygiene counts; checked against brute force and against duplicates we make
+ourselves from real photos (../shared/datasets/caltech101_tiny, kodak24)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from harness.config import load_config
+from harness.datasets import folder_records, load_groups, load_records
+from harness.datasets.screen import (exact_duplicate_counts, hygiene_counts, near_pairs, overlap_counts,
+                                     screen_records)
+from harness.engine.work import HASH_COLUMNS, hash_images
+from harness.hashers import get_hasher
+from tests.helpers import dataset_dir
+
+
+def brute_pairs(a, b, thr, k, within):
+    names = list(thr)
+    out = set()
+    for i in range(len(a[names[0]])):
+        for j in range(i + 1 if within else 0, len(b[names[0]])):
+            votes = sum(int(np.unpackbits(a[n][i] ^ b[n][j]).sum() <= thr[n]) for n in names)
+            if votes >= k:
+                out.add((i, j))
+    return out
+
+
+@pytest.mark.parametrize("within", [True, False])
+def test_near_pairs_equals_brute_force_across_blocks(within):
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (40, 8), dtype=np.uint8)
+    # plant close copies so that there is something to find
+    a = {"h1": base.copy(), "h2": rng.integers(0, 256, (40, 2), dtype=np.uint8)}
+    a["h1"][5] = base[3] ^ np.array([1, 0, 0, 0, 0, 0, 0, 2], np.uint8)
+    a["h2"][5] = a["h2"][3]
+    b = a if within else {"h1": np.concatenate([base[:7], base[3:4]]),
+                          "h2": np.concatenate([a["h2"][:7], a["h2"][3:4]])}
+    thr = {"h1": 20, "h2": 5}
+    for k in (1, 2):
+        ii, jj, d = near_pairs(a, thr, k, other=None if within else b, block=7)
+        got = set(zip(ii.tolist(), jj.tolist()))
+        assert got == brute_pairs(a, b, thr, k, within)
+        assert len(got) > 0
+        for (i, j), dist in zip(zip(ii, jj), d):
+            assert dist[0] == np.unpackbits(a["h1"][i] ^ b["h1"][j]).sum()
+
+
+def test_default_rule():
+    from harness.datasets.screen import default_min_agree, default_threshold
+
+    assert default_min_agree(["phash", "dhash", "pdq"]) == 2
+    assert default_min_agree(["phash", "dhash", "whash"]) == 3
+    assert (default_threshold(64, "phash"), default_threshold(256, "pdq"), default_threshold(128, "x")) == (2, 24, 4)
+
+
+def test_exact_duplicate_counts():
+    assert exact_duplicate_counts(["a", "b", "a", "c", "a", "b"]) == {
+        "exact_duplicate_images": 5, "exact_duplicate_groups": 2, "exact_duplicate_extra_copies": 3}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """12 distinct real photos, plus: a byte-identical copy of #0, a JPEG
+    re-encode (quality 90) of #1 and of that re-encode's source #2 resized
+    to 90%: the known duplicates."""
+    src = dataset_dir("kodak24") / "images"
+    root = tmp_path_factory.mktemp("planted")
+    names = sorted(os.listdir(src))[:12]
+    for n in names:
+        shutil.copy(src / n, root / n)
+    shutil.copy(src / names[0], root / "copy_of_0.png")
+    im1 = Image.open(src / names[1]).convert("RGB")
+    im1.save(root / "reencoded_1.jpg", quality=90)
+    im2 = Image.open(src / names[2]).convert("RGB")
+    im2.resize((im2.width * 9 // 10, im2.height * 9 // 10), Image.LANCZOS).save(root / "resized_2.png")
+    return root, names
+
+
+def test_screen_finds_planted_duplicates_and_nothing_else(planted, tmp_path):
+    root, names = planted
+    records, _ = folder_records(str(root))
+    result = screen_records(records, progress=False)
+    groups = [sorted(result.records[i].name for i in g) for g in result.groups]
+    assert sorted(groups) == sorted([sorted([names[0], "copy_of_0.png"]),
+                                     sorted([names[1], "reencoded_1.jpg"]),
+                                     sorted([names[2], "resized_2.png"])])
+    c = result.counts
+    assert (c["exact_duplicate_images"], c["exact_duplicate_groups"]) == (2, 1)
+    assert c["near_duplicate_pairs"] == 2 and c["duplicate_groups"] == 3 and c["images"] == 15
+
+
+def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
+    from harness.cli import main
+
+    root, names = planted
+    out = tmp_path / "screen"
+    assert main(["screen", str(root), "--out", str(out), "--no-progress"]) == 0
+    for f in ("groups.csv", "pairs.csv", "contact_sheet.png", "screen.json", "errors.csv"):
+        assert (out / f).is_file()
+    info = json.loads((out / "screen.json").read_text())
+    assert info["counts"]["duplicate_groups"] == 3
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.format == "PNG" and sheet.height > 3 * 96
+    groups = load_groups(str(out / "groups.csv"))
+    assert len(groups) == 5  # 6 images in 3 groups; the exact copies share one sha256 key
+    cfg = load_config({"dataset": {"source": "folder", "path": str(root), "groups": str(out / "groups.csv")},
+                       "hashers": ["phash"]})
+    recs, _ = load_records(cfg.dataset)
+    by_name = {r.name: r.group for r in recs}
+    assert by_name[names[1]] == by_name["reencoded_1.jpg"] != by_name[names[2]]
+    assert by_name[names[0]] == by_name["copy_of_0.png"]
+    assert len(set(by_name.values())) == 15 - 3
+    pairs = list(csv.DictReader(open(out / "pairs.csv")))
+    assert {p["kind"] for p in pairs} == {"exact", "near"}
+
+
+def test_screen_tiny_has_no_duplicates(tmp_path):
+    """caltech101_tiny was selected to hold no near duplicates (min dHash distance 10)."""
+    tiny = dataset_dir("caltech101_tiny")
+    records, _ = folder_records(str(tiny / "images"))
+    result = screen_records(records, progress=False)
+    assert result.counts["images"] == 96 and result.groups == []
+
+
+def test_screen_argument_errors(tmp_path, capsys):
+    from harness.cli import main
+
+    for args, field in [(["screen", str(tmp_path / "nothing")], "NAME|DIR"),
+                        (["screen", str(tmp_path), "--hashers", "nohash"], "hasher"),
+                        (["screen", str(tmp_path), "--threshold", "phash=x"], "--threshold"),
+                        (["screen", str(tmp_path), "--threshold", "pdqq=3"], "--threshold"),
+                        (["screen", str(tmp_path), "--min-agree", "9"], "--min-agree")]:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert field in err and len(err.strip().splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+def _hashes_df(records, hashers):
+    res = hash_images(records, [], hashers, 0, 10**9)
+    return pd.DataFrame(res.rows, columns=HASH_COLUMNS)
+
+
+def test_hygiene_and_overlap_counts(planted):
+    root, names = planted
+    records, _ = folder_records(str(root))
+    hashers = [get_hasher(n) for n in ("phash", "dhash", "whash")]
+    df = _hashes_df(records, hashers)
+    h = hygiene_counts(df, hashers, image_ids=[r.image_id for r in records])
+    assert h["images"] == 15 and h["exact_duplicate_images"] == 2
+    assert h["near_duplicate_pairs"] == 2 and h["near_duplicate_images"] == 4
+    assert h["min_agree"] == 3 and h["hashers"] == ["phash", "dhash", "whash"]  # no pdq: all must agree
+    assert h["thresholds"] == {"phash": 2, "dhash": 2, "whash": 2}
+    # query = the three planted copies; reference = the 12 originals
+    copies = {"copy_of_0.png", "reencoded_1.jpg", "resized_2.png"}
+    q = df[df["image_name"].isin(copies)]
+    r = df[~df["image_name"].isin(copies)]
+    o = overlap_counts(q, r, hashers)
+    assert o["query_images"] == 3 and o["reference_images"] == 12
+    assert o["exact_overlap_images"] == 1  # copy_of_0 has the same sha256 as an original
+    assert o["near_overlap_pairs"] == 3 and o["near_overlap_query_images"] == 3
+    # one hasher only: min_agree drops to 1 and is reported
+    assert hygiene_counts(df, hashers[:1])["min_agree"] == 1
