@@ -153,6 +153,7 @@ class DaskBackend:
                 raise ConfigError("--scheduler", f"cannot connect to {scheduler}: {exc}") from None
         self.executor = self.client.get_executor(pure=False, retries=retries)
         self.capacity = max(1, sum(self.client.nthreads().values()))
+        self.n_workers = len(self.client.nthreads())
 
     def submit(self, fn, *args) -> Future:
         return self.executor.submit(fn, *args)
@@ -181,7 +182,7 @@ class DaskBackend:
 
     def describe(self) -> dict:
         return {"executor": "dask", "scheduler": self.scheduler, "workers": self.capacity,
-                "dask_workers": len(self.client.nthreads())}
+                "dask_workers": self.n_workers}
 
 
 def check_executor_args(workers: int | None, scheduler: str | None) -> None:
