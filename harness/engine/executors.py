@@ -80,6 +80,22 @@ class InlineBackend:
         return {"executor": "inline", "workers": 1}
 
 
+#: imported once by the forkserver; every worker forks from it
+PRELOAD = ["harness.engine.chunks", "harness.engine.run", "harness.hashers"]
+
+
+def prestart() -> None:
+    """Start the forkserver now (it imports PRELOAD in its own process while
+    the driver lists images), so that the pool starts fast later."""
+    from multiprocessing import forkserver
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    try:
+        forkserver.ensure_running()
+    except Exception:  # an optimisation only
+        pass
+
+
 class ProcessBackend:
     kind = "process"
     can_kill = True
@@ -89,7 +105,7 @@ class ProcessBackend:
         self.grace = 2.0
         self.restarts = 0
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["harness.engine.chunks"])
+        self._ctx.set_forkserver_preload(PRELOAD)
         self._pool = None
         self._start()
 
