@@ -42,6 +42,12 @@ def add_arguments(p) -> None:
                    help=f"python of a venv with perception[benchmarking] (default {DEFAULT_PERCEPTION_PYTHON}"
                         " if it exists; 'none' skips perception)")
     p.add_argument("--out", default=os.path.join("results", "bench"), help="folder for run.json and run.md")
+    p.add_argument("--memory", default=None, metavar="N,N",
+                   help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
+                        " writes run_memory.json/.md")
+    p.add_argument("--memory-chunks", default="16,64", help="chunk sizes for --memory (default 16,64)")
+    p.add_argument("--scratch", default=None,
+                   help="folder for the generated images of --memory (default: <temp>/phash-harness-memory)")
 
 
 def _loadavg():
@@ -113,9 +119,64 @@ def _markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _memory_main(args) -> int:
+    from ..errors import ConfigError
+    from .memory import make_images, measure_run
+
+    try:
+        sizes = [int(x) for x in args.memory.split(",")]
+        chunks = [int(x) for x in args.memory_chunks.split(",")]
+    except ValueError:
+        raise ConfigError("--memory", "comma-separated integers, e.g. 10000,50000") from None
+    source = args.dataset or os.path.join(os.path.dirname(_default_dataset().rstrip(os.sep)), "..",
+                                          "caltech101", "images")
+    if not os.path.isdir(source):
+        raise ConfigError("--dataset", f"folder not found: {source}")
+    scratch = args.scratch or os.path.join(tempfile.gettempdir(), "phash-harness-memory")
+    folder = os.path.join(scratch, "images")
+    t0 = time.perf_counter()
+    make_images(source, folder, max(sizes))
+    print(f"{max(sizes)} re-encoded copies of {source} in {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    workers = int(str(args.workers).split(",")[-1])
+    rows = []
+    for n in sizes:
+        sub = os.path.join(scratch, f"first-{n}")  # hard links: the run lists only these n files
+        os.makedirs(sub, exist_ok=True)
+        for name in sorted(os.listdir(folder))[:n]:
+            if not os.path.exists(os.path.join(sub, name)):
+                os.link(os.path.join(folder, name), os.path.join(sub, name))
+        for c in chunks:
+            r = measure_run(sub, n, c, workers, scratch)
+            print(f"images={n} chunk_size={c} workers={workers}: driver peak {r['driver_peak_mib']} MiB,"
+                  f" largest worker peak {r['largest_worker_peak_mib']} MiB, {r['seconds']} s"
+                  f" (exit {r['exit_status']})", flush=True)
+            rows.append(r)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+              "source": os.path.abspath(source), "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
+              "load_after": _loadavg(), "runs": rows}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "run_memory.json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    lines = ["# Peak memory of `phash-harness run` vs dataset size and chunk size", "",
+             f"Measured {result['date']}; command: `{result['command']}`", "",
+             f"Images: re-encoded copies of `{result['source']}`; config: {result['config']}.", "",
+             "| images | chunk_size | workers | seconds | driver peak MiB | largest worker peak MiB |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} | {r['driver_peak_mib']} |"
+              f" {r['largest_worker_peak_mib']} |" for r in rows]
+    with open(os.path.join(args.out, "run_memory.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"written {os.path.join(args.out, 'run_memory.json')} and run_memory.md")
+    return 0
+
+
 def main(args) -> int:
     from ..datasets.folder import list_image_files
     from ..errors import ConfigError
+
+    if args.memory:
+        return _memory_main(args)
 
     folder = args.dataset or _default_dataset()
     if not os.path.isdir(folder):
