@@ -111,6 +111,18 @@ def _markdown(result: dict) -> str:
         else:
             lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
                          f" {r['images_per_second']} |")
+    lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
+              " hashing in the workers; perception: its three steps):", "",
+              "| pipeline | workers | start workers | transform | hash | metrics | report |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["harness"]:
+        t = r["timings_seconds"]
+        lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) | {t['hash']} |"
+                     f" {t['metrics']} | {t.get('report', '')} |")
+    for r in result["perception"]:
+        if "error" not in r:
+            lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
+                         f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
     lines += ["", "Ratios:", ""]
     for k, v in result["ratios"].items():
         lines.append(f"- {k}: {v}")

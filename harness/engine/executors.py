@@ -248,7 +248,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
              on_rows, on_progress=None) -> WorkStats:
     """Run every chunk with missing work; call ``on_rows(work, rows)`` in the
     driver for each finished task (the store write) and
-    ``on_progress(images)`` for progress."""
+    ``on_progress(work)`` when a task is done (progress)."""
     stats = WorkStats()
     queue = deque(Work(c.index, c.items) for c in chunk_list if not c.done)
     inflight: dict = {}  # future -> (work, deadline)
@@ -261,7 +261,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
     def give_up(w: Work, rows):
         on_rows(w, rows)
         if on_progress:
-            on_progress(len(w.items))
+            on_progress(w)
 
     def failed(w: Work, reason: str):
         """A task raised or its worker died."""
@@ -313,7 +313,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 continue
             on_rows(w, rows)
             if on_progress:
-                on_progress(len(w.items))
+                on_progress(w)
         if broken:
             # every other in-flight task of the pool is lost too
             for fut, (w, _) in list(inflight.items()):
@@ -334,7 +334,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                         continue
                     on_rows(w, rows)
                     if on_progress:
-                        on_progress(len(w.items))
+                        on_progress(w)
             backend.abandon(expired)
             for fut in expired:
                 w, _ = inflight.pop(fut)

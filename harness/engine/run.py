@@ -209,8 +209,18 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
+        remaining = {c.index: len(c.items) for c in chunk_list}
+        chunks_done = [sum(c.done for c in chunk_list)]
+
+        def on_progress(work):
+            remaining[work.chunk] -= len(work.items)
+            if remaining[work.chunk] == 0:
+                chunks_done[0] += 1
+            bar.set_postfix_str(f"chunks {chunks_done[0]}/{len(chunk_list)}", refresh=False)
+            bar.update(len(work.items))
+
         stats = run_work(backend, chunk_list, refs, config.seed, config.max_pixels, eng.timeout_seconds,
-                         eng.retries, on_rows, bar.update)
+                         eng.retries, on_rows, on_progress)
         bar.close()
         timings["hash"] = time.perf_counter() - t2
 
