@@ -80,6 +80,22 @@ class InlineBackend:
         return {"executor": "inline", "workers": 1}
 
 
+#: imported once by the forkserver; every worker forks from it
+PRELOAD = ["harness.engine.chunks", "harness.engine.run", "harness.hashers"]
+
+
+def prestart() -> None:
+    """Start the forkserver now (it imports PRELOAD in its own process while
+    the driver lists images), so that the pool starts fast later."""
+    from multiprocessing import forkserver
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    try:
+        forkserver.ensure_running()
+    except Exception:  # an optimisation only
+        pass
+
+
 class ProcessBackend:
     kind = "process"
     can_kill = True
@@ -89,7 +105,7 @@ class ProcessBackend:
         self.grace = 2.0
         self.restarts = 0
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["harness.engine.chunks"])
+        self._ctx.set_forkserver_preload(PRELOAD)
         self._pool = None
         self._start()
 
@@ -153,6 +169,7 @@ class DaskBackend:
                 raise ConfigError("--scheduler", f"cannot connect to {scheduler}: {exc}") from None
         self.executor = self.client.get_executor(pure=False, retries=retries)
         self.capacity = max(1, sum(self.client.nthreads().values()))
+        self.n_workers = len(self.client.nthreads())
 
     def submit(self, fn, *args) -> Future:
         return self.executor.submit(fn, *args)
@@ -181,7 +198,7 @@ class DaskBackend:
 
     def describe(self) -> dict:
         return {"executor": "dask", "scheduler": self.scheduler, "workers": self.capacity,
-                "dask_workers": len(self.client.nthreads())}
+                "dask_workers": self.n_workers}
 
 
 def check_executor_args(workers: int | None, scheduler: str | None) -> None:
@@ -231,7 +248,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
              on_rows, on_progress=None) -> WorkStats:
     """Run every chunk with missing work; call ``on_rows(work, rows)`` in the
     driver for each finished task (the store write) and
-    ``on_progress(images)`` for progress."""
+    ``on_progress(work)`` when a task is done (progress)."""
     stats = WorkStats()
     queue = deque(Work(c.index, c.items) for c in chunk_list if not c.done)
     inflight: dict = {}  # future -> (work, deadline)
@@ -244,7 +261,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
     def give_up(w: Work, rows):
         on_rows(w, rows)
         if on_progress:
-            on_progress(len(w.items))
+            on_progress(w)
 
     def failed(w: Work, reason: str):
         """A task raised or its worker died."""
@@ -296,7 +313,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 continue
             on_rows(w, rows)
             if on_progress:
-                on_progress(len(w.items))
+                on_progress(w)
         if broken:
             # every other in-flight task of the pool is lost too
             for fut, (w, _) in list(inflight.items()):
@@ -317,7 +334,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                         continue
                     on_rows(w, rows)
                     if on_progress:
-                        on_progress(len(w.items))
+                        on_progress(w)
             backend.abandon(expired)
             for fut in expired:
                 w, _ = inflight.pop(fut)

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, plan_chunks
-from .executors import InlineBackend, check_executor_args, default_workers, make_backend, run_work
+from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
@@ -170,14 +170,16 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError("output", f"exists and is not a folder: {out_dir}")
     eng = config.engine
+    check_executor_args(workers, scheduler)  # ConfigError before anything is written
     timings = {}
     t0 = time.perf_counter()
+    if not scheduler:
+        prestart()  # the pool's imports overlap with listing
     hashers = config.build_hashers()
     specs = config.transform_specs()
     records, list_errors = load_records(config.dataset)
     if not records and not list_errors:
         raise ConfigError("dataset", "no images found (check dataset.path and dataset.extensions)")
-    check_executor_args(workers, scheduler)  # ConfigError before anything is written
     timings["list"] = time.perf_counter() - t0
     backend = None
     try:
@@ -189,10 +191,12 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                                                         expected_capacity(workers, scheduler))
         chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done)
         timings["plan"] = time.perf_counter() - t1
+        t_pool = time.perf_counter()
         n_unique = sum(c.n_images for c in chunk_list)
         todo = sum(len(c.items) for c in chunk_list)
         # nothing to hash and no cluster asked for: no need to start a pool
         backend = make_backend(workers, scheduler, eng.retries) if todo or scheduler else InlineBackend()
+        timings["start_workers"] = time.perf_counter() - t_pool
         show = (sys.stderr.isatty() if progress is None else progress)
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
         new_rows: list = []
@@ -205,8 +209,18 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
+        remaining = {c.index: len(c.items) for c in chunk_list}
+        chunks_done = [sum(c.done for c in chunk_list)]
+
+        def on_progress(work):
+            remaining[work.chunk] -= len(work.items)
+            if remaining[work.chunk] == 0:
+                chunks_done[0] += 1
+            bar.set_postfix_str(f"chunks {chunks_done[0]}/{len(chunk_list)}", refresh=False)
+            bar.update(len(work.items))
+
         stats = run_work(backend, chunk_list, refs, config.seed, config.max_pixels, eng.timeout_seconds,
-                         eng.retries, on_rows, bar.update)
+                         eng.retries, on_rows, on_progress)
         bar.close()
         timings["hash"] = time.perf_counter() - t2
 
@@ -280,7 +294,11 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
             json.dump(run_info, fh, indent=2, sort_keys=True)
         from ..report import write_report
+        t5 = time.perf_counter()
         write_report(tmp)
+        run_info["timings_seconds"]["report"] = round(time.perf_counter() - t5, 3)
+        with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
+            json.dump(run_info, fh, indent=2, sort_keys=True)
         _write_atomic_folder(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,247 @@
+"""End-to-end run throughput (images/s) with 1 and 2 workers, against thorn's perception.
+
+`phash-harness bench run` runs the quickstart experiment's settings (aHash,
+pHash, dHash, wHash; 21 transform variants; the metrics) on a folder of real
+photos, from a fresh store each time (nothing reused), with each worker
+count; then perception's benchmarking pipeline on the same images with the
+same transforms and hashers (its own implementations), run with the Python
+of a separate venv (``--perception-python``; perception pins an older
+OpenCV and must not be installed next to harness).
+
+Throughput = source images / wall seconds of the pipeline, timed inside the
+process after imports (listing, decoding, variants, hashing, metrics and
+writing for harness; dataset, transform-to-disk, hashing and
+threshold/recall for perception). Figures go to results/bench/run.json and
+run.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_PERCEPTION_PYTHON = "/work/venv-perception/bin/python"
+
+
+def _default_dataset() -> str:
+    root = os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
+    return os.path.join(root, "caltech101_tiny", "images")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dataset", default=None,
+                   help="folder of photos (default: ../shared/datasets/caltech101_tiny/images)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    p.add_argument("--perception-python", default=None,
+                   help=f"python of a venv with perception[benchmarking] (default {DEFAULT_PERCEPTION_PYTHON}"
+                        " if it exists; 'none' skips perception)")
+    p.add_argument("--out", default=os.path.join("results", "bench"), help="folder for run.json and run.md")
+    p.add_argument("--memory", default=None, metavar="N,N",
+                   help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
+                        " writes run_memory.json/.md")
+    p.add_argument("--memory-chunks", default="16,64", help="chunk sizes for --memory (default 16,64)")
+    p.add_argument("--scratch", default=None,
+                   help="folder for the generated images of --memory (default: <temp>/phash-harness-memory)")
+
+
+def _loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _harness_run(folder: str, limit, workers: int) -> dict:
+    from ..config import load_config
+    from ..engine import run_experiment
+
+    cfg = load_config(None).model_dump()
+    cfg["dataset"] = {"source": "folder", "path": folder, "limit": limit}
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        cfg["output"] = os.path.join(tmp, "out")
+        t0 = time.perf_counter()
+        res = run_experiment(cfg, progress=False, workers=workers)
+        seconds = time.perf_counter() - t0
+    n = res.run_info["dataset"]["images_listed"]
+    return {"workers": workers, "images": n, "seconds": round(seconds, 3),
+            "images_per_second": round(n / seconds, 3),
+            "hashes": int(res.run_info["counts"]["hash_rows"]),
+            "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
+            "timings_seconds": res.run_info["timings_seconds"],
+            "errors": int(res.n_errors)}
+
+
+def _perception_run(python: str, files: list, workers: int) -> dict:
+    script = os.path.join(os.path.dirname(__file__), "perception_script.py")
+    with tempfile.TemporaryDirectory(prefix="bench-perception-") as tmp:
+        listing = os.path.join(tmp, "files.json")
+        with open(listing, "w") as fh:
+            json.dump(files, fh)
+        proc = subprocess.run([python, script, "--files", listing, "--workers", str(workers),
+                               "--storage", os.path.join(tmp, "store")],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        return {"workers": workers, "error": "perception failed: " + " | ".join(tail)}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["images_per_second"] = round(out["images"] / out["total_seconds"], 3)
+    return out
+
+
+def _markdown(result: dict) -> str:
+    lines = ["# `phash-harness bench run`: end-to-end throughput", "",
+             f"Measured {result['date']} on {result['machine']['cpus']} cores "
+             f"(load average before/after: {result['load_before']} / {result['load_after']}; "
+             "the machine was shared, so figures are noisy).", "",
+             f"Dataset: `{result['dataset']}` ({result['images']} images); quickstart settings: "
+             "4 hashers x (original + 21 variants), metrics included.", "",
+             f"Command: `{result['command']}`", "",
+             "| pipeline | workers | seconds | images/s |", "|---|---:|---:|---:|"]
+    for r in result["harness"]:
+        lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |")
+    for r in result["perception"]:
+        if "error" in r:
+            lines.append(f"| perception | {r['workers']} | - | {r['error']} |")
+        else:
+            lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
+                         f" {r['images_per_second']} |")
+    lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
+              " hashing in the workers; perception: its three steps):", "",
+              "| pipeline | workers | start workers | transform | hash | metrics | report |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["harness"]:
+        t = r["timings_seconds"]
+        lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) | {t['hash']} |"
+                     f" {t['metrics']} | {t.get('report', '')} |")
+    for r in result["perception"]:
+        if "error" not in r:
+            lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
+                         f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
+    lines += ["", "Ratios:", ""]
+    for k, v in result["ratios"].items():
+        lines.append(f"- {k}: {v}")
+    if result.get("perception_note"):
+        lines += ["", result["perception_note"]]
+    return "\n".join(lines) + "\n"
+
+
+def _memory_main(args) -> int:
+    from ..errors import ConfigError
+    from .memory import make_images, measure_run
+
+    try:
+        sizes = [int(x) for x in args.memory.split(",")]
+        chunks = [int(x) for x in args.memory_chunks.split(",")]
+    except ValueError:
+        raise ConfigError("--memory", "comma-separated integers, e.g. 10000,50000") from None
+    source = args.dataset or os.path.join(os.path.dirname(_default_dataset().rstrip(os.sep)), "..",
+                                          "caltech101", "images")
+    if not os.path.isdir(source):
+        raise ConfigError("--dataset", f"folder not found: {source}")
+    scratch = args.scratch or os.path.join(tempfile.gettempdir(), "phash-harness-memory")
+    folder = os.path.join(scratch, "images")
+    t0 = time.perf_counter()
+    make_images(source, folder, max(sizes))
+    print(f"{max(sizes)} re-encoded copies of {source} in {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    workers = int(str(args.workers).split(",")[-1])
+    rows = []
+    for n in sizes:
+        sub = os.path.join(scratch, f"first-{n}")  # hard links: the run lists only these n files
+        os.makedirs(sub, exist_ok=True)
+        for name in sorted(os.listdir(folder))[:n]:
+            if not os.path.exists(os.path.join(sub, name)):
+                os.link(os.path.join(folder, name), os.path.join(sub, name))
+        for c in chunks:
+            r = measure_run(sub, n, c, workers, scratch)
+            print(f"images={n} chunk_size={c} workers={workers}: driver peak {r['driver_peak_mib']} MiB,"
+                  f" largest worker peak {r['largest_worker_peak_mib']} MiB, {r['seconds']} s"
+                  f" (exit {r['exit_status']})", flush=True)
+            rows.append(r)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+              "source": os.path.abspath(source), "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
+              "load_after": _loadavg(), "runs": rows}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "run_memory.json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    lines = ["# Peak memory of `phash-harness run` vs dataset size and chunk size", "",
+             f"Measured {result['date']}; command: `{result['command']}`", "",
+             f"Images: re-encoded copies of `{result['source']}`; config: {result['config']}.", "",
+             "| images | chunk_size | workers | seconds | driver peak MiB | largest worker peak MiB |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} | {r['driver_peak_mib']} |"
+              f" {r['largest_worker_peak_mib']} |" for r in rows]
+    with open(os.path.join(args.out, "run_memory.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"written {os.path.join(args.out, 'run_memory.json')} and run_memory.md")
+    return 0
+
+
+def main(args) -> int:
+    from ..datasets.folder import list_image_files
+    from ..errors import ConfigError
+
+    if args.memory:
+        return _memory_main(args)
+
+    folder = args.dataset or _default_dataset()
+    if not os.path.isdir(folder):
+        raise ConfigError("--dataset", f"folder not found: {folder}")
+    try:
+        counts = [int(x) for x in str(args.workers).split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})") from None
+    if not counts or min(counts) < 1:
+        raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})")
+    rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
+    files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
+    py = args.perception_python
+    if py is None:
+        py = DEFAULT_PERCEPTION_PYTHON if os.path.exists(DEFAULT_PERCEPTION_PYTHON) else "none"
+
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "system": platform.platform()},
+              "dataset": os.path.abspath(folder), "images": len(files), "load_before": _loadavg(),
+              "harness": [], "perception": []}
+    for w in counts:
+        r = _harness_run(os.path.abspath(folder), args.limit, w)
+        print(f"phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
+              f" = {r['images_per_second']:.2f} images/s", flush=True)
+        result["harness"].append(r)
+    if py != "none":
+        for w in counts:
+            r = _perception_run(py, files, w)
+            if "error" in r:
+                print(f"perception     workers={w}: {r['error']}", flush=True)
+            else:
+                print(f"perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
+                      f" = {r['images_per_second']:.2f} images/s", flush=True)
+            result["perception"].append(r)
+    else:
+        result["perception_note"] = "perception not run (no --perception-python)."
+    result["load_after"] = _loadavg()
+    ratios = {}
+    h = {r["workers"]: r["images_per_second"] for r in result["harness"]}
+    p = {r["workers"]: r["images_per_second"] for r in result["perception"] if "error" not in r}
+    if 1 in h and 2 in h:
+        ratios["harness speed-up 1 -> 2 workers (target >= 1.8)"] = round(h[2] / h[1], 2)
+    for w in sorted(set(h) & set(p)):
+        ratios[f"harness / perception at {w} worker(s) (target >= 3)"] = round(h[w] / p[w], 2)
+    result["ratios"] = ratios
+    for k, v in ratios.items():
+        print(f"{k}: {v}")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "run.json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    with open(os.path.join(args.out, "run.md"), "w") as fh:
+        fh.write(_markdown(result))
+    print(f"written {os.path.join(args.out, 'run.json')} and run.md")
+    return 0
