@@ -307,8 +307,7 @@ def heatmap(data, fpr: float):
                            left=1.0, right=1.2, bottom=0.95, top=0.35)
     ax = axes[0, 0]
     ax.grid(False)
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for i in range(len(hashers)):
         for j in range(len(families)):
