@@ -51,7 +51,7 @@ RC = {
 }
 PNG_METADATA = {"Software": None}
 SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-DPI = 110
+DPI = 100
 
 
 def hasher_colour(name: str) -> str:
