@@ -225,7 +225,6 @@ def test_figures_use_the_hasher_colour(run_dir):
 
 
 def test_det_axes_are_normal_deviates(run_dir):
-    from matplotlib import pyplot as plt
     from scipy.stats import norm
 
     from harness.report import figures as F
@@ -234,7 +233,6 @@ def test_det_axes_are_normal_deviates(run_dir):
     ax = fig.axes[0]
     labels = [float(t.get_text()) for t in ax.get_xticklabels()]
     assert np.allclose(ax.get_xticks(), norm.ppf(labels))
-    plt.close(fig)
 
 
 # ----------------------------------------------------------------- compare

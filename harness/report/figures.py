@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator  # noqa: E402
@@ -271,7 +269,7 @@ def robustness(data, fpr: float, by: str = "family"):
             ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(family)
-            ax.set_xlabel(_short(severity_meaning(family), 48) + " (mild -> severe)", fontsize=7.5)
+            ax.set_xlabel(_short(severity_meaning(family), 40) + " (mild -> severe)", fontsize=7.5)
             ax.set_ylabel(f"TPR at FPR {fpr:g}")
             ax.legend(fontsize=7, loc="lower left")
         _off(axes, len(families))
