@@ -45,7 +45,7 @@ def _cmd_run(args) -> int:
     print(f"store {eng['store']}: reused {eng['chunks_reused']} of {eng['chunks_total']} chunks"
           f" ({eng['hashes_reused']} hashes), computed {eng['chunks_computed']}"
           f" ({eng['hashes_computed']} hashes) on {eng['workers']} {eng['executor']} worker(s)")
-    print(f"results written to {results.output}/ (report.md, metrics.csv, roc.png)")
+    print(f"results written to {results.output}/ (report.html, report.md, metrics.csv, figures)")
     if results.n_errors:
         failed = ds["images_failed"]
         print(f"{results.n_errors} item(s) failed ({failed} image(s) not hashed at all);"
@@ -149,9 +149,17 @@ def _cmd_transforms(args) -> int:
 
 # ----------------------------------------------------------------------- report
 def _add_report(sub):
-    p = sub.add_parser("report", help="(re)write the report of a results folder")
+    p = sub.add_parser("report", help="(re)write report.md, report.html and the figures of a results folder")
     p.add_argument("dir", metavar="DIR")
     p.set_defaults(func=_cmd_report)
+
+
+def _results_folder(field: str, path: str) -> None:
+    import os
+
+    for name in ("metrics.csv", "histograms.parquet", "run.json"):
+        if not os.path.isfile(os.path.join(path, name)):
+            raise ConfigError(field, f"not a results folder (no {name}): {path}")
 
 
 def _cmd_report(args) -> int:
@@ -159,9 +167,10 @@ def _cmd_report(args) -> int:
 
     from .report import write_report
 
-    if not os.path.isfile(os.path.join(args.dir, "metrics.csv")):
-        raise ConfigError("DIR", f"not a results folder (no metrics.csv): {args.dir}")
-    print(write_report(args.dir))
+    _results_folder("DIR", args.dir)
+    md = write_report(args.dir)
+    print(md)
+    print(os.path.join(args.dir, "report.html"))
     return 0
 
 
@@ -343,6 +352,34 @@ def _cmd_risk(args) -> int:
 
 
 # ------------------------------------------------------- compare (report stage)
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="two results folders side by side; flags metrics that differ beyond "
+                                       "their intervals")
+    p.add_argument("dir_a", metavar="DIR_A")
+    p.add_argument("dir_b", metavar="DIR_B")
+    p.add_argument("--output", default="compare.md", help="markdown file to write (default: ./compare.md)")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args) -> int:
+    import os
+
+    from .report.compare import compare_folders
+
+    for field, path in (("DIR_A", args.dir_a), ("DIR_B", args.dir_b)):
+        if not os.path.isfile(os.path.join(path, "metrics.csv")):
+            raise ConfigError(field, f"not a results folder (no metrics.csv): {path}")
+    if os.path.isdir(args.output):
+        raise ConfigError("--output", f"is a folder, expected a file path: {args.output}")
+    text, summary, _ = compare_folders(args.dir_a, args.dir_b)
+    parent = os.path.dirname(os.path.abspath(args.output))
+    os.makedirs(parent, exist_ok=True)
+    with open(args.output, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    print(summary)
+    print(f"written to {args.output}")
+    return 0
+
 
 # --------------------------------------------------------- verify (reliability)
 

@@ -14,13 +14,15 @@ import os
 from .build import build_blocks
 from .data import ResultsFolder, load_folder
 from .document import render_html, render_markdown
+from .style import report_style
 
 
 def write_report(folder: str) -> str:
     """Write report.md, report.html and the figures into `folder`; returns
     the path of report.md."""
     data = load_folder(folder)
-    blocks, _ = build_blocks(data)
+    with report_style():
+        blocks, _ = build_blocks(data)
     title = blocks[0][2] if blocks and blocks[0][0] == "h" else "phash-harness report"
     md_path = os.path.join(folder, "report.md")
     with open(md_path, "w", encoding="utf-8") as fh:

@@ -14,11 +14,9 @@ from __future__ import annotations
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
 from ..metrics.roc import roc_from_histograms  # noqa: E402
@@ -44,8 +42,19 @@ def _roc_points(pos, neg):
     return roc["threshold"].to_numpy(), roc["fpr"].to_numpy(), roc["tpr"].to_numpy()
 
 
+def _rate_label(x, _pos=None) -> str:
+    """Plain decimal tick labels (0.001, 0.01, 1): no mathtext, readable
+    by non-specialists."""
+    return f"{x:g}" if x >= 1e-4 else f"{x:.0e}"
+
+
+RATE_FORMAT = FuncFormatter(_rate_label)
+
+
 def _log_fpr_axis(ax, n_neg_max: int):
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+    ax.xaxis.set_major_formatter(RATE_FORMAT)
     ax.xaxis.set_minor_locator(NullLocator())
     left = 0.5 / n_neg_max if n_neg_max else 1e-4
     ax.set_xlim(10 ** math.floor(math.log10(left)), 1.05)
@@ -187,24 +196,30 @@ def det_family(data, family: str, thresholds: dict):
 def distance_histograms(data, thresholds: dict, summary=None):
     """Per hasher: share of pairs at each distance for positives (all edits
     pooled, hasher colour), variant-orig and orig-orig negatives (black,
-    grey); log y axis so the tails near the threshold are visible; the
-    threshold is a vertical line with its FPR/TPR."""
+    grey); log y axis so the tails near the threshold are visible (a
+    distance with no pair is drawn at the bottom edge); the threshold is a
+    vertical line with its FPR/TPR."""
     hashers = data.hashers
     nrows, ncols = _grid(len(hashers), 2)
-    fig, axes = new_figure(nrows, ncols, width=4.6, height=3.0)
+    fig, axes = new_figure(nrows, ncols, width=4.6, height=3.0, left=0.8, wspace=1.0)
     for ax, hasher in zip(axes.ravel(), hashers):
         colour = hasher_colour(hasher)
-        d = np.arange(data.n_bins(hasher))
-        for kind, col, ls, label in (("positive", colour, "-", "positives (edited copy vs its original)"),
-                                     ("variant-orig", "black", "-", "negatives variant-orig"),
-                                     ("orig-orig", "0.55", "--", "negatives orig-orig")):
-            h = data.hist(hasher, kind)
+        n_bins = data.n_bins(hasher)
+        edges = np.arange(n_bins + 1) - 0.5
+        hists = [(kind, data.hist(hasher, kind)) for kind in ("positive", "variant-orig", "orig-orig")]
+        total = max([int(h.sum()) for _, h in hists] + [1])
+        floor = 10 ** math.floor(math.log10(0.5 / total))  # zero counts are drawn at the floor
+        for (kind, h), col, ls, label in zip(hists, (colour, "black", "0.55"), ("-", "-", "--"),
+                                             ("positives", "variant-orig negatives", "orig-orig negatives")):
             if not h.sum():
                 continue
-            share = h / h.sum()
-            share = np.where(share > 0, share, np.nan)
-            ax.step(d, share, where="mid", color=col, ls=ls, lw=1.3, label=f"{label}, n={int(h.sum())}")
+            share = np.maximum(h / h.sum(), floor)
+            ax.stairs(share, edges, color=col, ls=ls, lw=1.3, baseline=None, label=f"{label}, n={int(h.sum())}")
+        ax.set_ylim(floor, 1.5)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
+        ax.yaxis.set_major_formatter(RATE_FORMAT)
+        ax.yaxis.set_minor_locator(NullLocator())
         t = thresholds.get(hasher)
         if t is not None and not math.isnan(t):
             ax.axvline(t + 0.5, color=colour, lw=1.0, ls=":")
@@ -221,7 +236,7 @@ def distance_histograms(data, thresholds: dict, summary=None):
         ax.set_ylabel("share of pairs (log scale)")
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
         ax.set_xlim(-0.5, data.n_bins(hasher) - 0.5)
-        ax.legend(loc="lower right", fontsize=6.5)
+        ax.legend(loc="upper right", fontsize=6.5)
     _off(axes, len(hashers))
     return fig
 
@@ -254,7 +269,7 @@ def robustness(data, fpr: float, by: str = "family"):
             ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(family)
-            ax.set_xlabel(_short(severity_meaning(family), 48) + " (mild -> severe)", fontsize=7.5)
+            ax.set_xlabel(_short(severity_meaning(family), 40) + " (mild -> severe)", fontsize=7.5)
             ax.set_ylabel(f"TPR at FPR {fpr:g}")
             ax.legend(fontsize=7, loc="lower left")
         _off(axes, len(families))
@@ -307,8 +322,7 @@ def heatmap(data, fpr: float):
                            left=1.0, right=1.2, bottom=0.95, top=0.35)
     ax = axes[0, 0]
     ax.grid(False)
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for i in range(len(hashers)):
         for j in range(len(families)):

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 #: fixed colours for the hashers the harness ships
 HASHER_COLOURS = {
@@ -51,7 +49,7 @@ RC = {
 }
 PNG_METADATA = {"Software": None}
 SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-DPI = 110
+DPI = 100
 
 
 def hasher_colour(name: str) -> str:
@@ -78,29 +76,32 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.2, height: float
                wspace: float = 0.6, hspace: float = 0.75, suptitle: bool = False):
     """A figure of nrows x ncols panels, each `width` x `height` inches
     including its margins; margins and gaps in inches (a fixed layout is
-    much faster than tight_layout and identical on every run). Returns
-    (fig, axes 2-d array)."""
+    much faster than tight_layout and identical on every run). A plain
+    matplotlib Figure, not pyplot: no backend is selected or changed, so
+    the report can be drawn inside a notebook without touching its inline
+    backend. Returns (fig, axes 2-d array)."""
     W, H = width * ncols, height * nrows + (0.3 if suptitle else 0.0)
-    with plt.rc_context(RC):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), squeeze=False)
+    fig = Figure(figsize=(W, H))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H,
                         top=1 - (top + (0.3 if suptitle else 0.0)) / H,
                         wspace=wspace / max(0.1, width - wspace), hspace=hspace / max(0.1, height - hspace))
     return fig, axes
 
 
+def report_style():
+    """Context manager applying RC; draw and save report figures inside it."""
+    return matplotlib.rc_context(RC)
+
+
 def save_figure(fig, base_path: str, formats=("png", "svg")) -> dict[str, str]:
     """Save `fig` as base_path.png and base_path.svg with fixed metadata
-    (so two runs write identical files); returns {format: path}. Closes
-    the figure."""
+    (so two runs write identical files); returns {format: path}."""
     out = {}
-    with plt.rc_context(RC):
+    with report_style():
         for fmt in formats:
             path = f"{base_path}.{fmt}"
             meta = PNG_METADATA if fmt == "png" else SVG_METADATA
             fig.savefig(path, dpi=DPI, metadata=meta, format=fmt)
             out[fmt] = path
-    plt.close(fig)
     return out
-
-

@@ -1,0 +1,290 @@
+"""The report stage: report.md / report.html contents, figures, numbers
+checked against an independent brute-force computation, reproducibility,
+optional tables, and the `report` / `compare` commands."""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from harness.report import load_folder, write_report
+from harness.report.compare import compare_folders, hanley_mcneil
+from harness.report.style import HASHER_COLOURS, hasher_colour
+from harness.report.summary import (clopper_pearson, middle_severity, pooled_summary, robustness_fpr,
+                                    severity_order)
+from tests.helpers import run_cli
+
+CONFIG = {"name": "report-test", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
+          "transforms": [{"family": "jpeg", "severities": [70, 30]},
+                         {"family": "rotate", "severities": [2, 10]}],
+          "seed": 0, "metrics": {"target_fpr": 0.01, "fpr_points": [0.01, 0.001]}}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from harness import run_experiment
+    out = tmp_path_factory.mktemp("report") / "run"
+    run_experiment(dict(CONFIG, output=str(out)), progress=False)
+    return out
+
+
+@pytest.fixture
+def copy_dir(run_dir, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(run_dir, dst)
+    return dst
+
+
+FIGURES = ["roc", "roc-jpeg", "roc-rotate", "det-jpeg", "det-rotate", "histograms", "robustness",
+           "robustness-by-hasher", "heatmap"]
+
+
+def test_report_has_every_section_and_figure(run_dir):
+    md = (run_dir / "report.md").read_text()
+    for heading in ("How to read this", "What was run", "Summary per hasher", "Results per transform",
+                    "Robustness against severity", "Hasher x family at a middle severity", "ROC curves",
+                    "DET curves", "Distance histograms", "Collision gallery", "Deployment risk", "Errors",
+                    "Configuration"):
+        assert f"## {heading}" in md, heading
+    for name in FIGURES:
+        assert (run_dir / f"{name}.png").stat().st_size > 1000, name
+        assert (run_dir / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
+        assert f"]({name}.png)" in md
+    info = load_folder(str(run_dir)).run_info
+    assert info["dataset"]["manifest_sha256"] in md
+    assert "seed 0" in md and "library versions: " in md and "numpy" in md
+    assert "16 hashed" in md
+
+
+def test_html_is_self_contained(run_dir):
+    html = (run_dir / "report.html").read_text()
+    srcs = re.findall(r'<img src="([^"]{0,30})', html)
+    assert len(srcs) == len(FIGURES)
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r'(src|href)="(?!data:)', html)  # no external reference at all
+    assert "<script" not in html
+    assert "http://" not in html and "https://" not in html
+
+
+def _bruteforce(run_dir, hasher):
+    """Positive and variant-orig negative distances straight from
+    hashes.parquet (Python int popcount, no harness code)."""
+    h = pd.read_parquet(run_dir / "hashes.parquet")
+    h = h[h["hasher"] == hasher]
+    orig = h[h["transform"] == "original()"].set_index("image_id")
+    pos, neg = [], []
+    for _, v in h[h["transform"] != "original()"].iterrows():
+        hv = int(v["hash_hex"], 16)
+        for img, o in orig.iterrows():
+            d = bin(hv ^ int(o["hash_hex"], 16)).count("1")
+            if img == v["image_id"]:
+                pos.append(d)
+            elif o["group"] != v["group"]:
+                neg.append(d)
+    return np.array(pos), np.array(neg)
+
+
+def test_pooled_summary_equals_bruteforce(run_dir):
+    data = load_folder(str(run_dir))
+    summary = pooled_summary(data).set_index("hasher")
+    for hasher in ("phash", "dhash"):
+        pos, neg = _bruteforce(run_dir, hasher)
+        row = summary.loc[hasher]
+        assert row["n_pos"] == len(pos) == 16 * 4 and row["n_neg"] == len(neg)
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        assert row["auc"] == pytest.approx(roc_auc_score(y, -np.r_[pos, neg]), abs=1e-12)
+        # threshold: largest t with FPR(t) <= 0.01, by brute force over t
+        t = max(t for t in range(-1, 65) if (neg <= t).mean() <= 0.01)
+        assert row["threshold"] == t
+        assert row["tpr_at_threshold"] == pytest.approx((pos <= t).mean())
+        assert row["fpr_at_threshold"] == pytest.approx((neg <= t).mean())
+        k = int((pos <= t).sum())
+        ci = stats.binomtest(k, len(pos)).proportion_ci(0.95, method="exact")
+        assert (row["tpr_at_threshold_lo"], row["tpr_at_threshold_hi"]) == pytest.approx((ci.low, ci.high))
+        # FPR 1e-4 cannot be observed with a few hundred negative pairs
+        assert np.isnan(row["tpr_at_fpr_0.0001"]) and np.isnan(row["tpr_at_fpr_0.0001_lo"])
+
+
+def test_not_measurable_is_printed_never_a_number(run_dir):
+    md = (run_dir / "report.md").read_text()
+    table = md.split("## Summary per hasher")[1].split("## ")[0]
+    lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    col = header.index("TPR at FPR 0.0001")
+    for ln in lines[1:]:
+        assert [c.strip() for c in ln.strip("|").split("|")][col] == "not measurable"
+    per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines()
+           if ln.startswith("| ")]
+    col = [c.strip() for c in per[0].strip("|").split("|")].index("tpr_at_fpr_1e-3")
+    assert {[c.strip() for c in ln.strip("|").split("|")][col] for ln in per[2:]} == {"not measurable"}
+    assert not re.search(r"\bnan\b", md.lower())
+
+
+def test_clopper_pearson_matches_scipy():
+    for k, n in [(0, 10), (3, 10), (10, 10), (1, 238), (57, 64)]:
+        ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+        assert clopper_pearson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert all(np.isnan(clopper_pearson(0, 0)))
+
+
+def test_report_is_byte_reproducible(run_dir, copy_dir):
+    """Regenerating the report (in another process, via the CLI) gives the
+    same bytes for report.md, report.html and every PNG and SVG."""
+    names = ["report.md", "report.html"] + [f"{f}.{e}" for f in FIGURES for e in ("png", "svg")]
+    before = {n: (copy_dir / n).read_bytes() for n in names}
+    res = run_cli("report", copy_dir)
+    assert res.returncode == 0, res.stderr
+    assert "report.html" in res.stdout
+    for n in names:
+        assert (copy_dir / n).read_bytes() == before[n], n
+
+
+def test_intervals_and_recommended_threshold_columns_are_rendered(copy_dir):
+    m = pd.read_csv(copy_dir / "metrics.csv")
+    m["tpr_at_fpr_1e-2_lo"] = 0.123456
+    m["tpr_at_fpr_1e-2_hi"] = 0.987654
+    m["recommended_threshold"] = m["hasher"].map({"phash": 9, "dhash": 11})
+    m.to_csv(copy_dir / "metrics.csv", index=False)
+    write_report(str(copy_dir))
+    md = (copy_dir / "report.md").read_text()
+    assert "[0.123, 0.988]" in md
+    per = md.split("## Results per transform")[1].split("## ")[0]
+    assert "recommended_threshold" in per and "tpr_at_fpr_1e-2_lo" not in per
+    summary = pooled_summary(load_folder(str(copy_dir))).set_index("hasher")
+    assert summary.loc["phash", "threshold"] == 9 and summary.loc["dhash", "threshold"] == 11
+    assert summary.loc["phash", "threshold_source"] == "metrics stage"
+
+
+def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
+    pd.DataFrame({"scenario": ["apple"], "fpr": [1e-6], "per_account": [float("nan")]}).to_csv(
+        copy_dir / "risk.csv", index=False)
+    pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
+    # without close_pairs.parquet: the gallery section says why it is missing
+    write_report(str(copy_dir))
+    md = (copy_dir / "report.md").read_text()
+    risk = md.split("## Deployment risk")[1].split("## ")[0]
+    assert "apple" in risk and "not measurable" in risk
+    assert "## Other table: diagnostics.csv" in md
+    assert "Not drawn" in md.split("## Collision gallery")[1].split("## ")[0]
+    # with close pairs and a gallery module: its sheet is embedded
+    pd.DataFrame({"hasher": ["phash"], "distance": [3], "a": ["x"], "b": ["y"]}).to_parquet(
+        copy_dir / "close_pairs.parquet")
+    calls = []
+
+    def collision_sheet(close_pairs, images, path, k):
+        calls.append((len(close_pairs), len(images), k))
+        from PIL import Image
+        Image.new("RGB", (40, 20), (200, 0, 0)).save(path)
+
+    fake = types.ModuleType("harness.report.gallery")
+    fake.collision_sheet = collision_sheet
+    monkeypatch.setitem(sys.modules, "harness.report.gallery", fake)
+    import harness.report as report_pkg
+    monkeypatch.setattr(report_pkg, "gallery", fake, raising=False)
+    write_report(str(copy_dir))
+    assert calls == [(1, 16, 12)]
+    md = (copy_dir / "report.md").read_text()
+    assert "](gallery.png)" in md
+    assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 1
+
+
+def test_hasher_colours_are_fixed_and_distinct():
+    assert hasher_colour("phash") == HASHER_COLOURS["phash"]
+    shipped = ["ahash", "phash", "dhash", "whash", "pdq"]
+    assert len({hasher_colour(h) for h in shipped}) == len(shipped)
+    assert hasher_colour("my-new-hasher") == hasher_colour("my-new-hasher")
+    assert hasher_colour("my-new-hasher") not in HASHER_COLOURS.values()
+
+
+def test_severity_order_runs_mild_to_severe():
+    assert severity_order("jpeg", ["30", "90", "70"]) == ["90", "70", "30"]
+    assert severity_order("rotate", ["10", "1", "5"]) == ["1", "5", "10"]
+    assert severity_order("resize", [0.25, 0.75, 0.5]) == [0.75, 0.5, 0.25]
+    assert middle_severity("jpeg", ["90", "70", "50", "30", "10"]) == "50"
+
+
+def test_robustness_fpr_falls_back_when_not_measurable(run_dir):
+    data = load_folder(str(run_dir))
+    fpr, reason = robustness_fpr(data)
+    assert fpr == 0.01 and "not measurable" in reason  # 0.001 needs >= 1000 negative pairs per edit
+    data.metrics["n_neg"] = 5000
+    assert robustness_fpr(data)[0] == 1e-3
+
+
+def test_figures_use_the_hasher_colour(run_dir):
+    svg = (run_dir / "robustness.svg").read_text().lower()
+    for h in ("phash", "dhash"):
+        assert hasher_colour(h).lower() in svg
+
+
+def test_det_axes_are_normal_deviates(run_dir):
+    from scipy.stats import norm
+
+    from harness.report import figures as F
+    data = load_folder(str(run_dir))
+    fig = F.det_family(data, "rotate", {})
+    ax = fig.axes[0]
+    labels = [float(t.get_text()) for t in ax.get_xticklabels()]
+    assert np.allclose(ax.get_xticks(), norm.ppf(labels))
+
+
+# ----------------------------------------------------------------- compare
+def test_compare_flags_only_real_differences(run_dir, copy_dir, tmp_path):
+    text, summary, table = compare_folders(str(run_dir), str(run_dir))
+    assert (table["status"] == "").all() and "0 flagged" in summary
+    m = pd.read_csv(copy_dir / "metrics.csv")
+    i = m.index[(m["hasher"] == "phash") & (m["transform"] == "rotate(10)") & (m["negatives"] == "variant-orig")][0]
+    j = m.index[(m["hasher"] == "dhash") & (m["transform"] == "jpeg(70)") & (m["negatives"] == "variant-orig")][0]
+    a_tpr = m.at[i, "tpr_at_threshold"]
+    m.at[i, "tpr_at_threshold"] = 0.0 if a_tpr > 0.5 else 1.0      # far outside a 16-pair interval
+    m.at[j, "tpr_at_threshold"] = m.at[j, "tpr_at_threshold"] - 1 / 16  # one pair: within the interval
+    m.at[j, "auc"] = float("nan")
+    m.to_csv(copy_dir / "metrics.csv", index=False)
+    text, summary, table = compare_folders(str(run_dir), str(copy_dir))
+    flagged = table[table["status"] != ""]
+    got = set(zip(flagged["hasher"], flagged["transform"], flagged["metric"], flagged["status"]))
+    assert got == {("phash", "rotate(10)", "tpr_at_threshold", "DIFFERS"),
+                   ("dhash", "jpeg(70)", "auc", "measurable in one run only")}
+    assert "## Flagged: 2 of" in text
+
+
+def test_compare_uses_interval_columns_when_present(run_dir, copy_dir):
+    m = pd.read_csv(copy_dir / "metrics.csv")
+    m["auc"] = m["auc"] + 1e-3  # tiny shift, but beyond these (artificially) narrow intervals
+    for c in ("auc", "tpr_at_threshold"):
+        m[c + "_lo"], m[c + "_hi"] = m[c] - 1e-6, m[c] + 1e-6
+    m.to_csv(copy_dir / "metrics.csv", index=False)
+    a = copy_dir.parent / "a"
+    shutil.copytree(copy_dir, a)
+    ma = m.copy()
+    ma["auc"] = ma["auc"] - 1e-3
+    ma["auc_lo"], ma["auc_hi"] = ma["auc"] - 1e-6, ma["auc"] + 1e-6
+    ma.to_csv(a / "metrics.csv", index=False)
+    _, _, table = compare_folders(str(a), str(copy_dir))
+    auc = table[(table["metric"] == "auc") & table["a"].notna()]
+    assert (auc["method"] == "metrics.csv").all() and (auc["status"] == "DIFFERS").all()
+
+
+def test_hanley_mcneil_is_a_sensible_interval():
+    lo, hi = hanley_mcneil(0.9, 50, 500)
+    assert lo < 0.9 < hi and hi - lo < 0.2
+    lo2, hi2 = hanley_mcneil(0.9, 500, 5000)
+    assert hi2 - lo2 < hi - lo
+
+
+def test_compare_and_report_commands(run_dir, tmp_path):
+    out = tmp_path / "sub" / "cmp.md"
+    res = run_cli("compare", run_dir, run_dir, "--output", out)
+    assert res.returncode == 0, res.stderr
+    assert "0 flagged" in res.stdout and out.read_text().startswith("# phash-harness compare")
+    bad = run_cli("compare", run_dir, tmp_path / "missing", "--output", tmp_path / "x.md")
+    assert bad.returncode == 2 and "DIR_B" in bad.stderr and not (tmp_path / "x.md").exists()
+    bad = run_cli("report", tmp_path)
+    assert bad.returncode == 2 and "DIR" in bad.stderr
