@@ -36,6 +36,8 @@ class DatasetConfig(_Strict):
     recursive: bool = True
     groups: Optional[str] = None
     limit: Optional[int] = Field(default=None, ge=1)
+    #: read files whose symlink target lies outside `path` (default: refuse them)
+    follow_symlinks: bool = False
 
     @model_validator(mode="after")
     def _check_path(self):
