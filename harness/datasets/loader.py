@@ -18,7 +18,8 @@ def load_records(ds) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
                                    groups.get(r.name) or groups.get(r.image_id) or r.group, r.bytes)
                        for r in records]
     else:
-        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups)
+        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups,
+                                         follow_symlinks=getattr(ds, "follow_symlinks", False))
     if ds.limit:
         records = records[: ds.limit]
     return records, errors
