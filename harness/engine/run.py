@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
 from ..datasets import load_records, manifest_digest
+from ..datasets.folder import display_name
 from ..errors import ConfigError
 from ..metrics.tables import analyse
 from .work import ERROR_COLUMNS, HASH_COLUMNS, hash_images
@@ -114,7 +115,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     timings["metrics"] = time.perf_counter() - t2
 
     n_images = len(records) + len(list_errors)
-    decoded = hashes.loc[hashes["transform"] == "original()", "image_id"].nunique()
+    # by name: files with identical bytes share an image_id but are listed (and hashed) each
+    decoded = hashes.loc[hashes["transform"] == "original()", "image_name"].nunique()
     run_info = {
         "name": config.name,
         "config": config.model_dump(mode="json"),
@@ -136,7 +138,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     try:
         t3 = time.perf_counter()
         hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
-        images = pd.DataFrame([(r.image_id, r.name, r.path, r.group, r.bytes) for r in records],
+        # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
+        images = pd.DataFrame([(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
                               columns=["image_id", "name", "path", "group", "bytes"])
         write_table(images, os.path.join(tmp, "images.csv"))
         for name, table in tables.items():
