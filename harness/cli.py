@@ -382,6 +382,27 @@ def _cmd_compare(args) -> int:
 
 
 # --------------------------------------------------------- verify (reliability)
+def _add_verify(sub):
+    from .verify import DEFAULT_SAMPLE
+
+    p = sub.add_parser("verify", help="re-hash a sample of a results folder and report drift "
+                                      "(did a library upgrade change hashes?)")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by `run`")
+    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, metavar="N",
+                   help=f"number of images to re-hash, 0 = all (default: {DEFAULT_SAMPLE})")
+    p.add_argument("--seed", type=int, default=None, help="seed for the sample (default: the run's seed)")
+    p.add_argument("--strict-versions", action="store_true",
+                   help="also exit 1 when a library version differs from the run's")
+    p.set_defaults(func=_cmd_verify)
+
+
+def _cmd_verify(args) -> int:
+    from .verify import format_report, verify_results
+
+    report = verify_results(args.dir, sample=args.sample, seed=args.seed)
+    print(format_report(report))
+    return report.exit_status(strict_versions=args.strict_versions)
+
 
 # ------------------------------------------------------------------------ bench
 BENCHMARKS = ("hashers", "pairs", "run")

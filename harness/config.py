@@ -57,6 +57,8 @@ class DatasetConfig(_Strict):
     recursive: bool = True
     groups: Optional[str] = None
     limit: Optional[int] = Field(default=None, ge=1)
+    #: read files whose symlink target lies outside `path` (default: refuse them)
+    follow_symlinks: bool = False
 
     @model_validator(mode="after")
     def _check_path(self):
@@ -268,6 +270,28 @@ def _format_validation_error(exc: ValidationError) -> ConfigError:
     return ConfigError(loc or "config", msg.replace("\n", " "))
 
 
+#: most values a config may hold once YAML aliases are expanded
+MAX_CONFIG_VALUES = 100_000
+
+
+def _check_expanded_size(data, limit: int = MAX_CONFIG_VALUES) -> None:
+    """Refuse a config that holds more than `limit` values once YAML aliases
+    (&a / *a, shared references) are expanded: nine nested levels of nine
+    aliases ("billion laughs") would otherwise take minutes to validate and
+    print. Counts in O(limit) time."""
+    stack, count = [data], 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            raise ConfigError("config", f"too large: more than {limit} values once YAML aliases are expanded")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+
+
 def load_config(source: Union[str, os.PathLike, dict, ExperimentConfig, None] = None) -> ExperimentConfig:
     """Validate a config given as a YAML path, a dict, or None (quickstart)."""
     if isinstance(source, ExperimentConfig):
@@ -292,6 +316,7 @@ def load_config(source: Union[str, os.PathLike, dict, ExperimentConfig, None] = 
             raise ConfigError("config", "not UTF-8 text") from None
     if not isinstance(data, dict):
         raise ConfigError("config", "must be a YAML mapping with keys: " + ", ".join(ExperimentConfig.model_fields))
+    _check_expanded_size(data)
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:

@@ -339,3 +339,125 @@ def test_truncated_images_are_not_silently_accepted():
 
     import harness  # noqa: F401  (importing the harness must not change this)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+# ------------------------------------------------------ the whole corpus in a run
+def display_name(name: str) -> str:
+    """How a name appears in the tables: undecodable bytes as \\xNN escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def run_corpus(tmp_path, monkeypatch, **dataset):
+    """Run the corpus through run_experiment; VANISHES is deleted after the
+    listing and before any image is read."""
+    import harness.datasets.loader as loader
+    from harness import run_experiment
+
+    root = tmp_path / "data"
+    expect = build_corpus(root, tmp_path / "outside", dataset_dir("caltech101_tiny"))
+    listing = loader.folder_records
+
+    def listing_then_vanish(*args, **kwargs):
+        out = listing(*args, **kwargs)
+        os.remove(root / VANISHES)
+        return out
+
+    monkeypatch.setattr(loader, "folder_records", listing_then_vanish)
+    config = {"name": "hostile", "dataset": {"source": "folder", "path": str(root), **dataset},
+              "hashers": ["phash", "dhash"], "transforms": [{"family": "jpeg", "severities": [50]}],
+              "seed": 0, "max_pixels": LIMIT, "output": str(tmp_path / "out")}
+    results = run_experiment(config, progress=False)
+    return results, {display_name(k): v for k, v in expect.items()}
+
+
+def test_corpus_run_accounts_for_every_entry(tmp_path, monkeypatch):
+    results, expect = run_corpus(tmp_path, monkeypatch)
+    out = Path(results.output)
+    hashes = pd.read_parquet(out / "hashes.parquet")
+    errors = pd.read_csv(out / "errors.csv", keep_default_na=False)
+    images = pd.read_csv(out / "images.csv", keep_default_na=False)
+    originals = hashes[hashes["transform"] == "original()"]
+    item_errors = errors[errors["stage"].isin(["list", "decode"])]
+
+    hashed = set(originals["image_name"])
+    failed = set(item_errors["image_name"])
+    listed = set(images["name"]) | set(errors.loc[errors["stage"] == "list", "image_name"])
+    # nothing silently dropped, nothing both hashed and failed, nothing unknown
+    assert listed == set(expect)
+    assert hashed | failed == listed and not hashed & failed
+    assert len(item_errors) == len(failed)  # one row per failed image
+
+    for name, exp in expect.items():
+        if isinstance(exp, Hash):
+            assert name in hashed, (name, errors[errors["image_name"] == name]["reason"].tolist())
+            for hname in ("phash", "dhash"):
+                h = get_hasher(hname)
+                row = originals[(originals["image_name"] == name) & (originals["hasher"] == hname)]
+                assert row["hash_hex"].tolist() == [h.to_hex(h.hash(exp.rgb))], (name, hname)
+        else:
+            reasons = item_errors.loc[item_errors["image_name"] == name, "reason"].tolist()
+            assert len(reasons) == 1 and re.search(exp.pattern, reasons[0]), (name, reasons)
+
+    n_hash = sum(isinstance(e, Hash) for e in expect.values())
+    n_fail = len(expect) - n_hash
+    run = json.loads((out / "run.json").read_text())
+    ds = run["dataset"]
+    assert (ds["images_listed"], ds["images_hashed"], ds["images_failed"]) == (len(expect), n_hash, n_fail)
+    report = (out / "report.md").read_text()
+    assert f"images listed {len(expect)}, hashed {n_hash}, failed {n_fail}" in report
+    assert results.n_errors == len(errors) >= n_fail
+
+
+def test_symlinks_outside_the_folder_only_with_follow_symlinks(tmp_path):
+    from harness.config import load_config
+    from harness.datasets import load_records
+
+    photo = encode(Image.new("RGB", (8, 8), (1, 2, 3)), "PNG")
+    root, outside = tmp_path / "data", tmp_path / "outside"
+    (outside / "deeper").mkdir(parents=True)
+    root.mkdir()
+    (root / "own.png").write_bytes(photo)
+    (outside / "deeper" / "other.png").write_bytes(photo + b"x")
+    os.symlink(outside / "deeper" / "other.png", root / "file_link.png")
+    os.symlink(outside, root / "dir_link")        # a folder outside
+    os.symlink(".", root / "self_loop")           # a folder loop
+    os.symlink("/dev/zero", root / "zero.png")   # a device: never read, even when following
+
+    def listing(follow):
+        cfg = load_config({"hashers": ["phash"], "dataset": {
+            "source": "folder", "path": str(root), "follow_symlinks": follow}})
+        records, errors = load_records(cfg.dataset)
+        return {r.name for r in records}, dict(errors)
+
+    names, errors = listing(False)
+    assert names == {"own.png"}
+    assert errors == {"file_link.png": "symlink points outside the dataset folder "
+                                       "(set dataset.follow_symlinks: true to allow)",
+                      "zero.png": "symlink points outside the dataset folder "
+                                  "(set dataset.follow_symlinks: true to allow)"}
+    names, errors = listing(True)
+    assert names == {"own.png", "file_link.png", "dir_link/deeper/other.png"}
+    assert errors == {"zero.png": "not a regular file (FIFO, socket or device)"}
+
+
+def test_non_utf8_name_is_read_and_shown_escaped(tmp_path):
+    from harness.datasets import folder_records
+
+    (tmp_path / "ok.png").write_bytes(encode(Image.new("RGB", (8, 8), (9, 9, 9)), "PNG"))
+    with open(os.path.join(os.fsencode(tmp_path), b"\xff\xfe.png"), "wb") as fh:
+        fh.write(encode(Image.new("RGB", (8, 8), (7, 7, 7)), "PNG"))
+    records, errors = folder_records(str(tmp_path))
+    assert not errors
+    by_name = {r.name: r for r in records}
+    assert set(by_name) == {"ok.png", "\\xff\\xfe.png"}
+    assert load_rgb(by_name["\\xff\\xfe.png"].path)[0, 0].tolist() == [7, 7, 7]
+
+
+def test_loader_refuses_fifo_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(DecodeError, match="not a regular file"):
+        load_rgb(tmp_path / "pipe.png")
+    with pytest.raises(DecodeError, match="is a directory"):
+        load_rgb(tmp_path)
+    with pytest.raises(DecodeError, match="file not found"):
+        load_rgb(tmp_path / "gone.png")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import warnings
 from typing import Union
 
@@ -125,10 +126,7 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
         if isinstance(source, (bytes, bytearray)):
             fh = io.BytesIO(source)
         else:
-            path = os.fspath(source)
-            if os.path.isdir(path):
-                raise DecodeError("is a directory, not an image file")
-            fh = open(path, "rb")
+            fh = _open_regular_file(os.fspath(source))
     except FileNotFoundError:
         raise DecodeError("file not found (it may have been removed after listing)") from None
     except PermissionError:
@@ -167,6 +165,18 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
         raise
     except MemoryError:
         raise DecodeError("out of memory while decoding") from None
+
+
+def _open_regular_file(path) -> io.BufferedReader:
+    """Open a regular file for reading. O_NONBLOCK so that a FIFO named like
+    an image cannot block the reader; anything but a regular file is refused."""
+    if os.path.isdir(path):
+        raise DecodeError("is a directory, not an image file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DecodeError("not a regular file (FIFO, socket or device)")
+    return os.fdopen(fd, "rb")
 
 
 def _size_of(fh) -> int:

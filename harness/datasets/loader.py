@@ -32,7 +32,8 @@ def load_records(ds) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
         from .remote import fsspec_records
         records, errors = fsspec_records(ds.path, ds.extensions, ds.recursive, groups, ds.cache)
     else:
-        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups)
+        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups,
+                                         follow_symlinks=getattr(ds, "follow_symlinks", False))
     if ds.limit:
         records = records[: ds.limit]
     return records, errors

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
 from ..datasets import load_records, manifest_digest
+from ..datasets.folder import display_name
 from ..errors import ConfigError
 from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
@@ -251,7 +252,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     histograms, metrics = tables["histograms.parquet"], tables["metrics.csv"]
 
     n_images = len(records) + len(list_errors)
-    decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_id"].nunique()
+    # by name: files with identical bytes share an image_id but are listed (and hashed) each
+    decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_name"].nunique()
     per_hasher = {}
     for h in hashers:
         hh = hashes[hashes["hasher_key"] == h.key]
@@ -282,7 +284,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     try:
         t4 = time.perf_counter()
         hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
-        images = pd.DataFrame([(r.image_id, r.name, r.path, r.group, r.bytes) for r in records],
+        # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
+        images = pd.DataFrame([(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
                               columns=["image_id", "name", "path", "group", "bytes"])
         write_table(images, os.path.join(tmp, "images.csv"))
         for name, table in tables.items():
