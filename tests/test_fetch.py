@@ -310,3 +310,10 @@ def test_archive_larger_than_free_space_is_refused(server, photo_tar, tmp_path, 
     with pytest.raises(FetchError, match="only 1000 are free"):
         fetch(entry, str(tmp_path), progress=False, log=lambda m: None)
     assert_nothing_left(tmp_path, "tinyphotos", downloads_too=False)
+
+
+def test_http_404_fails_cleanly(server, photo_tar, tmp_path):
+    entry = entry_for(server.url("/missing.tar.gz"), photo_tar)
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch(entry, str(tmp_path), progress=False, log=lambda m: None)
+    assert_nothing_left(tmp_path, "tinyphotos")
