@@ -305,6 +305,7 @@ def _add_screen(sub):
     p.add_argument("--min-agree", type=int, default=None,
                    help="hashers that must agree (default: 2 with pdq, else all of them)")
     p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
+    p.add_argument("--workers", type=int, default=1, help="processes for decoding and hashing (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_cmd_screen)
 
@@ -312,6 +313,8 @@ def _add_screen(sub):
 def _cmd_screen(args) -> int:
     from .datasets.screen import run_screen
 
+    if args.workers < 1:
+        raise ConfigError("--workers", f"must be an integer >= 1 (got {args.workers})")
     thresholds = {}
     for item in args.threshold:
         name, _, bits = item.partition("=")
@@ -322,7 +325,7 @@ def _cmd_screen(args) -> int:
     exts = [e.strip() for e in args.extensions.split(",") if e.strip()] if args.extensions else None
     result, out = run_screen(args.target, out=args.out, dest=args.dest, hashers=hashers,
                              thresholds=thresholds or None, min_agree=args.min_agree, extensions=exts,
-                             progress=False if args.no_progress else None)
+                             progress=False if args.no_progress else None, workers=args.workers)
     c = result.counts
     print(f"{c['images']} images screened with {', '.join(result.hasher_names)} "
           f"(near: at least {result.min_agree} within {result.threshold_text()})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import tarfile
 
@@ -156,6 +157,11 @@ def test_catalog_source_reads_a_fetched_dataset(tiny, tmp_path):
     records, errors = load_records(ds_config(source="catalog", name="tinyset", dest=str(tmp_path / "data")))
     assert errors == [] and [r.name for r in records] == [f"images/{n}" for n in names]
     assert [r.image_id for r in records] == [sha((tiny / "images" / n).read_bytes()) for n in names]
+    # screen NAME finds the fetched dataset through --dest
+    from harness.cli import main
+    assert main(["screen", "tinyset", "--dest", str(tmp_path / "data"), "--out", str(tmp_path / "s")]) == 0
+    info = json.loads((tmp_path / "s" / "screen.json").read_text())
+    assert info["counts"]["images"] == 6 and info["counts"]["duplicate_groups"] == 0
 
 
 def test_run_experiment_on_a_manifest_source(tiny, tmp_path):

@@ -297,3 +297,23 @@ def test_cli_fetch_url_and_errors(server, photo_tar, tmp_path, capsys):
     for name in ("caltech101", "coco2017-val", "inria-holidays", "inria-copydays", "openimages-v4-validation",
                  "disc21-references-0", "imagenet-val"):
         assert name in out
+
+
+def test_archive_larger_than_free_space_is_refused(server, photo_tar, tmp_path, monkeypatch):
+    import collections
+    import shutil
+
+    server.files["/photos.tar.gz"] = photo_tar
+    entry = entry_for(server.url("/photos.tar.gz"), photo_tar)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
+    with pytest.raises(FetchError, match="only 1000 are free"):
+        fetch(entry, str(tmp_path), progress=False, log=lambda m: None)
+    assert_nothing_left(tmp_path, "tinyphotos", downloads_too=False)
+
+
+def test_http_404_fails_cleanly(server, photo_tar, tmp_path):
+    entry = entry_for(server.url("/missing.tar.gz"), photo_tar)
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch(entry, str(tmp_path), progress=False, log=lambda m: None)
+    assert_nothing_left(tmp_path, "tinyphotos")

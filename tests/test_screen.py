@@ -123,12 +123,20 @@ def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
     assert {p["kind"] for p in pairs} == {"exact", "near"}
 
 
-def test_screen_tiny_has_no_duplicates(tmp_path):
+def test_screen_tiny_has_no_duplicates_and_workers_agree(tmp_path):
     """caltech101_tiny was selected to hold no near duplicates (min dHash distance 10)."""
+    from harness.datasets.screen import hash_records
+
     tiny = dataset_dir("caltech101_tiny")
     records, _ = folder_records(str(tiny / "images"))
     result = screen_records(records, progress=False)
     assert result.counts["images"] == 96 and result.groups == []
+    # a process pool gives the same hashes in the same order
+    kept, packed, errors = hash_records(records, [get_hasher("phash"), get_hasher("dhash")], progress=False,
+                                        workers=2, chunk=40)
+    assert [r.name for r in kept] == [r.name for r in result.records] and errors == []
+    for name in ("phash", "dhash"):
+        assert (packed[name] == result.packed[name]).all()
 
 
 def test_screen_argument_errors(tmp_path, capsys):

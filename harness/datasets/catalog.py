@@ -110,7 +110,7 @@ _add(CatalogEntry(
                  "https://doi.org/10.22002/D1.20086; Fei-Fei, Fergus & Perona, CVPR Workshop 2004"),
     homepage="https://doi.org/10.22002/D1.20086",
     resolution="small: median 300x225, widths 80-457, heights 92-494",
-    size="131.7 MB archive; 7,807 JPEGs, 102 MB after exclusions",
+    size="137.4 MB zip; 7,807 JPEGs, 102 MB after exclusions",
     contents="objects of 99 categories (after exclusions), mostly centred on plain backgrounds",
     why=("many near-identical compositions (object centred on white): hard negatives for "
          "false-positive counts; small and quick"),

@@ -254,7 +254,9 @@ def safe_extract(archive: str, dest: str) -> int:
     """Extract a zip or tar (optionally gz/bz2/xz) archive into the existing
     folder `dest` after checking every member (see the module docstring).
     Returns the number of files written. Raises UnsafeArchiveError before
-    writing anything if a member is refused."""
+    writing anything if a member is refused, and FetchError if the declared
+    uncompressed size exceeds the free disk space (Python's zipfile never
+    reads past a member's declared size, so a zip bomb cannot exceed it)."""
     if zipfile.is_zipfile(archive):
         opener, planner, kind = zipfile.ZipFile, _plan_zip, "zip"
     else:
@@ -269,6 +271,11 @@ def safe_extract(archive: str, dest: str) -> int:
     try:
         with opener(archive) as arc:
             plan = planner(arc)
+            declared = sum((m.file_size if kind == "zip" else m.size) for _, d, m in plan if not d)
+            free = shutil.disk_usage(root).free
+            if declared > free:
+                raise FetchError(f"{os.path.basename(archive)} expands to {declared} bytes but only {free} "
+                                 f"are free in {root}; nothing was extracted")
             seen: set[str] = set()
             for parts, is_dir, _ in plan:
                 key = "/".join(parts)

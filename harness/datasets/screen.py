@@ -189,22 +189,54 @@ class ScreenResult:
         return {i: f"dup-{g + 1:0{width}d}" for g, members in enumerate(self.groups) for i in members}
 
 
-def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: Optional[bool] = None):
+def _hash_one(rec, hashers, max_pixels):
+    try:
+        rgb = load_rgb(rec.path, max_pixels=max_pixels)
+        return [np.asarray(h.hash(rgb), dtype=np.uint8) for h in hashers], None
+    except DecodeError as exc:
+        return None, exc.reason
+    except Exception as exc:  # a hasher failing on one image must not stop the screen
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _hash_chunk(records, names, max_pixels):
+    """Worker: rebuild the hashers by name (default parameters) and hash."""
+    from ..hashers import get_hasher
+
+    hashers = [get_hasher(n) for n in names]
+    return [_hash_one(r, hashers, max_pixels) for r in records]
+
+
+def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: Optional[bool] = None,
+                 workers: int = 1, chunk: int = 256):
     """Decode each record once and hash it with every hasher. Returns
-    (kept records, {hasher: (n, nbytes)}, errors [(name, reason)])."""
+    (kept records, {hasher: (n, nbytes)}, errors [(name, reason)]).
+    With workers > 1, chunks of records are hashed in a process pool (the
+    hashers are rebuilt by name there, so they must use default parameters);
+    the result is the same as with one worker, in the same order."""
     from tqdm.auto import tqdm
 
-    kept, rows, errors = [], {h.name: [] for h in hashers}, []
     show = sys.stderr.isatty() if progress is None else progress
-    for rec in tqdm(records, desc="screening", unit="img", disable=not show, leave=False):
-        try:
-            rgb = load_rgb(rec.path, max_pixels=max_pixels)
-            hashes = [np.asarray(h.hash(rgb), dtype=np.uint8) for h in hashers]
-        except DecodeError as exc:
-            errors.append((rec.name, exc.reason))
-            continue
-        except Exception as exc:  # a hasher failing on one image must not stop the screen
-            errors.append((rec.name, f"{type(exc).__name__}: {exc}"))
+    bar = tqdm(total=len(records), desc="screening", unit="img", disable=not show, leave=False)
+    results = []
+    if workers > 1 and len(records) > chunk:
+        from concurrent.futures import ProcessPoolExecutor
+
+        names = [h.name for h in hashers]
+        chunks = [records[i:i + chunk] for i in range(0, len(records), chunk)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(_hash_chunk, chunks, [names] * len(chunks), [max_pixels] * len(chunks)):
+                results.extend(part)
+                bar.update(len(part))
+    else:
+        for rec in records:
+            results.append(_hash_one(rec, hashers, max_pixels))
+            bar.update(1)
+    bar.close()
+    kept, rows, errors = [], {h.name: [] for h in hashers}, []
+    for rec, (hashes, reason) in zip(records, results):
+        if hashes is None:
+            errors.append((rec.name, reason))
             continue
         kept.append(rec)
         for h, v in zip(hashers, hashes):
@@ -216,14 +248,14 @@ def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progres
 
 def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
                    min_agree: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   progress: Optional[bool] = None, block: int = BLOCK) -> ScreenResult:
+                   progress: Optional[bool] = None, block: int = BLOCK, workers: int = 1) -> ScreenResult:
     """Find exact and near-duplicate groups among `records`."""
     hasher_objs, thr = build_hashers(hashers, thresholds)
     min_agree = default_min_agree(thr) if min_agree is None else min_agree
     if not 1 <= min_agree <= len(hasher_objs):
         raise ConfigError("--min-agree", f"must be in 1..{len(hasher_objs)} (number of hashers)")
     t0 = time.perf_counter()
-    kept, packed, errors = hash_records(records, hasher_objs, max_pixels, progress)
+    kept, packed, errors = hash_records(records, hasher_objs, max_pixels, progress, workers=workers)
     t1 = time.perf_counter()
     ii, jj, dd = near_pairs(packed, thr, min_agree, block=block)
     t2 = time.perf_counter()
@@ -465,7 +497,7 @@ def resolve_target(target: str, dest: Optional[str] = None, extensions=None):
 
 def run_screen(target: str, out: Optional[str] = None, dest: Optional[str] = None, hashers=None,
                thresholds=None, min_agree: Optional[int] = None, extensions=None,
-               progress: Optional[bool] = None):
+               progress: Optional[bool] = None, workers: int = 1):
     """Screen `target` and write the outputs; returns (ScreenResult, out)."""
     objs, thr = build_hashers(hashers, thresholds)  # validate before any work
     min_agree = default_min_agree(thr) if min_agree is None else min_agree
@@ -479,7 +511,7 @@ def run_screen(target: str, out: Optional[str] = None, dest: Optional[str] = Non
         base = os.path.basename(os.path.dirname(os.path.normpath(target)))
     out = out or os.path.join("results", f"screen-{base}")
     t0 = time.perf_counter()
-    result = screen_records(records, hashers, thresholds, min_agree, progress=progress)
+    result = screen_records(records, hashers, thresholds, min_agree, progress=progress, workers=workers)
     result.errors = list(list_errors) + result.errors
     result.counts["images_failed"] = len(result.errors)
     result.seconds["total"] = round(time.perf_counter() - t0, 3)
