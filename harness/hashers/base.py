@@ -67,6 +67,20 @@ class Hasher(ABC):
         return {"fast_decode": self.fast_decode} if self.fast_decode else {}
 
     @property
+    def label(self) -> str:
+        """Display/grouping name: the registry name, plus the parameters that
+        differ from the hasher's defaults, e.g. ``phash[fast_decode=1]`` or
+        ``phash[hash_size=16]``. Two configurations of one hasher in a run
+        need distinct labels (``name`` alone would merge them)."""
+        defaults = getattr(self, "_default_params", None)
+        if defaults is None:
+            return self.name
+        diff = {k: v for k, v in self.params.items() if defaults.get(k, object()) != v}
+        if not diff:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={v}' for k, v in sorted(diff.items()))}]"
+
+    @property
     def identity(self) -> dict:
         """Everything that determines the output; part of every cache key."""
         return {"name": self.name, "version": self.version, "params": self.params,
