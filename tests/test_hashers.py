@@ -322,3 +322,14 @@ def test_fast_decode_is_a_different_identity_and_flagged_for_pdq():
         get_hasher("dhash", fast_decode=256)
     with pytest.raises(ConfigError, match="fast_decode"):
         get_hasher("phash", fast_decode="yes")
+
+
+def test_label_tells_configurations_of_one_hasher_apart():
+    assert get_hasher("phash").label == "phash"
+    assert get_hasher("phash", hash_size=8).label == "phash"          # defaults spelled out
+    assert get_hasher("phash", hash_size=16).label == "phash[hash_size=16]"
+    assert get_hasher("phash", fast_decode=True).label == "phash[fast_decode=1]"
+    assert get_hasher("pdq", min_quality=50).label == "pdq[min_quality=50]"
+    labels = {get_hasher(n, **p).label for n, p in [("dhash", {}), ("dhash", {"hash_size": 16}),
+                                                     ("dhash", {"fast_decode": 256})]}
+    assert len(labels) == 3

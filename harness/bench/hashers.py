@@ -18,7 +18,8 @@ quality 90; portrait photos are turned to landscape first):
 
 Speed is images per second per core = images / CPU seconds of this process
 (``time.process_time``, all threads counted; OpenCV is set to one thread), the
-best of ``--rounds`` rounds, the four paths interleaved within a round. CPU
+best of ``--rounds`` rounds, the paths interleaved within a round (order
+rotated from round to round). CPU
 time is less sensitive to other processes than wall time but not immune
 (shared caches and memory bandwidth): re-run on a quiet machine for figures
 to quote. For ``fast`` the table gives the share of images whose hash differs
@@ -161,8 +162,10 @@ def bench_one(name: str, paths: list[str], rounds: int) -> dict:
     for p in paths[:1]:                      # warm up (imports, first-call costs)
         for fn in ways.values():
             fn(p)
-    for _ in range(rounds):
-        for way, fn in ways.items():
+    order = list(ways)
+    for r in range(rounds):
+        for way in order[r % len(order):] + order[:r % len(order)]:   # rotate: no fixed first slot
+            fn = ways[way]
             t0 = time.process_time()
             hexes[way] = [fn(p) for p in paths]
             best[way] = min(best[way], time.process_time() - t0)

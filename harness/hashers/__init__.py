@@ -112,6 +112,19 @@ def _fast_decode_value(value) -> int:
     raise ValueError(f"fast_decode must be true, false or an integer >= 0 (got {value!r})")
 
 
+_DEFAULTS: dict[str, dict] = {}
+
+
+def _default_params(name: str) -> dict:
+    """Params of `name` built without arguments ({} if it needs some)."""
+    if name not in _DEFAULTS:
+        try:
+            _DEFAULTS[name] = dict(_REGISTRY[name]().params)
+        except Exception:
+            _DEFAULTS[name] = {}
+    return _DEFAULTS[name]
+
+
 def get_hasher(name: str, **params) -> Hasher:
     """Build the hasher registered as `name` with `params`.
 
@@ -128,6 +141,7 @@ def get_hasher(name: str, **params) -> Hasher:
         raise
     except (TypeError, ValueError, ImportError) as exc:
         raise ConfigError(f"hasher {name}", f"invalid parameters {params}: {exc}") from None
+    hasher._default_params = _default_params(name) if params else dict(hasher.params)
     if fast:
         # never reduce below what the hasher needs (e.g. whash_db4's fixed bit count)
         fast = max(fast, int(getattr(hasher, "min_decode_side", 1)))

