@@ -12,7 +12,8 @@ import pandas as pd
 
 from . import figures as F
 from .style import save_figure
-from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, target_fpr)
+from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order,
+                      target_fpr)
 
 NM = "not measurable"
 GALLERY_K = 12
@@ -105,6 +106,7 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
     """variant-orig rows of metrics.csv, intervals appended in brackets when
     metrics.csv has interval columns."""
     m = metrics[metrics["negatives"] == "variant-orig"] if "negatives" in metrics else metrics
+    m = _sort_mild_to_severe(m)
     value_cols = [c for c in ["auc", "eer"] if c in m.columns]
     value_cols += [c for c in m.columns if c.startswith("tpr_at_fpr_") and not _is_interval(c, m)]
     value_cols += [c for c in ["threshold_at_target", "tpr_at_threshold", "fpr_at_threshold"] if c in m.columns]
@@ -123,6 +125,18 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
             row.append(fmt_ci(r[c], r[ic[0]], r[ic[1]]) if ic else fmt(r[c]))
         rows.append(row)
     return header, rows
+
+
+def _sort_mild_to_severe(m: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by hasher, family, then severity from mild to severe."""
+    if not {"hasher", "family", "severity"} <= set(m.columns) or not len(m):
+        return m
+    rank = {}
+    for family, sub in m.groupby("family"):
+        for i, sev in enumerate(severity_order(family, sub["severity"].astype(str).unique())):
+            rank[(family, sev)] = i
+    key = [rank.get((f, str(s)), 0) for f, s in zip(m["family"], m["severity"])]
+    return m.assign(_rank=key).sort_values(["hasher", "family", "_rank"], kind="stable").drop(columns="_rank")
 
 
 def _is_interval(col: str, df: pd.DataFrame) -> bool:
@@ -167,8 +181,9 @@ def what_was_run(data) -> list:
     pc = pair_counts(data)
     timings = info.get("timings_seconds", {})
     versions = info.get("versions", {})
-    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')} {h.get('version', '')})"
-                        .replace(" )", ")") for h in info.get("hashers", []))
+    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')}, version "
+                        f"{h.get('version', '?')}" + (f", params {h['params']}" if h.get("params") else "") + ")"
+                        for h in info.get("hashers", []))
     items = [
         f"experiment `{info.get('name', '')}`, seed {info.get('seed')}",
         f"dataset: `{ds.get('source')}` {ds.get('path') or ''}".rstrip(),
