@@ -146,7 +146,7 @@ def test_report_is_byte_reproducible(run_dir, copy_dir):
         assert (copy_dir / n).read_bytes() == before[n], n
 
 
-def test_intervals_and_recommended_threshold_columns_are_rendered(copy_dir):
+def test_intervals_and_recommended_threshold_columns_are_rendered(run_dir, copy_dir):
     m = pd.read_csv(copy_dir / "metrics.csv")
     m["tpr_at_fpr_1e-2_lo"] = 0.123456
     m["tpr_at_fpr_1e-2_hi"] = 0.987654
@@ -158,20 +158,37 @@ def test_intervals_and_recommended_threshold_columns_are_rendered(copy_dir):
     per = md.split("## Results per transform")[1].split("## ")[0]
     assert "recommended_threshold" in per and "tpr_at_fpr_1e-2_lo" not in per
     summary = pooled_summary(load_folder(str(copy_dir))).set_index("hasher")
-    assert summary.loc["phash", "threshold"] == 9 and summary.loc["dhash", "threshold"] == 11
-    assert summary.loc["phash", "threshold_source"] == "metrics stage"
+    assert summary.loc["phash", "recommended_threshold"] == 9 and summary.loc["dhash", "recommended_threshold"] == 11
+    assert summary.loc["phash", "recommended_from"] == "metrics.csv"
+    assert "recommended t (metrics stage)" in md.split("## Summary per hasher")[1].split("## ")[0]
+    # the point threshold is still the pooled one, not the recommendation
+    original = pooled_summary(load_folder(str(run_dir))).set_index("hasher")
+    assert (summary["threshold"] == original["threshold"]).all()
+    assert original["recommended_threshold"].isna().all()
 
 
 def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     pd.DataFrame({"scenario": ["apple"], "fpr": [1e-6], "per_account": [float("nan")]}).to_csv(
         copy_dir / "risk.csv", index=False)
     pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
+    pd.DataFrame({"hasher": ["phash", "phash", "dhash"], "negatives": "orig-orig", "target_fpr": 0.01,
+                  "recommended_threshold": [7, 7, -1], "fp": [0, 0, 0], "n_neg": 119, "fpr_upper": 0.0096,
+                  "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"], "family": ["jpeg", "rotate", "jpeg"],
+                  "severity": [70, 10, 70], "tpr": [1.0, 0.25, 0.0], "tpr_cp_lo": [0.79, 0.07, 0.0],
+                  "tpr_cp_hi": [1.0, 0.52, 0.2]}).to_csv(copy_dir / "thresholds.csv", index=False)
+    pd.DataFrame({"hasher": ["phash"], "threshold": [0], "fpr_model": [1e-9]}).to_csv(
+        copy_dir / "extrapolation.csv", index=False)
     # without close_pairs.parquet: the gallery section says why it is missing
     write_report(str(copy_dir))
     md = (copy_dir / "report.md").read_text()
     risk = md.split("## Deployment risk")[1].split("## ")[0]
     assert "apple" in risk and "not measurable" in risk
     assert "## Other table: diagnostics.csv" in md
+    rec = md.split("## Recommended thresholds")[1].split("## ")[0]
+    assert "| phash | orig-orig | 7 |" in rec and "| dhash | orig-orig | none |" in rec
+    assert "| rotate(10) | 0.25 [0.07, 0.52] |" in rec
+    # a model's extrapolated FPR is never printed among measured figures
+    assert "1e-09" not in md and "extrapolation.csv" in md
     assert "Not drawn" in md.split("## Collision gallery")[1].split("## ")[0]
     # with close pairs and a gallery module: its sheet is embedded
     pd.DataFrame({"hasher": ["phash"], "distance": [3], "a": ["x"], "b": ["y"]}).to_parquet(

@@ -70,7 +70,7 @@ def fmt_threshold(t, unit: str = "bits") -> str:
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return NM
     if int(t) < 0:
-        return "none (even t = 0 exceeds the target)"
+        return "none"
     return f"{int(t)}"
 
 
@@ -87,6 +87,9 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
     header = ["hasher", "bits", "positive pairs", "negative pairs", "AUC", "EER"]
     header += [f"TPR at FPR {x:g}" for x in points]
     header += ["threshold t", "FPR at t", "TPR at t", "orig-orig matches at t"]
+    with_rec = "recommended_threshold" in summary.columns and summary["recommended_threshold"].notna().any()
+    if with_rec:
+        header += ["recommended t (metrics stage)"]
     rows = []
     for r in summary.to_dict("records"):
         row = [r["hasher"], str(r["bits"]), str(r["n_pos"]), str(r["n_neg"]), fmt(r["auc"]), fmt(r["eer"])]
@@ -98,6 +101,8 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
         row.append(fmt_ci(r["tpr_at_threshold"], r["tpr_at_threshold_lo"], r["tpr_at_threshold_hi"]))
         oo = r["orig_orig_matches"]
         row.append(NM if isinstance(oo, float) and math.isnan(oo) else f"{int(oo)} of {int(r['orig_orig_pairs'])}")
+        if with_rec:
+            row.append(fmt_threshold(r["recommended_threshold"]))
         rows.append(row)
     return header, rows
 
@@ -113,6 +118,7 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
     rec = recommended_column(m)
     if rec and rec not in value_cols:
         value_cols.append(rec)
+        value_cols += [c for c in ("tpr_at_recommended",) if c in m.columns]
     header = ["hasher", "transform", "n_pos", "n_neg"] + value_cols
     rows = []
     for _, r in m.iterrows():
@@ -140,7 +146,8 @@ def _sort_mild_to_severe(m: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_interval(col: str, df: pd.DataFrame) -> bool:
-    for suf in ("_lo", "_hi", "_ci_lo", "_ci_hi", "_low", "_high", "_lower", "_upper"):
+    for suf in ("_lo", "_hi", "_cp_lo", "_cp_hi", "_ci_lo", "_ci_hi", "_boot_lo", "_boot_hi", "_low", "_high",
+                "_upper", "_text"):
         if col.endswith(suf) and col[: -len(suf)] in df.columns:
             return True
     return False
@@ -231,17 +238,26 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("h", 2, "Summary per hasher")]
     header, rows = summary_rows(summary, data)
     blocks += [("p", "All edits of this run pooled (positives: every variant against its own original; "
-                     "negatives: every variant against the originals of the other photos). Threshold t: "
-                     + (summary["threshold_source"].iat[0] if len(summary) else "")
-                     + f" (the run's target FPR is {target:g}); distances in bits. [brackets]: 95% "
-                     "Clopper-Pearson intervals.")]
+                     "negatives: every variant against the originals of the other photos). Threshold t: the "
+                     f"largest t whose pooled FPR is at most the run's target {target:g} (a point estimate); "
+                     "distances in bits. [brackets]: 95% Clopper-Pearson intervals.")]
+    if "recommended_threshold" in summary.columns and summary["recommended_threshold"].notna().any():
+        src = summary.loc[summary["recommended_threshold"].notna(), "recommended_from"].iat[0]
+        blocks += [("p", f"*Recommended t (metrics stage)*, from {src}: the largest t whose FPR *upper "
+                         "bound* stays below the target, a conservative rule; `none` means that with this "
+                         "many negative pairs no threshold can be shown to meet the target (with zero "
+                         "matches among n pairs the 95% upper bound is still about 3/n).")]
     blocks += [("table", header, rows)]
+    blocks += thresholds_blocks(data, target)
 
     blocks += [("h", 2, "Results per transform")]
     header, rows = per_transform_rows(data.metrics)
     blocks += [("p", "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
-                     f"this edit's negatives is at most {target:g}. The full table, with orig-orig negatives "
-                     "too, is metrics.csv.")]
+                     f"this edit's negatives is at most {target:g} (`none`: even t = 0 exceeds it)"
+                     + ("; `recommended_threshold` is the metrics stage's conservative choice (FPR upper "
+                        "bound below the target; `none`: not achievable with this many pairs)"
+                        if recommended_column(data.metrics) else "")
+                     + ". The full table, with orig-orig negatives too, is metrics.csv.")]
     blocks += [("table", header, rows)]
 
     if data.families and data.hashers:
@@ -292,14 +308,82 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += gallery_blocks(data, saved)
     blocks += risk_blocks(data)
     blocks += errors_blocks(data)
-    for name, table in sorted(data.extra.items()):
-        cols, rows = generic_rows(table, 30)
-        blocks += [("h", 2, f"Other table: {name}"),
-                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "") + "."),
-                   ("table", cols, rows)]
+    blocks += other_tables_blocks(data)
     blocks += [("h", 2, "Configuration"),
                ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True))]
     return blocks, saved
+
+
+#: tables of other stages that are listed but not printed in full, and why
+NOT_PRINTED = {
+    "roc.csv": "every ROC point with intervals and DET coordinates (the figures above draw it)",
+    "extrapolation.csv": "binomial-model FPRs beyond the measurable range: a model, not a measurement, "
+                         "so it is not printed next to measured figures",
+    "thresholds.csv": "shown above under 'Recommended thresholds'",
+    "collisions.csv": "shown in the collision gallery",
+}
+DIAGNOSTIC_COLUMNS = ["hasher", "bits", "n_pairs", "impostor_mean", "impostor_var", "bit_bias_mean_abs",
+                      "n_constant_bits", "corr_mean_abs", "daugman_dof", "dof_ideal"]
+
+
+def thresholds_blocks(data, target: float) -> list:
+    """thresholds.csv (metrics stage): recommended t per hasher and the TPR
+    it buys per transform, at the target FPR closest to the run's."""
+    thr = data.extra.get("thresholds.csv")
+    need = {"hasher", "target_fpr", "recommended_threshold", "transform", "tpr"}
+    if thr is None or not need <= set(thr.columns) or not len(thr):
+        return []
+    best = (thr["target_fpr"] - target).abs().min()
+    sub = thr[(thr["target_fpr"] - target).abs() == best]
+    tgt = sub["target_fpr"].iat[0]
+    head = sub.drop_duplicates("hasher")
+    rows = []
+    for r in head.to_dict("records"):
+        t = r["recommended_threshold"]
+        if pd.isna(t) or t < 0:
+            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", ""])
+        else:
+            rows.append([r["hasher"], str(r.get("negatives", "")), str(int(t)),
+                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper"))])
+    blocks = [("h", 2, "Recommended thresholds"),
+              ("p", f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
+                    "upper bound on the FPR stays below the target. `none`: not achievable with this many "
+                    "negative pairs; use more photos."),
+              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
+               rows)]
+    ok = sub[sub["recommended_threshold"] >= 0]
+    if len(ok):
+        ok = _sort_mild_to_severe(ok) if "family" in ok.columns else ok
+        hashers = sorted(ok["hasher"].unique())
+        transforms = list(dict.fromkeys(ok["transform"]))
+        cell = {}
+        for r in ok.to_dict("records"):
+            cell[(r["transform"], r["hasher"])] = fmt_ci(r["tpr"], r.get("tpr_cp_lo"), r.get("tpr_cp_hi"))
+        blocks += [("p", "TPR per transform at the recommended t [95% Clopper-Pearson]:"),
+                   ("table", ["transform"] + hashers,
+                    [[tr] + [cell.get((tr, h), "") for h in hashers] for tr in transforms])]
+    return blocks
+
+
+def other_tables_blocks(data) -> list:
+    blocks = []
+    listed = []
+    for name, table in sorted(data.extra.items()):
+        if name in NOT_PRINTED:
+            listed.append(f"`{name}` ({len(table)} rows): {NOT_PRINTED[name]}")
+            continue
+        table_show = table
+        if name == "diagnostics.csv" and set(DIAGNOSTIC_COLUMNS) <= set(table.columns):
+            table_show = table[DIAGNOSTIC_COLUMNS]
+        cols, rows = generic_rows(table_show, 30)
+        blocks += [("h", 2, f"Other table: {name}"),
+                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "")
+                    + (", selected columns" if table_show is not table else "") + "; the full table is "
+                    f"{name} in the results folder."),
+                   ("table", cols, rows)]
+    if listed:
+        blocks = [("h", 2, "Other tables in the folder"), ("ul", listed)] + blocks
+    return blocks
 
 
 def gallery_blocks(data, saved: list) -> list:
@@ -322,12 +406,20 @@ def gallery_blocks(data, saved: list) -> list:
     except Exception as exc:  # the gallery must not sink the whole report
         return blocks + [("p", f"Not drawn: collision_sheet failed: {type(exc).__name__}: {exc}")]
     if not os.path.isfile(path):
-        return blocks + [("p", "Not drawn: collision_sheet wrote no gallery.png.")]
+        return blocks + [("p", "Not drawn: there is no close negative pair to show.")]
     saved.append("gallery")
-    blocks += [("figure", "gallery", f"The {GALLERY_K} closest negative pairs (different photos with the most "
-                                     "similar hashes), with their distance in bits.")]
-    cols, rows = generic_rows(data.close_pairs, 20)
-    return blocks + [("table", cols, rows)]
+    blocks += [("figure", "gallery", f"The closest negative pairs (different photos with the most similar "
+                                     f"hashes; every distance-0 pair and the {GALLERY_K} closest per hasher), "
+                                     "with their distance in bits. A pair that shows the same content is a "
+                                     "duplicate in the dataset (declare it as a group and re-run), not a "
+                                     "false positive of the hash.", False)]
+    coll = data.extra.get("collisions.csv")
+    if coll is not None and {"hasher", "distance", "name_a", "name_b"} <= set(coll.columns):
+        top = coll.sort_values(["hasher", "distance"], kind="stable").groupby("hasher").head(5)
+        cols, rows = generic_rows(top[[c for c in ("hasher", "rank", "distance", "name_a", "name_b")
+                                       if c in top.columns]])
+        blocks += [("p", "The 5 closest pairs per hasher (collisions.csv):"), ("table", cols, rows)]
+    return blocks
 
 
 def risk_blocks(data) -> list:

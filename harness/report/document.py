@@ -5,7 +5,7 @@ network reference).
 Blocks are tuples:
   ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)
   ("table", header, rows)          rows: lists of already formatted strings
-  ("figure", base_name, caption)   base_name.png / .svg in the folder
+  ("figure", base_name, caption[, has_svg=True])   base_name.png (and .svg) in the folder
 Inline markup in text: `code` and *emphasis* only.
 """
 from __future__ import annotations
@@ -65,7 +65,8 @@ def render_markdown(blocks) -> str:
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("")
         elif kind == "figure":
-            out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}* (also as [{b[1]}.svg]({b[1]}.svg))", ""]
+            svg = f" (also as [{b[1]}.svg]({b[1]}.svg))" if len(b) < 4 or b[3] else ""
+            out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}*{svg}", ""]
         else:
             raise ValueError(f"unknown block {kind!r}")
     return "\n".join(out).rstrip("\n") + "\n"
