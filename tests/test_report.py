@@ -171,6 +171,8 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     pd.DataFrame({"scenario": ["apple"], "fpr": [1e-6], "per_account": [float("nan")]}).to_csv(
         copy_dir / "risk.csv", index=False)
     pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
+    pd.DataFrame({"threshold": [1, 2], "p_flag": [1e-30, 1e-20]}).to_csv(copy_dir / "risk_sweep.csv", index=False)
+    shutil.copy(copy_dir / "heatmap.png", copy_dir / "risk.png")
     pd.DataFrame({"hasher": ["phash", "phash", "dhash"], "negatives": "orig-orig", "target_fpr": 0.01,
                   "recommended_threshold": [7, 7, -1], "fp": [0, 0, 0], "n_neg": 119, "fpr_upper": 0.0096,
                   "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"], "family": ["jpeg", "rotate", "jpeg"],
@@ -182,7 +184,8 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     write_report(str(copy_dir))
     md = (copy_dir / "report.md").read_text()
     risk = md.split("## Deployment risk")[1].split("## ")[0]
-    assert "apple" in risk and "not measurable" in risk
+    assert "apple" in risk and "not measurable" in risk and "](risk.png)" in risk
+    assert "`risk_sweep.csv` (2 rows)" in md and "1e-30" not in md
     assert "## Other table: diagnostics.csv" in md
     rec = md.split("## Recommended thresholds")[1].split("## ")[0]
     assert "| phash | orig-orig | 7 |" in rec and "| dhash | orig-orig | none |" in rec
@@ -209,7 +212,7 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     assert calls == [(1, 16, 12)]
     md = (copy_dir / "report.md").read_text()
     assert "](gallery.png)" in md
-    assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 1
+    assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 2  # + risk, gallery
 
 
 def test_hasher_colours_are_fixed_and_distinct():

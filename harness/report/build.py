@@ -321,6 +321,8 @@ NOT_PRINTED = {
                          "so it is not printed next to measured figures",
     "thresholds.csv": "shown above under 'Recommended thresholds'",
     "collisions.csv": "shown in the collision gallery",
+    "risk_sweep.csv": "drawn in the risk figure",
+    "risk_query.csv": "drawn in the risk figure",
 }
 DIAGNOSTIC_COLUMNS = ["hasher", "bits", "n_pairs", "impostor_mean", "impostor_var", "bit_bias_mean_abs",
                       "n_constant_bits", "corr_mean_abs", "daugman_dof", "dof_ideal"]
@@ -428,12 +430,16 @@ def risk_blocks(data) -> list:
                 ("p", "No risk.csv in this folder: give risk settings (database size, photos per user, "
                       "match threshold) to get per-query and per-account false-flag figures.")]
     cols, rows = generic_rows(data.risk)
+    fig = []
+    if os.path.isfile(os.path.join(data.folder, "risk.png")):
+        fig = [("figure", "risk", "The risk model's figure (risk.png, written by `phash-harness risk`): "
+                                  "false-flag probability against the threshold or the assumed rate.", False)]
     return [("h", 2, "Deployment risk"),
             ("p", "From risk.csv: the per-comparison FPR measured above turned into per-query and "
                   "per-account false-flag probabilities under the stated assumptions (independent "
                   "comparisons). Figures that depend on an FPR that could not be measured are shown as "
                   f"*{NM}*."),
-            ("table", cols, rows)]
+            ("table", cols, rows)] + fig
 
 
 def errors_blocks(data) -> list:

@@ -53,7 +53,8 @@ def hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> tuple[float, float]:
 def metric_columns(metrics: pd.DataFrame) -> list[str]:
     cols = [c for c in ("auc", "eer") if c in metrics.columns]
     cols += [c for c in metrics.columns if c.startswith("tpr_at_fpr_") and interval_suffix(c) is None]
-    cols += [c for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target") if c in metrics.columns]
+    cols += [c for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target", "tpr_at_recommended")
+             if c in metrics.columns]
     rec = recommended_column(metrics)
     if rec:
         cols.append(rec)
