@@ -308,3 +308,46 @@ def test_compare_and_report_commands(run_dir, tmp_path):
     assert bad.returncode == 2 and "DIR_B" in bad.stderr and not (tmp_path / "x.md").exists()
     bad = run_cli("report", tmp_path)
     assert bad.returncode == 2 and "DIR" in bad.stderr
+
+
+def _synthetic_folder(path, hashers, specs, n_neg=300, seed=1):
+    """A results folder built from made-up histograms (no images): text
+    severities, a single-severity family, five hashers, a transform without
+    negative pairs."""
+    from harness.metrics.summary import summarise
+    rng = np.random.default_rng(seed)
+    rows = []
+    for hasher in hashers:
+        oo = rng.multinomial(n_neg // 2, np.ones(65) / 65)
+        rows += [(hasher, 64, "original()", "original", "", "orig-orig", d, int(c)) for d, c in enumerate(oo) if c]
+        for key, family, sev in specs:
+            pos = rng.multinomial(20, np.r_[np.ones(10), np.zeros(55)] / 10)
+            rows += [(hasher, 64, key, family, sev, "positive", d, int(c)) for d, c in enumerate(pos) if c]
+            if key != "pad(0.1)":  # no negatives for this one: everything not measurable
+                neg = rng.multinomial(n_neg, np.r_[np.zeros(8), np.ones(57)] / 57)
+                rows += [(hasher, 64, key, family, sev, "variant-orig", d, int(c)) for d, c in enumerate(neg) if c]
+    hist = pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
+                                       "count"])
+    path.mkdir(parents=True)
+    hist.to_parquet(path / "histograms.parquet", index=False)
+    summarise(hist, 1e-3, (1e-2, 1e-3)).to_csv(path / "metrics.csv", index=False)
+    (path / "run.json").write_text('{"name": "synthetic", "seed": 3}')
+    return path
+
+
+def test_report_copes_with_text_severities_many_hashers_and_missing_negatives(tmp_path):
+    hashers = ["ahash", "phash", "dhash", "whash", "pdq"]
+    specs = [("flip(horizontal)", "flip", "horizontal"), ("flip(vertical)", "flip", "vertical"),
+             ("jpeg(50)", "jpeg", "50"), ("pad(0.1)", "pad", "0.1")]
+    folder = _synthetic_folder(tmp_path / "syn", hashers, specs)
+    write_report(str(folder))
+    md = (folder / "report.md").read_text()
+    assert "## Robustness against severity" in md and "## Configuration" in md
+    assert not re.search(r"\bnan\b", md.lower())
+    per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines() if "pad(0.1)" in ln]
+    assert len(per) == 5 and all(ln.count("not measurable") >= 4 for ln in per)
+    for name in ("roc-flip", "det-flip", "roc-pad", "heatmap", "robustness"):
+        assert (folder / f"{name}.png").is_file(), name
+    # five hashers, five fixed colours in the robustness figure
+    svg = (folder / "robustness-by-hasher.svg").read_text().lower()
+    assert all(hasher_colour(h).lower() in svg for h in hashers)

@@ -61,6 +61,19 @@ def _log_fpr_axis(ax, n_neg_max: int):
     ax.set_ylim(-0.02, 1.02)
 
 
+def _empty_note(ax) -> None:
+    ax.text(0.5, 0.5, "not measurable\n(no pairs to compare)", transform=ax.transAxes, ha="center",
+            va="center", fontsize=8, color="0.3")
+
+
+def _legend(ax, **kw) -> None:
+    """A legend if something was drawn, else the 'not measurable' note."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+    else:
+        _empty_note(ax)
+
+
 def _off(axes, used: int):
     for ax in axes.ravel()[used:]:
         ax.axis("off")
@@ -91,7 +104,7 @@ def roc_overview(data, thresholds: dict):
         ax.set_title(f"{family} (all severities pooled)")
         ax.set_xlabel("false-positive rate (log scale)")
         ax.set_ylabel("true-positive rate")
-        ax.legend(loc="lower right")
+        _legend(ax, loc="lower right")
     _off(axes, len(families))
     return fig
 
@@ -130,7 +143,9 @@ def roc_family(data, family: str, thresholds: dict):
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits){suffix}", fontsize=9)
         ax.set_xlabel("false-positive rate (log scale)")
         ax.set_ylabel("true-positive rate")
-        if ax is axes.ravel()[0]:
+        if not ax.get_legend_handles_labels()[0]:
+            _empty_note(ax)
+        elif ax is axes.ravel()[0]:
             ax.legend(title=_short(severity_meaning(family)), loc="lower right", fontsize=7, title_fontsize=7)
     _off(axes, len(hashers))
     fig.suptitle(f"ROC, {family}: light = mild, dark = severe", fontsize=10)
@@ -186,7 +201,9 @@ def det_family(data, family: str, thresholds: dict):
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
         ax.set_xlabel("false-positive rate (normal-deviate scale)")
         ax.set_ylabel("false-negative rate")
-        if ax is axes.ravel()[0]:
+        if not ax.get_legend_handles_labels()[0]:
+            _empty_note(ax)
+        elif ax is axes.ravel()[0]:
             ax.legend(title=_short(severity_meaning(family)), loc="upper right", fontsize=7, title_fontsize=7)
     _off(axes, len(hashers))
     fig.suptitle(f"DET, {family}: light = mild, dark = severe; dot = threshold", fontsize=10)
