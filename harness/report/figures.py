@@ -152,7 +152,7 @@ def roc_family(data, family: str, thresholds: dict):
     return fig
 
 
-DET_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999]
+DET_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99]
 
 
 def _det_axes(ax, lo: float):
@@ -163,8 +163,8 @@ def _det_axes(ax, lo: float):
         axis.set_major_locator(FixedLocator(pos))
         axis.set_minor_locator(NullLocator())
     labels = [f"{t:g}" for t in ticks]
-    ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.set_yticklabels(labels)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlim(norm.ppf(lo), norm.ppf(0.999))
     ax.set_ylim(norm.ppf(lo), norm.ppf(0.999))
 
@@ -175,7 +175,8 @@ def det_family(data, family: str, thresholds: dict):
     one curve per severity."""
     hashers = data.hashers
     nrows, ncols = _grid(len(hashers))
-    fig, axes = new_figure(nrows, ncols, width=3.4, height=3.3, left=0.85, bottom=0.95, wspace=0.95, hspace=1.1, suptitle=True)
+    fig, axes = new_figure(nrows, ncols, width=3.3, height=3.1, left=0.75, bottom=0.7, wspace=0.85, hspace=0.95,
+                           suptitle=True)
     keys = _keys_by_severity(data, family)
     for ax, hasher in zip(axes.ravel(), hashers):
         colour = hasher_colour(hasher)
