@@ -68,7 +68,7 @@ def test_html_is_self_contained(run_dir):
     srcs = re.findall(r'<img src="([^"]{0,30})', html)
     assert len(srcs) == len(FIGURES)
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
-    assert not re.search(r'(src|href)="(?!data:)', html)  # no external reference at all
+    assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external reference at all (in-page links only)
     assert "<script" not in html
     assert "http://" not in html and "https://" not in html
 

@@ -72,17 +72,24 @@ def render_markdown(blocks) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def render_html(blocks, folder: str, title: str) -> str:
     """Self-contained HTML: every figure is read from `folder` and embedded
     as a data: URI; nothing else is referenced."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style></head><body>"]
+    toc = [b[2] for b in blocks if b[0] == "h" and b[1] == 2]
     for b in blocks:
         kind = b[0]
         if kind == "h":
-            slug = re.sub(r"[^a-z0-9]+", "-", b[2].lower()).strip("-")
-            out.append(f'<h{b[1]} id="{slug}">{_inline_html(b[2])}</h{b[1]}>')
+            out.append(f'<h{b[1]} id="{_slug(b[2])}">{_inline_html(b[2])}</h{b[1]}>')
+            if b[1] == 1 and toc:
+                out.append('<nav><p>Contents: ' + " &middot; ".join(
+                    f'<a href="#{_slug(t)}">{html.escape(t)}</a>' for t in toc) + "</p></nav>")
         elif kind == "p":
             out.append(f"<p>{_inline_html(b[1])}</p>")
         elif kind == "ul":
