@@ -21,13 +21,14 @@ h1,h2,h3{font-family:'DejaVu Sans',Arial,sans-serif}
 h2{border-bottom:1px solid #bbb;padding-bottom:.2rem;margin-top:2.2rem}
 table{border-collapse:collapse;font-family:'DejaVu Sans Mono',monospace;font-size:.78rem;margin:.6rem 0}
 th,td{border:1px solid #ccc;padding:.15rem .4rem;text-align:right;white-space:nowrap}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+th{background:#f0f0f0;white-space:normal;vertical-align:bottom}td:first-child,th:first-child{text-align:left}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88rem;color:#333}
 pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.78rem}
 code{font-size:.9em;background:#f3f3f3;padding:0 .15rem}
 .scroll{overflow-x:auto}
-@media print{body{max-width:none}figure{page-break-inside:avoid}}
+nav p{font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem}
+@media print{body{max-width:none}figure{page-break-inside:avoid}.scroll{overflow:visible}table{font-size:.6rem}nav{display:none}}
 """
 
 
