@@ -121,7 +121,8 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, list
             diff = vb - va if not (pd.isna(va) or pd.isna(vb)) else math.nan
             rows.append(dict(zip(keys, key),
                              metric=col, a=va, a_lo=lo_a, a_hi=hi_a, b=vb, b_lo=lo_b, b_hi=hi_b,
-                             difference=diff, method=ma or mb, status=status))
+                             difference=diff, method=ma if (ma == mb or not mb) else (f"{ma} / {mb}" if ma else mb),
+                             status=status))
     return pd.DataFrame(rows), only_a, only_b
 
 
