@@ -351,3 +351,17 @@ def test_report_copes_with_text_severities_many_hashers_and_missing_negatives(tm
     # five hashers, five fixed colours in the robustness figure
     svg = (folder / "robustness-by-hasher.svg").read_text().lower()
     assert all(hasher_colour(h).lower() in svg for h in hashers)
+
+
+def test_a_failing_figure_is_reported_not_fatal(copy_dir, monkeypatch):
+    from harness.report import figures as F
+
+    def broken(*args, **kwargs):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(F, "heatmap", broken)
+    with pytest.warns(RuntimeWarning, match="heatmap"):
+        write_report(str(copy_dir))
+    md = (copy_dir / "report.md").read_text()
+    assert "Figure `heatmap` could not be drawn: ValueError: synthetic failure" in md
+    assert "](robustness.png)" in md

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -216,10 +217,17 @@ def what_was_run(data) -> list:
 
 
 # ---------------------------------------------------------------------- build
-def _save(fig, folder: str, name: str, saved: list) -> str:
-    save_figure(fig, os.path.join(folder, name))
+def _figure(folder: str, name: str, make, caption: str, saved: list) -> list:
+    """Draw and save one figure; returns its block. A figure that fails
+    does not sink the report (or the run that called it): the report says
+    which figure is missing and why, and a warning is issued."""
+    try:
+        save_figure(make(), os.path.join(folder, name))
+    except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
+        warnings.warn(f"report figure {name} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        return [("p", f"Figure `{name}` could not be drawn: {type(exc).__name__}: {exc}")]
     saved.append(name)
-    return name
+    return [("figure", name, caption)]
 
 
 def build_blocks(data) -> tuple[list, list]:
@@ -261,32 +269,29 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("table", header, rows)]
 
     if data.families and data.hashers:
+        def figure(name, make, caption):
+            blocks.extend(_figure(data.folder, name, make, caption, saved))
+
         blocks += [("h", 2, "Robustness against severity")]
-        _save(F.robustness(data, rob_fpr, by="family"), folder, "robustness", saved)
-        blocks += [("figure", "robustness",
-                    f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one "
-                    "line per hasher. Gaps are points that cannot be measured.")]
-        _save(F.robustness(data, rob_fpr, by="hasher"), folder, "robustness-by-hasher", saved)
-        blocks += [("figure", "robustness-by-hasher",
-                    f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of "
-                    "the family's sweep from mildest to most severe.")]
-        fig, heat = F.heatmap(data, rob_fpr)
-        _save(fig, folder, "heatmap", saved)
+        figure("robustness", lambda: F.robustness(data, rob_fpr, by="family"),
+               f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one line "
+               "per hasher. Gaps are points that cannot be measured.")
+        figure("robustness-by-hasher", lambda: F.robustness(data, rob_fpr, by="hasher"),
+               f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of the "
+               "family's sweep from mildest to most severe.")
         blocks += [("h", 2, "Hasher x family at a middle severity")]
-        blocks += [("figure", "heatmap",
-                    f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the "
-                    "middle of the family's sweep; grey 'n/m' = not measurable.")]
+        figure("heatmap", lambda: F.heatmap(data, rob_fpr)[0],
+               f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the middle "
+               "of the family's sweep; grey 'n/m' = not measurable.")
 
         blocks += [("h", 2, "ROC curves")]
-        _save(F.roc_overview(data, thresholds), folder, "roc", saved)
-        blocks += [("figure", "roc",
-                    "ROC per transform family, all severities of the family pooled, one curve per hasher; "
-                    "FPR on a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's "
-                    "threshold t from the summary table.")]
+        figure("roc", lambda: F.roc_overview(data, thresholds),
+               "ROC per transform family, all severities of the family pooled, one curve per hasher; FPR on "
+               "a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's threshold t "
+               "from the summary table.")
         for family in data.families:
-            name = f"roc-{_slug(family)}"
-            _save(F.roc_family(data, family, thresholds), folder, name, saved)
-            blocks += [("figure", name, f"ROC for {family}, one panel per hasher, one curve per severity.")]
+            figure(f"roc-{_slug(family)}", lambda family=family: F.roc_family(data, family, thresholds),
+                   f"ROC for {family}, one panel per hasher, one curve per severity.")
 
         blocks += [("h", 2, "DET curves")]
         blocks += [("p", "A DET plot shows the two error rates, false negatives against false positives, on "
@@ -294,16 +299,14 @@ def build_blocks(data) -> tuple[list, list]:
                          "lines and spreads out the small rates that matter for deployment. Lower left is "
                          "better.")]
         for family in data.families:
-            name = f"det-{_slug(family)}"
-            _save(F.det_family(data, family, thresholds), folder, name, saved)
-            blocks += [("figure", name, f"DET for {family}, one panel per hasher, one curve per severity.")]
+            figure(f"det-{_slug(family)}", lambda family=family: F.det_family(data, family, thresholds),
+                   f"DET for {family}, one panel per hasher, one curve per severity.")
 
         blocks += [("h", 2, "Distance histograms")]
-        _save(F.distance_histograms(data, thresholds, summary), folder, "histograms", saved)
-        blocks += [("figure", "histograms",
-                    "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the "
-                    "hasher's colour, variant-orig negatives in black, orig-orig negatives grey dashed; the "
-                    "dotted vertical line is the threshold t (pairs left of it match).")]
+        figure("histograms", lambda: F.distance_histograms(data, thresholds, summary),
+               "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
+               "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
+               "line is the threshold t (pairs left of it match).")
 
     blocks += gallery_blocks(data, saved)
     blocks += risk_blocks(data)
