@@ -226,7 +226,22 @@ def middle_severity(family: str, severities) -> object:
 def tpr_table(data, fpr: float) -> pd.DataFrame:
     """TPR at `fpr` per hasher x transform (variant-orig negatives of that
     transform), computed from the histograms; NaN = not measurable.
-    Columns: hasher, transform, family, severity, n_neg, tpr, threshold."""
+    Columns: hasher, transform, family, severity, n_neg, tpr, threshold.
+    Memoised per (data, fpr): the figures ask for the same table."""
+    cache = getattr(data, "_tpr_tables", None)
+    if cache is None:
+        cache = {}
+        try:
+            data._tpr_tables = cache
+        except AttributeError:
+            pass
+    if fpr in cache:
+        return cache[fpr].copy()
+    cache[fpr] = _tpr_table(data, fpr)
+    return cache[fpr].copy()
+
+
+def _tpr_table(data, fpr: float) -> pd.DataFrame:
     rows = []
     pos_rows = data.histograms[data.histograms["kind"] == "positive"]
     keys = pos_rows.drop_duplicates(["hasher", "transform"])[["hasher", "transform", "family", "severity"]]
