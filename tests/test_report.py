@@ -227,6 +227,13 @@ def test_hasher_colours_are_fixed_and_distinct():
     assert hasher_colour("my-new-hasher") not in HASHER_COLOURS.values()
 
 
+def test_series_separates_parameter_sets():
+    from harness.report.summary import series_of
+    assert series_of("crop(0.9)", "crop") == "crop"
+    assert series_of('crop(0.9,position="off-centre")', "crop") == "crop (position=off-centre)"
+    assert series_of('flip("horizontal")', "flip") == "flip"
+
+
 def test_severity_order_runs_mild_to_severe():
     assert severity_order("jpeg", ["30", "90", "70"]) == ["90", "70", "30"]
     assert severity_order("rotate", ["10", "1", "5"]) == ["1", "5", "10"]

@@ -21,7 +21,8 @@ from scipy.stats import norm  # noqa: E402
 
 from ..metrics.roc import roc_from_histograms  # noqa: E402
 from .style import hasher_colour, hasher_linestyle, new_figure  # noqa: E402
-from .summary import middle_severity, severity_meaning, severity_order, tpr_table  # noqa: E402
+from .summary import (middle_severity, series_list, severity_meaning, severity_order,  # noqa: E402
+                      tpr_table)
 
 
 def _grid(n: int, max_cols: int = 4):
@@ -268,12 +269,12 @@ def robustness(data, fpr: float, by: str = "family"):
     markers, in the hasher's colour shades). Points that are not measurable
     are not drawn."""
     table = tpr_table(data, fpr)
-    families = data.families
+    families = series_list(table)  # (series, family): one sweep per family and parameter set
     if by == "family":
         nrows, ncols = _grid(len(families), 3)
         fig, axes = new_figure(nrows, ncols, width=3.5, height=2.8)
-        for ax, family in zip(axes.ravel(), families):
-            sub = table[table["family"] == family]
+        for ax, (series, family) in zip(axes.ravel(), families):
+            sub = table[table["series"] == series]
             order = severity_order(family, sub["severity"].unique())
             x = {s: i for i, s in enumerate(order)}
             for hasher in data.hashers:
@@ -286,7 +287,7 @@ def robustness(data, fpr: float, by: str = "family"):
             ax.set_xticklabels([str(s) for s in order])
             ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
             ax.set_ylim(-0.02, 1.02)
-            ax.set_title(family)
+            ax.set_title(_short(series, 40))
             ax.set_xlabel(_short(severity_meaning(family), 40) + " (mild -> severe)", fontsize=7.5)
             ax.set_ylabel(f"TPR at FPR {fpr:g}")
             ax.legend(fontsize=7, loc="lower left")
@@ -300,15 +301,15 @@ def robustness(data, fpr: float, by: str = "family"):
             colour = hasher_colour(hasher)
             sub = table[table["hasher"] == hasher]
             n_steps = 1
-            for fi, family in enumerate(families):
-                f = sub[sub["family"] == family]
+            for fi, (series, family) in enumerate(families):
+                f = sub[sub["series"] == series]
                 order = severity_order(family, f["severity"].unique())
                 n_steps = max(n_steps, len(order))
                 x = {s: i + 1 for i, s in enumerate(order)}
                 f = f.assign(x=f["severity"].map(x)).sort_values("x")
                 ax.plot(f["x"], f["tpr"], color=_shade(colour, 0.35 + 0.65 * fi / max(1, len(families) - 1)),
                         ls=["-", "--", "-.", ":"][fi % 4], marker=markers[fi % len(markers)], ms=3.5, lw=1.2,
-                        label=family)
+                        label=series)
             ax.set_xticks(range(1, n_steps + 1))
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
@@ -324,11 +325,11 @@ def heatmap(data, fpr: float):
     cells that are not measurable are grey and say 'n/m'. Returns
     (figure, table of the plotted values)."""
     table = tpr_table(data, fpr)
-    families = data.families
+    families = series_list(table)
     hashers = data.hashers
     cols, values = [], np.full((len(hashers), len(families)), np.nan)
-    for j, family in enumerate(families):
-        sub = table[table["family"] == family]
+    for j, (series, family) in enumerate(families):
+        sub = table[table["series"] == series]
         sev = middle_severity(family, sub["severity"].unique())
         key = sub.loc[sub["severity"] == sev, "transform"]
         cols.append(key.iat[0] if len(key) else f"{family}({sev})")

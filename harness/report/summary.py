@@ -188,11 +188,25 @@ def _num(x):
 
 
 def severity_order(family: str, severities) -> list:
-    """Severities of one family from mildest to most severe. The direction
-    comes from the family's default sweep (listed mild -> severe) when the
-    transforms registry knows the family and both are numeric; otherwise
-    numeric ascending, then text order."""
+    """Severities of one family from mildest to most severe: in the order of
+    the family's default sweep (listed mild -> severe) when every value is
+    on it; otherwise numeric, in the sweep's direction (first vs last
+    value) when the registry knows the family, else ascending; text values
+    in text order."""
     sev = list(dict.fromkeys(severities))
+    try:
+        from ..transforms import FAMILIES
+        sweep = list(FAMILIES[family].default_sweep)
+    except Exception:  # unknown family or registry shape
+        sweep = []
+    index = {}
+    for i, v in enumerate(sweep):
+        index.setdefault(str(v), i)
+        if _num(v) is not None:
+            index.setdefault(_num(v), i)
+    pos = [index.get(_num(s), index.get(str(s))) if _num(s) is not None else index.get(str(s)) for s in sev]
+    if sev and all(p is not None for p in pos):  # every value is on the default sweep (listed mild first)
+        return [s for _, s in sorted(zip(pos, sev), key=lambda p: p[0])]
     nums = [_num(s) for s in sev]
     if all(v is not None for v in nums):
         descending = False
@@ -223,10 +237,28 @@ def middle_severity(family: str, severities) -> object:
     return order[len(order) // 2] if order else None
 
 
+def series_of(transform: str, family: str) -> str:
+    """The sweep a transform key belongs to: its family, plus its parameters
+    when it has any (``crop(0.9,position="off-centre")`` ->
+    ``crop (position=off-centre)``), so two sweeps of one family with
+    different parameters are never drawn as one line."""
+    key = str(transform)
+    inner = key[key.find("(") + 1: key.rfind(")")] if "(" in key and key.endswith(")") else ""
+    params = inner.split(",", 1)[1] if "," in inner else ""
+    params = params.replace('"', "").strip()
+    return f"{family} ({params})" if params else str(family)
+
+
+def series_list(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(series, family) pairs of a tpr_table, sorted."""
+    return sorted(set(zip(table["series"], table["family"])))
+
+
 def tpr_table(data, fpr: float) -> pd.DataFrame:
     """TPR at `fpr` per hasher x transform (variant-orig negatives of that
     transform), computed from the histograms; NaN = not measurable.
-    Columns: hasher, transform, family, severity, n_neg, tpr, threshold.
+    Columns: hasher, transform, family, series (see series_of), severity,
+    n_neg, tpr, threshold.
     Memoised per (data, fpr): the figures ask for the same table."""
     cache = getattr(data, "_tpr_tables", None)
     if cache is None:
@@ -250,5 +282,6 @@ def _tpr_table(data, fpr: float) -> pd.DataFrame:
         neg = data.hist(hasher, "variant-orig", transform)
         val = tpr_at_fpr(pos, neg, fpr) if neg.sum() else math.nan
         thr = largest_threshold_at_fpr(neg, fpr) if not math.isnan(val) else math.nan
-        rows.append((hasher, transform, family, severity, int(neg.sum()), val, thr))
-    return pd.DataFrame(rows, columns=["hasher", "transform", "family", "severity", "n_neg", "tpr", "threshold"])
+        rows.append((hasher, transform, family, series_of(transform, family), severity, int(neg.sum()), val, thr))
+    return pd.DataFrame(rows, columns=["hasher", "transform", "family", "series", "severity", "n_neg", "tpr",
+                                       "threshold"])
