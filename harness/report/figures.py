@@ -332,13 +332,13 @@ def heatmap(data, fpr: float):
         sub = table[table["series"] == series]
         sev = middle_severity(family, sub["severity"].unique())
         key = sub.loc[sub["severity"] == sev, "transform"]
-        cols.append(key.iat[0] if len(key) else f"{family}({sev})")
+        cols.append(_short(key.iat[0].replace('"', ""), 30) if len(key) else f"{family}({sev})")
         for i, hasher in enumerate(hashers):
             v = sub.loc[(sub["hasher"] == hasher) & (sub["severity"] == sev), "tpr"]
             if len(v):
                 values[i, j] = v.iat[0]
-    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=max(2.2, 1.3 + 0.4 * len(hashers)),
-                           left=1.0, right=1.2, bottom=0.95, top=0.35)
+    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=2.0 + 0.45 * len(hashers),
+                           left=1.0, right=1.2, bottom=1.35, top=0.35)
     ax = axes[0, 0]
     ax.grid(False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
