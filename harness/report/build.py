@@ -125,6 +125,9 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
     for _, r in m.iterrows():
         row = [str(r["hasher"]), str(r["transform"]), fmt(r.get("n_pos")), fmt(r.get("n_neg"))]
         for c in value_cols:
+            if c == "tpr_at_recommended" and rec and pd.notna(r[rec]) and r[rec] < 0:
+                row.append("no threshold")
+                continue
             if "threshold" in c and "tpr" not in c and "fpr" not in c:
                 row.append(fmt_threshold(r[c]))
                 continue
