@@ -66,9 +66,9 @@ def test_report_has_every_section_and_figure(run_dir):
 def test_html_is_self_contained(run_dir):
     html = (run_dir / "report.html").read_text()
     srcs = re.findall(r'<img src="([^"]{0,30})', html)
-    assert len(srcs) == len(FIGURES)
+    assert len(srcs) == len(FIGURES) + (run_dir / "gallery.png").is_file()
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
-    assert not re.search(r'(src|href)="(?!data:)', html)  # no external reference at all
+    assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external reference at all (in-page links only)
     assert "<script" not in html
     assert "http://" not in html and "https://" not in html
 
@@ -138,6 +138,9 @@ def test_report_is_byte_reproducible(run_dir, copy_dir):
     """Regenerating the report (in another process, via the CLI) gives the
     same bytes for report.md, report.html and every PNG and SVG."""
     names = ["report.md", "report.html"] + [f"{f}.{e}" for f in FIGURES for e in ("png", "svg")]
+    # regenerate once in this process first: the engine may add the report's own
+    # timing to run.json after the run's report was written
+    write_report(str(copy_dir))
     before = {n: (copy_dir / n).read_bytes() for n in names}
     res = run_cli("report", copy_dir)
     assert res.returncode == 0, res.stderr
@@ -146,32 +149,53 @@ def test_report_is_byte_reproducible(run_dir, copy_dir):
         assert (copy_dir / n).read_bytes() == before[n], n
 
 
-def test_intervals_and_recommended_threshold_columns_are_rendered(copy_dir):
+def test_intervals_and_recommended_threshold_columns_are_rendered(run_dir, copy_dir):
     m = pd.read_csv(copy_dir / "metrics.csv")
     m["tpr_at_fpr_1e-2_lo"] = 0.123456
     m["tpr_at_fpr_1e-2_hi"] = 0.987654
     m["recommended_threshold"] = m["hasher"].map({"phash": 9, "dhash": 11})
     m.to_csv(copy_dir / "metrics.csv", index=False)
+    (copy_dir / "thresholds.csv").unlink(missing_ok=True)  # else it takes precedence over metrics.csv
     write_report(str(copy_dir))
     md = (copy_dir / "report.md").read_text()
     assert "[0.123, 0.988]" in md
     per = md.split("## Results per transform")[1].split("## ")[0]
     assert "recommended_threshold" in per and "tpr_at_fpr_1e-2_lo" not in per
     summary = pooled_summary(load_folder(str(copy_dir))).set_index("hasher")
-    assert summary.loc["phash", "threshold"] == 9 and summary.loc["dhash", "threshold"] == 11
-    assert summary.loc["phash", "threshold_source"] == "metrics stage"
+    assert summary.loc["phash", "recommended_threshold"] == 9 and summary.loc["dhash", "recommended_threshold"] == 11
+    assert summary.loc["phash", "recommended_from"] == "metrics.csv"
+    assert "recommended t (metrics stage)" in md.split("## Summary per hasher")[1].split("## ")[0]
+    # the point threshold is still the pooled one, not the recommendation
+    original = pooled_summary(load_folder(str(run_dir))).set_index("hasher")
+    assert (summary["threshold"] == original["threshold"]).all()
 
 
 def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     pd.DataFrame({"scenario": ["apple"], "fpr": [1e-6], "per_account": [float("nan")]}).to_csv(
         copy_dir / "risk.csv", index=False)
     pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
+    pd.DataFrame({"threshold": [1, 2], "p_flag": [1e-30, 1e-20]}).to_csv(copy_dir / "risk_sweep.csv", index=False)
+    shutil.copy(copy_dir / "heatmap.png", copy_dir / "risk.png")
+    pd.DataFrame({"hasher": ["phash", "phash", "dhash"], "negatives": "orig-orig", "target_fpr": 0.01,
+                  "recommended_threshold": [7, 7, -1], "fp": [0, 0, 0], "n_neg": 119, "fpr_upper": 0.0096,
+                  "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"], "family": ["jpeg", "rotate", "jpeg"],
+                  "severity": [70, 10, 70], "tpr": [1.0, 0.25, 0.0], "tpr_cp_lo": [0.79, 0.07, 0.0],
+                  "tpr_cp_hi": [1.0, 0.52, 0.2]}).to_csv(copy_dir / "thresholds.csv", index=False)
+    pd.DataFrame({"hasher": ["phash"], "threshold": [0], "fpr_model": [1e-9]}).to_csv(
+        copy_dir / "extrapolation.csv", index=False)
     # without close_pairs.parquet: the gallery section says why it is missing
+    (copy_dir / "close_pairs.parquet").unlink(missing_ok=True)
     write_report(str(copy_dir))
     md = (copy_dir / "report.md").read_text()
     risk = md.split("## Deployment risk")[1].split("## ")[0]
-    assert "apple" in risk and "not measurable" in risk
+    assert "apple" in risk and "not measurable" in risk and "](risk.png)" in risk
+    assert "`risk_sweep.csv` (2 rows)" in md and "1e-30" not in md
     assert "## Other table: diagnostics.csv" in md
+    rec = md.split("## Recommended thresholds")[1].split("## ")[0]
+    assert "| phash | orig-orig | 7 |" in rec and "| dhash | orig-orig | none |" in rec
+    assert "| rotate(10) | 0.25 [0.07, 0.52] |" in rec
+    # a model's extrapolated FPR is never printed among measured figures
+    assert "1e-09" not in md and "extrapolation.csv" in md
     assert "Not drawn" in md.split("## Collision gallery")[1].split("## ")[0]
     # with close pairs and a gallery module: its sheet is embedded
     pd.DataFrame({"hasher": ["phash"], "distance": [3], "a": ["x"], "b": ["y"]}).to_parquet(
@@ -192,7 +216,7 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     assert calls == [(1, 16, 12)]
     md = (copy_dir / "report.md").read_text()
     assert "](gallery.png)" in md
-    assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 1
+    assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 2  # + risk, gallery
 
 
 def test_hasher_colours_are_fixed_and_distinct():
@@ -201,6 +225,13 @@ def test_hasher_colours_are_fixed_and_distinct():
     assert len({hasher_colour(h) for h in shipped}) == len(shipped)
     assert hasher_colour("my-new-hasher") == hasher_colour("my-new-hasher")
     assert hasher_colour("my-new-hasher") not in HASHER_COLOURS.values()
+
+
+def test_series_separates_parameter_sets():
+    from harness.report.summary import series_of
+    assert series_of("crop(0.9)", "crop") == "crop"
+    assert series_of('crop(0.9,position="off-centre")', "crop") == "crop (position=off-centre)"
+    assert series_of('flip("horizontal")', "flip") == "flip"
 
 
 def test_severity_order_runs_mild_to_severe():
@@ -288,3 +319,60 @@ def test_compare_and_report_commands(run_dir, tmp_path):
     assert bad.returncode == 2 and "DIR_B" in bad.stderr and not (tmp_path / "x.md").exists()
     bad = run_cli("report", tmp_path)
     assert bad.returncode == 2 and "DIR" in bad.stderr
+
+
+def _synthetic_folder(path, hashers, specs, n_neg=300, seed=1):
+    """A results folder built from made-up histograms (no images): text
+    severities, a single-severity family, five hashers, a transform without
+    negative pairs."""
+    from harness.metrics.summary import summarise
+    rng = np.random.default_rng(seed)
+    rows = []
+    for hasher in hashers:
+        oo = rng.multinomial(n_neg // 2, np.ones(65) / 65)
+        rows += [(hasher, 64, "original()", "original", "", "orig-orig", d, int(c)) for d, c in enumerate(oo) if c]
+        for key, family, sev in specs:
+            pos = rng.multinomial(20, np.r_[np.ones(10), np.zeros(55)] / 10)
+            rows += [(hasher, 64, key, family, sev, "positive", d, int(c)) for d, c in enumerate(pos) if c]
+            if key != "pad(0.1)":  # no negatives for this one: everything not measurable
+                neg = rng.multinomial(n_neg, np.r_[np.zeros(8), np.ones(57)] / 57)
+                rows += [(hasher, 64, key, family, sev, "variant-orig", d, int(c)) for d, c in enumerate(neg) if c]
+    hist = pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
+                                       "count"])
+    path.mkdir(parents=True)
+    hist.to_parquet(path / "histograms.parquet", index=False)
+    summarise(hist, 1e-3, (1e-2, 1e-3)).to_csv(path / "metrics.csv", index=False)
+    (path / "run.json").write_text('{"name": "synthetic", "seed": 3}')
+    return path
+
+
+def test_report_copes_with_text_severities_many_hashers_and_missing_negatives(tmp_path):
+    hashers = ["ahash", "phash", "dhash", "whash", "pdq"]
+    specs = [("flip(horizontal)", "flip", "horizontal"), ("flip(vertical)", "flip", "vertical"),
+             ("jpeg(50)", "jpeg", "50"), ("pad(0.1)", "pad", "0.1")]
+    folder = _synthetic_folder(tmp_path / "syn", hashers, specs)
+    write_report(str(folder))
+    md = (folder / "report.md").read_text()
+    assert "## Robustness against severity" in md and "## Configuration" in md
+    assert not re.search(r"\bnan\b", md.lower())
+    per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines() if "pad(0.1)" in ln]
+    assert len(per) == 5 and all(ln.count("not measurable") >= 4 for ln in per)
+    for name in ("roc-flip", "det-flip", "roc-pad", "heatmap", "robustness"):
+        assert (folder / f"{name}.png").is_file(), name
+    # five hashers, five fixed colours in the robustness figure
+    svg = (folder / "robustness-by-hasher.svg").read_text().lower()
+    assert all(hasher_colour(h).lower() in svg for h in hashers)
+
+
+def test_a_failing_figure_is_reported_not_fatal(copy_dir, monkeypatch):
+    from harness.report import figures as F
+
+    def broken(*args, **kwargs):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(F, "heatmap", broken)
+    with pytest.warns(RuntimeWarning, match="heatmap"):
+        write_report(str(copy_dir))
+    md = (copy_dir / "report.md").read_text()
+    assert "Figure `heatmap` could not be drawn: ValueError: synthetic failure" in md
+    assert "](robustness.png)" in md

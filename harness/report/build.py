@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from . import figures as F
 from .style import save_figure
-from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, target_fpr)
+from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order,
+                      target_fpr)
 
 NM = "not measurable"
 GALLERY_K = 12
@@ -69,7 +71,7 @@ def fmt_threshold(t, unit: str = "bits") -> str:
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return NM
     if int(t) < 0:
-        return "none (even t = 0 exceeds the target)"
+        return "none"
     return f"{int(t)}"
 
 
@@ -86,6 +88,9 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
     header = ["hasher", "bits", "positive pairs", "negative pairs", "AUC", "EER"]
     header += [f"TPR at FPR {x:g}" for x in points]
     header += ["threshold t", "FPR at t", "TPR at t", "orig-orig matches at t"]
+    with_rec = "recommended_threshold" in summary.columns and summary["recommended_threshold"].notna().any()
+    if with_rec:
+        header += ["recommended t (metrics stage)"]
     rows = []
     for r in summary.to_dict("records"):
         row = [r["hasher"], str(r["bits"]), str(r["n_pos"]), str(r["n_neg"]), fmt(r["auc"]), fmt(r["eer"])]
@@ -97,6 +102,8 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
         row.append(fmt_ci(r["tpr_at_threshold"], r["tpr_at_threshold_lo"], r["tpr_at_threshold_hi"]))
         oo = r["orig_orig_matches"]
         row.append(NM if isinstance(oo, float) and math.isnan(oo) else f"{int(oo)} of {int(r['orig_orig_pairs'])}")
+        if with_rec:
+            row.append(fmt_threshold(r["recommended_threshold"]))
         rows.append(row)
     return header, rows
 
@@ -105,17 +112,22 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
     """variant-orig rows of metrics.csv, intervals appended in brackets when
     metrics.csv has interval columns."""
     m = metrics[metrics["negatives"] == "variant-orig"] if "negatives" in metrics else metrics
+    m = _sort_mild_to_severe(m)
     value_cols = [c for c in ["auc", "eer"] if c in m.columns]
     value_cols += [c for c in m.columns if c.startswith("tpr_at_fpr_") and not _is_interval(c, m)]
     value_cols += [c for c in ["threshold_at_target", "tpr_at_threshold", "fpr_at_threshold"] if c in m.columns]
     rec = recommended_column(m)
     if rec and rec not in value_cols:
         value_cols.append(rec)
+        value_cols += [c for c in ("tpr_at_recommended",) if c in m.columns]
     header = ["hasher", "transform", "n_pos", "n_neg"] + value_cols
     rows = []
     for _, r in m.iterrows():
         row = [str(r["hasher"]), str(r["transform"]), fmt(r.get("n_pos")), fmt(r.get("n_neg"))]
         for c in value_cols:
+            if c == "tpr_at_recommended" and rec and pd.notna(r[rec]) and r[rec] < 0:
+                row.append("no threshold")
+                continue
             if "threshold" in c and "tpr" not in c and "fpr" not in c:
                 row.append(fmt_threshold(r[c]))
                 continue
@@ -125,8 +137,21 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
     return header, rows
 
 
+def _sort_mild_to_severe(m: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by hasher, family, then severity from mild to severe."""
+    if not {"hasher", "family", "severity"} <= set(m.columns) or not len(m):
+        return m
+    rank = {}
+    for family, sub in m.groupby("family"):
+        for i, sev in enumerate(severity_order(family, sub["severity"].astype(str).unique())):
+            rank[(family, sev)] = i
+    key = [rank.get((f, str(s)), 0) for f, s in zip(m["family"], m["severity"])]
+    return m.assign(_rank=key).sort_values(["hasher", "family", "_rank"], kind="stable").drop(columns="_rank")
+
+
 def _is_interval(col: str, df: pd.DataFrame) -> bool:
-    for suf in ("_lo", "_hi", "_ci_lo", "_ci_hi", "_low", "_high", "_lower", "_upper"):
+    for suf in ("_lo", "_hi", "_cp_lo", "_cp_hi", "_ci_lo", "_ci_hi", "_boot_lo", "_boot_hi", "_low", "_high",
+                "_upper", "_text"):
         if col.endswith(suf) and col[: -len(suf)] in df.columns:
             return True
     return False
@@ -167,8 +192,9 @@ def what_was_run(data) -> list:
     pc = pair_counts(data)
     timings = info.get("timings_seconds", {})
     versions = info.get("versions", {})
-    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')} {h.get('version', '')})"
-                        .replace(" )", ")") for h in info.get("hashers", []))
+    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')}, version "
+                        f"{h.get('version', '?')}" + (f", params {h['params']}" if h.get("params") else "") + ")"
+                        for h in info.get("hashers", []))
     items = [
         f"experiment `{info.get('name', '')}`, seed {info.get('seed')}",
         f"dataset: `{ds.get('source')}` {ds.get('path') or ''}".rstrip(),
@@ -194,10 +220,17 @@ def what_was_run(data) -> list:
 
 
 # ---------------------------------------------------------------------- build
-def _save(fig, folder: str, name: str, saved: list) -> str:
-    save_figure(fig, os.path.join(folder, name))
+def _figure(folder: str, name: str, make, caption: str, saved: list) -> list:
+    """Draw and save one figure; returns its block. A figure that fails
+    does not sink the report (or the run that called it): the report says
+    which figure is missing and why, and a warning is issued."""
+    try:
+        save_figure(make(), os.path.join(folder, name))
+    except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
+        warnings.warn(f"report figure {name} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        return [("p", f"Figure `{name}` could not be drawn: {type(exc).__name__}: {exc}")]
     saved.append(name)
-    return name
+    return [("figure", name, caption)]
 
 
 def build_blocks(data) -> tuple[list, list]:
@@ -216,46 +249,52 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("h", 2, "Summary per hasher")]
     header, rows = summary_rows(summary, data)
     blocks += [("p", "All edits of this run pooled (positives: every variant against its own original; "
-                     "negatives: every variant against the originals of the other photos). Threshold t: "
-                     + (summary["threshold_source"].iat[0] if len(summary) else "")
-                     + f" (the run's target FPR is {target:g}); distances in bits. [brackets]: 95% "
-                     "Clopper-Pearson intervals.")]
+                     "negatives: every variant against the originals of the other photos). Threshold t: the "
+                     f"largest t whose pooled FPR is at most the run's target {target:g} (a point estimate); "
+                     "distances in bits. [brackets]: 95% Clopper-Pearson intervals.")]
+    if "recommended_threshold" in summary.columns and summary["recommended_threshold"].notna().any():
+        src = summary.loc[summary["recommended_threshold"].notna(), "recommended_from"].iat[0]
+        blocks += [("p", f"*Recommended t (metrics stage)*, from {src}: the largest t whose FPR *upper "
+                         "bound* stays below the target, a conservative rule; `none` means that with this "
+                         "many negative pairs no threshold can be shown to meet the target (with zero "
+                         "matches among n pairs the 95% upper bound is still about 3/n).")]
     blocks += [("table", header, rows)]
+    blocks += thresholds_blocks(data, target)
 
     blocks += [("h", 2, "Results per transform")]
     header, rows = per_transform_rows(data.metrics)
     blocks += [("p", "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
-                     f"this edit's negatives is at most {target:g}. The full table, with orig-orig negatives "
-                     "too, is metrics.csv.")]
+                     f"this edit's negatives is at most {target:g} (`none`: even t = 0 exceeds it)"
+                     + ("; `recommended_threshold` is the metrics stage's conservative choice (FPR upper "
+                        "bound below the target; `none`: not achievable with this many pairs)"
+                        if recommended_column(data.metrics) else "")
+                     + ". The full table, with orig-orig negatives too, is metrics.csv.")]
     blocks += [("table", header, rows)]
 
     if data.families and data.hashers:
+        def figure(name, make, caption):
+            blocks.extend(_figure(data.folder, name, make, caption, saved))
+
         blocks += [("h", 2, "Robustness against severity")]
-        _save(F.robustness(data, rob_fpr, by="family"), folder, "robustness", saved)
-        blocks += [("figure", "robustness",
-                    f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one "
-                    "line per hasher. Gaps are points that cannot be measured.")]
-        _save(F.robustness(data, rob_fpr, by="hasher"), folder, "robustness-by-hasher", saved)
-        blocks += [("figure", "robustness-by-hasher",
-                    f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of "
-                    "the family's sweep from mildest to most severe.")]
-        fig, heat = F.heatmap(data, rob_fpr)
-        _save(fig, folder, "heatmap", saved)
+        figure("robustness", lambda: F.robustness(data, rob_fpr, by="family"),
+               f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one line "
+               "per hasher. Gaps are points that cannot be measured.")
+        figure("robustness-by-hasher", lambda: F.robustness(data, rob_fpr, by="hasher"),
+               f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of the "
+               "family's sweep from mildest to most severe.")
         blocks += [("h", 2, "Hasher x family at a middle severity")]
-        blocks += [("figure", "heatmap",
-                    f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the "
-                    "middle of the family's sweep; grey 'n/m' = not measurable.")]
+        figure("heatmap", lambda: F.heatmap(data, rob_fpr)[0],
+               f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the middle "
+               "of the family's sweep; grey 'n/m' = not measurable.")
 
         blocks += [("h", 2, "ROC curves")]
-        _save(F.roc_overview(data, thresholds), folder, "roc", saved)
-        blocks += [("figure", "roc",
-                    "ROC per transform family, all severities of the family pooled, one curve per hasher; "
-                    "FPR on a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's "
-                    "threshold t from the summary table.")]
+        figure("roc", lambda: F.roc_overview(data, thresholds),
+               "ROC per transform family, all severities of the family pooled, one curve per hasher; FPR on "
+               "a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's threshold t "
+               "from the summary table.")
         for family in data.families:
-            name = f"roc-{_slug(family)}"
-            _save(F.roc_family(data, family, thresholds), folder, name, saved)
-            blocks += [("figure", name, f"ROC for {family}, one panel per hasher, one curve per severity.")]
+            figure(f"roc-{_slug(family)}", lambda family=family: F.roc_family(data, family, thresholds),
+                   f"ROC for {family}, one panel per hasher, one curve per severity.")
 
         blocks += [("h", 2, "DET curves")]
         blocks += [("p", "A DET plot shows the two error rates, false negatives against false positives, on "
@@ -263,28 +302,96 @@ def build_blocks(data) -> tuple[list, list]:
                          "lines and spreads out the small rates that matter for deployment. Lower left is "
                          "better.")]
         for family in data.families:
-            name = f"det-{_slug(family)}"
-            _save(F.det_family(data, family, thresholds), folder, name, saved)
-            blocks += [("figure", name, f"DET for {family}, one panel per hasher, one curve per severity.")]
+            figure(f"det-{_slug(family)}", lambda family=family: F.det_family(data, family, thresholds),
+                   f"DET for {family}, one panel per hasher, one curve per severity.")
 
         blocks += [("h", 2, "Distance histograms")]
-        _save(F.distance_histograms(data, thresholds, summary), folder, "histograms", saved)
-        blocks += [("figure", "histograms",
-                    "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the "
-                    "hasher's colour, variant-orig negatives in black, orig-orig negatives grey dashed; the "
-                    "dotted vertical line is the threshold t (pairs left of it match).")]
+        figure("histograms", lambda: F.distance_histograms(data, thresholds, summary),
+               "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
+               "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
+               "line is the threshold t (pairs left of it match).")
 
     blocks += gallery_blocks(data, saved)
     blocks += risk_blocks(data)
     blocks += errors_blocks(data)
-    for name, table in sorted(data.extra.items()):
-        cols, rows = generic_rows(table, 30)
-        blocks += [("h", 2, f"Other table: {name}"),
-                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "") + "."),
-                   ("table", cols, rows)]
+    blocks += other_tables_blocks(data)
     blocks += [("h", 2, "Configuration"),
                ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True))]
     return blocks, saved
+
+
+#: tables of other stages that are listed but not printed in full, and why
+NOT_PRINTED = {
+    "roc.csv": "every ROC point with intervals and DET coordinates (the figures above draw it)",
+    "extrapolation.csv": "binomial-model FPRs beyond the measurable range: a model, not a measurement, "
+                         "so it is not printed next to measured figures",
+    "thresholds.csv": "shown above under 'Recommended thresholds'",
+    "collisions.csv": "shown in the collision gallery",
+    "risk_sweep.csv": "drawn in the risk figure",
+    "risk_query.csv": "drawn in the risk figure",
+}
+DIAGNOSTIC_COLUMNS = ["hasher", "bits", "n_pairs", "impostor_mean", "impostor_var", "bit_bias_mean_abs",
+                      "n_constant_bits", "corr_mean_abs", "daugman_dof", "dof_ideal"]
+
+
+def thresholds_blocks(data, target: float) -> list:
+    """thresholds.csv (metrics stage): recommended t per hasher and the TPR
+    it buys per transform, at the target FPR closest to the run's."""
+    thr = data.extra.get("thresholds.csv")
+    need = {"hasher", "target_fpr", "recommended_threshold", "transform", "tpr"}
+    if thr is None or not need <= set(thr.columns) or not len(thr):
+        return []
+    best = (thr["target_fpr"] - target).abs().min()
+    sub = thr[(thr["target_fpr"] - target).abs() == best]
+    tgt = sub["target_fpr"].iat[0]
+    head = sub.drop_duplicates("hasher")
+    rows = []
+    for r in head.to_dict("records"):
+        t = r["recommended_threshold"]
+        if pd.isna(t) or t < 0:
+            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", ""])
+        else:
+            rows.append([r["hasher"], str(r.get("negatives", "")), str(int(t)),
+                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper"))])
+    blocks = [("h", 2, "Recommended thresholds"),
+              ("p", f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
+                    "upper bound on the FPR stays below the target. `none`: not achievable with this many "
+                    "negative pairs; use more photos."),
+              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
+               rows)]
+    ok = sub[sub["recommended_threshold"] >= 0]
+    if len(ok):
+        ok = _sort_mild_to_severe(ok) if "family" in ok.columns else ok
+        hashers = sorted(ok["hasher"].unique())
+        transforms = list(dict.fromkeys(ok["transform"]))
+        cell = {}
+        for r in ok.to_dict("records"):
+            cell[(r["transform"], r["hasher"])] = fmt_ci(r["tpr"], r.get("tpr_cp_lo"), r.get("tpr_cp_hi"))
+        blocks += [("p", "TPR per transform at the recommended t [95% Clopper-Pearson]:"),
+                   ("table", ["transform"] + hashers,
+                    [[tr] + [cell.get((tr, h), "") for h in hashers] for tr in transforms])]
+    return blocks
+
+
+def other_tables_blocks(data) -> list:
+    blocks = []
+    listed = []
+    for name, table in sorted(data.extra.items()):
+        if name in NOT_PRINTED:
+            listed.append(f"`{name}` ({len(table)} rows): {NOT_PRINTED[name]}")
+            continue
+        table_show = table
+        if name == "diagnostics.csv" and set(DIAGNOSTIC_COLUMNS) <= set(table.columns):
+            table_show = table[DIAGNOSTIC_COLUMNS]
+        cols, rows = generic_rows(table_show, 30)
+        blocks += [("h", 2, f"Other table: {name}"),
+                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "")
+                    + (", selected columns" if table_show is not table else "") + "; the full table is "
+                    f"{name} in the results folder."),
+                   ("table", cols, rows)]
+    if listed:
+        blocks = [("h", 2, "Other tables in the folder"), ("ul", listed)] + blocks
+    return blocks
 
 
 def gallery_blocks(data, saved: list) -> list:
@@ -307,12 +414,20 @@ def gallery_blocks(data, saved: list) -> list:
     except Exception as exc:  # the gallery must not sink the whole report
         return blocks + [("p", f"Not drawn: collision_sheet failed: {type(exc).__name__}: {exc}")]
     if not os.path.isfile(path):
-        return blocks + [("p", "Not drawn: collision_sheet wrote no gallery.png.")]
+        return blocks + [("p", "Not drawn: there is no close negative pair to show.")]
     saved.append("gallery")
-    blocks += [("figure", "gallery", f"The {GALLERY_K} closest negative pairs (different photos with the most "
-                                     "similar hashes), with their distance in bits.")]
-    cols, rows = generic_rows(data.close_pairs, 20)
-    return blocks + [("table", cols, rows)]
+    blocks += [("figure", "gallery", f"The closest negative pairs (different photos with the most similar "
+                                     f"hashes; every distance-0 pair and the {GALLERY_K} closest per hasher), "
+                                     "with their distance in bits. A pair that shows the same content is a "
+                                     "duplicate in the dataset (declare it as a group and re-run), not a "
+                                     "false positive of the hash.", False)]
+    coll = data.extra.get("collisions.csv")
+    if coll is not None and {"hasher", "distance", "name_a", "name_b"} <= set(coll.columns):
+        top = coll.sort_values(["hasher", "distance"], kind="stable").groupby("hasher").head(5)
+        cols, rows = generic_rows(top[[c for c in ("hasher", "rank", "distance", "name_a", "name_b")
+                                       if c in top.columns]])
+        blocks += [("p", "The 5 closest pairs per hasher (collisions.csv):"), ("table", cols, rows)]
+    return blocks
 
 
 def risk_blocks(data) -> list:
@@ -321,12 +436,16 @@ def risk_blocks(data) -> list:
                 ("p", "No risk.csv in this folder: give risk settings (database size, photos per user, "
                       "match threshold) to get per-query and per-account false-flag figures.")]
     cols, rows = generic_rows(data.risk)
+    fig = []
+    if os.path.isfile(os.path.join(data.folder, "risk.png")):
+        fig = [("figure", "risk", "The risk model's figure (risk.png, written by `phash-harness risk`): "
+                                  "false-flag probability against the threshold or the assumed rate.", False)]
     return [("h", 2, "Deployment risk"),
             ("p", "From risk.csv: the per-comparison FPR measured above turned into per-query and "
                   "per-account false-flag probabilities under the stated assumptions (independent "
                   "comparisons). Figures that depend on an FPR that could not be measured are shown as "
                   f"*{NM}*."),
-            ("table", cols, rows)]
+            ("table", cols, rows)] + fig
 
 
 def errors_blocks(data) -> list:

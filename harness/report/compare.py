@@ -53,7 +53,8 @@ def hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> tuple[float, float]:
 def metric_columns(metrics: pd.DataFrame) -> list[str]:
     cols = [c for c in ("auc", "eer") if c in metrics.columns]
     cols += [c for c in metrics.columns if c.startswith("tpr_at_fpr_") and interval_suffix(c) is None]
-    cols += [c for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target") if c in metrics.columns]
+    cols += [c for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target", "tpr_at_recommended")
+             if c in metrics.columns]
     rec = recommended_column(metrics)
     if rec:
         cols.append(rec)
@@ -120,7 +121,8 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, list
             diff = vb - va if not (pd.isna(va) or pd.isna(vb)) else math.nan
             rows.append(dict(zip(keys, key),
                              metric=col, a=va, a_lo=lo_a, a_hi=hi_a, b=vb, b_lo=lo_b, b_hi=hi_b,
-                             difference=diff, method=ma or mb, status=status))
+                             difference=diff, method=ma if (ma == mb or not mb) else (f"{ma} / {mb}" if ma else mb),
+                             status=status))
     return pd.DataFrame(rows), only_a, only_b
 
 

@@ -33,16 +33,17 @@ class ResultsFolder:
     extra: dict = field(default_factory=dict)
     _hists: dict | None = field(default=None, repr=False)
     _nbins: dict | None = field(default=None, repr=False)
+    _bits: dict | None = field(default=None, repr=False)
 
     @property
     def hashers(self) -> list[str]:
         return sorted(self.metrics["hasher"].unique()) if len(self.metrics) else []
 
     def bits(self, hasher: str) -> int:
-        rows = self.metrics.loc[self.metrics["hasher"] == hasher, "bits"]
-        if len(rows):
-            return int(rows.iat[0])
-        return int(self.histograms.loc[self.histograms["hasher"] == hasher, "bits"].iat[0])
+        if self._bits is None:
+            self._bits = {h: int(b) for h, b in zip(self.histograms["hasher"], self.histograms["bits"])}
+            self._bits.update({h: int(b) for h, b in zip(self.metrics["hasher"], self.metrics["bits"])})
+        return self._bits[hasher]
 
     def n_bins(self, hasher: str) -> int:
         """Length of the histograms of `hasher`: bits + 1 for Hamming

@@ -5,7 +5,7 @@ network reference).
 Blocks are tuples:
   ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)
   ("table", header, rows)          rows: lists of already formatted strings
-  ("figure", base_name, caption)   base_name.png / .svg in the folder
+  ("figure", base_name, caption[, has_svg=True])   base_name.png (and .svg) in the folder
 Inline markup in text: `code` and *emphasis* only.
 """
 from __future__ import annotations
@@ -21,13 +21,14 @@ h1,h2,h3{font-family:'DejaVu Sans',Arial,sans-serif}
 h2{border-bottom:1px solid #bbb;padding-bottom:.2rem;margin-top:2.2rem}
 table{border-collapse:collapse;font-family:'DejaVu Sans Mono',monospace;font-size:.78rem;margin:.6rem 0}
 th,td{border:1px solid #ccc;padding:.15rem .4rem;text-align:right;white-space:nowrap}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+th{background:#f0f0f0;white-space:normal;vertical-align:bottom}td:first-child,th:first-child{text-align:left}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88rem;color:#333}
 pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.78rem}
 code{font-size:.9em;background:#f3f3f3;padding:0 .15rem}
 .scroll{overflow-x:auto}
-@media print{body{max-width:none}figure{page-break-inside:avoid}}
+nav p{font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem}
+@media print{body{max-width:none}figure{page-break-inside:avoid}.scroll{overflow:visible}table{font-size:.6rem}nav{display:none}}
 """
 
 
@@ -65,10 +66,15 @@ def render_markdown(blocks) -> str:
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("")
         elif kind == "figure":
-            out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}* (also as [{b[1]}.svg]({b[1]}.svg))", ""]
+            svg = f" (also as [{b[1]}.svg]({b[1]}.svg))" if len(b) < 4 or b[3] else ""
+            out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}*{svg}", ""]
         else:
             raise ValueError(f"unknown block {kind!r}")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def render_html(blocks, folder: str, title: str) -> str:
@@ -77,11 +83,14 @@ def render_html(blocks, folder: str, title: str) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style></head><body>"]
+    toc = [b[2] for b in blocks if b[0] == "h" and b[1] == 2]
     for b in blocks:
         kind = b[0]
         if kind == "h":
-            slug = re.sub(r"[^a-z0-9]+", "-", b[2].lower()).strip("-")
-            out.append(f'<h{b[1]} id="{slug}">{_inline_html(b[2])}</h{b[1]}>')
+            out.append(f'<h{b[1]} id="{_slug(b[2])}">{_inline_html(b[2])}</h{b[1]}>')
+            if b[1] == 1 and toc:
+                out.append('<nav><p>Contents: ' + " &middot; ".join(
+                    f'<a href="#{_slug(t)}">{html.escape(t)}</a>' for t in toc) + "</p></nav>")
         elif kind == "p":
             out.append(f"<p>{_inline_html(b[1])}</p>")
         elif kind == "ul":

@@ -21,7 +21,8 @@ from scipy.stats import norm  # noqa: E402
 
 from ..metrics.roc import roc_from_histograms  # noqa: E402
 from .style import hasher_colour, hasher_linestyle, new_figure  # noqa: E402
-from .summary import middle_severity, severity_meaning, severity_order, tpr_table  # noqa: E402
+from .summary import (middle_severity, series_list, severity_meaning, severity_order,  # noqa: E402
+                      tpr_table)
 
 
 def _grid(n: int, max_cols: int = 4):
@@ -61,6 +62,19 @@ def _log_fpr_axis(ax, n_neg_max: int):
     ax.set_ylim(-0.02, 1.02)
 
 
+def _empty_note(ax) -> None:
+    ax.text(0.5, 0.5, "not measurable\n(no pairs to compare)", transform=ax.transAxes, ha="center",
+            va="center", fontsize=8, color="0.3")
+
+
+def _legend(ax, **kw) -> None:
+    """A legend if something was drawn, else the 'not measurable' note."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+    else:
+        _empty_note(ax)
+
+
 def _off(axes, used: int):
     for ax in axes.ravel()[used:]:
         ax.axis("off")
@@ -91,7 +105,7 @@ def roc_overview(data, thresholds: dict):
         ax.set_title(f"{family} (all severities pooled)")
         ax.set_xlabel("false-positive rate (log scale)")
         ax.set_ylabel("true-positive rate")
-        ax.legend(loc="lower right")
+        _legend(ax, loc="lower right")
     _off(axes, len(families))
     return fig
 
@@ -130,14 +144,16 @@ def roc_family(data, family: str, thresholds: dict):
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits){suffix}", fontsize=9)
         ax.set_xlabel("false-positive rate (log scale)")
         ax.set_ylabel("true-positive rate")
-        if ax is axes.ravel()[0]:
+        if not ax.get_legend_handles_labels()[0]:
+            _empty_note(ax)
+        elif ax is axes.ravel()[0]:
             ax.legend(title=_short(severity_meaning(family)), loc="lower right", fontsize=7, title_fontsize=7)
     _off(axes, len(hashers))
     fig.suptitle(f"ROC, {family}: light = mild, dark = severe", fontsize=10)
     return fig
 
 
-DET_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999]
+DET_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 0.5, 0.9, 0.99]
 
 
 def _det_axes(ax, lo: float):
@@ -148,8 +164,8 @@ def _det_axes(ax, lo: float):
         axis.set_major_locator(FixedLocator(pos))
         axis.set_minor_locator(NullLocator())
     labels = [f"{t:g}" for t in ticks]
-    ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.set_yticklabels(labels)
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlim(norm.ppf(lo), norm.ppf(0.999))
     ax.set_ylim(norm.ppf(lo), norm.ppf(0.999))
 
@@ -160,7 +176,8 @@ def det_family(data, family: str, thresholds: dict):
     one curve per severity."""
     hashers = data.hashers
     nrows, ncols = _grid(len(hashers))
-    fig, axes = new_figure(nrows, ncols, width=3.4, height=3.3, left=0.85, bottom=0.95, wspace=0.95, hspace=1.1, suptitle=True)
+    fig, axes = new_figure(nrows, ncols, width=3.3, height=3.1, left=0.75, bottom=0.7, wspace=0.85, hspace=0.95,
+                           suptitle=True)
     keys = _keys_by_severity(data, family)
     for ax, hasher in zip(axes.ravel(), hashers):
         colour = hasher_colour(hasher)
@@ -186,7 +203,9 @@ def det_family(data, family: str, thresholds: dict):
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
         ax.set_xlabel("false-positive rate (normal-deviate scale)")
         ax.set_ylabel("false-negative rate")
-        if ax is axes.ravel()[0]:
+        if not ax.get_legend_handles_labels()[0]:
+            _empty_note(ax)
+        elif ax is axes.ravel()[0]:
             ax.legend(title=_short(severity_meaning(family)), loc="upper right", fontsize=7, title_fontsize=7)
     _off(axes, len(hashers))
     fig.suptitle(f"DET, {family}: light = mild, dark = severe; dot = threshold", fontsize=10)
@@ -250,12 +269,12 @@ def robustness(data, fpr: float, by: str = "family"):
     markers, in the hasher's colour shades). Points that are not measurable
     are not drawn."""
     table = tpr_table(data, fpr)
-    families = data.families
+    families = series_list(table)  # (series, family): one sweep per family and parameter set
     if by == "family":
         nrows, ncols = _grid(len(families), 3)
         fig, axes = new_figure(nrows, ncols, width=3.5, height=2.8)
-        for ax, family in zip(axes.ravel(), families):
-            sub = table[table["family"] == family]
+        for ax, (series, family) in zip(axes.ravel(), families):
+            sub = table[table["series"] == series]
             order = severity_order(family, sub["severity"].unique())
             x = {s: i for i, s in enumerate(order)}
             for hasher in data.hashers:
@@ -268,7 +287,7 @@ def robustness(data, fpr: float, by: str = "family"):
             ax.set_xticklabels([str(s) for s in order])
             ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
             ax.set_ylim(-0.02, 1.02)
-            ax.set_title(family)
+            ax.set_title(_short(series, 40))
             ax.set_xlabel(_short(severity_meaning(family), 40) + " (mild -> severe)", fontsize=7.5)
             ax.set_ylabel(f"TPR at FPR {fpr:g}")
             ax.legend(fontsize=7, loc="lower left")
@@ -282,15 +301,15 @@ def robustness(data, fpr: float, by: str = "family"):
             colour = hasher_colour(hasher)
             sub = table[table["hasher"] == hasher]
             n_steps = 1
-            for fi, family in enumerate(families):
-                f = sub[sub["family"] == family]
+            for fi, (series, family) in enumerate(families):
+                f = sub[sub["series"] == series]
                 order = severity_order(family, f["severity"].unique())
                 n_steps = max(n_steps, len(order))
                 x = {s: i + 1 for i, s in enumerate(order)}
                 f = f.assign(x=f["severity"].map(x)).sort_values("x")
                 ax.plot(f["x"], f["tpr"], color=_shade(colour, 0.35 + 0.65 * fi / max(1, len(families) - 1)),
                         ls=["-", "--", "-.", ":"][fi % 4], marker=markers[fi % len(markers)], ms=3.5, lw=1.2,
-                        label=family)
+                        label=series)
             ax.set_xticks(range(1, n_steps + 1))
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
@@ -306,20 +325,20 @@ def heatmap(data, fpr: float):
     cells that are not measurable are grey and say 'n/m'. Returns
     (figure, table of the plotted values)."""
     table = tpr_table(data, fpr)
-    families = data.families
+    families = series_list(table)
     hashers = data.hashers
     cols, values = [], np.full((len(hashers), len(families)), np.nan)
-    for j, family in enumerate(families):
-        sub = table[table["family"] == family]
+    for j, (series, family) in enumerate(families):
+        sub = table[table["series"] == series]
         sev = middle_severity(family, sub["severity"].unique())
         key = sub.loc[sub["severity"] == sev, "transform"]
-        cols.append(key.iat[0] if len(key) else f"{family}({sev})")
+        cols.append(_short(key.iat[0].replace('"', ""), 30) if len(key) else f"{family}({sev})")
         for i, hasher in enumerate(hashers):
             v = sub.loc[(sub["hasher"] == hasher) & (sub["severity"] == sev), "tpr"]
             if len(v):
                 values[i, j] = v.iat[0]
-    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=max(2.2, 1.3 + 0.4 * len(hashers)),
-                           left=1.0, right=1.2, bottom=0.95, top=0.35)
+    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=2.0 + 0.45 * len(hashers),
+                           left=1.0, right=1.2, bottom=1.35, top=0.35)
     ax = axes[0, 0]
     ax.grid(False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")

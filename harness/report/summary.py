@@ -39,7 +39,8 @@ def interval_columns(df: pd.DataFrame, col: str) -> tuple[str, str] | None:
     """Names of the (lower, upper) interval columns of `col` if metrics.csv
     has them (``col_lo``/``col_hi``, ``col_ci_lo``/``col_ci_hi`` or
     ``col_low``/``col_high``), else None."""
-    for lo, hi in (("_lo", "_hi"), ("_ci_lo", "_ci_hi"), ("_low", "_high"), ("_lower", "_upper")):
+    for lo, hi in (("_lo", "_hi"), ("_cp_lo", "_cp_hi"), ("_ci_lo", "_ci_hi"), ("_boot_lo", "_boot_hi"),
+                   ("_low", "_high")):
         if col + lo in df.columns and col + hi in df.columns:
             return col + lo, col + hi
     return None
@@ -73,7 +74,7 @@ def fpr_points(metrics: pd.DataFrame) -> list[float]:
 
 
 def interval_suffix(col: str) -> str | None:
-    for s in ("_lo", "_hi", "_ci_lo", "_ci_hi", "_low", "_high", "_lower", "_upper"):
+    for s in ("_lo", "_hi", "_low", "_high", "_upper"):
         if col.endswith(s):
             return s
     return None
@@ -90,8 +91,9 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
     each FPR x in SUMMARY_FPRS + the run's points: tpr_at_fpr_<x> with
     _lo/_hi (Clopper-Pearson on the TPR at the chosen threshold; NaN = not
     measurable), then threshold (largest t with pooled FPR(t) <= target, or
-    the metrics stage's recommendation when it wrote one), tpr/fpr at it
-    with intervals, and orig_orig_matches / orig_orig_pairs at it."""
+    point estimate), tpr/fpr at it with intervals, orig_orig_matches /
+    orig_orig_pairs at it, and the metrics stage's recommended_threshold
+    (an upper-bound rule, see harness.metrics) when it wrote one."""
     metrics = data.metrics
     target = target_fpr(metrics) if target is None else target
     points = sorted(set(SUMMARY_FPRS) | set(fpr_points(metrics)), reverse=True)
@@ -114,13 +116,10 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
             else:
                 t = largest_threshold_at_fpr(neg, x)
                 row[col + "_lo"], row[col + "_hi"] = clopper_pearson(*rate_at(pos, t))
-        t, source = math.nan, "none"
-        if rec_col is not None:
-            vals = metrics.loc[(metrics["hasher"] == hasher) & metrics[rec_col].notna(), rec_col].unique()
-            if len(vals) == 1:
-                t, source = float(vals[0]), "metrics stage"
-        if math.isnan(t) and n_neg and fpr_measurable(n_neg, target):
+        t, source = math.nan, "not measurable"
+        if n_neg and fpr_measurable(n_neg, target):
             t, source = float(largest_threshold_at_fpr(neg, target)), f"largest t with pooled FPR <= {target:g}"
+        row["recommended_threshold"], row["recommended_from"] = recommended_for(data, hasher, target, rec_col)
         row["target_fpr"] = target
         row["threshold"] = t
         row["threshold_source"] = source
@@ -138,6 +137,27 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
             row["orig_orig_matches"], row["orig_orig_pairs"] = hits, n
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def recommended_for(data, hasher: str, target: float, rec_col: str | None) -> tuple[float, str]:
+    """The metrics stage's recommended threshold for `hasher` at `target`
+    (thresholds.csv when present, else a recommended-threshold column of
+    metrics.csv that is constant per hasher); (nan, "") when absent."""
+    thr = data.extra.get("thresholds.csv") if hasattr(data, "extra") else None
+    if thr is not None and {"hasher", "target_fpr", "recommended_threshold"} <= set(thr.columns):
+        sub = thr[thr["hasher"] == hasher]
+        if len(sub):
+            best = (sub["target_fpr"] - target).abs().min()
+            sub = sub[(sub["target_fpr"] - target).abs() == best]
+            vals = sub["recommended_threshold"].dropna().unique()
+            if len(vals) == 1:
+                neg = sub["negatives"].iat[0] if "negatives" in sub.columns else ""
+                return float(vals[0]), f"thresholds.csv ({neg} negatives, target {sub['target_fpr'].iat[0]:g})"
+    if rec_col is not None:
+        vals = data.metrics.loc[(data.metrics["hasher"] == hasher) & data.metrics[rec_col].notna(), rec_col].unique()
+        if len(vals) == 1:
+            return float(vals[0]), "metrics.csv"
+    return math.nan, ""
 
 
 def robustness_fpr(data, preferred: float = 1e-3) -> tuple[float, str]:
@@ -168,11 +188,25 @@ def _num(x):
 
 
 def severity_order(family: str, severities) -> list:
-    """Severities of one family from mildest to most severe. The direction
-    comes from the family's default sweep (listed mild -> severe) when the
-    transforms registry knows the family and both are numeric; otherwise
-    numeric ascending, then text order."""
+    """Severities of one family from mildest to most severe: in the order of
+    the family's default sweep (listed mild -> severe) when every value is
+    on it; otherwise numeric, in the sweep's direction (first vs last
+    value) when the registry knows the family, else ascending; text values
+    in text order."""
     sev = list(dict.fromkeys(severities))
+    try:
+        from ..transforms import FAMILIES
+        sweep = list(FAMILIES[family].default_sweep)
+    except Exception:  # unknown family or registry shape
+        sweep = []
+    index = {}
+    for i, v in enumerate(sweep):
+        index.setdefault(str(v), i)
+        if _num(v) is not None:
+            index.setdefault(_num(v), i)
+    pos = [index.get(_num(s), index.get(str(s))) if _num(s) is not None else index.get(str(s)) for s in sev]
+    if sev and all(p is not None for p in pos):  # every value is on the default sweep (listed mild first)
+        return [s for _, s in sorted(zip(pos, sev), key=lambda p: p[0])]
     nums = [_num(s) for s in sev]
     if all(v is not None for v in nums):
         descending = False
@@ -203,10 +237,43 @@ def middle_severity(family: str, severities) -> object:
     return order[len(order) // 2] if order else None
 
 
+def series_of(transform: str, family: str) -> str:
+    """The sweep a transform key belongs to: its family, plus its parameters
+    when it has any (``crop(0.9,position="off-centre")`` ->
+    ``crop (position=off-centre)``), so two sweeps of one family with
+    different parameters are never drawn as one line."""
+    key = str(transform)
+    inner = key[key.find("(") + 1: key.rfind(")")] if "(" in key and key.endswith(")") else ""
+    params = inner.split(",", 1)[1] if "," in inner else ""
+    params = params.replace('"', "").strip()
+    return f"{family} ({params})" if params else str(family)
+
+
+def series_list(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(series, family) pairs of a tpr_table, sorted."""
+    return sorted(set(zip(table["series"], table["family"])))
+
+
 def tpr_table(data, fpr: float) -> pd.DataFrame:
     """TPR at `fpr` per hasher x transform (variant-orig negatives of that
     transform), computed from the histograms; NaN = not measurable.
-    Columns: hasher, transform, family, severity, n_neg, tpr, threshold."""
+    Columns: hasher, transform, family, series (see series_of), severity,
+    n_neg, tpr, threshold.
+    Memoised per (data, fpr): the figures ask for the same table."""
+    cache = getattr(data, "_tpr_tables", None)
+    if cache is None:
+        cache = {}
+        try:
+            data._tpr_tables = cache
+        except AttributeError:
+            pass
+    if fpr in cache:
+        return cache[fpr].copy()
+    cache[fpr] = _tpr_table(data, fpr)
+    return cache[fpr].copy()
+
+
+def _tpr_table(data, fpr: float) -> pd.DataFrame:
     rows = []
     pos_rows = data.histograms[data.histograms["kind"] == "positive"]
     keys = pos_rows.drop_duplicates(["hasher", "transform"])[["hasher", "transform", "family", "severity"]]
@@ -215,5 +282,6 @@ def tpr_table(data, fpr: float) -> pd.DataFrame:
         neg = data.hist(hasher, "variant-orig", transform)
         val = tpr_at_fpr(pos, neg, fpr) if neg.sum() else math.nan
         thr = largest_threshold_at_fpr(neg, fpr) if not math.isnan(val) else math.nan
-        rows.append((hasher, transform, family, severity, int(neg.sum()), val, thr))
-    return pd.DataFrame(rows, columns=["hasher", "transform", "family", "severity", "n_neg", "tpr", "threshold"])
+        rows.append((hasher, transform, family, series_of(transform, family), severity, int(neg.sum()), val, thr))
+    return pd.DataFrame(rows, columns=["hasher", "transform", "family", "series", "severity", "n_neg", "tpr",
+                                       "threshold"])
