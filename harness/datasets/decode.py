@@ -122,8 +122,8 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
                         raise DecodeError(
                             f"too many pixels: {w}x{h} = {w * h} > max_pixels {max_pixels}"
                         )
-                    if getattr(img, "n_frames", 1) > 1:
-                        img.seek(0)
+                    # Image.open leaves an animated image on its first frame;
+                    # asking for n_frames would parse (and trust) every later frame
                     img.load()
                     return pil_to_rgb_array(img)
             except Image.DecompressionBombError as exc:
@@ -135,6 +135,10 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
                 raise DecodeError("not a recognised image format") from None
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise DecodeError(f"corrupt or truncated image: {exc}") from None
+            except MemoryError:
+                raise
+            except Exception as exc:  # Pillow plugins also raise IndexError, struct.error, ...
+                raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
     except DecodeError:
         raise
     except MemoryError:
