@@ -461,3 +461,16 @@ def test_loader_refuses_fifo_without_blocking(tmp_path):
         load_rgb(tmp_path)
     with pytest.raises(DecodeError, match="file not found"):
         load_rgb(tmp_path / "gone.png")
+
+
+def test_gif_with_a_truncated_second_frame_gives_the_first_frame():
+    """Found by the atheris target: Pillow raised IndexError (not OSError)
+    while counting the frames of this file, which would have stopped a run."""
+    frame = np.array([[0, 1], [2, 3]], dtype=np.uint8)
+    img = Image.fromarray(frame, mode="P")
+    img.putpalette([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120] + [0] * 756)
+    gif = encode(img, "GIF")
+    assert gif.endswith(b";")
+    hostile = gif[:-1] + b"," + struct.pack("<HHHHB", 0, 0, 2, 2, 0)  # a second frame, cut short
+    out = load_rgb(hostile)
+    assert out.tolist() == [[[10, 20, 30], [40, 50, 60]], [[70, 80, 90], [100, 110, 120]]]
