@@ -474,3 +474,15 @@ def test_gif_with_a_truncated_second_frame_gives_the_first_frame():
     hostile = gif[:-1] + b"," + struct.pack("<HHHHB", 0, 0, 2, 2, 0)  # a second frame, cut short
     out = load_rgb(hostile)
     assert out.tolist() == [[[10, 20, 30], [40, 50, 60]], [[70, 80, 90], [100, 110, 120]]]
+
+
+def test_verify_rehashes_the_odd_corpus_without_drift(tmp_path, monkeypatch):
+    """verify finds every hashed corpus file again (the non-UTF-8 name
+    through its escaped path in images.csv) and reproduces every hash."""
+    from harness.verify import verify_results
+
+    results, expect = run_corpus(tmp_path, monkeypatch)
+    rep = verify_results(results.output, sample=0)
+    assert rep.unverifiable == [] and rep.drift.empty
+    assert rep.images_verified == sum(isinstance(e, Hash) for e in expect.values())
+    assert "caf\\xe9.jpg" in rep.images_sampled
