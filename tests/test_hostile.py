@@ -486,3 +486,14 @@ def test_verify_rehashes_the_odd_corpus_without_drift(tmp_path, monkeypatch):
     assert rep.unverifiable == [] and rep.drift.empty
     assert rep.images_verified == sum(isinstance(e, Hash) for e in expect.values())
     assert "caf\\xe9.jpg" in rep.images_sampled
+
+
+def test_file_gone_before_its_checksum_is_read(tmp_path, monkeypatch):
+    import harness.datasets.folder as folder
+
+    (tmp_path / "here.png").write_bytes(encode(Image.new("RGB", (4, 4)), "PNG"))
+    listed = folder.list_image_files
+    monkeypatch.setattr(folder, "list_image_files", lambda *a, **k: listed(*a, **k) + ["gone.png"])
+    records, errors = folder.folder_records(str(tmp_path))
+    assert [r.name for r in records] == ["here.png"]
+    assert errors == [("gone.png", "file not found (it may have been removed after listing)")]
