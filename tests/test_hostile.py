@@ -250,8 +250,9 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     os.mkfifo(root / "pipe.jpg")
     expect["pipe.jpg"] = Fail(r"not a regular file")
 
-    # a file that is removed between listing and reading (see VANISHES)
-    put(VANISHES, p2, Fail(r"file not found|removed"))
+    # a file that is removed between listing and reading (see VANISHES); its
+    # bytes are unique, so an engine that hashes each content once must read it
+    put(VANISHES, rgb_photos[3].read_bytes(), Fail(r"file not found|removed"))
     return expect
 
 
@@ -404,7 +405,9 @@ def test_corpus_run_accounts_for_every_entry(tmp_path, monkeypatch):
     ds = run["dataset"]
     assert (ds["images_listed"], ds["images_hashed"], ds["images_failed"]) == (len(expect), n_hash, n_fail)
     report = (out / "report.md").read_text()
-    assert f"images listed {len(expect)}, hashed {n_hash}, failed {n_fail}" in report
+    L, H, F = len(expect), n_hash, n_fail  # the report's wording differs between versions
+    assert (f"images listed {L}, hashed {H}, failed {F}" in report
+            or f"images: {L} listed, {H} hashed, {F} failed" in report), report[:2000]
     assert results.n_errors == len(errors) >= n_fail
 
 
