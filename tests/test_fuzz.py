@@ -27,7 +27,7 @@ from harness.errors import ConfigError, DecodeError
 
 from tests.helpers import dataset_dir
 
-FAST = settings(max_examples=150, deadline=2000, derandomize=True,
+FAST = settings(max_examples=100, deadline=2000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # ------------------------------------------------------------ config parser
@@ -167,3 +167,46 @@ def test_unmutated_seeds_decode(seeds):
     """The seeds themselves decode: the mutation test starts from valid images."""
     for data in seeds:
         assert load_rgb(data).shape == (32, 48, 3)
+
+
+# ------------------------------------------------- the atheris target (fuzz/)
+def _fuzz_module(name):
+    import importlib.util
+
+    from tests.helpers import ROOT
+    spec = importlib.util.spec_from_file_location(name, ROOT / "fuzz" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_atheris_target_property_holds_on_seeds_and_mutants():
+    """The target's TestOneInput is the property; it must hold on the seed
+    corpus it ships with (every seed decodes) and on mutants of it."""
+    target, make = _fuzz_module("fuzz_load_rgb"), _fuzz_module("make_seeds")
+    seeds = make.seeds()
+    assert len(seeds) >= 40
+    rng = np.random.default_rng(0)
+    for name, data in seeds.items():
+        assert load_rgb(data).ndim == 3, name
+        target.TestOneInput(data)
+        for _ in range(5):
+            buf = bytearray(data)
+            buf[rng.integers(len(buf))] ^= int(rng.integers(1, 256))
+            target.TestOneInput(bytes(buf))
+
+
+def test_atheris_target_runs(tmp_path):
+    """A short real libFuzzer run of the target (the README shows a long one)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("atheris")
+    from tests.helpers import ROOT
+    make = _fuzz_module("make_seeds")
+    assert make.main([str(tmp_path / "corpus")]) == 0
+    res = subprocess.run([sys.executable, str(ROOT / "fuzz" / "fuzz_load_rgb.py"), str(tmp_path / "corpus"),
+                          "-runs=200", "-timeout=20", "-rss_limit_mb=4096"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Done 200 runs" in res.stderr

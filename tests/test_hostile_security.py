@@ -23,6 +23,14 @@ FORBIDDEN = {
     "pandas read_pickle": r"\bread_pickle\b",
     "torch.load": r"\btorch\s*\.\s*load\b",
 }
+#: reviewed exceptions: file (relative to harness/) -> (code that is allowed there, why)
+REVIEWED = {
+    "engine/chunks.py": (
+        r"\bimport\s+pickle\b|\bpickle\s*\.\s*(dumps|loads)\b",
+        "hasher objects are pickled in memory and sent to the run's own worker processes "
+        "(what a process pool does anyway); the bytes are never written to or read from disk "
+        "or a fetch"),
+}
 #: code that loads an ONNX model must not fetch it: models come only from a path the user passes
 FETCH = r"\b(urlopen|urlretrieve|requests|httpx|hf_hub_download|http\.client)\b"
 
@@ -39,8 +47,10 @@ def code_only(source: str) -> str:
     return " ".join(out)
 
 
-def findings(source: str) -> list[str]:
+def findings(source: str, relpath: str = "") -> list[str]:
     code = code_only(source)
+    if relpath in REVIEWED:
+        code = re.sub(REVIEWED[relpath][0], " ", code)
     found = [what for what, pattern in FORBIDDEN.items() if re.search(pattern, code)]
     if "InferenceSession" in code and re.search(FETCH, code):
         found.append("ONNX model loaded next to network code")
@@ -50,7 +60,11 @@ def findings(source: str) -> list[str]:
 def test_harness_has_no_unsafe_deserialisation():
     files = sorted(HARNESS.rglob("*.py"))
     assert len(files) > 10
-    bad = {str(p.relative_to(HARNESS)): f for p in files if (f := findings(p.read_text(encoding="utf-8")))}
+    bad = {}
+    for p in files:
+        rel = p.relative_to(HARNESS).as_posix()
+        if found := findings(p.read_text(encoding="utf-8"), rel):
+            bad[rel] = found
     assert bad == {}
 
 
@@ -80,3 +94,10 @@ def test_scanner_catches_each_pattern(snippet, what):
 ])
 def test_scanner_allows_safe_code(snippet):
     assert findings(snippet) == []
+
+
+def test_reviewed_exception_covers_only_in_memory_pickling():
+    rel = "engine/chunks.py"
+    assert findings("import pickle\nb = pickle.dumps(h)\nh = pickle.loads(b)\n", rel) == []
+    assert findings("import pickle\nh = pickle.load(open(p, 'rb'))\n", rel) == ["pickle / dill / shelve / marshal"]
+    assert findings("import pickle\n", "engine/other.py") == ["pickle / dill / shelve / marshal"]

@@ -124,3 +124,15 @@ def test_sample_is_reproducible_and_without_replacement():
     assert sample_names(names, 0, seed=1) == sorted(names) == sample_names(names, 500, seed=1)
     picks = np.array([n in sample_names(names, 10, seed=s) for s in range(200) for n in names[:1]])
     assert 0.04 < picks.mean() < 0.2  # each name drawn with probability 10/100
+
+
+def test_run_records_the_version_of_every_library_that_can_change_a_hash(results_dir):
+    from importlib import metadata
+
+    import cv2
+    recorded = json.loads((results_dir / "run.json").read_text())["versions"]
+    for lib in ("pillow", "imagehash", "pdqhash", "numpy", "scipy", "albumentations",
+                "opencv-contrib-python-headless"):
+        assert recorded[lib] == metadata.version(lib), lib
+    assert recorded["opencv-contrib-python-headless"].startswith(cv2.__version__)
+    assert recorded == library_versions()

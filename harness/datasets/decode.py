@@ -147,8 +147,8 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
                         raise DecodeError(
                             f"too many pixels: {w}x{h} = {w * h} > max_pixels {max_pixels}"
                         )
-                    if getattr(img, "n_frames", 1) > 1:
-                        img.seek(0)
+                    # Image.open leaves an animated image on its first frame;
+                    # asking for n_frames would parse (and trust) every later frame
                     _apply_fast_decode(img, fast_decode)
                     img.load()
                     return _opened_to_rgb(img, as_image)
@@ -161,6 +161,10 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
                 raise DecodeError("not a recognised image format") from None
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise DecodeError(f"corrupt or truncated image: {exc}") from None
+            except MemoryError:
+                raise
+            except Exception as exc:  # Pillow plugins also raise IndexError, struct.error, ...
+                raise DecodeError(f"corrupt image ({type(exc).__name__}: {exc})") from None
     except DecodeError:
         raise
     except MemoryError:
