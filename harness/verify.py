@@ -28,7 +28,6 @@ be verified (or, with ``--strict-versions``, a library version differs);
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .datasets.records import sha256_file
 from .errors import ConfigError
 
 #: default number of images to re-hash
@@ -96,11 +96,8 @@ def _resolve_path(text: str) -> str:
 
 
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """sha256 (hex) of a file's bytes."""
+    return sha256_file(path)[0]
 
 
 def _rebuild_hashers(hashes: pd.DataFrame) -> dict:

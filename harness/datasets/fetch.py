@@ -26,7 +26,6 @@ downloaded.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -47,6 +46,7 @@ from typing import Callable, Optional
 from ..errors import ConfigError, HarnessError
 from .catalog import Archive, CatalogEntry
 from .manifest import read_manifest, verify_manifest, write_manifest
+from .records import sha256_file
 
 CHUNK = 1 << 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -76,11 +76,8 @@ def check_sha256(value: str, field: str = "--sha256") -> str:
 
 
 def sha256_path(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """sha256 (hex) of a file's bytes."""
+    return sha256_file(path)[0]
 
 
 # ------------------------------------------------------------------ download

@@ -21,7 +21,6 @@ engine parallelises over images).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
@@ -29,6 +28,7 @@ from PIL import Image
 
 from ..errors import ConfigError
 from .base import Hasher
+from ..datasets.records import sha256_file
 
 SEED_HEADER_BYTES = 128
 SEED_SHAPE = (96, 128)
@@ -36,11 +36,8 @@ INPUT_SIZE = 360
 
 
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """sha256 (hex) of a file's bytes."""
+    return sha256_file(path)[0]
 
 
 def load_seed(path: str) -> np.ndarray:
