@@ -407,3 +407,14 @@ def test_analyse_tables_are_consistent(monkeypatch):
     t2 = analyse(df, hashers, specs, cfg)
     for name in t:
         pd.testing.assert_frame_equal(t[name], t2[name])
+
+
+def test_bootstrap_numba_and_numpy_paths_agree(monkeypatch):
+    rng = np.random.default_rng(12)
+    packed = _random_hashes(rng, 90, 12)
+    I, J, D = close_pairs(packed, None, 4)
+    assert len(D) * 2000 >= 1_000_000  # large enough for the compiled numerator
+    fast = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
+    monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
+    slow = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
+    np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12)

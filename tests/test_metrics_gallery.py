@@ -55,3 +55,16 @@ def test_tail_figure_draws_measured_and_model(tmp_path):
     out = tail_figure(df, str(tmp_path / "tail.png"))
     assert Image.open(out).size[0] > 300
     assert tail_figure(df.iloc[:0], str(tmp_path / "none.png")) is None
+
+
+def test_metrics_config_errors_name_the_field():
+    import pytest
+
+    from harness.config import load_config
+    from harness.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        load_config({"hashers": ["phash"], "metrics": {"confidence": 1.5}})
+    assert "metrics.confidence" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({"hashers": ["phash"], "metrics": {"bootstrap_replicas": 10}})
+    assert "metrics" in str(err.value) and "bootstrap_replicates" in str(err.value)

@@ -346,3 +346,21 @@ def row_min_kernel(X, Y, ga, gb):
             mins[i] = best
             counts[i] = c
     return mins, counts
+
+
+# ------------------------------------------------------------- bootstrap
+@njit(parallel=True, cache=True)
+def weighted_pair_sums(w, pa, pb, d, n_t):
+    """out[r, t] = sum over pairs p with d[p] <= t of w[r, pa[p]] * w[r, pb[p]]
+    (the bootstrap numerator; replicates in parallel)."""
+    reps = w.shape[0]
+    out = np.zeros((reps, n_t))
+    for r in prange(reps):
+        acc = np.zeros(n_t)
+        for p in range(len(d)):
+            acc[d[p]] += w[r, pa[p]] * w[r, pb[p]]
+        s = 0.0
+        for t in range(n_t):
+            s += acc[t]
+            out[r, t] = s
+    return out
