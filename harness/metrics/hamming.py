@@ -3,8 +3,11 @@
 Hashes are uint8 arrays of shape (n, nbytes). The distance between two
 hashes is popcount(a XOR b), an integer number of bits in 0..bits with
 bits = 8 * nbytes (padding bits are zero in both hashes, so they never
-count). All pairs are counted exactly, in blocks, so memory stays
-O(n * nbytes + block^2).
+count; `bits=` checks that and trims the histogram to a hasher's length).
+All pairs are counted exactly, in blocks, so memory stays
+O(n * nbytes + block^2): by the numba kernels in kernel.py for large
+inputs, by numpy (`np.bitwise_count` on blocks) for small ones, without
+numba, or with HARNESS_NO_NUMBA=1. Same-group pairs are excluded exactly.
 """
 from __future__ import annotations
 
