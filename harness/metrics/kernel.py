@@ -230,17 +230,24 @@ def hist_kernel(X, Y, within, nbins, variant=0):
 
 # ------------------------------------------------------ threshold counting
 @njit(inline="always")
-def _count_block(X, Y, W, a0, a1, within, ny, t):
+def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
+    """Pairs of rows a0..a1 (against all of Y, or j > i) at distance <= t,
+    visiting Y in cache-sized column blocks; the inner loop vectorises."""
     c = 0
-    for i in range(a0, a1):
-        start = i + 1 if within else 0
-        if W == 1:
-            x = X[i, 0]
-            for j in range(start, ny):
-                c += popcount64(x ^ Y[j, 0]) <= t
-        else:
-            for j in range(start, ny):
-                c += _dist(X, i, Y, j, W) <= t
+    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+    for c0 in range(c_first, ny, COL_BLOCK):
+        c1 = min(c0 + COL_BLOCK, ny)
+        for i in range(a0, a1):
+            j0 = c0
+            if within and j0 <= i:
+                j0 = i + 1
+            if W == 1:
+                x = X1[i]
+                for j in range(j0, c1):
+                    c += popcount64(x ^ Y1[j]) <= t
+            else:
+                for j in range(j0, c1):
+                    c += _dist(X, i, Y, j, W) <= t
     return c
 
 
@@ -251,14 +258,16 @@ def count_kernel(X, Y, within, t):
     n = X.shape[0]
     W = X.shape[1]
     ny = Y.shape[0]
+    X1 = X[:, 0].copy()
+    Y1 = Y[:, 0].copy()
     nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
     ntasks = (nb + 1) // 2 if within else nb
     out = np.zeros(max(ntasks, 1), dtype=np.int64)
     for k in prange(ntasks):
         a0, a1, b0, b1 = _task_rows(k, nb, within, n)
-        c = _count_block(X, Y, W, a0, a1, within, ny, t)
+        c = _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t)
         if b1 > b0:
-            c += _count_block(X, Y, W, b0, b1, within, ny, t)
+            c += _count_block(X, Y, X1, Y1, W, b0, b1, within, ny, t)
         out[k] = c
     return out
 
