@@ -418,3 +418,19 @@ def test_bootstrap_numba_and_numpy_paths_agree(monkeypatch):
     monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
     slow = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
     np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12)
+
+
+def test_bit_correlation_summary_equals_numpy_corrcoef():
+    from harness.metrics.diagnostics import correlation_summary
+    rng = np.random.default_rng(21)
+    x = (rng.random((500, 24)) < 0.4).astype(np.uint8)
+    x[:, 5] = x[:, 3]  # a copied bit: |r| = 1
+    x[:, 7] = 0  # a constant bit
+    got = correlation_summary(x, chunk=77)
+    live = x.std(axis=0) > 0
+    r = np.corrcoef(x[:, live].astype(float), rowvar=False)
+    a = np.abs(r[np.triu_indices(r.shape[0], 1)])
+    assert got["n_constant_bits"] == 1
+    assert got["corr_max_abs"] == pytest.approx(1.0)
+    assert got["corr_mean_abs"] == pytest.approx(a.mean(), rel=1e-9)
+    assert got["corr_share_above_0.3"] == pytest.approx((a > 0.3).mean())

@@ -40,16 +40,25 @@ def share_of_ones(bitmat: np.ndarray) -> np.ndarray:
     return bitmat.mean(axis=0) if len(bitmat) else np.full(bitmat.shape[1], np.nan)
 
 
-def correlation_summary(bitmat: np.ndarray) -> dict:
+def correlation_summary(bitmat: np.ndarray, chunk: int = 20_000) -> dict:
     """Mean and max |Pearson r| over bit pairs with non-constant bits, and
-    the share of pairs with |r| > 0.3."""
-    x = bitmat.astype(np.float64)
-    sd = x.std(axis=0)
-    live = sd > 0
-    out = {"n_constant_bits": int((~live).sum())}
-    if live.sum() < 2 or len(x) < 3:
+    the share of pairs with |r| > 0.3. The cross-product matrix is summed
+    over row chunks, so memory is O(bits^2 + chunk x bits)."""
+    n, bits = bitmat.shape
+    ones = np.zeros(bits)
+    cross = np.zeros((bits, bits))
+    for r0 in range(0, n, chunk):
+        x = bitmat[r0:r0 + chunk].astype(np.float64)
+        ones += x.sum(axis=0)
+        cross += x.T @ x
+    out = {"n_constant_bits": int(((ones == 0) | (ones == n)).sum()) if n else bits}
+    live = (ones > 0) & (ones < n)
+    if live.sum() < 2 or n < 3:
         return out | {"corr_mean_abs": np.nan, "corr_max_abs": np.nan, "corr_share_above_0.3": np.nan}
-    r = np.corrcoef(x[:, live], rowvar=False)
+    p = ones[live] / n
+    cov = cross[np.ix_(live, live)] / n - np.outer(p, p)
+    sd = np.sqrt(p * (1 - p))
+    r = cov / np.outer(sd, sd)
     iu = np.triu_indices(r.shape[0], 1)
     a = np.abs(r[iu])
     return out | {"corr_mean_abs": float(a.mean()), "corr_max_abs": float(a.max()),
