@@ -309,13 +309,14 @@ class _FakeHasher:
 
 
 class _L1Hasher(_FakeHasher):
-    """A non-Hamming hasher: distance = L1 over the bytes, binned by 8."""
+    """A non-Hamming, asymmetric hasher: distance = sum of positive parts of
+    query - reference over the bytes, binned by 8 (bin_edges[t] = 8t + 7)."""
     distance = "l1"
     n_bins = 20
-    bin_edges = np.r_[np.arange(0, 8 * 19 + 1, 8), np.inf]
+    bin_edges = np.r_[np.arange(7, 8 * 19, 8), np.inf]
 
     def pair_distances(self, a, b):
-        return np.abs(a[:, None, :].astype(float) - b[None, :, :].astype(float)).sum(axis=2)
+        return np.clip(a[:, None, :].astype(float) - b[None, :, :].astype(float), 0, None).sum(axis=2)
 
     def quantise(self, d):
         return np.minimum(np.asarray(d) // 8, self.n_bins - 1).astype(np.int64)
@@ -375,13 +376,21 @@ def test_analyse_tables_are_consistent(monkeypatch):
     orig = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "original()")].sort_values("image_id")["hash"]
                     .map(lambda b: np.frombuffer(b, np.uint8)))
     hl = _L1Hasher("l1", 48)
-    q = hl.quantise(hl.pair_distances(orig, orig))
+    q = np.minimum(hl.quantise(hl.pair_distances(orig, orig)), hl.quantise(hl.pair_distances(orig, orig)).T)
     iu = np.triu_indices(n, 1)
     keep = ~((iu[0] == 0) & (iu[1] == 1))
     want = np.bincount(q[iu][keep], minlength=20)
     got = np.zeros(20, np.int64)
     got[l1["distance"].to_numpy()] = l1["count"].to_numpy()
     assert (got == want).all()
+    # positives of an asymmetric distance: the variant is the query
+    var = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "jpeg(50)")].sort_values("image_id")["hash"]
+                   .map(lambda b: np.frombuffer(b, np.uint8)))
+    want_pos = np.bincount(np.diag(hl.quantise(hl.pair_distances(var, orig))), minlength=20)
+    pos = h[(h["hasher"] == "l1") & (h["kind"] == "positive") & (h["transform"] == "jpeg(50)")]
+    got_pos = np.zeros(20, np.int64)
+    got_pos[pos["distance"].to_numpy()] = pos["count"].to_numpy()
+    assert (got_pos == want_pos).all()
     # close pairs: exactly the pairs at or under keep_below, never a same-group pair
     cp = t["close_pairs.parquet"]
     for hasher in ("h20", "l1"):

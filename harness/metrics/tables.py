@@ -191,7 +191,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             rows = np.array([index[i] for i in var["image_id"]], dtype=np.int64)
             sev = "" if spec.severity is None else str(spec.severity)
             meta = {"family": spec.family, "severity": sev}
-            pos_d = metric.paired(orig_packed[rows], var_packed)
+            pos_d = metric.paired(var_packed, orig_packed[rows])  # query = variant
             pos = np.bincount(pos_d, minlength=metric.nbins).astype(np.int64) if metric.kind != "hamming" \
                 else distance_histogram(pos_d, bits)
             positives[spec.key] = (meta, pos)
