@@ -71,12 +71,24 @@ def test_histogram_equals_brute_force(path, bits):
     assert len(pair_histogram(a)) == 8 * a.shape[1] + 1
 
 
-def test_padding_bits_must_be_zero():
+def test_padding_bits_must_be_zero_in_some_known_layout():
+    from harness.metrics.hamming import padding_positions
     rng = np.random.default_rng(0)
-    a = _random_hashes(rng, 50, 20)
-    a[3, -1] |= 1  # set a padding bit
+    raw = rng.integers(0, 2, (50, 20), dtype=np.uint8)
+    left = np.packbits(raw, axis=1)  # MSB first, padding = low bits of the last byte
+    right = np.packbits(np.concatenate([np.zeros((50, 4), np.uint8), raw], axis=1), axis=1)  # imagehash
+    lsb = np.packbits(raw, axis=1, bitorder="little")  # OpenCV-style: top bits of the last byte
+    for packed in (left, right, lsb):
+        assert (pair_histogram(packed, bits=20) == pair_histogram(left, bits=20)).all()
+        assert len(padding_positions(packed, 20)) == 4
+        assert (unpack_bits(packed, 20).sum(axis=1) == raw.sum(axis=1)).all()
+    assert (padding_positions(right, 20) == np.arange(4)).all()
+    bad = left.copy()
+    bad[3, -1] |= 1  # a padding bit set, and every layout has a one somewhere
+    bad[4, 0] |= 0xF0
+    bad[5, -1] |= 0xF0
     with pytest.raises(ValueError, match="padding"):
-        pair_histogram(a, bits=20)
+        pair_histogram(bad, bits=20)
 
 
 @pytest.mark.parametrize("bits", [64, 144])

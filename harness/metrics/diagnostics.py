@@ -31,9 +31,15 @@ from scipy.special import betainc
 MIN_TAIL_COUNT = 10
 
 
-def unpack_bits(packed: np.ndarray, bits: int) -> np.ndarray:
-    """(n, nbytes) uint8 -> (n, bits) uint8 of 0/1, most significant bit first."""
-    return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=1)[:, :bits]
+def unpack_bits(packed: np.ndarray, bits: int, pad=None) -> np.ndarray:
+    """(n, nbytes) uint8 -> (n, bits) uint8 of 0/1 in stored order (most
+    significant bit of byte 0 first), without the padding bits (located by
+    hamming.padding_positions, unless given as `pad`)."""
+    from .hamming import padding_positions
+    packed = np.asarray(packed, dtype=np.uint8)
+    full = np.unpackbits(packed, axis=1)
+    pad = padding_positions(packed, bits) if pad is None else np.asarray(pad)
+    return np.delete(full, pad, axis=1) if len(pad) else full
 
 
 def share_of_ones(bitmat: np.ndarray) -> np.ndarray:

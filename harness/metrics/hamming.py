@@ -145,16 +145,40 @@ def _finish(hist, nbytes, bits):
     return np.ascontiguousarray(hist, dtype=np.int64)
 
 
-def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
-    """Hashes of `bits` bits packed most-significant-bit first: the unused
-    low bits of the last byte must be zero (otherwise they would count in
-    every distance)."""
+def padding_positions(packed: np.ndarray, bits: int) -> np.ndarray:
+    """Positions (in np.unpackbits order, 0 = most significant bit of byte
+    0) of the 8 * nbytes - bits padding bits of hashes of `bits` bits.
+    Backends pad differently: right-aligned MSB-first (imagehash: the top
+    bits of byte 0), left-aligned MSB-first (the low bits of the last byte)
+    or LSB-first (the top bits of the last byte, e.g. OpenCV). The first
+    layout whose bits are zero in every row is taken; ValueError if none
+    is (then padding bits would count in distances)."""
     nbytes = packed.shape[1]
     if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
         raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
     spare = 8 * nbytes - bits
-    if spare and len(packed) and (packed[:, -1] & ((1 << spare) - 1)).any():
-        raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+    if spare == 0:
+        return np.zeros(0, np.int64)
+    last = 8 * (nbytes - 1)
+    layouts = (np.arange(spare), np.arange(8 * nbytes - spare, 8 * nbytes), np.arange(last, last + spare))
+    if not len(packed):
+        return layouts[0]
+    seen = np.bitwise_or.reduce(np.asarray(packed, np.uint8), axis=0)
+    seen_bits = np.unpackbits(seen)
+    for pos in layouts:
+        if not seen_bits[pos].any():
+            return pos
+    raise ValueError(f"the {spare} padding bit(s) are not zero in any known layout "
+                     "(top of the first byte, bottom or top of the last byte)")
+
+
+def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
+    """Raise ValueError when hashes of `bits` bits have non-zero padding
+    bits (they would count in every distance); see padding_positions."""
+    try:
+        padding_positions(packed, bits)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _words_for_histogram(K, packed):
