@@ -71,12 +71,24 @@ def test_histogram_equals_brute_force(path, bits):
     assert len(pair_histogram(a)) == 8 * a.shape[1] + 1
 
 
-def test_padding_bits_must_be_zero():
+def test_padding_bits_must_be_zero_in_some_known_layout():
+    from harness.metrics.hamming import padding_positions
     rng = np.random.default_rng(0)
-    a = _random_hashes(rng, 50, 20)
-    a[3, -1] |= 1  # set a padding bit
+    raw = rng.integers(0, 2, (50, 20), dtype=np.uint8)
+    left = np.packbits(raw, axis=1)  # MSB first, padding = low bits of the last byte
+    right = np.packbits(np.concatenate([np.zeros((50, 4), np.uint8), raw], axis=1), axis=1)  # imagehash
+    lsb = np.packbits(raw, axis=1, bitorder="little")  # OpenCV-style: top bits of the last byte
+    for packed in (left, right, lsb):
+        assert (pair_histogram(packed, bits=20) == pair_histogram(left, bits=20)).all()
+        assert len(padding_positions(packed, 20)) == 4
+        assert (unpack_bits(packed, 20).sum(axis=1) == raw.sum(axis=1)).all()
+    assert (padding_positions(right, 20) == np.arange(4)).all()
+    bad = left.copy()
+    bad[3, -1] |= 1  # a padding bit set, and every layout has a one somewhere
+    bad[4, 0] |= 0xF0
+    bad[5, -1] |= 0xF0
     with pytest.raises(ValueError, match="padding"):
-        pair_histogram(a, bits=20)
+        pair_histogram(bad, bits=20)
 
 
 @pytest.mark.parametrize("bits", [64, 144])
@@ -309,13 +321,14 @@ class _FakeHasher:
 
 
 class _L1Hasher(_FakeHasher):
-    """A non-Hamming hasher: distance = L1 over the bytes, binned by 8."""
+    """A non-Hamming, asymmetric hasher: distance = sum of positive parts of
+    query - reference over the bytes, binned by 8 (bin_edges[t] = 8t + 7)."""
     distance = "l1"
     n_bins = 20
-    bin_edges = np.r_[np.arange(0, 8 * 19 + 1, 8), np.inf]
+    bin_edges = np.r_[np.arange(7, 8 * 19, 8), np.inf]
 
     def pair_distances(self, a, b):
-        return np.abs(a[:, None, :].astype(float) - b[None, :, :].astype(float)).sum(axis=2)
+        return np.clip(a[:, None, :].astype(float) - b[None, :, :].astype(float), 0, None).sum(axis=2)
 
     def quantise(self, d):
         return np.minimum(np.asarray(d) // 8, self.n_bins - 1).astype(np.int64)
@@ -375,13 +388,21 @@ def test_analyse_tables_are_consistent(monkeypatch):
     orig = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "original()")].sort_values("image_id")["hash"]
                     .map(lambda b: np.frombuffer(b, np.uint8)))
     hl = _L1Hasher("l1", 48)
-    q = hl.quantise(hl.pair_distances(orig, orig))
+    q = np.minimum(hl.quantise(hl.pair_distances(orig, orig)), hl.quantise(hl.pair_distances(orig, orig)).T)
     iu = np.triu_indices(n, 1)
     keep = ~((iu[0] == 0) & (iu[1] == 1))
     want = np.bincount(q[iu][keep], minlength=20)
     got = np.zeros(20, np.int64)
     got[l1["distance"].to_numpy()] = l1["count"].to_numpy()
     assert (got == want).all()
+    # positives of an asymmetric distance: the variant is the query
+    var = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "jpeg(50)")].sort_values("image_id")["hash"]
+                   .map(lambda b: np.frombuffer(b, np.uint8)))
+    want_pos = np.bincount(np.diag(hl.quantise(hl.pair_distances(var, orig))), minlength=20)
+    pos = h[(h["hasher"] == "l1") & (h["kind"] == "positive") & (h["transform"] == "jpeg(50)")]
+    got_pos = np.zeros(20, np.int64)
+    got_pos[pos["distance"].to_numpy()] = pos["count"].to_numpy()
+    assert (got_pos == want_pos).all()
     # close pairs: exactly the pairs at or under keep_below, never a same-group pair
     cp = t["close_pairs.parquet"]
     for hasher in ("h20", "l1"):
@@ -407,3 +428,30 @@ def test_analyse_tables_are_consistent(monkeypatch):
     t2 = analyse(df, hashers, specs, cfg)
     for name in t:
         pd.testing.assert_frame_equal(t[name], t2[name])
+
+
+def test_bootstrap_numba_and_numpy_paths_agree(monkeypatch):
+    rng = np.random.default_rng(12)
+    packed = _random_hashes(rng, 90, 12)
+    I, J, D = close_pairs(packed, None, 4)
+    assert len(D) * 2000 >= 1_000_000  # large enough for the compiled numerator
+    fast = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
+    monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
+    slow = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
+    np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12)
+
+
+def test_bit_correlation_summary_equals_numpy_corrcoef():
+    from harness.metrics.diagnostics import correlation_summary
+    rng = np.random.default_rng(21)
+    x = (rng.random((500, 24)) < 0.4).astype(np.uint8)
+    x[:, 5] = x[:, 3]  # a copied bit: |r| = 1
+    x[:, 7] = 0  # a constant bit
+    got = correlation_summary(x, chunk=77)
+    live = x.std(axis=0) > 0
+    r = np.corrcoef(x[:, live].astype(float), rowvar=False)
+    a = np.abs(r[np.triu_indices(r.shape[0], 1)])
+    assert got["n_constant_bits"] == 1
+    assert got["corr_max_abs"] == pytest.approx(1.0)
+    assert got["corr_mean_abs"] == pytest.approx(a.mean(), rel=1e-9)
+    assert got["corr_share_above_0.3"] == pytest.approx((a > 0.3).mean())

@@ -40,3 +40,31 @@ def test_duplicate_candidates_need_distance_zero_under_every_hasher():
     groups = duplicate_groups(close, {"x": "x.jpg", "y": "y.jpg", "z": "z.jpg"}, ["a", "b"])
     assert list(groups["image"]) == ["x.jpg", "y.jpg"]
     assert groups["group"].nunique() == 1
+
+
+def test_tail_figure_draws_measured_and_model(tmp_path):
+    import numpy as np
+    from scipy.stats import binom
+
+    from harness.report.gallery import tail_figure
+    t = np.arange(17)
+    fp = np.r_[np.zeros(4), np.cumsum(np.arange(1, 14))]
+    df = pd.DataFrame({"hasher": "h", "bits": 16, "threshold": t, "fp_measured": fp, "n_neg": 1000,
+                       "fpr_measured": fp / 1000, "fpr_measured_upper": np.where(fp == 0, 0.0037, np.nan),
+                       "fpr_model": binom.cdf(t, 16, 0.5), "model": "extrapolation: Binomial(N=16, p=0.5)"})
+    out = tail_figure(df, str(tmp_path / "tail.png"))
+    assert Image.open(out).size[0] > 300
+    assert tail_figure(df.iloc[:0], str(tmp_path / "none.png")) is None
+
+
+def test_metrics_config_errors_name_the_field():
+    import pytest
+
+    from harness.config import load_config
+    from harness.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        load_config({"hashers": ["phash"], "metrics": {"confidence": 1.5}})
+    assert "metrics.confidence" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({"hashers": ["phash"], "metrics": {"bootstrap_replicas": 10}})
+    assert "metrics" in str(err.value) and "bootstrap_replicates" in str(err.value)

@@ -1,12 +1,28 @@
 """Metrics stage: pure functions over packed hash arrays and histograms (no
-file or network I/O)."""
-from .hamming import count_pairs, distance_histogram, paired_distances, pair_histogram
+file or network I/O).
+
+- hamming: exact pair histograms (numba kernels, numpy fallback), threshold
+  counts, close pairs, nearest other-group neighbour;
+- distances: the same interface for hashers with a non-Hamming distance;
+- roc, summary: ROC/AUC/EER/TPR@FPR and metrics.csv;
+- intervals: Clopper-Pearson, image-level Poisson bootstrap, threshold
+  recommendation;
+- retrieval: recall@1 and micro-average precision (DISC21 definitions);
+- diagnostics: bit bias, bit correlation, Daugman degrees of freedom and the
+  binomial model, bit flip rates;
+- tables.analyse: every result table of a run.
+"""
+from .hamming import (close_pairs, count_pairs, count_within, distance_histogram, nearest_other,
+                      pair_histogram, pair_histogram_numpy, paired_distances)
+from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold
+from .retrieval import micro_average_precision, recall_at_1
 from .roc import (auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr,
                   roc_from_histograms, tpr_at_fpr)
 from .summary import summarise
 
 __all__ = [
-    "auc_from_histograms", "count_pairs", "distance_histogram", "eer_from_histograms",
-    "fpr_measurable", "largest_threshold_at_fpr", "pair_histogram", "paired_distances",
-    "roc_from_histograms", "summarise", "tpr_at_fpr",
+    "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
+    "distance_histogram", "eer_from_histograms", "fpr_measurable", "largest_threshold_at_fpr",
+    "micro_average_precision", "nearest_other", "pair_histogram", "pair_histogram_numpy", "paired_distances",
+    "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "tpr_at_fpr",
 ]

@@ -31,25 +31,40 @@ from scipy.special import betainc
 MIN_TAIL_COUNT = 10
 
 
-def unpack_bits(packed: np.ndarray, bits: int) -> np.ndarray:
-    """(n, nbytes) uint8 -> (n, bits) uint8 of 0/1, most significant bit first."""
-    return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=1)[:, :bits]
+def unpack_bits(packed: np.ndarray, bits: int, pad=None) -> np.ndarray:
+    """(n, nbytes) uint8 -> (n, bits) uint8 of 0/1 in stored order (most
+    significant bit of byte 0 first), without the padding bits (located by
+    hamming.padding_positions, unless given as `pad`)."""
+    from .hamming import padding_positions
+    packed = np.asarray(packed, dtype=np.uint8)
+    full = np.unpackbits(packed, axis=1)
+    pad = padding_positions(packed, bits) if pad is None else np.asarray(pad)
+    return np.delete(full, pad, axis=1) if len(pad) else full
 
 
 def share_of_ones(bitmat: np.ndarray) -> np.ndarray:
     return bitmat.mean(axis=0) if len(bitmat) else np.full(bitmat.shape[1], np.nan)
 
 
-def correlation_summary(bitmat: np.ndarray) -> dict:
+def correlation_summary(bitmat: np.ndarray, chunk: int = 20_000) -> dict:
     """Mean and max |Pearson r| over bit pairs with non-constant bits, and
-    the share of pairs with |r| > 0.3."""
-    x = bitmat.astype(np.float64)
-    sd = x.std(axis=0)
-    live = sd > 0
-    out = {"n_constant_bits": int((~live).sum())}
-    if live.sum() < 2 or len(x) < 3:
+    the share of pairs with |r| > 0.3. The cross-product matrix is summed
+    over row chunks, so memory is O(bits^2 + chunk x bits)."""
+    n, bits = bitmat.shape
+    ones = np.zeros(bits)
+    cross = np.zeros((bits, bits))
+    for r0 in range(0, n, chunk):
+        x = bitmat[r0:r0 + chunk].astype(np.float64)
+        ones += x.sum(axis=0)
+        cross += x.T @ x
+    out = {"n_constant_bits": int(((ones == 0) | (ones == n)).sum()) if n else bits}
+    live = (ones > 0) & (ones < n)
+    if live.sum() < 2 or n < 3:
         return out | {"corr_mean_abs": np.nan, "corr_max_abs": np.nan, "corr_share_above_0.3": np.nan}
-    r = np.corrcoef(x[:, live], rowvar=False)
+    p = ones[live] / n
+    cov = cross[np.ix_(live, live)] / n - np.outer(p, p)
+    sd = np.sqrt(p * (1 - p))
+    r = cov / np.outer(sd, sd)
     iu = np.triu_indices(r.shape[0], 1)
     a = np.abs(r[iu])
     return out | {"corr_mean_abs": float(a.mean()), "corr_max_abs": float(a.max()),

@@ -5,11 +5,16 @@
 - `HasherMetric`: any other distance (OpenCV RadialVariance "pcc",
   ColorMoment "l2", imagehash crop-resistant "multi-segment", ...). The
   hasher provides ``pair_distances(a, b) -> float64 (len(a), len(b))``
-  (lower = more similar), ``n_bins``, ``quantise(d) -> int64 bin in
-  0..n_bins-1`` (non-decreasing in d) and ``bin_edges`` (the documented
-  grid). Distances are computed block by block (memory O(block^2)) and
-  binned; "threshold t" then means bin index t, i.e. the pairs whose
-  quantised distance is <= t. Histograms have n_bins bins.
+  (lower = more similar; row = query, column = reference; it may be
+  asymmetric, e.g. imagehash's crop-resistant ``query - reference``),
+  ``n_bins``, ``quantise(d) -> int64 bin in 0..n_bins-1`` (non-decreasing
+  in d) and ``bin_edges`` (length n_bins, ``bin_edges[t]`` = the largest
+  distance in bin t). Distances are computed block by block (memory
+  O(block^2)) and binned; "threshold t" then means bin index t, i.e.
+  distance <= bin_edges[t]. Histograms have n_bins bins. Within one set
+  (orig-orig) an unordered pair {i, j} gets the smaller of the two
+  directions' bins (either photo could be the query); across sets the row
+  (the variant) is the query.
 
 Both expose: nbins, hist(a, b, ga, gb), close(a, b, t, ga, gb),
 paired(a, b) and nearest(a, b, ga, gb), with the semantics of the
@@ -58,7 +63,7 @@ class HasherMetric:
         self.hasher = hasher
         self.nbins = int(hasher.n_bins)
         self.bits = self.nbins - 1
-        self.edges = np.asarray(getattr(hasher, "bin_edges", np.arange(self.nbins + 1)), dtype=float)
+        self.edges = np.asarray(getattr(hasher, "bin_edges", np.arange(self.nbins)), dtype=float)
 
     def _bins(self, x, y):
         d = np.asarray(self.hasher.pair_distances(x, y), dtype=np.float64)
@@ -79,6 +84,8 @@ class HasherMetric:
             for j0 in range(i0 if within else 0, len(b), GENERIC_BLOCK):
                 j1 = min(j0 + GENERIC_BLOCK, len(b))
                 q = self._bins(a[i0:i1], b[j0:j1])
+                if within:  # unordered pair: the smaller of both directions
+                    q = np.minimum(q, self._bins(b[j0:j1], a[i0:i1]).T)
                 keep = np.ones(q.shape, dtype=bool)
                 if within:
                     keep &= (np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :])
@@ -120,8 +127,8 @@ class HasherMetric:
         return mins, counts
 
     def label(self, t: int) -> str:
-        if 0 <= t < len(self.edges) - 1:
-            return f"bin {t}: {self.hasher.distance} <= {self.edges[t + 1]:g}"
+        if 0 <= t < len(self.edges):
+            return f"bin {t}: {self.hasher.distance} <= {self.edges[t]:g}"
         return f"bin {t}"
 
 

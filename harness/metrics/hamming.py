@@ -3,8 +3,11 @@
 Hashes are uint8 arrays of shape (n, nbytes). The distance between two
 hashes is popcount(a XOR b), an integer number of bits in 0..bits with
 bits = 8 * nbytes (padding bits are zero in both hashes, so they never
-count). All pairs are counted exactly, in blocks, so memory stays
-O(n * nbytes + block^2).
+count; `bits=` checks that and trims the histogram to a hasher's length).
+All pairs are counted exactly, in blocks, so memory stays
+O(n * nbytes + block^2): by the numba kernels in kernel.py for large
+inputs, by numpy (`np.bitwise_count` on blocks) for small ones, without
+numba, or with HARNESS_NO_NUMBA=1. Same-group pairs are excluded exactly.
 """
 from __future__ import annotations
 
@@ -142,16 +145,50 @@ def _finish(hist, nbytes, bits):
     return np.ascontiguousarray(hist, dtype=np.int64)
 
 
-def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
-    """Hashes of `bits` bits packed most-significant-bit first: the unused
-    low bits of the last byte must be zero (otherwise they would count in
-    every distance)."""
+def padding_positions(packed: np.ndarray, bits: int) -> np.ndarray:
+    """Positions (in np.unpackbits order, 0 = most significant bit of byte
+    0) of the 8 * nbytes - bits padding bits of hashes of `bits` bits.
+    Backends pad differently: right-aligned MSB-first (imagehash: the top
+    bits of byte 0), left-aligned MSB-first (the low bits of the last byte)
+    or LSB-first (the top bits of the last byte, e.g. OpenCV). The first
+    layout whose bits are zero in every row is taken; ValueError if none
+    is (then padding bits would count in distances)."""
     nbytes = packed.shape[1]
     if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
         raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
     spare = 8 * nbytes - bits
-    if spare and len(packed) and (packed[:, -1] & ((1 << spare) - 1)).any():
-        raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+    if spare == 0:
+        return np.zeros(0, np.int64)
+    last = 8 * (nbytes - 1)
+    layouts = (np.arange(spare), np.arange(8 * nbytes - spare, 8 * nbytes), np.arange(last, last + spare))
+    if not len(packed):
+        return layouts[0]
+    seen = np.bitwise_or.reduce(np.asarray(packed, np.uint8), axis=0)
+    seen_bits = np.unpackbits(seen)
+    for pos in layouts:
+        if not seen_bits[pos].any():
+            return pos
+    raise ValueError(f"the {spare} padding bit(s) are not zero in any known layout "
+                     "(top of the first byte, bottom or top of the last byte)")
+
+
+def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
+    """Raise ValueError when hashes of `bits` bits have non-zero padding
+    bits (they would count in every distance); see padding_positions."""
+    try:
+        padding_positions(packed, bits)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _words_for_histogram(K, packed):
+    """uint64 words for the histogram kernel; 3 words are zero-padded to 4,
+    because the specialised 4-word loop is faster than the 3-word one
+    (measured with `hist_kernel(..., variant=)`; the zero word adds 0 bits)."""
+    X = K.to_words(packed)
+    if X.shape[1] == 3:
+        X = np.concatenate([X, np.zeros((len(X), 1), np.uint64)], axis=1)
+    return X
 
 
 def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
@@ -179,8 +216,8 @@ def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT
         a = _as_packed(a, "a")
         return _finish(pair_histogram_numpy(a, b, groups_a, groups_b, block), a.shape[1], bits)
     a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
-    X = K.to_words(a)
-    Y = X if within else K.to_words(b)
+    X = _words_for_histogram(K, a)
+    Y = X if within else _words_for_histogram(K, b)
     nbins = 64 * X.shape[1] + 1
     if len(a) == 0 or len(b) == 0:
         return _finish(np.zeros(nbins, np.int64), a.shape[1], bits)

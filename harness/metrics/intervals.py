@@ -106,6 +106,7 @@ def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_bel
     # number of pairs at distance <= t, for t = 0..keep_below
     ends = np.searchsorted(d, np.arange(n_t), side="right")
     rng = np.random.default_rng(seed)
+    K = _kernel_module()
     out = np.empty((replicates, n_t))
     step = max(1, min(replicates, _BLOCK_CELLS // max(1, m, len(d))))
     for r0 in range(0, replicates, step):
@@ -113,15 +114,29 @@ def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_bel
         w = rng.poisson(1.0, size=(r1 - r0, m)).astype(np.float64)
         denom = weighted_pair_total(w[:, img_a], None if within else w[:, img_b],
                                     groups[img_a], None if within else groups[img_b], n_groups, within)
-        csum = np.zeros((r1 - r0, len(d) + 1))
-        np.cumsum(w[:, pa] * w[:, pb], axis=1, out=csum[:, 1:])
-        num = csum[:, ends]
+        if K is not None and len(d) * (r1 - r0) >= 1_000_000:
+            num = K.weighted_pair_sums(w, pa, pb, d, n_t)
+        else:
+            csum = np.zeros((r1 - r0, len(d) + 1))
+            np.cumsum(w[:, pa] * w[:, pb], axis=1, out=csum[:, 1:])
+            num = csum[:, ends]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[r0:r1] = num / denom[:, None]
     a = 1.0 - confidence
     lo = np.nanquantile(out, a / 2, axis=0)
     hi = np.nanquantile(out, 1 - a / 2, axis=0)
     return lo, hi, out
+
+
+def _kernel_module():
+    import os
+    if os.environ.get("HARNESS_NO_NUMBA") == "1":
+        return None
+    try:
+        from . import kernel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return kernel
 
 
 def upper_bound(cp_hi, boot_hi):

@@ -37,7 +37,7 @@ from scipy.stats import norm
 
 from . import diagnostics as diag
 from .distances import metric_for
-from .hamming import distance_histogram
+from .hamming import distance_histogram, padding_positions
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
 from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
@@ -174,7 +174,11 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(hasher.name, bits, oo, orig, cfg.collision_k))
-        orig_bits = diag.unpack_bits(orig_packed, hasher.bits) if metric.kind == "hamming" else None
+        pad = None
+        if metric.kind == "hamming":
+            all_packed = _packed(hh["hash"], hasher.nbytes)  # originals and variants: one padding layout
+            pad = padding_positions(all_packed, hasher.bits)
+        orig_bits = diag.unpack_bits(orig_packed, hasher.bits, pad) if pad is not None else None
         if orig_bits is not None and cfg.diagnostics:
             flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": ORIGINAL_KEY,
                                             "family": "original", "severity": "",
@@ -191,7 +195,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             rows = np.array([index[i] for i in var["image_id"]], dtype=np.int64)
             sev = "" if spec.severity is None else str(spec.severity)
             meta = {"family": spec.family, "severity": sev}
-            pos_d = metric.paired(orig_packed[rows], var_packed)
+            pos_d = metric.paired(var_packed, orig_packed[rows])  # query = variant
             pos = np.bincount(pos_d, minlength=metric.nbins).astype(np.int64) if metric.kind != "hamming" \
                 else distance_histogram(pos_d, bits)
             positives[spec.key] = (meta, pos)
@@ -215,7 +219,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                 roc_parts.append(_roc_rows({"hasher": hasher.name, "bits": bits, "transform": spec.key, **meta,
                                             "negatives": "orig-orig"}, pos, oo))
             if orig_bits is not None and cfg.diagnostics:
-                vb = diag.unpack_bits(var_packed, hasher.bits)
+                vb = diag.unpack_bits(var_packed, hasher.bits, pad)
                 flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": spec.key,
                                                 "family": spec.family, "severity": sev,
                                                 "bit": np.arange(hasher.bits),

@@ -15,6 +15,7 @@ marked "missing".
 from __future__ import annotations
 
 import pandas as pd
+import numpy as np
 from PIL import Image, ImageDraw
 
 from ..metrics.tables import duplicate_groups  # noqa: F401  (re-exported for the report)
@@ -89,4 +90,47 @@ def collision_sheet(close_pairs_df: pd.DataFrame, images_df: pd.DataFrame, path:
     return path
 
 
-__all__ = ["collision_sheet", "duplicate_groups", "select_pairs"]
+__all__ = ["collision_sheet", "duplicate_groups", "select_pairs", "tail_figure"]
+
+
+def tail_figure(extrapolation_df: pd.DataFrame, path: str) -> str | None:
+    """One panel per hasher: the measured orig-orig FPR per threshold
+    (dots; where nothing was observed, the upper bound as a hollow
+    triangle) and, as a separate dashed line, the binomial tail implied by
+    Daugman's degrees of freedom (a model: an extrapolation, never a
+    measurement). Input: extrapolation.csv. Returns path, or None."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = extrapolation_df
+    if df is None or not len(df):
+        return None
+    hashers = sorted(df["hasher"].unique())
+    ncols = min(2, len(hashers))
+    nrows = (len(hashers) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 4.2 * nrows), squeeze=False)
+    for ax, hasher in zip(axes.ravel(), hashers):
+        h = df[df["hasher"] == hasher].sort_values("threshold")
+        seen = h["fp_measured"] > 0
+        ax.plot(h.loc[seen, "threshold"], h.loc[seen, "fpr_measured"], "o", ms=3, color="C0",
+                label="measured FPR (all pairs)")
+        zero = ~seen & h["fpr_measured_upper"].notna()
+        ax.plot(h.loc[zero, "threshold"], h.loc[zero, "fpr_measured_upper"], "v", ms=4, mfc="none", color="C0",
+                label="none observed: upper bound")
+        model = h["fpr_model"].where(h["fpr_model"] > 0)
+        if model.notna().any():
+            ax.plot(h["threshold"], model, "--", color="C3", lw=1.2, label="binomial model (extrapolation)")
+        ax.set_yscale("log")
+        ax.set_ylim(max(1e-16, float(np.nanmin(model)) if model.notna().any() else 1e-16), 1.5)
+        ax.set_xlabel(f"threshold (bits of {int(h['bits'].iat[0])})")
+        ax.set_ylabel("FPR, orig-orig pairs")
+        ax.set_title(f"{hasher}\n{h['model'].iat[0]}", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in axes.ravel()[len(hashers):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
