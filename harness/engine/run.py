@@ -26,7 +26,7 @@ from ..datasets import load_records, manifest_digest
 from ..errors import ConfigError
 from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
-from .chunks import DoneIndex, hasher_ref, plan_chunks
+from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -223,6 +223,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                          eng.retries, on_rows, on_progress)
         bar.close()
         timings["hash"] = time.perf_counter() - t2
+        driver_peak_hashing = peak_rss_kib()
 
         stored["source"] = "store"
         new_df = pd.DataFrame(new_rows, columns=STORE_COLUMNS)
@@ -244,7 +245,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             "hashes_reused": int((ok["source"] == "store").sum()),
             "hashes_computed": int((ok["source"] == "new").sum()),
             "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
-            "timeouts": stats.timeouts, "crashed": stats.crashed}
+            "timeouts": stats.timeouts, "crashed": stats.crashed,
+            "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
+            "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1)}
     finally:
         if backend is not None:
             backend.close()
@@ -276,6 +279,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         "platform": {"python": sys.version.split()[0], "machine": platform.machine(),
                      "system": platform.system()},
     }
+    run_info["engine"]["driver_peak_rss_mib"] = round(peak_rss_kib() / 1024, 1)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
