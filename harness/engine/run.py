@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
@@ -28,7 +29,7 @@ from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
-from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore
+from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
 VERSIONED_LIBRARIES = ("numpy", "scipy", "pandas", "pillow", "imagehash", "pdqhash",
@@ -199,13 +200,16 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         timings["start_workers"] = time.perf_counter() - t_pool
         show = (sys.stderr.isatty() if progress is None else progress)
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
-        new_rows: list = []
+        new_tables: list = []  # finished chunks as Arrow tables (compact; no Python row objects)
 
         def on_rows(work, rows):
             keep = [r for r in rows if r[12] != "worker"]  # crashes are not cached: retried next run
             if keep:
-                store.write_chunk(keep)
-            new_rows.extend(rows)
+                table = rows_to_table(keep)
+                store.write_chunk(table)
+                new_tables.append(table)
+            if len(keep) < len(rows):
+                new_tables.append(rows_to_table([r for r in rows if r[12] == "worker"]))
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
@@ -226,7 +230,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         driver_peak_hashing = peak_rss_kib()
 
         stored["source"] = "store"
-        new_df = pd.DataFrame(new_rows, columns=STORE_COLUMNS)
+        new_df = table_to_frame(pa.concat_tables(new_tables)) if new_tables else \
+            pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        del new_tables[:]
         new_df["source"] = "new"
         all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
             if len(stored) or len(new_df) else new_df
