@@ -186,6 +186,9 @@ class DaskBackend:
         # end of the run).
         for f in futures:
             f.cancel()
+        # each hung thread is one slot less: do not queue work (whose
+        # deadline is already running) behind it
+        self.capacity = max(1, self.capacity - len(futures))
 
     def close(self):
         try:
