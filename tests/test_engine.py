@@ -22,7 +22,6 @@ from harness.engine import run_experiment
 from harness.engine.run import analyse_by_hasher
 from harness.engine.executors import InlineBackend
 from harness.engine.store import KEY_COLUMNS, HashStore
-from harness.hashers import list_hashers, register
 from harness.hashers.base import Hasher
 from harness.hashers.imagehash_backend import PerceptualHash
 from harness.metrics.tables import analyse
@@ -71,9 +70,14 @@ class HangHasher(_WrappedPHash):
         return self._phash(rgb)
 
 
-for _name, _cls in (("die_once", DieOnceHasher), ("hang", HangHasher)):
-    if _name not in list_hashers():
-        register(_name, _cls)
+@pytest.fixture
+def test_hashers(monkeypatch):
+    """Register the test hashers for one test only (other test files may
+    iterate over every registered hasher). Workers get the pickled objects,
+    so they need no registration."""
+    import harness.hashers as registry
+    monkeypatch.setitem(registry._REGISTRY, "die_once", DieOnceHasher)
+    monkeypatch.setitem(registry._REGISTRY, "hang", HangHasher)
 
 
 def _cfg(tmp_path, name="t", **over) -> dict:
@@ -292,7 +296,7 @@ def dask_address():
 
 
 @pytest.mark.parametrize("where", ["process-pool", "dask-tcp"])
-def test_worker_dying_mid_task_is_retried(tmp_path, where, request):
+def test_worker_dying_mid_task_is_retried(tmp_path, where, request, test_hashers):
     executor = {"workers": 2} if where == "process-pool" else {"scheduler": request.getfixturevalue("dask_address")}
     marker = tmp_path / "died"
     base = dict(hashers=[{"name": "die_once", "params": {"marker": str(marker)}}],
@@ -308,7 +312,7 @@ def test_worker_dying_mid_task_is_retried(tmp_path, where, request):
     pd.testing.assert_frame_equal(res.hashes, ref.hashes)
 
 
-def test_hung_image_times_out_and_the_run_goes_on(tmp_path):
+def test_hung_image_times_out_and_the_run_goes_on(tmp_path, test_hashers):
     # coins (303 x 384) is the only sample photo of that shape
     cfg = _cfg(tmp_path, "hang", hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
                transforms=[{"family": "jpeg", "severities": [50]}], dataset={"source": "sample", "limit": 8},
