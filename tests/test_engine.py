@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
