@@ -345,3 +345,18 @@ def test_engine_config_errors_name_the_field(tmp_path):
         load_config(_cfg(tmp_path, engine={"chunk_size": 0}))
     with pytest.raises(ConfigError, match=r"engine.*allowed: chunk_size, store, timeout_seconds, retries"):
         load_config(_cfg(tmp_path, engine={"chunks": 3}))
+
+
+def test_store_cleans_only_dead_processes_tmp_files(tmp_path):
+    import socket
+    store = HashStore(str(tmp_path / "store"))
+    os.makedirs(store.tmp_dir)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    names = [f"{host}-{int(dead.stdout)}-abc.parquet", f"{host}-{os.getpid()}-def.parquet",
+             f"otherhost-{int(dead.stdout)}-ghi.parquet"]
+    for n in names:
+        (tmp_path / "store" / "tmp" / n).write_bytes(b"half")
+    assert store.clean_tmp() == 1
+    assert sorted(os.listdir(store.tmp_dir)) == sorted(names[1:])
+    assert store.files() == []  # tmp files are never read as chunks

@@ -186,6 +186,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     try:
         t1 = time.perf_counter()
         store = HashStore(eng.store or os.path.join(out_dir, "store"))
+        store.clean_tmp()
         stored = store.load({r.image_id for r in records})
         done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
         chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),

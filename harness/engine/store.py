@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import uuid
 
 import pandas as pd
@@ -78,6 +79,31 @@ class HashStore:
         return sorted(os.path.join(self.chunks_dir, f) for f in os.listdir(self.chunks_dir)
                       if f.endswith(".parquet") and not f.startswith("."))
 
+    def clean_tmp(self) -> int:
+        """Remove half-written files left in tmp/ by killed runs of this host
+        (name ``<host>-<pid>-<random>.parquet`` whose pid is gone); returns
+        how many were removed. Other hosts' files are left alone."""
+        if not os.path.isdir(self.tmp_dir):
+            return 0
+        host, removed = socket.gethostname(), 0
+        for name in os.listdir(self.tmp_dir):
+            parts = name.rsplit("-", 2)
+            if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+                continue
+            try:
+                os.kill(int(parts[1]), 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            try:
+                os.remove(os.path.join(self.tmp_dir, name))
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
     def load(self, image_ids=None) -> pd.DataFrame:
         """Every stored row (columns STORE_COLUMNS), optionally only for the
         given image sha256s; duplicate keys (the same work stored twice, e.g.
@@ -109,7 +135,7 @@ class HashStore:
         rows = [[r["image_id"], r["transform"], r["hasher_key"], r["seed"]] + [None] * 8 + [r["stage"]]
                 for r in rows]
         final = os.path.join(self.chunks_dir, chunk_digest(rows) + ".parquet")
-        tmp = os.path.join(self.tmp_dir, f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+        tmp = os.path.join(self.tmp_dir, f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.parquet")
         try:
             pq.write_table(table, tmp)
             with open(tmp, "rb") as fh:
