@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -22,7 +21,6 @@ from harness.engine import run_experiment
 from harness.engine.run import analyse_by_hasher
 from harness.engine.executors import InlineBackend
 from harness.engine.store import KEY_COLUMNS, HashStore
-from harness.hashers import list_hashers, register
 from harness.hashers.base import Hasher
 from harness.hashers.imagehash_backend import PerceptualHash
 from harness.metrics.tables import analyse
@@ -71,9 +69,14 @@ class HangHasher(_WrappedPHash):
         return self._phash(rgb)
 
 
-for _name, _cls in (("die_once", DieOnceHasher), ("hang", HangHasher)):
-    if _name not in list_hashers():
-        register(_name, _cls)
+@pytest.fixture
+def test_hashers(monkeypatch):
+    """Register the test hashers for one test only (other test files may
+    iterate over every registered hasher). Workers get the pickled objects,
+    so they need no registration."""
+    import harness.hashers as registry
+    monkeypatch.setitem(registry._REGISTRY, "die_once", DieOnceHasher)
+    monkeypatch.setitem(registry._REGISTRY, "hang", HangHasher)
 
 
 def _cfg(tmp_path, name="t", **over) -> dict:
@@ -292,7 +295,7 @@ def dask_address():
 
 
 @pytest.mark.parametrize("where", ["process-pool", "dask-tcp"])
-def test_worker_dying_mid_task_is_retried(tmp_path, where, request):
+def test_worker_dying_mid_task_is_retried(tmp_path, where, request, test_hashers):
     executor = {"workers": 2} if where == "process-pool" else {"scheduler": request.getfixturevalue("dask_address")}
     marker = tmp_path / "died"
     base = dict(hashers=[{"name": "die_once", "params": {"marker": str(marker)}}],
@@ -308,7 +311,7 @@ def test_worker_dying_mid_task_is_retried(tmp_path, where, request):
     pd.testing.assert_frame_equal(res.hashes, ref.hashes)
 
 
-def test_hung_image_times_out_and_the_run_goes_on(tmp_path):
+def test_hung_image_times_out_and_the_run_goes_on(tmp_path, test_hashers):
     # coins (303 x 384) is the only sample photo of that shape
     cfg = _cfg(tmp_path, "hang", hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
                transforms=[{"family": "jpeg", "severities": [50]}], dataset={"source": "sample", "limit": 8},
@@ -342,3 +345,18 @@ def test_engine_config_errors_name_the_field(tmp_path):
         load_config(_cfg(tmp_path, engine={"chunk_size": 0}))
     with pytest.raises(ConfigError, match=r"engine.*allowed: chunk_size, store, timeout_seconds, retries"):
         load_config(_cfg(tmp_path, engine={"chunks": 3}))
+
+
+def test_store_cleans_only_dead_processes_tmp_files(tmp_path):
+    import socket
+    store = HashStore(str(tmp_path / "store"))
+    os.makedirs(store.tmp_dir)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    names = [f"{host}-{int(dead.stdout)}-abc.parquet", f"{host}-{os.getpid()}-def.parquet",
+             f"otherhost-{int(dead.stdout)}-ghi.parquet"]
+    for n in names:
+        (tmp_path / "store" / "tmp" / n).write_bytes(b"half")
+    assert store.clean_tmp() == 1
+    assert sorted(os.listdir(store.tmp_dir)) == sorted(names[1:])
+    assert store.files() == []  # tmp files are never read as chunks

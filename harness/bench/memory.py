@@ -104,4 +104,6 @@ def measure_run(folder: str, n: int, chunk_size: int, workers: int, scratch: str
             "largest_worker_peak_mib": round(max(workers_peak.values(), default=0) / 1024, 1),
             "processes_seen": 1 + len(workers_peak),
             "images_hashed": info.get("dataset", {}).get("images_hashed"),
+            "worker_peak_rss_mib_hashing": info.get("engine", {}).get("worker_peak_rss_mib_hashing"),
+            "driver_peak_rss_mib_hashing": info.get("engine", {}).get("driver_peak_rss_mib_hashing"),
             "stderr_tail": stderr.strip().splitlines()[-2:] if proc.returncode not in (0, 1) else []}

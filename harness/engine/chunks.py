@@ -94,8 +94,22 @@ class Item:
     needs: list  # [(TransformSpec, [hasher index, ...]), ...]
 
 
-def compute_chunk(items: list, hashers: list, seed: int, max_pixels: int) -> list:
-    """Store rows for every missing (image, spec, hasher) of `items`."""
+def peak_rss_kib() -> int:
+    """Peak resident set size of this process so far, KiB (Linux units)."""
+    try:
+        import resource
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    except (ImportError, OSError):
+        return 0
+
+
+def compute_chunk(items: list, hashers: list, seed: int, max_pixels: int) -> dict:
+    """Store rows for every missing (image, spec, hasher) of `items`:
+    ``{"rows": [...], "peak_rss_kib": peak RSS of this worker so far}``."""
+    return {"rows": _compute_rows(items, hashers, seed, max_pixels), "peak_rss_kib": peak_rss_kib()}
+
+
+def _compute_rows(items: list, hashers: list, seed: int, max_pixels: int) -> list:
     objs = [resolve_hasher(r) for r in hashers]
     rows = []
     for it in items:

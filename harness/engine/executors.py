@@ -186,6 +186,9 @@ class DaskBackend:
         # end of the run).
         for f in futures:
             f.cancel()
+        # each hung thread is one slot less: do not queue work (whose
+        # deadline is already running) behind it
+        self.capacity = max(1, self.capacity - len(futures))
 
     def close(self):
         try:
@@ -242,6 +245,7 @@ class WorkStats:
     split: int = 0
     timeouts: int = 0
     crashed: int = 0
+    worker_peak_rss_kib: int = 0  # largest peak RSS a hashing task reported
 
 
 def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: float, retries: int,
@@ -303,7 +307,9 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
         for fut in done:
             w, _ = inflight.pop(fut)
             try:
-                rows = fut.result()
+                out = fut.result()
+                rows = out["rows"]
+                stats.worker_peak_rss_kib = max(stats.worker_peak_rss_kib, out["peak_rss_kib"])
             except Exception as exc:  # noqa: BLE001
                 if backend.is_broken(exc):
                     broken = True
@@ -328,7 +334,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 for fut in [f for f in inflight if f.done() and f not in expired]:
                     w, _ = inflight.pop(fut)
                     try:
-                        rows = fut.result()
+                        rows = fut.result()["rows"]
                     except Exception:  # noqa: BLE001
                         queue.appendleft(w)
                         continue

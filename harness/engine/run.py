@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
@@ -27,9 +28,9 @@ from ..datasets.folder import display_name
 from ..errors import ConfigError
 from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
-from .chunks import DoneIndex, hasher_ref, plan_chunks
+from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
-from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore
+from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
 VERSIONED_LIBRARIES = ("numpy", "scipy", "pandas", "pillow", "imagehash", "pdqhash",
@@ -186,6 +187,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     try:
         t1 = time.perf_counter()
         store = HashStore(eng.store or os.path.join(out_dir, "store"))
+        store.clean_tmp()
         stored = store.load({r.image_id for r in records})
         done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
         chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),
@@ -200,13 +202,16 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         timings["start_workers"] = time.perf_counter() - t_pool
         show = (sys.stderr.isatty() if progress is None else progress)
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
-        new_rows: list = []
+        new_tables: list = []  # finished chunks as Arrow tables (compact; no Python row objects)
 
         def on_rows(work, rows):
             keep = [r for r in rows if r[12] != "worker"]  # crashes are not cached: retried next run
             if keep:
-                store.write_chunk(keep)
-            new_rows.extend(rows)
+                table = rows_to_table(keep)
+                store.write_chunk(table)
+                new_tables.append(table)
+            if len(keep) < len(rows):
+                new_tables.append(rows_to_table([r for r in rows if r[12] == "worker"]))
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
@@ -224,9 +229,12 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                          eng.retries, on_rows, on_progress)
         bar.close()
         timings["hash"] = time.perf_counter() - t2
+        driver_peak_hashing = peak_rss_kib()
 
         stored["source"] = "store"
-        new_df = pd.DataFrame(new_rows, columns=STORE_COLUMNS)
+        new_df = table_to_frame(pa.concat_tables(new_tables)) if new_tables else \
+            pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        del new_tables[:]
         new_df["source"] = "new"
         all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
             if len(stored) or len(new_df) else new_df
@@ -245,7 +253,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             "hashes_reused": int((ok["source"] == "store").sum()),
             "hashes_computed": int((ok["source"] == "new").sum()),
             "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
-            "timeouts": stats.timeouts, "crashed": stats.crashed}
+            "timeouts": stats.timeouts, "crashed": stats.crashed,
+            "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
+            "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1)}
     finally:
         if backend is not None:
             backend.close()
@@ -278,6 +288,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         "platform": {"python": sys.version.split()[0], "machine": platform.machine(),
                      "system": platform.system()},
     }
+    run_info["engine"]["driver_peak_rss_mib"] = round(peak_rss_kib() / 1024, 1)
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)

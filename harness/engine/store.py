@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import uuid
 
 import pandas as pd
@@ -53,6 +54,16 @@ def chunk_digest(rows: list) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
 
 
+def rows_to_table(rows: list) -> pa.Table:
+    """Store rows (lists in STORE_COLUMNS order) as an Arrow table: the
+    driver keeps finished chunks in this compact form, not as Python rows."""
+    return pa.Table.from_pylist([dict(zip(STORE_COLUMNS, r)) for r in rows], schema=STORE_SCHEMA)
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas()
+
+
 class HashStore:
     """A folder of Parquet chunk files (see the module docstring)."""
 
@@ -68,6 +79,31 @@ class HashStore:
         return sorted(os.path.join(self.chunks_dir, f) for f in os.listdir(self.chunks_dir)
                       if f.endswith(".parquet") and not f.startswith("."))
 
+    def clean_tmp(self) -> int:
+        """Remove half-written files left in tmp/ by killed runs of this host
+        (name ``<host>-<pid>-<random>.parquet`` whose pid is gone); returns
+        how many were removed. Other hosts' files are left alone."""
+        if not os.path.isdir(self.tmp_dir):
+            return 0
+        host, removed = socket.gethostname(), 0
+        for name in os.listdir(self.tmp_dir):
+            parts = name.rsplit("-", 2)
+            if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+                continue
+            try:
+                os.kill(int(parts[1]), 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            try:
+                os.remove(os.path.join(self.tmp_dir, name))
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
     def load(self, image_ids=None) -> pd.DataFrame:
         """Every stored row (columns STORE_COLUMNS), optionally only for the
         given image sha256s; duplicate keys (the same work stored twice, e.g.
@@ -79,7 +115,7 @@ class HashStore:
                 table = pq.read_table(path, schema=STORE_SCHEMA)
             except Exception:  # an unreadable file is ignored: its work is redone
                 continue
-            df = table.to_pandas()
+            df = table_to_frame(table)
             if wanted is not None:
                 df = df[df["image_id"].isin(wanted)]
             if len(df):
@@ -89,13 +125,17 @@ class HashStore:
         out = pd.concat(parts, ignore_index=True)
         return out.drop_duplicates(KEY_COLUMNS + ["stage", "condition"], keep="first").reset_index(drop=True)
 
-    def write_chunk(self, rows: list) -> str:
-        """Write one finished chunk atomically; returns the final path."""
+    def write_chunk(self, rows) -> str:
+        """Write one finished chunk (rows, or a table from `rows_to_table`)
+        atomically; returns the final path."""
         os.makedirs(self.chunks_dir, exist_ok=True)
         os.makedirs(self.tmp_dir, exist_ok=True)
-        table = pa.Table.from_pylist([dict(zip(STORE_COLUMNS, r)) for r in rows], schema=STORE_SCHEMA)
+        table = rows if isinstance(rows, pa.Table) else rows_to_table(rows)
+        rows = table.select(["image_id", "transform", "hasher_key", "seed", "stage"]).to_pylist()
+        rows = [[r["image_id"], r["transform"], r["hasher_key"], r["seed"]] + [None] * 8 + [r["stage"]]
+                for r in rows]
         final = os.path.join(self.chunks_dir, chunk_digest(rows) + ".parquet")
-        tmp = os.path.join(self.tmp_dir, f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+        tmp = os.path.join(self.tmp_dir, f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.parquet")
         try:
             pq.write_table(table, tmp)
             with open(tmp, "rb") as fh:
