@@ -221,11 +221,16 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _build_hashers(self):
         from .hashers import get_hasher
+        seen = {}
         for i, h in enumerate(self.hashers):
             try:
-                get_hasher(h.name, **h.params)
+                label = get_hasher(h.name, **h.params).label
             except ConfigError as exc:
                 raise ValueError(f"hashers[{i}].params: {exc.message}") from None
+            if label in seen:
+                raise ValueError(f"hashers[{i}]: same hasher and parameters as hashers[{seen[label]}] "
+                                 f"({label}); give each configuration once")
+            seen[label] = i
         return self
 
     def transform_specs(self):

@@ -240,7 +240,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             if len(stored) or len(new_df) else new_df
         ok, err = _assemble(all_rows, records, specs, hashers, config.seed, config.max_pixels,
                             eng.timeout_seconds)
-        hashes, errors_df = _tables(ok, err, records, list_errors)
+        hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
 
         t3 = time.perf_counter()
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
@@ -268,7 +268,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     for h in hashers:
         hh = hashes[hashes["hasher_key"] == h.key]
         orig = hh["transform"] == ORIGINAL.key
-        per_hasher[h.name] = {"images": int(hh.loc[orig, "image_name"].nunique()),
+        per_hasher[h.label] = {"images": int(hh.loc[orig, "image_name"].nunique()),
                               "variants": int((~orig).sum()),
                               "variants_planned": int(orig.sum()) * len(specs)}
     run_info = {
@@ -319,13 +319,16 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     return Results(out_dir, config, hashes, histograms, metrics, errors_df, run_info, tables)
 
 
-def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors):
+def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: dict):
     """hashes (HASH_COLUMNS, one row per record x key; sorted) and errors
-    (ERROR_COLUMNS; sorted) from assembled store rows."""
+    (ERROR_COLUMNS; sorted) from assembled store rows. The `hasher` column
+    holds the hasher's label (name plus non-default parameters, see
+    Hasher.label), so two configurations of one hasher stay apart."""
     rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records],
                        columns=["image_id", "image_name", "group"])
     hashes = ok.merge(rec, on="image_id", how="inner")
     hashes["hash"] = [bytes(b) for b in hashes["hash"]]
+    hashes["hasher"] = hashes["hasher_key"].map(labels).fillna(hashes["hasher"])
     for col in ("width", "height"):
         hashes[col] = hashes[col].astype("int64")
     for col in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher",

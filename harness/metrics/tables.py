@@ -56,6 +56,12 @@ RETRIEVAL_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "n_que
                      "recall_at_1", "recall_at_1_strict", "micro_ap"]
 
 
+
+def _label(hasher) -> str:
+    """The name a hasher's rows carry: its label (registry name plus
+    non-default parameters) when it has one, else its name."""
+    return getattr(hasher, "label", None) or hasher.name
+
 def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
     if not len(series):
         return np.zeros((0, nbytes), np.uint8)
@@ -144,7 +150,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
     for hasher in hashers:
         metric = metric_for(hasher)
         bits = metric.bits  # histogram length - 1 (bits, or the last bin index)
-        hh = hashes[hashes["hasher"] == hasher.name]
+        hh = hashes[hashes["hasher"] == _label(hasher)]
         by_transform = dict(tuple(hh.groupby("transform", sort=False)))
         empty = hh.iloc[:0]
         orig = by_transform.get(ORIGINAL_KEY, empty).sort_values("image_id").drop_duplicates("image_id")
@@ -157,30 +163,30 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
 
         def emit(kind, key, family, severity, hist):
             for d in np.nonzero(hist)[0]:
-                hist_rows.append((hasher.name, bits, key, family, severity, kind, int(d), int(hist[d])))
+                hist_rows.append((_label(hasher), bits, key, family, severity, kind, int(d), int(hist[d])))
 
         def keep_close(neg, kind, key, ids_a, ids_b):
             i, j, d = neg.pairs
             if len(i):
-                close_parts.append(pd.DataFrame({"hasher": hasher.name, "bits": bits, "kind": kind,
+                close_parts.append(pd.DataFrame({"hasher": _label(hasher), "bits": bits, "kind": kind,
                                                  "transform": key, "image_a": ids_a[i], "image_b": ids_b[j],
                                                  "distance": d}))
 
         oo = None
         if cfg.orig_orig:
             oo = _negative_set("orig-orig", metric, orig_packed, None, orig_groups, None, img_all, None,
-                               group_code, cfg, _seed(cfg.bootstrap_seed, hasher.name, ORIGINAL_KEY),
+                               group_code, cfg, _seed(cfg.bootstrap_seed, _label(hasher), ORIGINAL_KEY),
                               min_pairs=cfg.collision_k)
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
-            coll_parts.append(_collisions(hasher.name, bits, oo, orig, cfg.collision_k))
+            coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
         pad = None
         if metric.kind == "hamming":
             all_packed = _packed(hh["hash"], hasher.nbytes)  # originals and variants: one padding layout
             pad = padding_positions(all_packed, hasher.bits)
         orig_bits = diag.unpack_bits(orig_packed, hasher.bits, pad) if pad is not None else None
         if orig_bits is not None and cfg.diagnostics:
-            flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": ORIGINAL_KEY,
+            flip_parts.append(pd.DataFrame({"hasher": _label(hasher), "transform": ORIGINAL_KEY,
                                             "family": "original", "severity": "",
                                             "bit": np.arange(hasher.bits), "flip_rate": np.nan,
                                             "share_ones": diag.share_of_ones(orig_bits),
@@ -203,30 +209,30 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             if cfg.variant_orig:
                 vo = _negative_set("variant-orig", metric, var_packed, orig_packed, var["group"].to_numpy(),
                                    orig_groups, rows, img_all, group_code, cfg,
-                                   _seed(cfg.bootstrap_seed, hasher.name, spec.key))
+                                   _seed(cfg.bootstrap_seed, _label(hasher), spec.key))
                 emit("variant-orig", spec.key, spec.family, sev, vo.hist)
                 keep_close(vo, "variant-orig", spec.key, var["image_id"].to_numpy(), orig_ids)
-                neg_sets[(hasher.name, spec.key, "variant-orig")] = vo
-                roc_parts.append(_roc_rows({"hasher": hasher.name, "bits": bits, "transform": spec.key, **meta,
+                neg_sets[(_label(hasher), spec.key, "variant-orig")] = vo
+                roc_parts.append(_roc_rows({"hasher": _label(hasher), "bits": bits, "transform": spec.key, **meta,
                                             "negatives": "variant-orig"}, pos, vo))
                 if cfg.retrieval:
                     mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
                     r1, r1s = recall_at_1(pos_d, mins, ties)
-                    retr_rows.append((hasher.name, bits, spec.key, spec.family, sev, len(var), len(orig),
+                    retr_rows.append((_label(hasher), bits, spec.key, spec.family, sev, len(var), len(orig),
                                       r1, r1s, micro_average_precision(pos, vo.hist)))
             if oo is not None:
-                neg_sets[(hasher.name, spec.key, "orig-orig")] = oo
-                roc_parts.append(_roc_rows({"hasher": hasher.name, "bits": bits, "transform": spec.key, **meta,
+                neg_sets[(_label(hasher), spec.key, "orig-orig")] = oo
+                roc_parts.append(_roc_rows({"hasher": _label(hasher), "bits": bits, "transform": spec.key, **meta,
                                             "negatives": "orig-orig"}, pos, oo))
             if orig_bits is not None and cfg.diagnostics:
                 vb = diag.unpack_bits(var_packed, hasher.bits, pad)
-                flip_parts.append(pd.DataFrame({"hasher": hasher.name, "transform": spec.key,
+                flip_parts.append(pd.DataFrame({"hasher": _label(hasher), "transform": spec.key,
                                                 "family": spec.family, "severity": sev,
                                                 "bit": np.arange(hasher.bits),
                                                 "flip_rate": diag.flip_rates(orig_bits[rows], vb),
                                                 "share_ones": diag.share_of_ones(vb), "n_images": len(var)}))
         if oo is not None:
-            thr_rows.extend(_threshold_rows(hasher.name, bits, oo, positives, cfg))
+            thr_rows.extend(_threshold_rows(_label(hasher), bits, oo, positives, cfg))
             if cfg.diagnostics:
                 row, extra = _diagnostics(hasher, metric, oo, orig_bits)
                 diag_rows.append(row)
@@ -297,7 +303,7 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
 def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
     bits = metric.bits
     mean, var = diag.impostor_moments(oo.hist)
-    row = {"hasher": hasher.name, "bits": bits, "distance": metric.kind, "n_images": None,
+    row = {"hasher": _label(hasher), "bits": bits, "distance": metric.kind, "n_images": None,
            "n_pairs": oo.n, "impostor_mean": mean, "impostor_var": var}
     if orig_bits is not None:
         p1 = diag.share_of_ones(orig_bits)
@@ -307,7 +313,7 @@ def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
                 "n_bits_share_outside_0.1_0.9": int(((p1 < 0.1) | (p1 > 0.9)).sum())}
         row |= diag.correlation_summary(orig_bits)
     thresholds = np.arange(len(oo.hist))
-    extra = pd.DataFrame({"hasher": hasher.name, "bits": bits, "threshold": thresholds, "fp_measured": oo.fp,
+    extra = pd.DataFrame({"hasher": _label(hasher), "bits": bits, "threshold": thresholds, "fp_measured": oo.fp,
                           "n_neg": oo.n, "fpr_measured": oo.fpr, "fpr_measured_upper": oo.upper})
     if metric.kind == "hamming":
         N, p, sigma = diag.daugman_dof(oo.hist, bits)
