@@ -183,3 +183,34 @@ def test_run_experiment_on_a_manifest_source(tiny, tmp_path):
     oo = hist[hist["kind"] == "orig-orig"]
     assert int(oo["count"].sum()) == 44
     assert np.isfinite(res.metrics.select_dtypes("number").to_numpy(dtype=float)).any()
+
+
+def test_manifest_applies_the_folder_read_policy(tmp_path, tiny_dir):
+    """A confined manifest (a fetched catalogue dataset) cannot make the
+    harness read outside its folder (absolute path, `..`); no manifest can
+    block the run on a FIFO; follow_symlinks lifts the first rule, and a
+    user's own manifest may list files anywhere."""
+    import shutil
+
+    from harness.datasets.manifest import manifest_records
+
+    photo = sorted((tiny_dir / "images").rglob("*.jpg"))[0]
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(photo, data / "inside.jpg")
+    outside = tmp_path / "outside.jpg"
+    shutil.copy(photo, outside)
+    os.mkfifo(data / "pipe.jpg")
+    csv = data / "MANIFEST.csv"
+    csv.write_text("file\ninside.jpg\n../outside.jpg\n" + f"{outside}\n" + "pipe.jpg\nmissing.jpg\n")
+    records, errors = manifest_records(str(csv), confine=True)
+    assert [r.name for r in records] == ["inside.jpg"]
+    reasons = dict(errors)
+    assert "outside the manifest's folder" in reasons["../outside.jpg"]
+    assert "outside the manifest's folder" in reasons[str(outside)]
+    assert "not a regular file" in reasons["pipe.jpg"]
+    assert "not found" in reasons["missing.jpg"]
+    for kwargs in ({"confine": True, "follow_symlinks": True}, {}):
+        records, errors = manifest_records(str(csv), **kwargs)
+        assert sorted(r.name for r in records) == sorted(["inside.jpg", "../outside.jpg", str(outside)])
+        assert "not a regular file" in dict(errors)["pipe.jpg"]

@@ -22,12 +22,13 @@ def load_records(ds) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
                        for r in records]
     elif ds.source == "manifest":
         from .manifest import manifest_records
-        records, errors = manifest_records(ds.path, groups)
+        records, errors = manifest_records(ds.path, groups, follow_symlinks=ds.follow_symlinks)
     elif ds.source == "catalog":
         from .catalog import default_dest
         from .manifest import manifest_records
         folder = os.path.join(os.path.expanduser(ds.dest or default_dest()), ds.name)
-        records, errors = manifest_records(os.path.join(folder, "MANIFEST.csv"), groups)
+        records, errors = manifest_records(os.path.join(folder, "MANIFEST.csv"), groups,
+                                           follow_symlinks=ds.follow_symlinks, confine=True)
     elif "://" in ds.path:
         from .remote import fsspec_records
         records, errors = fsspec_records(ds.path, ds.extensions, ds.recursive, groups, ds.cache)

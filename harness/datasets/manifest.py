@@ -104,14 +104,26 @@ def verify_manifest(folder: str, full: bool = True) -> list[str]:
     return problems
 
 
-def manifest_records(csv_path: str, groups: dict[str, str] | None = None):
+def manifest_records(csv_path: str, groups: dict[str, str] | None = None, follow_symlinks: bool = False,
+                     confine: bool = False):
     """Records for every row of a manifest CSV, plus (name, reason) rows for
     files that are missing, unreadable, or whose sha256 differs from the
     manifest. `name` is the `file` value; image_id is the sha256 of the
     bytes actually read. `groups` (image name or sha256 -> group) overrides a
-    `group` column."""
+    `group` column.
+
+    The folder read policy applies (see harness.datasets.folder): regular
+    files only (a FIFO cannot block the run). With `confine` (manifests the
+    harness did not write itself for the user, e.g. a fetched catalogue
+    dataset), a file whose real path lies outside the manifest's folder (an
+    absolute path, ``..``, or a symlink out) is refused unless
+    `follow_symlinks` (``dataset.follow_symlinks: true``). A user's own
+    manifest (``source: manifest``) may list files anywhere on purpose."""
+    from .folder import _Refused, _read_regular_file
+
     groups = groups or {}
     base = os.path.dirname(os.path.abspath(csv_path))
+    base_real = os.path.realpath(base)
     records, errors = [], []
     try:
         rows = read_manifest(csv_path)
@@ -122,18 +134,15 @@ def manifest_records(csv_path: str, groups: dict[str, str] | None = None):
     for row in rows:
         name = row["file"]
         path = name if os.path.isabs(name) else os.path.join(base, *name.split("/"))
-        try:
-            if os.path.isdir(path):
-                raise IsADirectoryError(path)
-            digest, size = sha256_file(path)
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             errors.append((name, "file listed in the manifest not found"))
             continue
-        except IsADirectoryError:
-            errors.append((name, "is a directory, not an image file"))
-            continue
-        except OSError as exc:
-            errors.append((name, f"cannot read file: {exc.strerror or exc}"))
+        try:
+            digest, size = _read_regular_file(path, base_real, follow_symlinks or not confine)
+        except _Refused as exc:
+            reason = exc.reason.replace("symlink points outside the dataset folder",
+                                        "path lies outside the manifest's folder")
+            errors.append((name, reason))
             continue
         expected = (row.get("sha256") or "").strip().lower()
         if expected and expected != digest:
