@@ -13,7 +13,13 @@ def test_bench_pairs_small_writes_results(tmp_path):
     entry = json.loads((tmp_path / "pairs.json").read_text())[-1]
     assert entry["pairs"] == 3000 * 2999 // 2 and entry["bits"] == 144
     assert entry["scipy"]["histograms_equal"] is True
-    assert entry["threshold_count"]["faiss_agrees"] in (True, "n/a") or "faiss" in entry["threshold_count"]
+    counts = entry["threshold_count"]
+    try:
+        import faiss  # noqa: F401  (a [dev] dependency: the oracle for the counting path)
+    except ImportError:
+        assert "faiss" in json.dumps(counts)  # the report says faiss was not there
+    else:
+        assert counts["faiss_agrees"] is True
     assert "extrapolated" in (tmp_path / "pairs.md").read_text()
 
 
