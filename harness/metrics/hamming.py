@@ -143,15 +143,22 @@ def _finish(hist, nbytes, bits):
 
 
 def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
-    """Hashes of `bits` bits packed most-significant-bit first: the unused
-    low bits of the last byte must be zero (otherwise they would count in
-    every distance)."""
+    """Hashes of `bits` bits: the unused bits of the last byte must be zero
+    in every hash (otherwise they would count in every distance). Packed
+    most-significant-bit first (imagehash, PDQ) they are the low bits;
+    OpenCV img_hash packs least-significant-bit first (cv_blockmean1: 961
+    bits, the last bit is bit 0 of byte 120), so they are the high bits.
+    Either layout is accepted when it holds for the whole array; the
+    Hamming distance does not depend on the order of bits in a byte."""
     nbytes = packed.shape[1]
     if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
         raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
     spare = 8 * nbytes - bits
-    if spare and len(packed) and (packed[:, -1] & ((1 << spare) - 1)).any():
-        raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+    if spare and len(packed):
+        last = packed[:, -1]
+        low, high = (1 << spare) - 1, (0xFF << (8 - spare)) & 0xFF
+        if (last & low).any() and (last & high).any():
+            raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
 
 
 def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
