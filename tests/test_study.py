@@ -25,3 +25,19 @@ def test_lsb_first_padding_of_opencv_blockmean1_is_accepted_and_exact():
     bad[0, -1] |= 0x81
     with pytest.raises(ValueError, match="padding"):
         pair_histogram(bad, bits=961)
+
+
+@pytest.mark.parametrize("name", ["colorhash", "whash_db4"])
+def test_right_aligned_imagehash_padding_is_accepted_and_exact(name):
+    """imagehash hashers whose bit count is not a multiple of 8 are packed
+    right-aligned: the unused bits are the high bits of the FIRST byte."""
+    from harness.hashers import get_hasher
+    h = get_hasher(name)
+    rng = np.random.default_rng(2)
+    a = np.stack([h.hash(rng.integers(0, 256, (64, 64 + 5 * i, 3), dtype=np.uint8)) for i in range(10)])
+    spare = 8 * a.shape[1] - h.bits
+    assert not (a[:, 0] >> (8 - spare)).any()
+    hist = pair_histogram(a, bits=h.bits)
+    bits = np.unpackbits(a, axis=1)[:, spare:]
+    d = [int((bits[i] != bits[j]).sum()) for i in range(10) for j in range(i + 1, 10)]
+    assert np.array_equal(hist, np.bincount(d, minlength=h.bits + 1))

@@ -143,22 +143,27 @@ def _finish(hist, nbytes, bits):
 
 
 def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
-    """Hashes of `bits` bits: the unused bits of the last byte must be zero
-    in every hash (otherwise they would count in every distance). Packed
-    most-significant-bit first (imagehash, PDQ) they are the low bits;
-    OpenCV img_hash packs least-significant-bit first (cv_blockmean1: 961
-    bits, the last bit is bit 0 of byte 120), so they are the high bits.
-    Either layout is accepted when it holds for the whole array; the
-    Hamming distance does not depend on the order of bits in a byte."""
+    """Hashes of `bits` bits in nbytes bytes: the 8 * nbytes - bits unused
+    bits must be zero in every hash (otherwise they would count in every
+    distance). Three layouts occur and each is accepted when it holds for
+    the whole array (the Hamming distance does not depend on where the
+    zero bits sit):
+
+    - most-significant-bit first, left-aligned (PDQ): low bits of the last byte;
+    - most-significant-bit first, right-aligned (imagehash: colorhash 42,
+      whash_db4 196 bits): high bits of the first byte;
+    - least-significant-bit first (OpenCV img_hash: cv_blockmean1 961 bits):
+      high bits of the last byte."""
     nbytes = packed.shape[1]
     if not 8 * (nbytes - 1) < bits <= 8 * nbytes:
         raise ValueError(f"bits={bits} does not fit {nbytes} bytes per hash")
     spare = 8 * nbytes - bits
     if spare and len(packed):
-        last = packed[:, -1]
         low, high = (1 << spare) - 1, (0xFF << (8 - spare)) & 0xFF
-        if (last & low).any() and (last & high).any():
-            raise ValueError(f"{name}: the {spare} padding bit(s) of the last byte are not zero")
+        first, last = packed[:, 0], packed[:, -1]
+        if (last & low).any() and (last & high).any() and (first & high).any():
+            raise ValueError(f"{name}: the {spare} padding bit(s) are not zero "
+                             "(neither low/high bits of the last byte nor high bits of the first)")
 
 
 def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
