@@ -6,8 +6,8 @@ From the repository root, with the datasets under ../shared/datasets::
     python tools/study.py            # run both experiments, then write the tables
     python tools/study.py --no-run   # only (re)write the tables from results/
 
-Writes results/caltech101/headline.md (the README table) and
-results/kodak24/comparison.md. Every figure is computed here from
+Writes results/caltech101/headline.md (also copied into README.md between
+the study-headline markers) and results/kodak24/comparison.md. Every figure is computed here from
 histograms.parquet (exact counts per distance), not copied by hand:
 
 - FPR(t) = (orig-orig pairs at distance <= t) / (all orig-orig pairs), with
@@ -207,6 +207,21 @@ def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash",
     return "\n".join(out) + "\n"
 
 
+BEGIN, END = "<!-- study-headline:begin -->", "<!-- study-headline:end -->"
+
+
+def update_readme(md: str, path: str = "README.md") -> bool:
+    """Replace the text between the study-headline markers of README.md."""
+    text = open(path, encoding="utf-8").read()
+    if BEGIN not in text or END not in text:
+        return False
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(head + BEGIN + "\n" + md + END + tail)
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-run", action="store_true", help="only write the tables from existing results")
@@ -226,6 +241,7 @@ def main(argv=None) -> int:
         _, md = headline("results/caltech101")
         with open("results/caltech101/headline.md", "w", encoding="utf-8") as fh:
             fh.write(md)
+        update_readme(md)
         print(md)
     if os.path.exists("results/kodak24/histograms.parquet") and os.path.exists("results/caltech101/histograms.parquet"):
         with open("results/kodak24/comparison.md", "w", encoding="utf-8") as fh:
