@@ -222,6 +222,41 @@ def update_readme(md: str, path: str = "README.md") -> bool:
     return True
 
 
+STUDY_NOTE = """
+## Reference study: scope, literature, cross-checks
+
+This folder is the scaled-down reference study (issue 11): see
+[README.md](README.md) for what was run and what was left out, the
+[headline table](headline.md), the [comparison with published figures](LITERATURE.md),
+the [Kodak24 robustness comparison](../kodak24/comparison.md) and the
+[cross-check against thorn's perception](../perception-crosscheck/crosscheck.md).
+"""
+
+
+def link_report(folder: str) -> None:
+    """Append the study note to report.md and report.html (once)."""
+    import html as _html
+    md = os.path.join(folder, "report.md")
+    if os.path.exists(md):
+        text = open(md, encoding="utf-8").read()
+        if "## Reference study: scope" not in text:
+            with open(md, "a", encoding="utf-8") as fh:
+                fh.write(STUDY_NOTE)
+    page = os.path.join(folder, "report.html")
+    if os.path.exists(page):
+        text = open(page, encoding="utf-8").read()
+        if "Reference study: scope" not in text and "</body>" in text:
+            links = [("README.md", "what was run"), ("headline.md", "headline table"),
+                     ("LITERATURE.md", "published figures"), ("../kodak24/comparison.md", "Kodak24 comparison"),
+                     ("../perception-crosscheck/crosscheck.md", "perception cross-check")]
+            note = ("<section><h2>Reference study: scope, literature, cross-checks</h2><p>Scaled-down study "
+                    "(issue 11): " + ", ".join(f'<a href="{_html.escape(h)}">{_html.escape(t)}</a>'
+                                                for h, t in links) + ".</p></section>")
+            text = text.replace("</body>", note + "</body>", 1)
+            with open(page, "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-run", action="store_true", help="only write the tables from existing results")
@@ -242,6 +277,7 @@ def main(argv=None) -> int:
         with open("results/caltech101/headline.md", "w", encoding="utf-8") as fh:
             fh.write(md)
         update_readme(md)
+        link_report("results/caltech101")
         print(md)
     if os.path.exists("results/kodak24/histograms.parquet") and os.path.exists("results/caltech101/histograms.parquet"):
         with open("results/kodak24/comparison.md", "w", encoding="utf-8") as fh:
