@@ -92,10 +92,10 @@ def label(hasher: str, t: int) -> str:
     """The threshold as text: bits, or the distance value of a bin."""
     from harness.hashers import get_hasher
     h = get_hasher(hasher)
+    if t < 0:
+        return "none (t=0 already above)"
     if getattr(h, "distance", "hamming") == "hamming":
         return str(t)
-    if t < 0:
-        return "none"
     return f"bin {t} ({h.distance} <= {float(h.bin_edges[t + 1]):g})"
 
 
@@ -119,7 +119,7 @@ def headline(folder: str) -> tuple[pd.DataFrame, str]:
                "FPR there [95% CP]": fmt_rate(k, n_oo) if r >= 0 else "-"}
         for name, key in HEADLINE:
             p = pos.get(key)
-            row[f"TPR {name} {key}"] = tpr(p, r) if p is not None else float("nan")
+            row[f"TPR {name} {key}"] = tpr(p, r) if p is not None and r >= 0 else float("nan")
         rows.append(row)
     table = pd.DataFrame(rows)
     vs = run.get("variant_sample") or {}
@@ -135,7 +135,8 @@ def headline(folder: str) -> tuple[pd.DataFrame, str]:
         for c in cols:
             v = row[c]
             if isinstance(v, float):
-                cells.append(f"{v:.3f}" if c in ("AUC", "EER") or c.startswith("TPR") else f"{v:g}")
+                cells.append("-" if v != v else
+                             f"{v:.3f}" if c in ("AUC", "EER") or c.startswith("TPR") else f"{v:g}")
             else:
                 cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
@@ -174,6 +175,10 @@ def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash",
         _, oo, pc = hasher_histograms(hc, hasher)
         _, _, pk = hasher_histograms(hk, hasher)
         t = recommended(oo)
+        if t < 0:
+            out += [f"## {hasher}", "", "No Caltech-101 threshold reaches FPR <= 1e-4 (even distance 0 is "
+                    "above it), so there is nothing to compare at that threshold.", ""]
+            continue
         rows, n_diff, n_all = [], 0, 0
         for key in spec_order:
             if key not in pc or key not in pk:
