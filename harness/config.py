@@ -206,6 +206,11 @@ class ExperimentConfig(_Strict):
     hashers: list[HasherConfig] = Field(min_length=1)
     transforms: list[TransformConfig] = Field(default_factory=list)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    #: transform variants for only this many images (a seeded sample, see
+    #: harness.engine.chunks.variant_sample); every image still gets its
+    #: original hashed, so orig-orig stays exact over the whole dataset.
+    #: None = variants for every image.
+    variant_sample: Optional[int] = Field(default=None, ge=1)
     output: str = "results/experiment"
     max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -12,6 +12,7 @@ hashes it with each needed hasher, and returns store rows (see
 """
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import dataclass, field
 
@@ -200,10 +201,29 @@ class DoneIndex:
         return [i for i, h in enumerate(hashers) if (image_id, spec.key, h.key, sd) not in self.keys]
 
 
-def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneIndex) -> list[Chunk]:
+def sample_key(seed: int, image_id: str) -> str:
+    """Sort key of the variant sample: sha256 hex of "<seed>|<image_id>"."""
+    return hashlib.sha256(f"{int(seed)}|{image_id}".encode()).hexdigest()
+
+
+def variant_sample(image_ids, n: int | None, seed: int) -> set | None:
+    """The image ids that receive transform variants: the `n` distinct ids
+    with the smallest sample_key(seed, id) (None = all images). Independent
+    of listing order; the sample for n is contained in the sample for any
+    larger n, so a later run with a larger n (or None) extends a stored
+    run instead of replacing it."""
+    if n is None:
+        return None
+    return set(sorted(set(image_ids), key=lambda i: (sample_key(seed, i), i))[:n])
+
+
+def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneIndex,
+                variant_ids: set | None = None) -> list[Chunk]:
     """Fixed blocks of `chunk_size` distinct images (first-listed order),
     each with only its missing work. Blocks do not depend on the store, so
-    the chunk count of a resumed run equals the uninterrupted run's."""
+    the chunk count of a resumed run equals the uninterrupted run's.
+    variant_ids: images that get the transform specs (None = all); the
+    others get only their original."""
     seen, unique = set(), []
     for r in records:
         if r.image_id not in seen:
@@ -215,7 +235,8 @@ def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneI
         chunk = Chunk(len(chunks), len(block))
         for r in block:
             needs = []
-            for spec in [ORIGINAL, *specs]:
+            wanted = [ORIGINAL, *specs] if variant_ids is None or r.image_id in variant_ids else [ORIGINAL]
+            for spec in wanted:
                 idx = done.missing(r.image_id, spec, hashers, seed)
                 if idx:
                     needs.append((spec, idx))

@@ -28,7 +28,7 @@ from ..datasets.folder import display_name
 from ..errors import ConfigError
 from ..metrics.tables import analyse
 from ..transforms import ORIGINAL
-from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks
+from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -136,12 +136,17 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     return {n: pd.concat([p[n] for p in parts if n in p], ignore_index=True) for n in names}
 
 
-def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, timeout):
-    """Hash rows and error rows of this run from store rows (stored + new)."""
+def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, timeout, variant_ids=None):
+    """Hash rows and error rows of this run from store rows (stored + new).
+    variant_ids: images whose variants belong to the run (None = all); the
+    store may hold variants of other images from a run with a larger sample."""
     spec_seed = {ORIGINAL.key: -1} | {s.key: int(seed) for s in specs}
     hkeys = {h.key for h in hashers}
     ids = {r.image_id for r in records}
     rows = rows[rows["image_id"].isin(ids)]
+    if variant_ids is not None:
+        rows = rows[(rows["transform"] == ORIGINAL.key) | (rows["transform"] == "")
+                    | rows["image_id"].isin(variant_ids)]
     wanted_seed = rows["transform"].map(spec_seed)
     in_run = (wanted_seed == rows["seed"].astype("int64"))
     stage = rows["stage"].fillna("")
@@ -192,7 +197,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
         chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),
                                                         expected_capacity(workers, scheduler))
-        chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done)
+        variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
+        chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done, variant_ids)
         timings["plan"] = time.perf_counter() - t1
         t_pool = time.perf_counter()
         n_unique = sum(c.n_images for c in chunk_list)
@@ -239,7 +245,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
             if len(stored) or len(new_df) else new_df
         ok, err = _assemble(all_rows, records, specs, hashers, config.seed, config.max_pixels,
-                            eng.timeout_seconds)
+                            eng.timeout_seconds, variant_ids)
         hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
 
         t3 = time.perf_counter()
@@ -268,9 +274,11 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     for h in hashers:
         hh = hashes[hashes["hasher_key"] == h.key]
         orig = hh["transform"] == ORIGINAL.key
+        with_variants = hh.loc[orig, "image_id"] if variant_ids is None \
+            else hh.loc[orig & hh["image_id"].isin(variant_ids), "image_id"]
         per_hasher[h.label] = {"images": int(hh.loc[orig, "image_name"].nunique()),
                               "variants": int((~orig).sum()),
-                              "variants_planned": int(orig.sum()) * len(specs)}
+                              "variants_planned": int(len(with_variants)) * len(specs)}
     run_info = {
         "name": config.name,
         "config": config.model_dump(mode="json"),
@@ -282,6 +290,12 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                    "variants": int((hashes["transform"] != ORIGINAL.key).sum() // max(1, len(hashers))),
                    "per_hasher": per_hasher},
         "engine": engine_info,
+        "variant_sample": None if variant_ids is None else {
+            "n": config.variant_sample, "images": len(variant_ids),
+            "rule": "the n distinct image ids with the smallest sha256('<seed>|<image_id>') hex digest",
+            "seed": config.seed,
+            "names": sorted({r.name for r in records if r.image_id in variant_ids}),
+            "image_ids": sorted(variant_ids)},
         "hashers": [h.identity | {"bits": h.bits} for h in hashers],
         "transforms": [s.to_dict() | {"key": s.key} for s in specs],
         "versions": library_versions(),

@@ -1,0 +1,96 @@
+"""Reference study (issue 11): pieces the study needs beyond the engine."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.metrics import pair_histogram
+
+
+def test_lsb_first_padding_of_opencv_blockmean1_is_accepted_and_exact():
+    """cv_blockmean1 packs 961 bits least-significant-bit first, so its 7
+    unused bits are the HIGH bits of byte 120: the histogram equals brute
+    force over the unpacked bits, and garbage in both ends still fails."""
+    from harness.hashers import get_hasher
+    h = get_hasher("cv_blockmean1")
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, (60 + 7 * i, 80, 3), dtype=np.uint8) for i in range(12)]
+    a = np.stack([h.hash(x) for x in imgs])
+    assert a.shape[1] == 121 and not (a[:, -1] & 0xFE).any()
+    hist = pair_histogram(a, bits=961)
+    bits = np.unpackbits(a, axis=1, bitorder="little")[:, :961]
+    d = [int((bits[i] != bits[j]).sum()) for i in range(12) for j in range(i + 1, 12)]
+    assert np.array_equal(hist, np.bincount(d, minlength=962))
+    bad = a.copy()
+    bad[0, -1] |= 0x81
+    with pytest.raises(ValueError, match="padding"):
+        pair_histogram(bad, bits=961)
+
+
+@pytest.mark.parametrize("name", ["colorhash", "whash_db4"])
+def test_right_aligned_imagehash_padding_is_accepted_and_exact(name):
+    """imagehash hashers whose bit count is not a multiple of 8 are packed
+    right-aligned: the unused bits are the high bits of the FIRST byte."""
+    from harness.hashers import get_hasher
+    h = get_hasher(name)
+    rng = np.random.default_rng(2)
+    a = np.stack([h.hash(rng.integers(0, 256, (64, 64 + 5 * i, 3), dtype=np.uint8)) for i in range(10)])
+    spare = 8 * a.shape[1] - h.bits
+    assert not (a[:, 0] >> (8 - spare)).any()
+    hist = pair_histogram(a, bits=h.bits)
+    bits = np.unpackbits(a, axis=1)[:, spare:]
+    d = [int((bits[i] != bits[j]).sum()) for i in range(10) for j in range(i + 1, 10)]
+    assert np.array_equal(hist, np.bincount(d, minlength=h.bits + 1))
+
+
+def _load_study():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools", "study.py")
+    spec = importlib.util.spec_from_file_location("study_tool", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_study_headline_numbers_equal_brute_force(tmp_path):
+    """tools/study.py: FPR, Clopper-Pearson interval, recommended threshold
+    and TPR from a histograms table equal a direct computation."""
+    import json
+
+    import pandas as pd
+    from scipy.stats import binomtest
+    from sklearn.metrics import roc_auc_score
+
+    study = _load_study()
+    rng = np.random.default_rng(3)
+    neg = rng.binomial(64, 0.5, 200_000)          # orig-orig distances
+    neg[:7] = rng.integers(0, 6, 7)               # a few close impostors
+    pos = {"jpeg(40)": rng.binomial(64, 0.03, 30), 'chain("social")': rng.binomial(64, 0.2, 30)}
+    rows = [("phash", 64, "original()", "original", "", "orig-orig", d, c)
+            for d, c in zip(*np.unique(neg, return_counts=True))]
+    for key, d in pos.items():
+        rows += [("phash", 64, key, key.split("(")[0], "", "positive", v, c)
+                 for v, c in zip(*np.unique(d, return_counts=True))]
+    pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
+                                "count"]).to_parquet(tmp_path / "histograms.parquet")
+    json.dump({"dataset": {"images_hashed": 633}, "transforms": [{"key": k} for k in pos],
+               "variant_sample": {"images": 30}}, open(tmp_path / "run.json", "w"))
+    table, md = study.headline(str(tmp_path))
+    row = table.iloc[0]
+    n = len(neg)
+    # recommended threshold: largest t with the exact binomial upper bound <= 1e-4
+    ok = [t for t in range(65)
+          if binomtest(int((neg <= t).sum()), n).proportion_ci(0.95, "exact").high <= 1e-4]
+    t = max(ok)
+    assert row["threshold for FPR<=1e-4"] == str(t)
+    assert row["TPR jpeg jpeg(40)"] == pytest.approx((pos["jpeg(40)"] <= t).mean())
+    assert row['TPR social chain("social")'] == pytest.approx((pos['chain("social")'] <= t).mean())
+    k10 = int((neg <= 10).sum())
+    ci = binomtest(k10, n).proportion_ci(0.95, "exact")
+    assert f"t=10: {k10 / n:.2e} [{ci.low:.1e}, {ci.high:.1e}]" in row["FPR at common threshold [95% CP]"]
+    # AUC of pooled positives vs negatives, lower distance = positive
+    d_all = np.concatenate([np.concatenate(list(pos.values())), neg])
+    y = np.r_[np.ones(60), np.zeros(n)]
+    assert row["AUC"] == pytest.approx(roc_auc_score(y, -d_all), abs=1e-9)
+    assert "| phash | 64 |" in md
