@@ -70,7 +70,7 @@ class HangHasher(_WrappedPHash):
 
 
 @pytest.fixture
-def test_hashers(monkeypatch):
+def faulty_hashers(monkeypatch):
     """Register the test hashers for one test only (other test files may
     iterate over every registered hasher). Workers get the pickled objects,
     so they need no registration."""
@@ -295,7 +295,7 @@ def dask_address():
 
 
 @pytest.mark.parametrize("where", ["process-pool", "dask-tcp"])
-def test_worker_dying_mid_task_is_retried(tmp_path, where, request, test_hashers):
+def test_worker_dying_mid_task_is_retried(tmp_path, where, request, faulty_hashers):
     executor = {"workers": 2} if where == "process-pool" else {"scheduler": request.getfixturevalue("dask_address")}
     marker = tmp_path / "died"
     base = dict(hashers=[{"name": "die_once", "params": {"marker": str(marker)}}],
@@ -311,7 +311,7 @@ def test_worker_dying_mid_task_is_retried(tmp_path, where, request, test_hashers
     pd.testing.assert_frame_equal(res.hashes, ref.hashes)
 
 
-def test_hung_image_times_out_and_the_run_goes_on(tmp_path, test_hashers):
+def test_hung_image_times_out_and_the_run_goes_on(tmp_path, faulty_hashers):
     # coins (303 x 384) is the only sample photo of that shape
     cfg = _cfg(tmp_path, "hang", hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
                transforms=[{"family": "jpeg", "severities": [50]}], dataset={"source": "sample", "limit": 8},
