@@ -48,19 +48,9 @@ def pair_histogram_numpy(a, b=None, groups_a=None, groups_b=None, block: int = D
     """Reference implementation of `pair_histogram` in plain numpy
     (``np.bitwise_count`` on blocks of the distance matrix; slower, used when
     numba is unavailable and as an independent check)."""
-    a = _as_packed(a, "a")
+    a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
     bits = 8 * a.shape[1]
     hist = np.zeros(bits + 1, dtype=np.int64)
-    within = b is None
-    if within:
-        b = a
-        if groups_a is not None and groups_b is None:
-            groups_b = groups_a
-    else:
-        b = _as_packed(b, "b")
-        if b.shape[1] != a.shape[1]:
-            raise ValueError(f"a and b must have the same hash length ({a.shape[1]} vs {b.shape[1]} bytes)")
-    ca, cb = _group_codes(groups_a, groups_b, len(a), len(b))
     for i0 in range(0, len(a), block):
         i1 = min(i0 + block, len(a))
         j_start = i0 if within else 0
