@@ -154,3 +154,22 @@ def test_hash_image_accepts_paths_bytes_arrays_and_pillow_images(tmp_path):
         h = get_hasher(name)
         ref = h.to_hex(h.hash(load_rgb(rec.path)))
         assert {hash_image(s, name) for s in (rec.path, data, load_rgb(rec.path), pil)} == {ref}
+
+
+def test_run_path_gives_fast_decode_hashers_their_own_decode(tmp_path, tiny_dir):
+    """In a real run (engine chunks), a fast_decode hasher is fed reduced-size
+    decoded pixels, an exact hasher the exact pixels, for the same image."""
+    from harness import run_experiment
+    from harness.hashers import get_hasher
+
+    cfg = {"name": "fd", "dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 4},
+           "hashers": ["phash", {"name": "phash", "params": {"fast_decode": True}}],
+           "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0, "output": str(tmp_path / "out")}
+    res = run_experiment(cfg, progress=False, workers=1)
+    exact, fast = get_hasher("phash"), get_hasher("phash", fast_decode=True)
+    orig = res.hashes[res.hashes["transform"] == "original()"]
+    got = orig.set_index(["image_name", "hasher"])["hash_hex"]
+    for rec in orig.drop_duplicates("image_name").itertuples():
+        path = str(tiny_dir / "images" / rec.image_name)
+        assert got[(rec.image_name, exact.label)] == exact.to_hex(exact.hash_file(path))
+        assert got[(rec.image_name, fast.label)] == fast.to_hex(fast.hash_file(path))

@@ -110,42 +110,66 @@ def compute_chunk(items: list, hashers: list, seed: int, max_pixels: int) -> dic
     return {"rows": _compute_rows(items, hashers, seed, max_pixels), "peak_rss_kib": peak_rss_kib()}
 
 
+def _decode_modes(objs) -> dict:
+    """Hasher indices grouped by decode options: a hasher with fast_decode
+    needs its own reduced-size decode (a different hasher identity), the
+    exact hashers share one."""
+    modes: dict[tuple, list] = {}
+    for i, h in enumerate(objs):
+        modes.setdefault(tuple(sorted(getattr(h, "decode_options", {}).items())), []).append(i)
+    return modes
+
+
 def _compute_rows(items: list, hashers: list, seed: int, max_pixels: int) -> list:
     objs = [resolve_hasher(r) for r in hashers]
+    modes = _decode_modes(objs)
     rows = []
     for it in items:
-        try:
-            rgb = load_rgb(_read_source(it.path), max_pixels=max_pixels)
-        except DecodeError as exc:
-            rows.append(image_error_row(it.image_id, "decode", exc.reason, f"max_pixels={max_pixels}"))
-            continue
-        except OSError as exc:  # fsspec / network read
-            rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}", f"max_pixels={max_pixels}"))
-            continue
-        for spec, hasher_idx in it.needs:
-            sd = seed_of(spec, seed)
-            try:
-                pixels, applied = apply_transform(spec, rgb, variant_seed(it.image_id, spec, seed))
-            except TransformError as exc:
-                rows.append([it.image_id, spec.key, "", sd, spec.family, severity_text(spec), "", None, None,
-                             None, None, None, "transform", exc.reason, ""])
+        source = None
+        for opts, mode_idx in modes.items():
+            wanted = [(spec, [i for i in idx if i in mode_idx]) for spec, idx in it.needs]
+            wanted = [(spec, idx) for spec, idx in wanted if idx]
+            if not wanted:
                 continue
-            h, w = pixels.shape[:2]
-            for i in hasher_idx:
-                hasher = objs[i]
-                try:
-                    packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
-                except Exception as exc:  # one hasher failing on one image must not stop the run
-                    rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
-                                 hasher.name, None, None, None, None, None, "hash",
-                                 f"{type(exc).__name__}: {exc}", ""])
-                    continue
-                rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
-                             hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
-                             "", "", ""])
-            del pixels
-        del rgb
+            try:
+                source = _read_source(it.path) if source is None else source
+                rgb = load_rgb(source, max_pixels=max_pixels, **dict(opts))
+            except DecodeError as exc:
+                rows.append(image_error_row(it.image_id, "decode", exc.reason, f"max_pixels={max_pixels}"))
+                break  # one error row per image
+            except OSError as exc:  # fsspec / network read
+                rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}",
+                                            f"max_pixels={max_pixels}"))
+                break
+            _variant_rows(it, rgb, wanted, objs, seed, rows)
+            del rgb
     return rows
+
+
+def _variant_rows(it, rgb, wanted, objs, seed, rows) -> None:
+    """Rows for every (spec, hasher indices) of one decoded image."""
+    for spec, hasher_idx in wanted:
+        sd = seed_of(spec, seed)
+        try:
+            pixels, applied = apply_transform(spec, rgb, variant_seed(it.image_id, spec, seed))
+        except TransformError as exc:
+            rows.append([it.image_id, spec.key, "", sd, spec.family, severity_text(spec), "", None, None,
+                         None, None, None, "transform", exc.reason, ""])
+            continue
+        h, w = pixels.shape[:2]
+        for i in hasher_idx:
+            hasher = objs[i]
+            try:
+                packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
+            except Exception as exc:  # one hasher failing on one image must not stop the run
+                rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+                             hasher.name, None, None, None, None, None, "hash",
+                             f"{type(exc).__name__}: {exc}", ""])
+                continue
+            rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+                         hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
+                         "", "", ""])
+        del pixels
 
 
 def warm_up(seconds: float = 0.3) -> int:
