@@ -455,3 +455,31 @@ def test_bit_correlation_summary_equals_numpy_corrcoef():
     assert got["corr_max_abs"] == pytest.approx(1.0)
     assert got["corr_mean_abs"] == pytest.approx(a.mean(), rel=1e-9)
     assert got["corr_share_above_0.3"] == pytest.approx((a > 0.3).mean())
+
+
+@pytest.mark.parametrize("bits", [64, 144, 256])
+def test_kernels_equal_numpy_across_row_and_column_blocks(bits):
+    """Sizes that cross the kernels' row groups (32 / 8 rows), row blocks
+    (256) and column blocks (4096), with a ragged tail: the numba histogram
+    (every loop variant) and threshold counts equal numpy's bitwise_count
+    histogram, within one set and across two sets."""
+    from harness.metrics import hamming
+    from harness.metrics.hamming import pair_histogram_numpy
+    if hamming._kernel(10**9) is None:
+        pytest.skip("numba kernels unavailable (HARNESS_NO_NUMBA or no numba)")
+    from harness.metrics import kernel as K
+    rng = np.random.default_rng(bits + 1)
+    a = _random_hashes(rng, 4100 + 37, bits)
+    a[:600, : bits // 16] = 0  # pull part of the set together: small distances occur
+    b = _random_hashes(rng, 300 + 5, bits)
+    want = pair_histogram_numpy(a)
+    want_ab = pair_histogram_numpy(a, b)
+    assert (pair_histogram(a) == want).all()
+    assert (pair_histogram(a, b) == want_ab).all()
+    X = hamming._words_for_histogram(K, a)
+    if X.shape[1] > 1:
+        for variant in (1, 2, 3):
+            assert (K.hist_kernel(X, X, True, 64 * X.shape[1] + 1, variant)[: len(want)] == want).all()
+    for t in (0, bits // 8, bits // 3, bits // 2, bits):
+        assert count_within(a, None, t) == want[: t + 1].sum()
+        assert count_within(a, b, t) == want_ab[: t + 1].sum()

@@ -172,9 +172,10 @@ def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
 
 
 def _words_for_histogram(K, packed):
-    """uint64 words for the histogram kernel; 3 words are zero-padded to 4,
-    because the specialised 4-word loop is faster than the 3-word one
-    (measured with `hist_kernel(..., variant=)`; the zero word adds 0 bits)."""
+    """uint64 words for the histogram and counting kernels; 3 words are
+    zero-padded to 4, because the specialised 4-word loops are faster than
+    the generic 3-word one (measured with `hist_kernel(..., variant=)`; the
+    zero word adds 0 bits)."""
     X = K.to_words(packed)
     if X.shape[1] == 3:
         X = np.concatenate([X, np.zeros((len(X), 1), np.uint64)], axis=1)
@@ -228,8 +229,8 @@ def count_within(a, b=None, threshold: int = 0, groups_a=None, groups_b=None) ->
     a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
     if len(a) == 0 or len(b) == 0:
         return 0
-    X = K.to_words(a)
-    Y = X if within else K.to_words(b)
+    X = _words_for_histogram(K, a)
+    Y = X if within else _words_for_histogram(K, b)
     count = int(K.count_kernel(X, Y, within, int(threshold)).sum())
     if ca is not None:
         same = _same_group_histogram(K, X, Y, within, ca, cb, 64 * X.shape[1] + 1)
