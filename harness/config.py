@@ -224,6 +224,14 @@ class ExperimentConfig(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _something_to_measure(self):
+        # transforms: [] is a pure false-positive study of the originals; it needs orig-orig pairs
+        if not self.transforms and not self.metrics.orig_orig:
+            raise ConfigError("transforms", "empty, and metrics.orig_orig is false: nothing to measure; "
+                                            "allowed: at least one transform, or [] with metrics.orig_orig: true")
+        return self
+
+    @model_validator(mode="after")
     def _build_hashers(self):
         from .hashers import get_hasher
         seen = {}
@@ -253,6 +261,9 @@ class ExperimentConfig(_Strict):
 
 def _format_validation_error(exc: ValidationError) -> ConfigError:
     err = exc.errors()[0]
+    raised = (err.get("ctx") or {}).get("error")
+    if isinstance(raised, ConfigError):  # a model validator that names its own field
+        return ConfigError(raised.field, raised.message.replace("\n", " "))
     loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -80,6 +80,8 @@ def timeout_row(image_id: str, seconds: float) -> list:
 
 def _read_source(path: str):
     """A local path as is; an fsspec URL (s3://, gs://, http://...) as bytes."""
+    if not isinstance(path, str):  # os.PathLike
+        return path
     if "://" in path and not path.startswith("file://"):
         import fsspec
         with fsspec.open(path, "rb") as fh:
@@ -121,7 +123,21 @@ def _decode_modes(objs) -> dict:
 
 
 def _compute_rows(items: list, hashers: list, seed: int, max_pixels: int) -> list:
-    objs = [resolve_hasher(r) for r in hashers]
+    return compute_rows(items, [resolve_hasher(r) for r in hashers], seed, max_pixels)
+
+
+def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
+    """Store rows (STORE_COLUMNS) for every (image, spec, hasher index) of
+    `items`, with hasher objects `objs` (an Item's needs index into them).
+
+    The one "decode -> variants -> hash" path: runs (through compute_chunk)
+    and `harness.engine.work.hash_images` (verify, screen, tests) both come
+    here. Per image: read the source once, decode once per decode mode
+    (fast_decode hashers get their own reduced-size decode), make each
+    variant in memory, hash it. A decode or read failure is one error row
+    for the image (stage "decode"); a transform failure one row per variant
+    ("transform"); an exception from a hasher one row ("hash"). Nothing
+    raises for a bad image."""
     modes = _decode_modes(objs)
     rows = []
     for it in items:

@@ -11,7 +11,11 @@ where kind is one of:
   (natural collisions; transform ``original``).
 
 Each transform spec gets two rows, one per negative set, so the natural
-collision rate and the deployment rate are never mixed.
+collision rate and the deployment rate are never mixed. A hasher with no
+positive pairs at all (a run with ``transforms: []``, a pure false-positive
+study of the originals) gets one orig-orig row for transform
+``original()``: n_pos = 0, AUC, EER and every TPR NaN; thresholds and FPRs
+from the orig-orig negatives.
 """
 from __future__ import annotations
 
@@ -75,11 +79,18 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
         bits = int(df["bits"].iat[0])
         vectors[hasher, kind, transform] = histogram_vector(df, bits)
         info[hasher, kind, transform] = (bits, df["family"].iat[0], df["severity"].iat[0])
+    with_positives = {h for (h, k, _t) in vectors if k == "positive"}
+    for (hasher, kind, transform), neg_hist in list(vectors.items()):
+        if kind == "orig-orig" and hasher not in with_positives:
+            # a run without transforms: a pure false-positive study of the originals
+            vectors[hasher, "positive", transform] = np.zeros(len(neg_hist), dtype=np.int64)
+            info[hasher, "positive", transform] = info[hasher, kind, transform]
     for (hasher, kind, transform), pos in vectors.items():
         if kind != "positive":
             continue
         bits, family, severity = info[hasher, kind, transform]
-        for negatives in ("variant-orig", "orig-orig"):
+        no_positives = hasher not in with_positives
+        for negatives in (("orig-orig",) if no_positives else ("variant-orig", "orig-orig")):
             neg_key = (hasher, negatives, transform if negatives == "variant-orig" else "original()")
             neg_set = (neg_sets or {}).get((hasher, transform, negatives))
             if neg_sets is not None and neg_set is None:
@@ -95,10 +106,11 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
                 row[fpr_column(x)] = tpr_at_fpr(pos, neg, x)
             row["target_fpr"] = target_fpr
             t = None
-            if fpr_measurable(n_neg, target_fpr) and n_pos:
+            if fpr_measurable(n_neg, target_fpr) and (n_pos or no_positives):
                 t = largest_threshold_at_fpr(neg, target_fpr)
                 row["threshold_at_target"] = t
-                row["tpr_at_threshold"] = float(pos[: t + 1].sum() / n_pos) if t >= 0 else 0.0
+                row["tpr_at_threshold"] = (float(pos[: t + 1].sum() / n_pos) if t >= 0 else 0.0) \
+                    if n_pos else np.nan
                 row["fpr_at_threshold"] = float(neg[: t + 1].sum() / n_neg) if t >= 0 else 0.0
             else:
                 row["threshold_at_target"] = np.nan
@@ -125,7 +137,7 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
                                                                     float(neg_set.upper[t]), confidence)}
                 r = recommend_threshold(neg_set.upper, target_fpr) if n_neg else -1
                 tp = int(pos[: r + 1].sum()) if r >= 0 else 0
-                lo, hi = clopper_pearson(tp, n_pos, confidence)
+                lo, hi = clopper_pearson(tp, n_pos, confidence) if n_pos else (np.nan, np.nan)
                 row |= {"recommended_threshold": r,
                         "fpr_at_recommended": float(neg_set.fpr[r]) if r >= 0 else 0.0,
                         "fpr_upper_at_recommended": float(neg_set.upper[r]) if r >= 0 else 0.0,

@@ -232,6 +232,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                                                 "flip_rate": diag.flip_rates(orig_bits[rows], vb),
                                                 "share_ones": diag.share_of_ones(vb), "n_images": len(var)}))
         if oo is not None:
+            if not positives:  # no transforms: summarise gives the orig-orig row of the originals
+                neg_sets[(_label(hasher), ORIGINAL_KEY, "orig-orig")] = oo
             thr_rows.extend(_threshold_rows(_label(hasher), bits, oo, positives, cfg))
             if cfg.diagnostics:
                 row, extra = _diagnostics(hasher, metric, oo, orig_bits)
@@ -283,9 +285,12 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
     """Recommended threshold per target FPR from the orig-orig upper bound
     (harness.metrics.intervals.recommend_threshold) and the TPR per
     transform at that threshold, with a Clopper-Pearson interval (one
-    positive pair per image: independent across images)."""
+    positive pair per image: independent across images). Without positives
+    (no transforms) one row per target for transform original(), TPR NaN."""
     rows = []
     targets = sorted(set(cfg.fpr_points) | {cfg.target_fpr}, reverse=True)
+    if not positives:
+        positives = {ORIGINAL_KEY: ({"family": "original", "severity": ""}, np.zeros(len(oo.hist), np.int64))}
     for target in targets:
         t = recommend_threshold(oo.upper, target)
         fp = int(oo.fp[t]) if t >= 0 else 0

@@ -246,6 +246,11 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("h", 2, "How to read this")] + [("p", t) for t in HOW_TO_READ]
     blocks += [("h", 2, "What was run")] + what_was_run(data)
 
+    if pair_counts(data)["positive"] == 0:
+        blocks += no_positives_blocks(data, target)
+        blocks += thresholds_blocks(data, target)
+        return _finish_blocks(data, blocks, saved)
+
     blocks += [("h", 2, "Summary per hasher")]
     header, rows = summary_rows(summary, data)
     blocks += [("p", "All edits of this run pooled (positives: every variant against its own original; "
@@ -311,6 +316,12 @@ def build_blocks(data) -> tuple[list, list]:
                "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
                "line is the threshold t (pairs left of it match).")
 
+    return _finish_blocks(data, blocks, saved)
+
+
+def _finish_blocks(data, blocks: list, saved: list) -> tuple[list, list]:
+    """The sections every report ends with: gallery, risk, errors, other
+    tables, configuration."""
     blocks += gallery_blocks(data, saved)
     blocks += risk_blocks(data)
     blocks += errors_blocks(data)
@@ -318,6 +329,32 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("h", 2, "Configuration"),
                ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True))]
     return blocks, saved
+
+
+def no_positives_blocks(data, target: float) -> list:
+    """A run without transforms (``transforms: []``): no positive pairs, so
+    no TPR, AUC, EER, ROC or DET; only the false positives among the
+    originals (orig-orig rows of metrics.csv)."""
+    m = data.metrics
+    if "negatives" in m.columns:
+        m = m[m["negatives"] == "orig-orig"]
+    rows = []
+    for r in m.to_dict("records"):
+        t = r.get("threshold_at_target")
+        rec = r.get("recommended_threshold")
+        rows.append([str(r["hasher"]), fmt(r["bits"]), fmt(r["n_neg"]),
+                     "not measurable" if pd.isna(t) else ("none" if t < 0 else str(int(t))),
+                     str(r.get("fpr_at_threshold_text", fmt(r.get("fpr_at_threshold")))),
+                     "" if rec is None or pd.isna(rec) else ("none" if rec < 0 else str(int(rec)))])
+    return [("h", 2, "False positives among the originals (no transforms)"),
+            ("p", "This run has no transforms, so there are **no positive pairs**: no TPR, AUC, EER, ROC or "
+                  "DET curve can be computed. What it measures is the false-positive side only: every pair of "
+                  "distinct originals in different groups (orig-orig negatives), counted exactly. "
+                  f"`t at target`: the largest t whose FPR among these pairs is at most {target:g} (point "
+                  "estimate); `recommended t`: the largest t whose FPR upper bound stays below it "
+                  "(`none`: not achievable with this many pairs)."),
+            ("table", ["hasher", "bits", "orig-orig pairs", "t at target", "FPR at t [interval]",
+                       "recommended t"], rows)]
 
 
 #: tables of other stages that are listed but not printed in full, and why
@@ -359,7 +396,7 @@ def thresholds_blocks(data, target: float) -> list:
                     "negative pairs; use more photos."),
               ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
                rows)]
-    ok = sub[sub["recommended_threshold"] >= 0]
+    ok = sub[(sub["recommended_threshold"] >= 0) & sub["tpr"].notna()]
     if len(ok):
         ok = _sort_mild_to_severe(ok) if "family" in ok.columns else ok
         hashers = sorted(ok["hasher"].unique())

@@ -36,7 +36,7 @@ def summary_pivot(metrics: pd.DataFrame) -> str:
     one row per transform, one column per hasher (variant-orig negatives)."""
     m = metrics[metrics["negatives"] == "variant-orig"]
     if m.empty:
-        return "(no metrics)"
+        return false_positive_lines(metrics) or "(no metrics)"
     target = m["target_fpr"].iat[0]
     tpr = m.pivot(index="transform", columns="hasher", values="tpr_at_threshold")
     thr = m.groupby("hasher")["threshold_at_target"].median()
@@ -46,6 +46,25 @@ def summary_pivot(metrics: pd.DataFrame) -> str:
     for key in order:
         lines.append(f"{key:<22}" + "".join(f"{_fmt(tpr.at[key, h]):>10}" for h in tpr.columns))
     lines.append(f"{'median threshold (bits)':<22}" + "".join(f"{_fmt(thr[h]):>10}" for h in tpr.columns))
+    return "\n".join(lines)
+
+
+def false_positive_lines(metrics: pd.DataFrame) -> str:
+    """Terminal text for a run without transforms (no positive pairs): per
+    hasher the orig-orig false-positive figures; "" if there are none."""
+    if "negatives" not in metrics.columns:
+        return ""
+    m = metrics[(metrics["negatives"] == "orig-orig") & (metrics["n_pos"] == 0)]
+    if m.empty:
+        return ""
+    target = m["target_fpr"].iat[0]
+    lines = [f"no transforms: no positive pairs, so no TPR/AUC; orig-orig false positives "
+             f"(target FPR {target:g}):"]
+    for r in m.to_dict("records"):
+        rec = r.get("recommended_threshold")
+        lines.append(f"  {r['hasher']:<16} {int(r['n_neg'])} pairs; largest t with FPR <= {target:g}: "
+                     f"{_fmt(r['threshold_at_target'])}; recommended t (upper bound < target): "
+                     + ("none" if rec is None or pd.isna(rec) or rec < 0 else str(int(rec))))
     return "\n".join(lines)
 
 
