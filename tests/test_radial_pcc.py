@@ -15,6 +15,24 @@ from harness.hashers.radial_pcc import DBL_MIN, peak_cross_correlation
 from harness.transforms import TransformSpec, apply_transform
 
 
+def _opencv_dispatches_avx2() -> bool:
+    """True when OpenCV runs its AVX2 kernels here and not AVX-512 ones
+    (cv2.getCPUFeaturesLine(): '*NAME' compiled for dispatch, 'NAME?' not
+    available on this CPU). The kernel reproduces the AVX2 dot product."""
+    feats = cv2.getCPUFeaturesLine().split()
+    return "*AVX2" in feats and not any(f.startswith("*AVX512") and not f.endswith("?") for f in feats)
+
+
+def _assert_same_as_opencv(got, ref):
+    """Bit for bit where OpenCV takes the AVX2 path (this project's machines);
+    on an AVX-512 CPU OpenCV sums its lanes in another order, so only the
+    last float32 bits may differ."""
+    if _opencv_dispatches_avx2():
+        assert np.array_equal(got, ref), f"max difference {np.abs(got - ref).max()}"
+    else:
+        assert np.abs(got - ref).max() <= 1e-6, f"max difference {np.abs(got - ref).max()}"
+
+
 def _opencv(a, b):
     algo = cv2.img_hash.RadialVarianceHash_create()
     return np.array([[algo.compare(x.reshape(1, -1), y.reshape(1, -1)) for y in b] for x in a])
@@ -46,11 +64,15 @@ def test_kernel_equals_opencv_compare_on_every_pair_of_real_photos(photo_hashes)
     got = peak_cross_correlation(allh, allh)
     ref = _opencv(allh, allh)
     assert got.shape == ref.shape == (len(allh), len(allh))
-    assert np.array_equal(got, ref), f"max difference {np.abs(got - ref).max()}"
+    _assert_same_as_opencv(got, ref)
     # the hasher's distance and its bins: identical too (they are functions of the same float)
     d = h.pair_distances(allh, allh)
-    assert np.array_equal(d, 1.0 - ref)
-    assert np.array_equal(h.quantise(d), h.quantise(h.pair_distances_reference(allh, allh)))
+    assert np.array_equal(d, 1.0 - got)
+    bins, ref_bins = h.quantise(d), h.quantise(h.pair_distances_reference(allh, allh))
+    if _opencv_dispatches_avx2():
+        assert np.array_equal(bins, ref_bins)
+    else:  # last-bit differences can only move a distance lying on a bin edge, by one bin
+        assert np.abs(bins - ref_bins).max() <= 1 and (bins != ref_bins).mean() < 1e-3
     # compare() is not symmetric in the last bits: why the metrics stage takes both directions
     assert not np.array_equal(ref, ref.T)
 
@@ -65,6 +87,6 @@ def test_kernel_equals_opencv_on_edge_cases():
         rng.integers(0, 256, (60, 40), dtype=np.uint8),
     ])
     got = peak_cross_correlation(hashes, hashes)
-    assert np.array_equal(got, _opencv(hashes, hashes))
+    _assert_same_as_opencv(got, _opencv(hashes, hashes))
     assert got[0, 0] == DBL_MIN and got[0, 5] == DBL_MIN
     assert peak_cross_correlation(hashes[:0], hashes).shape == (0, len(hashes))
