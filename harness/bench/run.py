@@ -9,10 +9,13 @@ of a separate venv (``--perception-python``; perception pins an older
 OpenCV and must not be installed next to harness).
 
 Throughput = source images / wall seconds of the pipeline, timed inside the
-process after imports (listing, decoding, variants, hashing, metrics and
-writing for harness; dataset, transform-to-disk, hashing and
-threshold/recall for perception). Figures go to results/bench/run.json and
-run.md.
+process after imports (listing, decoding, variants, hashing, metrics,
+writing and report for harness; dataset, transform-to-disk, hashing and
+threshold/recall for perception). perception has no report stage, so
+harness is also given without its report (the same run's seconds minus the
+report stage's, from run.json). Each dataset of ``--dataset`` (default
+caltech101_tiny and kodak24) gets its own table. Figures go to
+results/bench/run.json and run.md.
 """
 from __future__ import annotations
 
@@ -28,14 +31,28 @@ import time
 DEFAULT_PERCEPTION_PYTHON = "/work/venv-perception/bin/python"
 
 
+DEFAULT_DATASETS = "caltech101_tiny,kodak24"
+
+
+def _datasets_root() -> str:
+    return os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
+
+
 def _default_dataset() -> str:
-    root = os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
-    return os.path.join(root, "caltech101_tiny", "images")
+    return os.path.join(_datasets_root(), "caltech101_tiny", "images")
+
+
+def _resolve_dataset(name: str) -> str:
+    """A folder as given, or the images/ folder of a shared dataset by name."""
+    if os.path.isdir(name):
+        return name
+    return os.path.join(_datasets_root(), name, "images")
 
 
 def add_arguments(p) -> None:
     p.add_argument("--dataset", default=None,
-                   help="folder of photos (default: ../shared/datasets/caltech101_tiny/images)")
+                   help="comma-separated folders of photos or names of shared datasets, each measured"
+                        f" separately (default: {DEFAULT_DATASETS} under ../shared/datasets)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     p.add_argument("--perception-python", default=None,
@@ -69,8 +86,12 @@ def _harness_run(folder: str, limit, workers: int) -> dict:
         res = run_experiment(cfg, progress=False, workers=workers)
         seconds = time.perf_counter() - t0
     n = res.run_info["dataset"]["images_listed"]
+    report = float(res.run_info["timings_seconds"].get("report", 0.0))
     return {"workers": workers, "images": n, "seconds": round(seconds, 3),
             "images_per_second": round(n / seconds, 3),
+            # the same run minus its report stage (figures + documents; perception has none)
+            "seconds_without_report": round(seconds - report, 3),
+            "images_per_second_without_report": round(n / (seconds - report), 3),
             "hashes": int(res.run_info["counts"]["hash_rows"]),
             "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
             "timings_seconds": res.run_info["timings_seconds"],
@@ -99,36 +120,56 @@ def _markdown(result: dict) -> str:
              f"Measured {result['date']} on {result['machine']['cpus']} cores "
              f"(load average before/after: {result['load_before']} / {result['load_after']}; "
              "the machine was shared, so figures are noisy).", "",
-             f"Dataset: `{result['dataset']}` ({result['images']} images); quickstart settings: "
-             "4 hashers x (original + 21 variants), metrics included.", "",
-             f"Command: `{result['command']}`", "",
-             "| pipeline | workers | seconds | images/s |", "|---|---:|---:|---:|"]
-    for r in result["harness"]:
-        lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |")
-    for r in result["perception"]:
-        if "error" in r:
-            lines.append(f"| perception | {r['workers']} | - | {r['error']} |")
-        else:
-            lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
-                         f" {r['images_per_second']} |")
-    lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
-              " hashing in the workers; perception: its three steps):", "",
-              "| pipeline | workers | start workers | transform | hash | metrics | report |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in result["harness"]:
-        t = r["timings_seconds"]
-        lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) | {t['hash']} |"
-                     f" {t['metrics']} | {t.get('report', '')} |")
-    for r in result["perception"]:
-        if "error" not in r:
-            lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
-                         f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
-    lines += ["", "Ratios:", ""]
-    for k, v in result["ratios"].items():
-        lines.append(f"- {k}: {v}")
+             "Quickstart settings: 4 hashers x (original + 21 variants), metrics included. "
+             "'with report' = the whole `run_experiment` (listing, hashing, metrics, tables, report); "
+             "'without report' = the same run minus its report stage (figures, report.md/html), timed "
+             "inside the same run: perception's pipeline has no report, so that column is the like-for-like "
+             "comparison.", "",
+             f"Command: `{result['command']}`", ""]
+    for d in result["datasets"]:
+        lines += [f"## {d['name']} (`{d['dataset']}`, {d['images']} images)", "",
+                  "| pipeline | workers | seconds | images/s | seconds without report | images/s without report |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in d["harness"]:
+            lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |"
+                         f" {r['seconds_without_report']} | {r['images_per_second_without_report']} |")
+        for r in d["perception"]:
+            if "error" in r:
+                lines.append(f"| perception | {r['workers']} | - | {r['error']} | - | - |")
+            else:
+                lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
+                             f" {r['images_per_second']} | (no report) | {r['images_per_second']} |")
+        lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
+                  " hashing in the workers; perception: its three steps):", "",
+                  "| pipeline | workers | start workers | transform | hash | metrics | report |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in d["harness"]:
+            t = r["timings_seconds"]
+            lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) |"
+                         f" {t['hash']} | {t['metrics']} | {t.get('report', '')} |")
+        for r in d["perception"]:
+            if "error" not in r:
+                lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
+                             f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
+        lines += ["", "Ratios:", ""]
+        for k, v in d["ratios"].items():
+            lines.append(f"- {k}: {v}")
+        lines.append("")
     if result.get("perception_note"):
-        lines += ["", result["perception_note"]]
-    return "\n".join(lines) + "\n"
+        lines += [result["perception_note"]]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _ratios(harness: list, perception: list) -> dict:
+    ratios = {}
+    for suffix, label in (("", "with report"), ("_without_report", "without report")):
+        h = {r["workers"]: r["images_per_second" + suffix] for r in harness}
+        p = {r["workers"]: r["images_per_second"] for r in perception if "error" not in r}
+        if 1 in h and 2 in h:
+            ratios[f"harness speed-up 1 -> 2 workers, {label} (target >= 1.8)"] = round(h[2] / h[1], 2)
+        for w in sorted(set(h) & set(p)):
+            ratios[f"harness / perception at {w} worker(s), {label} (target >= 3)"] = round(h[w] / p[w], 2)
+    return ratios
 
 
 def _memory_main(args) -> int:
@@ -198,17 +239,16 @@ def main(args) -> int:
     if args.memory:
         return _memory_main(args)
 
-    folder = args.dataset or _default_dataset()
-    if not os.path.isdir(folder):
-        raise ConfigError("--dataset", f"folder not found: {folder}")
+    folders = [_resolve_dataset(x.strip()) for x in (args.dataset or DEFAULT_DATASETS).split(",") if x.strip()]
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise ConfigError("--dataset", f"folder not found: {folder}")
     try:
         counts = [int(x) for x in str(args.workers).split(",") if x.strip()]
     except ValueError:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})") from None
     if not counts or min(counts) < 1:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})")
-    rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
-    files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
     py = args.perception_python
     if py is None:
         py = DEFAULT_PERCEPTION_PYTHON if os.path.exists(DEFAULT_PERCEPTION_PYTHON) else "none"
@@ -217,35 +257,37 @@ def main(args) -> int:
               "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "system": platform.platform()},
-              "dataset": os.path.abspath(folder), "images": len(files), "load_before": _loadavg(),
-              "harness": [], "perception": []}
-    for w in counts:
-        r = _harness_run(os.path.abspath(folder), args.limit, w)
-        print(f"phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
-              f" = {r['images_per_second']:.2f} images/s", flush=True)
-        result["harness"].append(r)
-    if py != "none":
+              "load_before": _loadavg(), "datasets": []}
+    for folder in folders:
+        rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
+        files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
+        name = os.path.basename(os.path.dirname(os.path.abspath(folder))) \
+            if os.path.basename(os.path.abspath(folder)) == "images" else os.path.basename(os.path.abspath(folder))
+        d = {"name": name, "dataset": os.path.abspath(folder), "images": len(files),
+             "load_before": _loadavg(), "harness": [], "perception": []}
         for w in counts:
-            r = _perception_run(py, files, w)
-            if "error" in r:
-                print(f"perception     workers={w}: {r['error']}", flush=True)
-            else:
-                print(f"perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
-                      f" = {r['images_per_second']:.2f} images/s", flush=True)
-            result["perception"].append(r)
-    else:
+            r = _harness_run(os.path.abspath(folder), args.limit, w)
+            print(f"{name}: phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
+                  f" = {r['images_per_second']:.2f} images/s; without report {r['seconds_without_report']:.1f} s"
+                  f" = {r['images_per_second_without_report']:.2f} images/s", flush=True)
+            d["harness"].append(r)
+        if py != "none":
+            for w in counts:
+                r = _perception_run(py, files, w)
+                if "error" in r:
+                    print(f"{name}: perception     workers={w}: {r['error']}", flush=True)
+                else:
+                    print(f"{name}: perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
+                          f" = {r['images_per_second']:.2f} images/s", flush=True)
+                d["perception"].append(r)
+        d["load_after"] = _loadavg()
+        d["ratios"] = _ratios(d["harness"], d["perception"])
+        for k, v in d["ratios"].items():
+            print(f"{name}: {k}: {v}")
+        result["datasets"].append(d)
+    if py == "none":
         result["perception_note"] = "perception not run (no --perception-python)."
     result["load_after"] = _loadavg()
-    ratios = {}
-    h = {r["workers"]: r["images_per_second"] for r in result["harness"]}
-    p = {r["workers"]: r["images_per_second"] for r in result["perception"] if "error" not in r}
-    if 1 in h and 2 in h:
-        ratios["harness speed-up 1 -> 2 workers (target >= 1.8)"] = round(h[2] / h[1], 2)
-    for w in sorted(set(h) & set(p)):
-        ratios[f"harness / perception at {w} worker(s) (target >= 3)"] = round(h[w] / p[w], 2)
-    result["ratios"] = ratios
-    for k, v in ratios.items():
-        print(f"{k}: {v}")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "run.json"), "w") as fh:
         json.dump(result, fh, indent=2)
