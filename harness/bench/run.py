@@ -8,8 +8,9 @@ same transforms and hashers (its own implementations), run with the Python
 of a separate venv (``--perception-python``; perception pins an older
 OpenCV and must not be installed next to harness).
 
-Throughput = source images / wall seconds of the pipeline, timed inside the
-process after imports (listing, decoding, variants, hashing, metrics,
+Throughput = source images / wall seconds of the pipeline, each run in a
+fresh Python process (so each pays its own worker start-up), timed inside
+the process after imports (listing, decoding, variants, hashing, metrics,
 writing and report for harness; dataset, transform-to-disk, hashing and
 threshold/recall for perception). perception has no report stage, so
 harness is also given without its report (the same run's seconds minus the
@@ -74,7 +75,8 @@ def _loadavg():
         return None
 
 
-def _harness_run(folder: str, limit, workers: int) -> dict:
+def _harness_child(folder: str, limit, workers: int) -> dict:
+    """One timed run (in the process that calls it)."""
     from ..config import load_config
     from ..engine import run_experiment
 
@@ -96,6 +98,21 @@ def _harness_run(folder: str, limit, workers: int) -> dict:
             "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
             "timings_seconds": res.run_info["timings_seconds"],
             "errors": int(res.n_errors)}
+
+
+def _harness_run(folder: str, limit, workers: int) -> dict:
+    """A run in a fresh Python process (timed inside it, after imports), as
+    perception's runs are: every run pays its own worker start-up."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    code = ("import json, sys; from harness.bench.run import _harness_child; "
+            "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
+            "int(sys.argv[3]))))")
+    proc = subprocess.run([sys.executable, "-c", code, folder, str(limit), str(workers)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError("harness bench run failed: " + proc.stderr.strip()[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _perception_run(python: str, files: list, workers: int) -> dict:
