@@ -60,6 +60,8 @@ def add_arguments(p) -> None:
                    help=f"python of a venv with perception[benchmarking] (default {DEFAULT_PERCEPTION_PYTHON}"
                         " if it exists; 'none' skips perception)")
     p.add_argument("--out", default=os.path.join("results", "bench"), help="folder for run.json and run.md")
+    p.add_argument("--no-cpu", dest="cpu", action="store_false",
+                   help="skip the extra inline run that measures CPU seconds")
     p.add_argument("--memory", default=None, metavar="N,N",
                    help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
                         " writes run_memory.json/.md")
@@ -75,7 +77,15 @@ def _loadavg():
         return None
 
 
-def _harness_child(folder: str, limit, workers: int) -> dict:
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished, waited-for
+    children and their waited-for descendants."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _harness_child(folder: str, limit, workers: int, scheduler=None) -> dict:
     """One timed run (in the process that calls it)."""
     from ..config import load_config
     from ..engine import run_experiment
@@ -85,11 +95,11 @@ def _harness_child(folder: str, limit, workers: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         cfg["output"] = os.path.join(tmp, "out")
         t0 = time.perf_counter()
-        res = run_experiment(cfg, progress=False, workers=workers)
+        res = run_experiment(cfg, progress=False, workers=workers, scheduler=scheduler)
         seconds = time.perf_counter() - t0
     n = res.run_info["dataset"]["images_listed"]
     report = float(res.run_info["timings_seconds"].get("report", 0.0))
-    return {"workers": workers, "images": n, "seconds": round(seconds, 3),
+    return {"workers": workers, "scheduler": scheduler, "images": n, "seconds": round(seconds, 3),
             "images_per_second": round(n / seconds, 3),
             # the same run minus its report stage (figures + documents; perception has none)
             "seconds_without_report": round(seconds - report, 3),
@@ -100,19 +110,28 @@ def _harness_child(folder: str, limit, workers: int) -> dict:
             "errors": int(res.n_errors)}
 
 
-def _harness_run(folder: str, limit, workers: int) -> dict:
+def _harness_run(folder: str, limit, workers: int, scheduler=None) -> dict:
     """A run in a fresh Python process (timed inside it, after imports), as
-    perception's runs are: every run pays its own worker start-up."""
+    perception's runs are: every run pays its own worker start-up. With
+    scheduler="inline" everything runs in that one process, and its CPU
+    seconds (imports included) are recorded too: a figure that load from
+    other processes on a shared machine disturbs much less than wall time."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     code = ("import json, sys; from harness.bench.run import _harness_child; "
             "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
-            "int(sys.argv[3]))))")
-    proc = subprocess.run([sys.executable, "-c", code, folder, str(limit), str(workers)],
+            "int(sys.argv[3]), None if sys.argv[4] == 'None' else sys.argv[4])))")
+    cpu0 = _children_cpu()
+    proc = subprocess.run([sys.executable, "-c", code, folder, str(limit), str(workers), str(scheduler)],
                           capture_output=True, text=True, env=env)
+    cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         raise RuntimeError("harness bench run failed: " + proc.stderr.strip()[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if scheduler == "inline":
+        out["cpu_seconds"] = round(cpu, 3)
+        out["images_per_cpu_second"] = round(out["images"] / cpu, 3)
+    return out
 
 
 def _perception_run(python: str, files: list, workers: int) -> dict:
@@ -121,14 +140,19 @@ def _perception_run(python: str, files: list, workers: int) -> dict:
         listing = os.path.join(tmp, "files.json")
         with open(listing, "w") as fh:
             json.dump(files, fh)
+        cpu0 = _children_cpu()
         proc = subprocess.run([python, script, "--files", listing, "--workers", str(workers),
                                "--storage", os.path.join(tmp, "store")],
                               capture_output=True, text=True)
+        cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {"workers": workers, "error": "perception failed: " + " | ".join(tail)}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["images_per_second"] = round(out["images"] / out["total_seconds"], 3)
+    if workers == 1:  # the whole process and its waited-for children, imports included
+        out["cpu_seconds"] = round(cpu, 3)
+        out["images_per_cpu_second"] = round(out["images"] / cpu, 3)
     return out
 
 
@@ -168,6 +192,13 @@ def _markdown(result: dict) -> str:
             if "error" not in r:
                 lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
                              f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
+        cpu_rows = [("phash-harness (inline: one process)", r) for r in d.get("cpu", [])] + \
+            [(f"perception {r['perception']} (1 worker)", r) for r in d["perception"] if "cpu_seconds" in r]
+        if cpu_rows:
+            lines += ["", "CPU seconds of the whole process (imports included; load from other processes"
+                      " disturbs this much less than wall time):", "",
+                      "| pipeline | CPU seconds | images per CPU second |", "|---|---:|---:|"]
+            lines += [f"| {label} | {r['cpu_seconds']} | {r['images_per_cpu_second']} |" for label, r in cpu_rows]
         lines += ["", "Ratios:", ""]
         for k, v in d["ratios"].items():
             lines.append(f"- {k}: {v}")
@@ -177,8 +208,12 @@ def _markdown(result: dict) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _ratios(harness: list, perception: list) -> dict:
+def _ratios(harness: list, perception: list, cpu: list | None = None) -> dict:
     ratios = {}
+    p_cpu = [r for r in perception if "images_per_cpu_second" in r]
+    if cpu and p_cpu:
+        ratios["harness / perception, images per CPU second (inline harness vs 1-worker perception)"] = \
+            round(cpu[0]["images_per_cpu_second"] / p_cpu[0]["images_per_cpu_second"], 2)
     for suffix, label in (("", "with report"), ("_without_report", "without report")):
         h = {r["workers"]: r["images_per_second" + suffix] for r in harness}
         p = {r["workers"]: r["images_per_second"] for r in perception if "error" not in r}
@@ -288,6 +323,11 @@ def main(args) -> int:
                   f" = {r['images_per_second']:.2f} images/s; without report {r['seconds_without_report']:.1f} s"
                   f" = {r['images_per_second_without_report']:.2f} images/s", flush=True)
             d["harness"].append(r)
+        if args.cpu:
+            r = _harness_run(os.path.abspath(folder), args.limit, 1, "inline")
+            print(f"{name}: phash-harness  inline: {r['images']} images, {r['cpu_seconds']:.1f} CPU s"
+                  f" = {r['images_per_cpu_second']:.2f} images per CPU second", flush=True)
+            d["cpu"] = [r]
         if py != "none":
             for w in counts:
                 r = _perception_run(py, files, w)
@@ -298,7 +338,7 @@ def main(args) -> int:
                           f" = {r['images_per_second']:.2f} images/s", flush=True)
                 d["perception"].append(r)
         d["load_after"] = _loadavg()
-        d["ratios"] = _ratios(d["harness"], d["perception"])
+        d["ratios"] = _ratios(d["harness"], d["perception"], d.get("cpu"))
         for k, v in d["ratios"].items():
             print(f"{name}: {k}: {v}")
         result["datasets"].append(d)
