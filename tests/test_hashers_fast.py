@@ -177,3 +177,30 @@ def test_engine_rows_equal_reference_and_do_not_depend_on_batch_size(monkeypatch
             if row[0] == r.image_id:
                 assert row[12] == ""
                 assert row[8] == str(funcs[row[2]](Image.fromarray(pix[by_spec[row[1]].key])))
+
+
+def test_engine_converts_each_variant_to_grey_once_for_all_hashers(monkeypatch):
+    """The four imagehash hashers share one Pillow convert("L") per variant."""
+    from harness.datasets import load_records
+    from harness.engine.chunks import DoneIndex, hasher_ref, plan_chunks
+    from harness.hashers import imagehash_backend
+
+    calls = []
+    real = imagehash_backend._grey_images
+
+    def counting(images):
+        calls.append(len(images))
+        return real(images)
+    monkeypatch.setattr(imagehash_backend, "_grey_images", counting)
+    raw = load_config(None).model_dump()
+    raw["dataset"] = {"source": "folder", "path": str(dataset_dir("caltech101_tiny") / "images"), "limit": 2}
+    cfg = load_config(raw)
+    records, _ = load_records(cfg.dataset)
+    hashers = cfg.build_hashers()
+    assert [h.name for h in hashers] == ["ahash", "phash", "dhash", "whash"]
+    plan = plan_chunks(records, cfg.transform_specs(), hashers, 0, 8, DoneIndex(None, 0, 0))
+    chunks._HASHERS.clear()  # resolve fresh objects in this process
+    rows = chunks.compute_chunk(plan[0].items, [hasher_ref(h) for h in hashers], 0, cfg.max_pixels)["rows"]
+    n_variants = 1 + len(cfg.transform_specs())
+    assert len(rows) == 2 * n_variants * 4
+    assert calls == [n_variants, n_variants]  # one batch per image, converted once for all four hashers

@@ -180,11 +180,15 @@ def _flush(it, pending, objs, rows) -> None:
     """Hash a batch of variants with every hasher that needs them; append rows."""
     if not pending:
         return
-    results = {}
+    results, batches = {}, {}
     for i in sorted({i for p in pending for i in p[2]}):
-        sel = [k for k, p in enumerate(pending) if i in p[2]]
+        sel = tuple(k for k, p in enumerate(pending) if i in p[2])
+        # hashers that need the same variants get the same batch, so they share its cache
+        batch = batches.get(sel)
+        if batch is None:
+            batch = batches[sel] = ImageBatch([pending[k][3] for k in sel])
         try:
-            out = objs[i].hash_batch(ImageBatch([pending[k][3] for k in sel]))
+            out = objs[i].hash_batch(batch)
         except Exception as exc:  # a hasher whose batch call itself fails: one error per variant
             out = [exc] * len(sel)
         for k, o in zip(sel, out):
