@@ -315,7 +315,7 @@ def main(args) -> int:
         files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
         name = os.path.basename(os.path.dirname(os.path.abspath(folder))) \
             if os.path.basename(os.path.abspath(folder)) == "images" else os.path.basename(os.path.abspath(folder))
-        d = {"name": name, "dataset": os.path.abspath(folder), "images": len(files),
+        d = {"name": name, "dataset": os.path.realpath(folder), "images": len(files),
              "load_before": _loadavg(), "harness": [], "perception": []}
         for w in counts:
             r = _harness_run(os.path.abspath(folder), args.limit, w)
