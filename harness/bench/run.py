@@ -8,11 +8,15 @@ same transforms and hashers (its own implementations), run with the Python
 of a separate venv (``--perception-python``; perception pins an older
 OpenCV and must not be installed next to harness).
 
-Throughput = source images / wall seconds of the pipeline, timed inside the
-process after imports (listing, decoding, variants, hashing, metrics and
-writing for harness; dataset, transform-to-disk, hashing and
-threshold/recall for perception). Figures go to results/bench/run.json and
-run.md.
+Throughput = source images / wall seconds of the pipeline, each run in a
+fresh Python process (so each pays its own worker start-up), timed inside
+the process after imports (listing, decoding, variants, hashing, metrics,
+writing and report for harness; dataset, transform-to-disk, hashing and
+threshold/recall for perception). perception has no report stage, so
+harness is also given without its report (the same run's seconds minus the
+report stage's, from run.json). Each dataset of ``--dataset`` (default
+caltech101_tiny and kodak24) gets its own table. Figures go to
+results/bench/run.json and run.md.
 """
 from __future__ import annotations
 
@@ -28,20 +32,36 @@ import time
 DEFAULT_PERCEPTION_PYTHON = "/work/venv-perception/bin/python"
 
 
+DEFAULT_DATASETS = "caltech101_tiny,kodak24"
+
+
+def _datasets_root() -> str:
+    return os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
+
+
 def _default_dataset() -> str:
-    root = os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
-    return os.path.join(root, "caltech101_tiny", "images")
+    return os.path.join(_datasets_root(), "caltech101_tiny", "images")
+
+
+def _resolve_dataset(name: str) -> str:
+    """A folder as given, or the images/ folder of a shared dataset by name."""
+    if os.path.isdir(name):
+        return name
+    return os.path.join(_datasets_root(), name, "images")
 
 
 def add_arguments(p) -> None:
     p.add_argument("--dataset", default=None,
-                   help="folder of photos (default: ../shared/datasets/caltech101_tiny/images)")
+                   help="comma-separated folders of photos or names of shared datasets, each measured"
+                        f" separately (default: {DEFAULT_DATASETS} under ../shared/datasets)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     p.add_argument("--perception-python", default=None,
                    help=f"python of a venv with perception[benchmarking] (default {DEFAULT_PERCEPTION_PYTHON}"
                         " if it exists; 'none' skips perception)")
     p.add_argument("--out", default=os.path.join("results", "bench"), help="folder for run.json and run.md")
+    p.add_argument("--no-cpu", dest="cpu", action="store_false",
+                   help="skip the extra inline run that measures CPU seconds")
     p.add_argument("--memory", default=None, metavar="N,N",
                    help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
                         " writes run_memory.json/.md")
@@ -57,7 +77,16 @@ def _loadavg():
         return None
 
 
-def _harness_run(folder: str, limit, workers: int) -> dict:
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished, waited-for
+    children and their waited-for descendants."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _harness_child(folder: str, limit, workers: int, scheduler=None) -> dict:
+    """One timed run (in the process that calls it)."""
     from ..config import load_config
     from ..engine import run_experiment
 
@@ -66,15 +95,43 @@ def _harness_run(folder: str, limit, workers: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         cfg["output"] = os.path.join(tmp, "out")
         t0 = time.perf_counter()
-        res = run_experiment(cfg, progress=False, workers=workers)
+        res = run_experiment(cfg, progress=False, workers=workers, scheduler=scheduler)
         seconds = time.perf_counter() - t0
     n = res.run_info["dataset"]["images_listed"]
-    return {"workers": workers, "images": n, "seconds": round(seconds, 3),
+    report = float(res.run_info["timings_seconds"].get("report", 0.0))
+    return {"workers": workers, "scheduler": scheduler, "images": n, "seconds": round(seconds, 3),
             "images_per_second": round(n / seconds, 3),
+            # the same run minus its report stage (figures + documents; perception has none)
+            "seconds_without_report": round(seconds - report, 3),
+            "images_per_second_without_report": round(n / (seconds - report), 3),
             "hashes": int(res.run_info["counts"]["hash_rows"]),
             "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
             "timings_seconds": res.run_info["timings_seconds"],
             "errors": int(res.n_errors)}
+
+
+def _harness_run(folder: str, limit, workers: int, scheduler=None) -> dict:
+    """A run in a fresh Python process (timed inside it, after imports), as
+    perception's runs are: every run pays its own worker start-up. With
+    scheduler="inline" everything runs in that one process, and its CPU
+    seconds (imports included) are recorded too: a figure that load from
+    other processes on a shared machine disturbs much less than wall time."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    code = ("import json, sys; from harness.bench.run import _harness_child; "
+            "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
+            "int(sys.argv[3]), None if sys.argv[4] == 'None' else sys.argv[4])))")
+    cpu0 = _children_cpu()
+    proc = subprocess.run([sys.executable, "-c", code, folder, str(limit), str(workers), str(scheduler)],
+                          capture_output=True, text=True, env=env)
+    cpu = _children_cpu() - cpu0
+    if proc.returncode != 0:
+        raise RuntimeError("harness bench run failed: " + proc.stderr.strip()[-2000:])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if scheduler == "inline":
+        out["cpu_seconds"] = round(cpu, 3)
+        out["images_per_cpu_second"] = round(out["images"] / cpu, 3)
+    return out
 
 
 def _perception_run(python: str, files: list, workers: int) -> dict:
@@ -83,14 +140,19 @@ def _perception_run(python: str, files: list, workers: int) -> dict:
         listing = os.path.join(tmp, "files.json")
         with open(listing, "w") as fh:
             json.dump(files, fh)
+        cpu0 = _children_cpu()
         proc = subprocess.run([python, script, "--files", listing, "--workers", str(workers),
                                "--storage", os.path.join(tmp, "store")],
                               capture_output=True, text=True)
+        cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         return {"workers": workers, "error": "perception failed: " + " | ".join(tail)}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["images_per_second"] = round(out["images"] / out["total_seconds"], 3)
+    if workers == 1:  # the whole process and its waited-for children, imports included
+        out["cpu_seconds"] = round(cpu, 3)
+        out["images_per_cpu_second"] = round(out["images"] / cpu, 3)
     return out
 
 
@@ -99,36 +161,67 @@ def _markdown(result: dict) -> str:
              f"Measured {result['date']} on {result['machine']['cpus']} cores "
              f"(load average before/after: {result['load_before']} / {result['load_after']}; "
              "the machine was shared, so figures are noisy).", "",
-             f"Dataset: `{result['dataset']}` ({result['images']} images); quickstart settings: "
-             "4 hashers x (original + 21 variants), metrics included.", "",
-             f"Command: `{result['command']}`", "",
-             "| pipeline | workers | seconds | images/s |", "|---|---:|---:|---:|"]
-    for r in result["harness"]:
-        lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |")
-    for r in result["perception"]:
-        if "error" in r:
-            lines.append(f"| perception | {r['workers']} | - | {r['error']} |")
-        else:
-            lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
-                         f" {r['images_per_second']} |")
-    lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
-              " hashing in the workers; perception: its three steps):", "",
-              "| pipeline | workers | start workers | transform | hash | metrics | report |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in result["harness"]:
-        t = r["timings_seconds"]
-        lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) | {t['hash']} |"
-                     f" {t['metrics']} | {t.get('report', '')} |")
-    for r in result["perception"]:
-        if "error" not in r:
-            lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
-                         f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
-    lines += ["", "Ratios:", ""]
-    for k, v in result["ratios"].items():
-        lines.append(f"- {k}: {v}")
+             "Quickstart settings: 4 hashers x (original + 21 variants), metrics included. "
+             "'with report' = the whole `run_experiment` (listing, hashing, metrics, tables, report); "
+             "'without report' = the same run minus its report stage (figures, report.md/html), timed "
+             "inside the same run: perception's pipeline has no report, so that column is the like-for-like "
+             "comparison.", "",
+             f"Command: `{result['command']}`", ""]
+    for d in result["datasets"]:
+        lines += [f"## {d['name']} (`{d['dataset']}`, {d['images']} images)", "",
+                  "| pipeline | workers | seconds | images/s | seconds without report | images/s without report |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in d["harness"]:
+            lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |"
+                         f" {r['seconds_without_report']} | {r['images_per_second_without_report']} |")
+        for r in d["perception"]:
+            if "error" in r:
+                lines.append(f"| perception | {r['workers']} | - | {r['error']} | - | - |")
+            else:
+                lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
+                             f" {r['images_per_second']} | (no report) | {r['images_per_second']} |")
+        lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
+                  " hashing in the workers; perception: its three steps):", "",
+                  "| pipeline | workers | start workers | transform | hash | metrics | report |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in d["harness"]:
+            t = r["timings_seconds"]
+            lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) |"
+                         f" {t['hash']} | {t['metrics']} | {t.get('report', '')} |")
+        for r in d["perception"]:
+            if "error" not in r:
+                lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
+                             f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
+        cpu_rows = [("phash-harness (inline: one process)", r) for r in d.get("cpu", [])] + \
+            [(f"perception {r['perception']} (1 worker)", r) for r in d["perception"] if "cpu_seconds" in r]
+        if cpu_rows:
+            lines += ["", "CPU seconds of the whole process (imports included; load from other processes"
+                      " disturbs this much less than wall time):", "",
+                      "| pipeline | CPU seconds | images per CPU second |", "|---|---:|---:|"]
+            lines += [f"| {label} | {r['cpu_seconds']} | {r['images_per_cpu_second']} |" for label, r in cpu_rows]
+        lines += ["", "Ratios:", ""]
+        for k, v in d["ratios"].items():
+            lines.append(f"- {k}: {v}")
+        lines.append("")
     if result.get("perception_note"):
-        lines += ["", result["perception_note"]]
-    return "\n".join(lines) + "\n"
+        lines += [result["perception_note"]]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _ratios(harness: list, perception: list, cpu: list | None = None) -> dict:
+    ratios = {}
+    p_cpu = [r for r in perception if "images_per_cpu_second" in r]
+    if cpu and p_cpu:
+        ratios["harness / perception, images per CPU second (inline harness vs 1-worker perception)"] = \
+            round(cpu[0]["images_per_cpu_second"] / p_cpu[0]["images_per_cpu_second"], 2)
+    for suffix, label in (("", "with report"), ("_without_report", "without report")):
+        h = {r["workers"]: r["images_per_second" + suffix] for r in harness}
+        p = {r["workers"]: r["images_per_second"] for r in perception if "error" not in r}
+        if 1 in h and 2 in h:
+            ratios[f"harness speed-up 1 -> 2 workers, {label} (target >= 1.8)"] = round(h[2] / h[1], 2)
+        for w in sorted(set(h) & set(p)):
+            ratios[f"harness / perception at {w} worker(s), {label} (target >= 3)"] = round(h[w] / p[w], 2)
+    return ratios
 
 
 def _memory_main(args) -> int:
@@ -198,17 +291,16 @@ def main(args) -> int:
     if args.memory:
         return _memory_main(args)
 
-    folder = args.dataset or _default_dataset()
-    if not os.path.isdir(folder):
-        raise ConfigError("--dataset", f"folder not found: {folder}")
+    folders = [_resolve_dataset(x.strip()) for x in (args.dataset or DEFAULT_DATASETS).split(",") if x.strip()]
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise ConfigError("--dataset", f"folder not found: {folder}")
     try:
         counts = [int(x) for x in str(args.workers).split(",") if x.strip()]
     except ValueError:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})") from None
     if not counts or min(counts) < 1:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})")
-    rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
-    files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
     py = args.perception_python
     if py is None:
         py = DEFAULT_PERCEPTION_PYTHON if os.path.exists(DEFAULT_PERCEPTION_PYTHON) else "none"
@@ -217,35 +309,42 @@ def main(args) -> int:
               "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "system": platform.platform()},
-              "dataset": os.path.abspath(folder), "images": len(files), "load_before": _loadavg(),
-              "harness": [], "perception": []}
-    for w in counts:
-        r = _harness_run(os.path.abspath(folder), args.limit, w)
-        print(f"phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
-              f" = {r['images_per_second']:.2f} images/s", flush=True)
-        result["harness"].append(r)
-    if py != "none":
+              "load_before": _loadavg(), "datasets": []}
+    for folder in folders:
+        rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
+        files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
+        name = os.path.basename(os.path.dirname(os.path.abspath(folder))) \
+            if os.path.basename(os.path.abspath(folder)) == "images" else os.path.basename(os.path.abspath(folder))
+        d = {"name": name, "dataset": os.path.realpath(folder), "images": len(files),
+             "load_before": _loadavg(), "harness": [], "perception": []}
         for w in counts:
-            r = _perception_run(py, files, w)
-            if "error" in r:
-                print(f"perception     workers={w}: {r['error']}", flush=True)
-            else:
-                print(f"perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
-                      f" = {r['images_per_second']:.2f} images/s", flush=True)
-            result["perception"].append(r)
-    else:
+            r = _harness_run(os.path.abspath(folder), args.limit, w)
+            print(f"{name}: phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
+                  f" = {r['images_per_second']:.2f} images/s; without report {r['seconds_without_report']:.1f} s"
+                  f" = {r['images_per_second_without_report']:.2f} images/s", flush=True)
+            d["harness"].append(r)
+        if args.cpu:
+            r = _harness_run(os.path.abspath(folder), args.limit, 1, "inline")
+            print(f"{name}: phash-harness  inline: {r['images']} images, {r['cpu_seconds']:.1f} CPU s"
+                  f" = {r['images_per_cpu_second']:.2f} images per CPU second", flush=True)
+            d["cpu"] = [r]
+        if py != "none":
+            for w in counts:
+                r = _perception_run(py, files, w)
+                if "error" in r:
+                    print(f"{name}: perception     workers={w}: {r['error']}", flush=True)
+                else:
+                    print(f"{name}: perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
+                          f" = {r['images_per_second']:.2f} images/s", flush=True)
+                d["perception"].append(r)
+        d["load_after"] = _loadavg()
+        d["ratios"] = _ratios(d["harness"], d["perception"], d.get("cpu"))
+        for k, v in d["ratios"].items():
+            print(f"{name}: {k}: {v}")
+        result["datasets"].append(d)
+    if py == "none":
         result["perception_note"] = "perception not run (no --perception-python)."
     result["load_after"] = _loadavg()
-    ratios = {}
-    h = {r["workers"]: r["images_per_second"] for r in result["harness"]}
-    p = {r["workers"]: r["images_per_second"] for r in result["perception"] if "error" not in r}
-    if 1 in h and 2 in h:
-        ratios["harness speed-up 1 -> 2 workers (target >= 1.8)"] = round(h[2] / h[1], 2)
-    for w in sorted(set(h) & set(p)):
-        ratios[f"harness / perception at {w} worker(s) (target >= 3)"] = round(h[w] / p[w], 2)
-    result["ratios"] = ratios
-    for k, v in ratios.items():
-        print(f"{k}: {v}")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "run.json"), "w") as fh:
         json.dump(result, fh, indent=2)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..datasets.decode import load_rgb
 from ..errors import DecodeError, TransformError
+from ..hashers.base import ImageBatch
 from ..transforms import ORIGINAL, TransformSpec, apply_transform, variant_seed
 from .store import STORE_COLUMNS  # noqa: F401  (row layout documented there)
 
@@ -162,30 +163,66 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
     return rows
 
 
+#: variants of one image hashed together hold at most this many pixel bytes
+#: (beyond it the batch is split, so memory stays bounded for large photos)
+BATCH_BYTES = 64 * 2 ** 20
+
+
 def _variant_rows(it, rgb, wanted, objs, seed, rows) -> None:
-    """Rows for every (spec, hasher indices) of one decoded image."""
+    """Rows for every (spec, hasher indices) of one decoded image. Variants
+    are made in memory and hashed in batches (`Hasher.hash_batch`, sharing
+    work between variants and between hashers) of at most BATCH_BYTES;
+    rows come out in (spec, hasher) order."""
+    pending, size = [], 0
     for spec, hasher_idx in wanted:
         sd = seed_of(spec, seed)
         try:
             pixels, applied = apply_transform(spec, rgb, variant_seed(it.image_id, spec, seed))
         except TransformError as exc:
+            _flush(it, pending, objs, rows)
+            pending, size = [], 0
             rows.append([it.image_id, spec.key, "", sd, spec.family, severity_text(spec), "", None, None,
                          None, None, None, "transform", exc.reason, ""])
             continue
+        if pending and size + pixels.nbytes > BATCH_BYTES:
+            _flush(it, pending, objs, rows)
+            pending, size = [], 0
+        pending.append((spec, sd, hasher_idx, pixels, applied))
+        size += pixels.nbytes
+    _flush(it, pending, objs, rows)
+
+
+def _flush(it, pending, objs, rows) -> None:
+    """Hash a batch of variants with every hasher that needs them; append rows."""
+    if not pending:
+        return
+    results, batches = {}, {}
+    for i in sorted({i for p in pending for i in p[2]}):
+        sel = tuple(k for k, p in enumerate(pending) if i in p[2])
+        # hashers that need the same variants get the same batch, so they share its cache
+        batch = batches.get(sel)
+        if batch is None:
+            batch = batches[sel] = ImageBatch([pending[k][3] for k in sel])
+        try:
+            out = objs[i].hash_batch(batch)
+        except Exception as exc:  # a hasher whose batch call itself fails: one error per variant
+            out = [exc] * len(sel)
+        for k, o in zip(sel, out):
+            results[(k, i)] = o
+    for k, (spec, sd, hasher_idx, pixels, applied) in enumerate(pending):
         h, w = pixels.shape[:2]
         for i in hasher_idx:
-            hasher = objs[i]
-            try:
-                packed = np.asarray(hasher.hash(pixels), dtype=np.uint8)
-            except Exception as exc:  # one hasher failing on one image must not stop the run
+            hasher, packed = objs[i], results[(k, i)]
+            if isinstance(packed, Exception):  # one hasher failing on one image must not stop the run
                 rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
                              hasher.name, None, None, None, None, None, "hash",
-                             f"{type(exc).__name__}: {exc}", ""])
+                             f"{type(packed).__name__}: {packed}", ""])
                 continue
+            packed = np.asarray(packed, dtype=np.uint8)
             rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
                          hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
                          "", "", ""])
-        del pixels
+    pending.clear()
 
 
 def warm_up(seconds: float = 0.3) -> int:

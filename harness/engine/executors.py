@@ -117,7 +117,16 @@ class ProcessBackend:
         wait(futs, timeout=300)
 
     def submit(self, fn, *args) -> Future:
-        return self._pool.submit(fn, *args)
+        """The pool's future; if the pool broke since the last check (a worker
+        died while other results were being collected), a future that fails
+        with BrokenProcessPool, so run_work handles it like any dead worker
+        (retry after a reset) instead of the run stopping."""
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:
+            fut = Future()
+            fut.set_exception(exc)
+            return fut
 
     def is_broken(self, exc) -> bool:
         return isinstance(exc, BrokenProcessPool)

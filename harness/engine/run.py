@@ -323,7 +323,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             json.dump(run_info, fh, indent=2, sort_keys=True)
         from ..report import write_report
         t5 = time.perf_counter()
-        write_report(tmp)
+        # the workers are gone by now: their cores draw the figures (same bytes)
+        write_report(tmp, processes=1 if scheduler == "inline" else min(workers or default_workers(),
+                                                                        default_workers()))
         run_info["timings_seconds"]["report"] = round(time.perf_counter() - t5, 3)
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
             json.dump(run_info, fh, indent=2, sort_keys=True)

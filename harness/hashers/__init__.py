@@ -29,7 +29,7 @@ from importlib import metadata
 from typing import Callable
 
 from ..errors import ConfigError
-from .base import Hasher, pack_bits_right, pack_bool_bits
+from .base import Hasher, ImageBatch, pack_bits_right, pack_bool_bits
 from .imagehash_backend import (AverageHash, ColorHash, CropResistantHash, DifferenceHash,
                                  DifferenceHashVertical, PerceptualHash, PerceptualHashSimple,
                                  WaveletHash, WaveletHashDb4)
@@ -152,5 +152,5 @@ def get_hasher(name: str, **params) -> Hasher:
     return hasher
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Hasher", "get_hasher", "list_hashers", "pack_bits_right",
+__all__ = ["ENTRY_POINT_GROUP", "Hasher", "ImageBatch", "get_hasher", "list_hashers", "pack_bits_right",
            "pack_bool_bits", "register"]

@@ -95,6 +95,22 @@ class Hasher(ABC):
     def hash(self, rgb: np.ndarray) -> np.ndarray:
         """Hash one (h, w, 3) uint8 RGB array; returns uint8 array (nbytes,)."""
 
+    def hash_batch(self, images) -> list:
+        """Hash several (h, w, 3) uint8 RGB arrays at once (the engine passes
+        every variant of one image as an `ImageBatch`). Returns one entry per
+        image, in order: the packed hash (uint8 (nbytes,)), or the exception
+        hashing that image raised, so one bad variant costs one error row.
+        Default: `hash` in a loop. Backends override it to share work between
+        images (batched library calls) or, through `ImageBatch.shared`,
+        between hashers; results must equal `hash` bit for bit."""
+        out = []
+        for im in images:
+            try:
+                out.append(np.asarray(self.hash(im), dtype=np.uint8))
+            except Exception as exc:  # reported per image by the caller
+                out.append(exc)
+        return out
+
     def hash_many(self, images: Iterable[np.ndarray]) -> np.ndarray:
         """Hash a batch; returns uint8 array (n, nbytes)."""
         rows = [self.hash(im) for im in images]
@@ -134,6 +150,22 @@ class Hasher(ABC):
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({p})"
+
+
+class ImageBatch(list):
+    """A list of RGB arrays hashed together, plus a cache of values derived
+    from them that several hashers can share (e.g. the Pillow greyscale
+    images every imagehash hasher starts from): ``shared(key, make)``
+    returns ``make(self)``, computed once per batch."""
+
+    def __init__(self, images=()):
+        super().__init__(images)
+        self._shared: dict = {}
+
+    def shared(self, key, make):
+        if key not in self._shared:
+            self._shared[key] = make(self)
+        return self._shared[key]
 
 
 def pack_bool_bits(bits: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """imagehash algorithms: ahash, phash, phash_simple, dhash, dhash_vertical,
 whash (haar), whash_db4, colorhash, crop_resistant.
 
-Each hasher converts the RGB array to a Pillow ``RGB`` image and calls
-imagehash itself, so results equal the reference bit for bit (imagehash then
-does its own ``convert("L")``/``convert("HSV")`` and ANTIALIAS resize).
+The reference of each hasher (``reference``/``reference_hash``) converts the
+RGB array to a Pillow ``RGB`` image and calls imagehash itself (imagehash
+then does its own ``convert("L")``/``convert("HSV")`` and ANTIALIAS resize).
 
 Packing: the flattened boolean hash (row-major, as imagehash flattens it) is
 packed most-significant-bit first and right-aligned (`pack_bits_right`), so
@@ -11,6 +11,25 @@ the bytes read as a big-endian integer equal ``int(bitstring, 2)`` and
 ``to_hex`` equals ``str(imagehash_result)``, including bit counts that are
 not a multiple of 4 or 8 (colorhash: 42 bits -> 11 hex digits, left-padded
 with zeros exactly as imagehash pads).
+
+Fast path (``hash``/``hash_batch`` of ahash, phash, dhash and haar whash):
+the same operations as imagehash, in the same order, on the same inputs,
+with the work the reference repeats done once:
+
+- one ``Image.fromarray(rgb).convert("L")`` per image, shared by every
+  imagehash hasher of a batch (imagehash converts the same Pillow ``RGB``
+  image to ``L`` in each function; Pillow's conversion is deterministic);
+- whash (haar): `haar_whash_low`, a numpy transcription of the
+  floating-point operations pywt performs for the haar wavelet (each
+  coefficient is the same IEEE expression; see its docstring), instead of
+  pywt's per-level Python machinery; checked against pywt once per process
+  (`haar_numpy_agrees`, else pywt is used), and tests assert ``array_equal``
+  of the ``dwt_low`` arrays against imagehash's own pywt calls and equal
+  hashes against imagehash on real photos and every quickstart variant.
+
+Anything the fast path does not cover (other hashers, db4, an image on
+which it raises) goes through the reference call, so a failure is reported
+exactly as imagehash reports it.
 """
 from __future__ import annotations
 
@@ -18,7 +37,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from .base import Hasher, pack_bits_right, upper_edge_quantise
+from .base import Hasher, ImageBatch, pack_bits_right, upper_edge_quantise
 
 IMAGEHASH_VERSION = getattr(imagehash, "__version__", "unknown")
 
@@ -64,21 +83,80 @@ class ImagehashHasher(Hasher):
             raise ValueError(f"{self.name}: reference returned {flat.size} bits, expected {self.bits}")
         return pack_bits_right(flat)
 
-    def hash(self, rgb: np.ndarray) -> np.ndarray:
+    def reference_hash(self, rgb: np.ndarray) -> np.ndarray:
+        """Packed hash from the reference call (``imagehash.<func>`` on
+        ``Image.fromarray(rgb)``), bypassing any fast path."""
         return self._pack(self.reference(Image.fromarray(rgb)))
+
+    def hash(self, rgb: np.ndarray) -> np.ndarray:
+        if self._fast_bits is None:
+            return self.reference_hash(rgb)
+        out = self.hash_batch([rgb])[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
 
     def hash_pil(self, img: Image.Image) -> np.ndarray:
         return self._pack(self.reference(img))
+
+    #: fast path: ``_fast_bits(greys) -> [bool array per image]`` (None: reference only)
+    _fast_bits = None
+
+    def hash_batch(self, images) -> list:
+        """See `Hasher.hash_batch`. With a fast path: grey images shared through
+        ``ImageBatch.shared("imagehash:L", ...)``, then `_fast_bits`; if the fast
+        path raises on the batch, every image goes through the reference call
+        (which raises, per image, what imagehash raises)."""
+        if self._fast_bits is None or not len(images):
+            return super().hash_batch(images)
+        batch = images if isinstance(images, ImageBatch) else ImageBatch(images)
+        try:
+            greys = batch.shared("imagehash:L", _grey_images)
+            bits = self._fast_bits(greys)
+            return [self._pack_flat(b) for b in bits]
+        except Exception:
+            out = []
+            for im in batch:
+                try:
+                    out.append(self.reference_hash(im))
+                except Exception as exc:
+                    out.append(exc)
+            return out
+
+    def _pack_flat(self, bits: np.ndarray) -> np.ndarray:
+        flat = np.asarray(bits, dtype=bool).ravel()
+        if flat.size != self.bits:
+            raise ValueError(f"{self.name}: fast path gave {flat.size} bits, expected {self.bits}")
+        return pack_bits_right(flat)
 
     def to_hex(self, packed: np.ndarray) -> str:
         digits = -(-self.bits // 4)
         return bytes(np.asarray(packed, dtype=np.uint8)).hex()[-digits:]
 
 
+def _grey_images(images) -> list:
+    """``Image.fromarray(rgb).convert("L")`` of each RGB array: the first step
+    of every imagehash function (which receives ``Image.fromarray(rgb)``)."""
+    return [Image.fromarray(np.ascontiguousarray(im)).convert("L") for im in images]
+
+
+def _resized(grey: Image.Image, size: tuple) -> np.ndarray:
+    """imagehash's ``.resize(size, ANTIALIAS)`` of the grey image, as an array."""
+    return np.asarray(grey.resize(size, imagehash.ANTIALIAS))
+
+
 class AverageHash(ImagehashHasher):
     """imagehash.average_hash: grey, resize to hash_size^2, bit = pixel > mean."""
     name = "ahash"
     func_name = "average_hash"
+
+    def _fast_bits(self, greys) -> list:
+        n = self.params["hash_size"]
+        out = []
+        for g in greys:
+            pixels = _resized(g, (n, n))
+            out.append(pixels > np.mean(pixels))
+        return out
 
 
 class PerceptualHash(ImagehashHasher):
@@ -90,11 +168,25 @@ class PerceptualHash(ImagehashHasher):
     def __init__(self, hash_size: int = 8, highfreq_factor: int = 4):
         super().__init__(hash_size, {"highfreq_factor": _int(highfreq_factor, "highfreq_factor", 1)})
 
+    def _fast_bits(self, greys) -> list:
+        import scipy.fftpack
+
+        n = self.params["hash_size"]
+        size = n * self.params["highfreq_factor"]
+        out = []
+        for g in greys:
+            pixels = _resized(g, (size, size))
+            dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+            low = dct[:n, :n]
+            out.append(low > np.median(low))
+        return out
+
 
 class PerceptualHashSimple(PerceptualHash):
     """imagehash.phash_simple: 1-D DCT variant, bits > mean of the low coefficients."""
     name = "phash_simple"
     func_name = "phash_simple"
+    _fast_bits = None  # reference only
 
 
 class DifferenceHash(ImagehashHasher):
@@ -102,11 +194,123 @@ class DifferenceHash(ImagehashHasher):
     name = "dhash"
     func_name = "dhash"
 
+    def _fast_bits(self, greys) -> list:
+        n = self.params["hash_size"]
+        out = []
+        for g in greys:
+            pixels = _resized(g, (n + 1, n))
+            out.append(pixels[:, 1:] > pixels[:, :-1])
+        return out
+
 
 class DifferenceHashVertical(ImagehashHasher):
     """imagehash.dhash_vertical: vertical gradient signs."""
     name = "dhash_vertical"
     func_name = "dhash_vertical"
+
+
+# ------------------------------------------------------------ haar whash
+#: pywt's haar filters: dec_lo = rec_lo = [C, C], dec_hi = [-C, C], rec_hi = [C, -C]
+_HAAR_C = 0.7071067811865476
+
+
+def _halves(x: np.ndarray, axis: int):
+    """Even- and odd-indexed samples along axis -2 or -1 (views)."""
+    if axis == -2:
+        r = x.reshape(x.shape[:-2] + (x.shape[-2] // 2, 2, x.shape[-1]))
+        return r[..., 0, :], r[..., 1, :]
+    r = x.reshape(x.shape[:-1] + (x.shape[-1] // 2, 2))
+    return r[..., 0], r[..., 1]
+
+
+def _haar_dec(x: np.ndarray, axis: int):
+    """One haar analysis step along `axis` as pywt computes it for even
+    lengths (mode 'symmetric' needs no extension for a 2-tap filter):
+    pywt's C loop gives ``a[o] = (0 + dec_lo[0]*x[2o+1]) + dec_lo[1]*x[2o]``
+    and ``d[o] = (0 + dec_hi[0]*x[2o+1]) + dec_hi[1]*x[2o]``; adding 0 and
+    the order of a two-term sum are exact in IEEE arithmetic, so
+    ``a = C*x1 + C*x0`` and ``d = C*x0 - C*x1`` give the same doubles."""
+    x0, x1 = _halves(x, axis)
+    c0 = _HAAR_C * x0
+    c1 = _HAAR_C * x1
+    return c1 + c0, c0 - c1
+
+
+def _haar_low(x: np.ndarray, axis: int) -> np.ndarray:
+    x0, x1 = _halves(x, axis)
+    return _HAAR_C * x1 + _HAAR_C * x0
+
+
+def _haar_rec(a: np.ndarray, d: np.ndarray, axis: int) -> np.ndarray:
+    """One haar synthesis step along `axis` as pywt's idwt computes it: the
+    output starts at 0, gets ``rec_lo[k]*a[i]`` then ``rec_hi[k]*d[i]`` added,
+    so ``out[2i] = C*a + C*d`` and ``out[2i+1] = C*a - C*d`` exactly."""
+    ca = _HAAR_C * a
+    cd = _HAAR_C * d
+    out = np.stack((ca + cd, ca - cd), axis=axis)  # interleave even/odd
+    if axis == -2:
+        return out.reshape(out.shape[:-3] + (out.shape[-3] * 2, out.shape[-1]))
+    return out.reshape(out.shape[:-2] + (out.shape[-2] * 2,))
+
+
+def haar_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
+                   remove_max_haar_ll: bool = True) -> np.ndarray:
+    """imagehash.whash's ``dwt_low`` for a square power-of-2 float64 array,
+    in numpy: ``pywt.wavedec2(pixels, 'haar', level=ll_max_level)`` (dwtn:
+    axis -2 first, then -1; subbands aa, (da, ad, dd)), the LL coefficient
+    zeroed, ``pywt.waverec2`` (idwtn: axis -1 first, then -2), then the LL
+    of ``pywt.wavedec2(..., level=dwt_level)``. Every coefficient is the same
+    IEEE expression pywt evaluates, so the result is equal (array_equal,
+    asserted by tests), and much faster than pywt's per-level Python
+    machinery on the small images imagehash uses."""
+    a = pixels
+    if remove_max_haar_ll:
+        details = []
+        for _ in range(ll_max_level):
+            ra, rd = _haar_dec(a, -2)
+            aa, ad = _haar_dec(ra, -1)
+            da, dd = _haar_dec(rd, -1)
+            details.append((da, ad, dd))
+            a = aa
+        a = a * 0  # imagehash: coeffs[0] *= 0
+        for da, ad, dd in reversed(details):
+            a = _haar_rec(_haar_rec(a, ad, -1), _haar_rec(da, dd, -1), -2)
+    for _ in range(dwt_level):
+        a = _haar_low(_haar_low(a, -2), -1)
+    return a
+
+
+def pywt_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
+                   remove_max_haar_ll: bool = True) -> np.ndarray:
+    """The same as `haar_whash_low` with pywt, exactly as imagehash.whash does it."""
+    import pywt
+
+    if remove_max_haar_ll:
+        coeffs = list(pywt.wavedec2(pixels, "haar", level=ll_max_level))
+        coeffs[0] *= 0
+        pixels = pywt.waverec2(coeffs, "haar")
+    return pywt.wavedec2(pixels, "haar", level=dwt_level)[0]
+
+
+_HAAR_AGREES: list = []
+
+
+def haar_numpy_agrees() -> bool:
+    """Whether `haar_whash_low` equals pywt on this platform (checked once per
+    process on fixed pseudo-random images of every scale 2..256, with and
+    without the LL removal). A pywt built with fused multiply-add, say,
+    would fail the check and the fast path would use pywt instead."""
+    if not _HAAR_AGREES:
+        rng = np.random.default_rng(20261128)
+        ok = True
+        for scale_level in range(1, 9):
+            pixels = rng.integers(0, 256, (2 ** scale_level, 2 ** scale_level)) / 255.
+            for dwt_level in {0, scale_level // 2, scale_level - 1}:
+                for remove in (True, False):
+                    ok &= bool(np.array_equal(haar_whash_low(pixels, scale_level, dwt_level, remove),
+                                              pywt_whash_low(pixels, scale_level, dwt_level, remove)))
+        _HAAR_AGREES.append(ok)
+    return _HAAR_AGREES[0]
 
 
 class WaveletHash(ImagehashHasher):
@@ -128,6 +332,34 @@ class WaveletHash(ImagehashHasher):
             raise ValueError("remove_max_haar_ll must be true or false")
         super().__init__(hash_size, {"mode": self.mode, "remove_max_haar_ll": remove_max_haar_ll, **extra})
 
+    def _scale(self, size: tuple) -> int:
+        """imagehash's image_scale for an image of `size` (w, h)."""
+        scale = self.params.get("image_scale")
+        if scale is None:
+            scale = max(2 ** int(np.log2(min(size))), self.params["hash_size"])
+        return scale
+
+    def dwt_low_batch(self, greys) -> list:
+        """imagehash.whash's ``dwt_low`` array for each grey image, computed by
+        `haar_whash_low` (numpy, the same floating-point operations as pywt;
+        pywt itself if this platform's pywt disagrees, see `haar_numpy_agrees`)."""
+        hash_size = self.params["hash_size"]
+        level = int(np.log2(hash_size))
+        use_numpy = haar_numpy_agrees()
+        out = []
+        for g in greys:
+            scale = self._scale(g.size)
+            ll_max_level = int(np.log2(scale))
+            if level > ll_max_level:
+                raise ValueError("hash_size in a wrong range")  # imagehash asserts; reference reports it
+            pixels = np.asarray(g.resize((scale, scale), imagehash.ANTIALIAS)) / 255.
+            whash_low = haar_whash_low if use_numpy else pywt_whash_low
+            out.append(whash_low(pixels, ll_max_level, ll_max_level - level, self.params["remove_max_haar_ll"]))
+        return out
+
+    def _fast_bits(self, greys) -> list:
+        return [low > np.median(low) for low in self.dwt_low_batch(greys)]
+
 
 class WaveletHashDb4(WaveletHash):
     """imagehash.whash with mode='db4' (Daubechies 4).
@@ -141,6 +373,7 @@ class WaveletHashDb4(WaveletHash):
     silently different-length hash."""
     name = "whash_db4"
     mode = "db4"
+    _fast_bits = None  # reference only (not covered by the fast-path tests)
 
     # measured (bench hashers): reduced decoding changes the DWT depth of the
     # default image_scale and moves db4 hashes by up to ~90 of 196 bits
@@ -167,6 +400,7 @@ class ColorHash(ImagehashHasher):
     (42 bits by default). Hex: 11 digits, as imagehash prints it."""
     name = "colorhash"
     func_name = "colorhash"
+    _fast_bits = None
 
     def __init__(self, binbits: int = 3):
         binbits = _int(binbits, "binbits", 1)

@@ -220,23 +220,66 @@ def what_was_run(data) -> list:
 
 
 # ---------------------------------------------------------------------- build
-def _figure(folder: str, name: str, make, caption: str, saved: list) -> list:
-    """Draw and save one figure; returns its block. A figure that fails
-    does not sink the report (or the run that called it): the report says
-    which figure is missing and why, and a warning is issued."""
+def _draw(folder: str, name: str, make) -> str | None:
+    """Draw and save one figure; None, or the error text if it failed."""
     try:
         save_figure(make(), os.path.join(folder, name))
     except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
-        warnings.warn(f"report figure {name} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
-        return [("p", f"Figure `{name}` could not be drawn: {type(exc).__name__}: {exc}")]
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+#: figure jobs of the build in progress, read by forked drawing processes
+_JOBS: list = []
+
+
+def _draw_job(i: int) -> str | None:
+    folder, name, make, _ = _JOBS[i]
+    return _draw(folder, name, make)
+
+
+def draw_figures(jobs: list, processes: int = 1) -> list:
+    """Draw every (folder, name, make, caption) job; returns the error text
+    (or None) per job, in order. With processes > 1 (and fork available) the
+    jobs are shared among that many forked copies of this process, which
+    inherit the loaded data and matplotlib settings; every figure is drawn
+    by the same code with the same fixed metadata, so the files are
+    byte-identical to drawing them here (tests compare them)."""
+    processes = max(1, min(int(processes or 1), len(jobs)))
+    if processes > 1:
+        import multiprocessing
+        try:
+            ctx = multiprocessing.get_context("fork")
+        except ValueError:  # no fork on this platform
+            ctx = None
+        if ctx is not None:
+            _JOBS[:] = jobs
+            try:
+                with ctx.Pool(processes) as pool:
+                    # longest first is unknown; interleave so each process gets a mix
+                    return pool.map(_draw_job, range(len(jobs)), chunksize=1)
+            finally:
+                _JOBS.clear()
+    return [_draw(folder, name, make) for folder, name, make, _ in jobs]
+
+
+def _figure_block(name: str, caption: str, error: str | None, saved: list) -> list:
+    """The document block of one drawn figure. A figure that fails does not
+    sink the report (or the run that called it): the report says which
+    figure is missing and why, and a warning is issued."""
+    if error is not None:
+        warnings.warn(f"report figure {name} failed: {error}", RuntimeWarning, stacklevel=3)
+        return [("p", f"Figure `{name}` could not be drawn: {error}")]
     saved.append(name)
     return [("figure", name, caption)]
 
 
-def build_blocks(data) -> tuple[list, list]:
-    """Draw every figure into data.folder and return (blocks, figure names)."""
+def build_blocks(data, processes: int = 1) -> tuple[list, list]:
+    """Draw every figure into data.folder and return (blocks, figure names).
+    processes: how many processes draw the figures (see `draw_figures`)."""
     folder = data.folder
     saved: list = []
+    jobs: list = []
     target = target_fpr(data.metrics)
     summary = pooled_summary(data, target)
     thresholds = {r["hasher"]: r["threshold"] for r in summary.to_dict("records")}
@@ -277,8 +320,9 @@ def build_blocks(data) -> tuple[list, list]:
     blocks += [("table", header, rows)]
 
     if data.families and data.hashers:
-        def figure(name, make, caption):
-            blocks.extend(_figure(data.folder, name, make, caption, saved))
+        def figure(name, make, caption):  # drawn below, all at once
+            blocks.append(("pending-figure", len(jobs)))
+            jobs.append((data.folder, name, make, caption))
 
         blocks += [("h", 2, "Robustness against severity")]
         figure("robustness", lambda: F.robustness(data, rob_fpr, by="family"),
@@ -316,7 +360,15 @@ def build_blocks(data) -> tuple[list, list]:
                "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
                "line is the threshold t (pairs left of it match).")
 
-    return _finish_blocks(data, blocks, saved)
+    errors = draw_figures(jobs, processes)
+    drawn = []
+    for b in blocks:
+        if b[0] == "pending-figure":
+            _, name, _, caption = jobs[b[1]]
+            drawn += _figure_block(name, caption, errors[b[1]], saved)
+        else:
+            drawn.append(b)
+    return _finish_blocks(data, drawn, saved)
 
 
 def _finish_blocks(data, blocks: list, saved: list) -> tuple[list, list]:
