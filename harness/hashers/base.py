@@ -103,13 +103,7 @@ class Hasher(ABC):
         Default: `hash` in a loop. Backends override it to share work between
         images (batched library calls) or, through `ImageBatch.shared`,
         between hashers; results must equal `hash` bit for bit."""
-        out = []
-        for im in images:
-            try:
-                out.append(np.asarray(self.hash(im), dtype=np.uint8))
-            except Exception as exc:  # reported per image by the caller
-                out.append(exc)
-        return out
+        return hash_each(self.hash, images)
 
     def hash_many(self, images: Iterable[np.ndarray]) -> np.ndarray:
         """Hash a batch; returns uint8 array (n, nbytes)."""
@@ -150,6 +144,19 @@ class Hasher(ABC):
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({p})"
+
+
+def hash_each(hash_one, images) -> list:
+    """``hash_one(image)`` for each image, as packed uint8 arrays; an image on
+    which it raises gets the exception in its place (reported per image by
+    the caller, so one bad variant costs one error row)."""
+    out = []
+    for im in images:
+        try:
+            out.append(np.asarray(hash_one(im), dtype=np.uint8))
+        except Exception as exc:  # noqa: BLE001 - returned, not swallowed
+            out.append(exc)
+    return out
 
 
 class ImageBatch(list):

@@ -37,7 +37,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from .base import Hasher, ImageBatch, pack_bits_right, upper_edge_quantise
+from .base import Hasher, ImageBatch, hash_each, pack_bits_right, upper_edge_quantise
 
 IMAGEHASH_VERSION = getattr(imagehash, "__version__", "unknown")
 
@@ -78,10 +78,7 @@ class ImagehashHasher(Hasher):
         return getattr(imagehash, self.func_name)(img, **self._ref_kwargs())
 
     def _pack(self, result) -> np.ndarray:
-        flat = np.asarray(result.hash, dtype=bool).ravel()
-        if flat.size != self.bits:
-            raise ValueError(f"{self.name}: reference returned {flat.size} bits, expected {self.bits}")
-        return pack_bits_right(flat)
+        return self._pack_flat(result.hash, "reference returned")
 
     def reference_hash(self, rgb: np.ndarray) -> np.ndarray:
         """Packed hash from the reference call (``imagehash.<func>`` on
@@ -115,18 +112,14 @@ class ImagehashHasher(Hasher):
             bits = self._fast_bits(greys)
             return [self._pack_flat(b) for b in bits]
         except Exception:
-            out = []
-            for im in batch:
-                try:
-                    out.append(self.reference_hash(im))
-                except Exception as exc:
-                    out.append(exc)
-            return out
+            return hash_each(self.reference_hash, batch)
 
-    def _pack_flat(self, bits: np.ndarray) -> np.ndarray:
+    def _pack_flat(self, bits: np.ndarray, source: str = "fast path gave") -> np.ndarray:
+        """Flattened boolean hash (imagehash's row-major order) -> packed bytes;
+        a size other than `bits` is an error naming where it came from."""
         flat = np.asarray(bits, dtype=bool).ravel()
         if flat.size != self.bits:
-            raise ValueError(f"{self.name}: fast path gave {flat.size} bits, expected {self.bits}")
+            raise ValueError(f"{self.name}: {source} {flat.size} bits, expected {self.bits}")
         return pack_bits_right(flat)
 
     def to_hex(self, packed: np.ndarray) -> str:
@@ -352,7 +345,7 @@ class WaveletHash(ImagehashHasher):
             ll_max_level = int(np.log2(scale))
             if level > ll_max_level:
                 raise ValueError("hash_size in a wrong range")  # imagehash asserts; reference reports it
-            pixels = np.asarray(g.resize((scale, scale), imagehash.ANTIALIAS)) / 255.
+            pixels = _resized(g, (scale, scale)) / 255.
             whash_low = haar_whash_low if use_numpy else pywt_whash_low
             out.append(whash_low(pixels, ll_max_level, ll_max_level - level, self.params["remove_max_haar_ll"]))
         return out
