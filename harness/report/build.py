@@ -221,9 +221,13 @@ def what_was_run(data) -> list:
 
 # ---------------------------------------------------------------------- build
 def _draw(folder: str, name: str, make) -> str | None:
-    """Draw and save one figure; None, or the error text if it failed."""
+    """Draw and save one figure; None, or the error text if it failed.
+    `make` returns a matplotlib figure (saved here as PNG and SVG), or None
+    when it wrote its own file (the collision gallery)."""
     try:
-        save_figure(make(), os.path.join(folder, name))
+        fig = make()
+        if fig is not None:
+            save_figure(fig, os.path.join(folder, name))
     except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -254,12 +258,18 @@ def draw_figures(jobs: list, processes: int = 1) -> list:
             ctx = None
         if ctx is not None:
             _JOBS[:] = jobs
+            # the slowest job (the gallery, which decodes photos) first, the
+            # rest in order; results are returned in job order
+            order = sorted(range(len(jobs)), key=lambda i: jobs[i][1] != "gallery")
             try:
                 with ctx.Pool(processes) as pool:
-                    # longest first is unknown; interleave so each process gets a mix
-                    return pool.map(_draw_job, range(len(jobs)), chunksize=1)
+                    done = pool.map(_draw_job, order, chunksize=1)
             finally:
                 _JOBS.clear()
+            errors: list = [None] * len(jobs)
+            for i, err in zip(order, done):
+                errors[i] = err
+            return errors
     return [_draw(folder, name, make) for folder, name, make, _ in jobs]
 
 
@@ -292,7 +302,7 @@ def build_blocks(data, processes: int = 1) -> tuple[list, list]:
     if pair_counts(data)["positive"] == 0:
         blocks += no_positives_blocks(data, target)
         blocks += thresholds_blocks(data, target)
-        return _finish_blocks(data, blocks, saved)
+        return _finish_blocks(data, blocks, saved, _gallery_error(data, draw_figures(_gallery_jobs(data))))
 
     blocks += [("h", 2, "Summary per hasher")]
     header, rows = summary_rows(summary, data)
@@ -360,6 +370,8 @@ def build_blocks(data, processes: int = 1) -> tuple[list, list]:
                "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
                "line is the threshold t (pairs left of it match).")
 
+    n_figures = len(jobs)
+    jobs += _gallery_jobs(data)
     errors = draw_figures(jobs, processes)
     drawn = []
     for b in blocks:
@@ -368,13 +380,14 @@ def build_blocks(data, processes: int = 1) -> tuple[list, list]:
             drawn += _figure_block(name, caption, errors[b[1]], saved)
         else:
             drawn.append(b)
-    return _finish_blocks(data, drawn, saved)
+    return _finish_blocks(data, drawn, saved, _gallery_error(data, errors[n_figures:]))
 
 
-def _finish_blocks(data, blocks: list, saved: list) -> tuple[list, list]:
+def _finish_blocks(data, blocks: list, saved: list, gallery_error: str | None) -> tuple[list, list]:
     """The sections every report ends with: gallery, risk, errors, other
-    tables, configuration."""
-    blocks += gallery_blocks(data, saved)
+    tables, configuration. gallery_error: the error text of the gallery
+    job, if it ran and failed."""
+    blocks += gallery_blocks(data, saved, gallery_error)
     blocks += risk_blocks(data)
     blocks += errors_blocks(data)
     blocks += other_tables_blocks(data)
@@ -483,13 +496,39 @@ def other_tables_blocks(data) -> list:
     return blocks
 
 
-def gallery_blocks(data, saved: list) -> list:
-    blocks = [("h", 2, "Collision gallery")]
+def _gallery_module():
     try:
         from . import gallery
     except ImportError:
-        gallery = None
-    if gallery is None or not hasattr(gallery, "collision_sheet"):
+        return None
+    return gallery if hasattr(gallery, "collision_sheet") else None
+
+
+def _gallery_jobs(data) -> list:
+    """The drawing job of the collision gallery (a list of one job, or
+    empty when it cannot be drawn; gallery_blocks then says why)."""
+    gallery = _gallery_module()
+    if gallery is None or data.close_pairs is None or not len(data.close_pairs) or data.images is None:
+        return []
+    path = os.path.join(data.folder, "gallery.png")
+    if os.path.exists(path):  # a stale sheet from an earlier report must not stand in for this one
+        os.remove(path)
+
+    def make():
+        gallery.collision_sheet(data.close_pairs, data.images, path, GALLERY_K)
+
+    return [(data.folder, "gallery", make, None)]
+
+
+def _gallery_error(data, errors: list) -> str | None:
+    return errors[0] if errors else None
+
+
+def gallery_blocks(data, saved: list, error: str | None = None) -> list:
+    """The gallery section; the sheet itself was drawn by its job
+    (`_gallery_jobs`); error: that job's error text, if it failed."""
+    blocks = [("h", 2, "Collision gallery")]
+    if _gallery_module() is None:
         return blocks + [("p", "Not drawn: this installation has no gallery module "
                                "(harness.report.gallery.collision_sheet).")]
     if data.close_pairs is None or not len(data.close_pairs):
@@ -498,10 +537,8 @@ def gallery_blocks(data, saved: list) -> list:
     if data.images is None:
         return blocks + [("p", "Not drawn: images.csv (paths of the photos) is missing.")]
     path = os.path.join(data.folder, "gallery.png")
-    try:
-        gallery.collision_sheet(data.close_pairs, data.images, path, GALLERY_K)
-    except Exception as exc:  # the gallery must not sink the whole report
-        return blocks + [("p", f"Not drawn: collision_sheet failed: {type(exc).__name__}: {exc}")]
+    if error is not None:  # the gallery must not sink the whole report
+        return blocks + [("p", f"Not drawn: collision_sheet failed: {error}")]
     if not os.path.isfile(path):
         return blocks + [("p", "Not drawn: there is no close negative pair to show.")]
     saved.append("gallery")
