@@ -438,7 +438,30 @@ def test_bootstrap_numba_and_numpy_paths_agree(monkeypatch):
     fast = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
     monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
     slow = bootstrap_fpr(np.arange(90), None, np.arange(90), I, J, D, 4, 2000, seed=3)
-    np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12)
+    # integer weights: both paths sum integers exactly, so they agree bit for bit
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(fast, slow))
+
+
+@pytest.mark.parametrize("within", [True, False])
+def test_bootstrap_integer_kernels_equal_float_path_with_groups_and_repeats(monkeypatch, within):
+    """Groups of several images, images that are rows of A more than once
+    (several variants of one photo), replicate counts that cross the
+    kernels' 256-replicate blocks and the weight-block size: the compiled
+    integer path and the numpy float path give identical replicate FPRs."""
+    rng = np.random.default_rng(21)
+    m = 120
+    groups = rng.integers(0, 40, m)
+    img_a = np.arange(m) if within else rng.integers(0, m, 300)
+    img_b = None if within else np.arange(m)
+    n_pairs = 4000
+    I = rng.integers(0, len(img_a), n_pairs)
+    J = rng.integers(0, m, n_pairs)
+    D = rng.integers(0, 9, n_pairs)
+    fast = bootstrap_fpr(img_a, img_b, groups, I, J, D, 8, 700, seed=5)
+    monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
+    slow = bootstrap_fpr(img_a, img_b, groups, I, J, D, 8, 700, seed=5)
+    assert fast[2].shape == (700, 9)
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(fast, slow))
 
 
 def test_bit_correlation_summary_equals_numpy_corrcoef():

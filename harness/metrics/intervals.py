@@ -109,14 +109,25 @@ def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_bel
     K = _kernel_module()
     out = np.empty((replicates, n_t))
     step = max(1, min(replicates, _BLOCK_CELLS // max(1, m, len(d))))
+    if K is not None:  # per image: how often it is a row of A / of B; images in group order
+        count_a = np.bincount(img_a, minlength=m)
+        count_b = count_a if within else np.bincount(img_b, minlength=m)
+        by_group = np.argsort(groups, kind="stable")
+        ends_i = ends.astype(np.int64)
     for r0 in range(0, replicates, step):
         r1 = min(r0 + step, replicates)
-        w = rng.poisson(1.0, size=(r1 - r0, m)).astype(np.float64)
-        denom = weighted_pair_total(w[:, img_a], None if within else w[:, img_b],
-                                    groups[img_a], None if within else groups[img_b], n_groups, within)
-        if K is not None and len(d) * (r1 - r0) >= 1_000_000:
-            num = K.weighted_pair_sums(w, pa, pb, d, n_t)
+        counts = rng.poisson(1.0, size=(r1 - r0, m))
+        if K is not None:
+            # the same sums in exact integer arithmetic (compiled; equal to
+            # the float path below, which is exact too: integer-valued sums)
+            wt = np.ascontiguousarray(counts.T.astype(np.uint8 if counts.max(initial=0) < 256 else np.int64))
+            s_a, s_b, cross = K.group_weight_sums(wt, count_a, count_b, by_group, groups[by_group])
+            denom = ((s_a * s_a - cross) // 2 if within else s_a * s_b - cross).astype(np.float64)
+            num = K.weighted_pair_sums(wt, pa, pb, ends_i)
         else:
+            w = counts.astype(np.float64)
+            denom = weighted_pair_total(w[:, img_a], None if within else w[:, img_b],
+                                        groups[img_a], None if within else groups[img_b], n_groups, within)
             csum = np.zeros((r1 - r0, len(d) + 1))
             np.cumsum(w[:, pa] * w[:, pb], axis=1, out=csum[:, 1:])
             num = csum[:, ends]
