@@ -131,6 +131,11 @@ def limit_kernel_threads(n: int) -> None:
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
+#: the columns of the hash table that the metrics stage reads (the rest,
+#: such as the applied parameters, stay in the driver)
+ANALYSE_COLUMNS = ["image_id", "image_name", "group", "transform", "hasher", "hash"]
+
+
 def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
     """The result tables, one `analyse` task per hasher on the executor
     (the all-pairs kernel of different hashers runs in parallel). Each table
@@ -140,7 +145,7 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
     futures = []
     for h, ref in zip(hashers, refs):
-        part = hashes[hashes["hasher_key"] == h.key].reset_index(drop=True)
+        part = hashes.loc[hashes["hasher_key"] == h.key, ANALYSE_COLUMNS].reset_index(drop=True)
         if ref.pickled is None:  # cannot ship it: analyse here
             futures.append(analyse(part, [h], specs, metrics_cfg))
         else:
