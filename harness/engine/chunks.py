@@ -268,14 +268,18 @@ class DoneIndex:
             else:  # "hash"
                 self.keys.add((image_id, transform, hkey, sd))
 
-    def missing(self, image_id, spec, hashers, seed) -> list:
-        """Indices of hashers with no stored result for (image, spec)."""
+    def missing(self, image_id, spec, hashers, seed, hasher_keys=None) -> list:
+        """Indices of hashers with no stored result for (image, spec).
+        hasher_keys: [h.key for h in hashers], computed once by the caller
+        (a key is a JSON dump; planning asks images x specs x hashers times)."""
         if image_id in self.image_errors:
             return []
         sd = seed_of(spec, seed)
-        if (image_id, spec.key, sd) in self.variant_errors:
+        skey = spec.key
+        if (image_id, skey, sd) in self.variant_errors:
             return []
-        return [i for i, h in enumerate(hashers) if (image_id, spec.key, h.key, sd) not in self.keys]
+        keys = hasher_keys if hasher_keys is not None else [h.key for h in hashers]
+        return [i for i, hkey in enumerate(keys) if (image_id, skey, hkey, sd) not in self.keys]
 
 
 def sample_key(seed: int, image_id: str) -> str:
@@ -307,6 +311,7 @@ def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneI
             seen.add(r.image_id)
             unique.append(r)
     chunks = []
+    hasher_keys = [h.key for h in hashers]
     for start in range(0, len(unique), chunk_size):
         block = unique[start:start + chunk_size]
         chunk = Chunk(len(chunks), len(block))
@@ -314,7 +319,7 @@ def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneI
             needs = []
             wanted = [ORIGINAL, *specs] if variant_ids is None or r.image_id in variant_ids else [ORIGINAL]
             for spec in wanted:
-                idx = done.missing(r.image_id, spec, hashers, seed)
+                idx = done.missing(r.image_id, spec, hashers, seed, hasher_keys)
                 if idx:
                     needs.append((spec, idx))
             if needs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -37,9 +38,10 @@ class TransformSpec:
     def params_dict(self) -> dict:
         return {k: _thaw(v) for k, v in self.params}
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position="off-centre")``."""
+        """Canonical string, e.g. ``jpeg(40)`` or ``crop(0.5,position="off-centre")``
+        (computed once per spec: it is a cache key, asked for very often)."""
         parts = [] if self.severity is None else [json.dumps(self.severity)]
         parts += [f"{k}={json.dumps(_thaw(v), sort_keys=True)}" for k, v in self.params]
         return f"{self.family}({','.join(parts)})"
