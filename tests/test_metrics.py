@@ -506,3 +506,26 @@ def test_kernels_equal_numpy_across_row_and_column_blocks(bits):
     for t in (0, bits // 8, bits // 3, bits // 2, bits):
         assert count_within(a, None, t) == want[: t + 1].sum()
         assert count_within(a, b, t) == want_ab[: t + 1].sum()
+
+
+def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():
+    """Per-hasher close-pair tables with different image sets concatenate
+    into categorical columns (codes, not one string per row) whose values
+    equal a plain string concatenation; plain_strings gives back the str
+    columns the files hold."""
+    from harness.metrics.tables import concat_tables, plain_strings
+
+    def part(hasher, ids, a, b):
+        dtype = pd.CategoricalDtype(sorted(ids))
+        return pd.DataFrame({"hasher": pd.Categorical([hasher] * len(a)),
+                             "image_a": pd.Categorical(a, dtype=dtype), "image_b": pd.Categorical(b, dtype=dtype),
+                             "distance": np.arange(len(a))})
+
+    p1 = part("phash", ["a", "b", "c"], ["a", "b"], ["c", "c"])
+    p2 = part("dhash", ["b", "c", "d"], ["d", "b", "c"], ["b", "d", "d"])
+    both = concat_tables([p1, p2])
+    assert all(isinstance(both[c].dtype, pd.CategoricalDtype) for c in ("hasher", "image_a", "image_b"))
+    plain = pd.concat([plain_strings(p1), plain_strings(p2)], ignore_index=True)
+    pd.testing.assert_frame_equal(plain_strings(both), plain)
+    assert plain_strings(both)["image_a"].tolist() == ["a", "b", "d", "b", "c"]
+    assert str(plain_strings(both)["image_a"].dtype) == "str"

@@ -26,7 +26,7 @@ from ..config import ExperimentConfig, load_config
 from ..datasets import load_records, manifest_digest
 from ..datasets.folder import display_name
 from ..errors import ConfigError
-from ..metrics.tables import analyse
+from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
@@ -76,6 +76,7 @@ class Results:
 def write_table(table: pd.DataFrame, path: str) -> None:
     """Write a table by extension: .csv (floats with 6 significant digits,
     so reruns are byte-identical) or .parquet."""
+    table = plain_strings(table)  # categorical columns (close pairs) are written as strings
     if path.endswith(".csv"):
         table.to_csv(path, index=False, float_format="%.6g")
     elif path.endswith(".parquet"):
@@ -154,7 +155,7 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     names = []
     for p in parts:
         names += [n for n in p if n not in names]
-    return {n: pd.concat([p[n] for p in parts if n in p], ignore_index=True) for n in names}
+    return {n: concat_tables([p[n] for p in parts if n in p]) for n in names}
 
 
 def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, timeout, variant_ids=None):
@@ -220,6 +221,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
                                                         expected_capacity(workers, scheduler))
         variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
         chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done, variant_ids)
+        del done  # a set of every stored key: not needed once the plan exists
         timings["plan"] = time.perf_counter() - t1
         t_pool = time.perf_counter()
         n_unique = sum(c.n_images for c in chunk_list)
@@ -268,9 +270,14 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         new_df["source"] = "new"
         all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
             if len(stored) or len(new_df) else new_df
+        del stored, new_df  # all_rows holds them now
         ok, err = _assemble(all_rows, records, specs, hashers, config.seed, config.max_pixels,
                             eng.timeout_seconds, variant_ids)
+        del all_rows
+        hashes_reused = int((ok["source"] == "store").sum())
+        hashes_computed = int((ok["source"] == "new").sum())
         hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
+        del ok, err  # only `hashes` (and errors_df) go on: one copy of the hash rows
 
         t3 = time.perf_counter()
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
@@ -280,8 +287,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             "chunks_total": len(chunk_list), "chunks_reused": sum(c.done for c in chunk_list),
             "chunks_computed": sum(not c.done for c in chunk_list),
             "images_reused": n_unique - todo, "images_computed": todo,
-            "hashes_reused": int((ok["source"] == "store").sum()),
-            "hashes_computed": int((ok["source"] == "new").sum()),
+            "hashes_reused": hashes_reused,
+            "hashes_computed": hashes_computed,
             "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
             "timeouts": stats.timeouts, "crashed": stats.crashed,
             "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),

@@ -160,6 +160,13 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         _, group_code = np.unique(orig_groups, return_inverse=True) if len(orig) else (None, np.zeros(0, int))
         index = {img: i for i, img in enumerate(orig_ids)}
         img_all = np.arange(len(orig))
+        # close pairs hold image ids as codes into one sorted list (8 bytes a
+        # row instead of two 64-character strings) and hasher, kind and
+        # transform as categoricals too; the files hold plain strings
+        # (plain_strings)
+        id_dtype = pd.CategoricalDtype(np.unique(hh["image_id"].to_numpy().astype(str)))
+        kind_dtype = pd.CategoricalDtype(["orig-orig", "variant-orig"])
+        transform_dtype = pd.CategoricalDtype(list(dict.fromkeys([ORIGINAL_KEY] + [s.key for s in specs])))
 
         def emit(kind, key, family, severity, hist):
             for d in np.nonzero(hist)[0]:
@@ -168,9 +175,16 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         def keep_close(neg, kind, key, ids_a, ids_b):
             i, j, d = neg.pairs
             if len(i):
-                close_parts.append(pd.DataFrame({"hasher": _label(hasher), "bits": bits, "kind": kind,
-                                                 "transform": key, "image_a": ids_a[i], "image_b": ids_b[j],
-                                                 "distance": d}))
+                n = len(i)
+                close_parts.append(pd.DataFrame({
+                    "hasher": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[_label(hasher)]),
+                    "bits": bits,
+                    "kind": pd.Categorical.from_codes(np.full(n, kind_dtype.categories.get_loc(kind), np.int8),
+                                                      dtype=kind_dtype),
+                    "transform": pd.Categorical.from_codes(
+                        np.full(n, transform_dtype.categories.get_loc(key), np.int32), dtype=transform_dtype),
+                    "image_a": _id_codes(ids_a, i, id_dtype), "image_b": _id_codes(ids_b, j, id_dtype),
+                    "distance": d}))
 
         oo = None
         if cfg.orig_orig:
@@ -240,6 +254,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                 diag_rows.append(row)
                 extra_parts.append(extra)
 
+    close = _concat(close_parts, CLOSE_COLUMNS)
     histograms = pd.DataFrame(hist_rows, columns=HISTOGRAM_COLUMNS)
     metrics = summarise(histograms, cfg.target_fpr, tuple(cfg.fpr_points), neg_sets=neg_sets,
                         confidence=cfg.confidence, replicates=cfg.bootstrap_replicates)
@@ -248,7 +263,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         "metrics.csv": metrics,
         "roc.csv": _concat(roc_parts, ROC_COLUMNS),
         "thresholds.csv": pd.DataFrame(thr_rows, columns=THRESHOLD_COLUMNS),
-        "close_pairs.parquet": _concat(close_parts, CLOSE_COLUMNS),
+        "close_pairs.parquet": close,
         "collisions.csv": _concat(coll_parts, COLLISION_COLUMNS),
     }
     tables["duplicate_candidates.csv"] = duplicate_groups(
@@ -263,11 +278,46 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
     return tables
 
 
+def _id_codes(ids: np.ndarray, rows: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """ids[rows] as a categorical of `dtype` (whose categories are sorted)."""
+    codes = dtype.categories.get_indexer(ids)
+    return pd.Categorical.from_codes(codes[rows].astype(np.int32), dtype=dtype)
+
+
+def _unify_categoricals(parts: list) -> list:
+    """Where every part has a categorical column but the categories differ
+    (e.g. the close pairs of two hashers), recode each part onto the sorted
+    union of the categories, so that pd.concat keeps the column categorical
+    (it would otherwise fall back to one string per row)."""
+    if len(parts) < 2:
+        return parts
+    for col in parts[0].columns:
+        dtypes = [p[col].dtype if col in p.columns else None for p in parts]
+        if all(isinstance(t, pd.CategoricalDtype) for t in dtypes) and any(t != dtypes[0] for t in dtypes[1:]):
+            union = pd.Index(sorted(set().union(*(set(t.categories) for t in dtypes))))
+            parts = [p.assign(**{col: p[col].cat.set_categories(union)}) for p in parts]
+    return parts
+
+
+def concat_tables(parts: list) -> pd.DataFrame:
+    """pd.concat of the same table from several analyse calls (one per
+    hasher), keeping categorical columns compact."""
+    return pd.concat(_unify_categoricals(list(parts)), ignore_index=True)
+
+
 def _concat(parts, columns):
     parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return pd.DataFrame(columns=columns or [])
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(_unify_categoricals(parts), ignore_index=True)
+
+
+def plain_strings(df: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns back to plain string columns (what the files
+    hold: close_pairs.parquet has the same schema and bytes as before the
+    in-memory tables became categorical)."""
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    return df.astype({c: "str" for c in cats}) if cats else df
 
 
 def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -27,7 +27,7 @@ class ResultsFolder:
     run_info: dict
     images: pd.DataFrame | None = None
     errors: pd.DataFrame | None = None
-    close_pairs: pd.DataFrame | None = None
+    close_pairs: pd.DataFrame | None = None  # the orig-orig rows of close_pairs.parquet
     risk: pd.DataFrame | None = None
     #: other tables found in the folder, by file name
     extra: dict = field(default_factory=dict)
@@ -123,7 +123,11 @@ def load_folder(folder: str) -> ResultsFolder:
     close = None
     cp = os.path.join(folder, "close_pairs.parquet")
     if os.path.isfile(cp):
-        close = pd.read_parquet(cp)
+        import pyarrow.parquet as pq
+        # the report shows orig-orig pairs only (the gallery); variant-orig
+        # pairs can be millions of rows: not read
+        kind = "kind" in pq.read_schema(cp).names
+        close = pd.read_parquet(cp, filters=[("kind", "==", "orig-orig")] if kind else None)
     extra = {}
     for name in sorted(os.listdir(folder)):
         if name.endswith(".csv") and name not in KNOWN_FILES and not name.startswith("compare"):
