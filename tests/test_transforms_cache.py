@@ -1,0 +1,156 @@
+"""Reusing built albumentations pipelines (harness.transforms.base.PIPELINES)
+gives exactly what a pipeline built afresh with the variant seed gives:
+same pixels, same applied params, for every albumentations family at every
+default severity and every value of its params, on real photos, whatever
+the order in which variants are made."""
+from __future__ import annotations
+
+import json
+import threading
+
+import albumentations as A
+import numpy as np
+import pytest
+
+from harness.datasets import load_rgb
+from harness.errors import TransformError
+from harness.transforms import TransformSpec, apply_transform, variant_seed
+from harness.transforms import base
+from harness.transforms.apply import jsonable
+from harness.transforms.families import FAMILIES
+
+from tests.helpers import dataset_dir
+
+
+def fresh_run(family, severity, params, rgb, seed):
+    """Family.run as it was before the cache: a new A.Compose(seed=seed) per variant."""
+    built = family.build(severity, params, rgb.shape[:2])
+    steps = list(built) if isinstance(built, (list, tuple)) else [built]
+    out = A.Compose(steps, seed=int(seed), save_applied_params=True, strict=True)(image=rgb)
+    applied = [{"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
+               for name, p in out.get("applied_transforms", [])]
+    return out["image"], applied[0] if len(applied) == 1 else applied
+
+
+def cases():
+    """(family, severity, params) for every albumentations family, every default
+    severity, with default params and with each non-default param value."""
+    out = []
+    for fam in FAMILIES.values():
+        if fam.build is None:
+            continue
+        variants = [{}]
+        for key, rule in fam.params_allowed.items():
+            if isinstance(rule, tuple):
+                variants += [{key: v} for v in rule[1:]]
+        for sev in fam.default_sweep:
+            for params in variants:
+                out.append((fam, sev, params))
+    return out
+
+
+@pytest.fixture(scope="module")
+def photos():
+    files = sorted(p for p in (dataset_dir("caltech101_tiny") / "images").iterdir() if p.is_file())
+    images = [load_rgb(str(p)) for p in files[::32]]
+    assert len({im.shape for im in images}) >= 2
+    return images
+
+
+def _check(order, images, label):
+    for k, (fam, sev, params) in enumerate(order):
+        for i, rgb in enumerate(images):
+            seed = variant_seed(f"{label}-{i}", TransformSpec.make(fam.name, sev, params), k % 3)
+            got_px, got_applied = fam.run(sev, params, rgb, seed)
+            ref_px, ref_applied = fresh_run(fam, sev, params, rgb, seed)
+            where = (label, fam.name, sev, params, rgb.shape)
+            assert got_px.dtype == ref_px.dtype and np.array_equal(got_px, ref_px), where
+            assert json.dumps(jsonable(got_applied), sort_keys=True) == \
+                json.dumps(jsonable(ref_applied), sort_keys=True), where
+
+
+def test_cached_pipelines_equal_fresh_ones_in_two_orders(photos):
+    all_cases = cases()
+    assert len(all_cases) > 60
+    families = {f.name for f, _, _ in all_cases}
+    assert {"noise", "rotate", "crop", "resize", "colour-jitter", "motion-blur"} <= families
+    base.PIPELINES.clear()
+    _check(all_cases, photos, "forward")
+    # the cache now holds used pipelines: run them again, reversed, with other seeds
+    rng = np.random.default_rng(0)
+    shuffled = [all_cases[i] for i in rng.permutation(len(all_cases))]
+    _check(list(reversed(all_cases)), photos, "reversed")
+    _check(shuffled, photos[::-1], "shuffled")
+
+
+def test_engine_variants_equal_fresh_pipelines_whatever_the_order(photos):
+    """apply_transform (the engine's entry point) on the quickstart-like specs
+    gives the same bytes in forward and reverse order, cache cold and warm."""
+    specs = [TransformSpec.make(f.name, s, p) for f, s, p in cases()]
+    rgb = photos[0]
+
+    def run(order):
+        return {s.key: apply_transform(s, rgb, variant_seed("img", s, 0)) for s in order}
+    base.PIPELINES.clear()
+    a = run(specs)
+    b = run(specs[::-1])
+    base.PIPELINES.clear()
+    c = run(specs[::-1])
+    for key in a:
+        assert np.array_equal(a[key][0], b[key][0]) and a[key][1] == b[key][1], key
+        assert np.array_equal(a[key][0], c[key][0]) and a[key][1] == c[key][1], key
+
+
+SHAPES = [(2, 2), (3, 7), (4, 4), (17, 9), (128, 192), (192, 128), (480, 640), (1001, 333)]
+
+
+def test_shape_key_names_everything_the_build_reads_of_the_shape():
+    """Two shapes with the same shape_key build the same pipeline (same
+    serialised transforms), so a cache hit across shapes is exact."""
+    checked = 0
+    for fam, sev, params in cases():
+        if fam.shape_key is None:
+            continue
+        by_key = {}
+        for shape in SHAPES:
+            try:
+                desc = json.dumps(fam._compose(sev, params, shape).to_dict(), sort_keys=True, default=repr)
+            except TransformError as exc:
+                desc = "error"  # the message names the shape
+            key = fam.shape_key(sev, params, shape)
+            if key in by_key:
+                assert by_key[key][1] == desc, (fam.name, sev, params, shape, by_key[key][0])
+            else:
+                by_key[key] = (shape, desc)
+            checked += 1
+    assert checked > 300
+
+
+def test_a_failing_build_is_not_cached_and_fails_every_time():
+    rot = FAMILIES["rotate"]
+    tiny = np.zeros((3, 3, 3), np.uint8)
+    for _ in range(2):
+        with pytest.raises(TransformError):
+            rot.run(10, {"crop_to_content": True}, tiny, 1)
+    out, applied = rot.run(10, {"crop_to_content": True}, np.zeros((8, 8, 3), np.uint8), 1)
+    assert out.ndim == 3 and applied["transform"] == "Rotate"
+
+
+def test_cache_is_per_thread_and_bounded():
+    cache = base.PipelineCache(size=3)
+    made = []
+
+    def make(k):
+        made.append(k)
+        return object()
+    first = cache.get("a", lambda: make("a"))
+    assert cache.get("a", lambda: make("a")) is first
+    other = []
+    t = threading.Thread(target=lambda: other.append(cache.get("a", lambda: make("a"))))
+    t.start()
+    t.join()
+    assert other[0] is not first and made == ["a", "a"]
+    for k in "bcd":
+        cache.get(k, lambda k=k: make(k))
+    assert len(cache._entries()) == 3
+    assert cache.get("a", lambda: make("a")) is not first  # evicted (least recently used)
