@@ -2,7 +2,8 @@
 doubles as pywt (imagehash's own calls) and as the numpy transcription:
 ``dwt_low`` arrays are compared bit for bit (as uint64 words, so even the
 sign of a zero must match), on synthetic arrays of every scale and on the
-grey images whash actually sees for real photos and odd shapes."""
+grey images whash actually sees for real photos and odd shapes. The fast
+median (imagehash_backend.median) is np.median bit for bit."""
 from __future__ import annotations
 
 import numpy as np
@@ -99,3 +100,18 @@ def test_without_numba_the_numpy_path_is_used(monkeypatch):
     monkeypatch.setattr(ib, "_HAAR_AGREES", {})
     assert not ib.haar_jit_agrees()
     assert ib.whash_low_function() is haar_whash_low
+
+
+def test_median_is_numpys_median_bit_for_bit():
+    rng = np.random.default_rng(11)
+    arrays = [rng.normal(size=(n, n)) for n in (1, 2, 3, 4, 5, 8, 16)]
+    arrays += [rng.integers(-3, 4, (8, 8)).astype(float), np.zeros((8, 8)), -np.zeros((8, 8)), -np.zeros((3, 3)),
+               np.array([[-0.0, 0.0], [0.0, -0.0]]), np.array([[-0.0, -0.0], [1.0, 2.0]]),
+               np.full((4, 4), 1e308), np.full((4, 4), -1e308), np.array([[np.inf, 1.0], [2.0, 3.0]]),
+               rng.normal(0, 1e6, (32, 32)), np.array([[1.0, np.nan], [0.0, 2.0]])]
+    for a in arrays:
+        with np.errstate(over="ignore"):  # 1e308 + 1e308 overflows in both, to the same inf
+            got, ref = ib.median(a), np.median(a)
+        assert type(got) is type(ref), a
+        assert np.array_equal(np.float64(got).view(np.uint64), np.float64(ref).view(np.uint64)) or \
+            (np.isnan(got) and np.isnan(ref)), (a, got, ref)

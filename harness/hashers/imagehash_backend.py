@@ -136,6 +136,26 @@ def _grey_images(images) -> list:
     return [Image.fromarray(np.ascontiguousarray(im)).convert("L") for im in images]
 
 
+def median(values: np.ndarray):
+    """``np.median(values)`` (numpy 2.x) for the float arrays the fast path
+    thresholds, without its generic machinery. numpy partitions, then takes
+    the mean of the middle element (odd size) or of the two middle elements
+    (even size): a sum that starts from +0.0, divided by the count. Here the
+    same elements of a full sort go through the same float64 operations,
+    ``((0.0 + s[h-1]) + s[h]) / 2`` or ``(0.0 + s[h]) / 1``, so the result
+    is the same double, sign of zero included (tests compare the bits).
+    Arrays with a NaN (never produced by the DCT or the haar transform of
+    finite pixels), non-float and empty arrays go to ``np.median``."""
+    flat = np.sort(values, axis=None)
+    n = flat.size
+    if n == 0 or flat.dtype != np.float64 or np.isnan(flat[-1]):  # NaN sorts last
+        return np.median(values)
+    h = n // 2
+    if n % 2:
+        return np.float64(0.0) + flat[h]
+    return (np.float64(0.0) + flat[h - 1] + flat[h]) / 2
+
+
 def _resized(grey: Image.Image, size: tuple) -> np.ndarray:
     """imagehash's ``.resize(size, ANTIALIAS)`` of the grey image, as an array."""
     return np.asarray(grey.resize(size, imagehash.ANTIALIAS))
@@ -174,7 +194,7 @@ class PerceptualHash(ImagehashHasher):
             pixels = _resized(g, (size, size))
             dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
             low = dct[:n, :n]
-            out.append(low > np.median(low))
+            out.append(low > median(low))
         return out
 
 
@@ -395,7 +415,7 @@ class WaveletHash(ImagehashHasher):
         return out
 
     def _fast_bits(self, greys) -> list:
-        return [low > np.median(low) for low in self.dwt_low_batch(greys)]
+        return [low > median(low) for low in self.dwt_low_batch(greys)]
 
 
 class WaveletHashDb4(WaveletHash):
