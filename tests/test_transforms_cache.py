@@ -215,3 +215,32 @@ def test_jsonable_equals_the_isinstance_chain_on_every_family(photos):
            "h": Flag.A, "i": object.__new__(type("Odd", (), {"__repr__": lambda s: "odd"})), "j": float("inf"),
            "k": np.arange(20).astype("datetime64[s]"), "l": np.zeros((0, 40)), "m": True, "n": -0.0}
     _same_json(odd)
+
+
+def test_cached_pipelines_keep_no_image_arrays(photos):
+    """After a variant is made, no cached transform still holds an array
+    (GaussNoise would keep its full-size noise map in ``params``)."""
+    base.PIPELINES.clear()
+    for fam, sev, params in cases():
+        fam.run(sev, params, photos[0], 5)
+
+    def arrays(obj, depth=0):
+        if isinstance(obj, np.ndarray):
+            return obj.size > 16
+        if isinstance(obj, dict):
+            return any(arrays(v, depth + 1) for v in obj.values())
+        if isinstance(obj, (list, tuple)):
+            return any(arrays(v, depth + 1) for v in obj)
+        return False
+
+    def walk(t):
+        yield t
+        for c in getattr(t, "transforms", ()):
+            yield from walk(c)
+    entries = base.PIPELINES._entries()
+    assert len(entries) > 30
+    for pipeline in entries.values():
+        for t in walk(pipeline):
+            assert not arrays(getattr(t, "params", {})), type(t).__name__
+    _, applied = FAMILIES["noise"].run(5, {}, photos[0], 5)  # the returned params still have the map
+    assert applied["noise_map"].shape == photos[0].shape

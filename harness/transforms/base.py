@@ -115,7 +115,10 @@ class Family:
             return self.apply(severity, params, rgb, int(seed))
         pipeline = self._pipeline(severity, params, (h, w))
         pipeline.set_random_seed(int(seed))
-        out = pipeline(image=rgb)
+        try:
+            out = pipeline(image=rgb)
+        finally:
+            _release(pipeline)
         applied = [{"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
                    for name, p in out.get("applied_transforms", [])]
         return out["image"], applied[0] if len(applied) == 1 else applied
@@ -136,6 +139,18 @@ class Family:
         except (TypeError, ValueError):  # a value that has no stable key: build afresh
             return self._compose(severity, params, shape)
         return PIPELINES.get(key, lambda: self._compose(severity, params, shape))
+
+
+def _release(pipeline) -> None:
+    """Drop what a cached pipeline keeps from its last call: each
+    transform's ``params`` (GaussNoise keeps its whole noise map there), so
+    the cache holds no image-sized arrays between variants. albumentations
+    resets ``params`` at the start of every call, so this changes no result;
+    the applied params returned by the call are copies made before."""
+    for t in getattr(pipeline, "transforms", ()):
+        _release(t)
+        if isinstance(getattr(t, "params", None), dict):
+            t.params = {}
 
 
 class PipelineCache:
