@@ -209,17 +209,21 @@ def _flush(it, pending, objs, rows) -> None:
             out = [exc] * len(sel)
         for k, o in zip(sel, out):
             results[(k, i)] = o
+    # spec.key, severity_text and hasher.key are pure functions of frozen values
+    # (json.dumps each time): computed once per variant / hasher, not per row
+    hkeys = {i: objs[i].key for i in {i for p in pending for i in p[2]}}
     for k, (spec, sd, hasher_idx, pixels, applied) in enumerate(pending):
         h, w = pixels.shape[:2]
+        skey, sev = spec.key, severity_text(spec)
         for i in hasher_idx:
             hasher, packed = objs[i], results[(k, i)]
             if isinstance(packed, Exception):  # one hasher failing on one image must not stop the run
-                rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+                rows.append([it.image_id, skey, hkeys[i], sd, spec.family, sev,
                              hasher.name, None, None, None, None, None, "hash",
                              f"{type(packed).__name__}: {packed}", ""])
                 continue
             packed = np.asarray(packed, dtype=np.uint8)
-            rows.append([it.image_id, spec.key, hasher.key, sd, spec.family, severity_text(spec),
+            rows.append([it.image_id, skey, hkeys[i], sd, spec.family, sev,
                          hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
                          "", "", ""])
     pending.clear()

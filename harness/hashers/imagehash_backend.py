@@ -22,10 +22,13 @@ with the work the reference repeats done once:
 - whash (haar): `haar_whash_low`, a numpy transcription of the
   floating-point operations pywt performs for the haar wavelet (each
   coefficient is the same IEEE expression; see its docstring), instead of
-  pywt's per-level Python machinery; checked against pywt once per process
-  (`haar_numpy_agrees`, else pywt is used), and tests assert ``array_equal``
-  of the ``dwt_low`` arrays against imagehash's own pywt calls and equal
-  hashes against imagehash on real photos and every quickstart variant.
+  pywt's per-level Python machinery; and, where numba is available, the
+  same operations compiled (`harness.hashers.haar_kernel`, no fastmath, no
+  fused multiply-add). Each is checked against pywt once per process
+  (`haar_jit_agrees`, `haar_numpy_agrees`; the first that agrees is used,
+  else pywt), and tests assert ``array_equal`` of the ``dwt_low`` arrays of
+  both against imagehash's own pywt calls and equal hashes against
+  imagehash on real photos and every quickstart variant.
 
 Anything the fast path does not cover (other hashers, db4, an image on
 which it raises) goes through the reference call, so a failure is reported
@@ -133,6 +136,26 @@ def _grey_images(images) -> list:
     return [Image.fromarray(np.ascontiguousarray(im)).convert("L") for im in images]
 
 
+def median(values: np.ndarray):
+    """``np.median(values)`` (numpy 2.x) for the float arrays the fast path
+    thresholds, without its generic machinery. numpy partitions, then takes
+    the mean of the middle element (odd size) or of the two middle elements
+    (even size): a sum that starts from +0.0, divided by the count. Here the
+    same elements of a full sort go through the same float64 operations,
+    ``((0.0 + s[h-1]) + s[h]) / 2`` or ``(0.0 + s[h]) / 1``, so the result
+    is the same double, sign of zero included (tests compare the bits).
+    Arrays with a NaN (never produced by the DCT or the haar transform of
+    finite pixels), non-float and empty arrays go to ``np.median``."""
+    flat = np.sort(values, axis=None)
+    n = flat.size
+    if n == 0 or flat.dtype != np.float64 or np.isnan(flat[-1]):  # NaN sorts last
+        return np.median(values)
+    h = n // 2
+    if n % 2:
+        return np.float64(0.0) + flat[h]
+    return (np.float64(0.0) + flat[h - 1] + flat[h]) / 2
+
+
 def _resized(grey: Image.Image, size: tuple) -> np.ndarray:
     """imagehash's ``.resize(size, ANTIALIAS)`` of the grey image, as an array."""
     return np.asarray(grey.resize(size, imagehash.ANTIALIAS))
@@ -171,7 +194,7 @@ class PerceptualHash(ImagehashHasher):
             pixels = _resized(g, (size, size))
             dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
             low = dct[:n, :n]
-            out.append(low > np.median(low))
+            out.append(low > median(low))
         return out
 
 
@@ -285,25 +308,66 @@ def pywt_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
     return pywt.wavedec2(pixels, "haar", level=dwt_level)[0]
 
 
-_HAAR_AGREES: list = []
+_HAAR_AGREES: dict = {}
+
+
+def _agrees_with_pywt(whash_low) -> bool:
+    """Whether `whash_low` equals `pywt_whash_low` (array_equal) on fixed
+    pseudo-random images of every scale 2..256, with and without the LL
+    removal, at dwt levels 0, scale_level // 2 and scale_level - 1."""
+    rng = np.random.default_rng(20261128)
+    ok = True
+    for scale_level in range(1, 9):
+        pixels = rng.integers(0, 256, (2 ** scale_level, 2 ** scale_level)) / 255.
+        for dwt_level in {0, scale_level // 2, scale_level - 1}:
+            for remove in (True, False):
+                ok &= bool(np.array_equal(whash_low(pixels, scale_level, dwt_level, remove),
+                                          pywt_whash_low(pixels, scale_level, dwt_level, remove)))
+    return ok
 
 
 def haar_numpy_agrees() -> bool:
     """Whether `haar_whash_low` equals pywt on this platform (checked once per
-    process on fixed pseudo-random images of every scale 2..256, with and
-    without the LL removal). A pywt built with fused multiply-add, say,
-    would fail the check and the fast path would use pywt instead."""
-    if not _HAAR_AGREES:
-        rng = np.random.default_rng(20261128)
-        ok = True
-        for scale_level in range(1, 9):
-            pixels = rng.integers(0, 256, (2 ** scale_level, 2 ** scale_level)) / 255.
-            for dwt_level in {0, scale_level // 2, scale_level - 1}:
-                for remove in (True, False):
-                    ok &= bool(np.array_equal(haar_whash_low(pixels, scale_level, dwt_level, remove),
-                                              pywt_whash_low(pixels, scale_level, dwt_level, remove)))
-        _HAAR_AGREES.append(ok)
-    return _HAAR_AGREES[0]
+    process, see `_agrees_with_pywt`). A pywt built with fused multiply-add,
+    say, would fail the check and the fast path would use pywt instead."""
+    if "numpy" not in _HAAR_AGREES:
+        _HAAR_AGREES["numpy"] = _agrees_with_pywt(haar_whash_low)
+    return _HAAR_AGREES["numpy"]
+
+
+def _haar_jit():
+    """The compiled kernel `harness.hashers.haar_kernel.haar_whash_low_jit`,
+    or None when numba is unavailable or HARNESS_NO_NUMBA=1."""
+    import os
+
+    if os.environ.get("HARNESS_NO_NUMBA") == "1":
+        return None
+    try:
+        from .haar_kernel import haar_whash_low_jit
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return haar_whash_low_jit
+
+
+def haar_jit_agrees() -> bool:
+    """Whether the compiled haar kernel exists and equals pywt on this
+    platform (checked once per process, as `haar_numpy_agrees`)."""
+    if "jit" not in _HAAR_AGREES:
+        jit = _haar_jit()
+        _HAAR_AGREES["jit"] = jit is not None and _agrees_with_pywt(jit)
+    return _HAAR_AGREES["jit"]
+
+
+def whash_low_function():
+    """The ``dwt_low`` implementation the fast path uses on this platform:
+    the compiled kernel if it agrees with pywt, else the numpy transcription
+    if it agrees, else pywt itself. All three give the same doubles where
+    they are used (each is checked against pywt first)."""
+    if haar_jit_agrees():
+        return _haar_jit()
+    if haar_numpy_agrees():
+        return haar_whash_low
+    return pywt_whash_low
 
 
 class WaveletHash(ImagehashHasher):
@@ -334,11 +398,12 @@ class WaveletHash(ImagehashHasher):
 
     def dwt_low_batch(self, greys) -> list:
         """imagehash.whash's ``dwt_low`` array for each grey image, computed by
-        `haar_whash_low` (numpy, the same floating-point operations as pywt;
-        pywt itself if this platform's pywt disagrees, see `haar_numpy_agrees`)."""
+        `whash_low_function()`: the compiled haar kernel or the numpy
+        transcription (the same floating-point operations as pywt), or pywt
+        itself if this platform's pywt disagrees with both."""
         hash_size = self.params["hash_size"]
         level = int(np.log2(hash_size))
-        use_numpy = haar_numpy_agrees()
+        whash_low = whash_low_function()
         out = []
         for g in greys:
             scale = self._scale(g.size)
@@ -346,12 +411,11 @@ class WaveletHash(ImagehashHasher):
             if level > ll_max_level:
                 raise ValueError("hash_size in a wrong range")  # imagehash asserts; reference reports it
             pixels = _resized(g, (scale, scale)) / 255.
-            whash_low = haar_whash_low if use_numpy else pywt_whash_low
             out.append(whash_low(pixels, ll_max_level, ll_max_level - level, self.params["remove_max_haar_ll"]))
         return out
 
     def _fast_bits(self, greys) -> list:
-        return [low > np.median(low) for low in self.dwt_low_batch(greys)]
+        return [low > median(low) for low in self.dwt_low_batch(greys)]
 
 
 class WaveletHashDb4(WaveletHash):

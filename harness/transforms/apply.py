@@ -19,12 +19,41 @@ from .spec import TransformSpec
 
 
 def jsonable(value):
-    """Plain JSON data from albumentations' applied params."""
+    """Plain JSON data from albumentations' applied params: numpy arrays of
+    at most 16 elements as lists rounded with ``np.round(x, 6)``, larger ones
+    as {array_shape, dtype, sha256: first 16 hex digits of the sha256 of the
+    C-order bytes}; floats (and numpy floats) ``round(float(x), 6)``; numpy
+    integers and bools as Python ones; dict keys as strings; tuples as
+    lists; anything else as its repr.
+
+    Values whose exact type is a builtin (float, int, bool, str, None, dict,
+    list, tuple: nearly all of them) take a dispatch on ``type(value)``
+    instead of the chain of isinstance checks; each handler is the branch
+    the chain would take for that type, so the result is the same (tests
+    compare it with the chain on every family's applied params)."""
+    handler = _BY_TYPE.get(type(value))
+    if handler is not None:
+        return handler(value)
+    return _jsonable_other(value)
+
+
+def _array_digest(value: np.ndarray) -> str:
+    """First 16 hex digits of sha256 of the array's C-order bytes (hashed
+    through the buffer protocol, without the copy ``tobytes`` makes; the
+    bytes are the same)."""
+    arr = np.ascontiguousarray(value)
+    try:
+        digest = hashlib.sha256(memoryview(arr).cast("B"))
+    except (TypeError, ValueError):  # dtypes without a buffer format (e.g. datetime64)
+        digest = hashlib.sha256(arr.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _jsonable_other(value):
     if isinstance(value, np.ndarray):
         if value.size <= 16:
             return np.round(value.astype(float), 6).tolist()
-        return {"array_shape": list(value.shape), "dtype": str(value.dtype),
-                "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]}
+        return {"array_shape": list(value.shape), "dtype": str(value.dtype), "sha256": _array_digest(value)}
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (np.floating, float)):
@@ -38,6 +67,19 @@ def jsonable(value):
     if isinstance(value, (str, int)) or value is None:
         return value
     return repr(value)
+
+
+def _same(value):
+    return value
+
+
+_BY_TYPE = {
+    float: lambda v: round(v, 6),
+    int: _same, bool: _same, str: _same, type(None): _same,
+    dict: lambda v: {str(k): jsonable(x) for k, x in v.items()},
+    list: lambda v: [jsonable(x) for x in v],
+    tuple: lambda v: [jsonable(x) for x in v],
+}
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:

@@ -7,13 +7,19 @@ named params with allowed values, and either
 
 - ``build(severity, params, (h, w))`` returning an albumentations transform
   (or a list of them) constructed with ``strict=True, p=1``; it runs inside
-  ``A.Compose(seed=..., save_applied_params=True, strict=True)``; or
+  ``A.Compose(save_applied_params=True, strict=True)`` seeded with the
+  variant seed (the Compose is built once per (family, severity, params,
+  `shape_key`) and thread, and reseeded per variant: `PipelineCache` says
+  why that equals building it afresh); or
 - ``apply(severity, params, rgb, seed)`` returning ``(pixels, applied)`` for
   the operations albumentations lacks (overlays, screenshot frame, chains).
 """
 from __future__ import annotations
 
+import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -45,6 +51,10 @@ class Family:
     group: str = ""
     #: True only for encodings (the variant went through a lossy codec)
     encodes: bool = False
+    #: shape_key(severity, params, (h, w)) -> the part of the image shape
+    #: that `build` depends on (None: build ignores the shape); the default
+    #: (this field None) is the whole (h, w). Keys the pipeline cache of `run`.
+    shape_key: Callable[[Any, dict, tuple[int, int]], Any] | None = None
 
     def __post_init__(self):
         if (self.build is None) == (self.apply is None):
@@ -103,13 +113,97 @@ class Family:
         h, w = rgb.shape[:2]
         if self.apply is not None:
             return self.apply(severity, params, rgb, int(seed))
-        built = self.build(severity, params, (h, w))
-        steps = list(built) if isinstance(built, (list, tuple)) else [built]
-        pipeline = A.Compose(steps, seed=int(seed), save_applied_params=True, strict=True)
-        out = pipeline(image=rgb)
+        pipeline = self._pipeline(severity, params, (h, w))
+        pipeline.set_random_seed(int(seed))
+        try:
+            out = pipeline(image=rgb)
+        finally:
+            _release(pipeline)
         applied = [{"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
                    for name, p in out.get("applied_transforms", [])]
         return out["image"], applied[0] if len(applied) == 1 else applied
+
+    def _compose(self, severity, params: dict, shape: tuple[int, int]):
+        """A new ``A.Compose`` of this family's build (not yet seeded)."""
+        built = self.build(severity, params, shape)
+        steps = list(built) if isinstance(built, (list, tuple)) else [built]
+        return A.Compose(steps, seed=None, save_applied_params=True, strict=True)
+
+    def _pipeline(self, severity, params: dict, shape: tuple[int, int]):
+        """The ``A.Compose`` for (severity, params, shape), built once per
+        thread and reused (see `PipelineCache`); the caller seeds it."""
+        try:
+            key = (self.name, json.dumps([severity, params], sort_keys=True),
+                   shape if self.shape_key is None else ("shape_key", self.shape_key(severity, params, shape)))
+            hash(key)
+        except (TypeError, ValueError):  # a value that has no stable key: build afresh
+            return self._compose(severity, params, shape)
+        return PIPELINES.get(key, lambda: self._compose(severity, params, shape))
+
+
+def _release(pipeline) -> None:
+    """Drop what a cached pipeline keeps from its last call: each
+    transform's ``params`` (GaussNoise keeps its whole noise map there), so
+    the cache holds no image-sized arrays between variants. albumentations
+    resets ``params`` at the start of every call, so this changes no result;
+    the applied params returned by the call are copies made before."""
+    for t in getattr(pipeline, "transforms", ()):
+        _release(t)
+        if isinstance(getattr(t, "params", None), dict):
+            t.params = {}
+
+
+class PipelineCache:
+    """Per-thread LRU of built albumentations pipelines (at most `size`).
+
+    Why reuse is exact (albumentations 2.0.8): everything random in a
+    pipeline comes from the generators that ``Compose.set_random_seed(seed)``
+    replaces, in the Compose and (recursively, through OneOf) in every
+    transform: each gets a fresh ``numpy.random.default_rng(seed)`` and
+    ``random.Random(seed)``, exactly the state ``A.Compose(..., seed=seed)``
+    leaves after construction (the ``set_random_seed(None)`` each transform
+    does in its own ``__init__`` is overwritten there too). A transform's
+    ``params`` are reset at the start of each call, and only the transforms
+    that ran in a call are recorded in its applied params. So seeding a
+    cached pipeline and calling it gives the pixels and applied params of a
+    pipeline built afresh with that seed; tests compare both on every
+    family at every default severity, in two orders of application.
+    Per thread, because reseeding and calling are not atomic (a Dask worker
+    may run several tasks in threads of one process)."""
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._local = threading.local()
+
+    def _entries(self) -> OrderedDict:
+        entries = getattr(self._local, "entries", None)
+        if entries is None:
+            entries = self._local.entries = OrderedDict()
+        return entries
+
+    def get(self, key, make):
+        entries = self._entries()
+        pipeline = entries.get(key)
+        if pipeline is None:
+            pipeline = make()  # a build that raises caches nothing
+            entries[key] = pipeline
+            if len(entries) > self.size:
+                entries.popitem(last=False)
+        else:
+            entries.move_to_end(key)
+        return pipeline
+
+    def clear(self) -> None:
+        self._entries().clear()
+
+
+#: the pipelines of `Family.run` in this process
+PIPELINES = PipelineCache()
+
+
+def no_shape(severity, params, shape) -> None:
+    """`Family.shape_key` of a family whose build ignores the image shape."""
+    return None
 
 
 def _show(v) -> str:

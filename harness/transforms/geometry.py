@@ -12,7 +12,7 @@ import albumentations as A
 import cv2
 
 from ..errors import TransformError
-from .base import Family, alb, int_range, num_range, one_of, register_family
+from .base import Family, alb, int_range, no_shape, num_range, one_of, register_family
 
 MIN_SIDE = 2
 #: largest variant made (pixels): 2**28 px is 768 MiB of RGB
@@ -119,6 +119,14 @@ def _rotate(d, params, shape):
                border_mode=cv2.BORDER_CONSTANT, fill=0)
 
 
+def _rotate_shape_key(d, params, shape):
+    """What `_rotate` reads of the shape: only whether the photo is too small
+    to crop to content (the other rotations ignore the shape)."""
+    if float(d) % 90 != 0 and params.get("crop_to_content", False):
+        return min(shape) < 4
+    return None
+
+
 def _flip(direction, params, shape):
     """Mirror the photo: horizontal (left-right) or vertical (top-bottom)."""
     return alb(A.HorizontalFlip if direction == "horizontal" else A.VerticalFlip)
@@ -139,8 +147,8 @@ for _family in (
            params_allowed={"mode": ("solid", "mirror")}, group="geometry"),
     Family("rotate", "degrees counter-clockwise (crop_to_content false: canvas grows, black corners)",
            (1, 2, 5, 10, 45, 90, 180), num_range(-360, 360, True, True, "degrees"), _rotate,
-           params_allowed={"crop_to_content": (False, True)}, group="geometry"),
+           params_allowed={"crop_to_content": (False, True)}, group="geometry", shape_key=_rotate_shape_key),
     Family("flip", "mirror direction: horizontal or vertical", ("horizontal", "vertical"),
-           one_of("horizontal", "vertical"), _flip, group="geometry"),
+           one_of("horizontal", "vertical"), _flip, group="geometry", shape_key=no_shape),
 ):
     register_family(_family)
