@@ -420,3 +420,19 @@ def test_caltech101_photos_and_study_variants_equal_imagehash():
         variants = [apply_transform(s, rgb, variant_seed(Path(path).name, s, 0))[0] for s in specs]
         for spec, v, packed in zip(specs, variants, h.hash_batch(ImageBatch(variants))):
             _check_equal(h, v, *reference(v), packed, (path, spec.key))
+
+
+def test_bench_crop_resistant_writes_both_timings(tmp_path, tiny_dir):
+    import json
+
+    from tests.helpers import run_cli
+
+    out = tmp_path / "cr"
+    res = run_cli("bench", "crop_resistant", "--datasets", tiny_dir, "--images", "3", "--output", out)
+    assert res.returncode == 0, res.stderr
+    e = json.loads((tmp_path / "cr.json").read_text())["entries"][0]
+    assert e["images"] == 3 and e["equal"] == 3 and e["reference_errors"] == 0
+    assert e["reference_cpu_ms_per_image"] > 0 and e["fast_cpu_ms_per_image"] > 0
+    assert "imagehash" in res.stdout and "| 3/3 |" in (tmp_path / "cr.md").read_text()
+    bad = run_cli("bench", "crop_resistant", "--datasets", tmp_path / "missing", "--output", out)
+    assert bad.returncode == 2 and "--datasets" in bad.stderr
