@@ -444,7 +444,7 @@ class CropResistantHash(ImagehashHasher):
     func_name = "crop_resistant_hash"
     distance = "multi-segment"
     # measured (bench hashers): reduced decoding changes the segmentation of
-    # every image (up to 3 unmatched segments) and saves little time
+    # every image (up to 3 unmatched segments)
     fast_decode_suitable = False
     SEGMENT_BITS = 64
 
