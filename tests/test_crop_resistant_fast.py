@@ -339,6 +339,22 @@ def test_index_error_through_the_hasher_and_a_batch():
     assert ours_segments(h, spiky) == ref_segs
 
 
+def test_the_engine_records_imagehashs_index_error(tmp_path):
+    """Through the engine (decode, hash_batch, error rows), the image on which
+    imagehash raises gets the error row imagehash's exception would give."""
+    from harness.datasets import folder_records
+    from harness.engine import hash_images
+
+    Image.fromarray(_spiky_image()).save(tmp_path / "spiky.png")
+    Image.fromarray(_tied_squares_image()).save(tmp_path / "squares.png")
+    records, _ = folder_records(str(tmp_path))
+    h = get_hasher("crop_resistant")
+    result = hash_images(records, [], [h], 0, 10_000_000)
+    ref = reference(_spiky_image())[0]
+    assert [(e[1], e[4], e[5]) for e in result.errors] == [("spiky.png", "hash", f"IndexError: {ref}")]
+    assert [(r[1], r[9]) for r in result.rows] == [("squares.png", str(reference(_tied_squares_image())[0]))]
+
+
 def test_equal_sized_segments_keep_imagehashs_order():
     img = _tied_squares_image()
     for max_segments in (2, 3, 16):
