@@ -11,12 +11,13 @@ all-valley images, non-default parameters).
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from harness import get_hasher
 from harness.config import load_config
@@ -27,7 +28,7 @@ from harness.hashers.crop_segments import (find_segments, imagehash_index_error,
                                            regions_imagehash_visits)
 from harness.transforms import TransformSpec, apply_transform, variant_seed
 
-from tests.helpers import ROOT, dataset_dir
+from tests.helpers import ROOT, dataset_dir, run_cli
 
 #: variants of the robustness suite that change the segmentation the most
 VARIANT_SPECS = [
@@ -115,7 +116,6 @@ def early_stop_skips_a_segment(h, rgb: np.ndarray) -> bool:
     grey = Image.fromarray(rgb).convert("L")
     p = h.params
     small = grey.resize((p["segmentation_image_size"],) * 2, imagehash.ANTIALIAS)
-    from PIL import ImageFilter
     pixels = np.array(small.filter(ImageFilter.GaussianBlur()).filter(ImageFilter.MedianFilter())).astype(np.float32)
     regions = label_regions(pixels > p["segment_threshold"])
     n = regions_imagehash_visits(regions, pixels.shape)
@@ -440,10 +440,6 @@ def test_caltech101_photos_and_study_variants_equal_imagehash(caltech_dir):
 
 
 def test_bench_crop_resistant_writes_both_timings(tmp_path, tiny_dir):
-    import json
-
-    from tests.helpers import run_cli
-
     out = tmp_path / "cr"
     res = run_cli("bench", "crop_resistant", "--datasets", tiny_dir, "--images", "3", "--output", out)
     assert res.returncode == 0, res.stderr
