@@ -408,11 +408,12 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage")
+BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant")
 
 
 def _add_bench(sub):
-    p = sub.add_parser("bench", help="speed and memory benchmarks: hashers, pairs, run, study_cost, hash_stage")
+    p = sub.add_parser("bench", help="speed and memory benchmarks: hashers, pairs, run, study_cost, hash_stage, "
+                                     "crop_resistant")
     bench_sub = p.add_subparsers(dest="benchmark", metavar="WHAT", required=True)
     import importlib
     for what in BENCHMARKS:

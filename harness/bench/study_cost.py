@@ -27,10 +27,14 @@ Extrapolated (labelled as such in the output), with t1 = seconds per
 - hashing the study's variants is estimated at the per-image hashing cost
   of originals (transforms themselves are not included).
 
-For crop_resistant only ``--slow-images`` photos are hashed (it is slow);
-its N reference hashes for the distance timing are those hashes repeated
-to N rows (labelled "tiled"): the cost per pair depends on the segment
-counts, whose distribution the repetition keeps.
+crop_resistant is hashed on ``--slow-images`` photos (default: all; its
+hashing was ~236 ms of CPU per image before the compiled segmentation). If
+that is fewer than N, its N reference hashes for the distance timing are
+those hashes repeated to N rows (labelled "tiled"): the cost per pair
+depends on the segment counts, whose distribution the repetition keeps.
+For comparison, ``--reference-images`` of those photos (evenly spaced) are
+also hashed by imagehash itself (``hasher.reference_hash``, decode
+included), reported as ``reference_hash_cpu_ms_per_image``.
 
 Writes ``<output>.json`` and ``<output>.md`` (default results/bench/study_cost).
 """
@@ -53,7 +57,9 @@ def add_arguments(p) -> None:
                    help="study config, for the number of specs and variant_sample (default: %(default)s)")
     p.add_argument("--hashers", default="cv_radialvariance,crop_resistant", help="comma-separated (default: %(default)s)")
     p.add_argument("--hash-images", type=int, default=0, help="photos to hash for the fast hashers (0 = all)")
-    p.add_argument("--slow-images", type=int, default=200, help="photos to hash for crop_resistant (default: %(default)s)")
+    p.add_argument("--slow-images", type=int, default=0, help="photos to hash for crop_resistant (0 = all)")
+    p.add_argument("--reference-images", type=int, default=40,
+                   help="photos also hashed by imagehash itself, crop_resistant only (default: %(default)s)")
     p.add_argument("--rows", type=int, default=1000, help="query rows of the timed distance block (default: %(default)s)")
     p.add_argument("--output", default="results/bench/study_cost", help="output path without extension")
 
@@ -83,14 +89,20 @@ def _cpu(fn):
     return out, time.process_time() - t0, time.perf_counter() - w0
 
 
-def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: int, sample: int) -> dict:
+def _spread(paths: list[str], n: int) -> list[str]:
+    """n paths evenly spaced over the list (all of them if n is 0 or >= len)."""
+    return [paths[int(k * len(paths) / n)] for k in range(n)] if 0 < n < len(paths) else paths
+
+
+def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: int, sample: int,
+            n_reference: int = 0) -> dict:
     from ..datasets.decode import load_rgb
     from ..hashers import get_hasher
     from ..metrics.distances import metric_for
 
     h = get_hasher(hasher_name)
     # a part: evenly spaced over the name-sorted list, so every category is represented
-    todo = [paths[int(k * len(paths) / n_hash)] for k in range(n_hash)] if 0 < n_hash < len(paths) else paths
+    todo = _spread(paths, n_hash)
     hashes, errors = [], 0
 
     def hash_all():
@@ -102,6 +114,20 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
                 errors += 1
 
     _, hash_cpu, hash_wall = _cpu(hash_all)
+    reference = {}
+    if n_reference > 0 and hasattr(h, "reference_hash"):
+        ref_todo = _spread(todo, n_reference)
+
+        def reference_all():
+            for p in ref_todo:
+                try:
+                    h.reference_hash(load_rgb(p))
+                except Exception:  # noqa: BLE001 - the same images fail in both paths
+                    pass
+
+        _, ref_cpu, _ = _cpu(reference_all)
+        reference = {"reference_images_hashed": len(ref_todo),
+                     "reference_hash_cpu_ms_per_image": round(1000 * ref_cpu / len(ref_todo), 3)}
     H = np.stack(hashes)
     n_total = len(paths)
     tiled = len(H) < n_total
@@ -118,7 +144,7 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
     out = {
         "hasher": hasher_name, "images_listed": n_total, "images_hashed": len(H), "hash_errors": errors,
         "hash_cpu_seconds": round(hash_cpu, 2), "hash_wall_seconds": round(hash_wall, 2),
-        "hash_cpu_ms_per_image": round(1000 * per_img, 3),
+        "hash_cpu_ms_per_image": round(1000 * per_img, 3), **reference,
         "distance_block": f"{len(q)} x {len(ref)}" + (" (reference rows tiled from the hashed images)" if tiled else ""),
         "distance_cpu_seconds": round(d_cpu, 2), "distance_wall_seconds": round(d_wall, 2),
         "pairs_per_cpu_second": round(1 / t1),
@@ -149,13 +175,17 @@ def main(args) -> int:
     entries = []
     load = os.getloadavg()
     for name in [x.strip() for x in args.hashers.split(",") if x.strip()]:
-        n_hash = args.slow_images if name == "crop_resistant" else args.hash_images
-        e = measure(name, paths, n_hash, args.rows, specs, sample)
+        slow = name == "crop_resistant"
+        n_hash = args.slow_images if slow else args.hash_images
+        e = measure(name, paths, n_hash, args.rows, specs, sample, args.reference_images if slow else 0)
         e |= {"specs": specs, "variant_sample": sample, "loadavg_before": [round(x, 2) for x in load]}
         entries.append(e)
         print(f"{name}: hashing {e['hash_cpu_ms_per_image']} ms/image CPU ({e['images_hashed']} images); "
               f"distances {e['distance_block']}: {e['distance_cpu_seconds']} s CPU = "
               f"{e['pairs_per_cpu_second']:.3g} pairs/CPU-s")
+        if "reference_hash_cpu_ms_per_image" in e:
+            print(f"  imagehash itself (reference): {e['reference_hash_cpu_ms_per_image']} ms/image CPU "
+                  f"({e['reference_images_hashed']} of the same images)")
         print(f"  EXTRAPOLATED for the study (N={e['images_listed']}, {specs} specs x {sample} images): "
               f"orig-orig {e['extrapolated_orig_orig_cpu_minutes']} CPU-min, variant-orig "
               f"{e['extrapolated_variant_orig_cpu_minutes']} CPU-min, hashing "
@@ -184,4 +214,11 @@ def render_markdown(res: dict) -> str:
                      f"{e['pairs_per_cpu_second']:.3g} | {e['extrapolated_orig_orig_cpu_minutes']} | "
                      f"{e['extrapolated_variant_orig_cpu_minutes']} | {e['extrapolated_hashing_cpu_minutes']} | "
                      f"{e['extrapolated_total_cpu_minutes']} | {e['loadavg_before'][0]} |")
+    refs = [e for e in res["entries"] if "reference_hash_cpu_ms_per_image" in e]
+    if refs:
+        lines.append("")
+        for e in refs:
+            lines.append(f"{e['hasher']} hashed by imagehash itself (`hasher.reference_hash`, decode included) on "
+                         f"{e['reference_images_hashed']} of the same photos: "
+                         f"{e['reference_hash_cpu_ms_per_image']} ms/image CPU (MEASURED).")
     return "\n".join(lines) + "\n"

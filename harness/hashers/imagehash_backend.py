@@ -12,7 +12,8 @@ the bytes read as a big-endian integer equal ``int(bitstring, 2)`` and
 not a multiple of 4 or 8 (colorhash: 42 bits -> 11 hex digits, left-padded
 with zeros exactly as imagehash pads).
 
-Fast path (``hash``/``hash_batch`` of ahash, phash, dhash and haar whash):
+Fast path (``hash``/``hash_batch`` of ahash, phash, dhash, haar whash and
+crop_resistant):
 the same operations as imagehash, in the same order, on the same inputs,
 with the work the reference repeats done once:
 
@@ -28,7 +29,13 @@ with the work the reference repeats done once:
   (`haar_jit_agrees`, `haar_numpy_agrees`; the first that agrees is used,
   else pywt), and tests assert ``array_equal`` of the ``dwt_low`` arrays of
   both against imagehash's own pywt calls and equal hashes against
-  imagehash on real photos and every quickstart variant.
+  imagehash on real photos and every quickstart variant;
+- crop_resistant: imagehash's pure-Python region search
+  (``_find_all_segments``, about 0.24 s of CPU per image) is replaced by a
+  compiled labelling pass with the same result, quirks included
+  (`harness.hashers.crop_segments`); Pillow's resize/blur/median filter,
+  the boxes and every segment's dhash stay imagehash's (see
+  `CropResistantHash._fast_hash`); tests/test_crop_resistant_fast.py.
 
 Anything the fast path does not cover (other hashers, db4, an image on
 which it raises) goes through the reference call, so a failure is reported
@@ -489,6 +496,10 @@ class CropResistantHash(ImagehashHasher):
     Hamming distance of the matched ones; 0 <= d <= n <= max_segments.
     ``pair_distances(a, b)[i, j] = a[i] - b[j]``.
 
+    Hashing goes through `_fast_hash` (same bits as the reference, see the
+    module docstring); an image on which it raises something unexpected
+    goes through imagehash itself.
+
     Histogram grid: bins of width 1/64 (one bit of mean segment distance):
     ``bin_edges[t] = t / 64`` for t = 0..64*max_segments, ``quantise(d)`` =
     smallest t with d <= t/64 (so bin 0 is d == 0, bin 64 ends at "one
@@ -498,7 +509,7 @@ class CropResistantHash(ImagehashHasher):
     func_name = "crop_resistant_hash"
     distance = "multi-segment"
     # measured (bench hashers): reduced decoding changes the segmentation of
-    # every image (up to 3 unmatched segments) and saves little time
+    # every image (up to 3 unmatched segments)
     fast_decode_suitable = False
     SEGMENT_BITS = 64
 
@@ -524,6 +535,91 @@ class CropResistantHash(ImagehashHasher):
         return {"limit_segments": p["max_segments"], "segment_threshold": p["segment_threshold"],
                 "min_segment_size": p["min_segment_size"],
                 "segmentation_image_size": p["segmentation_image_size"]}
+
+    # ------------------------------------------------ fast path (same bits)
+    def hash(self, rgb: np.ndarray) -> np.ndarray:
+        out = self.hash_batch([rgb])[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def hash_pil(self, img: Image.Image) -> np.ndarray:
+        try:
+            out = self._fast_hash(img.convert("L"))
+        except Exception:  # noqa: BLE001 - unexpected: imagehash reports it its own way
+            return self._pack(self.reference(img))
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def hash_batch(self, images) -> list:
+        """See `Hasher.hash_batch`: `_fast_hash` per image (the grey images are
+        shared with the other imagehash hashers of the batch); an image on
+        which the fast path raises anything goes through the reference call,
+        which returns its hash or raises what imagehash raises."""
+        if not len(images):
+            return []
+        batch = images if isinstance(images, ImageBatch) else ImageBatch(images)
+        try:
+            greys = batch.shared("imagehash:L", _grey_images)
+        except Exception:  # noqa: BLE001
+            return hash_each(self.reference_hash, batch)
+        out = []
+        for rgb, grey in zip(batch, greys):
+            try:
+                out.append(self._fast_hash(grey))
+            except Exception:  # noqa: BLE001 - unexpected: imagehash reports it its own way
+                out.extend(hash_each(self.reference_hash, [rgb]))
+        return out
+
+    def segments(self, grey: Image.Image):
+        """imagehash's segmentation image (``convert('L')`` already done: the
+        ANTIALIAS resize, GaussianBlur, MedianFilter, float32) and its
+        segments as `crop_segments.Regions` (None where imagehash's
+        ``_find_all_segments`` raises IndexError)."""
+        from PIL import ImageFilter
+
+        from .crop_segments import find_segments
+
+        p = self.params
+        size = p["segmentation_image_size"]
+        image = grey.resize((size, size), imagehash.ANTIALIAS)
+        image = image.filter(ImageFilter.GaussianBlur()).filter(ImageFilter.MedianFilter())
+        pixels = np.array(image).astype(np.float32)
+        return pixels.shape, find_segments(pixels, p["segment_threshold"], p["min_segment_size"])
+
+    def _fast_hash(self, grey: Image.Image):
+        """Packed hash of ``imagehash.crop_resistant_hash(img, **_ref_kwargs())``
+        for ``grey = img.convert("L")``, with the segmentation compiled
+        (`harness.hashers.crop_segments`); returns imagehash's IndexError (not
+        raised) where imagehash raises it. The rest is imagehash's own code
+        path: segments sorted by pixel count (stable, largest first) and cut
+        to max_segments, each bounding box scaled to the original size with
+        the same arithmetic (numpy int64 row/col times ``float(orig) / size``),
+        cropped and hashed by ``imagehash.dhash``. One difference, with equal
+        bits: the box is cropped from the grey image, where imagehash crops
+        the RGB image and dhash converts the crop to ``L``; Pillow's RGB->L
+        conversion is per pixel, so both give the same grey pixels."""
+        from .crop_segments import imagehash_index_error
+
+        shape, regions = self.segments(grey)
+        if regions is None:
+            return imagehash_index_error(shape)
+        size = self.params["segmentation_image_size"]
+        if len(regions.size):
+            order = np.argsort(-regions.size, kind="stable")[:self.params["max_segments"]]
+            boxes = [(regions.min_row[i], regions.min_col[i], regions.max_row[i], regions.max_col[i])
+                     for i in order]
+        else:  # imagehash: one segment {(0, 0), (size - 1, size - 1)}
+            boxes = [(0, 0, size - 1, size - 1)]
+        orig_w, orig_h = grey.size
+        scale_w = float(orig_w) / size
+        scale_h = float(orig_h) / size
+        hashes = []
+        for min_row, min_col, max_row, max_col in boxes:
+            box = (min_col * scale_w, min_row * scale_h, (max_col + 1) * scale_w, (max_row + 1) * scale_h)
+            hashes.append(imagehash.dhash(grey.crop(box)))
+        return self._pack(imagehash.ImageMultiHash(hashes))
 
     def _pack(self, result) -> np.ndarray:
         segs = result.segment_hashes
