@@ -67,3 +67,22 @@ def test_hash_images_reads_file_urls_like_a_run(tmp_path, tiny_dir):
     work = hash_images([rec], [], [h], 0, 10**8)
     assert not work.errors
     assert [r[9] for r in work.rows] == [h.to_hex(h.hash_file(str(src)))]
+
+
+def test_bench_hash_stage_rounds_give_the_same_rows(tiny_dir, tmp_path):
+    """`bench hash_stage` hashes N photos through compute_rows once per
+    round: every round yields the same number of rows (photos x (original
+    + 21 quickstart variants) x 4 hashers) and the same digest, and both
+    files are written."""
+    import json
+
+    from tests.helpers import run_cli
+    out = tmp_path / "hs"
+    proc = run_cli("bench", "hash_stage", "--folder", tiny_dir / "images", "--limit", 3, "--rounds", 2,
+                   "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((tmp_path / "hs.json").read_text())
+    rounds = res["rounds"]
+    assert len(rounds) == 2 and {r["rows"] for r in rounds} == {3 * 22 * 4}
+    assert rounds[0]["rows_sha256"] == rounds[1]["rows_sha256"]
+    assert (tmp_path / "hs.md").read_text().count("|") > 10

@@ -1,3 +1,16 @@
 """Benchmarks (`phash-harness bench WHAT`). Each module `harness.bench.<what>`
 defines `add_arguments(parser)` and `main(args) -> int`, prints its figures
 (pairs/s/core, images/s/core, peak memory) and writes them under results/bench/."""
+
+import json
+import os
+
+
+def write_results(output: str, result: dict, markdown: str) -> None:
+    """Write a benchmark's figures as ``<output>.json`` and ``<output>.md``
+    (creating the folder)."""
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    with open(output + ".json", "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2)
+    with open(output + ".md", "w", encoding="utf-8") as fh:
+        fh.write(markdown)

@@ -18,7 +18,6 @@ Writes ``<output>.json`` and ``<output>.md`` (default results/bench/crop_resista
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -26,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
+from . import write_results
 
 
 def add_arguments(p) -> None:
@@ -110,11 +110,7 @@ def main(args) -> int:
               f"{e['loadavg_after'][0]:.2f})")
     res = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
            "cpus": os.cpu_count(), "command": "phash-harness bench crop_resistant", "entries": entries}
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output + ".json", "w", encoding="utf-8") as fh:
-        json.dump(res, fh, indent=2)
-    with open(args.output + ".md", "w", encoding="utf-8") as fh:
-        fh.write(render_markdown(res))
+    write_results(args.output, res, render_markdown(res))
     bad = sum(e["images"] - e["equal"] for e in entries)
     if bad:
         print(f"NOT EQUAL: {bad} photos hash differently")

@@ -20,13 +20,13 @@ results/bench/hash_stage).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import time
 from datetime import datetime, timezone
 
 from ..errors import ConfigError
+from . import write_results
 
 
 def add_arguments(p) -> None:
@@ -99,9 +99,5 @@ def main(args) -> int:
                      f" `{r['rows_sha256']}` |")
     text = "\n".join(lines) + "\n"
     print(text)
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
-    with open(args.output + ".md", "w") as fh:
-        fh.write(text)
+    write_results(args.output, result, text)
     return 0

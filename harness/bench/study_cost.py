@@ -40,7 +40,6 @@ Writes ``<output>.json`` and ``<output>.md`` (default results/bench/study_cost).
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -49,6 +48,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..errors import ConfigError
+from . import write_results
 
 
 def add_arguments(p) -> None:
@@ -193,11 +193,7 @@ def main(args) -> int:
               f"(load before: {load[0]:.2f})")
     res = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
            "cpus": os.cpu_count(), "command": "phash-harness bench study_cost", "entries": entries}
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output + ".json", "w", encoding="utf-8") as fh:
-        json.dump(res, fh, indent=2)
-    with open(args.output + ".md", "w", encoding="utf-8") as fh:
-        fh.write(render_markdown(res))
+    write_results(args.output, res, render_markdown(res))
     return 0
 
 
