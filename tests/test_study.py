@@ -94,3 +94,23 @@ def test_study_headline_numbers_equal_brute_force(tmp_path):
     y = np.r_[np.ones(60), np.zeros(n)]
     assert row["AUC"] == pytest.approx(roc_auc_score(y, -d_all), abs=1e-9)
     assert "| phash | 64 |" in md
+
+
+def test_full_study_config_is_the_committed_one_at_full_size():
+    """results/caltech101/experiment-full.yaml must stay the committed
+    experiment.yaml with variants for every image, every registered hasher
+    that needs no user-supplied model, and the committed run's store (so
+    its finished work is reused)."""
+    from pathlib import Path
+
+    from harness.config import load_config
+    from harness.hashers import list_hashers
+    root = Path(__file__).resolve().parents[1] / "results" / "caltech101"
+    small = load_config(root / "experiment.yaml")
+    full = load_config(root / "experiment-full.yaml")
+    assert small.variant_sample == 1000 and full.variant_sample is None
+    assert [s.key for s in full.transform_specs()] == [s.key for s in small.transform_specs()]
+    assert full.seed == small.seed and full.metrics == small.metrics and full.dataset == small.dataset
+    assert {h.name for h in full.build_hashers()} == set(list_hashers()) - {"neuralhash"}
+    assert full.engine.store == "results/caltech101/store" and small.engine.store is None
+    assert small.output == "results/caltech101" and full.output != small.output
