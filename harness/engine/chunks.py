@@ -272,18 +272,17 @@ class DoneIndex:
             else:  # "hash"
                 self.keys.add((image_id, transform, hkey, sd))
 
-    def missing(self, image_id, spec, hashers, seed, hasher_keys=None) -> list:
-        """Indices of hashers with no stored result for (image, spec).
-        hasher_keys: [h.key for h in hashers], computed once by the caller
-        (a key is a JSON dump; planning asks images x specs x hashers times)."""
+    def missing(self, image_id, spec, hasher_keys, seed) -> list:
+        """Indices (into hasher_keys: each hasher's `key`, computed once by
+        the caller, as planning asks images x specs times) of the hashers
+        with no stored result for (image, spec)."""
         if image_id in self.image_errors:
             return []
         sd = seed_of(spec, seed)
         skey = spec.key
         if (image_id, skey, sd) in self.variant_errors:
             return []
-        keys = hasher_keys if hasher_keys is not None else [h.key for h in hashers]
-        return [i for i, hkey in enumerate(keys) if (image_id, skey, hkey, sd) not in self.keys]
+        return [i for i, hkey in enumerate(hasher_keys) if (image_id, skey, hkey, sd) not in self.keys]
 
 
 def sample_key(seed: int, image_id: str) -> str:
@@ -323,7 +322,7 @@ def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneI
             needs = []
             wanted = [ORIGINAL, *specs] if variant_ids is None or r.image_id in variant_ids else [ORIGINAL]
             for spec in wanted:
-                idx = done.missing(r.image_id, spec, hashers, seed, hasher_keys)
+                idx = done.missing(r.image_id, spec, hasher_keys, seed)
                 if idx:
                     needs.append((spec, idx))
             if needs:

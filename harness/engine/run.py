@@ -123,8 +123,7 @@ def _analyse_one(hashes, ref, specs, metrics_cfg, kernel_threads=None):
 def limit_kernel_threads(n: int) -> None:
     """Run the compiled (numba prange) metric kernels of this thread on at
     most n threads. Several metric tasks at once, each on every core, slow
-    each other down: two concurrent tasks on 2 cores took 4.65 s of CPU
-    each instead of 2.6 s."""
+    each other down (their idle kernel threads compete for the cores)."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency
