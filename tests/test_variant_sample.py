@@ -81,6 +81,38 @@ def test_larger_sample_reuses_store_and_smaller_ignores_extra(tmp_path):
     assert small.hashes[small.hashes["transform"] != "original()"]["image_id"].nunique() == 3
 
 
+def test_store_rows_of_other_hashers_specs_and_images_stay_on_disk(tmp_path):
+    """A run loads only the store rows it can use (`rows_of_run`): a wider
+    run's other hasher, other spec and unsampled variants are not read, and
+    the narrow run's tables equal those of a run on a fresh store."""
+    from harness.engine.run import rows_of_run
+    from harness.engine.store import HashStore
+    store = tmp_path / "store"
+    wide = _config(tmp_path, 6, store) | {"hashers": ["ahash", "dhash"], "output": str(tmp_path / "wide")}
+    wide["transforms"] = wide["transforms"] + [{"family": "rotate", "severities": [5]}]
+    run_experiment(wide, progress=False, workers=1, scheduler="inline")
+    narrow_cfg = load_config(_config(tmp_path, 3, store))
+    hashers, specs = narrow_cfg.build_hashers(), narrow_cfg.transform_specs()
+    ids = [r.image_id for r in sample_records()]
+    sample = variant_sample(ids, 3, seed=3)
+    everything = HashStore(str(store)).load(ids)
+    loaded = HashStore(str(store)).load(ids, rows_of_run(specs, hashers, sample))
+    keep = (everything["hasher_key"].isin(["", hashers[0].key])
+            & everything["transform"].isin(["", "original()"] + [s.key for s in specs])
+            & (everything["transform"].isin(["", "original()"]) | everything["image_id"].isin(sample)))
+    assert 0 < len(loaded) == int(keep.sum()) < len(everything)
+    assert sorted(map(tuple, loaded[["image_id", "transform", "hasher_key"]].to_numpy())) == \
+        sorted(map(tuple, everything.loc[keep, ["image_id", "transform", "hasher_key"]].to_numpy()))
+    narrow = run_experiment(narrow_cfg, progress=False, workers=1, scheduler="inline")
+    assert narrow.run_info["engine"]["hashes_computed"] == 0
+    fresh = run_experiment(_config(tmp_path, 3) | {"output": str(tmp_path / "fresh")}, progress=False,
+                           workers=1, scheduler="inline")
+    assert fresh.run_info["engine"]["hashes_computed"] == len(narrow.hashes)
+    for name in ("metrics.csv", "histograms.parquet", "hashes.parquet"):
+        assert open(os.path.join(narrow.output, name), "rb").read() == \
+            open(os.path.join(fresh.output, name), "rb").read(), name
+
+
 def test_variant_sample_must_be_positive():
     with pytest.raises(ConfigError) as exc:
         load_config({"hashers": ["ahash"], "variant_sample": 0})

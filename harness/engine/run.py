@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
@@ -157,6 +158,24 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     return {n: concat_tables([p[n] for p in parts if n in p]) for n in names}
 
 
+def rows_of_run(specs, hashers, variant_ids=None) -> pc.Expression:
+    """The store rows a run can use (an Arrow filter for `HashStore.load`):
+    rows of its hashers or of no hasher (whole-image and whole-variant
+    errors), of its transform specs, the original or no transform, and, with
+    a variant sample, variants only of the sampled images. A shared store's
+    other rows (other hashers, specs, or a larger run's variants) are left
+    on disk; `_assemble` applies the same rules (and the seed and error
+    conditions) to what is loaded."""
+    hasher = pc.field("hasher_key")
+    transform = pc.field("transform")
+    image_level = ["", ORIGINAL.key]
+    where = (hasher.is_null() | hasher.isin(["", *(h.key for h in hashers)])) \
+        & transform.isin(image_level + [s.key for s in specs])
+    if variant_ids is not None:
+        where &= transform.isin(image_level) | pc.field("image_id").isin(sorted(variant_ids))
+    return where
+
+
 def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, timeout, variant_ids=None):
     """Hash rows and error rows of this run from store rows (stored + new).
     variant_ids: images whose variants belong to the run (None = all); the
@@ -214,11 +233,11 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         t1 = time.perf_counter()
         store = HashStore(eng.store or os.path.join(out_dir, "store"))
         store.clean_tmp()
-        stored = store.load({r.image_id for r in records})
+        variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
+        stored = store.load({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids))
         done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
         chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),
                                                         expected_capacity(workers, scheduler))
-        variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
         chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done, variant_ids)
         del done  # a set of every stored key: not needed once the plan exists
         timings["plan"] = time.perf_counter() - t1

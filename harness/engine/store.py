@@ -32,6 +32,7 @@ import uuid
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 STORE_COLUMNS = ["image_id", "transform", "hasher_key", "seed", "family", "severity", "hasher",
@@ -104,20 +105,23 @@ class HashStore:
                 pass
         return removed
 
-    def load(self, image_ids=None) -> pd.DataFrame:
+    def load(self, image_ids=None, where: pc.Expression | None = None) -> pd.DataFrame:
         """Every stored row (columns STORE_COLUMNS), optionally only for the
-        given image sha256s; duplicate keys (the same work stored twice, e.g.
-        by two experiments sharing the store) keep the first file's row."""
-        wanted = None if image_ids is None else set(image_ids)
+        given image sha256s and only the rows matching the Arrow expression
+        `where` (applied while reading, so rows a run does not need, e.g.
+        other hashers of a shared store, never become pandas objects);
+        duplicate keys (the same work stored twice, e.g. by two experiments
+        sharing the store) keep the first file's row."""
+        if image_ids is not None:
+            by_image = pc.field("image_id").isin(sorted(set(image_ids)))
+            where = by_image if where is None else by_image & where
         parts = []
         for path in self.files():
             try:
-                table = pq.read_table(path, schema=STORE_SCHEMA)
+                table = pq.read_table(path, schema=STORE_SCHEMA, filters=where)
             except Exception:  # an unreadable file is ignored: its work is redone
                 continue
             df = table_to_frame(table)
-            if wanted is not None:
-                df = df[df["image_id"].isin(wanted)]
             if len(df):
                 parts.append(df)
         if not parts:
