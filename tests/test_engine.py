@@ -160,6 +160,48 @@ def test_per_hasher_analyse_equals_one_analyse_call(tiny_runs):
         pd.testing.assert_frame_equal(a, b, check_dtype=False)
 
 
+def test_hashers_that_do_not_pickle_are_analysed_by_workers(tiny_runs):
+    """OpenCV's hashers do not pickle; their metric tasks still go to the
+    executor (the worker rebuilds them from the registry) instead of
+    running one after another in the driver, and give the same tables."""
+    from concurrent.futures import Future
+
+    from harness.engine.chunks import hasher_ref
+    from harness.hashers import get_hasher
+
+    class Recording:
+        kind, capacity = "process", 2
+
+        def __init__(self):
+            self.names = []
+
+        def submit(self, fn, part, ref, *args):
+            self.names.append(ref.name)
+            fut = Future()
+            fut.set_result(fn(part, ref, *args))
+            return fut
+
+    res = tiny_runs["inline"]
+    cfg = res.config
+    specs = cfg.transform_specs()
+    cv = get_hasher("cv_phash")
+    assert hasher_ref(cv).pickled is None
+    rows = res.hashes[res.hashes["hasher"] == "phash"].copy()
+    cv_rows = rows.assign(hasher="cv_phash", hasher_key=cv.key)
+    cv_rows["hash"] = [bytes(reversed(b)) for b in cv_rows["hash"]]  # any 64-bit hashes will do
+    both = pd.concat([rows, cv_rows], ignore_index=True)
+    hashers = [get_hasher("phash"), cv]
+    backend = Recording()
+    merged = analyse_by_hasher(backend, both, hashers, specs, cfg.metrics)
+    assert backend.names == ["phash", "cv_phash"]
+    whole = analyse(both, hashers, specs, cfg.metrics)
+    for name in whole:
+        cols = list(whole[name].columns)
+        pd.testing.assert_frame_equal(merged[name].sort_values(cols).reset_index(drop=True),
+                                      whole[name][cols].sort_values(cols).reset_index(drop=True),
+                                      check_dtype=False)
+
+
 # ------------------------------------------------------------ store reuse
 def test_rerun_and_new_experiment_reuse_the_store(tmp_path):
     store = str(tmp_path / "shared-store")

@@ -144,13 +144,20 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     refs = [hasher_ref(h) for h in hashers]
     # tasks on a pool share its cores; in this process the kernels keep them all
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
-    futures = []
-    for h, ref in zip(hashers, refs):
+    from ..hashers import list_hashers
+    registered = set(list_hashers())
+    futures, here = [], []
+    for i, (h, ref) in enumerate(zip(hashers, refs)):
         part = hashes.loc[hashes["hasher_key"] == h.key, ANALYSE_COLUMNS].reset_index(drop=True)
-        if ref.pickled is None:  # cannot ship it: analyse here
-            futures.append(analyse(part, [h], specs, metrics_cfg))
+        # a hasher that does not pickle (OpenCV's) is rebuilt from the
+        # registry by the worker, as in the hash stage
+        if ref.pickled is None and ref.name not in registered:
+            here.append((i, part, h))  # cannot ship it: analyse here, after every submission
+            futures.append(None)
         else:
             futures.append(backend.submit(_analyse_one, part, ref, specs, metrics_cfg, threads))
+    for i, part, h in here:
+        futures[i] = analyse(part, [h], specs, metrics_cfg)
     parts = [f if isinstance(f, dict) else f.result() for f in futures]
     names = []
     for p in parts:

@@ -109,7 +109,10 @@ def _read_csv(path: str) -> pd.DataFrame | None:
     if not os.path.isfile(path):
         return None
     try:
-        return pd.read_csv(path)
+        # one type per column for the whole file: chunked inference
+        # (low_memory) can give a column such as severity ints in one part
+        # and strings in another on a large run
+        return pd.read_csv(path, low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
