@@ -96,11 +96,24 @@ def test_study_headline_numbers_equal_brute_force(tmp_path):
     assert "| phash | 64 |" in md
 
 
+@pytest.mark.parametrize("name", ["cv_radialvariance", "crop_resistant", "cv_colormoment"])
+def test_threshold_label_of_binned_hashers_is_the_bins_upper_edge(name):
+    """'bin t (d <= x)': x is the largest distance the hasher's own
+    quantise() puts in bins 0..t, so threshold t means d <= x."""
+    from harness.hashers import get_hasher
+    study = _load_study()
+    h = get_hasher(name)
+    for t in (0, 1, 12, 14):
+        x = float(study.label(name, t).split("<= ")[1].rstrip(")"))
+        assert int(h.quantise(np.array([x]))[0]) == t
+        assert int(h.quantise(np.array([np.nextafter(x, np.inf)]))[0]) == t + 1
+
+
 def test_full_study_config_is_the_committed_one_at_full_size():
     """results/caltech101/experiment-full.yaml must stay the committed
-    experiment.yaml with variants for every image, every registered hasher
-    that needs no user-supplied model, and the committed run's store (so
-    its finished work is reused)."""
+    experiment.yaml with variants for every image and the committed run's
+    store (so its finished work is reused); both have every registered
+    hasher that needs no user-supplied model."""
     from pathlib import Path
 
     from harness.config import load_config
@@ -111,6 +124,7 @@ def test_full_study_config_is_the_committed_one_at_full_size():
     assert small.variant_sample == 1000 and full.variant_sample is None
     assert [s.key for s in full.transform_specs()] == [s.key for s in small.transform_specs()]
     assert full.seed == small.seed and full.metrics == small.metrics and full.dataset == small.dataset
-    assert {h.name for h in full.build_hashers()} == set(list_hashers()) - {"neuralhash"}
+    assert [h.key for h in full.build_hashers()] == [h.key for h in small.build_hashers()]
+    assert {h.name for h in small.build_hashers()} == set(list_hashers()) - {"neuralhash"}
     assert full.engine.store == "results/caltech101/store" and small.engine.store is None
     assert small.output == "results/caltech101" and full.output != small.output

@@ -96,7 +96,9 @@ def label(hasher: str, t: int) -> str:
         return "none (t=0 already above)"
     if getattr(h, "distance", "hamming") == "hamming":
         return str(t)
-    return f"bin {t} ({h.distance} <= {float(h.bin_edges[t + 1]):g})"
+    # bin t holds the distances in (edges[t-1], edges[t]] (upper edges, see
+    # harness.hashers.base.upper_edge_quantise): threshold t is d <= edges[t]
+    return f"bin {t} ({h.distance} <= {float(h.bin_edges[t]):g})"
 
 
 def headline(folder: str) -> tuple[pd.DataFrame, str]:
@@ -151,7 +153,8 @@ def breaking_severity(pos: dict, specs: list, t: int, level: float = 0.5):
     return None
 
 
-def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash", "whash")) -> str:
+def compare(caltech: str, kodak: str,
+            hashers=("phash", "pdq", "dhash", "ahash", "whash", "crop_resistant")) -> str:
     """TPR versus severity on Kodak24 against Caltech-101, each at the
     Caltech-101 threshold for FPR <= 1e-4 (Kodak's 276 pairs cannot set one)."""
     hc = pd.read_parquet(os.path.join(caltech, "histograms.parquet"))
@@ -198,7 +201,7 @@ def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash",
             bc, bk = breaking_severity(pc, keys, t), breaking_severity(pk, keys, t)
             if bc != bk:
                 brk.append(f"{fam}: Caltech {bc or 'never'} vs Kodak {bk or 'never'}")
-        out += [f"## {hasher} (threshold {t}, from Caltech-101 orig-orig)", "",
+        out += [f"## {hasher} (threshold {label(hasher, t)}, from Caltech-101 orig-orig)", "",
                 f"{n_diff} of {n_all} transform specs differ significantly.", ""]
         if rows:
             out += ["| spec | TPR Caltech-101 [95% CP] | TPR Kodak24 [95% CP] |", "|---|---|---|"] + rows + [""]
@@ -247,7 +250,8 @@ def update_readme(md: str, path: str = "README.md") -> bool:
 STUDY_NOTE = """
 ## Reference study: scope, literature, cross-checks
 
-This folder is the scaled-down reference study (issue 11): see
+This folder is the reference study (issue 11; variants for a seeded
+1,000-image sample, every original): see
 [README.md](README.md) for what was run and what was left out, the
 [headline table](headline.md), the [comparison with published figures](LITERATURE.md),
 the [Kodak24 robustness comparison](../kodak24/comparison.md) and the
@@ -271,8 +275,8 @@ def link_report(folder: str) -> None:
             links = [("README.md", "what was run"), ("headline.md", "headline table"),
                      ("LITERATURE.md", "published figures"), ("../kodak24/comparison.md", "Kodak24 comparison"),
                      ("../perception-crosscheck/crosscheck.md", "perception cross-check")]
-            note = ("<section><h2>Reference study: scope, literature, cross-checks</h2><p>Scaled-down study "
-                    "(issue 11): " + ", ".join(f'<a href="{_html.escape(h)}">{_html.escape(t)}</a>'
+            note = ("<section><h2>Reference study: scope, literature, cross-checks</h2><p>Reference study "
+                    "(issue 11; variants for a seeded 1,000-image sample): " + ", ".join(f'<a href="{_html.escape(h)}">{_html.escape(t)}</a>'
                                                 for h, t in links) + ".</p></section>")
             text = text.replace("</body>", note + "</body>", 1)
             with open(page, "w", encoding="utf-8") as fh:

@@ -303,6 +303,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         hashes_computed = int((ok["source"] == "new").sum())
         hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
         del ok, err  # only `hashes` (and errors_df) go on: one copy of the hash rows
+        driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
         t3 = time.perf_counter()
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
@@ -317,7 +318,8 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
             "timeouts": stats.timeouts, "crashed": stats.crashed,
             "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
-            "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1)}
+            "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1),
+            "driver_peak_rss_mib_assembled": round(driver_peak_assembled / 1024, 1)}
     finally:
         if backend is not None:
             backend.close()
