@@ -529,3 +529,77 @@ def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():
     pd.testing.assert_frame_equal(plain_strings(both), plain)
     assert plain_strings(both)["image_a"].tolist() == ["a", "b", "d", "b", "c"]
     assert str(plain_strings(both)["image_a"].dtype) == "str"
+
+
+class _CountingL1(_L1Hasher):
+    """_L1Hasher that counts the pairs whose distance it computes."""
+    pairs = 0
+
+    def pair_distances(self, a, b):
+        type(self).pairs += len(a) * len(b)
+        return super().pair_distances(a, b)
+
+
+def test_generic_metric_keeps_bins_between_passes_and_gives_identical_results(monkeypatch):
+    """HasherMetric computes each distance of a negative set once for
+    hist, close and nearest (the bins are kept between passes), with
+    results equal to recomputing them and to brute force, across ragged
+    blocks; an interrupted pass keeps nothing."""
+    from harness.metrics import distances
+    monkeypatch.setattr(distances, "GENERIC_BLOCK", 16)
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 6, (45, 6)).astype(np.uint8)
+    b = rng.integers(0, 6, (37, 6)).astype(np.uint8)
+    ga, gb = np.array([f"g{i % 30}" for i in range(45)]), np.array([f"g{i}" for i in range(37)])
+
+    def passes(cache_pairs):
+        monkeypatch.setattr(distances, "CACHE_PAIRS", cache_pairs)
+        m = distances.HasherMetric(_CountingL1("l1", 48))
+        _CountingL1.pairs = 0
+        out = (m.hist(a, None, ga), m.close(a, None, 6, ga), m.hist(a, b, ga, gb), m.close(a, b, 5, ga, gb),
+               m.nearest(a, b, ga, gb))
+        return out, _CountingL1.pairs
+
+    cached, n_cached = passes(1 << 26)
+    fresh, n_fresh = passes(0)
+    # within a: both directions of every block pair i0 <= j0 (blocks of 16,
+    # 16 and 13 rows) = 45^2 + 16^2 + 16^2 + 13^2; across: 45 x 37
+    within, across = 45 ** 2 + 16 ** 2 + 16 ** 2 + 13 ** 2, 45 * 37
+    assert n_cached == within + across             # once per set
+    assert n_fresh == 2 * within + 3 * across      # once per pass
+    for x, y in zip(cached, fresh):
+        for u, v in zip(x if isinstance(x, tuple) else (x,), y if isinstance(y, tuple) else (y,)):
+            assert np.array_equal(u, v)
+    # brute force
+    h = _L1Hasher("l1", 48)
+    q = h.quantise(h.pair_distances(a, b))
+    other = ga[:, None] != gb[None, :]
+    assert np.array_equal(cached[2], np.bincount(q[other], minlength=20))
+    mins = np.where(other, q, 99).min(axis=1)
+    assert np.array_equal(cached[4][0], mins)
+    ii, jj = np.nonzero(other & (q <= 5))
+    assert sorted(zip(cached[3][0], cached[3][1])) == sorted(zip(ii, jj))
+    # a pass stopped early leaves no partial cache behind
+    monkeypatch.setattr(distances, "CACHE_PAIRS", 1 << 26)
+    m = distances.HasherMetric(_L1Hasher("l1", 48))
+    next(m._blocks(a, b, ga, gb))
+    assert m._cached is None
+    assert np.array_equal(m.hist(a, b, ga, gb), cached[2])
+
+
+def test_analyse_tables_do_not_depend_on_the_generic_bin_cache(monkeypatch):
+    from harness.config import MetricsConfig
+    from harness.metrics import distances
+    from harness.metrics.tables import analyse
+    monkeypatch.setattr(distances, "GENERIC_BLOCK", 16)
+    rng = np.random.default_rng(1)
+    hashers = [_L1Hasher("l1", 48)]
+    specs = [_Spec("jpeg", 50), _Spec("crop", 0.5)]
+    df = _hash_table(rng, hashers, 40, specs)
+    cfg = MetricsConfig(bootstrap_replicates=50, target_fpr=1e-2, collision_k=5)
+    with_cache = analyse(df, hashers, specs, cfg)
+    monkeypatch.setattr(distances, "CACHE_PAIRS", 0)
+    without = analyse(df, hashers, specs, cfg)
+    assert set(with_cache) == set(without)
+    for name in with_cache:
+        pd.testing.assert_frame_equal(with_cache[name], without[name])

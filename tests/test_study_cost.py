@@ -49,3 +49,18 @@ def test_bench_study_cost_writes_measured_and_extrapolated_figures(tmp_path, tin
     assert rv["specs"] > 0 and rv["pairs_per_cpu_second"] > 0
     assert by["crop_resistant"]["images_hashed"] == 3
     assert "EXTRAPOLATED" in (tmp_path / "cost.md").read_text()
+
+
+def test_passes_count_the_metric_stage_work_with_and_without_the_bin_cache(monkeypatch):
+    """hist then close over one set cost `passes` x within_evaluations."""
+    from harness.bench.study_cost import passes
+    from harness.metrics import distances
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (50, 40), dtype=np.uint8)
+    for cache_pairs in (1 << 26, 0):
+        monkeypatch.setattr(distances, "CACHE_PAIRS", cache_pairs)
+        h = _Counting()
+        m = HasherMetric(h)
+        m.close(a, None, int(m.hist(a).nonzero()[0][0]))
+        assert h.evaluations == passes(50, 50, 2) * within_evaluations(50)
+    assert passes(50, 50, 2) == 2  # (the last setting: no cache)

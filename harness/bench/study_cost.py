@@ -19,11 +19,14 @@ Extrapolated (labelled as such in the output), with t1 = seconds per
 - orig-orig, within one set: every unordered pair is evaluated in both
   directions (compare is asymmetric; the smaller is kept), block by block
   (diagonal blocks whole), so one pass is `within_evaluations(N)` (about
-  N^2 + N x 1024) evaluations; the stage makes two passes (histogram, then
-  the close pairs at or under keep_below): 2 x within_evaluations(N) x t1;
+  N^2 + N x 1024) evaluations; the stage needs two passes (histogram, then
+  the close pairs at or under keep_below), but computes them once when the
+  set fits `harness.metrics.distances.CACHE_PAIRS` (N x N pairs): passes x
+  within_evaluations(N) x t1;
 - variant-orig: per transform spec, the variants (variant_sample images)
   against all N originals, three passes (histogram, close pairs, nearest
-  neighbour for retrieval): 3 x specs x sample x N x t1;
+  neighbour for retrieval), computed once when sample x N fits
+  CACHE_PAIRS: passes x specs x sample x N x t1;
 - hashing the study's variants is estimated at the per-image hashing cost
   of originals (transforms themselves are not included).
 
@@ -83,6 +86,15 @@ def within_evaluations(n: int) -> int:
     return sum(2 * sizes[i] * sizes[j] for i in range(len(sizes)) for j in range(i, len(sizes)))
 
 
+def passes(n_query: int, n_reference: int, uncached: int) -> int:
+    """Distance passes the metrics stage makes over one negative set: 1
+    when HasherMetric keeps its bins between passes (the set has at most
+    CACHE_PAIRS pairs), else `uncached` (2 within one set, 3 across)."""
+    from ..metrics.distances import CACHE_PAIRS
+
+    return 1 if n_query * n_reference <= CACHE_PAIRS else uncached
+
+
 def _cpu(fn):
     t0, w0 = time.process_time(), time.perf_counter()
     out = fn()
@@ -139,8 +151,8 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
     assert int(hist.sum()) == len(q) * len(ref)
     t1 = d_cpu / (len(q) * len(ref))
     per_img = hash_cpu / max(1, len(H))
-    oo = 2 * within_evaluations(n_total) * t1
-    vo = 3 * specs * sample * n_total * t1
+    oo = passes(n_total, n_total, 2) * within_evaluations(n_total) * t1
+    vo = passes(sample, n_total, 3) * specs * sample * n_total * t1
     out = {
         "hasher": hasher_name, "images_listed": n_total, "images_hashed": len(H), "hash_errors": errors,
         "hash_cpu_seconds": round(hash_cpu, 2), "hash_wall_seconds": round(hash_wall, 2),

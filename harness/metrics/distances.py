@@ -28,6 +28,10 @@ import numpy as np
 from . import hamming
 
 GENERIC_BLOCK = 1024
+#: largest pair count (len(a) x len(b)) whose bins `HasherMetric` keeps in
+#: memory between its passes (2-byte bins: at most 128 MiB); larger sets
+#: are recomputed block by block in every pass
+CACHE_PAIRS = 1 << 26
 
 
 class HammingMetric:
@@ -64,6 +68,17 @@ class HasherMetric:
         self.nbins = int(hasher.n_bins)
         self.bits = self.nbins - 1
         self.edges = np.asarray(getattr(hasher, "bin_edges", np.arange(self.nbins)), dtype=float)
+        # the bins of the last (a, b) pair of sets, block by block: hist,
+        # close and nearest of one negative set then compute each distance
+        # once instead of once per pass (the arrays are held, so `is`
+        # identifies them; analyse never changes them in place)
+        self._cached = None  # (a, b, {(i0, j0): bins})
+
+    def _cached_blocks(self, a, b):
+        c = self._cached
+        if c is not None and c[0] is a and c[1] is b:
+            return c[2]
+        return None
 
     def _bins(self, x, y):
         d = np.asarray(self.hasher.pair_distances(x, y), dtype=np.float64)
@@ -79,19 +94,29 @@ class HasherMetric:
         if within:
             b, gb = a, ga
         ca, cb = hamming._group_codes(ga, gb, len(a), len(b))
+        key_b = None if within else b
+        cached = self._cached_blocks(a, key_b)
+        filling = {} if cached is None and len(a) * len(b) <= CACHE_PAIRS else None
         for i0 in range(0, len(a), GENERIC_BLOCK):
             i1 = min(i0 + GENERIC_BLOCK, len(a))
             for j0 in range(i0 if within else 0, len(b), GENERIC_BLOCK):
                 j1 = min(j0 + GENERIC_BLOCK, len(b))
-                q = self._bins(a[i0:i1], b[j0:j1])
-                if within:  # unordered pair: the smaller of both directions
-                    q = np.minimum(q, self._bins(b[j0:j1], a[i0:i1]).T)
+                if cached is not None:
+                    q = cached[(i0, j0)].astype(np.int64)
+                else:
+                    q = self._bins(a[i0:i1], b[j0:j1])
+                    if within:  # unordered pair: the smaller of both directions
+                        q = np.minimum(q, self._bins(b[j0:j1], a[i0:i1]).T)
+                    if filling is not None:
+                        filling[(i0, j0)] = q.astype(np.int16 if self.nbins <= 32767 else np.int32)
                 keep = np.ones(q.shape, dtype=bool)
                 if within:
                     keep &= (np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :])
                 if ca is not None:
                     keep &= ca[i0:i1, None] != cb[None, j0:j1]
                 yield i0, j0, q, keep
+        if filling is not None:  # only a complete pass is kept
+            self._cached = (a, key_b, filling)
 
     def hist(self, a, b=None, ga=None, gb=None):
         h = np.zeros(self.nbins, dtype=np.int64)
@@ -117,8 +142,13 @@ class HasherMetric:
         mins = np.full(len(a), -1, np.int64)
         counts = np.zeros(len(a), np.int64)
         ca, cb = hamming._group_codes(ga, gb, len(a), len(b))
+        cached = self._cached_blocks(a, b)
         for i0 in range(0, len(a), GENERIC_BLOCK):
-            q = self._bins(a[i0:i0 + GENERIC_BLOCK], b).astype(np.float64)
+            if cached is not None:  # the row block's column blocks, side by side
+                q = np.concatenate([cached[(i0, j0)] for j0 in range(0, len(b), GENERIC_BLOCK)], axis=1) \
+                    .astype(np.float64)
+            else:
+                q = self._bins(a[i0:i0 + GENERIC_BLOCK], b).astype(np.float64)
             q[ca[i0:i0 + GENERIC_BLOCK, None] == cb[None, :]] = np.inf
             m = q.min(axis=1, initial=np.inf)
             ok = np.isfinite(m)
