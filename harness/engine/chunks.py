@@ -35,6 +35,15 @@ class HasherRef:
     params: tuple
     pickled: bytes | None
 
+    @property
+    def shippable(self) -> bool:
+        """A worker can rebuild it (`resolve_hasher`): it pickles, or the
+        registry knows its name (OpenCV's hashers do not pickle)."""
+        if self.pickled is not None:
+            return True
+        from ..hashers import list_hashers
+        return self.name in list_hashers()
+
 
 def hasher_ref(hasher) -> HasherRef:
     try:

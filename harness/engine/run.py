@@ -144,14 +144,10 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     refs = [hasher_ref(h) for h in hashers]
     # tasks on a pool share its cores; in this process the kernels keep them all
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
-    from ..hashers import list_hashers
-    registered = set(list_hashers())
     futures, here = [], []
     for i, (h, ref) in enumerate(zip(hashers, refs)):
         part = hashes.loc[hashes["hasher_key"] == h.key, ANALYSE_COLUMNS].reset_index(drop=True)
-        # a hasher that does not pickle (OpenCV's) is rebuilt from the
-        # registry by the worker, as in the hash stage
-        if ref.pickled is None and ref.name not in registered:
+        if not ref.shippable:
             here.append((i, part, h))  # cannot ship it: analyse here, after every submission
             futures.append(None)
         else:
