@@ -76,6 +76,9 @@ class InlineBackend:
     def close(self):
         pass
 
+    def abort(self):
+        pass
+
     def describe(self) -> dict:
         return {"executor": "inline", "workers": 1}
 
@@ -131,15 +134,22 @@ class ProcessBackend:
     def is_broken(self, exc) -> bool:
         return isinstance(exc, BrokenProcessPool)
 
-    def reset(self):
-        """Kill every worker process and start a fresh pool."""
-        pool = self._pool
+    def _kill(self):
+        """Kill every worker process (tasks in flight are lost, not waited
+        for) and shut the pool down."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
         for proc in list(getattr(pool, "_processes", {}).values()):
             try:
                 proc.kill()
             except Exception:
                 pass
         pool.shutdown(wait=True, cancel_futures=True)
+
+    def reset(self):
+        """Kill every worker process and start a fresh pool."""
+        self._kill()
         self.restarts += 1
         self._start()
 
@@ -150,6 +160,12 @@ class ProcessBackend:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self):
+        """Stop now (Ctrl-C, an error in the driver): kill the workers
+        instead of waiting for the chunks they are hashing; finished chunks
+        are already in the store."""
+        self._kill()
 
     def describe(self) -> dict:
         return {"executor": "process", "workers": self.capacity, "pool_restarts": self.restarts}
@@ -207,6 +223,11 @@ class DaskBackend:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+    def abort(self):
+        """Dask cannot kill a running task; closing the client (and a
+        LocalCluster we started) is the fastest stop there is."""
+        self.close()
 
     def describe(self) -> dict:
         return {"executor": "dask", "scheduler": self.scheduler, "workers": self.capacity,

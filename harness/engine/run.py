@@ -316,6 +316,11 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
             "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1),
             "driver_peak_rss_mib_assembled": round(driver_peak_assembled / 1024, 1)}
+    except BaseException:  # Ctrl-C or an error: stop the workers now, do not wait for their chunks
+        if backend is not None:
+            backend.abort()
+            backend = None
+        raise
     finally:
         if backend is not None:
             backend.close()

@@ -1,6 +1,14 @@
-"""Peak cross-correlation of RadialVarianceHash hashes for many pairs at once,
-bit for bit equal to OpenCV's ``RadialVarianceHash::compare`` (x86-64 with
-AVX2/FMA dispatch, the OpenCV wheels' code path on such CPUs).
+"""Peak cross-correlation of RadialVarianceHash hashes for many pairs at once.
+
+The harness's cv_radialvariance distance is DEFINED by this kernel: the
+same float64 value on every CPU (no SIMD dispatch, no fast-math, no
+reordering; a test recompiles it for a generic x86-64 target and compares
+the bytes, another freezes a digest). It equals OpenCV's
+``RadialVarianceHash::compare`` bit for bit where OpenCV dispatches its
+float32 dot product to AVX2/FMA, and is within a float32 rounding bound of
+it on every other dispatch path (AVX-512, SSE, scalar):
+`compare_error_bound` below, derived in "How it relates to OpenCV on other
+CPUs".
 
 OpenCV's compare(a, b) for two 40-byte hashes, as computed (opencv_contrib
 img_hash/src/radial_variance_hash.cpp and core's Mat::dot / meanStdDev):
@@ -26,10 +34,32 @@ exact in double (each is a multiple of 2^-16 below 256), a product plus a
 float32 lane is exact in double too (below 2^20, multiple of 2^-32: 52
 bits), so rounding that double to float32 once equals the fused
 multiply-add. The result therefore equals OpenCV's to the last bit on
-CPUs where OpenCV dispatches dotProd_32f to AVX2 (tests compare every pair
-of real photographs with cv2's compare). On a CPU where OpenCV takes another
-SIMD path its own compare() differs in the last bits; this function does
-not (it is the AVX2 value everywhere, so results are machine-independent).
+CPUs where OpenCV dispatches dotProd_32f to AVX2. On a CPU where OpenCV
+takes another SIMD path (AVX-512 sums 16 lanes, in another order) its own
+compare() differs in the last bits; this function does not (it is the AVX2
+value everywhere, so the harness's results are machine-independent).
+
+How it relates to OpenCV on other CPUs (the bound tests use):
+steps 1-3 are exact or double precision and identical on every path (sums
+of integers in double are exact in any order); only the float32 dot
+product of step 4 depends on the dispatch. For ANY evaluation order of a
+float32 dot product of n terms, with or without fused multiply-adds,
+``|fl(x.y) - x.y| <= gamma_n * sum|x_i y_i|`` with
+``gamma_n = n u / (1 - n u)``, u = 2^-24 (Higham, Accuracy and Stability of
+Numerical Algorithms, 2nd ed., eq. 3.5). Two implementations therefore
+differ by at most ``2 gamma_40 sum|x_i y_i| <= 2 gamma_40 |x|_2 |y|_2``
+(Cauchy-Schwarz, the same for every cyclic shift), and since the maximum
+over shifts is 1-Lipschitz, the two PCC values (and distances 1 - PCC)
+differ by at most::
+
+    2 gamma_40 |c_a|_2 |c_b|_2 / (40 (std_a std_b + 1e-20))  + 8 eps (1 + |PCC|)
+
+(c: the centred float32 hash; the last term covers the few double-precision
+roundings after the dot product, eps = 2^-52). For two non-constant hashes
+the first term is about 2 gamma_40 = 4.8e-6; for a constant hash it is 0.
+`compare_error_bound` computes it per pair. A distance can only change
+bin (`quantise`, bins of 0.005) across CPUs when it lies within this bound
+of a bin edge.
 
 Cost: 40 shifts x 40 multiply-adds per pair, compiled with numba.
 """
@@ -83,6 +113,35 @@ def _pcc(ca, sa, cb, sb, out):  # pragma: no cover - compiled
                 if not (corr < best):  # std::max(corr, best)
                     best = corr
             out[i, j] = best
+
+
+#: unit roundoff of float32 and gamma_40 = 40 u / (1 - 40 u) (module docstring)
+FLOAT32_UNIT_ROUNDOFF = 2.0 ** -24
+GAMMA_40 = HASH_SIZE * FLOAT32_UNIT_ROUNDOFF / (1.0 - HASH_SIZE * FLOAT32_UNIT_ROUNDOFF)
+
+
+def compare_error_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest possible difference between `peak_cross_correlation` and
+    OpenCV's compare() on ANY SIMD dispatch path, per pair: float64
+    (len(a), len(b)), in PCC units (= distance units, d = 1 - PCC).
+
+    ``2 gamma_40 |c_a|_2 |c_b|_2 / (40 (std_a std_b + 1e-20)) + 8 eps (1 + 1)``
+    with gamma_40 = 40 u / (1 - 40 u), u = 2^-24 and eps = 2^-52 (derivation
+    in the module docstring; |PCC| <= 1 up to rounding).
+
+    >>> import numpy as np
+    >>> h = np.arange(80, dtype=np.uint8).reshape(2, 40)
+    >>> bool(compare_error_bound(h, h).max() < 5e-6)
+    True
+    >>> float(compare_error_bound(np.zeros((1, 40), np.uint8), h)[0, 0]) < 1e-14
+    True
+    """
+    ca, sa = centre(a)
+    cb, sb = centre(b)
+    na = np.sqrt((ca.astype(np.float64) ** 2).sum(axis=1))
+    nb = np.sqrt((cb.astype(np.float64) ** 2).sum(axis=1))
+    denom = HASH_SIZE * (sa[:, None] * sb[None, :] + 1e-20)
+    return 2.0 * GAMMA_40 * (na[:, None] * nb[None, :]) / denom + 16.0 * np.finfo(np.float64).eps
 
 
 def peak_cross_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
