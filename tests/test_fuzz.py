@@ -24,7 +24,6 @@ from PIL import Image
 from harness.config import ExperimentConfig, load_config
 from harness.datasets.decode import load_rgb
 from harness.errors import ConfigError, DecodeError
-
 from tests.helpers import dataset_dir
 
 FAST = settings(max_examples=100, deadline=2000, derandomize=True,

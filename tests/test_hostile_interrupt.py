@@ -24,7 +24,6 @@ import yaml
 
 from tests.helpers import ROOT, dataset_dir
 
-
 #: what shows that hashing has started: the progress bar ("hashing: 3/7807")
 PROGRESS = rb"hashing|\d+/\d+"
 

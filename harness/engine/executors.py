@@ -331,7 +331,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 on_progress(w)
         if broken:
             # every other in-flight task of the pool is lost too
-            for fut, (w, _) in list(inflight.items()):
+            for _fut, (w, _) in list(inflight.items()):
                 failed(w, "worker process died")
             inflight.clear()
             backend.reset()
@@ -355,7 +355,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 w, _ = inflight.pop(fut)
                 timed_out(w)
             if backend.can_kill:  # the pool was restarted: resubmit the rest
-                for fut, (w, _) in list(inflight.items()):
+                for _fut, (w, _) in list(inflight.items()):
                     queue.appendleft(w)
                 inflight.clear()
     return stats
