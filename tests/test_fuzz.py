@@ -7,7 +7,7 @@ the whole file runs in well under a minute:
   random byte mutations -> an (h, w, 3) uint8 array or DecodeError.
 
 A longer, coverage-guided run of the loader: fuzz/fuzz_load_rgb.py (atheris,
-see README "Reliability and security").
+see docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def test_atheris_target_property_holds_on_seeds_and_mutants():
 
 
 def test_atheris_target_runs(tmp_path):
-    """A short real libFuzzer run of the target (the README shows a long one)."""
+    """A short real libFuzzer run of the target (docs/reliability.md shows a long one)."""
     import subprocess
     import sys
 

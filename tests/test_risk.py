@@ -272,7 +272,7 @@ def test_population_interval_contains_expectation_and_is_binomial():
 
 # -------------------------------------------- worked example: Apple (2021)
 def test_apple_arithmetic_order_of_magnitude():
-    """Assumptions (see README, risk section): per-image false-match rate
+    """Assumptions (see docs/guides/false-positive-risk.md): per-image false-match rate
     1e-6 (labelled assumption), match threshold k = 30, target 1e-12 per
     account per year. The library size at which the binomial tail reaches
     one in a trillion is a few million photos; with 10x or 100x the

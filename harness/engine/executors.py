@@ -7,7 +7,7 @@ used through the `concurrent.futures` interface (``submit -> Future``):
 - ``dask``: `distributed.Client(...).get_executor()`; ``scheduler="local"``
   starts a `LocalCluster` of ``workers`` single-threaded worker processes on
   127.0.0.1, ``scheduler="tcp://HOST:PORT"`` connects to a running
-  scheduler (Slurm, Kubernetes, ... see README).
+  scheduler (Slurm, Kubernetes, ... see docs/scaling.md).
 - ``inline``: runs every task in the calling process (debugging, tests);
   timeouts cannot be enforced there.
 
