@@ -178,3 +178,29 @@ def test_the_plugin_example_of_contributing_registers_and_hashes(tmp_path, monke
     assert harness.hash_image(255 - photo, hasher=name) != hex_a   # inverted photo: complementary bits
     monkeypatch.undo()
     assert name not in list_hashers()
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python block, with `photo.jpg` and `my.yaml` made here: a
+    sample photo saved as JPEG and a one-hasher experiment on the sample."""
+    import yaml
+    from PIL import Image
+
+    from harness.datasets.sample import sample_dir
+    from harness.risk import account_flag_probability
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## From Python\n\n```python\n(.*?)```", text, re.S).group(1)
+    Image.open(os.path.join(sample_dir(), "camera.png")).convert("RGB").save(tmp_path / "photo.jpg", quality=90)
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump({
+        "name": "readme", "dataset": {"source": "sample"}, "hashers": ["phash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}], "output": str(tmp_path / "out")}))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert re.fullmatch(r"[0-9a-f]{16}", namespace["harness"].hash_image("photo.jpg", hasher="phash"))
+    metrics = namespace["results"].metrics
+    assert set(metrics["hasher"]) == {"phash"} and len(metrics) > 0
+    # the figure quoted in the README's comment
+    assert f"{account_flag_probability(1e-6, 2000, 30):.3g}" in code
