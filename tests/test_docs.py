@@ -195,7 +195,8 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     Image.open(os.path.join(sample_dir(), "camera.png")).convert("RGB").save(tmp_path / "photo.jpg", quality=90)
     (tmp_path / "my.yaml").write_text(yaml.safe_dump({
         "name": "readme", "dataset": {"source": "sample"}, "hashers": ["phash"],
-        "transforms": [{"family": "jpeg", "severities": [50]}], "output": str(tmp_path / "out")}))
+        "transforms": [{"family": "jpeg", "severities": [50]}], "output": str(tmp_path / "out"),
+        "metrics": {"bootstrap_replicates": 0, "retrieval": False, "diagnostics": False}}))
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
