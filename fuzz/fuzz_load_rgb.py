@@ -48,8 +48,9 @@ def main() -> None:
 
     warnings.simplefilter("ignore")  # Pillow warns about odd metadata; not findings
     with atheris.instrument_imports(include=["harness", "PIL"]):
-        import harness.datasets.decode  # noqa: F401
         import PIL.Image
+
+        import harness.datasets.decode  # noqa: F401
         PIL.Image.init()  # import every format plugin now, so they are instrumented too
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

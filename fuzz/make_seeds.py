@@ -34,7 +34,7 @@ def seeds() -> dict[str, bytes]:
         for mode, fmt, kw in [("I;16", "PNG", {}), ("LA", "PNG", {}), ("CMYK", "JPEG", {}),
                               ("RGB", "JPEG", {"exif": exif.tobytes()}), ("RGBA", "WEBP", {})]:
             buf = io.BytesIO()
-            img = (Image.fromarray((np.asarray(small.convert("L"), dtype=np.uint16) * 257))
+            img = (Image.fromarray(np.asarray(small.convert("L"), dtype=np.uint16) * 257)
                    if mode == "I;16" else small.convert(mode))
             img.save(buf, fmt, **kw)
             out[f"{rec.name}-{mode.replace(';', '')}-{fmt.lower()}"] = buf.getvalue()

@@ -1,7 +1,7 @@
 """phash-harness: measure how perceptual image hashes behave on benign,
 public photographs.
 
-Python entry points (see DESIGN.md):
+Python entry points (see docs/design.md):
 
 - ``hash_image(path_or_rgb_array, hasher="phash") -> str`` (hex)
 - ``get_hasher(name)``, ``list_hashers()``

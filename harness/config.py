@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from importlib import resources
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -49,14 +49,15 @@ class DatasetConfig(_Strict):
     """
 
     source: Literal["sample", "folder", "manifest", "catalog"] = "sample"
-    path: Optional[str] = None
-    name: Optional[str] = None
-    dest: Optional[str] = None
-    cache: Optional[str] = None
-    extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"])
+    path: str | None = None
+    name: str | None = None
+    dest: str | None = None
+    cache: str | None = None
+    extensions: list[str] = Field(
+        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"])
     recursive: bool = True
-    groups: Optional[str] = None
-    limit: Optional[int] = Field(default=None, ge=1)
+    groups: str | None = None
+    limit: int | None = Field(default=None, ge=1)
     #: read files whose symlink target lies outside `path` (default: refuse them)
     follow_symlinks: bool = False
 
@@ -81,12 +82,15 @@ class DatasetConfig(_Strict):
         elif self.source == "catalog":
             from .datasets.catalog import CATALOG, default_dest, list_catalog
             if not self.name:
-                raise ValueError(f"dataset.name is required when source is 'catalog'; one of: {', '.join(list_catalog())}")
+                raise ValueError("dataset.name is required when source is 'catalog'; "
+                                 f"one of: {', '.join(list_catalog())}")
             dest = self.dest or default_dest()
             folder = os.path.join(os.path.expanduser(dest), self.name)
             if not os.path.isfile(os.path.join(folder, "MANIFEST.csv")):
-                hint = f"phash-harness fetch {self.name}" if self.name in CATALOG else "phash-harness fetch --url ... --name " + self.name
-                raise ValueError(f"dataset.name: {self.name!r} is not fetched under {dest} (run `{hint} --dest {dest}`)")
+                hint = (f"phash-harness fetch {self.name}" if self.name in CATALOG
+                        else "phash-harness fetch --url ... --name " + self.name)
+                raise ValueError(f"dataset.name: {self.name!r} is not fetched under {dest} "
+                                 f"(run `{hint} --dest {dest}`)")
         if self.source != "catalog" and (self.name or self.dest):
             raise ValueError("dataset.name/dest are only for source 'catalog'")
         return self
@@ -107,7 +111,7 @@ class HasherConfig(_Strict):
 
 class TransformConfig(_Strict):
     family: str
-    severities: Optional[list[Union[float, int, str]]] = None
+    severities: list[float | int | str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("family")
@@ -194,8 +198,8 @@ class EngineConfig(_Strict):
         ``timeout after N s`` and the run goes on.
     retries: how often a chunk whose worker died is run again.
     """
-    chunk_size: Optional[int] = Field(default=None, ge=1, le=100_000)
-    store: Optional[str] = None
+    chunk_size: int | None = Field(default=None, ge=1, le=100_000)
+    store: str | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
 
@@ -210,7 +214,7 @@ class ExperimentConfig(_Strict):
     #: harness.engine.chunks.variant_sample); every image still gets its
     #: original hashed, so orig-orig stays exact over the whole dataset.
     #: None = variants for every image.
-    variant_sample: Optional[int] = Field(default=None, ge=1)
+    variant_sample: int | None = Field(default=None, ge=1)
     output: str = "results/experiment"
     max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
@@ -313,7 +317,7 @@ def _check_expanded_size(data, limit: int = MAX_CONFIG_VALUES) -> None:
             stack.extend(node)
 
 
-def load_config(source: Union[str, os.PathLike, dict, ExperimentConfig, None] = None) -> ExperimentConfig:
+def load_config(source: str | os.PathLike | dict | ExperimentConfig | None = None) -> ExperimentConfig:
     """Validate a config given as a YAML path, a dict, or None (quickstart)."""
     if isinstance(source, ExperimentConfig):
         return source

@@ -1,6 +1,6 @@
 """Exceptions shared by every stage.
 
-Exit statuses used by the command line (see DESIGN.md):
+Exit statuses used by the command line (see docs/reference/cli.md):
 0 success, 1 finished with per-item errors recorded, 2 bad usage or invalid
 config (nothing written).
 """

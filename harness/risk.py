@@ -116,7 +116,7 @@ class Rate:
     x: int | None = None  # matching negative pairs, when counted
     n: int | None = None  # negative pairs
 
-    def map(self, fn) -> "Rate":
+    def map(self, fn) -> Rate:
         """Apply a non-decreasing function to point and bounds."""
         return Rate(fn(self.point), fn(self.low), fn(self.high), self.method, self.x, self.n)
 
@@ -477,7 +477,7 @@ class Scenario:
     users: int  # U: accounts
     rho: float = 0.0  # intra-account correlation (0 = independent photos)
 
-    def validate(self) -> "Scenario":
+    def validate(self) -> Scenario:
         _check_count("database_size", self.database_size)
         _check_count("users", self.users)
         n, k = _check_n_k(self.photos, self.match_threshold)

@@ -204,7 +204,8 @@ def compute(args) -> dict:
             rate = risk.bootstrap_rate_from_metrics(metrics, args.hasher, t, args.negatives)
         if rate is None:
             rate = risk.rate_at_threshold(table, t)
-        source = f"{args.results}: {args.hasher} t={t} {args.negatives}" + (f" {args.transform}" if args.transform else "")
+        source = (f"{args.results}: {args.hasher} t={t} {args.negatives}"
+                  + (f" {args.transform}" if args.transform else ""))
         out["table_t"] = table
         out["threshold"] = t
         query = empirical_curve_from_hashes(hashes, args.hasher, args.negatives, args.transform,

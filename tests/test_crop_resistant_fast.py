@@ -22,12 +22,9 @@ from PIL import Image, ImageFilter
 from harness import get_hasher
 from harness.config import load_config
 from harness.datasets import load_rgb
-from harness.hashers import ImageBatch
-from harness.hashers import crop_segments
-from harness.hashers.crop_segments import (find_segments, imagehash_index_error, label_regions,
-                                           regions_imagehash_visits)
+from harness.hashers import ImageBatch, crop_segments
+from harness.hashers.crop_segments import find_segments, imagehash_index_error, label_regions, regions_imagehash_visits
 from harness.transforms import TransformSpec, apply_transform, variant_seed
-
 from tests.helpers import ROOT, dataset_dir, run_cli
 
 #: variants of the robustness suite that change the segmentation the most
@@ -318,7 +315,7 @@ def _tied_squares_image() -> np.ndarray:
     different segment hashes): the stable largest-first sort decides the order."""
     a = np.full((300, 300), 20, np.uint8)
     rng = np.random.default_rng(7)
-    for k, (r, c) in enumerate([(30, 200), (30, 40), (200, 120), (150, 230)]):
+    for r, c in [(30, 200), (30, 40), (200, 120), (150, 230)]:
         a[r:r + 40, c:c + 40] = 220
         a[r + 8:r + 32, c + 8:c + 32] = rng.integers(170, 256, (24, 24))
     return np.ascontiguousarray(np.stack([a, a, a], axis=-1))

@@ -18,13 +18,12 @@ import yaml
 
 from harness.config import load_config
 from harness.engine import run_experiment
-from harness.engine.run import analyse_by_hasher
 from harness.engine.executors import InlineBackend
+from harness.engine.run import analyse_by_hasher
 from harness.engine.store import KEY_COLUMNS, HashStore
 from harness.hashers.base import Hasher
 from harness.hashers.imagehash_backend import PerceptualHash
 from harness.metrics.tables import analyse
-
 from tests.helpers import ROOT, run_cli
 
 
@@ -218,7 +217,8 @@ def test_rerun_and_new_experiment_reuse_the_store(tmp_path):
     assert _read(os.path.join(a.output, "metrics.csv")) == _read(os.path.join(again.output, "metrics.csv"))
     # a new experiment sharing the store: adds a hasher and a transform
     b = run_experiment(_cfg(tmp_path, "b", hashers=["phash", "dhash"],
-                            transforms=[{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
+                            transforms=[{"family": "jpeg", "severities": [50]},
+                                        {"family": "rotate", "severities": [5]}],
                             dataset={"source": "sample", "limit": 6}, engine={"store": store, "chunk_size": 2}),
                        progress=False, scheduler="inline")
     eb = b.run_info["engine"]
@@ -278,9 +278,9 @@ def test_sigkill_then_resume_recomputes_no_finished_chunk(tmp_path, monkeypatch)
     equal an uninterrupted run's. The run cannot finish before the kill on
     any machine: its first hasher (`tests.gated`) parks the worker once 3
     chunks are in the store, until the test opens the gate."""
+    import harness.hashers as registry
     from tests.gated import GatedPHash, gated_config
     from tests.helpers import dataset_dir
-    import harness.hashers as registry
     monkeypatch.setitem(registry._REGISTRY, GatedPHash.name, GatedPHash)
     tiny = dataset_dir("caltech101_tiny") / "images"
     N, CHUNKS = 32, 16

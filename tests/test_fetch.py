@@ -283,7 +283,8 @@ def test_cli_fetch_url_and_errors(server, photo_tar, tmp_path, capsys):
     for args, field in [(("fetch", "no-such-set"), "NAME"),
                         (("fetch", "--url", url, "--sha256", "abc", "--name", "x", "--dest", tmp_path), "--sha256"),
                         (("fetch", "--url", url, "--name", "x", "--dest", tmp_path), "--sha256"),
-                        (("fetch", "--url", "gopher://x/y", "--sha256", good, "--name", "x", "--dest", tmp_path), "--url"),
+                        (("fetch", "--url", "gopher://x/y", "--sha256", good, "--name", "x", "--dest", tmp_path),
+                         "--url"),
                         (("fetch", "inria-holidays", "--dest", tmp_path / "h"), "--sha256"),
                         (("fetch", "--url", url, "--sha256", good, "--name", "../up", "--dest", tmp_path), "--name")]:
         status = main([str(a) for a in args])  # in-process: quicker than a subprocess per case

@@ -11,7 +11,6 @@ from harness.datasets import load_rgb, sample_records
 from harness.metrics import count_pairs, pair_histogram, paired_distances, roc_from_histograms
 from harness.metrics.hamming import distance_histogram
 from harness.transforms import TransformSpec, apply_transform
-
 from tests.helpers import run_cli
 
 FOUNDATION_HASHERS = ["ahash", "phash", "dhash", "whash"]
@@ -83,7 +82,7 @@ def test_negative_histogram_total_is_exact_pair_count(sample_pixels):
     packed = h.hash_many(sample_pixels.values())
     n = len(packed)
     assert pair_histogram(packed).sum() == n * (n - 1) // 2
-    groups = np.array(["g%d" % (i // 3) for i in range(n)])
+    groups = np.array([f"g{i // 3}" for i in range(n)])
     expected = n * (n - 1) // 2 - sum(c * (c - 1) // 2 for c in np.unique(groups, return_counts=True)[1])
     assert pair_histogram(packed, groups_a=groups).sum() == expected == count_pairs(n, groups)
 

@@ -7,7 +7,7 @@ the whole file runs in well under a minute:
   random byte mutations -> an (h, w, 3) uint8 array or DecodeError.
 
 A longer, coverage-guided run of the loader: fuzz/fuzz_load_rgb.py (atheris,
-see README "Reliability and security").
+see docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from PIL import Image
 from harness.config import ExperimentConfig, load_config
 from harness.datasets.decode import load_rgb
 from harness.errors import ConfigError, DecodeError
-
 from tests.helpers import dataset_dir
 
 FAST = settings(max_examples=100, deadline=2000, derandomize=True,
@@ -199,7 +198,7 @@ def test_atheris_target_property_holds_on_seeds_and_mutants():
 
 
 def test_atheris_target_runs(tmp_path):
-    """A short real libFuzzer run of the target (the README shows a long one)."""
+    """A short real libFuzzer run of the target (docs/reliability.md shows a long one)."""
     import subprocess
     import sys
 

@@ -15,7 +15,6 @@ from harness.datasets import load_rgb
 from harness.hashers import imagehash_backend as ib
 from harness.hashers.haar_kernel import haar_whash_low_jit
 from harness.hashers.imagehash_backend import haar_whash_low, pywt_whash_low
-
 from tests.helpers import dataset_dir
 
 

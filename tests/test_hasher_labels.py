@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from harness import run_experiment
-from harness.errors import ConfigError
 from harness.config import load_config
+from harness.errors import ConfigError
 
 
 def _config(tmp_path, hashers):

@@ -16,7 +16,6 @@ from harness.config import load_config
 from harness.datasets import load_rgb, sample_records
 from harness.errors import ConfigError
 from harness.hashers.radial_pcc import compare_error_bound
-
 from tests.helpers import dataset_dir, run_cli
 
 REGISTRY_NAMES = {"ahash", "phash", "phash_simple", "dhash", "dhash_vertical", "whash", "whash_db4",
@@ -149,8 +148,6 @@ def test_pdq_equals_pdqhash_and_meta_hex_format(real_paths):
 
 
 def test_pdq_min_quality_drops_flat_images_with_a_reason():
-    from harness.datasets.records import ImageRecord
-    from harness.engine.work import hash_images
 
     h = get_hasher("pdq", min_quality=50)
     flat = np.full((200, 300, 3), 128, np.uint8)

@@ -2,7 +2,6 @@
 third-party hasher plugins through the ``harness.hashers`` entry points."""
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import numpy as np
@@ -13,7 +12,6 @@ from harness import get_hasher, list_hashers
 from harness.config import load_config
 from harness.datasets import load_rgb, sample_records
 from harness.errors import ConfigError
-
 from tests.helpers import run_cli
 
 

@@ -21,7 +21,6 @@ from harness.engine import chunks
 from harness.hashers import ImageBatch
 from harness.hashers.imagehash_backend import haar_numpy_agrees, haar_whash_low, pywt_whash_low
 from harness.transforms import ORIGINAL, apply_transform, variant_seed
-
 from tests.helpers import dataset_dir
 
 FAST = {"ahash": imagehash.average_hash, "phash": imagehash.phash, "dhash": imagehash.dhash,
@@ -155,8 +154,8 @@ def test_fast_path_failure_falls_back_to_the_reference(monkeypatch):
 def test_engine_rows_equal_reference_and_do_not_depend_on_batch_size(monkeypatch, specs):
     """compute_chunk's hex column equals imagehash on each variant, and splitting
     variants into batches (BATCH_BYTES) changes nothing."""
-    from harness.engine.chunks import DoneIndex, hasher_ref, plan_chunks
     from harness.datasets import load_records
+    from harness.engine.chunks import DoneIndex, hasher_ref, plan_chunks
 
     raw = load_config(None).model_dump()
     raw["dataset"] = {"source": "folder", "path": str(dataset_dir("caltech101_tiny") / "images"), "limit": 3}

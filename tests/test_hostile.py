@@ -32,7 +32,6 @@ from PIL import Image
 from harness import get_hasher
 from harness.datasets.decode import load_rgb
 from harness.errors import DecodeError
-
 from tests.helpers import dataset_dir
 
 #: pixel limit used by the corpus run; every real photo used is below it

@@ -28,7 +28,6 @@ import yaml
 from tests.gated import gated_config
 from tests.helpers import ROOT, dataset_dir
 
-
 #: what shows that hashing has started: the progress bar ("hashing: 3/96")
 PROGRESS = rb"hashing|\d+/\d+"
 

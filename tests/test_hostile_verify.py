@@ -12,7 +12,6 @@ import pytest
 from harness.cli import main
 from harness.engine import library_versions
 from harness.verify import sample_names, verify_results
-
 from tests.helpers import dataset_dir, run_cli
 
 

@@ -12,8 +12,13 @@ from scipy.stats import binom
 from harness.metrics import hamming
 from harness.metrics.diagnostics import binomial_tail, daugman_dof, flip_rates, unpack_bits
 from harness.metrics.hamming import close_pairs, count_within, nearest_other, pair_histogram
-from harness.metrics.intervals import (bootstrap_fpr, clopper_pearson, rate_statement, recommend_threshold,
-                                       weighted_pair_total)
+from harness.metrics.intervals import (
+    bootstrap_fpr,
+    clopper_pearson,
+    rate_statement,
+    recommend_threshold,
+    weighted_pair_total,
+)
 from harness.metrics.retrieval import micro_average_precision, recall_at_1
 from harness.metrics.roc import auc_from_histograms, eer_from_histograms, roc_from_histograms
 from harness.metrics.tables import choose_keep_below

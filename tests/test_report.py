@@ -17,8 +17,7 @@ from sklearn.metrics import roc_auc_score
 from harness.report import load_folder, write_report
 from harness.report.compare import compare_folders, hanley_mcneil
 from harness.report.style import HASHER_COLOURS, hasher_colour
-from harness.report.summary import (clopper_pearson, middle_severity, pooled_summary, robustness_fpr,
-                                    severity_order)
+from harness.report.summary import clopper_pearson, middle_severity, pooled_summary, robustness_fpr, severity_order
 from tests.helpers import run_cli
 
 CONFIG = {"name": "report-test", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],

@@ -11,12 +11,26 @@ import pytest
 from scipy import stats
 
 from harness.errors import ConfigError
-from harness.risk import (Scenario, _betabinom_params, account_flag_probability,
-                          account_flag_probability_betabinom, account_probability, bootstrap_rate_from_metrics,
-                          clopper_pearson, empirical_query_curve, fit_query_scaling, fpr_table, given_rate,
-                          per_query_probability, photos_for_flag_probability, population_flags,
-                          rate_at_threshold, rate_for_flag_probability, comparison_rate_for_query_rate,
-                          risk_chain)
+from harness.risk import (
+    Scenario,
+    _betabinom_params,
+    account_flag_probability,
+    account_flag_probability_betabinom,
+    account_probability,
+    bootstrap_rate_from_metrics,
+    clopper_pearson,
+    comparison_rate_for_query_rate,
+    empirical_query_curve,
+    fit_query_scaling,
+    fpr_table,
+    given_rate,
+    per_query_probability,
+    photos_for_flag_probability,
+    population_flags,
+    rate_at_threshold,
+    rate_for_flag_probability,
+    risk_chain,
+)
 
 P_GRID = [0.0, 1e-12, 1e-9, 1e-6, 1e-3, 0.05, 0.5, 0.99, 1.0]
 NK_GRID = [(1, 1), (10, 1), (10, 10), (100, 3), (2000, 30), (2000, 2000), (10**6, 30)]
@@ -226,7 +240,7 @@ def test_empirical_query_curve_equals_brute_force_nearest_neighbours():
         d = np.array(all_d).reshape(25, 40)
         assert row.share == pytest.approx(np.mean(d.min(axis=1) <= row.threshold))
     # non-decreasing in M for every t
-    for t, g in curve.groupby("threshold"):
+    for _t, g in curve.groupby("threshold"):
         assert (np.diff(g.sort_values("database_size")["share"]) >= 0).all()
 
 
@@ -258,7 +272,7 @@ def test_population_interval_contains_expectation_and_is_binomial():
 
 # -------------------------------------------- worked example: Apple (2021)
 def test_apple_arithmetic_order_of_magnitude():
-    """Assumptions (see README, risk section): per-image false-match rate
+    """Assumptions (see docs/guides/false-positive-risk.md): per-image false-match rate
     1e-6 (labelled assumption), match threshold k = 30, target 1e-12 per
     account per year. The library size at which the binomial tail reaches
     one in a trillion is a few million photos; with 10x or 100x the

@@ -10,9 +10,12 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.risk import (account_flag_probability, account_flag_probability_betabinom, clopper_pearson,
-                          per_query_probability)
-
+from harness.risk import (
+    account_flag_probability,
+    account_flag_probability_betabinom,
+    clopper_pearson,
+    per_query_probability,
+)
 from tests.helpers import run_cli
 
 
@@ -126,7 +129,8 @@ def test_real_run_on_caltech101_tiny(tiny_dir, tmp_path):
     """pHash on 96 real photos: 4,560 orig-orig pairs. At t=10 none match,
     so the point estimate is 0 and only the upper bound is informative."""
     cfg = {"name": "risk-tiny", "dataset": {"source": "folder", "path": str(tiny_dir / "images")},
-           "hashers": ["phash"], "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0, "output": str(tmp_path / "run")}
+           "hashers": ["phash"], "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0,
+           "output": str(tmp_path / "run")}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = run_cli("run", "--config", path, "--no-progress", "--workers", "1")

@@ -4,7 +4,6 @@ ourselves from real photos (../shared/datasets/caltech101_tiny, kodak24)."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import shutil
@@ -16,8 +15,7 @@ from PIL import Image
 
 from harness.config import load_config
 from harness.datasets import folder_records, load_groups, load_records
-from harness.datasets.screen import (exact_duplicate_counts, hygiene_counts, near_pairs, overlap_counts,
-                                     screen_records)
+from harness.datasets.screen import exact_duplicate_counts, hygiene_counts, near_pairs, overlap_counts, screen_records
 from harness.engine.work import HASH_COLUMNS, hash_images
 from harness.hashers import get_hasher
 from tests.helpers import dataset_dir

@@ -18,9 +18,16 @@ from PIL import Image
 from harness.config import load_config
 from harness.datasets import load_rgb, sample_records
 from harness.errors import ConfigError, TransformError
-from harness.transforms import (CHAINS, FAMILIES, TransformSpec, apply_transform, chain_step_seed,
-                                families_in_order, get_family, variant_seed)
-
+from harness.transforms import (
+    CHAINS,
+    FAMILIES,
+    TransformSpec,
+    apply_transform,
+    chain_step_seed,
+    families_in_order,
+    get_family,
+    variant_seed,
+)
 from tests.helpers import run_cli
 
 EXPECTED_FAMILIES = {
@@ -163,7 +170,7 @@ def test_tiny_images_give_a_valid_variant_or_a_transform_error(shape):
 def test_any_mode_the_loader_accepts_gives_8bit_rgb_variants(tmp_path, mode, photo):
     img = Image.fromarray(photo[:64, :96]).convert("RGB")
     if mode == "I;16":
-        img = Image.fromarray((np.asarray(img.convert("L")).astype(np.uint16) * 257))
+        img = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257)
     else:
         img = img.convert(mode)
     path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
@@ -382,7 +389,7 @@ def test_transforms_command_lists_every_family_with_meaning_and_sweep(capsys):
     assert cli("transforms") == 0
     out = capsys.readouterr().out
     for fam in FAMILIES.values():
-        line = next(l for l in out.splitlines() if l.split() and l.split()[0] == fam.name)
+        line = next(ln for ln in out.splitlines() if ln.split() and ln.split()[0] == fam.name)
         assert fam.severity_meaning in line
         assert "default sweep: " + ", ".join(str(s) for s in fam.default_sweep) in line
     assert "param position: centre | off-centre" in out

@@ -14,11 +14,9 @@ import pytest
 
 from harness.datasets import load_rgb
 from harness.errors import TransformError
-from harness.transforms import TransformSpec, apply_transform, variant_seed
-from harness.transforms import base
+from harness.transforms import TransformSpec, apply_transform, base, variant_seed
 from harness.transforms.apply import jsonable
 from harness.transforms.families import FAMILIES
-
 from tests.helpers import dataset_dir
 
 
@@ -115,7 +113,7 @@ def test_shape_key_names_everything_the_build_reads_of_the_shape():
         for shape in SHAPES:
             try:
                 desc = json.dumps(fam._compose(sev, params, shape).to_dict(), sort_keys=True, default=repr)
-            except TransformError as exc:
+            except TransformError:
                 desc = "error"  # the message names the shape
             key = fam.shape_key(sev, params, shape)
             if key in by_key:

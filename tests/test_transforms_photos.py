@@ -60,7 +60,8 @@ def _cases():
         if fam.name in CATEGORICAL:
             continue
         for params in [{}] + [{k: v} for k, rule in fam.params_allowed.items() for v in rule[1:]]:
-            yield pytest.param(fam.name, params, id=f"{fam.name}{'-' + '-'.join(map(str, params.values())) if params else ''}")
+            suffix = "-" + "-".join(map(str, params.values())) if params else ""
+            yield pytest.param(fam.name, params, id=f"{fam.name}{suffix}")
 
 
 @pytest.mark.parametrize("family, params", list(_cases()))
@@ -78,7 +79,7 @@ def test_distortion_grows_with_severity_on_real_photos(photos, family, params):
 
 
 def test_default_max_size_leaves_small_photos_unchanged(photos):
-    for iid, rgb in photos:
+    for _iid, rgb in photos:
         assert max(rgb.shape[:2]) <= 480
         for s in get_family("max-size").default_sweep:
             out, applied = apply_transform(TransformSpec.make("max-size", s), rgb, 0)

@@ -23,8 +23,9 @@ def main() -> int:
     ap.add_argument("--precision", type=float, default=99.9)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    import pandas as pd
     from importlib.metadata import version
+
+    import pandas as pd
     from perception import hashers
     from perception.benchmarking.image import BenchmarkImageTransforms
 

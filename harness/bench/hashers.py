@@ -62,7 +62,8 @@ def _default_source() -> Path | None:
     candidates = []
     if os.environ.get("HARNESS_DATASETS"):
         candidates.append(Path(os.environ["HARNESS_DATASETS"]) / "kodak24")
-    candidates += [Path.cwd().parent / "shared" / "datasets" / "kodak24", here.parent / "shared" / "datasets" / "kodak24"]
+    candidates += [Path.cwd().parent / "shared" / "datasets" / "kodak24",
+                   here.parent / "shared" / "datasets" / "kodak24"]
     for c in candidates:
         if (c / "images").is_dir():
             return c / "images"
@@ -202,7 +203,8 @@ def to_markdown(results: dict) -> str:
     lines = ["# Hasher speed (`phash-harness bench hashers`)", "",
              f"Measured {results['date']} on {results['machine']['cpu_count']} logical CPUs "
              f"({results['machine']['platform']}), Python {results['machine']['python']}; "
-             f"load average at start {results['machine']['loadavg_start']}, at end {results['machine']['loadavg_end']}. "
+             f"load average at start {results['machine']['loadavg_start']}, "
+             f"at end {results['machine']['loadavg_end']}. "
              f"Command: `{results['command']}`.", "",
              "images/s/core = images / CPU seconds (best of rounds). `default` = bit-exact file path "
              "(`hash_file`, `hash`/`hash_image`), `array` = decode to numpy then hash (engine path), "
@@ -213,7 +215,8 @@ def to_markdown(results: dict) -> str:
              "difference (bits, or the hasher's distance).", ""]
     for size, rows in results["sizes"].items():
         lines += [f"## {size} JPEG", "",
-                  "| hasher | bits | n | naive | cv2.imread | default | array | fast | default/naive | fast/naive | exact | "
+                  "| hasher | bits | n | naive | cv2.imread | default | array | fast | default/naive | fast/naive "
+                  "| exact | "
                   "fast differs | fast mean diff | fast max diff | fast ok |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
         for r in rows:
@@ -244,7 +247,8 @@ def main(args) -> int:
     names = available if not args.hashers else [x.strip() for x in args.hashers.split(",") if x.strip()]
     for n in names:
         if n not in available:
-            raise ConfigError("--hashers", f"unknown or unbenchmarkable hasher {n!r}; available: {', '.join(available)}")
+            raise ConfigError("--hashers",
+                              f"unknown or unbenchmarkable hasher {n!r}; available: {', '.join(available)}")
     source = Path(args.source) if args.source else _default_source()
     if source is None or not source.is_dir():
         raise ConfigError("--source", "folder of photos not found; pass --source DIR (e.g. the kodak24 images/)")
@@ -254,7 +258,8 @@ def main(args) -> int:
     except ImportError:
         pass
     results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "phash-harness bench hashers " + " ".join(sys.argv[3:] if sys.argv[1:3] == ["bench", "hashers"] else []),
+               "command": "phash-harness bench hashers "
+               + " ".join(sys.argv[3:] if sys.argv[1:3] == ["bench", "hashers"] else []),
                "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                            "python": platform.python_version(),
                            "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg())},

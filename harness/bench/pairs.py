@@ -237,10 +237,12 @@ def main(args) -> int:
     print(f"CPU time {res['cpu_seconds']} s = {res['pairs_per_cpu_second']:.3g} pairs per CPU-second")
     if "extrapolated_full_seconds" in res:
         print(f"extrapolated (not measured) to n=1,000,000: {res['extrapolated_full_seconds']} s at this wall-clock "
-              f"rate; {res['idle_machine_estimate_full_seconds']} s on {res['threads']} idle cores at the CPU-time rate")
+              f"rate; {res['idle_machine_estimate_full_seconds']} s on {res['threads']} idle cores "
+              "at the CPU-time rate")
     s = res["scipy"]
     print(f"scipy pdist at n={s['n']}: {s['scipy_pairs_per_second']:.3g} pairs/s; kernel "
-          f"{s['speedup_same_size']:.0f}x faster at that size, {s['speedup_vs_full_run_rate']:.0f}x at the full-run rate")
+          f"{s['speedup_same_size']:.0f}x faster at that size, "
+          f"{s['speedup_vs_full_run_rate']:.0f}x at the full-run rate")
     c = res.get("threshold_count")
     if c:
         print(f"count d<={c['threshold']} at n={c['n']}: {c['count_pairs_per_second']:.3g} pairs/s "

@@ -67,9 +67,9 @@ def main() -> int:
     t_import = time.perf_counter()
     import albumentations as A
     import cv2
+    import perception
     from perception import hashers
     from perception.benchmarking import BenchmarkImageDataset
-    import perception
     t0 = time.perf_counter()
     with open(args.files) as fh:
         files = [tuple(x) for x in json.load(fh)]

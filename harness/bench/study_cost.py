@@ -58,12 +58,14 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", default=None, help="folder of photos (default: the shared caltech101/images)")
     p.add_argument("--config", default="results/caltech101/experiment.yaml",
                    help="study config, for the number of specs and variant_sample (default: %(default)s)")
-    p.add_argument("--hashers", default="cv_radialvariance,crop_resistant", help="comma-separated (default: %(default)s)")
+    p.add_argument("--hashers", default="cv_radialvariance,crop_resistant",
+                   help="comma-separated (default: %(default)s)")
     p.add_argument("--hash-images", type=int, default=0, help="photos to hash for the fast hashers (0 = all)")
     p.add_argument("--slow-images", type=int, default=0, help="photos to hash for crop_resistant (0 = all)")
     p.add_argument("--reference-images", type=int, default=40,
                    help="photos also hashed by imagehash itself, crop_resistant only (default: %(default)s)")
-    p.add_argument("--rows", type=int, default=1000, help="query rows of the timed distance block (default: %(default)s)")
+    p.add_argument("--rows", type=int, default=1000,
+                   help="query rows of the timed distance block (default: %(default)s)")
     p.add_argument("--output", default="results/bench/study_cost", help="output path without extension")
 
 
@@ -157,7 +159,8 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
         "hasher": hasher_name, "images_listed": n_total, "images_hashed": len(H), "hash_errors": errors,
         "hash_cpu_seconds": round(hash_cpu, 2), "hash_wall_seconds": round(hash_wall, 2),
         "hash_cpu_ms_per_image": round(1000 * per_img, 3), **reference,
-        "distance_block": f"{len(q)} x {len(ref)}" + (" (reference rows tiled from the hashed images)" if tiled else ""),
+        "distance_block": f"{len(q)} x {len(ref)}"
+        + (" (reference rows tiled from the hashed images)" if tiled else ""),
         "distance_cpu_seconds": round(d_cpu, 2), "distance_wall_seconds": round(d_wall, 2),
         "pairs_per_cpu_second": round(1 / t1),
         "extrapolated_orig_orig_cpu_minutes": round(oo / 60, 1),
@@ -215,7 +218,8 @@ def render_markdown(res: dict) -> str:
              "Hashing and the distance block are MEASURED (CPU seconds); the study figures are EXTRAPOLATED "
              "(formulas in harness/bench/study_cost.py).", "",
              "| hasher | hash ms/image (CPU) | images hashed | distance block | pairs/CPU-s | orig-orig CPU-min "
-             "(extrap.) | variant-orig CPU-min (extrap.) | hashing CPU-min (extrap.) | total CPU-min (extrap.) | load |",
+             "(extrap.) | variant-orig CPU-min (extrap.) | hashing CPU-min (extrap.) "
+             "| total CPU-min (extrap.) | load |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for e in res["entries"]:
         lines.append(f"| {e['hasher']} | {e['hash_cpu_ms_per_image']} | {e['images_hashed']} | {e['distance_block']} | "

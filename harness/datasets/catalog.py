@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..errors import ConfigError
 
@@ -36,12 +35,12 @@ class Archive:
     checksum_source: where the checksum(s) were checked.
     """
 
-    url: Optional[str]
-    sha256: Optional[str]
+    url: str | None
+    sha256: str | None
     filename: str
-    size: Optional[int] = None
-    inner: Optional[str] = None
-    inner_sha256: Optional[str] = None
+    size: int | None = None
+    inner: str | None = None
+    inner_sha256: str | None = None
     checksum_source: str = ""
 
 
@@ -63,7 +62,7 @@ class CatalogEntry:
     license: str
     attribution: str
     homepage: str
-    count: Optional[int] = None
+    count: int | None = None
     resolution: str = ""
     size: str = ""
     contents: str = ""

@@ -34,7 +34,6 @@ import os
 import re
 import stat
 import warnings
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,7 +43,7 @@ from ..errors import DecodeError
 #: default limit: 2 GB of decoded RGB (3 bytes per pixel)
 DEFAULT_MAX_PIXELS = (2 * 1024**3) // 3
 
-ImageSource = Union[str, os.PathLike, bytes, np.ndarray, Image.Image]
+ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

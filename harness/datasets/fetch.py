@@ -39,13 +39,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from http.client import HTTPException
-from typing import Callable, Optional
 
 from ..errors import ConfigError, HarnessError
 from .catalog import Archive, CatalogEntry
-from .manifest import read_manifest, verify_manifest, write_manifest
+from .manifest import verify_manifest, write_manifest
 from .records import sha256_file
 
 CHUNK = 1 << 16
@@ -81,7 +81,7 @@ def sha256_path(path: str) -> str:
 
 
 # ------------------------------------------------------------------ download
-def _progress(total: Optional[int], initial: int, desc: str, show: Optional[bool]):
+def _progress(total: int | None, initial: int, desc: str, show: bool | None):
     from tqdm.auto import tqdm
 
     disable = not (sys.stderr.isatty() if show is None else show)
@@ -90,7 +90,7 @@ def _progress(total: Optional[int], initial: int, desc: str, show: Optional[bool
 
 
 def download(url: str, path: str, sha256: str, retries: int = 3, timeout: float = 60,
-             progress: Optional[bool] = None, retry_wait: float = 1.0) -> str:
+             progress: bool | None = None, retry_wait: float = 1.0) -> str:
     """Download `url` to `path`, resuming `path + ".part"` if present, and
     verify its sha256. Returns `path`.
 
@@ -329,9 +329,9 @@ def is_present(entry: CatalogEntry, dest: str, full: bool = True) -> tuple[bool,
     return True, ""
 
 
-def fetch(entry: CatalogEntry, dest: str, urls: Optional[list[str]] = None,
-          sha256s: Optional[list[str]] = None, force: bool = False, keep_archives: bool = False,
-          retries: int = 3, progress: Optional[bool] = None, log: Callable[[str], None] = print) -> str:
+def fetch(entry: CatalogEntry, dest: str, urls: list[str] | None = None,
+          sha256s: list[str] | None = None, force: bool = False, keep_archives: bool = False,
+          retries: int = 3, progress: bool | None = None, log: Callable[[str], None] = print) -> str:
     """Fetch `entry` into DEST/NAME and return that folder.
 
     `urls`/`sha256s` override the catalogue's URL/checksum per archive (in

@@ -119,7 +119,7 @@ def manifest_records(csv_path: str, groups: dict[str, str] | None = None, follow
     absolute path, ``..``, or a symlink out) is refused unless
     `follow_symlinks` (``dataset.follow_symlinks: true``). A user's own
     manifest (``source: manifest``) may list files anywhere on purpose."""
-    from .folder import _Refused, _read_regular_file
+    from .folder import _read_regular_file, _Refused
 
     groups = groups or {}
     base = os.path.dirname(os.path.abspath(csv_path))

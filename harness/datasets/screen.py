@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -68,7 +67,7 @@ def default_threshold(bits: int, name: str = "") -> int:
     return max(1, int(round(bits / 32)))
 
 
-def build_hashers(names: Optional[list[str]] = None, thresholds: Optional[dict] = None):
+def build_hashers(names: list[str] | None = None, thresholds: dict | None = None):
     """(hashers, {name: threshold bits}) for screening; ConfigError for an
     unknown or non-Hamming hasher or a threshold out of range."""
     from ..hashers import get_hasher
@@ -98,7 +97,7 @@ def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def near_pairs(packed: dict[str, np.ndarray], thresholds: dict[str, int], min_agree: int,
-               other: Optional[dict[str, np.ndarray]] = None, block: int = BLOCK):
+               other: dict[str, np.ndarray] | None = None, block: int = BLOCK):
     """Pairs within threshold for at least `min_agree` hashers.
 
     packed: {hasher: uint8 (n, nbytes)}, rows aligned across hashers.
@@ -207,7 +206,7 @@ def _hash_chunk(records, names, max_pixels):
     return [_hash_one(r, hashers, max_pixels) for r in records]
 
 
-def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: Optional[bool] = None,
+def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: bool | None = None,
                  workers: int = 1, chunk: int = 256):
     """Decode each record once and hash it with every hasher. Returns
     (kept records, {hasher: (n, nbytes)}, errors [(name, reason)]).
@@ -247,8 +246,8 @@ def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progres
 
 
 def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
-                   min_agree: Optional[int] = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   progress: Optional[bool] = None, block: int = BLOCK, workers: int = 1) -> ScreenResult:
+                   min_agree: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   progress: bool | None = None, block: int = BLOCK, workers: int = 1) -> ScreenResult:
     """Find exact and near-duplicate groups among `records`."""
     hasher_objs, thr = build_hashers(hashers, thresholds)
     min_agree = default_min_agree(thr) if min_agree is None else min_agree
@@ -340,7 +339,7 @@ def _hygiene_setup(hashers, thresholds, min_agree):
 
 
 def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
-                   min_agree: Optional[int] = None) -> dict:
+                   min_agree: int | None = None) -> dict:
     """Duplicate counts of a run's image set, from its hashes table (pure:
     no I/O). `hashers`: the run's Hasher objects (non-Hamming ones are
     skipped); `image_ids`: sha256 of every listed image, duplicates
@@ -366,7 +365,7 @@ def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
 
 
 def overlap_counts(query_df, reference_df, hashers, thresholds=None,
-                   min_agree: Optional[int] = None) -> dict:
+                   min_agree: int | None = None) -> dict:
     """Overlap between a query set and a reference set, from their hashes
     tables (pure). Returns {query_images, reference_images,
     exact_overlap_images (query images whose sha256 is in the reference set),
@@ -467,7 +466,7 @@ def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolve_target(target: str, dest: Optional[str] = None, extensions=None):
+def resolve_target(target: str, dest: str | None = None, extensions=None):
     """Records for `screen NAME|DIR`: a folder (its MANIFEST.csv if it has
     one next to images/, else every image file under it), a manifest CSV,
     an fsspec URL, or a catalogue dataset fetched under `dest`."""
@@ -495,9 +494,9 @@ def resolve_target(target: str, dest: Optional[str] = None, extensions=None):
                       f"{dest or default_dest()}{hint}")
 
 
-def run_screen(target: str, out: Optional[str] = None, dest: Optional[str] = None, hashers=None,
-               thresholds=None, min_agree: Optional[int] = None, extensions=None,
-               progress: Optional[bool] = None, workers: int = 1):
+def run_screen(target: str, out: str | None = None, dest: str | None = None, hashers=None,
+               thresholds=None, min_agree: int | None = None, extensions=None,
+               progress: bool | None = None, workers: int = 1):
     """Screen `target` and write the outputs; returns (ScreenResult, out)."""
     objs, thr = build_hashers(hashers, thresholds)  # validate before any work
     min_agree = default_min_agree(thr) if min_agree is None else min_agree

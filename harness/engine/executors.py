@@ -7,7 +7,7 @@ used through the `concurrent.futures` interface (``submit -> Future``):
 - ``dask``: `distributed.Client(...).get_executor()`; ``scheduler="local"``
   starts a `LocalCluster` of ``workers`` single-threaded worker processes on
   127.0.0.1, ``scheduler="tcp://HOST:PORT"`` connects to a running
-  scheduler (Slurm, Kubernetes, ... see README).
+  scheduler (Slurm, Kubernetes, ... see docs/scaling.md).
 - ``inline``: runs every task in the calling process (debugging, tests);
   timeouts cannot be enforced there.
 
@@ -352,7 +352,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 on_progress(w)
         if broken:
             # every other in-flight task of the pool is lost too
-            for fut, (w, _) in list(inflight.items()):
+            for _fut, (w, _) in list(inflight.items()):
                 failed(w, "worker process died")
             inflight.clear()
             backend.reset()
@@ -376,7 +376,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 w, _ = inflight.pop(fut)
                 timed_out(w)
             if backend.can_kill:  # the pool was restarted: resubmit the rest
-                for fut, (w, _) in list(inflight.items()):
+                for _fut, (w, _) in list(inflight.items()):
                     queue.appendleft(w)
                 inflight.clear()
     return stats

@@ -25,14 +25,22 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from importlib import metadata
-from typing import Callable
 
 from ..errors import ConfigError
 from .base import Hasher, ImageBatch, pack_bits_right, pack_bool_bits
-from .imagehash_backend import (AverageHash, ColorHash, CropResistantHash, DifferenceHash,
-                                 DifferenceHashVertical, PerceptualHash, PerceptualHashSimple,
-                                 WaveletHash, WaveletHashDb4)
+from .imagehash_backend import (
+    AverageHash,
+    ColorHash,
+    CropResistantHash,
+    DifferenceHash,
+    DifferenceHashVertical,
+    PerceptualHash,
+    PerceptualHashSimple,
+    WaveletHash,
+    WaveletHashDb4,
+)
 
 ENTRY_POINT_GROUP = "harness.hashers"
 
@@ -81,7 +89,7 @@ def _load_plugins() -> None:
     _PLUGINS.clear()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in _BUILTIN:
-            warnings.warn(f"hasher plugin {ep.value!r} ignored: {ep.name!r} is a built-in hasher")
+            warnings.warn(f"hasher plugin {ep.value!r} ignored: {ep.name!r} is a built-in hasher", stacklevel=2)
             continue
 
         def factory(_ep=ep, **params):
@@ -148,7 +156,7 @@ def get_hasher(name: str, **params) -> Hasher:
         hasher.params = dict(sorted({**hasher.params, "fast_decode": fast}.items()))
         if not getattr(hasher, "fast_decode_suitable", True):
             warnings.warn(f"fast_decode is unsuitable for {name}: reduced-size decoding moves its "
-                          f"hashes by many bits; results are not comparable with exact hashes")
+                          f"hashes by many bits; results are not comparable with exact hashes", stacklevel=2)
     return hasher
 
 

@@ -26,9 +26,9 @@ import os
 import numpy as np
 from PIL import Image
 
+from ..datasets.records import sha256_file
 from ..errors import ConfigError
 from .base import Hasher
-from ..datasets.records import sha256_file
 
 SEED_HEADER_BYTES = 128
 SEED_SHAPE = (96, 128)

@@ -12,12 +12,26 @@ file or network I/O).
   binomial model, bit flip rates;
 - tables.analyse: every result table of a run.
 """
-from .hamming import (close_pairs, count_pairs, count_within, distance_histogram, nearest_other,
-                      pair_histogram, pair_histogram_numpy, paired_distances)
+from .hamming import (
+                      close_pairs,
+                      count_pairs,
+                      count_within,
+                      distance_histogram,
+                      nearest_other,
+                      pair_histogram,
+                      pair_histogram_numpy,
+                      paired_distances,
+)
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold
 from .retrieval import micro_average_precision, recall_at_1
-from .roc import (auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr,
-                  roc_from_histograms, tpr_at_fpr)
+from .roc import (
+                      auc_from_histograms,
+                      eer_from_histograms,
+                      fpr_measurable,
+                      largest_threshold_at_fpr,
+                      roc_from_histograms,
+                      tpr_at_fpr,
+)
 from .summary import summarise
 
 __all__ = [

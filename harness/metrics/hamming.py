@@ -259,7 +259,9 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
             if within:
                 keep = jj > ii
                 ii, jj = ii[keep], jj[keep]
-            i_all.append(ii); j_all.append(jj); d_all.append(d[ii - i0, jj])
+            i_all.append(ii)
+            j_all.append(jj)
+            d_all.append(d[ii - i0, jj])
         I, J, D = (np.concatenate(x).astype(np.int64) for x in (i_all, j_all, d_all))
     else:
         X = K.to_words(a)

@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .roc import (auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr,
-                  tpr_at_fpr)
+from .roc import auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr, tpr_at_fpr
 
 KINDS = ("positive", "variant-orig", "orig-orig")
 

@@ -13,8 +13,7 @@ import pandas as pd
 
 from . import figures as F
 from .style import save_figure
-from .summary import (interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order,
-                      target_fpr)
+from .summary import interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order, target_fpr
 
 NM = "not measurable"
 GALLERY_K = 12
@@ -287,7 +286,6 @@ def _figure_block(name: str, caption: str, error: str | None, saved: list) -> li
 def build_blocks(data, processes: int = 1) -> tuple[list, list]:
     """Draw every figure into data.folder and return (blocks, figure names).
     processes: how many processes draw the figures (see `draw_figures`)."""
-    folder = data.folder
     saved: list = []
     jobs: list = []
     target = target_fpr(data.metrics)

@@ -166,7 +166,8 @@ def compare_folders(dir_a: str, dir_b: str) -> tuple[str, str, pd.DataFrame]:
               ""]
     for label, keys in (("only in A", only_a), ("only in B", only_b)):
         if keys:
-            lines += [f"Rows {label}: " + ", ".join("/".join(k) for k in keys[:50]) + (" ..." if len(keys) > 50 else ""), ""]
+            shown = ", ".join("/".join(k) for k in keys[:50]) + (" ..." if len(keys) > 50 else "")
+            lines += [f"Rows {label}: " + shown, ""]
     header = [c for c in KEYS if c in table.columns] + ["metric", "A", "B", "B - A", "interval", "status"]
 
     def md_rows(df):

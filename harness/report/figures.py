@@ -21,8 +21,7 @@ from scipy.stats import norm  # noqa: E402
 
 from ..metrics.roc import roc_from_histograms  # noqa: E402
 from .style import hasher_colour, hasher_linestyle, new_figure  # noqa: E402
-from .summary import (middle_severity, series_list, severity_meaning, severity_order,  # noqa: E402
-                      tpr_table)
+from .summary import middle_severity, series_list, severity_meaning, severity_order, tpr_table  # noqa: E402
 
 
 def _grid(n: int, max_cols: int = 4):
@@ -228,7 +227,7 @@ def distance_histograms(data, thresholds: dict, summary=None):
         hists = [(kind, data.hist(hasher, kind)) for kind in ("positive", "variant-orig", "orig-orig")]
         total = max([int(h.sum()) for _, h in hists] + [1])
         floor = 10 ** math.floor(math.log10(0.5 / total))  # zero counts are drawn at the floor
-        for (kind, h), col, ls, label in zip(hists, (colour, "black", "0.55"), ("-", "-", "--"),
+        for (_kind, h), col, ls, label in zip(hists, (colour, "black", "0.55"), ("-", "-", "--"),
                                              ("positives", "variant-orig negatives", "orig-orig negatives")):
             if not h.sum():
                 continue

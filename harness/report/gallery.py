@@ -14,8 +14,8 @@ marked "missing".
 """
 from __future__ import annotations
 
-import pandas as pd
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageDraw
 
 from ..metrics.tables import duplicate_groups  # noqa: F401  (re-exported for the report)

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics.roc import (auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr,
-                           tpr_at_fpr)
+from ..metrics.roc import auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr, tpr_at_fpr
 
 #: FPR points always shown in the per-hasher summary (plus the run's own)
 SUMMARY_FPRS = (1e-3, 1e-4)

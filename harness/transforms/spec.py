@@ -30,7 +30,7 @@ class TransformSpec:
     params: tuple = field(default_factory=tuple)  # sorted (key, value) pairs
 
     @classmethod
-    def make(cls, family: str, severity: Any = None, params: dict | None = None) -> "TransformSpec":
+    def make(cls, family: str, severity: Any = None, params: dict | None = None) -> TransformSpec:
         items = tuple(sorted((str(k), _freeze(v)) for k, v in (params or {}).items()))
         return cls(family, _canonical(severity), items)
 
@@ -52,7 +52,8 @@ class TransformSpec:
         ``crop[position=off-centre]``: one line of a severity plot."""
         if not self.params:
             return self.family
-        return f"{self.family}[{','.join(f'{k}={json.dumps(_thaw(v), sort_keys=True).strip(chr(34))}' for k, v in self.params)}]"
+        params = ",".join(f"{k}={json.dumps(_thaw(v), sort_keys=True).strip(chr(34))}" for k, v in self.params)
+        return f"{self.family}[{params}]"
 
     def to_dict(self) -> dict:
         return {"family": self.family, "severity": self.severity, "params": self.params_dict}
