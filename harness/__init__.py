@@ -50,8 +50,8 @@ def hash_image(image, hasher: str = "phash", **params) -> str:
     >>> import numpy as np, harness
     >>> gradient = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (64, 1))
     >>> rgb = np.dstack([gradient] * 3)
-    >>> harness.hash_image(rgb, "dhash")
-    '0000000000000000'
+    >>> harness.hash_image(rgb, "dhash")  # every pixel brighter than its left neighbour
+    'ffffffffffffffff'
     >>> len(harness.hash_image(rgb, "pdq"))  # 256 bits
     64
     """

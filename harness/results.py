@@ -422,14 +422,18 @@ class Results:
         Examples
         --------
         >>> import tempfile, harness
-        >>> config = {"dataset": {"source": "sample"}, "hashers": ["phash"],
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash"],
         ...           "transforms": [{"family": "jpeg", "severities": [50]}],
         ...           "output": tempfile.mkdtemp() + "/run"}
         >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
-        >>> t = results.threshold_for(0.01, "phash")
+        >>> t = results.threshold_for(0.05, "phash")  # 30 variant-orig pairs
         >>> neg = results.hist("phash", "variant-orig")
-        >>> bool(neg[: t + 1].sum() / neg.sum() <= 0.01 < neg[: t + 2].sum() / neg.sum())
+        >>> bool(neg[: t + 1].sum() / neg.sum() <= 0.05 < neg[: t + 2].sum() / neg.sum())
         True
+        >>> results.threshold_for(0.01, "phash")
+        Traceback (most recent call last):
+        ...
+        ValueError: FPR 0.01 is not measurable with 30 variant-orig negative pairs (at least 100 needed)
         """
         from .metrics.roc import fpr_measurable, largest_threshold_at_fpr
         if kind == "positive":
@@ -463,7 +467,7 @@ class Results:
         Examples
         --------
         >>> import tempfile, harness
-        >>> config = {"dataset": {"source": "sample"}, "hashers": ["phash"], "transforms": [],
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash"], "transforms": [],
         ...           "output": tempfile.mkdtemp() + "/run"}
         >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
         >>> chain = results.risk("phash", 10, database_size=1000, photos=100, match_threshold=3)
