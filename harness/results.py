@@ -298,7 +298,7 @@ class Results:
     def _check(self, hasher: str, kind: str) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
-        known = self.n_bins_by_hasher()
+        known = set(self.n_bins_by_hasher()) | set(self.metrics["hasher"])
         if hasher not in known:
             raise ValueError(f"hasher {hasher!r} not in this results folder; available: "
                              f"{', '.join(sorted(known)) or 'none'}")

@@ -169,7 +169,7 @@ def _markdown(result: dict) -> str:
              f"(load average before/after: {result['load_before']} / {result['load_after']}; "
              "the machine was shared, so figures are noisy).", "",
              "Quickstart settings: 4 hashers x (original + 21 variants), metrics included. "
-             "'with report' = the whole `run_experiment` (listing, hashing, metrics, tables, report); "
+             "'with report' = `run_experiment` (listing, hashing, metrics, tables) then `write_report`; "
              "'without report' = the same run minus its report stage (figures, report.md/html), timed "
              "inside the same run: perception's pipeline has no report, so that column is the like-for-like "
              "comparison.", "",
