@@ -45,6 +45,16 @@ def test_methods_named_in_the_issue_have_examples(name):
         assert ">>>" in doc and "Examples\n--------" in doc, f"harness.{name}.{method}"
 
 
+def test_report_write_report_example_passes(tmp_path, monkeypatch):
+    """harness.report.write_report (what harness.write_report calls) has its own example."""
+    import harness.report
+    monkeypatch.chdir(tmp_path)
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    tests = doctest.DocTestFinder(recurse=False).find(harness.report.write_report, "harness.report.write_report",
+                                                      globs={})
+    assert tests and all(runner.run(t).failed == 0 for t in tests)
+
+
 @pytest.mark.parametrize("name", PUBLIC)
 def test_examples_pass(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples write only into temporary folders
