@@ -23,12 +23,15 @@ def _add_run(sub):
                    help="Dask: 'local' (a LocalCluster on 127.0.0.1) or tcp://HOST:PORT (a running scheduler);"
                         " default: a local process pool")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--svg", action="store_true", help="also write every report figure as SVG (figures/*.svg)")
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args) -> int:
     from .config import load_config
     from .engine import run_experiment
+    from .engine.executors import default_workers
+    from .report import write_report
     from .report.markdown import summary_pivot
 
     if args.workers is not None and args.workers < 1:
@@ -36,6 +39,9 @@ def _cmd_run(args) -> int:
     config = load_config(args.config)
     results = run_experiment(config, output=args.output, progress=False if args.no_progress else None,
                              workers=args.workers, scheduler=args.scheduler)
+    # the workers are gone by now: their cores draw the figures (same bytes)
+    processes = 1 if args.scheduler == "inline" else min(args.workers or default_workers(), default_workers())
+    write_report(results, processes=processes, svg=args.svg)
     print(summary_pivot(results.metrics))
     info = results.run_info
     ds, eng = info["dataset"], info["engine"]
@@ -151,6 +157,7 @@ def _cmd_transforms(args) -> int:
 def _add_report(sub):
     p = sub.add_parser("report", help="(re)write report.md, report.html and the figures of a results folder")
     p.add_argument("dir", metavar="DIR")
+    p.add_argument("--svg", action="store_true", help="also write every figure as SVG (figures/*.svg)")
     p.set_defaults(func=_cmd_report)
 
 
@@ -168,7 +175,7 @@ def _cmd_report(args) -> int:
     from .report import write_report
 
     _results_folder("DIR", args.dir)
-    md = write_report(args.dir)
+    md = write_report(args.dir, svg=args.svg)
     print(md)
     print(os.path.join(args.dir, "report.html"))
     return 0

@@ -33,6 +33,14 @@ Numerics: upper tails are computed with scipy's binomial survival function
 pmf (``logsumexp``), never as ``1 - cdf``, which rounds to 0 below ~1e-16 and
 to 1 near the top. Note that ``scipy.stats.betabinom.sf`` is ``1 - cdf`` and
 is therefore NOT used.
+
+Examples
+--------
+>>> from harness import risk
+>>> f"{risk.per_query_probability(1e-6, 1000):.4g}"  # 1 - (1 - p)^M
+'0.0009995'
+>>> f"{risk.account_flag_probability(1e-3, 1000, 3):.4g}"  # P[>= 3 of 1000 match]
+'0.08021'
 """
 from __future__ import annotations
 

@@ -162,12 +162,14 @@ def inspect_page(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     _require_chromium()
-    from harness import run_experiment
+    from harness import run_experiment, write_report
     out = tmp_path_factory.mktemp("browser") / "run"
-    run_experiment({"name": "browser-check", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
-                    "transforms": [{"family": "jpeg", "severities": [70, 30]},
-                                   {"family": "crop", "severities": [0.9, 0.7]}],
-                    "seed": 0, "output": str(out), "metrics": {"target_fpr": 0.01}}, progress=False)
+    results = run_experiment({"name": "browser-check", "dataset": {"source": "sample"},
+                              "hashers": ["phash", "dhash"],
+                              "transforms": [{"family": "jpeg", "severities": [70, 30]},
+                                             {"family": "crop", "severities": [0.9, 0.7]}],
+                              "seed": 0, "output": str(out), "metrics": {"target_fpr": 0.01}}, progress=False)
+    write_report(results)
     return out
 
 

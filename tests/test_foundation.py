@@ -110,9 +110,12 @@ def two_runs(tmp_path_factory):
 
 
 def test_quickstart_writes_every_result_file(two_runs):
-    for name in ("hashes.parquet", "histograms.parquet", "metrics.csv", "roc.png", "report.md",
-                 "run.json", "errors.csv"):
+    for name in ("hashes.parquet", "histograms.parquet", "metrics.csv", "figures/roc.png", "report.md",
+                 "report.html", "run.json", "errors.csv"):
         assert (two_runs[0] / name).is_file(), name
+    # tables at the top, figures in figures/, PNG only unless --svg is given
+    assert not [p.name for p in two_runs[0].iterdir() if p.suffix in (".png", ".svg")]
+    assert not list((two_runs[0] / "figures").glob("*.svg"))
     metrics = pd.read_csv(two_runs[0] / "metrics.csv")
     assert set(metrics["hasher"]) == set(FOUNDATION_HASHERS)
     assert set(metrics["family"]) == {"jpeg", "resize", "crop", "rotate", "noise"}

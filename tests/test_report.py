@@ -14,7 +14,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from harness.report import load_folder, write_report
+from harness import Results
+from harness.report import write_report
 from harness.report.compare import compare_folders, hanley_mcneil
 from harness.report.style import HASHER_COLOURS, hasher_colour
 from harness.report.summary import clopper_pearson, middle_severity, pooled_summary, robustness_fpr, severity_order
@@ -30,7 +31,9 @@ CONFIG = {"name": "report-test", "dataset": {"source": "sample"}, "hashers": ["p
 def run_dir(tmp_path_factory):
     from harness import run_experiment
     out = tmp_path_factory.mktemp("report") / "run"
-    run_experiment(dict(CONFIG, output=str(out)), progress=False)
+    results = run_experiment(dict(CONFIG, output=str(out)), progress=False)
+    assert not (out / "report.md").exists() and not (out / "figures").exists()  # the run draws nothing
+    write_report(results, svg=True)
     return out
 
 
@@ -53,10 +56,12 @@ def test_report_has_every_section_and_figure(run_dir):
                     "Configuration"):
         assert f"## {heading}" in md, heading
     for name in FIGURES:
-        assert (run_dir / f"{name}.png").stat().st_size > 1000, name
-        assert (run_dir / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
-        assert f"]({name}.png)" in md
-    info = load_folder(str(run_dir)).run_info
+        assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000, name
+        assert (run_dir / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
+        assert f"](figures/{name}.png)" in md and f"(figures/{name}.svg)" in md
+    # tables at the top, figures only in figures/
+    assert not [p.name for p in run_dir.iterdir() if p.suffix in (".png", ".svg")]
+    info = Results.load(run_dir).run_info
     assert info["dataset"]["manifest_sha256"] in md
     assert "seed 0" in md and "library versions: " in md and "numpy" in md
     assert "16 hashed" in md
@@ -65,7 +70,7 @@ def test_report_has_every_section_and_figure(run_dir):
 def test_html_is_self_contained(run_dir):
     html = (run_dir / "report.html").read_text()
     srcs = re.findall(r'<img src="([^"]{0,30})', html)
-    assert len(srcs) == len(FIGURES) + (run_dir / "gallery.png").is_file()
+    assert len(srcs) == len(FIGURES) + (run_dir / "figures" / "gallery.png").is_file()
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external reference at all (in-page links only)
     assert "<script" not in html
@@ -91,7 +96,7 @@ def _bruteforce(run_dir, hasher):
 
 
 def test_pooled_summary_equals_bruteforce(run_dir):
-    data = load_folder(str(run_dir))
+    data = Results.load(run_dir)
     summary = pooled_summary(data).set_index("hasher")
     for hasher in ("phash", "dhash"):
         pos, neg = _bruteforce(run_dir, hasher)
@@ -136,12 +141,9 @@ def test_clopper_pearson_matches_scipy():
 def test_report_is_byte_reproducible(run_dir, copy_dir):
     """Regenerating the report (in another process, via the CLI) gives the
     same bytes for report.md, report.html and every PNG and SVG."""
-    names = ["report.md", "report.html"] + [f"{f}.{e}" for f in FIGURES for e in ("png", "svg")]
-    # regenerate once in this process first: the engine may add the report's own
-    # timing to run.json after the run's report was written
-    write_report(str(copy_dir))
-    before = {n: (copy_dir / n).read_bytes() for n in names}
-    res = run_cli("report", copy_dir)
+    names = ["report.md", "report.html"] + [f"figures/{f}.{e}" for f in FIGURES for e in ("png", "svg")]
+    before = {n: (copy_dir / n).read_bytes() for n in names}  # as write_report(results) drew them
+    res = run_cli("report", copy_dir, "--svg")
     assert res.returncode == 0, res.stderr
     assert "report.html" in res.stdout
     for n in names:
@@ -160,12 +162,12 @@ def test_intervals_and_recommended_threshold_columns_are_rendered(run_dir, copy_
     assert "[0.123, 0.988]" in md
     per = md.split("## Results per transform")[1].split("## ")[0]
     assert "recommended_threshold" in per and "tpr_at_fpr_1e-2_lo" not in per
-    summary = pooled_summary(load_folder(str(copy_dir))).set_index("hasher")
+    summary = pooled_summary(Results.load(copy_dir)).set_index("hasher")
     assert summary.loc["phash", "recommended_threshold"] == 9 and summary.loc["dhash", "recommended_threshold"] == 11
     assert summary.loc["phash", "recommended_from"] == "metrics.csv"
     assert "recommended t (metrics stage)" in md.split("## Summary per hasher")[1].split("## ")[0]
     # the point threshold is still the pooled one, not the recommendation
-    original = pooled_summary(load_folder(str(run_dir))).set_index("hasher")
+    original = pooled_summary(Results.load(run_dir)).set_index("hasher")
     assert (summary["threshold"] == original["threshold"]).all()
 
 
@@ -174,7 +176,7 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
         copy_dir / "risk.csv", index=False)
     pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
     pd.DataFrame({"threshold": [1, 2], "p_flag": [1e-30, 1e-20]}).to_csv(copy_dir / "risk_sweep.csv", index=False)
-    shutil.copy(copy_dir / "heatmap.png", copy_dir / "risk.png")
+    shutil.copy(copy_dir / "figures" / "heatmap.png", copy_dir / "risk.png")  # where older versions put it
     pd.DataFrame({"hasher": ["phash", "phash", "dhash"], "negatives": "orig-orig", "target_fpr": 0.01,
                   "recommended_threshold": [7, 7, -1], "fp": [0, 0, 0], "n_neg": 119, "fpr_upper": 0.0096,
                   "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"], "family": ["jpeg", "rotate", "jpeg"],
@@ -188,6 +190,10 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     md = (copy_dir / "report.md").read_text()
     risk = md.split("## Deployment risk")[1].split("## ")[0]
     assert "apple" in risk and "not measurable" in risk and "](risk.png)" in risk
+    (copy_dir / "risk.png").rename(copy_dir / "figures" / "risk.png")
+    write_report(str(copy_dir))
+    md = (copy_dir / "report.md").read_text()
+    assert "](figures/risk.png)" in md.split("## Deployment risk")[1].split("## ")[0]
     assert "`risk_sweep.csv` (2 rows)" in md and "1e-30" not in md
     assert "## Other table: diagnostics.csv" in md
     rec = md.split("## Recommended thresholds")[1].split("## ")[0]
@@ -214,7 +220,7 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     write_report(str(copy_dir))
     assert calls == [(1, 16, 12)]
     md = (copy_dir / "report.md").read_text()
-    assert "](gallery.png)" in md
+    assert "](figures/gallery.png)" in md and (copy_dir / "figures" / "gallery.png").is_file()
     assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 2  # + risk, gallery
 
 
@@ -241,7 +247,7 @@ def test_severity_order_runs_mild_to_severe():
 
 
 def test_robustness_fpr_falls_back_when_not_measurable(run_dir):
-    data = load_folder(str(run_dir))
+    data = Results.load(run_dir)
     fpr, reason = robustness_fpr(data)
     assert fpr == 0.01 and "not measurable" in reason  # 0.001 needs >= 1000 negative pairs per edit
     data.metrics["n_neg"] = 5000
@@ -249,7 +255,7 @@ def test_robustness_fpr_falls_back_when_not_measurable(run_dir):
 
 
 def test_figures_use_the_hasher_colour(run_dir):
-    svg = (run_dir / "robustness.svg").read_text().lower()
+    svg = (run_dir / "figures" / "robustness.svg").read_text().lower()
     for h in ("phash", "dhash"):
         assert hasher_colour(h).lower() in svg
 
@@ -258,7 +264,7 @@ def test_det_axes_are_normal_deviates(run_dir):
     from scipy.stats import norm
 
     from harness.report import figures as F
-    data = load_folder(str(run_dir))
+    data = Results.load(run_dir)
     fig = F.det_family(data, "rotate", {})
     ax = fig.axes[0]
     labels = [float(t.get_text()) for t in ax.get_xticklabels()]
@@ -350,16 +356,16 @@ def test_report_copes_with_text_severities_many_hashers_and_missing_negatives(tm
     specs = [("flip(horizontal)", "flip", "horizontal"), ("flip(vertical)", "flip", "vertical"),
              ("jpeg(50)", "jpeg", "50"), ("pad(0.1)", "pad", "0.1")]
     folder = _synthetic_folder(tmp_path / "syn", hashers, specs)
-    write_report(str(folder))
+    write_report(str(folder), svg=True)
     md = (folder / "report.md").read_text()
     assert "## Robustness against severity" in md and "## Configuration" in md
     assert not re.search(r"\bnan\b", md.lower())
     per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines() if "pad(0.1)" in ln]
     assert len(per) == 5 and all(ln.count("not measurable") >= 4 for ln in per)
     for name in ("roc-flip", "det-flip", "roc-pad", "heatmap", "robustness"):
-        assert (folder / f"{name}.png").is_file(), name
+        assert (folder / "figures" / f"{name}.png").is_file(), name
     # five hashers, five fixed colours in the robustness figure
-    svg = (folder / "robustness-by-hasher.svg").read_text().lower()
+    svg = (folder / "figures" / "robustness-by-hasher.svg").read_text().lower()
     assert all(hasher_colour(h).lower() in svg for h in hashers)
 
 
@@ -374,4 +380,18 @@ def test_a_failing_figure_is_reported_not_fatal(copy_dir, monkeypatch):
         write_report(str(copy_dir))
     md = (copy_dir / "report.md").read_text()
     assert "Figure `heatmap` could not be drawn: ValueError: synthetic failure" in md
-    assert "](robustness.png)" in md
+    assert "](figures/robustness.png)" in md
+
+
+def test_svg_only_when_asked(copy_dir):
+    """PNG by default; SVG with svg=True (or --svg); a report without SVG
+    removes the SVGs of an earlier one, so figures/ never mixes two reports."""
+    assert (copy_dir / "figures" / "roc.svg").is_file()  # the fixture's report asked for SVG
+    write_report(Results.load(copy_dir))
+    figures = sorted(p.name for p in (copy_dir / "figures").iterdir())
+    assert "roc.png" in figures and not [n for n in figures if n.endswith(".svg")]
+    md = (copy_dir / "report.md").read_text()
+    assert ".svg" not in md and "](figures/roc.png)" in md
+    res = run_cli("report", copy_dir, "--svg")
+    assert res.returncode == 0, res.stderr
+    assert {f"{f}.svg" for f in FIGURES} <= {p.name for p in (copy_dir / "figures").iterdir()}

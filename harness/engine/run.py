@@ -1,5 +1,7 @@
 """Run an experiment: dataset x transforms x hashers -> hashes -> histograms
--> metrics -> report. Writes everything into the output folder.
+-> metrics. Writes the tables into the output folder and returns them as
+`harness.Results`; drawing the report is a separate step
+(`harness.write_report`).
 
 Steps: list the images; look every (image, transform, hasher) key up in the
 hash store (`store.py`); split the missing work into chunks (`chunks.py`);
@@ -16,18 +18,18 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from ..config import ExperimentConfig, load_config
+from ..config import load_config
 from ..datasets import load_records, manifest_digest
 from ..datasets.folder import display_name
 from ..errors import ConfigError
 from ..metrics.tables import analyse, concat_tables, plain_strings
+from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
@@ -56,24 +58,6 @@ def library_versions() -> dict:
     return out
 
 
-@dataclass
-class Results:
-    """What a run produced: tables as DataFrames and the output folder."""
-    output: str
-    config: ExperimentConfig
-    hashes: pd.DataFrame
-    histograms: pd.DataFrame
-    metrics: pd.DataFrame
-    errors: pd.DataFrame
-    run_info: dict = field(default_factory=dict)
-    #: every table written, by file name (e.g. "metrics.csv")
-    tables: dict = field(default_factory=dict)
-
-    @property
-    def n_errors(self) -> int:
-        return len(self.errors)
-
-
 def write_table(table: pd.DataFrame, path: str) -> None:
     """Write a table by extension: .csv (floats with 6 significant digits,
     so reruns are byte-identical) or .parquet."""
@@ -84,6 +68,11 @@ def write_table(table: pd.DataFrame, path: str) -> None:
         table.to_parquet(path, index=False)
     else:
         raise ValueError(f"unknown table format: {path}")
+
+
+#: report files of an earlier run, removed when new tables are written
+#: (harness.write_report draws them again from the new tables)
+STALE_REPORT = ("report.md", "report.html")
 
 
 def _write_atomic_folder(tmp: str, final: str) -> None:
@@ -208,7 +197,9 @@ def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, tim
 def run_experiment(config_or_path=None, output: str | None = None, progress: bool | None = None,
                    workers: int | None = None, scheduler: str | None = None) -> Results:
     """Run an experiment from a config (path, dict, ExperimentConfig or None
-    for the quickstart) and write its results folder. Returns Results.
+    for the quickstart) and write its tables into the results folder
+    (nothing is drawn: `harness.write_report` writes the report and the
+    figures). Returns Results.
 
     workers: processes (default: every core); scheduler: None (local
     process pool), "local" (Dask LocalCluster), "tcp://HOST:PORT" (a Dask
@@ -324,8 +315,6 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     finally:
         if backend is not None:
             backend.close()
-    histograms, metrics = tables["histograms.parquet"], tables["metrics.csv"]
-
     n_images = len(records) + len(list_errors)
     # by name: files with identical bytes share an image_id but are listed (and hashed) each
     decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_name"].nunique()
@@ -380,18 +369,15 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         run_info["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
             json.dump(run_info, fh, indent=2, sort_keys=True)
-        from ..report import write_report
-        t5 = time.perf_counter()
-        # the workers are gone by now: their cores draw the figures (same bytes)
-        write_report(tmp, processes=1 if scheduler == "inline" else min(workers or default_workers(),
-                                                                        default_workers()))
-        run_info["timings_seconds"]["report"] = round(time.perf_counter() - t5, 3)
-        with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
-            json.dump(run_info, fh, indent=2, sort_keys=True)
         _write_atomic_folder(tmp, out_dir)
+        for name in STALE_REPORT:  # a report of earlier tables must not stand in for these
+            path = os.path.join(out_dir, name)
+            if os.path.isfile(path):
+                os.remove(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Results(out_dir, config, hashes, histograms, metrics, errors_df, run_info, tables)
+    written = {"hashes.parquet": hashes, "images.csv": images, "errors.csv": errors_df, **tables}
+    return Results(out_dir, tables=written, run_info=run_info, config=config)
 
 
 def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: dict):

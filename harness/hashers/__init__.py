@@ -105,7 +105,20 @@ def _load_plugins() -> None:
 
 
 def list_hashers() -> list[str]:
-    """Names of every registered hasher (built-in and plugins), sorted."""
+    """Names of every registered hasher (built-in and plugins), sorted.
+
+    Returns
+    -------
+    list of str
+        Names accepted by `get_hasher` and `harness.hash_image`.
+
+    Examples
+    --------
+    >>> import harness
+    >>> names = harness.list_hashers()
+    >>> "phash" in names and "pdq" in names and names == sorted(names)
+    True
+    """
     _load_plugins()
     return sorted(_REGISTRY)
 
@@ -136,8 +149,36 @@ def _default_params(name: str) -> dict:
 def get_hasher(name: str, **params) -> Hasher:
     """Build the hasher registered as `name` with `params`.
 
-    Raises ConfigError naming the available hashers for an unknown name, or
-    the bad parameter for invalid parameters."""
+    Parameters
+    ----------
+    name : str
+        A name from `list_hashers`.
+    **params
+        Hasher parameters (e.g. ``hash_size=16`` for phash), and
+        ``fast_decode`` (see the module docstring).
+
+    Returns
+    -------
+    Hasher
+        With ``bits`` (hash length), ``distance`` ("hamming" or the
+        hasher's own), ``hash(rgb) -> packed uint8 bytes`` and ``to_hex``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the available hashers for an unknown name, or the bad
+        parameter for invalid parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, harness
+    >>> h = harness.get_hasher("phash", hash_size=16)
+    >>> h.bits, h.distance, h.label
+    (256, 'hamming', 'phash[hash_size=16]')
+    >>> rgb = np.zeros((32, 32, 3), dtype=np.uint8)
+    >>> h.to_hex(h.hash(rgb)) == "0" * 64
+    True
+    """
     _load_plugins()
     if name not in _REGISTRY:
         raise ConfigError("hasher", f"unknown hasher {name!r}; available: {', '.join(list_hashers())}")

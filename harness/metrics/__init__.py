@@ -11,6 +11,19 @@ file or network I/O).
 - diagnostics: bit bias, bit correlation, Daugman degrees of freedom and the
   binomial model, bit flip rates;
 - tables.analyse: every result table of a run.
+
+Examples
+--------
+>>> import numpy as np
+>>> from harness.metrics import pair_histogram, roc_from_histograms
+>>> a = np.array([[0b00000000], [0b00000001], [0b11111111]], dtype=np.uint8)
+>>> neg = pair_histogram(a)  # the 3 pairs are 1, 8 and 7 bits apart
+>>> neg.tolist()
+[0, 1, 0, 0, 0, 0, 0, 1, 1]
+>>> pos = np.array([2, 1, 0, 0, 0, 0, 0, 0, 0])
+>>> roc = roc_from_histograms(pos, neg)
+>>> roc.loc[roc["threshold"] == 1, ["tpr", "fpr"]].round(3).values.tolist()
+[[1.0, 0.333]]
 """
 from .hamming import (
                       close_pairs,

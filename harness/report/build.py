@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..results import FIGURES
 from . import figures as F
 from .style import save_figure
 from .summary import interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order, target_fpr
@@ -219,14 +220,19 @@ def what_was_run(data) -> list:
 
 
 # ---------------------------------------------------------------------- build
-def _draw(folder: str, name: str, make) -> str | None:
-    """Draw and save one figure; None, or the error text if it failed.
-    `make` returns a matplotlib figure (saved here as PNG and SVG), or None
-    when it wrote its own file (the collision gallery)."""
+def _draw(fig_dir: str, name: str, make, formats=("png",)) -> str | None:
+    """Draw and save one figure into `fig_dir`; None, or the error text if
+    it failed. `make` returns a matplotlib figure (saved here in each of
+    `formats`), or None when it wrote its own file (the collision gallery).
+    An SVG of an earlier report is removed when no SVG is asked for."""
+    if "svg" not in formats:
+        stale = os.path.join(fig_dir, name + ".svg")
+        if os.path.isfile(stale):
+            os.remove(stale)
     try:
         fig = make()
         if fig is not None:
-            save_figure(fig, os.path.join(folder, name))
+            save_figure(fig, os.path.join(fig_dir, name), formats)
     except Exception as exc:  # noqa: BLE001 - reported in the document and as a warning
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -237,12 +243,13 @@ _JOBS: list = []
 
 
 def _draw_job(i: int) -> str | None:
-    folder, name, make, _ = _JOBS[i]
-    return _draw(folder, name, make)
+    fig_dir, name, make, _, formats = _JOBS[i]
+    return _draw(fig_dir, name, make, formats)
 
 
 def draw_figures(jobs: list, processes: int = 1) -> list:
-    """Draw every (folder, name, make, caption) job; returns the error text
+    """Draw every (figure folder, name, make, caption, formats) job;
+    returns the error text
     (or None) per job, in order. With processes > 1 (and fork available) the
     jobs are shared among that many forked copies of this process, which
     inherit the loaded data and matplotlib settings; every figure is drawn
@@ -269,10 +276,10 @@ def draw_figures(jobs: list, processes: int = 1) -> list:
             for i, err in zip(order, done):
                 errors[i] = err
             return errors
-    return [_draw(folder, name, make) for folder, name, make, _ in jobs]
+    return [_draw(fig_dir, name, make, formats) for fig_dir, name, make, _, formats in jobs]
 
 
-def _figure_block(name: str, caption: str, error: str | None, saved: list) -> list:
+def _figure_block(name: str, caption: str, error: str | None, saved: list, svg: bool) -> list:
     """The document block of one drawn figure. A figure that fails does not
     sink the report (or the run that called it): the report says which
     figure is missing and why, and a warning is issued."""
@@ -280,12 +287,14 @@ def _figure_block(name: str, caption: str, error: str | None, saved: list) -> li
         warnings.warn(f"report figure {name} failed: {error}", RuntimeWarning, stacklevel=3)
         return [("p", f"Figure `{name}` could not be drawn: {error}")]
     saved.append(name)
-    return [("figure", name, caption)]
+    return [("figure", f"{FIGURES}/{name}", caption, svg)]
 
 
-def build_blocks(data, processes: int = 1) -> tuple[list, list]:
-    """Draw every figure into data.folder and return (blocks, figure names).
-    processes: how many processes draw the figures (see `draw_figures`)."""
+def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list]:
+    """Draw every figure into data.folder/figures and return (blocks,
+    figure names). processes: how many processes draw the figures (see
+    `draw_figures`); formats: file formats of each figure ("png", "svg")."""
+    fig_dir = data.path(FIGURES)
     saved: list = []
     jobs: list = []
     target = target_fpr(data.metrics)
@@ -330,7 +339,7 @@ def build_blocks(data, processes: int = 1) -> tuple[list, list]:
     if data.families and data.hashers:
         def figure(name, make, caption):  # drawn below, all at once
             blocks.append(("pending-figure", len(jobs)))
-            jobs.append((data.folder, name, make, caption))
+            jobs.append((fig_dir, name, make, caption, tuple(formats)))
 
         blocks += [("h", 2, "Robustness against severity")]
         figure("robustness", lambda: F.robustness(data, rob_fpr, by="family"),
@@ -374,8 +383,8 @@ def build_blocks(data, processes: int = 1) -> tuple[list, list]:
     drawn = []
     for b in blocks:
         if b[0] == "pending-figure":
-            _, name, _, caption = jobs[b[1]]
-            drawn += _figure_block(name, caption, errors[b[1]], saved)
+            _, name, _, caption, fmts = jobs[b[1]]
+            drawn += _figure_block(name, caption, errors[b[1]], saved, "svg" in fmts)
         else:
             drawn.append(b)
     return _finish_blocks(data, drawn, saved, _gallery_error(data, errors[n_figures:]))
@@ -506,16 +515,17 @@ def _gallery_jobs(data) -> list:
     """The drawing job of the collision gallery (a list of one job, or
     empty when it cannot be drawn; gallery_blocks then says why)."""
     gallery = _gallery_module()
-    if gallery is None or data.close_pairs is None or not len(data.close_pairs) or data.images is None:
+    close = data.close_pairs_of("orig-orig")
+    if gallery is None or close is None or not len(close) or data.images is None:
         return []
-    path = os.path.join(data.folder, "gallery.png")
+    path = data.path(os.path.join(FIGURES, "gallery.png"))
     if os.path.exists(path):  # a stale sheet from an earlier report must not stand in for this one
         os.remove(path)
 
     def make():
-        gallery.collision_sheet(data.close_pairs, data.images, path, GALLERY_K)
+        gallery.collision_sheet(close, data.images, path, GALLERY_K)
 
-    return [(data.folder, "gallery", make, None)]
+    return [(data.path(FIGURES), "gallery", make, None, ("png",))]
 
 
 def _gallery_error(data, errors: list) -> str | None:
@@ -529,18 +539,19 @@ def gallery_blocks(data, saved: list, error: str | None = None) -> list:
     if _gallery_module() is None:
         return blocks + [("p", "Not drawn: this installation has no gallery module "
                                "(harness.report.gallery.collision_sheet).")]
-    if data.close_pairs is None or not len(data.close_pairs):
+    close = data.close_pairs_of("orig-orig")
+    if close is None or not len(close):
         return blocks + [("p", "Not drawn: the results folder has no close_pairs.parquet (the closest "
                                "impostor pairs); it is written by runs whose metrics stage records them.")]
     if data.images is None:
         return blocks + [("p", "Not drawn: images.csv (paths of the photos) is missing.")]
-    path = os.path.join(data.folder, "gallery.png")
+    path = data.path(os.path.join(FIGURES, "gallery.png"))
     if error is not None:  # the gallery must not sink the whole report
         return blocks + [("p", f"Not drawn: collision_sheet failed: {error}")]
     if not os.path.isfile(path):
         return blocks + [("p", "Not drawn: there is no close negative pair to show.")]
     saved.append("gallery")
-    blocks += [("figure", "gallery", f"The closest negative pairs (different photos with the most similar "
+    blocks += [("figure", f"{FIGURES}/gallery", f"The closest negative pairs (different photos with the most similar "
                                      f"hashes; every distance-0 pair and the {GALLERY_K} closest per hasher), "
                                      "with their distance in bits. A pair that shows the same content is a "
                                      "duplicate in the dataset (declare it as a group and re-run), not a "
@@ -555,15 +566,19 @@ def gallery_blocks(data, saved: list, error: str | None = None) -> list:
 
 
 def risk_blocks(data) -> list:
-    if data.risk is None:
+    risk_table = data.table("risk.csv")
+    if risk_table is None:
         return [("h", 2, "Deployment risk"),
                 ("p", "No risk.csv in this folder: give risk settings (database size, photos per user, "
                       "match threshold) to get per-query and per-account false-flag figures.")]
-    cols, rows = generic_rows(data.risk)
+    cols, rows = generic_rows(risk_table)
     fig = []
-    if os.path.isfile(os.path.join(data.folder, "risk.png")):
-        fig = [("figure", "risk", "The risk model's figure (risk.png, written by `phash-harness risk`): "
-                                  "false-flag probability against the threshold or the assumed rate.", False)]
+    # written by `phash-harness risk`: in figures/, or at the top in older folders
+    for base in (f"{FIGURES}/risk", "risk"):
+        if os.path.isfile(data.path(base + ".png")):
+            fig = [("figure", base, "The risk model's figure (risk.png, written by `phash-harness risk`): "
+                                    "false-flag probability against the threshold or the assumed rate.", False)]
+            break
     return [("h", 2, "Deployment risk"),
             ("p", "From risk.csv: the per-comparison FPR measured above turned into per-query and "
                   "per-account false-flag probabilities under the stated assumptions (independent "

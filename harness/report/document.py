@@ -5,7 +5,8 @@ network reference).
 Blocks are tuples:
   ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)
   ("table", header, rows)          rows: lists of already formatted strings
-  ("figure", base_name, caption[, has_svg=True])   base_name.png (and .svg) in the folder
+  ("figure", base_path, caption[, has_svg=False])  base_path.png (and .svg): a path relative
+                                                   to the results folder, e.g. figures/roc
 Inline markup in text: `code` and *emphasis* only.
 """
 from __future__ import annotations
@@ -66,7 +67,7 @@ def render_markdown(blocks) -> str:
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("")
         elif kind == "figure":
-            svg = f" (also as [{b[1]}.svg]({b[1]}.svg))" if len(b) < 4 or b[3] else ""
+            svg = f" (also as [{b[1]}.svg]({b[1]}.svg))" if len(b) >= 4 and b[3] else ""
             out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}*{svg}", ""]
         else:
             raise ValueError(f"unknown block {kind!r}")

@@ -1,6 +1,7 @@
 """Report figures (matplotlib, Agg backend). Each function takes a
-ResultsFolder (harness.report.data) and returns a matplotlib Figure; the
-caller saves it as PNG and SVG with harness.report.style.save_figure.
+harness.Results and returns a matplotlib Figure; the caller saves it into
+the folder's figures/ (PNG, and SVG when asked) with
+harness.report.style.save_figure.
 
 Conventions in every figure: one fixed colour per hasher
 (style.hasher_colour); FPR on a log axis; distances in bits (or distance

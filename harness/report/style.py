@@ -1,5 +1,5 @@
 """Figure style shared by every report figure: one fixed colour per hasher,
-print-friendly matplotlib settings, and reproducible PNG/SVG output.
+print-friendly matplotlib settings, and reproducible PNG (and SVG) output.
 
 Colours come from a fixed table keyed by hasher name (Okabe-Ito palette, safe
 for colour-blind readers and distinguishable in greyscale print by line
@@ -94,9 +94,10 @@ def report_style():
     return matplotlib.rc_context(RC)
 
 
-def save_figure(fig, base_path: str, formats=("png", "svg")) -> dict[str, str]:
-    """Save `fig` as base_path.png and base_path.svg with fixed metadata
-    (so two runs write identical files); returns {format: path}."""
+def save_figure(fig, base_path: str, formats=("png",)) -> dict[str, str]:
+    """Save `fig` as base_path.<format> for each of `formats` ("png",
+    "svg") with fixed metadata (so two runs write identical files); returns
+    {format: path}."""
     out = {}
     with report_style():
         for fmt in formats:
