@@ -273,15 +273,26 @@ def test_resume_does_not_redo_finished_cells(images_dir, tmp_path, monkeypatch):
     ({"thresholds": {"values": {"phash": 3}}}, "thresholds"),
     ({"colour": 1}, "colour"),
 ])
-def test_bad_config_exit_2_nothing_written(images_dir, tmp_path, change, field):
+def test_bad_config_exit_2_nothing_written(images_dir, tmp_path, capsys, change, field):
     import yaml
+
+    from harness.cli import main
     out = tmp_path / "out"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_config(images_dir, out, **change)))
+    assert main(["attack", "--config", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"error: {field}" in lines[0], lines
+    assert not out.exists()
+
+
+def test_bad_config_exit_2_from_the_command_line(images_dir, tmp_path):
+    import yaml
+    out = tmp_path / "out"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_config(images_dir, out, linf_cap=-1)))
     proc = run_cli("attack", "--config", path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"error: {field}" in lines[0], proc.stderr
+    assert proc.returncode == 2 and "error: linf_cap" in proc.stderr, proc.stderr
     assert not out.exists()
 
 

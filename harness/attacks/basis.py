@@ -70,5 +70,7 @@ class Basis:
 
     def apply(self, x: np.ndarray, z: np.ndarray, amplitude: int) -> np.ndarray:
         """x (h, w, 3) uint8 plus the perturbation on every channel, clipped to 0..255."""
-        p = self.perturbation(z, amplitude)
-        return np.clip(x.astype(np.int16) + p[:, :, None], 0, 255).astype(np.uint8)
+        out = x.astype(np.int16)
+        out += self.perturbation(z, amplitude)[:, :, None]
+        np.clip(out, 0, 255, out=out)
+        return out.astype(np.uint8)

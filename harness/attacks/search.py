@@ -11,8 +11,10 @@ Candidates are x plus a smooth luminance perturbation from a k x k basis
 The search signal is the raw distance (maximised for evasion, minimised for
 framing). Algorithms (one "level" = one amplitude):
 
-- ``cma``: nevergrad's DiagonalCMA over the basis coefficients, seeded through
-  ``parametrization.random_state``, warm-started from the last success;
+- ``cma``: separable CMA-ES (the ``cma`` package, ``CMA_diagonal``) over the
+  basis coefficients, population = ``batch``, seeded with the attack's seed
+  (``cma`` seeds numpy's global generator from it), warm-started from the
+  last success;
 - ``random``: independent N(0, I) coefficient vectors (baseline).
 
 Minimal perturbation: query 1 hashes x itself (the reference hash for
@@ -130,28 +132,28 @@ def _level_random(problem, basis, amplitude, budget, batch, seed):
 
 
 def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
-    import nevergrad as ng
+    import cma
 
     if budget < 2:
         return _level_random(problem, basis, amplitude, budget, batch, seed)
     init = np.zeros(basis.dim) if z0 is None else np.asarray(z0, dtype=np.float64)
-    param = ng.p.Array(init=init)
-    if z0 is not None:   # the field is scale-free: mutate relative to the warm start's size
-        param.set_mutation(sigma=max(float(np.std(init)), 1e-3))
-    param.random_state = np.random.RandomState(seed)
-    opt = ng.optimizers.DiagonalCMA(parametrization=param, budget=budget, num_workers=batch)
+    # the field is scale-free: step relative to the warm start's size
+    sigma = 1.0 if z0 is None else max(float(np.std(init)), 1e-3)
+    es = cma.CMAEvolutionStrategy(init, sigma, {
+        "seed": seed % (2**31 - 2) + 1,      # cma: 0 would mean "random"
+        "popsize": max(2, batch), "CMA_diagonal": True, "verbose": -9, "maxfevals": budget})
     used, z_ok = 0, None
     while used < budget:
-        n = min(batch, budget - used)
-        cands = [opt.ask() for _ in range(n)]
-        zs = [c.value for c in cands]
-        ok, loss = problem.evaluate([basis.apply(problem.x, z, amplitude) for z in zs], amplitude)
-        for c, lo in zip(cands, loss):
-            opt.tell(c, float(lo))
+        zs = es.ask()
+        n = min(len(zs), budget - used)
+        ok, loss = problem.evaluate([basis.apply(problem.x, z, amplitude) for z in zs[:n]], amplitude)
         used += n
         if ok.any():
             z_ok = zs[int(np.argmax(ok))]
             break
+        if n < len(zs):
+            break
+        es.tell(zs, [float(v) for v in loss])
     return z_ok, used
 
 
