@@ -118,6 +118,29 @@ def test_saved_original_is_the_decoded_photo(study, images_dir):
         assert np.array_equal(_rgb(out / row.original_png), _rgb(images_dir / row.image))
 
 
+def test_survival_recheck_with_reference_libraries(study, images_dir):
+    """Survival after JPEG q75 (OpenCV encode/decode, 4:2:0) and a 0.9 resize
+    (INTER_AREA), recomputed here with cv2 directly and the reference hashes."""
+    import cv2
+    out, table = study
+    assert table.loc[~table["success"], ["survive_jpeg_75", "survive_resize_0.9"]].isna().all().all()
+    done = 0
+    for row in table[table["success"]].itertuples():
+        attacked = _rgb(out / row.attacked_png)
+        ref = _rgb(out / row.original_png) if row.goal == "evasion" else _rgb(images_dir / row.target_image)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(attacked, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        jpeg = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        h, w = attacked.shape[:2]
+        small = cv2.resize(attacked, (round(w * 0.9), round(h * 0.9)), interpolation=cv2.INTER_AREA)
+        for img, col in ((jpeg, "survive_jpeg_75"), (small, "survive_resize_0.9")):
+            d, matches, ambiguous = _reference_distance(row.hasher, img, ref, row.threshold)
+            if not ambiguous:
+                assert bool(table.loc[row.Index, col]) == ((not matches) if row.goal == "evasion" else matches), \
+                    (row.image, row.hasher, row.goal, col, d)
+                done += 1
+    assert done > 0
+
+
 def test_distortions_match_independent_computation(study):
     out, table = study
     for row in table.itertuples():

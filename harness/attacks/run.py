@@ -8,7 +8,8 @@ Output folder:
 - ``attack_summary.csv``: per hasher, goal, algorithm and PSNR budget b:
   success rate = share of images whose attack succeeded with PSNR >= b
   (budget "any": within linf_cap), a 95% Clopper-Pearson interval over
-  images, median queries;
+  images, median queries, and the share of those successes that survive
+  JPEG q90, q75 and a 0.9 resize (`harness.attacks.survival`);
 - ``images/``: for the first ``save_images`` sampled images, the decoded
   original (``<n>_orig.png``) and each attacked image (PNG, lossless);
 - ``cells/``: one small parquet per finished cell; a re-run skips them
@@ -30,11 +31,14 @@ from ..errors import ConfigError, HarnessError
 from .config import AttackConfig, load_attack_config
 from .distortion import distortion
 from .search import attack, derive_seed
+from .survival import survives
 
 COLUMNS = ["image", "image_id", "hasher", "bits", "goal", "algorithm", "seed", "success", "distance",
            "raw_distance", "start_distance", "threshold", "threshold_source", "benign_fpr", "benign_fpr_upper",
            "target_image", "target_image_id", "rmse", "linf", "psnr", "ssim", "amplitude", "linf_cap",
-           "budget", "queries", "queries_to_success", "attacked_png", "original_png", "cpu_seconds"]
+           "budget", "queries", "queries_to_success", "survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9",
+           "attacked_png", "original_png", "cpu_seconds"]
+SURVIVAL = ["survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9"]
 
 
 def sample_images(records, n, seed):
@@ -131,6 +135,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
         for h in hashers:
             th = thresholds[h.label]
             target_hash = h.hash(target_rgb) if target_rgb is not None else None
+            own_hash = None
             for goal in cfg.goals:
                 for alg in cfg.algorithms:
                     path = keys[(h.label, goal, alg)]
@@ -142,6 +147,12 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
                                algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
                                seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
                                basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch)
+                    kept = {c: None for c in SURVIVAL}
+                    if r.success:       # the defender's hashes, not queries
+                        if own_hash is None:
+                            own_hash = h.hash(x)
+                        kept = survives(h, r.image, own_hash if goal == "evasion" else target_hash,
+                                        th["threshold"], goal)
                     png = ""
                     if save:
                         png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
@@ -156,7 +167,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
                            "target_image_id": target.image_id if goal == "framing" else "",
                            **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
                            "budget": cfg.budget, "queries": r.queries,
-                           "queries_to_success": r.queries_to_success, "attacked_png": png,
+                           "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
                            "original_png": orig_png, "cpu_seconds": r.cpu_seconds}
                     _write_parquet(_frame([row]), path)
                     new_cells += 1
@@ -180,6 +191,8 @@ def _frame(rows) -> pd.DataFrame:
     for col in ("raw_distance", "benign_fpr", "benign_fpr_upper", "rmse", "psnr", "ssim", "cpu_seconds"):
         df[col] = df[col].astype("float64")
     df["success"] = df["success"].astype(bool)
+    for col in SURVIVAL:
+        df[col] = df[col].astype("boolean")
     return df
 
 
@@ -205,5 +218,7 @@ def summarise(table: pd.DataFrame, psnr_budgets, confidence: float = 0.95) -> pd
                          "median_queries": float(g["queries"].median()),
                          "median_queries_to_success": float(qs.median()) if len(qs) else float("nan"),
                          "median_psnr_success": float(g.loc[g["success"], "psnr"].median())
-                         if g["success"].any() else float("nan")})
+                         if g["success"].any() else float("nan"),
+                         **{c.replace("survive_", "survival_"): float(g.loc[ok, c].astype(bool).mean())
+                            if k else float("nan") for c in SURVIVAL}})
     return pd.DataFrame(rows)
