@@ -7,7 +7,6 @@ by numpy and scikit-image on the saved files, queries by a wrapping hasher.
 from __future__ import annotations
 
 import json
-import os
 
 import imagehash
 import numpy as np
@@ -128,7 +127,8 @@ def test_survival_recheck_with_reference_libraries(study, images_dir):
     for row in table[table["success"]].itertuples():
         attacked = _rgb(out / row.attacked_png)
         ref = _rgb(out / row.original_png) if row.goal == "evasion" else _rgb(images_dir / row.target_image)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(attacked, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        encoded, buf = cv2.imencode(".jpg", cv2.cvtColor(attacked, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        assert encoded
         jpeg = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         h, w = attacked.shape[:2]
         small = cv2.resize(attacked, (round(w * 0.9), round(h * 0.9)), interpolation=cv2.INTER_AREA)
@@ -200,8 +200,8 @@ class CountingHasher:
 @pytest.mark.parametrize("name", ["dhash", "cv_radialvariance"])
 @pytest.mark.parametrize("algorithm", ["cma", "random"])
 def test_query_counter_equals_hasher_calls(images_dir, name, algorithm):
-    x = _rgb(sorted(images_dir.glob("*.jpg"))[0])
-    y = _rgb(sorted(images_dir.glob("*.jpg"))[1])
+    files = sorted(images_dir.glob("*.jpg"))
+    x, y = _rgb(files[0]), _rgb(files[1])
     inner = get_hasher(name)
     target = inner.hash(y)
     for goal, t in (("evasion", 4), ("framing", 20)):
@@ -257,7 +257,7 @@ def test_same_seed_same_results_other_seed_other_path(images_dir):
 
 
 def test_study_reproducible(study, images_dir, tmp_path):
-    out, table = study
+    _, table = study
     again = run_attack(_config(images_dir, tmp_path / "again"))
     pd.testing.assert_frame_equal(table.drop(columns="cpu_seconds"), again.drop(columns="cpu_seconds"))
     other = run_attack(_config(images_dir, tmp_path / "other", seed=8, hashers=["phash"]))

@@ -13,9 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness.attacks.bench import queries_per_cpu_second  # noqa: E402
-from harness.datasets.decode import load_rgb  # noqa: E402
-from harness.hashers import get_hasher  # noqa: E402
+from harness.attacks.bench import queries_per_cpu_second
+from harness.datasets.decode import load_rgb
+from harness.hashers import get_hasher
 
 
 def main(argv=None) -> int:

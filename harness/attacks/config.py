@@ -26,14 +26,20 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Literal, Optional
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..config import DatasetConfig, HasherConfig
 from ..errors import ConfigError
-from .basis import BASES
 from .search import ALGORITHMS, GOALS
 
 
@@ -49,7 +55,7 @@ class ThresholdConfig(_Strict):
         benign ``fpr`` and ``fpr_upper`` at t);
     values: explicit thresholds by hasher label; they override `benign`.
     """
-    benign: Optional[str] = None
+    benign: str | None = None
     target_fpr: float = Field(default=1e-4, gt=0, lt=1)
     negatives: Literal["orig-orig", "variant-orig"] = "orig-orig"
     values: dict[str, int] = Field(default_factory=dict)
@@ -73,7 +79,7 @@ class AttackConfig(_Strict):
     name: str = "attacks"
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     #: attack a seeded sample of this many images (None = all)
-    images: Optional[int] = Field(default=None, ge=1)
+    images: int | None = Field(default=None, ge=1)
     hashers: list[HasherConfig] = Field(min_length=1)
     goals: list[Literal["evasion", "framing"]] = Field(default_factory=lambda: list(GOALS), min_length=1)
     algorithms: list[Literal["cma", "random"]] = Field(default_factory=lambda: list(ALGORITHMS), min_length=1)

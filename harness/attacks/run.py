@@ -22,12 +22,11 @@ import hashlib
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, HarnessError
+from ..errors import ConfigError
 from .config import AttackConfig, load_attack_config
 from .distortion import distortion
 from .search import attack, derive_seed
@@ -115,7 +114,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
         for h in hashers:
             for goal in cfg.goals:
                 for alg in cfg.algorithms:
-                    key = hashlib.sha256("|".join([rec.image_id, h.key, goal, alg, digest]).encode()).hexdigest()[:24]
+                    key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
                     keys[(h.label, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
         cell_files.extend(keys.values())
         if all(os.path.exists(p) for p in keys.values()):

@@ -168,6 +168,8 @@ def attack(x: np.ndarray, hasher, ref_hash: np.ndarray, threshold: int, goal: st
         raise ValueError(f"goal must be one of {', '.join(GOALS)} (got {goal!r})")
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)} (got {algorithm!r})")
+    if goal == "framing" and ref_hash is None:
+        raise ValueError("framing needs the target hash (ref_hash)")
     x = np.ascontiguousarray(x, dtype=np.uint8)
     if x.ndim != 3 or x.shape[2] != 3:
         raise ValueError(f"expected an (h, w, 3) uint8 RGB array (got shape {x.shape})")
