@@ -258,7 +258,7 @@ def test_same_seed_same_results_other_seed_other_path(images_dir):
 
 def test_study_reproducible(study, images_dir, tmp_path):
     _, table = study
-    again = run_attack(_config(images_dir, tmp_path / "again"))
+    again = run_attack(_config(images_dir, tmp_path / "again", workers=2))
     pd.testing.assert_frame_equal(table.drop(columns="cpu_seconds"), again.drop(columns="cpu_seconds"))
     other = run_attack(_config(images_dir, tmp_path / "other", seed=8, hashers=["phash"]))
     mine = table[table["hasher"] == "phash"].reset_index(drop=True)

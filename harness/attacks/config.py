@@ -20,6 +20,7 @@ Example::
     psnr_budgets: [40, 35]
     save_images: 3             # images whose originals and attacks are saved as PNG
     seed: 0
+    workers: 2                 # processes (results do not depend on it)
     output: results/attacks-demo
 """
 from __future__ import annotations
@@ -94,6 +95,8 @@ class AttackConfig(_Strict):
     psnr_budgets: list[float] = Field(default_factory=lambda: [40.0, 35.0], min_length=1)
     save_images: int = Field(default=3, ge=0)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    #: processes attacking images in parallel (results do not depend on it)
+    workers: int = Field(default=1, ge=1, le=256)
     output: str = "results/attacks"
     max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
 

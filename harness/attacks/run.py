@@ -87,91 +87,124 @@ def _plan(cfg: AttackConfig):
     return records, chosen, errors
 
 
+def _cell_paths(cfg, hashers, rec, cells_dir, digest) -> dict:
+    keys = {}
+    for h in hashers:
+        for goal in cfg.goals:
+            for alg in cfg.algorithms:
+                key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
+                keys[(h.label, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
+    return keys
+
+
+def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
+    """Every missing cell of one image; returns (new cells written, error or None).
+    Raises KeyboardInterrupt after `stop_after` new cells (tests of resume)."""
+    from ..datasets.decode import load_rgb
+
+    out = cfg.output
+    try:
+        x = load_rgb(rec.path, max_pixels=cfg.max_pixels)
+        target_rgb = load_rgb(target.path, max_pixels=cfg.max_pixels) if target is not None else None
+    except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+        return 0, f"{rec.name}: {exc}"
+    save = n < cfg.save_images
+    orig_png = f"images/{n:04d}_orig.png" if save else ""
+    if save:
+        _save_png(x, os.path.join(out, orig_png))
+    new_cells = 0
+    for h in cfg.build_hashers():
+        th = thresholds[h.label]
+        target_hash = h.hash(target_rgb) if target_rgb is not None else None
+        own_hash = None
+        for goal in cfg.goals:
+            for alg in cfg.algorithms:
+                path = keys[(h.label, goal, alg)]
+                if os.path.exists(path):
+                    continue
+                if stop_after is not None and new_cells >= stop_after:
+                    raise KeyboardInterrupt
+                r = attack(x, h, target_hash if goal == "framing" else None, th["threshold"], goal,
+                           algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
+                           seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
+                           basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch)
+                kept = {c: None for c in SURVIVAL}
+                if r.success:       # the defender's hashes, not queries
+                    if own_hash is None:
+                        own_hash = h.hash(x)
+                    kept = survives(h, r.image, own_hash if goal == "evasion" else target_hash,
+                                    th["threshold"], goal)
+                png = ""
+                if save:
+                    png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
+                    _save_png(r.image, os.path.join(out, png))
+                row = {"image": rec.name, "image_id": rec.image_id, "hasher": h.label, "bits": int(h.bits),
+                       "goal": goal, "algorithm": alg, "seed": cfg.seed, "success": bool(r.success),
+                       "distance": r.distance, "raw_distance": r.raw_distance,
+                       "start_distance": r.start_distance, "threshold": th["threshold"],
+                       "threshold_source": th["threshold_source"], "benign_fpr": th["benign_fpr"],
+                       "benign_fpr_upper": th["benign_fpr_upper"],
+                       "target_image": target.name if goal == "framing" else "",
+                       "target_image_id": target.image_id if goal == "framing" else "",
+                       **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
+                       "budget": cfg.budget, "queries": r.queries,
+                       "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
+                       "original_png": orig_png, "cpu_seconds": r.cpu_seconds}
+                _write_parquet(_frame([row]), path)
+                new_cells += 1
+    return new_cells, None
+
+
 def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.DataFrame:
     """Run the attack study of `config` (AttackConfig, dict or YAML path);
     returns the attacks table (also written to ``<output>/attacks.parquet``).
-    `stop_after`: stop (as if interrupted) after running this many new cells."""
-    from ..datasets.decode import load_rgb
-
+    Images are attacked by ``config.workers`` processes; every cell is seeded
+    on its own, so the table does not depend on the number of workers.
+    `stop_after` (one worker only): stop as if interrupted after this many new cells."""
     cfg = load_attack_config(config)
     thresholds = cfg.resolve_thresholds()
     hashers = cfg.build_hashers()
     records, chosen, load_errors = _plan(cfg)
     out = cfg.output
     cells_dir = os.path.join(out, "cells")
-    img_dir = os.path.join(out, "images")
     os.makedirs(cells_dir, exist_ok=True)
-    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(os.path.join(out, "images"), exist_ok=True)
     digest = _settings_digest(cfg)
     with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
         json.dump({"config": cfg.model_dump(mode="json"), "settings_digest": digest,
                    "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
                    "thresholds": thresholds, "load_errors": [list(e) for e in load_errors]},
                   fh, indent=1, sort_keys=True)
-    cell_files, new_cells = [], 0
+    jobs, cell_files = [], []
     for n, rec in enumerate(chosen):
-        keys = {}
-        for h in hashers:
-            for goal in cfg.goals:
-                for alg in cfg.algorithms:
-                    key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
-                    keys[(h.label, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
-        cell_files.extend(keys.values())
-        if all(os.path.exists(p) for p in keys.values()):
-            continue
-        try:
-            x = load_rgb(rec.path, max_pixels=cfg.max_pixels)
-        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
-            print(f"attack: skipped {rec.name}: {exc}", file=sys.stderr)
-            cell_files = [p for p in cell_files if p not in keys.values()]
-            continue
-        save = n < cfg.save_images
-        orig_png = f"images/{n:04d}_orig.png" if save else ""
-        if save:
-            _save_png(x, os.path.join(out, orig_png))
-        target = pick_target(rec, records, cfg.seed) if "framing" in cfg.goals else None
-        target_rgb = load_rgb(target.path, max_pixels=cfg.max_pixels) if target is not None else None
-        for h in hashers:
-            th = thresholds[h.label]
-            target_hash = h.hash(target_rgb) if target_rgb is not None else None
-            own_hash = None
-            for goal in cfg.goals:
-                for alg in cfg.algorithms:
-                    path = keys[(h.label, goal, alg)]
-                    if os.path.exists(path):
-                        continue
-                    if stop_after is not None and new_cells >= stop_after:
-                        raise KeyboardInterrupt
-                    r = attack(x, h, target_hash if goal == "framing" else None, th["threshold"], goal,
-                               algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
-                               seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
-                               basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch)
-                    kept = {c: None for c in SURVIVAL}
-                    if r.success:       # the defender's hashes, not queries
-                        if own_hash is None:
-                            own_hash = h.hash(x)
-                        kept = survives(h, r.image, own_hash if goal == "evasion" else target_hash,
-                                        th["threshold"], goal)
-                    png = ""
-                    if save:
-                        png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
-                        _save_png(r.image, os.path.join(out, png))
-                    row = {"image": rec.name, "image_id": rec.image_id, "hasher": h.label, "bits": int(h.bits),
-                           "goal": goal, "algorithm": alg, "seed": cfg.seed, "success": bool(r.success),
-                           "distance": r.distance, "raw_distance": r.raw_distance,
-                           "start_distance": r.start_distance, "threshold": th["threshold"],
-                           "threshold_source": th["threshold_source"], "benign_fpr": th["benign_fpr"],
-                           "benign_fpr_upper": th["benign_fpr_upper"],
-                           "target_image": target.name if goal == "framing" else "",
-                           "target_image_id": target.image_id if goal == "framing" else "",
-                           **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
-                           "budget": cfg.budget, "queries": r.queries,
-                           "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
-                           "original_png": orig_png, "cpu_seconds": r.cpu_seconds}
-                    _write_parquet(_frame([row]), path)
-                    new_cells += 1
+        keys = _cell_paths(cfg, hashers, rec, cells_dir, digest)
+        cell_files.append(list(keys.values()))
+        if not all(os.path.exists(p) for p in keys.values()):
+            target = pick_target(rec, records, cfg.seed) if "framing" in cfg.goals else None
+            jobs.append((n, rec, target, keys))
+    failed = set()
+
+    def done(n, result, k):
+        if result[1]:
+            print(f"attack: skipped {result[1]}", file=sys.stderr)
+            failed.add(n)
         if not quiet:
-            print(f"attack: {n + 1}/{len(chosen)} images", file=sys.stderr)
+            print(f"attack: {k}/{len(jobs)} images", file=sys.stderr)
+
+    if cfg.workers == 1 or len(jobs) < 2:
+        left = stop_after
+        for k, (n, rec, target, keys) in enumerate(jobs, 1):
+            result = _attack_image(cfg, thresholds, n, rec, target, keys, left)
+            left = None if left is None else left - result[0]
+            done(n, result, k)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs))) as pool:
+            futures = {pool.submit(_attack_image, cfg, thresholds, n, rec, target, keys): n
+                       for n, rec, target, keys in jobs}
+            for k, fut in enumerate(as_completed(futures), 1):
+                done(futures[fut], fut.result(), k)
+    cell_files = [p for n, paths in enumerate(cell_files) if n not in failed for p in paths]
     table = _frame([]) if not cell_files else pd.concat([pd.read_parquet(p) for p in cell_files],
                                                          ignore_index=True)
     table = _frame(table.to_dict("records"))
