@@ -196,16 +196,30 @@ class CountingHasher:
         self.calls += len(images)
         return self.inner.hash_many(images)
 
+    def hash_batch(self, images):
+        self.calls += len(images)
+        return self.inner.hash_batch(images)
 
+
+class CountingHasherNoBatch(CountingHasher):
+    """The same without ``hash_batch`` (the oracle falls back to ``hash_many``)."""
+
+    def __getattribute__(self, attr):
+        if attr == "hash_batch":
+            raise AttributeError(attr)
+        return super().__getattribute__(attr)
+
+
+@pytest.mark.parametrize("wrapper", [CountingHasher, CountingHasherNoBatch])
 @pytest.mark.parametrize("name", ["dhash", "cv_radialvariance"])
 @pytest.mark.parametrize("algorithm", ["cma", "random"])
-def test_query_counter_equals_hasher_calls(images_dir, name, algorithm):
+def test_query_counter_equals_hasher_calls(images_dir, name, algorithm, wrapper):
     files = sorted(images_dir.glob("*.jpg"))
     x, y = _rgb(files[0]), _rgb(files[1])
     inner = get_hasher(name)
     target = inner.hash(y)
     for goal, t in (("evasion", 4), ("framing", 20)):
-        counting = CountingHasher(inner)
+        counting = wrapper(inner)
         if goal == "evasion":
             r = evade(x, counting, t, algorithm=algorithm, budget=37, linf_cap=16, batch=5, seed=1)
         else:
@@ -331,3 +345,18 @@ def test_benign_thresholds_recorded(images_dir, tmp_path):
         assert row.threshold == ref.recommended_threshold and row.benign_fpr == ref.fpr
     run = json.loads((tmp_path / "out" / "attack_run.json").read_text())
     assert [i["name"] for i in run["images"]] == list(table["image"].unique())
+
+
+@pytest.mark.parametrize("kind", ["dct", "grid"])
+def test_compiled_apply_equals_numpy_perturbation(kind):
+    from harness.attacks import Basis
+    rng = np.random.default_rng(11)
+    for h, w in ((45, 60), (7, 5), (1, 9)):
+        b = Basis(kind, 8, h, w)
+        x = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for a in (0, 1, 7, 64, 255):
+            z = rng.standard_normal(b.dim)
+            expected = np.clip(x.astype(np.int16) + b.perturbation(z, a)[:, :, None], 0, 255).astype(np.uint8)
+            got = b.apply(x, z, a)
+            assert got.dtype == np.uint8 and np.array_equal(got, expected)
+            assert np.abs(got.astype(int) - x).max() <= a

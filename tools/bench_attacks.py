@@ -2,7 +2,8 @@
 
     python tools/bench_attacks.py [FOLDER] [--hashers phash,dhash] [--images 5] [--budget 400]
 
-FOLDER defaults to ../shared/datasets/caltech101/images (Caltech-101 sizes, about 300 x 200).
+FOLDER defaults to ../shared/datasets/caltech101/images; with a MANIFEST.csv next to it, photos
+within 5% of the median pixel count are used (Caltech-101: 300 x 225).
 """
 from __future__ import annotations
 
@@ -27,7 +28,16 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=int, default=5)
     p.add_argument("--budget", type=int, default=400)
     args = p.parse_args(argv)
-    files = sorted(glob.glob(os.path.join(args.folder, "**", "*.jpg"), recursive=True))[:: 97][: args.images]
+    manifest = os.path.join(os.path.dirname(os.path.abspath(args.folder)), "MANIFEST.csv")
+    if os.path.isfile(manifest):    # photos of about the dataset's median size
+        import pandas as pd
+        m = pd.read_csv(manifest)
+        px = m["width"] * m["height"]
+        near = m[(px - px.median()).abs() <= 0.05 * px.median()].sort_values("file")
+        root = os.path.dirname(manifest)
+        files = [os.path.join(root, f) for f in near["file"]][:: max(1, len(near) // args.images)][: args.images]
+    else:
+        files = sorted(glob.glob(os.path.join(args.folder, "**", "*.jpg"), recursive=True))[: args.images]
     if not files:
         print(f"no .jpg under {args.folder}", file=sys.stderr)
         return 2

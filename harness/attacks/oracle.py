@@ -2,7 +2,8 @@
 
 One **query** is one image hashed. `QueryOracle` wraps any registered hasher
 (imagehash family, PDQ, OpenCV img_hash, ONNX, plugins) and uses nothing but
-``hash_many`` and the hasher's own distance:
+``hash_batch`` (the hasher's batched path, bit-exact with ``hash``; else
+``hash_many``) and the hasher's own distance:
 
 - Hamming hashers: d = number of differing bits (0..bits);
 - other hashers (``distance != "hamming"``): the raw distance is
@@ -50,7 +51,16 @@ class QueryOracle:
         if self.budget is not None and self.queries + len(images) > self.budget:
             raise QueryBudgetExceeded(f"{self.queries} + {len(images)} queries > budget {self.budget}")
         self.queries += len(images)
-        return np.asarray(self.hasher.hash_many(images), dtype=np.uint8)
+        if not images:
+            return np.zeros((0, (self.hasher.bits + 7) // 8), dtype=np.uint8)
+        batch = getattr(self.hasher, "hash_batch", None)
+        if batch is None:
+            return np.asarray(self.hasher.hash_many(images), dtype=np.uint8)
+        rows = batch(images)        # the hasher's batched bit-exact path
+        for r in rows:
+            if isinstance(r, Exception):
+                raise r
+        return np.stack(rows).astype(np.uint8, copy=False)
 
     def distances(self, hashes: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(integer distance, raw distance) of each row of `hashes` to one hash `ref`.
