@@ -418,6 +418,27 @@ def _cmd_verify(args) -> int:
 BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant")
 
 
+def _add_attack(sub):
+    p = sub.add_parser("attack", help="black-box evasion and framing attacks at the benign study's thresholds; "
+                                      "writes attacks.parquet and attack_summary.csv (resumes)")
+    p.add_argument("--config", required=True, help="attack YAML (see harness.attacks.config)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_attack)
+
+
+def _cmd_attack(args) -> int:
+    from .attacks.config import load_attack_config
+    from .attacks.run import run_attack
+
+    cfg = load_attack_config(args.config)       # ConfigError -> exit 2 before anything is written
+    table = run_attack(cfg, quiet=args.quiet)
+    print(f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv")
+    for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
+        print(f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
+              f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}")
+    return 0
+
+
 def _add_bench(sub):
     p = sub.add_parser("bench", help="speed and memory benchmarks: hashers, pairs, run, study_cost, hash_stage, "
                                      "crop_resistant")

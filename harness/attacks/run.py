@@ -1,0 +1,256 @@
+"""An attack study: dataset x hashers x goals x algorithms, with resume.
+
+Output folder:
+
+- ``attacks.parquet``: one row per image x hasher x goal x algorithm (columns
+  in `COLUMNS`); ``cpu_seconds`` is the only column that differs between two
+  runs of one config and seed;
+- ``attack_summary.csv``: per hasher, goal, algorithm and PSNR budget b:
+  success rate = share of images whose attack succeeded with PSNR >= b
+  (budget "any": within linf_cap), a 95% Clopper-Pearson interval over
+  images, median queries, and the share of those successes that survive
+  JPEG q90, q75 and a 0.9 resize (`harness.attacks.survival`);
+- ``images/``: for the first ``save_images`` sampled images, the decoded
+  original (``<n>_orig.png``) and each attacked image (PNG, lossless);
+- ``cells/``: one small parquet per finished cell; a re-run skips them
+  (resume) and re-assembles the tables;
+- ``attack_run.json``: config, the sampled images, thresholds used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .config import AttackConfig, load_attack_config
+from .distortion import distortion
+from .search import attack, derive_seed
+from .survival import survives
+
+COLUMNS = ["image", "image_id", "hasher", "bits", "goal", "algorithm", "seed", "success", "distance",
+           "raw_distance", "start_distance", "threshold", "threshold_source", "benign_fpr", "benign_fpr_upper",
+           "target_image", "target_image_id", "rmse", "linf", "psnr", "ssim", "amplitude", "linf_cap",
+           "budget", "queries", "queries_to_success", "survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9",
+           "attacked_png", "original_png", "cpu_seconds"]
+SURVIVAL = ["survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9"]
+
+
+def sample_images(records, n, seed):
+    """A seeded sample of `n` records (all when n is None), in sha256 order."""
+    records = sorted(records, key=lambda r: r.image_id)
+    if n is None or n >= len(records):
+        return records
+    idx = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
+    return [records[i] for i in idx]
+
+
+def pick_target(record, records, seed):
+    """The framing target of `record`: a record of another group, drawn with the seed."""
+    others = sorted((r for r in records if r.group != record.group), key=lambda r: r.image_id)
+    if not others:
+        return None
+    return others[derive_seed(seed, record.image_id, "target") % len(others)]
+
+
+def _settings_digest(cfg: AttackConfig) -> str:
+    keep = {k: getattr(cfg, k) for k in ("budget", "linf_cap", "basis", "basis_size", "batch", "seed")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_parquet(df: pd.DataFrame, path: str) -> None:
+    tmp = path + ".tmp"
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _save_png(rgb: np.ndarray, path: str) -> None:
+    from PIL import Image
+    tmp = path + ".tmp"
+    Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _plan(cfg: AttackConfig):
+    from ..datasets.loader import load_records
+
+    records, errors = load_records(cfg.dataset)
+    if not records:
+        raise ConfigError("dataset", "no readable images")
+    chosen = sample_images(records, cfg.images, cfg.seed)
+    if "framing" in cfg.goals and len({r.group for r in records}) < 2:
+        raise ConfigError("goals", "framing needs images of at least two groups in the dataset")
+    return records, chosen, errors
+
+
+def _cell_paths(cfg, hashers, rec, cells_dir, digest) -> dict:
+    keys = {}
+    for h in hashers:
+        for goal in cfg.goals:
+            for alg in cfg.algorithms:
+                key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
+                keys[(h.label, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
+    return keys
+
+
+def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
+    """Every missing cell of one image; returns (new cells written, error or None).
+    Raises KeyboardInterrupt after `stop_after` new cells (tests of resume)."""
+    from ..datasets.decode import load_rgb
+
+    out = cfg.output
+    try:
+        x = load_rgb(rec.path, max_pixels=cfg.max_pixels)
+        target_rgb = load_rgb(target.path, max_pixels=cfg.max_pixels) if target is not None else None
+    except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+        return 0, f"{rec.name}: {exc}"
+    save = n < cfg.save_images
+    orig_png = f"images/{n:04d}_orig.png" if save else ""
+    if save:
+        _save_png(x, os.path.join(out, orig_png))
+    new_cells = 0
+    for h in cfg.build_hashers():
+        th = thresholds[h.label]
+        target_hash = h.hash(target_rgb) if target_rgb is not None else None
+        own_hash = None
+        for goal in cfg.goals:
+            for alg in cfg.algorithms:
+                path = keys[(h.label, goal, alg)]
+                if os.path.exists(path):
+                    continue
+                if stop_after is not None and new_cells >= stop_after:
+                    raise KeyboardInterrupt
+                r = attack(x, h, target_hash if goal == "framing" else None, th["threshold"], goal,
+                           algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
+                           seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
+                           basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch)
+                kept = {c: None for c in SURVIVAL}
+                if r.success:       # the defender's hashes, not queries
+                    if own_hash is None:
+                        own_hash = h.hash(x)
+                    kept = survives(h, r.image, own_hash if goal == "evasion" else target_hash,
+                                    th["threshold"], goal)
+                png = ""
+                if save:
+                    png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
+                    _save_png(r.image, os.path.join(out, png))
+                row = {"image": rec.name, "image_id": rec.image_id, "hasher": h.label, "bits": int(h.bits),
+                       "goal": goal, "algorithm": alg, "seed": cfg.seed, "success": bool(r.success),
+                       "distance": r.distance, "raw_distance": r.raw_distance,
+                       "start_distance": r.start_distance, "threshold": th["threshold"],
+                       "threshold_source": th["threshold_source"], "benign_fpr": th["benign_fpr"],
+                       "benign_fpr_upper": th["benign_fpr_upper"],
+                       "target_image": target.name if goal == "framing" else "",
+                       "target_image_id": target.image_id if goal == "framing" else "",
+                       **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
+                       "budget": cfg.budget, "queries": r.queries,
+                       "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
+                       "original_png": orig_png, "cpu_seconds": r.cpu_seconds}
+                _write_parquet(_frame([row]), path)
+                new_cells += 1
+    return new_cells, None
+
+
+def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.DataFrame:
+    """Run the attack study of `config` (AttackConfig, dict or YAML path);
+    returns the attacks table (also written to ``<output>/attacks.parquet``).
+    Images are attacked by ``config.workers`` processes; every cell is seeded
+    on its own, so the table does not depend on the number of workers.
+    `stop_after` (one worker only): stop as if interrupted after this many new cells."""
+    cfg = load_attack_config(config)
+    thresholds = cfg.resolve_thresholds()
+    hashers = cfg.build_hashers()
+    records, chosen, load_errors = _plan(cfg)
+    out = cfg.output
+    cells_dir = os.path.join(out, "cells")
+    os.makedirs(cells_dir, exist_ok=True)
+    os.makedirs(os.path.join(out, "images"), exist_ok=True)
+    digest = _settings_digest(cfg)
+    with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
+        json.dump({"config": cfg.model_dump(mode="json"), "settings_digest": digest,
+                   "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
+                   "thresholds": thresholds, "load_errors": [list(e) for e in load_errors]},
+                  fh, indent=1, sort_keys=True)
+    jobs, cell_files = [], []
+    for n, rec in enumerate(chosen):
+        keys = _cell_paths(cfg, hashers, rec, cells_dir, digest)
+        cell_files.append(list(keys.values()))
+        if not all(os.path.exists(p) for p in keys.values()):
+            target = pick_target(rec, records, cfg.seed) if "framing" in cfg.goals else None
+            jobs.append((n, rec, target, keys))
+    failed = set()
+
+    def done(n, result, k):
+        if result[1]:
+            print(f"attack: skipped {result[1]}", file=sys.stderr)
+            failed.add(n)
+        if not quiet:
+            print(f"attack: {k}/{len(jobs)} images", file=sys.stderr)
+
+    if cfg.workers == 1 or len(jobs) < 2:
+        left = stop_after
+        for k, (n, rec, target, keys) in enumerate(jobs, 1):
+            result = _attack_image(cfg, thresholds, n, rec, target, keys, left)
+            left = None if left is None else left - result[0]
+            done(n, result, k)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs))) as pool:
+            futures = {pool.submit(_attack_image, cfg, thresholds, n, rec, target, keys): n
+                       for n, rec, target, keys in jobs}
+            for k, fut in enumerate(as_completed(futures), 1):
+                done(futures[fut], fut.result(), k)
+    cell_files = [p for n, paths in enumerate(cell_files) if n not in failed for p in paths]
+    table = _frame([]) if not cell_files else pd.concat([pd.read_parquet(p) for p in cell_files],
+                                                         ignore_index=True)
+    table = _frame(table.to_dict("records"))
+    _write_parquet(table, os.path.join(out, "attacks.parquet"))
+    summary = summarise(table, cfg.psnr_budgets)
+    summary.to_csv(os.path.join(out, "attack_summary.csv"), index=False, float_format="%.6g")
+    return table
+
+
+def _frame(rows) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    for col in ("distance", "start_distance", "queries_to_success"):
+        df[col] = df[col].astype("Int64")
+    for col in ("bits", "seed", "threshold", "linf", "amplitude", "linf_cap", "budget", "queries"):
+        df[col] = df[col].astype("int64")
+    for col in ("raw_distance", "benign_fpr", "benign_fpr_upper", "rmse", "psnr", "ssim", "cpu_seconds"):
+        df[col] = df[col].astype("float64")
+    df["success"] = df["success"].astype(bool)
+    for col in SURVIVAL:
+        df[col] = df[col].astype("boolean")
+    return df
+
+
+def summarise(table: pd.DataFrame, psnr_budgets, confidence: float = 0.95) -> pd.DataFrame:
+    """Success rate per hasher, goal, algorithm and PSNR budget (plus "any"):
+    k = attacks that succeeded with psnr >= budget, n = images attacked,
+    Clopper-Pearson interval (harness.metrics.intervals) over images; median
+    queries over all attacks and median queries to the first success."""
+    from ..metrics.intervals import clopper_pearson
+
+    rows = []
+    budgets = [f"{b:g}" for b in sorted(set(psnr_budgets), reverse=True)] + ["any"]
+    for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
+        for b in budgets:
+            ok = g["success"] if b == "any" else g["success"] & (g["psnr"] >= float(b))
+            k, n = int(ok.sum()), len(g)
+            lo, hi = clopper_pearson(k, n, confidence)
+            qs = g.loc[g["success"], "queries_to_success"].dropna()
+            rows.append({"hasher": hasher, "goal": goal, "algorithm": alg, "psnr_min": b,
+                         "threshold": int(g["threshold"].iloc[0]), "benign_fpr": g["benign_fpr"].iloc[0],
+                         "successes": k, "images": n, "success_rate": k / n if n else float("nan"),
+                         "ci_lo": float(lo), "ci_hi": float(hi),
+                         "median_queries": float(g["queries"].median()),
+                         "median_queries_to_success": float(qs.median()) if len(qs) else float("nan"),
+                         "median_psnr_success": float(g.loc[g["success"], "psnr"].median())
+                         if g["success"].any() else float("nan"),
+                         **{c.replace("survive_", "survival_"): float(g.loc[ok, c].astype(bool).mean())
+                            if k else float("nan") for c in SURVIVAL}})
+    return pd.DataFrame(rows)
