@@ -20,7 +20,7 @@ def hash_image(image, hasher: str = "phash", **params) -> str:
     """Hash an image file path, bytes, Pillow image or RGB array with the
     named hasher; returns the hex string (equal to the reference library's).
     The image goes through the one documented RGB conversion
-    (harness.datasets.decode); ``fast_decode=True`` opts into reduced-size
+    (harness.imageio); ``fast_decode=True`` opts into reduced-size
     JPEG decoding for files (not bit-exact)."""
     h = get_hasher(hasher, **params)
     return h.to_hex(h.hash_file(image))

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .datasets.records import sha256_file
+from .imageio import sha256_file
 from .errors import ConfigError
 
 #: default number of images to re-hash

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from harness.config import ExperimentConfig, load_config
-from harness.datasets.decode import load_rgb
+from harness.imageio import load_rgb
 from harness.errors import ConfigError, DecodeError
 
 from tests.helpers import dataset_dir

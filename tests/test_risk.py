@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from harness.errors import ConfigError
-from harness.risk import (Scenario, _betabinom_params, account_flag_probability,
+from harness.risk import (Scenario, betabinom_params, account_flag_probability,
                           account_flag_probability_betabinom, account_probability, bootstrap_rate_from_metrics,
                           clopper_pearson, empirical_query_curve, fit_query_scaling, fpr_table, given_rate,
                           per_query_probability, photos_for_flag_probability, population_flags,
@@ -48,7 +48,7 @@ def test_naive_one_minus_cdf_returns_zero_where_ours_does_not():
 
 
 def test_betabinom_scipy_sf_is_one_minus_cdf_and_ours_is_not():
-    a, b = _betabinom_params(1e-6, 1e-4)
+    a, b = betabinom_params(1e-6, 1e-4)
     assert stats.betabinom.sf(29, 2000, a, b) == 0.0  # naive: underflows
     ours = account_flag_probability_betabinom(1e-6, 1e-4, 2000, 30)
     oracle = math.fsum(sorted(stats.betabinom.pmf(np.arange(30, 2001), 2000, a, b)))
@@ -61,7 +61,7 @@ def test_betabinom_scipy_sf_is_one_minus_cdf_and_ours_is_not():
 @pytest.mark.parametrize("rho", [1e-6, 1e-4, 0.01, 0.2, 0.9])
 @pytest.mark.parametrize("n,k", [(1, 1), (10, 1), (10, 10), (100, 3), (2000, 30), (2000, 1999)])
 def test_betabinom_tail_equals_scipy_pmf_sum(p, rho, n, k):
-    a, b = _betabinom_params(p, rho)
+    a, b = betabinom_params(p, rho)
     oracle = math.fsum(sorted(stats.betabinom.pmf(np.arange(k, n + 1), n, a, b)))
     ours = account_flag_probability_betabinom(p, rho, n, k)
     assert ours == pytest.approx(oracle, rel=1e-7, abs=1e-300)
@@ -76,7 +76,7 @@ def test_betabinom_single_photo_is_exactly_the_mean(rho):
 
 def test_betabinom_parameterisation_mean_and_correlation():
     p, rho, n = 0.01, 0.05, 50
-    a, b = _betabinom_params(p, rho)
+    a, b = betabinom_params(p, rho)
     assert a / (a + b) == pytest.approx(p)
     assert 1 / (a + b + 1) == pytest.approx(rho)
     mean, var = stats.betabinom.stats(n, a, b, moments="mv")

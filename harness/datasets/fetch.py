@@ -46,7 +46,7 @@ from typing import Callable, Optional
 from ..errors import ConfigError, HarnessError
 from .catalog import Archive, CatalogEntry
 from .manifest import read_manifest, verify_manifest, write_manifest
-from .records import sha256_file
+from ..imageio import sha256_file
 
 CHUNK = 1 << 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

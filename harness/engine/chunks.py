@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..datasets.decode import load_rgb
+from ..imageio import load_rgb
 from ..errors import DecodeError, TransformError
 from ..hashers.base import ImageBatch
 from ..transforms import ORIGINAL, TransformSpec, apply_transform, variant_seed

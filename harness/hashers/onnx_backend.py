@@ -28,7 +28,7 @@ from PIL import Image
 
 from ..errors import ConfigError
 from .base import Hasher
-from ..datasets.records import sha256_file
+from ..imageio import sha256_file
 
 SEED_HEADER_BYTES = 128
 SEED_SHAPE = (96, 128)
