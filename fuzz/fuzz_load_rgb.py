@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of the image loader with atheris (libFuzzer).
 
-Property: for ANY bytes, ``harness.datasets.decode.load_rgb`` returns an
+Property: for ANY bytes, ``harness.imageio.load_rgb`` returns an
 (h, w, 3) uint8 array of at most `MAX_PIXELS` pixels or raises DecodeError;
 any other exception, a crash or a hang is a finding.
 
@@ -28,7 +28,7 @@ MAX_PIXELS = 4_000_000
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
     import numpy as np
 
-    from harness.datasets.decode import load_rgb
+    from harness.imageio import load_rgb
     from harness.errors import DecodeError
 
     try:
@@ -48,7 +48,7 @@ def main() -> None:
 
     warnings.simplefilter("ignore")  # Pillow warns about odd metadata; not findings
     with atheris.instrument_imports(include=["harness", "PIL"]):
-        import harness.datasets.decode  # noqa: F401
+        import harness.imageio  # noqa: F401
         import PIL.Image
         PIL.Image.init()  # import every format plugin now, so they are instrumented too
     atheris.Setup(sys.argv, TestOneInput)

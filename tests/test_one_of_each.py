@@ -97,3 +97,12 @@ def test_one_numba_switch(monkeypatch):
     assert hamming._kernel(10**9) is not None
     assert intervals._kernel_module() is not None
     assert imagehash_backend._haar_jit() is not None
+
+
+@pytest.mark.parametrize("module", ["harness.imageio", "harness.compiled", "harness.metrics.hamming",
+                                    "harness.metrics.intervals", "harness.risk"])
+def test_examples_in_docstrings_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

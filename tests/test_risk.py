@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from harness.errors import ConfigError
-from harness.risk import (Scenario, betabinom_params, account_flag_probability,
-                          account_flag_probability_betabinom, account_probability, bootstrap_rate_from_metrics,
-                          clopper_pearson, empirical_query_curve, fit_query_scaling, fpr_table, given_rate,
+from harness.risk import (Scenario, account_flag_probability,
+                          account_flag_probability_betabinom, account_probability, betabinom_params,
+                          bootstrap_rate_from_metrics, clopper_pearson, empirical_query_curve, fit_query_scaling, fpr_table, given_rate,
                           per_query_probability, photos_for_flag_probability, population_flags,
                           rate_at_threshold, rate_for_flag_probability, comparison_rate_for_query_rate,
                           risk_chain)
@@ -296,3 +296,22 @@ def test_sweeps_are_monotone_in_t_and_k():
     scen1 = Scenario(database_size=1, photos=500, match_threshold=5, users=10**6, rho=0.01)
     sk = sweep_match_threshold(rate_at_threshold(fpr_table(_hist_table(), "phash"), 3), scen1, range(1, 50))
     assert (np.diff(sk["p_flag"]) <= 0).all() and sk["p_flag"].iat[0] > sk["p_flag"].iat[-1]
+
+
+# ------------------------------------------------ the whole chain, plain arguments
+def test_risk_assessment_is_pure_and_names_its_parameters():
+    from harness.risk import risk_assessment
+    res = risk_assessment(fpr=1e-9, database_size=10**6, photos=2000, match_threshold=30, users=10**9)
+    q = per_query_probability(1e-9, 10**6)
+    acc = res["chain"][res["chain"]["layer"] == "per account"]["point"].iat[0]
+    assert acc == pytest.approx(account_flag_probability(q, 2000, 30), rel=1e-12)
+    assert res["source"] == "given per-comparison rate" and res["table_t"] is None
+    for kwargs, field in [({"fpr": 1e-6, "photos": 10, "match_threshold": 11, "database_size": 5}, "match_threshold"),
+                          ({"fpr": 1e-6, "photos": 10, "match_threshold": 1}, "database_size"),
+                          ({"photos": 10, "database_size": 5}, "fpr"),
+                          ({"fpr": 2.0, "photos": 10, "match_threshold": 1, "database_size": 5}, "fpr"),
+                          ({"fpr": 1e-6, "photos": 10**7, "match_threshold": 1, "database_size": 5, "rho": 0.1},
+                           "photos")]:
+        with pytest.raises(ConfigError) as info:
+            risk_assessment(**kwargs)
+        assert info.value.field == field
