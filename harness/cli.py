@@ -447,10 +447,13 @@ def benchmarks_folder():
     from pathlib import Path
 
     if os.environ.get(ENV_BENCHMARKS):
-        candidates = [Path(os.environ[ENV_BENCHMARKS])]
-    else:
-        candidates = [Path(__file__).resolve().parents[1] / "benchmarks", Path.cwd() / "benchmarks"]
-    return next((c.resolve() for c in candidates if (c / "__init__.py").is_file()), None)
+        folder = Path(os.environ[ENV_BENCHMARKS])
+        return folder.resolve() if (folder / "__init__.py").is_file() else None
+    for checkout in (Path(__file__).resolve().parents[1], Path.cwd()):
+        # a checkout of this repository, not some other package's benchmarks/ in site-packages
+        if (checkout / "pyproject.toml").is_file() and (checkout / "benchmarks" / "__init__.py").is_file():
+            return (checkout / "benchmarks").resolve()
+    return None
 
 
 def _no_benchmarks(args) -> int:
