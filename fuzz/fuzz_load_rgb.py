@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of the image loader with atheris (libFuzzer).
 
-Property: for ANY bytes, ``harness.datasets.decode.load_rgb`` returns an
+Property: for ANY bytes, ``harness.imageio.load_rgb`` returns an
 (h, w, 3) uint8 array of at most `MAX_PIXELS` pixels or raises DecodeError;
 any other exception, a crash or a hang is a finding.
 
@@ -28,8 +28,8 @@ MAX_PIXELS = 4_000_000
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (atheris' name)
     import numpy as np
 
-    from harness.datasets.decode import load_rgb
     from harness.errors import DecodeError
+    from harness.imageio import load_rgb
 
     try:
         out = load_rgb(bytes(data), max_pixels=MAX_PIXELS)
@@ -50,7 +50,8 @@ def main() -> None:
     with atheris.instrument_imports(include=["harness", "PIL"]):
         import PIL.Image
 
-        import harness.datasets.decode  # noqa: F401
+        import harness.imageio  # noqa: F401
+
         PIL.Image.init()  # import every format plugin now, so they are instrumented too
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

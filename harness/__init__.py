@@ -25,7 +25,7 @@ def hash_image(image, hasher: str = "phash", **params) -> str:
     """Hash one image with a named hasher.
 
     The image goes through the one documented RGB conversion
-    (harness.datasets.decode); the hex string equals the reference
+    (harness.imageio); the hex string equals the reference
     library's (imagehash, pdqhash, OpenCV img_hash).
 
     Parameters

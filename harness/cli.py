@@ -12,6 +12,29 @@ import sys
 from .errors import ConfigError, HarnessError
 
 
+# ---------------------------------------------------------- shared options
+class _DeprecatedSpelling(argparse.Action):
+    """An old option spelling, accepted for one release: stores into the new
+    option's destination and says on stderr which spelling to use."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in the next release; "
+              f"use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_output_argument(p, help: str, default=None, metavar: str = "DIR") -> None:
+    """``--output`` (every command spells its output option this way), and
+    the old ``--out`` of `screen`, `risk` and `bench run`, deprecated."""
+    p.add_argument("--output", default=default, metavar=metavar, help=help)
+    p.add_argument("--out", dest="output", metavar=metavar, action=_DeprecatedSpelling, new="--output",
+                   help=argparse.SUPPRESS)
+
+
 # --------------------------------------------------------------------------- run
 def _add_run(sub):
     p = sub.add_parser("run", help="run an experiment (default: the quickstart on the built-in sample)")
@@ -201,8 +224,8 @@ def _cmd_preview(args) -> int:
 
     import yaml
 
-    from .datasets.decode import load_rgb
     from .errors import DecodeError
+    from .imageio import load_rgb
     from .transforms.preview import contact_sheet, sweep_specs
 
     if not os.path.isfile(args.image):
@@ -244,7 +267,7 @@ def _add_fetch(sub):
                                    "--dest DIR. `fetch --list` shows the catalogue (see datasets.md).")
     p.add_argument("dataset", nargs="?", metavar="NAME", help="catalogue name (see --list)")
     p.add_argument("--dest", help="parent folder; the dataset goes to DEST/NAME "
-                                  "(default: $PHASH_HARNESS_DATA or ~/.cache/phash-harness/datasets)")
+                                  "(default: $HARNESS_DATA or ~/.cache/phash-harness/datasets)")
     p.add_argument("--url", action="append", help="archive URL (http, https, ftp or file); "
                                                    "repeat for a dataset with several archives")
     p.add_argument("--sha256", action="append", help="expected sha256 of the archive (repeat per archive)")
@@ -303,7 +326,7 @@ def _add_screen(sub):
     p = sub.add_parser("screen", help="find exact and near-duplicate images; write groups.csv and a contact sheet")
     p.add_argument("target", metavar="NAME|DIR", help="a fetched catalogue name, a folder, or a MANIFEST.csv")
     p.add_argument("--dest", help="where catalogue datasets were fetched (as for fetch)")
-    p.add_argument("--out", help="output folder (default: results/screen-<name>)")
+    add_output_argument(p, help="output folder (default: results/screen-<name>)")
     p.add_argument("--hashers", help="comma-separated Hamming hashers (default: phash,dhash,pdq if pdq is "
                                      "registered, else phash,dhash,whash)")
     p.add_argument("--threshold", action="append", default=[], metavar="HASHER=BITS",
@@ -318,7 +341,7 @@ def _add_screen(sub):
 
 
 def _cmd_screen(args) -> int:
-    from .datasets.screen import run_screen
+    from .screen import run_screen
 
     if args.workers < 1:
         raise ConfigError("--workers", f"must be an integer >= 1 (got {args.workers})")
@@ -330,7 +353,7 @@ def _cmd_screen(args) -> int:
         thresholds[name] = int(bits)
     hashers = [h.strip() for h in args.hashers.split(",") if h.strip()] if args.hashers else None
     exts = [e.strip() for e in args.extensions.split(",") if e.strip()] if args.extensions else None
-    result, out = run_screen(args.target, out=args.out, dest=args.dest, hashers=hashers,
+    result, out = run_screen(args.target, out=args.output, dest=args.dest, hashers=hashers,
                              thresholds=thresholds or None, min_agree=args.min_agree, extensions=exts,
                              progress=False if args.no_progress else None, workers=args.workers)
     c = result.counts
@@ -352,6 +375,8 @@ def _add_risk(sub):
     p = sub.add_parser("risk", help="innocent accounts flagged per year, from a measured or given false-positive rate")
     from . import risk_cli
     risk_cli.add_arguments(p)
+    add_output_argument(p, help="where to write risk.csv and risk.png (default: the results folder; required "
+                                "with --fpr / --image-rate)")
     p.set_defaults(func=_cmd_risk)
 
 
@@ -415,7 +440,34 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant")
+BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant", "transforms")
+#: a benchmarks/ folder to use instead of the source checkout's
+ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
+
+
+def benchmarks_folder():
+    """The ``benchmarks/`` folder of a source checkout, or None. Benchmarks
+    are not installed with the package: $HARNESS_BENCHMARKS when set, else
+    ``benchmarks/`` next to the ``harness`` package (a source or editable
+    checkout), else ``./benchmarks``."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get(ENV_BENCHMARKS):
+        folder = Path(os.environ[ENV_BENCHMARKS])
+        return folder.resolve() if (folder / "__init__.py").is_file() else None
+    for checkout in (Path(__file__).resolve().parents[1], Path.cwd()):
+        # a checkout of this repository, not some other package's benchmarks/ in site-packages
+        if (checkout / "pyproject.toml").is_file() and (checkout / "benchmarks" / "__init__.py").is_file():
+            return (checkout / "benchmarks").resolve()
+    return None
+
+
+def _no_benchmarks(args) -> int:
+    where = f"${ENV_BENCHMARKS}={args.benchmarks_env}" if args.benchmarks_env else \
+        "no benchmarks/ folder next to the harness package or in the current folder"
+    raise ConfigError("bench", f"benchmarks need a source checkout ({where}); "
+                               f"run from a clone of the repository or set {ENV_BENCHMARKS}=DIR")
 
 
 def _add_attack(sub):
@@ -440,13 +492,21 @@ def _cmd_attack(args) -> int:
 
 
 def _add_bench(sub):
-    p = sub.add_parser("bench", help="speed and memory benchmarks: hashers, pairs, run, study_cost, hash_stage, "
-                                     "crop_resistant")
-    bench_sub = p.add_subparsers(dest="benchmark", metavar="WHAT", required=True)
     import importlib
+    import os
+
+    p = sub.add_parser("bench", help="speed and memory benchmarks (source checkout only): " + ", ".join(BENCHMARKS))
+    folder = benchmarks_folder()
+    if folder is None:
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        p.set_defaults(func=_no_benchmarks, benchmarks_env=os.environ.get(ENV_BENCHMARKS))
+        return
+    if str(folder.parent) not in sys.path:
+        sys.path.insert(0, str(folder.parent))
+    bench_sub = p.add_subparsers(dest="benchmark", metavar="WHAT", required=True)
     for what in BENCHMARKS:
         try:
-            module = importlib.import_module(f"harness.bench.{what}")
+            module = importlib.import_module(f"benchmarks.{what}")
         except ImportError:
             continue
         bp = bench_sub.add_parser(what, help=(module.__doc__ or "").strip().splitlines()[0])

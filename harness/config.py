@@ -42,7 +42,7 @@ class DatasetConfig(_Strict):
         optional ``sha256`` (checked) and ``group`` columns (MANIFEST.csv
         written by ``phash-harness fetch`` works as is);
       - ``catalog``: the catalogue dataset ``name`` fetched under ``dest``
-        (default: $PHASH_HARNESS_DATA or ~/.cache/phash-harness/datasets);
+        (default: $HARNESS_DATA or ~/.cache/phash-harness/datasets);
         read through its MANIFEST.csv.
     groups: optional groups.csv (columns image,group; image = name or sha256),
       e.g. written by ``phash-harness screen``.

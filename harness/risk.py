@@ -52,6 +52,8 @@ import pandas as pd
 from scipy import special, stats
 
 from .errors import ConfigError
+from .metrics.hamming import hamming_matrix
+from .metrics.intervals import clopper_pearson  # noqa: F401  (public here too: harness.risk.clopper_pearson)
 
 # --------------------------------------------------------------- validation
 
@@ -86,31 +88,6 @@ def _check_n_k(n, k) -> tuple[int, int]:
 
 
 # ------------------------------------------------------- layer 1: comparison
-
-
-def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) two-sided interval for a binomial proportion
-    from ``x`` successes in ``n`` trials:
-
-        low  = Beta.ppf(alpha/2,     x,     n - x + 1)   (0 when x = 0)
-        high = Beta.ppf(1 - alpha/2, x + 1, n - x)       (1 when x = n)
-
-    with ``alpha = 1 - confidence``. Coverage is at least `confidence` for
-    independent trials. Caveat for pair counts: the n(n-1)/2 pairs of n
-    images share images, so they are not independent trials; the interval
-    is then optimistic (too narrow). ``n = 0`` gives (0, 1)."""
-    x = _check_count("x", x)
-    n = _check_count("n", n)
-    if x > n:
-        raise ConfigError("x", f"count {x} exceeds the number of trials {n}")
-    if not 0.0 < confidence < 1.0:
-        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
-    if n == 0:
-        return 0.0, 1.0
-    alpha = 1.0 - confidence
-    low = 0.0 if x == 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
-    high = 1.0 if x == n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
-    return low, high
 
 
 @dataclass(frozen=True)
@@ -164,9 +141,9 @@ def fpr_table(histograms: pd.DataFrame, hasher: str, negatives: str = "orig-orig
     np.add.at(hist, rows["distance"].to_numpy(np.int64), rows["count"].to_numpy(np.int64))
     fp = np.cumsum(hist)
     n = int(hist.sum())
-    bounds = [clopper_pearson(int(x), n, confidence) for x in fp]
+    low, high = clopper_pearson(fp, n, confidence)
     return pd.DataFrame({"threshold": np.arange(size), "fp": fp, "n_neg": n, "fpr": fp / n,
-                         "fpr_low": [b[0] for b in bounds], "fpr_high": [b[1] for b in bounds],
+                         "fpr_low": low, "fpr_high": high,
                          "method": f"Clopper-Pearson {confidence:.0%} (pairs treated as independent)"})
 
 
@@ -230,12 +207,8 @@ def per_query_probability(p: float, m: int) -> float:
 def _min_distances(query: np.ndarray, database: np.ndarray, groups_q=None, groups_db=None) -> np.ndarray:
     """(len(query), len(database)) Hamming distances; pairs in the same group
     get distance +inf (never negatives)."""
-    q = np.asarray(query, dtype=np.uint8)
-    d = np.asarray(database, dtype=np.uint8)
-    dist = np.empty((len(q), len(d)), dtype=np.float32)  # small integers: exact in float32
-    for i0 in range(0, len(q), 256):  # blocks keep the xor intermediate small
-        block = np.bitwise_count(np.bitwise_xor(q[i0:i0 + 256, None, :], d[None, :, :]))
-        dist[i0:i0 + 256] = block.sum(axis=2, dtype=np.int32)
+    # small integers: exact in float32, which also holds the +inf marks
+    dist = hamming_matrix(np.asarray(query, dtype=np.uint8), np.asarray(database, dtype=np.uint8), np.float32)
     if groups_q is not None:
         same = np.asarray(groups_q)[:, None] == np.asarray(groups_db)[None, :]
         dist[same] = np.inf
@@ -334,16 +307,23 @@ def account_flag_probability(p: float, n: int, k: int) -> float:
     return float(stats.binom.sf(k - 1, n, p))
 
 
-def _betabinom_params(p: float, rho: float) -> tuple[float, float]:
+def betabinom_params(p: float, rho: float) -> tuple[float, float]:
     """Beta(a, b) with mean p and intra-account correlation rho:
-    a = p (1 - rho) / rho, b = (1 - p)(1 - rho) / rho (so rho = 1/(a+b+1))."""
+    a = p (1 - rho) / rho, b = (1 - p)(1 - rho) / rho (so rho = 1/(a+b+1)).
+
+    Examples
+    --------
+    >>> a, b = betabinom_params(0.01, 0.5)
+    >>> round(a, 6), round(b, 6), round(1 / (a + b + 1), 6)
+    (0.01, 0.99, 0.5)
+    """
     s = (1.0 - rho) / rho
     return p * s, (1.0 - p) * s
 
 
 def log_betabinom_tail(p: float, rho: float, n: int, k: int) -> float:
     """ln P[X >= k] for X ~ BetaBinomial(n, a, b) with a, b from
-    `_betabinom_params(p, rho)`. Computed as logsumexp over i = k..n of
+    `betabinom_params(p, rho)`. Computed as logsumexp over i = k..n of
 
         ln pmf(i) = ln C(n, i) + ln (a)_i + ln (b)_(n-i) - ln (a+b)_n
 
@@ -353,7 +333,7 @@ def log_betabinom_tail(p: float, rho: float, n: int, k: int) -> float:
     betaln values lose digits). When the upper tail exceeds 1/2 it is
     computed as log1p(-lower tail). Tails far below 1e-300 keep their
     logarithm."""
-    a, b = _betabinom_params(p, rho)
+    a, b = betabinom_params(p, rho)
     j = np.arange(n, dtype=np.float64)
     log_rise_a = np.concatenate([[0.0], np.cumsum(np.log(a + j))])
     log_rise_b = np.concatenate([[0.0], np.cumsum(np.log(b + j))])
@@ -556,3 +536,226 @@ def split_by_group(groups, fraction: float = 0.5, seed: int = 0) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(len(uniq))
     chosen = set(uniq[order[: int(round(fraction * len(uniq)))]].tolist())
     return np.array([x in chosen for x in g.tolist()], dtype=bool)
+
+
+# ------------------------------------------------ the whole chain from plain inputs
+
+#: transform key of the originals in hashes.parquet (`harness.transforms.ORIGINAL.key`)
+ORIGINAL_KEY = "original()"
+#: queries and database entries used by the empirical per-query curve (a seeded subsample above)
+MAX_EMPIRICAL_SIDE = 5000
+#: the beta-binomial tail sums n terms: at most this many photos with rho > 0
+MAX_PHOTOS_BETABINOM = 10**6
+
+
+def _packed(df: pd.DataFrame) -> np.ndarray:
+    return np.stack([np.frombuffer(b, np.uint8) for b in df["hash"]])
+
+
+def empirical_curve_from_hashes(hashes: pd.DataFrame | None, hasher: str, negatives: str = "orig-orig",
+                                transform: str | None = None, thresholds=None, seed: int = 0, repeats: int = 20,
+                                max_side: int = MAX_EMPIRICAL_SIDE, pair_distances=None) -> pd.DataFrame | None:
+    """`empirical_query_curve` on a run's own hashes (the hashes.parquet table:
+    columns hasher, image_id, group, transform, hash).
+
+    The originals of `hasher` are split by whole groups into queries and a
+    database (half each, `split_by_group` with `seed`). Queries are those
+    originals (``negatives="orig-orig"``) or the variants of the query images
+    (``"variant-orig"``; one `transform` key, or all pooled). Each side is
+    cut to a seeded subsample of `max_side` rows when larger (bounded memory
+    and time). Distances are Hamming (bits) unless `pair_distances` is given:
+    a function ``(query_packed, database_packed) -> (nq, nd) array`` in the
+    hasher's threshold units (bin index for non-Hamming hashers). Pairs in
+    the same group never count. `thresholds` default: 0..bits (Hamming).
+    Returns None when there is nothing to
+    measure (no hashes, fewer than two groups, an empty side); otherwise the
+    curve, with ``attrs["available"] = (queries, database entries)`` before
+    subsampling.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> hashes = pd.DataFrame({"hasher": "phash", "image_id": [f"i{k}" for k in range(40)],
+    ...                        "group": [f"g{k}" for k in range(40)], "transform": ORIGINAL_KEY,
+    ...                        "hash": [rng.integers(0, 256, 8, dtype=np.uint8).tobytes() for _ in range(40)]})
+    >>> curve = empirical_curve_from_hashes(hashes, "phash", thresholds=[20, 64])
+    >>> curve.attrs["available"]
+    (20, 20)
+    >>> float(curve[(curve.threshold == 64) & (curve.database_size == 20)].share.iat[0])
+    1.0
+    """
+    if hashes is None:
+        return None
+    if negatives not in ("orig-orig", "variant-orig"):
+        raise ConfigError("negatives", f"must be orig-orig or variant-orig (got {negatives!r})")
+    hh = hashes[hashes["hasher"] == hasher]
+    orig = hh[hh["transform"] == ORIGINAL_KEY].sort_values("image_id").drop_duplicates("image_id")
+    if orig["group"].nunique() < 2:
+        return None
+    is_query = split_by_group(orig["group"].to_numpy(), 0.5, seed)
+    q_orig, db = orig[is_query], orig[~is_query]
+    if negatives == "orig-orig":
+        queries = q_orig
+    else:
+        var = hh[(hh["transform"] != ORIGINAL_KEY) & hh["image_id"].isin(set(q_orig["image_id"]))]
+        if transform is not None:
+            var = var[var["transform"] == transform]
+        queries = var.sort_values(["image_id", "transform"])
+    if not len(queries) or not len(db):
+        return None
+    totals = (len(queries), len(db))
+    rng = np.random.default_rng(seed)
+    if len(queries) > max_side:
+        queries = queries.iloc[np.sort(rng.choice(len(queries), max_side, replace=False))]
+    if len(db) > max_side:
+        db = db.iloc[np.sort(rng.choice(len(db), max_side, replace=False))]
+    qa, da = _packed(queries), _packed(db)
+    if pair_distances is None:
+        dist = hamming_matrix(qa, da, np.float32)
+    else:
+        dist = np.asarray(pair_distances(qa, da), dtype=np.float32)
+    same = queries["group"].to_numpy()[:, None] == db["group"].to_numpy()[None, :]
+    dist[same] = np.inf
+    if thresholds is None:
+        if pair_distances is not None:
+            raise ConfigError("thresholds", "required with pair_distances (thresholds in the hasher's units)")
+        thresholds = list(range(8 * qa.shape[1] + 1))
+    curve = empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
+    curve.attrs["available"] = totals
+    return curve
+
+
+def risk_assessment(*, photos: int, database_size: int | None = None, match_threshold: int = 30,
+                    users: int = 10**9, rho: float = 0.0, target: float = 1e-12, confidence: float = 0.95,
+                    seed: int = 0, fpr: float | None = None, image_rate: float | None = None,
+                    histograms: pd.DataFrame | None = None, hasher: str | None = None,
+                    threshold: int | None = None, negatives: str = "orig-orig", transform: str | None = None,
+                    metrics: pd.DataFrame | None = None, hashes: pd.DataFrame | None = None,
+                    pair_distances=None, empirical: bool = True, source: str = "results",
+                    max_side: int = MAX_EMPIRICAL_SIDE) -> dict:
+    """Every figure of `phash-harness risk`, from plain numbers and tables.
+
+    The per-comparison rate comes from exactly one of: `fpr` (given),
+    `image_rate` (a per-image rate against the whole database, which skips
+    the per-query layer) or `histograms` (a run's histograms.parquet table,
+    with `hasher` and `threshold`; `metrics` (metrics.csv) supplies the
+    image-level bootstrap interval when it has one for that threshold, and
+    `hashes` (hashes.parquet) the empirical per-query curve, see
+    `empirical_curve_from_hashes`). Then `risk_chain` maps the rate through
+    the four layers for the `Scenario` (database_size M, photos n,
+    match_threshold k, users U, rho), adds the requirement rows (the largest
+    per-image and per-comparison rates with P(flag) <= `target`, by
+    `rate_for_flag_probability` and `comparison_rate_for_query_rate`), the
+    population count's binomial interval (`population_flags`) and the
+    sweeps over k and over t (or over rate factors 0.01x..100x when no
+    threshold axis exists).
+
+    Returns a dict: rate (Rate), scenario, chain (DataFrame), source (str),
+    population_chance, confidence, sweep (DataFrame), table_t (`fpr_table`
+    or None), threshold, query (the empirical curve or None) and fit
+    (`fit_query_scaling` at the threshold or None). No file is read or
+    written; a bad argument raises ConfigError naming the parameter.
+
+    Examples
+    --------
+    >>> res = risk_assessment(fpr=1e-9, database_size=10**6, photos=2000, match_threshold=30)
+    >>> res["chain"]["layer"].tolist()[:3]
+    ['per comparison', 'per query', 'per account']
+    >>> f"{res['chain']['point'].iat[1]:.3g}"
+    '0.001'
+    """
+    if sum(x is not None for x in (fpr, image_rate, histograms)) != 1:
+        raise ConfigError("fpr", "give exactly one of fpr, image_rate or histograms")
+    photos = _check_count("photos", photos)
+    k = _check_count("match_threshold", match_threshold)
+    if k < 1:
+        raise ConfigError("match_threshold", f"must be an integer >= 1 (got {k})")
+    users = _check_count("users", users)
+    rho = _check_rho(rho)
+    if not 0 < confidence < 1:
+        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence})")
+    seed = _check_count("seed", seed)
+    target = _check_probability("target", target)
+    if k > photos:
+        raise ConfigError("match_threshold", f"k={k} exceeds photos={photos}")
+    if rho > 0 and photos > MAX_PHOTOS_BETABINOM:
+        raise ConfigError("photos", f"with rho > 0 at most {MAX_PHOTOS_BETABINOM:g} "
+                          f"(the beta-binomial tail sums n terms; got {photos})")
+    out = {"table_t": None, "query": None, "fit": None}
+    if image_rate is not None:
+        m = 1  # the given rate already covers the whole database
+        if database_size is not None:
+            _check_count("database_size", database_size)
+        rate = given_rate(_check_probability("image_rate", image_rate))
+        source = "given per-image rate"
+    else:
+        if database_size is None:
+            raise ConfigError("database_size", "required unless a per-image rate is given (hashes in the database)")
+        m = _check_count("database_size", database_size)
+        if fpr is not None:
+            rate = given_rate(_check_probability("fpr", fpr))
+            source = "given per-comparison rate"
+    scenario = Scenario(database_size=m, photos=photos, match_threshold=k, users=users, rho=rho).validate()
+    if histograms is not None:
+        if not hasher:
+            raise ConfigError("hasher", "required with histograms")
+        if threshold is None:
+            raise ConfigError("threshold", "required with histograms")
+        t = _check_count("threshold", threshold)
+        table = fpr_table(histograms, hasher, negatives, transform, confidence)
+        if t >= len(table):
+            raise ConfigError("threshold", f"must be in 0..{len(table) - 1} for {hasher} (got {t})")
+        rate = None
+        if transform is None and confidence == 0.95:
+            rate = bootstrap_rate_from_metrics(metrics, hasher, t, negatives)
+        if rate is None:
+            rate = rate_at_threshold(table, t)
+        source = f"{source}: {hasher} t={t} {negatives}" + (f" {transform}" if transform else "")
+        out["table_t"] = table
+        out["threshold"] = t
+        query = None
+        if empirical:
+            query = empirical_curve_from_hashes(hashes, hasher, negatives, transform, list(range(len(table))),
+                                                seed=seed, max_side=max_side, pair_distances=pair_distances)
+        if query is not None:
+            out["query"] = query
+            at_t = query[query["threshold"] == t]
+            out["fit"] = fit_query_scaling(at_t["database_size"], at_t["share"])
+    chain = risk_chain(rate, scenario)
+    if image_rate is not None:
+        first = chain["layer"] == "per comparison"
+        chain.loc[first, "quantity"] = "P(one photo matches the database) (given)"
+        chain.loc[first, "layer"] = "per image"
+        chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
+    q_req = rate_for_flag_probability(photos, k, target, rho)
+    req = [{"layer": "requirement", "quantity": f"largest per-image rate with P(flag) <= {target:g}",
+            "point": q_req, "low": q_req, "high": q_req, "interval": "model inverse"}]
+    if image_rate is None:
+        p_req = comparison_rate_for_query_rate(q_req, m)
+        req.append({"layer": "requirement", "quantity": f"largest per-comparison rate with P(flag) <= {target:g}"
+                    f" at M={m:g}", "point": p_req, "low": p_req, "high": p_req, "interval": "model inverse"})
+    chain = pd.concat([chain, pd.DataFrame(req)], ignore_index=True)
+    p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
+    pop = population_flags(p_flag, users, confidence)
+    out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
+               confidence=confidence)
+    # sweeps for the figure and risk_sweep.csv
+    ks = sorted({x for x in list(range(1, min(photos, 60) + 1)) + [k] if 1 <= x <= photos})
+    sw_k = sweep_match_threshold(rate, scenario, ks)
+    sw_k.insert(0, "axis", "k")
+    frames = [sw_k]
+    if out["table_t"] is not None:
+        sw_t = sweep_thresholds(out["table_t"], scenario)
+        sw_t.insert(0, "axis", "threshold")
+        frames.append(sw_t)
+    else:  # no threshold axis: sweep the given rate by factors 0.01x..100x
+        rows = []
+        for f in np.logspace(-2, 2, 17):
+            r = given_rate(min(1.0, rate.point * f))
+            q = r.point if image_rate is not None else per_query_probability(r.point, m)
+            rows.append({"axis": "rate_factor", "factor": f, "fpr": r.point,
+                         "p_flag": account_probability(q, photos, k, rho)})
+        frames.append(pd.DataFrame(rows))
+    out["sweep"] = pd.concat(frames, ignore_index=True)
+    return out

@@ -1,6 +1,6 @@
-"""Front end of the risk model (`phash-harness risk`): reads a results
-folder, calls the pure functions of `harness.risk`, prints the table and
-writes risk.csv, risk_sweep.csv, risk_query.csv and risk.png.
+"""Front end of the risk model (`phash-harness risk`): parses the options,
+reads a results folder, calls `harness.risk.risk_assessment` (pure), prints
+the table and writes risk.csv, risk_sweep.csv, risk_query.csv and risk.png.
 
 Everything is validated before anything is written; a bad parameter raises
 a one-line ConfigError (exit status 2).
@@ -17,10 +17,9 @@ import pandas as pd
 
 from . import risk
 from .errors import ConfigError
+from .hashers import get_hasher
 
-ORIGINAL_KEY = "original()"
-MAX_PHOTOS_BETABINOM = 10**6
-MAX_EMPIRICAL_SIDE = 5000  # queries and database entries used by the empirical per-query curve
+MAX_EMPIRICAL_SIDE = risk.MAX_EMPIRICAL_SIDE  # queries and database entries of the empirical per-query curve
 FLOOR = 1e-40  # figure only: smaller probabilities are drawn at this floor
 
 
@@ -47,8 +46,7 @@ def add_arguments(p) -> None:
                    "table shows the per-image and per-comparison rates that meet it (default 1e-12)")
     p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
     p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
-    p.add_argument("--out", metavar="DIR", help="where to write risk.csv and risk.png (default: the results "
-                   "folder; required with --fpr / --image-rate)")
+    # --output (and the deprecated --out) are added by harness.cli, which spells output options for every command
 
 
 # ----------------------------------------------------------- parsing
@@ -81,8 +79,18 @@ def parse_probability(field: str, text: str, upper_open: bool = False) -> float:
 
 # --------------------------------------------------------- computation
 
+#: parameter of `risk.risk_assessment` -> the option that sets it
+FLAG = {"photos": "--photos-per-year", "match_threshold": "--match-threshold", "users": "--users",
+        "rho": "--rho", "confidence": "--confidence", "seed": "--seed", "target": "--target",
+        "database_size": "--database-size", "fpr": "--fpr", "image_rate": "--image-rate",
+        "histograms": "--results", "hasher": "--hasher", "threshold": "--threshold", "negatives": "--negatives",
+        "transform": "--transform"}
+
 
 def _read_results(folder: str):
+    """The tables of a results folder the risk model uses (file I/O lives here, not in harness.risk)."""
+    if not os.path.isdir(folder):
+        raise ConfigError("--results", f"folder not found: {folder}")
     path = os.path.join(folder, "histograms.parquet")
     if not os.path.isfile(path):
         raise ConfigError("--results", f"not a results folder (no histograms.parquet): {folder}")
@@ -94,70 +102,26 @@ def _read_results(folder: str):
     return hist, metrics, hashes
 
 
-def _distances(hasher_name: str, query: pd.DataFrame, database: pd.DataFrame, nbytes: int):
-    """Distance matrix between query and database hashes: Hamming from the
-    packed bytes, or the hasher's own pair_distances + quantise (bin index)
-    for non-Hamming hashers registered on this install; None if unknown."""
-    def packed(df):
-        return np.stack([np.frombuffer(b, np.uint8) for b in df["hash"]])
-    distance = "hamming"
-    hasher = None
+def hasher_pair_distances(name: str):
+    """How to measure query-database distances for the empirical curve:
+    (True, None) for Hamming (also when the hasher is not registered on this
+    install: Hamming on the stored bytes), (True, fn) for a registered
+    non-Hamming hasher with ``pair_distances`` and ``quantise`` (fn gives the
+    bin index), (False, None) when the hasher's distance cannot be computed."""
     try:
-        from .hashers import get_hasher
-        hasher = get_hasher(hasher_name)
-        distance = hasher.distance
+        hasher = get_hasher(name)
     except Exception:  # hasher not registered here: Hamming on the stored bytes
-        pass
-    qa, da = packed(query), packed(database)
-    if distance == "hamming":
-        return risk._min_distances(qa, da)
-    if hasher is not None and hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
-        return hasher.quantise(hasher.pair_distances(qa, da)).astype(np.float32)
-    return None
-
-
-def empirical_curve_from_hashes(hashes: pd.DataFrame, hasher: str, negatives: str, transform: str | None,
-                                thresholds, seed: int = 0, repeats: int = 20) -> pd.DataFrame | None:
-    """Split the run's originals (whole groups) into queries and a database
-    (half each, seeded) and call `risk.empirical_query_curve`. Queries are
-    the originals (orig-orig) or the variants of the query images
-    (variant-orig; one transform or all pooled)."""
-    if hashes is None:
-        return None
-    hh = hashes[hashes["hasher"] == hasher]
-    orig = hh[hh["transform"] == ORIGINAL_KEY].sort_values("image_id").drop_duplicates("image_id")
-    if orig["group"].nunique() < 2:
-        return None
-    is_query = risk.split_by_group(orig["group"].to_numpy(), 0.5, seed)
-    q_orig, db = orig[is_query], orig[~is_query]
-    if negatives == "orig-orig":
-        queries = q_orig
-    else:
-        var = hh[(hh["transform"] != ORIGINAL_KEY) & hh["image_id"].isin(set(q_orig["image_id"]))]
-        if transform is not None:
-            var = var[var["transform"] == transform]
-        queries = var.sort_values(["image_id", "transform"])
-    if not len(queries) or not len(db):
-        return None
-    totals = (len(queries), len(db))
-    rng = np.random.default_rng(seed)
-    if len(queries) > MAX_EMPIRICAL_SIDE:  # bounded memory and time: seeded subsample
-        queries = queries.iloc[np.sort(rng.choice(len(queries), MAX_EMPIRICAL_SIDE, replace=False))]
-    if len(db) > MAX_EMPIRICAL_SIDE:
-        db = db.iloc[np.sort(rng.choice(len(db), MAX_EMPIRICAL_SIDE, replace=False))]
-    nbytes = len(db["hash"].iat[0])
-    dist = _distances(hasher, queries, db, nbytes)
-    if dist is None:
-        return None
-    same = queries["group"].to_numpy()[:, None] == db["group"].to_numpy()[None, :]
-    dist[same] = np.inf
-    curve = risk.empirical_query_curve(None, None, thresholds, repeats=repeats, seed=seed, distances=dist)
-    curve.attrs["available"] = totals
-    return curve
+        return True, None
+    if hasher.distance == "hamming":
+        return True, None
+    if hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
+        return True, lambda q, d: hasher.quantise(hasher.pair_distances(q, d))
+    return False, None
 
 
 def compute(args) -> dict:
-    """Validate every argument and compute all tables (writes nothing)."""
+    """Parse every option, read the results folder (if any) and call
+    `harness.risk.risk_assessment` (writes nothing)."""
     photos = parse_count("--photos-per-year", args.photos_per_year)
     k = parse_count("--match-threshold", args.match_threshold, minimum=1)
     users = parse_count("--users", args.users)
@@ -167,93 +131,33 @@ def compute(args) -> dict:
         raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
     seed = parse_count("--seed", args.seed)
     target = parse_probability("--target", args.target)
-    if k > photos:
-        raise ConfigError("--match-threshold", f"k={k} exceeds --photos-per-year={photos}")
-    if rho > 0 and photos > MAX_PHOTOS_BETABINOM:
-        raise ConfigError("--photos-per-year", f"with --rho > 0 at most {MAX_PHOTOS_BETABINOM:g} "
-                          f"(the beta-binomial tail sums n terms; got {photos})")
-    out = {"table_t": None, "query": None, "fit": None}
+    kwargs = dict(photos=photos, match_threshold=k, users=users, rho=rho, confidence=confidence, seed=seed,
+                  target=target, max_side=MAX_EMPIRICAL_SIDE)
+    if args.database_size is not None:
+        kwargs["database_size"] = parse_count("--database-size", args.database_size)
     if args.image_rate is not None:
-        m = 1  # the given rate already covers the whole database
-        if args.database_size is not None:
-            parse_count("--database-size", args.database_size)
-        rate = risk.given_rate(parse_probability("--image-rate", args.image_rate))
-        source = "given per-image rate"
-    else:
-        if args.database_size is None:
-            raise ConfigError("--database-size", "required with --results or --fpr (hashes in the database)")
-        m = parse_count("--database-size", args.database_size)
-        if args.fpr is not None:
-            rate = risk.given_rate(parse_probability("--fpr", args.fpr))
-            source = "given per-comparison rate"
-    scenario = risk.Scenario(database_size=m, photos=photos, match_threshold=k, users=users, rho=rho).validate()
-    if args.results is not None:
-        if not args.hasher:
-            raise ConfigError("--hasher", "required with --results")
-        if args.threshold is None:
-            raise ConfigError("--threshold", "required with --results")
-        t = parse_count("--threshold", args.threshold)
-        if not os.path.isdir(args.results):
-            raise ConfigError("--results", f"folder not found: {args.results}")
-        hist, metrics, hashes = _read_results(args.results)
-        table = risk.fpr_table(hist, args.hasher, args.negatives, args.transform, confidence)
-        if t >= len(table):
-            raise ConfigError("--threshold", f"must be in 0..{len(table) - 1} for {args.hasher} (got {t})")
-        rate = None
-        if args.transform is None and confidence == 0.95:
-            rate = risk.bootstrap_rate_from_metrics(metrics, args.hasher, t, args.negatives)
-        if rate is None:
-            rate = risk.rate_at_threshold(table, t)
-        source = (f"{args.results}: {args.hasher} t={t} {args.negatives}"
-                  + (f" {args.transform}" if args.transform else ""))
-        out["table_t"] = table
-        out["threshold"] = t
-        query = empirical_curve_from_hashes(hashes, args.hasher, args.negatives, args.transform,
-                                            list(range(len(table))), seed=seed)
-        if query is not None:
-            out["query"] = query
-            at_t = query[query["threshold"] == t]
-            out["fit"] = risk.fit_query_scaling(at_t["database_size"], at_t["share"])
-    elif args.out is None:
-        raise ConfigError("--out", "required with --fpr / --image-rate (no results folder to write into)")
-    chain = risk.risk_chain(rate, scenario)
-    if args.image_rate is not None:
-        first = chain["layer"] == "per comparison"
-        chain.loc[first, "quantity"] = "P(one photo matches the database) (given)"
-        chain.loc[first, "layer"] = "per image"
-        chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
-    q_req = risk.rate_for_flag_probability(photos, k, target, rho)
-    req = [{"layer": "requirement", "quantity": f"largest per-image rate with P(flag) <= {target:g}",
-            "point": q_req, "low": q_req, "high": q_req, "interval": "model inverse"}]
-    if args.image_rate is None:
-        p_req = risk.comparison_rate_for_query_rate(q_req, m)
-        req.append({"layer": "requirement", "quantity": f"largest per-comparison rate with P(flag) <= {target:g}"
-                    f" at M={m:g}", "point": p_req, "low": p_req, "high": p_req, "interval": "model inverse"})
-    chain = pd.concat([chain, pd.DataFrame(req)], ignore_index=True)
-    p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
-    pop = risk.population_flags(p_flag, users, confidence)
-    out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
-               confidence=confidence)
-    # sweeps for the figure and risk_sweep.csv
-    ks = sorted({x for x in list(range(1, min(photos, 60) + 1)) + [k] if 1 <= x <= photos})
-    sw_k = risk.sweep_match_threshold(rate, scenario, ks)
-    sw_k.insert(0, "axis", "k")
-    frames = [sw_k]
-    if out["table_t"] is not None:
-        sw_t = risk.sweep_thresholds(out["table_t"], scenario)
-        sw_t.insert(0, "axis", "threshold")
-        frames.append(sw_t)
-    else:  # no threshold axis: sweep the given rate by factors 0.01x..100x
-        factors = np.logspace(-2, 2, 17)
-        rows = []
-        for f in factors:
-            r = risk.given_rate(min(1.0, rate.point * f))
-            q = r.point if args.image_rate is not None else risk.per_query_probability(r.point, m)
-            rows.append({"axis": "rate_factor", "factor": f, "fpr": r.point,
-                         "p_flag": risk.account_probability(q, photos, k, rho)})
-        frames.append(pd.DataFrame(rows))
-    out["sweep"] = pd.concat(frames, ignore_index=True)
-    return out
+        kwargs["image_rate"] = parse_probability("--image-rate", args.image_rate)
+    elif args.fpr is not None:
+        kwargs["fpr"] = parse_probability("--fpr", args.fpr)
+    if args.results is None and args.output is None:
+        raise ConfigError("--output", "required with --fpr / --image-rate (no results folder to write into)")
+    try:
+        if args.results is not None:
+            if not args.hasher:
+                raise ConfigError("--hasher", "required with --results")
+            if args.threshold is None:
+                raise ConfigError("--threshold", "required with --results")
+            threshold = parse_count("--threshold", args.threshold)
+            hist, metrics, hashes = _read_results(args.results)
+            usable, pair_distances = hasher_pair_distances(args.hasher)
+            kwargs.update(histograms=hist, metrics=metrics, hashes=hashes, hasher=args.hasher,
+                          threshold=threshold, negatives=args.negatives, transform=args.transform,
+                          pair_distances=pair_distances, empirical=usable, source=args.results)
+        return risk.risk_assessment(**kwargs)
+    except ConfigError as exc:  # name the option, not the Python parameter
+        if exc.field in FLAG:
+            raise ConfigError(FLAG[exc.field], exc.message) from None
+        raise
 
 
 # ------------------------------------------------------------- output
@@ -386,6 +290,6 @@ def write_outputs(res: dict, folder: str) -> list[str]:
 def main(args) -> int:
     res = compute(args)
     print(format_table(res))
-    written = write_outputs(res, args.out or args.results)
+    written = write_outputs(res, args.output or args.results)
     print("written: " + ", ".join(written))
     return 0

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .datasets.records import sha256_file
 from .errors import ConfigError
+from .imageio import sha256_file
 
 #: default number of images to re-hash
 DEFAULT_SAMPLE = 20

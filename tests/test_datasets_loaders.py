@@ -159,7 +159,7 @@ def test_catalog_source_reads_a_fetched_dataset(tiny, tmp_path):
     assert [r.image_id for r in records] == [sha((tiny / "images" / n).read_bytes()) for n in names]
     # screen NAME finds the fetched dataset through --dest
     from harness.cli import main
-    assert main(["screen", "tinyset", "--dest", str(tmp_path / "data"), "--out", str(tmp_path / "s")]) == 0
+    assert main(["screen", "tinyset", "--dest", str(tmp_path / "data"), "--output", str(tmp_path / "s")]) == 0
     info = json.loads((tmp_path / "s" / "screen.json").read_text())
     assert info["counts"]["images"] == 6 and info["counts"]["duplicate_groups"] == 0
 

@@ -1,6 +1,6 @@
 """Decoding before hashing: EXIF orientation applied once; palette, alpha,
 CMYK, 16-bit and greyscale images converted one documented way (see
-harness.datasets.decode) and identically for every hasher; opt-in
+harness.imageio) and identically for every hasher; opt-in
 fast_decode."""
 from __future__ import annotations
 

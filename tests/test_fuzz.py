@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from harness.config import ExperimentConfig, load_config
-from harness.datasets.decode import load_rgb
 from harness.errors import ConfigError, DecodeError
+from harness.imageio import load_rgb
 from tests.helpers import dataset_dir
 
 FAST = settings(max_examples=100, deadline=2000, derandomize=True,

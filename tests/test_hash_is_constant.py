@@ -49,8 +49,8 @@ import numpy as np
 import pytest
 
 import harness
-from harness.datasets.records import sha256_file
 from harness.datasets.sample import sample_records
+from harness.imageio import sha256_file
 
 DATA = Path(__file__).resolve().parent / "data" / "hash_constants.json"
 #: hashers that need user-supplied files: nothing to freeze

@@ -164,7 +164,7 @@ def test_bench_hashers_writes_tables(tmp_path):
     import argparse
     import json
 
-    from harness.bench import hashers as bench
+    from benchmarks import hashers as bench
 
     src = tmp_path / "src"
     src.mkdir()

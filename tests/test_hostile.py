@@ -2,7 +2,7 @@
 
 The corpus is generated here, from a few real photographs of caltech101_tiny
 and from bytes written by hand (no binary is shipped). Every entry carries
-its expectation, computed independently of harness.datasets.decode:
+its expectation, computed independently of harness.imageio:
 
 - ``Hash(rgb)``: the image must be hashed, and its hash must equal the hash
   of `rgb`, the pixels the documented conversion must produce (computed here
@@ -30,8 +30,8 @@ import pytest
 from PIL import Image
 
 from harness import get_hasher
-from harness.datasets.decode import load_rgb
 from harness.errors import DecodeError
+from harness.imageio import load_rgb
 from tests.helpers import dataset_dir
 
 #: pixel limit used by the corpus run; every real photo used is below it

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from harness.datasets import sample_records
-from harness.datasets.decode import load_rgb
 from harness.hashers import get_hasher
 from harness.hashers.radial_pcc import DBL_MIN, GAMMA_40, compare_error_bound, peak_cross_correlation
+from harness.imageio import load_rgb
 from harness.transforms import TransformSpec, apply_transform
 from tests.helpers import ROOT
 

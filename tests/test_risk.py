@@ -13,10 +13,10 @@ from scipy import stats
 from harness.errors import ConfigError
 from harness.risk import (
     Scenario,
-    _betabinom_params,
     account_flag_probability,
     account_flag_probability_betabinom,
     account_probability,
+    betabinom_params,
     bootstrap_rate_from_metrics,
     clopper_pearson,
     comparison_rate_for_query_rate,
@@ -62,7 +62,7 @@ def test_naive_one_minus_cdf_returns_zero_where_ours_does_not():
 
 
 def test_betabinom_scipy_sf_is_one_minus_cdf_and_ours_is_not():
-    a, b = _betabinom_params(1e-6, 1e-4)
+    a, b = betabinom_params(1e-6, 1e-4)
     assert stats.betabinom.sf(29, 2000, a, b) == 0.0  # naive: underflows
     ours = account_flag_probability_betabinom(1e-6, 1e-4, 2000, 30)
     oracle = math.fsum(sorted(stats.betabinom.pmf(np.arange(30, 2001), 2000, a, b)))
@@ -75,7 +75,7 @@ def test_betabinom_scipy_sf_is_one_minus_cdf_and_ours_is_not():
 @pytest.mark.parametrize("rho", [1e-6, 1e-4, 0.01, 0.2, 0.9])
 @pytest.mark.parametrize("n,k", [(1, 1), (10, 1), (10, 10), (100, 3), (2000, 30), (2000, 1999)])
 def test_betabinom_tail_equals_scipy_pmf_sum(p, rho, n, k):
-    a, b = _betabinom_params(p, rho)
+    a, b = betabinom_params(p, rho)
     oracle = math.fsum(sorted(stats.betabinom.pmf(np.arange(k, n + 1), n, a, b)))
     ours = account_flag_probability_betabinom(p, rho, n, k)
     assert ours == pytest.approx(oracle, rel=1e-7, abs=1e-300)
@@ -90,7 +90,7 @@ def test_betabinom_single_photo_is_exactly_the_mean(rho):
 
 def test_betabinom_parameterisation_mean_and_correlation():
     p, rho, n = 0.01, 0.05, 50
-    a, b = _betabinom_params(p, rho)
+    a, b = betabinom_params(p, rho)
     assert a / (a + b) == pytest.approx(p)
     assert 1 / (a + b + 1) == pytest.approx(rho)
     mean, var = stats.betabinom.stats(n, a, b, moments="mv")
@@ -310,3 +310,22 @@ def test_sweeps_are_monotone_in_t_and_k():
     scen1 = Scenario(database_size=1, photos=500, match_threshold=5, users=10**6, rho=0.01)
     sk = sweep_match_threshold(rate_at_threshold(fpr_table(_hist_table(), "phash"), 3), scen1, range(1, 50))
     assert (np.diff(sk["p_flag"]) <= 0).all() and sk["p_flag"].iat[0] > sk["p_flag"].iat[-1]
+
+
+# ------------------------------------------------ the whole chain, plain arguments
+def test_risk_assessment_is_pure_and_names_its_parameters():
+    from harness.risk import risk_assessment
+    res = risk_assessment(fpr=1e-9, database_size=10**6, photos=2000, match_threshold=30, users=10**9)
+    q = per_query_probability(1e-9, 10**6)
+    acc = res["chain"][res["chain"]["layer"] == "per account"]["point"].iat[0]
+    assert acc == pytest.approx(account_flag_probability(q, 2000, 30), rel=1e-12)
+    assert res["source"] == "given per-comparison rate" and res["table_t"] is None
+    for kwargs, field in [({"fpr": 1e-6, "photos": 10, "match_threshold": 11, "database_size": 5}, "match_threshold"),
+                          ({"fpr": 1e-6, "photos": 10, "match_threshold": 1}, "database_size"),
+                          ({"photos": 10, "database_size": 5}, "fpr"),
+                          ({"fpr": 2.0, "photos": 10, "match_threshold": 1, "database_size": 5}, "fpr"),
+                          ({"fpr": 1e-6, "photos": 10**7, "match_threshold": 1, "database_size": 5, "rho": 0.1},
+                           "photos")]:
+        with pytest.raises(ConfigError) as info:
+            risk_assessment(**kwargs)
+        assert info.value.field == field

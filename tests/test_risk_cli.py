@@ -42,7 +42,7 @@ def _synthetic_results(folder):
 def test_given_rate_table_and_files_equal_the_pure_functions(tmp_path, capsys):
     out = tmp_path / "out"
     rc = main(["risk", "--fpr", "1e-9", "--database-size", "1e6", "--photos-per-year", "2000",
-               "--match-threshold", "30", "--users", "1e9", "--rho", "0.001", "--out", str(out)])
+               "--match-threshold", "30", "--users", "1e9", "--rho", "0.001", "--output", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "per account" in text and "population" in text
@@ -101,7 +101,7 @@ BAD = [
 @pytest.mark.parametrize("extra,field", BAD)
 def test_bad_parameters_exit_2_one_line_nothing_written(tmp_path, capsys, extra, field):
     out = tmp_path / "out"
-    args = ["risk", "--database-size", "10", "--photos-per-year", "2000", "--out", str(out)]
+    args = ["risk", "--database-size", "10", "--photos-per-year", "2000", "--output", str(out)]
     # later options override earlier ones in argparse
     rc = main(args + extra)
     err = capsys.readouterr().err.strip()

@@ -15,9 +15,9 @@ from PIL import Image
 
 from harness.config import load_config
 from harness.datasets import folder_records, load_groups, load_records
-from harness.datasets.screen import exact_duplicate_counts, hygiene_counts, near_pairs, overlap_counts, screen_records
 from harness.engine.work import HASH_COLUMNS, hash_images
 from harness.hashers import get_hasher
+from harness.screen import exact_duplicate_counts, hygiene_counts, near_pairs, overlap_counts, screen_records
 from tests.helpers import dataset_dir
 
 
@@ -53,7 +53,7 @@ def test_near_pairs_equals_brute_force_across_blocks(within):
 
 
 def test_default_rule():
-    from harness.datasets.screen import default_min_agree, default_threshold
+    from harness.screen import default_min_agree, default_threshold
 
     assert default_min_agree(["phash", "dhash", "pdq"]) == 2
     assert default_min_agree(["phash", "dhash", "whash"]) == 3
@@ -101,7 +101,7 @@ def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
 
     root, names = planted
     out = tmp_path / "screen"
-    assert main(["screen", str(root), "--out", str(out), "--no-progress"]) == 0
+    assert main(["screen", str(root), "--output", str(out), "--no-progress"]) == 0
     for f in ("groups.csv", "pairs.csv", "contact_sheet.png", "screen.json", "errors.csv"):
         assert (out / f).is_file()
     info = json.loads((out / "screen.json").read_text())
@@ -123,7 +123,7 @@ def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
 
 def test_screen_tiny_has_no_duplicates_and_workers_agree(tmp_path):
     """caltech101_tiny was selected to hold no near duplicates (min dHash distance 10)."""
-    from harness.datasets.screen import hash_records
+    from harness.screen import hash_records
 
     tiny = dataset_dir("caltech101_tiny")
     records, _ = folder_records(str(tiny / "images"))

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from harness.bench.study_cost import within_evaluations
+from benchmarks.study_cost import within_evaluations
 from harness.hashers import get_hasher
 from harness.metrics.distances import HasherMetric
 from tests.helpers import run_cli
@@ -53,7 +53,7 @@ def test_bench_study_cost_writes_measured_and_extrapolated_figures(tmp_path, tin
 
 def test_passes_count_the_metric_stage_work_with_and_without_the_bin_cache(monkeypatch):
     """hist then close over one set cost `passes` x within_evaluations."""
-    from harness.bench.study_cost import passes
+    from benchmarks.study_cost import passes
     from harness.metrics import distances
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (50, 40), dtype=np.uint8)

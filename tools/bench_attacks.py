@@ -15,8 +15,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from harness.attacks.bench import queries_per_cpu_second
-from harness.datasets.decode import load_rgb
 from harness.hashers import get_hasher
+from harness.imageio import load_rgb
 
 
 def main(argv=None) -> int:

@@ -36,10 +36,10 @@ from scipy.stats import beta
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from harness.datasets.decode import load_rgb  # noqa: E402
 from harness.datasets.folder import folder_records  # noqa: E402
 from harness.engine.chunks import sample_key  # noqa: E402
 from harness.hashers import get_hasher  # noqa: E402
+from harness.imageio import load_rgb  # noqa: E402
 from harness.transforms import TransformSpec, apply_transform, variant_seed  # noqa: E402
 
 SPECS = [("jpeg", 40, {}), ("resize", 0.5, {}), ("crop", 0.8, {}), ("rotate", 5, {}), ("chain", "social", {}),

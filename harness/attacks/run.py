@@ -100,7 +100,7 @@ def _cell_paths(cfg, hashers, rec, cells_dir, digest) -> dict:
 def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
     """Every missing cell of one image; returns (new cells written, error or None).
     Raises KeyboardInterrupt after `stop_after` new cells (tests of resume)."""
-    from ..datasets.decode import load_rgb
+    from ..imageio import load_rgb
 
     out = cfg.output
     try:

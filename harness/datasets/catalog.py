@@ -15,6 +15,7 @@ Entries whose archive needs a license agreement or a signed URL have
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -262,11 +263,21 @@ def get_entry(name: str) -> CatalogEntry:
     return CATALOG[name]
 
 
+#: environment variable for the folder of fetched datasets; the old name is still read, with a warning
+ENV_DATA, ENV_DATA_OLD = "HARNESS_DATA", "PHASH_HARNESS_DATA"
+
+
 def default_dest() -> str:
     """Where fetched datasets live unless --dest / dataset.dest says otherwise:
-    $PHASH_HARNESS_DATA, else $XDG_CACHE_HOME/phash-harness/datasets
-    (~/.cache/phash-harness/datasets)."""
-    if os.environ.get("PHASH_HARNESS_DATA"):
-        return os.environ["PHASH_HARNESS_DATA"]
+    $HARNESS_DATA, else $XDG_CACHE_HOME/phash-harness/datasets
+    (~/.cache/phash-harness/datasets). The old name $PHASH_HARNESS_DATA is
+    still read for one release (when HARNESS_DATA is unset), with a
+    FutureWarning on stderr."""
+    if os.environ.get(ENV_DATA):
+        return os.environ[ENV_DATA]
+    if os.environ.get(ENV_DATA_OLD):
+        warnings.warn(f"{ENV_DATA_OLD} is deprecated and will be removed in the next release; "
+                      f"set {ENV_DATA} instead", FutureWarning, stacklevel=2)
+        return os.environ[ENV_DATA_OLD]
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "phash-harness", "datasets")

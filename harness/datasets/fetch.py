@@ -44,9 +44,9 @@ from dataclasses import replace
 from http.client import HTTPException
 
 from ..errors import ConfigError, HarnessError
+from ..imageio import sha256_file
 from .catalog import Archive, CatalogEntry
 from .manifest import verify_manifest, write_manifest
-from .records import sha256_file
 
 CHUNK = 1 << 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -21,8 +21,9 @@ import csv
 import os
 
 from ..errors import ConfigError
+from ..imageio import sha256_file
 from .folder import DEFAULT_EXTENSIONS
-from .records import ImageRecord, sha256_file
+from .records import ImageRecord
 
 MANIFEST_COLUMNS = ("file", "sha256", "bytes", "width", "height", "format")
 

@@ -25,20 +25,6 @@ class ImageRecord:
     bytes: int = 0
 
 
-def sha256_file(path: str, chunk: int = 1 << 20) -> tuple[str, int]:
-    """sha256 hex digest and size in bytes of a file."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
-
-
 def manifest_digest(records: Iterable[ImageRecord]) -> str:
     """sha256 over the sorted lines ``"<image sha256>  <name>\\n"``: one
     checksum that identifies exactly which images a run used."""

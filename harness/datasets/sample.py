@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-from .records import ImageRecord, sha256_file
+from ..imageio import sha256_file
+from .records import ImageRecord
 
 #: (file name inside skimage/data, sample name, group or None)
 SAMPLE_FILES: tuple[tuple[str, str, str | None], ...] = (

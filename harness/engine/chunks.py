@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..datasets.decode import load_rgb
 from ..errors import DecodeError, TransformError
 from ..hashers.base import ImageBatch
+from ..imageio import load_rgb
 from ..transforms import ORIGINAL, TransformSpec, apply_transform, variant_seed
 from .store import STORE_COLUMNS  # noqa: F401  (row layout documented there)
 

@@ -10,7 +10,7 @@ names them. Built-in names:
   cv_marrhildreth, cv_radialvariance, cv_colormoment
 - ONNX Runtime: neuralhash (needs user-supplied ``model`` and ``seed`` files)
 
-Every hasher also accepts ``fast_decode`` (see `harness.datasets.decode`):
+Every hasher also accepts ``fast_decode`` (see `harness.imageio`):
 ``false``/0 (default, bit-exact with the reference pipeline), ``true`` (JPEG
 DCT-domain reduction by up to 1/8) or an integer N (reduce while both sides
 stay >= N pixels). It is part of the hasher's params, hence of its identity

@@ -18,7 +18,7 @@ contract the metrics stage builds its histograms from:
   "distance <= bin_edges[t]".
 
 Decode mode: every hasher is fed the one documented RGB conversion
-(harness.datasets.decode). ``fast_decode`` (a constructor parameter accepted
+(harness.imageio). ``fast_decode`` (a constructor parameter accepted
 by every built-in hasher through ``get_hasher``) switches to reduced-size JPEG
 decoding; it is part of ``params`` and so of the hasher identity, and
 ``decode_options`` tells the caller how to decode for this hasher.
@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from ..imageio import DEFAULT_MAX_PIXELS, load_rgb
 
 
 class Hasher(ABC):
@@ -64,7 +66,7 @@ class Hasher(ABC):
 
     @property
     def decode_options(self) -> dict:
-        """Keyword arguments for `harness.datasets.decode.load_rgb` for this hasher."""
+        """Keyword arguments for `harness.imageio.load_rgb` for this hasher."""
         return {"fast_decode": self.fast_decode} if self.fast_decode else {}
 
     @property
@@ -115,8 +117,6 @@ class Hasher(ABC):
 
     def hash_file(self, source, max_pixels: int | None = None) -> np.ndarray:
         """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
-        from ..datasets.decode import DEFAULT_MAX_PIXELS, load_rgb
-
         if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
             return self.hash(load_rgb(source))      # arrays and Pillow images: already decoded
         if type(self).hash_pil is not Hasher.hash_pil:

@@ -47,6 +47,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from ..compiled import numba_enabled
 from .base import Hasher, ImageBatch, hash_each, pack_bits_right, upper_edge_quantise
 
 IMAGEHASH_VERSION = getattr(imagehash, "__version__", "unknown")
@@ -345,14 +346,10 @@ def haar_numpy_agrees() -> bool:
 def _haar_jit():
     """The compiled kernel `harness.hashers.haar_kernel.haar_whash_low_jit`,
     or None when numba is unavailable or HARNESS_NO_NUMBA=1."""
-    import os
+    if not numba_enabled():
+        return None
+    from .haar_kernel import haar_whash_low_jit
 
-    if os.environ.get("HARNESS_NO_NUMBA") == "1":
-        return None
-    try:
-        from .haar_kernel import haar_whash_low_jit
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
     return haar_whash_low_jit
 
 

@@ -26,8 +26,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from ..datasets.records import sha256_file
 from ..errors import ConfigError
+from ..imageio import sha256_file
 from .base import Hasher
 
 SEED_HEADER_BYTES = 128

@@ -30,6 +30,7 @@ from .hamming import (
                       count_pairs,
                       count_within,
                       distance_histogram,
+                      hamming_matrix,
                       nearest_other,
                       pair_histogram,
                       pair_histogram_numpy,
@@ -49,7 +50,7 @@ from .summary import summarise
 
 __all__ = [
     "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
-    "distance_histogram", "eer_from_histograms", "fpr_measurable", "largest_threshold_at_fpr",
+    "distance_histogram", "eer_from_histograms", "hamming_matrix", "fpr_measurable", "largest_threshold_at_fpr",
     "micro_average_precision", "nearest_other", "pair_histogram", "pair_histogram_numpy", "paired_distances",
     "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "tpr_at_fpr",
 ]

@@ -11,9 +11,9 @@ numba, or with HARNESS_NO_NUMBA=1. Same-group pairs are excluded exactly.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from ..compiled import numba_enabled
 
 DEFAULT_BLOCK = 2048
 
@@ -38,10 +38,34 @@ def _group_codes(groups_a, groups_b, n_a, n_b):
     return codes[:n_a], codes[n_a:]
 
 
-def _block_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(len(x), len(y)) int matrix of Hamming distances."""
-    xor = np.bitwise_xor(x[:, None, :], y[None, :, :])
-    return np.bitwise_count(xor).sum(axis=2, dtype=np.int64)
+def hamming_matrix(a, b, dtype=np.int64, block: int = 256) -> np.ndarray:
+    """All Hamming distances between two sets of packed hashes.
+
+    ``D[i, j] = popcount(a[i] XOR b[j])`` in bits (0..8 * nbytes), for
+    ``a`` (n, nbytes) and ``b`` (m, nbytes) uint8 arrays; returns an
+    (n, m) array of `dtype` (any integer or float type holds these small
+    integers exactly). Rows are computed `block` at a time, so memory
+    beyond the result is O(block * m * nbytes). This is the one dense
+    distance matrix of the harness; `pair_histogram` and friends count
+    pairs without materialising it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[0b1111_0000], [0b0000_0000]], dtype=np.uint8)
+    >>> hamming_matrix(a, a)
+    array([[0, 4],
+           [4, 0]])
+    """
+    a = _as_packed(a, "a")
+    b = _as_packed(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same number of bytes per hash, got {a.shape[1]} and {b.shape[1]}")
+    out = np.empty((len(a), len(b)), dtype=dtype)
+    for i0 in range(0, len(a), block):
+        xor = np.bitwise_xor(a[i0:i0 + block, None, :], b[None, :, :])
+        out[i0:i0 + block] = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+    return out
 
 
 def pair_histogram_numpy(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK) -> np.ndarray:
@@ -56,7 +80,7 @@ def pair_histogram_numpy(a, b=None, groups_a=None, groups_b=None, block: int = D
         j_start = i0 if within else 0
         for j0 in range(j_start, len(b), block):
             j1 = min(j0 + block, len(b))
-            d = _block_distances(a[i0:i1], b[j0:j1])
+            d = hamming_matrix(a[i0:i1], b[j0:j1], block=max(1, i1 - i0))
             keep = np.ones(d.shape, dtype=bool)
             if within and j0 == i0:
                 keep &= np.triu(np.ones(d.shape, dtype=bool), k=1)
@@ -73,14 +97,10 @@ SMALL_PAIRS = 1_000_000
 def _kernel(n_pairs: int | None = None):
     """The numba kernels, or None (then numpy is used): for fewer than
     SMALL_PAIRS pairs, or when HARNESS_NO_NUMBA=1. Both paths are exact."""
-    if os.environ.get("HARNESS_NO_NUMBA") == "1":
+    if not numba_enabled() or (n_pairs is not None and n_pairs < SMALL_PAIRS):
         return None
-    if n_pairs is not None and n_pairs < SMALL_PAIRS:
-        return None
-    try:
-        from . import kernel
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
+    from . import kernel
+
     return kernel
 
 
@@ -253,7 +273,7 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
     if K is None:
         i_all, j_all, d_all = [], [], []
         for i0 in range(0, len(a), DEFAULT_BLOCK):
-            d = _block_distances(a[i0:i0 + DEFAULT_BLOCK], b)
+            d = hamming_matrix(a[i0:i0 + DEFAULT_BLOCK], b, block=DEFAULT_BLOCK)
             ii, jj = np.nonzero(d <= max_distance)
             ii = ii + i0
             if within:
@@ -287,7 +307,7 @@ def nearest_other(a, b, groups_a, groups_b):
         mins = np.full(len(a), -1, np.int64)
         counts = np.zeros(len(a), np.int64)
         for i0 in range(0, len(a), DEFAULT_BLOCK):
-            d = _block_distances(a[i0:i0 + DEFAULT_BLOCK], b).astype(np.float64)
+            d = hamming_matrix(a[i0:i0 + DEFAULT_BLOCK], b, dtype=np.float64, block=DEFAULT_BLOCK)
             d[ca[i0:i0 + DEFAULT_BLOCK, None] == cb[None, :]] = np.inf
             m = d.min(axis=1, initial=np.inf)
             ok = np.isfinite(m)

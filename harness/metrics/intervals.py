@@ -33,22 +33,55 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import beta
 
+from ..compiled import numba_enabled
+from ..errors import ConfigError
+
 #: the largest (replicates x pairs) block held in memory at once
 _BLOCK_CELLS = 4_000_000
 
 
 def clopper_pearson(k, n, confidence: float = 0.95):
-    """Two-sided exact binomial interval(s) for k successes out of n
-    (arrays broadcast). Returns (lo, hi) as float arrays (NaN when n = 0)."""
+    """Exact (Clopper-Pearson) two-sided interval for a binomial proportion
+    from ``k`` successes in ``n`` trials:
+
+        lo = Beta.ppf(alpha/2,     k,     n - k + 1)   (0 when k = 0)
+        hi = Beta.ppf(1 - alpha/2, k + 1, n - k)       (1 when k = n)
+
+    with ``alpha = 1 - confidence``. ``n = 0`` (no trials, so no
+    information) gives (0, 1). Coverage is at least `confidence` for
+    independent trials; pairs of photos that share a photo are not
+    independent, so for pair rates this interval is too narrow (see
+    `bootstrap_fpr`).
+
+    `k` and `n` are non-negative integers (or integer arrays, which
+    broadcast) with ``k <= n``; anything else raises ConfigError. Returns
+    ``(lo, hi)`` as two floats for scalar inputs, two float64 arrays
+    otherwise.
+
+    Examples
+    --------
+    >>> lo, hi = clopper_pearson(7, 100)
+    >>> round(lo, 4), round(hi, 4)
+    (0.0286, 0.1389)
+    >>> clopper_pearson(0, 0)
+    (0.0, 1.0)
+    """
+    scalar = np.ndim(k) == 0 and np.ndim(n) == 0
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
+    for name, v in (("k", k), ("n", n)):
+        if not np.all(np.isfinite(v) & (v >= 0) & (v == np.floor(v))):
+            raise ConfigError(name, f"must be a non-negative integer count (got {v if v.ndim == 0 else v[:5]})")
+    if np.any(k > n):
+        raise ConfigError("k", "count exceeds the number of trials n")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
     a = 1.0 - confidence
     with np.errstate(invalid="ignore", divide="ignore"):
         lo = np.where(k > 0, beta.ppf(a / 2, np.maximum(k, 1e-300), n - k + 1), 0.0)
         hi = np.where(k < n, beta.ppf(1 - a / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
-    bad = n <= 0
-    lo = np.where(bad, np.nan, lo)
-    hi = np.where(bad, np.nan, hi)
+    if scalar:
+        return float(lo), float(hi)
     return lo, hi
 
 
@@ -140,13 +173,10 @@ def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_bel
 
 
 def _kernel_module():
-    import os
-    if os.environ.get("HARNESS_NO_NUMBA") == "1":
+    if not numba_enabled():
         return None
-    try:
-        from . import kernel
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
+    from . import kernel
+
     return kernel
 
 

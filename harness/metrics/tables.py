@@ -106,7 +106,10 @@ class NegativeSet:
         self.fp = fp
         with np.errstate(invalid="ignore", divide="ignore"):
             self.fpr = fp / n if n else np.full(len(fp), np.nan)
-        self.cp_lo, self.cp_hi = clopper_pearson(fp, n, confidence)
+        if n:
+            self.cp_lo, self.cp_hi = clopper_pearson(fp, n, confidence)
+        else:  # no negative pairs: no interval in the tables (NaN, written empty)
+            self.cp_lo = self.cp_hi = np.full(len(fp), np.nan)
         self.boot_lo = np.full(len(hist), np.nan)
         self.boot_hi = np.full(len(hist), np.nan)
         self.boot_lo[: len(boot_lo)] = boot_lo
@@ -358,7 +361,7 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
         for key, (meta, pos) in positives.items():
             n_pos = int(pos.sum())
             tp = int(pos[: t + 1].sum()) if t >= 0 else 0
-            lo, hi = clopper_pearson(tp, n_pos, cfg.confidence)
+            lo, hi = clopper_pearson(tp, n_pos, cfg.confidence) if n_pos else (np.nan, np.nan)
             rows.append((hasher_name, bits, "orig-orig", target, t, fp, oo.n, fpr, ub, key, meta["family"],
                          meta["severity"], tp / n_pos if n_pos else np.nan, float(lo), float(hi)))
     return rows

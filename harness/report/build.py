@@ -1,5 +1,7 @@
-"""Assemble the report: compute the summaries, draw and save the figures,
-and lay out the sections as document blocks (harness.report.document).
+"""Lay out the report: format the numbers of the report's model
+(harness.report.model, computed once by `build_model`) as document blocks
+(harness.report.document renders them as markdown and HTML), and draw and
+save the figures. Nothing here computes a rate or a threshold.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import pandas as pd
 
 from ..results import FIGURES
 from . import figures as F
+from .model import ReportModel, build_model, pair_counts
 from .style import save_figure
-from .summary import interval_columns, pooled_summary, recommended_column, robustness_fpr, severity_order, target_fpr
+from .summary import interval_columns
 
 NM = "not measurable"
 GALLERY_K = 12
@@ -108,15 +111,14 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
     return header, rows
 
 
-def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
+def per_transform_rows(model: ReportModel) -> tuple[list, list]:
     """variant-orig rows of metrics.csv, intervals appended in brackets when
     metrics.csv has interval columns."""
-    m = metrics[metrics["negatives"] == "variant-orig"] if "negatives" in metrics else metrics
-    m = _sort_mild_to_severe(m)
+    m = model.per_transform
     value_cols = [c for c in ["auc", "eer"] if c in m.columns]
     value_cols += [c for c in m.columns if c.startswith("tpr_at_fpr_") and not _is_interval(c, m)]
     value_cols += [c for c in ["threshold_at_target", "tpr_at_threshold", "fpr_at_threshold"] if c in m.columns]
-    rec = recommended_column(m)
+    rec = model.recommended_column
     if rec and rec not in value_cols:
         value_cols.append(rec)
         value_cols += [c for c in ("tpr_at_recommended",) if c in m.columns]
@@ -135,18 +137,6 @@ def per_transform_rows(metrics: pd.DataFrame) -> tuple[list, list]:
             row.append(fmt_ci(r[c], r[ic[0]], r[ic[1]]) if ic else fmt(r[c]))
         rows.append(row)
     return header, rows
-
-
-def _sort_mild_to_severe(m: pd.DataFrame) -> pd.DataFrame:
-    """Rows ordered by hasher, family, then severity from mild to severe."""
-    if not {"hasher", "family", "severity"} <= set(m.columns) or not len(m):
-        return m
-    rank = {}
-    for family, sub in m.groupby("family"):
-        for i, sev in enumerate(severity_order(family, sub["severity"].astype(str).unique())):
-            rank[(family, sev)] = i
-    key = [rank.get((f, str(s)), 0) for f, s in zip(m["family"], m["severity"])]
-    return m.assign(_rank=key).sort_values(["hasher", "family", "_rank"], kind="stable").drop(columns="_rank")
 
 
 def _is_interval(col: str, df: pd.DataFrame) -> bool:
@@ -176,20 +166,12 @@ def dataset_license(run_info: dict) -> str:
     return "not recorded"
 
 
-def pair_counts(data) -> dict:
-    h = data.histograms
-    out = {}
-    for kind in ("positive", "variant-orig", "orig-orig"):
-        per = h[h["kind"] == kind].groupby("hasher")["count"].sum()
-        out[kind] = int(per.max()) if len(per) else 0
-    return out
-
-
-def what_was_run(data) -> list:
+def what_was_run(data, pc: dict | None = None) -> list:
+    """The run's facts (run.json) as a list; pc: `pair_counts` (computed when not given)."""
     info = data.run_info
     ds = info.get("dataset", {})
     counts = info.get("counts", {})
-    pc = pair_counts(data)
+    pc = pair_counts(data) if pc is None else pc
     timings = info.get("timings_seconds", {})
     versions = info.get("versions", {})
     hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')}, version "
@@ -295,20 +277,18 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
     figure names). processes: how many processes draw the figures (see
     `draw_figures`); formats: file formats of each figure ("png", "svg")."""
     fig_dir = data.path(FIGURES)
+    model = build_model(data)
     saved: list = []
     jobs: list = []
-    target = target_fpr(data.metrics)
-    summary = pooled_summary(data, target)
-    thresholds = {r["hasher"]: r["threshold"] for r in summary.to_dict("records")}
-    rob_fpr, rob_reason = robustness_fpr(data)
-    title = f"phash-harness report: {data.run_info.get('name', '')}"
-    blocks = [("h", 1, title)]
+    target, summary, thresholds = model.target, model.summary, model.thresholds
+    rob_fpr, rob_reason = model.robustness_fpr, model.robustness_reason
+    blocks = [("h", 1, model.title)]
     blocks += [("h", 2, "How to read this")] + [("p", t) for t in HOW_TO_READ]
-    blocks += [("h", 2, "What was run")] + what_was_run(data)
+    blocks += [("h", 2, "What was run")] + what_was_run(data, model.pair_counts)
 
-    if pair_counts(data)["positive"] == 0:
-        blocks += no_positives_blocks(data, target)
-        blocks += thresholds_blocks(data, target)
+    if not model.has_positives:
+        blocks += no_positives_blocks(model)
+        blocks += thresholds_blocks(model)
         return _finish_blocks(data, blocks, saved, _gallery_error(data, draw_figures(_gallery_jobs(data))))
 
     blocks += [("h", 2, "Summary per hasher")]
@@ -324,15 +304,15 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
                          "many negative pairs no threshold can be shown to meet the target (with zero "
                          "matches among n pairs the 95% upper bound is still about 3/n).")]
     blocks += [("table", header, rows)]
-    blocks += thresholds_blocks(data, target)
+    blocks += thresholds_blocks(model)
 
     blocks += [("h", 2, "Results per transform")]
-    header, rows = per_transform_rows(data.metrics)
+    header, rows = per_transform_rows(model)
     blocks += [("p", "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
                      f"this edit's negatives is at most {target:g} (`none`: even t = 0 exceeds it)"
                      + ("; `recommended_threshold` is the metrics stage's conservative choice (FPR upper "
                         "bound below the target; `none`: not achievable with this many pairs)"
-                        if recommended_column(data.metrics) else "")
+                        if model.recommended_column else "")
                      + ". The full table, with orig-orig negatives too, is metrics.csv.")]
     blocks += [("table", header, rows)]
 
@@ -403,15 +383,13 @@ def _finish_blocks(data, blocks: list, saved: list, gallery_error: str | None) -
     return blocks, saved
 
 
-def no_positives_blocks(data, target: float) -> list:
+def no_positives_blocks(model: ReportModel) -> list:
     """A run without transforms (``transforms: []``): no positive pairs, so
     no TPR, AUC, EER, ROC or DET; only the false positives among the
     originals (orig-orig rows of metrics.csv)."""
-    m = data.metrics
-    if "negatives" in m.columns:
-        m = m[m["negatives"] == "orig-orig"]
+    target = model.target
     rows = []
-    for r in m.to_dict("records"):
+    for r in model.originals.to_dict("records"):
         t = r.get("threshold_at_target")
         rec = r.get("recommended_threshold")
         rows.append([str(r["hasher"]), fmt(r["bits"]), fmt(r["n_neg"]),
@@ -443,15 +421,12 @@ DIAGNOSTIC_COLUMNS = ["hasher", "bits", "n_pairs", "impostor_mean", "impostor_va
                       "n_constant_bits", "corr_mean_abs", "daugman_dof", "dof_ideal"]
 
 
-def thresholds_blocks(data, target: float) -> list:
+def thresholds_blocks(model: ReportModel) -> list:
     """thresholds.csv (metrics stage): recommended t per hasher and the TPR
     it buys per transform, at the target FPR closest to the run's."""
-    thr = data.extra.get("thresholds.csv")
-    need = {"hasher", "target_fpr", "recommended_threshold", "transform", "tpr"}
-    if thr is None or not need <= set(thr.columns) or not len(thr):
+    sub = model.recommended
+    if sub is None:
         return []
-    best = (thr["target_fpr"] - target).abs().min()
-    sub = thr[(thr["target_fpr"] - target).abs() == best]
     tgt = sub["target_fpr"].iat[0]
     head = sub.drop_duplicates("hasher")
     rows = []
@@ -468,9 +443,8 @@ def thresholds_blocks(data, target: float) -> list:
                     "negative pairs; use more photos."),
               ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
                rows)]
-    ok = sub[(sub["recommended_threshold"] >= 0) & sub["tpr"].notna()]
+    ok = model.recommended_tpr
     if len(ok):
-        ok = _sort_mild_to_severe(ok) if "family" in ok.columns else ok
         hashers = sorted(ok["hasher"].unique())
         transforms = list(dict.fromkeys(ok["transform"]))
         cell = {}

@@ -25,7 +25,8 @@ import os
 
 import pandas as pd
 
-from .summary import clopper_pearson, interval_columns, interval_suffix, recommended_column
+from ..metrics.intervals import clopper_pearson
+from .summary import interval_columns, interval_suffix, recommended_column
 
 KEYS = ["hasher", "transform", "negatives"]
 Z95 = 1.959963984540054
@@ -85,6 +86,8 @@ def interval(row, col: str, df: pd.DataFrame) -> tuple[float, float, str]:
         n = int(min(n_pos, n_neg))
     else:
         return math.nan, math.nan, ""
+    if n <= 0:
+        return math.nan, math.nan, "Clopper-Pearson"
     lo, hi = clopper_pearson(int(round(float(v) * n)), n)
     return lo, hi, "Clopper-Pearson"
 

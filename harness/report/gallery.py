@@ -26,7 +26,7 @@ PAD = 6
 
 
 def _thumb(path: str, max_pixels: int = 50_000_000) -> Image.Image:
-    from ..datasets.decode import load_rgb
+    from ..imageio import load_rgb
     try:
         img = Image.fromarray(load_rgb(path, max_pixels=max_pixels))
     except Exception:  # unreadable or missing: say so on the sheet

@@ -13,25 +13,13 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ..metrics.intervals import clopper_pearson
 from ..metrics.roc import auc_from_histograms, eer_from_histograms, fpr_measurable, largest_threshold_at_fpr, tpr_at_fpr
 
 #: FPR points always shown in the per-hasher summary (plus the run's own)
 SUMMARY_FPRS = (1e-3, 1e-4)
 CONFIDENCE = 0.95
-
-
-def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) two-sided interval for a binomial rate k/n:
-    lo = Beta(alpha/2; k, n-k+1), hi = Beta(1-alpha/2; k+1, n-k), with lo = 0
-    when k = 0 and hi = 1 when k = n. (nan, nan) when n = 0."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    alpha = 1 - confidence
-    lo = 0.0 if k <= 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
-    hi = 1.0 if k >= n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return lo, hi
 
 
 def interval_columns(df: pd.DataFrame, col: str) -> tuple[str, str] | None:
@@ -131,7 +119,8 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
             for k, hist in (("tpr", pos), ("fpr", neg)):
                 hits, n = rate_at(hist, ti)
                 row[f"{k}_at_threshold"] = hits / n if n else math.nan
-                row[f"{k}_at_threshold_lo"], row[f"{k}_at_threshold_hi"] = clopper_pearson(hits, n)
+                row[f"{k}_at_threshold_lo"], row[f"{k}_at_threshold_hi"] = (clopper_pearson(hits, n) if n
+                                                                             else (math.nan, math.nan))
             hits, n = rate_at(oo, ti)
             row["orig_orig_matches"], row["orig_orig_pairs"] = hits, n
         rows.append(row)

@@ -66,8 +66,8 @@ def run(n: int, bits: int, threads: int | None = None, scipy_n: int = 8000, coun
         seed: int = 0) -> dict:
     import numba
 
-    from ..errors import ConfigError
-    from ..metrics.hamming import count_within, pair_histogram
+    from harness.errors import ConfigError
+    from harness.metrics.hamming import count_within, pair_histogram
 
     if n < 2:
         raise ConfigError("--n", f"must be an integer >= 2 (got {n})")

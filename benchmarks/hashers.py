@@ -42,7 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from harness.errors import ConfigError
+
+from . import datasets_root
 
 SLOW_HASHERS = {"crop_resistant": 4}     # at most this many images (about 1 s each)
 
@@ -58,16 +60,8 @@ def add_arguments(p) -> None:
 
 
 def _default_source() -> Path | None:
-    here = Path(__file__).resolve().parents[2]
-    candidates = []
-    if os.environ.get("HARNESS_DATASETS"):
-        candidates.append(Path(os.environ["HARNESS_DATASETS"]) / "kodak24")
-    candidates += [Path.cwd().parent / "shared" / "datasets" / "kodak24",
-                   here.parent / "shared" / "datasets" / "kodak24"]
-    for c in candidates:
-        if (c / "images").is_dir():
-            return c / "images"
-    return None
+    folder = datasets_root() / "kodak24" / "images"
+    return folder if folder.is_dir() else None
 
 
 def _parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -141,8 +135,8 @@ def _diffs(hasher, exact: np.ndarray, fast: np.ndarray):
 def bench_one(name: str, paths: list[str], rounds: int) -> dict:
     import warnings
 
-    from ..datasets.decode import load_rgb
-    from ..hashers import get_hasher
+    from harness.hashers import get_hasher
+    from harness.imageio import load_rgb
 
     exact = get_hasher(name)
     with warnings.catch_warnings():
@@ -236,7 +230,7 @@ def to_markdown(results: dict) -> str:
 
 
 def main(args) -> int:
-    from ..hashers import list_hashers
+    from harness.hashers import list_hashers
 
     if args.images < 1 or args.images > 24:
         raise ConfigError("--images", f"must be 1..24 (got {args.images})")

@@ -4,7 +4,7 @@ A standalone script (it does not import harness): run it with the Python of
 a separate venv that has ``perception[benchmarking]`` (perception pins an
 older OpenCV, so it must never be installed next to harness)::
 
-    /work/venv-perception/bin/python harness/bench/perception_script.py \
+    /path/to/venv-perception/bin/python benchmarks/perception_script.py \
         --files files.json --workers 2 --storage /tmp/perception-bench
 
 Pipeline timed end to end, as perception's docs describe it:

@@ -50,8 +50,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..errors import ConfigError
-from . import write_results
+from harness.errors import ConfigError
+
+from . import datasets_root, write_results
 
 
 def add_arguments(p) -> None:
@@ -72,9 +73,7 @@ def add_arguments(p) -> None:
 def _dataset(path: str | None) -> str:
     if path:
         return path
-    root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "..", "shared", "datasets", "caltech101", "images")
-    return os.path.normpath(root)
+    return str(datasets_root() / "caltech101" / "images")
 
 
 def within_evaluations(n: int) -> int:
@@ -82,7 +81,7 @@ def within_evaluations(n: int) -> int:
     hashes as HasherMetric makes it: block pairs (i0 <= j0) of
     GENERIC_BLOCK rows, each evaluated in both directions (about n^2 plus
     the diagonal blocks)."""
-    from ..metrics.distances import GENERIC_BLOCK
+    from harness.metrics.distances import GENERIC_BLOCK
 
     sizes = [min(GENERIC_BLOCK, n - i) for i in range(0, n, GENERIC_BLOCK)]
     return sum(2 * sizes[i] * sizes[j] for i in range(len(sizes)) for j in range(i, len(sizes)))
@@ -92,7 +91,7 @@ def passes(n_query: int, n_reference: int, uncached: int) -> int:
     """Distance passes the metrics stage makes over one negative set: 1
     when HasherMetric keeps its bins between passes (the set has at most
     CACHE_PAIRS pairs), else `uncached` (2 within one set, 3 across)."""
-    from ..metrics.distances import CACHE_PAIRS
+    from harness.metrics.distances import CACHE_PAIRS
 
     return 1 if n_query * n_reference <= CACHE_PAIRS else uncached
 
@@ -110,9 +109,9 @@ def _spread(paths: list[str], n: int) -> list[str]:
 
 def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: int, sample: int,
             n_reference: int = 0) -> dict:
-    from ..datasets.decode import load_rgb
-    from ..hashers import get_hasher
-    from ..metrics.distances import metric_for
+    from harness.hashers import get_hasher
+    from harness.imageio import load_rgb
+    from harness.metrics.distances import metric_for
 
     h = get_hasher(hasher_name)
     # a part: evenly spaced over the name-sorted list, so every category is represented
@@ -174,8 +173,8 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
 
 
 def main(args) -> int:
-    from ..config import load_config
-    from ..datasets import folder_records
+    from harness.config import load_config
+    from harness.datasets import folder_records
 
     folder = _dataset(args.dataset)
     if not os.path.isdir(folder):
@@ -216,7 +215,7 @@ def render_markdown(res: dict) -> str:
     lines = ["# Study cost of cv_radialvariance and crop_resistant", "",
              f"`{res['command']}` at {res['when']} ({res['machine']}, {res['cpus']} CPUs, shared: see load). "
              "Hashing and the distance block are MEASURED (CPU seconds); the study figures are EXTRAPOLATED "
-             "(formulas in harness/bench/study_cost.py).", "",
+             "(formulas in benchmarks/study_cost.py).", "",
              "| hasher | hash ms/image (CPU) | images hashed | distance block | pairs/CPU-s | orig-orig CPU-min "
              "(extrap.) | variant-orig CPU-min (extrap.) | hashing CPU-min (extrap.) "
              "| total CPU-min (extrap.) | load |",

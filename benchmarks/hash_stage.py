@@ -25,8 +25,9 @@ import platform
 import time
 from datetime import datetime, timezone
 
-from ..errors import ConfigError
-from . import write_results
+from harness.errors import ConfigError
+
+from . import datasets_root, write_results
 
 
 def add_arguments(p) -> None:
@@ -40,19 +41,16 @@ def add_arguments(p) -> None:
 
 
 def _default_folder() -> str | None:
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for base in (os.environ.get("HARNESS_DATASETS"), os.path.join(os.path.dirname(root), "shared", "datasets")):
-        if base and os.path.isdir(os.path.join(base, "caltech101", "images")):
-            return os.path.join(base, "caltech101", "images")
-    return None
+    folder = datasets_root() / "caltech101" / "images"
+    return str(folder) if folder.is_dir() else None
 
 
 def measure(folder: str, limit: int, config=None, rounds: int = 2) -> dict:
     """Time compute_rows on the first `limit` photos of `folder`; see the module docstring."""
-    from ..config import load_config
-    from ..datasets.loader import load_records
-    from ..engine.chunks import Item, compute_rows
-    from ..transforms import ORIGINAL
+    from harness.config import load_config
+    from harness.datasets.loader import load_records
+    from harness.engine.chunks import Item, compute_rows
+    from harness.transforms import ORIGINAL
 
     raw = load_config(config).model_dump()
     raw["dataset"] = {"source": "folder", "path": folder, "limit": int(limit)}

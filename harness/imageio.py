@@ -1,4 +1,8 @@
-"""Turn an image file (or bytes, or an array) into an 8-bit RGB numpy array.
+"""Image I/O below every stage: read a file's identity (sha256 of its
+bytes, `sha256_file`) and turn an image file (or bytes, or an array) into an
+8-bit RGB numpy array (`load_rgb`). Datasets, hashers, the engine and the
+report all read images through this module; it imports nothing of the
+harness but `harness.errors`.
 
 One documented conversion, identical for every hasher:
 
@@ -29,6 +33,7 @@ harness.hashers. Other formats decode exactly.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -38,7 +43,32 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import DecodeError
+from .errors import DecodeError
+
+
+def sha256_file(path: str, chunk: int = 1 << 20) -> tuple[str, int]:
+    """sha256 hex digest and size in bytes of a file (the image identity).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile(delete=False) as fh:
+    ...     _ = fh.write(b"abc")
+    >>> sha256_file(fh.name)
+    ('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 3)
+    >>> os.remove(fh.name)
+    """
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
 
 #: default limit: 2 GB of decoded RGB (3 bytes per pixel)
 DEFAULT_MAX_PIXELS = (2 * 1024**3) // 3

@@ -24,8 +24,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ConfigError
-from . import write_results
+from harness.errors import ConfigError
+
+from . import datasets_root, write_results
 
 
 def add_arguments(p) -> None:
@@ -40,7 +41,7 @@ def _folder(name: str) -> Path:
     p = Path(name)
     if p.is_dir():
         return p / "images" if (p / "images").is_dir() else p
-    root = Path(os.environ.get("HARNESS_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
+    root = datasets_root()
     if (root / name / "images").is_dir():
         return root / name / "images"
     raise ConfigError("--datasets", f"{name!r} is neither a folder nor a dataset under {root}")
@@ -54,8 +55,8 @@ def _outcome(fn, rgb):
 
 
 def measure(folder: Path, n_images: int) -> dict:
-    from ..datasets.decode import load_rgb
-    from ..hashers import get_hasher
+    from harness.hashers import get_hasher
+    from harness.imageio import load_rgb
 
     paths = sorted(str(p) for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     if 0 < n_images < len(paths):

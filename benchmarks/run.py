@@ -29,14 +29,15 @@ import sys
 import tempfile
 import time
 
-DEFAULT_PERCEPTION_PYTHON = "/work/venv-perception/bin/python"
-
+from harness.cli import add_output_argument
 
 DEFAULT_DATASETS = "caltech101_tiny,kodak24"
 
 
 def _datasets_root() -> str:
-    return os.environ.get("HARNESS_DATASETS") or os.path.join("..", "shared", "datasets")
+    from . import datasets_root
+
+    return str(datasets_root())
 
 
 def _default_dataset() -> str:
@@ -56,10 +57,11 @@ def add_arguments(p) -> None:
                         f" separately (default: {DEFAULT_DATASETS} under ../shared/datasets)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
-    p.add_argument("--perception-python", default=None,
-                   help=f"python of a venv with perception[benchmarking] (default {DEFAULT_PERCEPTION_PYTHON}"
-                        " if it exists; 'none' skips perception)")
-    p.add_argument("--out", default=os.path.join("results", "bench"), help="folder for run.json and run.md")
+    p.add_argument("--perception-python", default=None, metavar="PYTHON",
+                   help="python of a separate venv with perception[benchmarking] to compare against"
+                        " (default: perception is not run)")
+    add_output_argument(p, help="folder for run.json and run.md (default: results/bench)",
+                        default=os.path.join("results", "bench"))
     p.add_argument("--no-cpu", dest="cpu", action="store_false",
                    help="skip the extra inline run that measures CPU seconds")
     p.add_argument("--memory", default=None, metavar="N,N",
@@ -87,10 +89,10 @@ def _children_cpu() -> float:
 
 def _harness_child(folder: str, limit, workers: int, scheduler=None) -> dict:
     """One timed run (in the process that calls it)."""
-    from ..config import load_config
-    from ..engine import run_experiment
-    from ..engine.executors import default_workers
-    from ..report import write_report
+    from harness.config import load_config
+    from harness.engine import run_experiment
+    from harness.engine.executors import default_workers
+    from harness.report import write_report
 
     cfg = load_config(None).model_dump()
     cfg["dataset"] = {"source": "folder", "path": folder, "limit": limit}
@@ -123,9 +125,9 @@ def _harness_run(folder: str, limit, workers: int, scheduler=None) -> dict:
     scheduler="inline" everything runs in that one process, and its CPU
     seconds (imports included) are recorded too: a figure that load from
     other processes on a shared machine disturbs much less than wall time."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    code = ("import json, sys; from harness.bench.run import _harness_child; "
+    code = ("import json, sys; from benchmarks.run import _harness_child; "
             "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
             "int(sys.argv[3]), None if sys.argv[4] == 'None' else sys.argv[4])))")
     cpu0 = _children_cpu()
@@ -232,7 +234,8 @@ def _ratios(harness: list, perception: list, cpu: list | None = None) -> dict:
 
 
 def _memory_main(args) -> int:
-    from ..errors import ConfigError
+    from harness.errors import ConfigError
+
     from .memory import make_images, measure_run
 
     try:
@@ -269,8 +272,8 @@ def _memory_main(args) -> int:
               "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
               "source": os.path.abspath(source), "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
               "load_after": _loadavg(), "runs": rows}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "run_memory.json"), "w") as fh:
+    os.makedirs(args.output, exist_ok=True)
+    with open(os.path.join(args.output, "run_memory.json"), "w") as fh:
         json.dump(result, fh, indent=2)
     lines = ["# Peak memory of `phash-harness run` vs dataset size and chunk size", "",
              f"Measured {result['date']}; command: `{result['command']}`", "",
@@ -285,15 +288,15 @@ def _memory_main(args) -> int:
     lines += [f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
               f" {r['driver_peak_rss_mib_hashing']} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
               f" {r['largest_worker_peak_mib']} |" for r in rows]
-    with open(os.path.join(args.out, "run_memory.md"), "w") as fh:
+    with open(os.path.join(args.output, "run_memory.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
-    print(f"written {os.path.join(args.out, 'run_memory.json')} and run_memory.md")
+    print(f"written {os.path.join(args.output, 'run_memory.json')} and run_memory.md")
     return 0
 
 
 def main(args) -> int:
-    from ..datasets.folder import list_image_files
-    from ..errors import ConfigError
+    from harness.datasets.folder import list_image_files
+    from harness.errors import ConfigError
 
     if args.memory:
         return _memory_main(args)
@@ -308,9 +311,10 @@ def main(args) -> int:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})") from None
     if not counts or min(counts) < 1:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})")
-    py = args.perception_python
-    if py is None:
-        py = DEFAULT_PERCEPTION_PYTHON if os.path.exists(DEFAULT_PERCEPTION_PYTHON) else "none"
+    py = args.perception_python or "none"
+    if py != "none" and not (os.path.isfile(py) and os.access(py, os.X_OK)):
+        raise ConfigError("--perception-python", f"not an executable file: {py} (a venv's bin/python with "
+                          "perception[benchmarking]; omit the option to skip perception)")
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
@@ -352,10 +356,10 @@ def main(args) -> int:
     if py == "none":
         result["perception_note"] = "perception not run (no --perception-python)."
     result["load_after"] = _loadavg()
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "run.json"), "w") as fh:
+    os.makedirs(args.output, exist_ok=True)
+    with open(os.path.join(args.output, "run.json"), "w") as fh:
         json.dump(result, fh, indent=2)
-    with open(os.path.join(args.out, "run.md"), "w") as fh:
+    with open(os.path.join(args.output, "run.md"), "w") as fh:
         fh.write(_markdown(result))
-    print(f"written {os.path.join(args.out, 'run.json')} and run.md")
+    print(f"written {os.path.join(args.output, 'run.json')} and run.md")
     return 0

@@ -1,5 +1,5 @@
 """Time every family's default sweep on real photos (transform only, no
-hashing): ``python -m harness.transforms.timing [FOLDER] [--limit N]``.
+hashing): ``phash-harness bench transforms [FOLDER] [--limit N]``.
 
 Prints one line per family (median milliseconds per variant over images x
 severities, and the image sizes used) and writes the same table as CSV to
@@ -14,19 +14,20 @@ import statistics
 import sys
 import time
 
-from ..datasets import folder_records, load_rgb, sample_records
-from ..errors import TransformError
-from .apply import apply_transform
-from .families import families_in_order
-from .spec import TransformSpec, variant_seed
+from harness.datasets import folder_records, load_rgb, sample_records
+from harness.errors import TransformError
+from harness.transforms.apply import apply_transform
+from harness.transforms.families import families_in_order
+from harness.transforms.spec import TransformSpec, variant_seed
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.transforms.timing", description=__doc__.splitlines()[0])
+def add_arguments(p) -> None:
     p.add_argument("folder", nargs="?", help="image folder (default: the built-in sample)")
     p.add_argument("--limit", type=int, default=8, help="images to use (default 8)")
     p.add_argument("--output", default=os.path.join("results", "bench", "transforms.csv"))
-    args = p.parse_args(argv)
+
+
+def main(args) -> int:
     recs = folder_records(args.folder)[0] if args.folder else sample_records()
     recs = sorted(recs, key=lambda r: r.name)[:args.limit]
     images = [(r.image_id, load_rgb(r.path)) for r in recs]
@@ -57,4 +58,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.transforms", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))

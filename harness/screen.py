@@ -1,5 +1,9 @@
 """Screening a dataset for duplicates, and hygiene counts for a run.
 
+This module sits above the hashers (it hashes every image with the
+screening hashers) and beside the engine; `phash-harness screen` is its
+front end.
+
 Two images are
 - **exact duplicates** when their bytes are identical (same sha256);
 - **near duplicates** when at least `min_agree` of the screening hashers put
@@ -37,9 +41,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError, DecodeError
-from .decode import DEFAULT_MAX_PIXELS, load_rgb
-from .records import ImageRecord
+from .datasets.records import ImageRecord
+from .errors import ConfigError, DecodeError
+from .hashers import get_hasher, list_hashers
+from .imageio import DEFAULT_MAX_PIXELS, load_rgb
+from .metrics.hamming import hamming_matrix
 
 #: near-duplicate thresholds in bits; other hashers: round(bits / 32)
 DEFAULT_THRESHOLDS = {"phash": 2, "dhash": 2, "ahash": 2, "whash": 2, "pdq": 24}
@@ -48,7 +54,6 @@ BLOCK = 1024
 
 
 def default_hasher_names() -> list[str]:
-    from ..hashers import list_hashers
 
     names = list_hashers()
     return ["phash", "dhash", "pdq" if "pdq" in names else "whash"]
@@ -70,7 +75,6 @@ def default_threshold(bits: int, name: str = "") -> int:
 def build_hashers(names: list[str] | None = None, thresholds: dict | None = None):
     """(hashers, {name: threshold bits}) for screening; ConfigError for an
     unknown or non-Hamming hasher or a threshold out of range."""
-    from ..hashers import get_hasher
 
     names = list(names or default_hasher_names())
     if len(set(names)) != len(names):
@@ -89,11 +93,6 @@ def build_hashers(names: list[str] | None = None, thresholds: dict | None = None
             raise ConfigError("--threshold", f"{name} threshold must be in 0..{bits} bits (got {t})")
         out[name] = int(t)
     return hashers, out
-
-
-def _distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(len(x), len(y)) Hamming distances in bits between packed rows."""
-    return np.bitwise_count(np.bitwise_xor(x[:, None, :], y[None, :, :])).sum(axis=2, dtype=np.int32)
 
 
 def near_pairs(packed: dict[str, np.ndarray], thresholds: dict[str, int], min_agree: int,
@@ -122,7 +121,7 @@ def near_pairs(packed: dict[str, np.ndarray], thresholds: dict[str, int], min_ag
             votes = np.zeros((i1 - i0, j1 - j0), np.int16)
             ds = []
             for k, n in enumerate(names):
-                d = _distances(a[k][i0:i1], b[k][j0:j1])
+                d = hamming_matrix(a[k][i0:i1], b[k][j0:j1], dtype=np.int32)
                 votes += d <= thresholds[n]
                 ds.append(d)
             if within and i0 == j0:
@@ -200,7 +199,6 @@ def _hash_one(rec, hashers, max_pixels):
 
 def _hash_chunk(records, names, max_pixels):
     """Worker: rebuild the hashers by name (default parameters) and hash."""
-    from ..hashers import get_hasher
 
     hashers = [get_hasher(n) for n in names]
     return [_hash_one(r, hashers, max_pixels) for r in records]
@@ -427,7 +425,7 @@ def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
     errors.csv into `out_dir` (all at once: written to a temporary folder,
     then moved)."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ConfigError("--out", f"exists and is not a folder: {out_dir}")
+        raise ConfigError("--output", f"exists and is not a folder: {out_dir}")
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-screen-", dir=parent)
@@ -470,13 +468,13 @@ def resolve_target(target: str, dest: str | None = None, extensions=None):
     """Records for `screen NAME|DIR`: a folder (its MANIFEST.csv if it has
     one next to images/, else every image file under it), a manifest CSV,
     an fsspec URL, or a catalogue dataset fetched under `dest`."""
-    from .catalog import CATALOG, default_dest
-    from .folder import DEFAULT_EXTENSIONS, folder_records
-    from .manifest import manifest_records
+    from .datasets.catalog import CATALOG, default_dest
+    from .datasets.folder import DEFAULT_EXTENSIONS, folder_records
+    from .datasets.manifest import manifest_records
 
     exts = extensions or DEFAULT_EXTENSIONS
     if "://" in target:
-        from .remote import check_url, fsspec_records
+        from .datasets.remote import check_url, fsspec_records
         check_url(target, "NAME|DIR")
         return fsspec_records(target, exts)
     if os.path.isdir(target):
