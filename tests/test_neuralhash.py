@@ -184,3 +184,23 @@ def test_cli_without_package_exits_2_and_writes_nothing(tmp_path, photos):
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["nh.yaml"]
     one = _cli_without_package("hash", photos[0], "--hasher", "neuralhash", cwd=tmp_path)
     assert one.returncode == 2 and INSTALL_HINT in one.stderr and one.stdout == ""
+
+
+# ------------------------------------------------------------ benchmark
+def test_bench_hashers_reports_neuralhash(tmp_path):
+    """`bench hashers --hashers neuralhash` times it and checks the harness's
+    hex against the package's own function (the `naive` way)."""
+    import argparse
+    import json
+
+    from harness.bench import hashers as bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    out = tmp_path / "hashers"
+    args = parser.parse_args(["--hashers", "neuralhash", "--sizes", "300x200", "--images", "3", "--rounds", "1",
+                              "--source", str(dataset_dir("kodak24") / "images"), "--output", str(out)])
+    assert bench.main(args) == 0
+    row, = json.loads(out.with_suffix(".json").read_text())["sizes"]["300x200"]
+    assert row["hasher"] == "neuralhash" and row["bits"] == 96 and row["images"] == 3
+    assert row["exact_equals_naive"] is True and row["default_images_per_s_core"] > 0

