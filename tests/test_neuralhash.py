@@ -204,3 +204,36 @@ def test_bench_hashers_reports_neuralhash(tmp_path):
     row, = json.loads(out.with_suffix(".json").read_text())["sizes"]["300x200"]
     assert row["hasher"] == "neuralhash" and row["bits"] == 96 and row["images"] == 3
     assert row["exact_equals_naive"] is True and row["default_images_per_s_core"] > 0
+
+
+# ------------------------------------------------- documented decode difference
+def test_files_the_package_decodes_differently(tmp_path, photos):
+    """The harness feeds every hasher its one documented decode: EXIF
+    orientation applied, transparency composited on white. The package opens
+    files with ``Image.open(path).convert("RGB")`` (no EXIF orientation,
+    alpha dropped). On such files the harness's hash is the package's hash
+    of the upright, white-composited photo (none of the shared photos is
+    such a file; the test above covers them all)."""
+    from PIL import Image
+
+    with Image.open(photos[1]) as im:
+        rgb = im.convert("RGB")
+    upright = tmp_path / "upright.png"
+    rgb.save(upright)
+    rotated = tmp_path / "exif6.png"              # stored turned; EXIF 6 says: turn 90 degrees clockwise to view
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif.tobytes())
+    assert hash_image(str(rotated), "neuralhash") == neuralhash.get_neuralhash_hex(str(upright))
+    assert hash_image(str(rotated), "neuralhash") != neuralhash.get_neuralhash_hex(str(rotated))
+
+    rgba = rgb.convert("RGBA")
+    alpha = np.full((rgb.height, rgb.width), 255, np.uint8)
+    alpha[:, : rgb.width // 2] = 0                # left half transparent
+    rgba.putalpha(Image.fromarray(alpha))
+    clear = tmp_path / "alpha.png"
+    rgba.save(clear)
+    on_white = tmp_path / "on_white.png"
+    Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB").save(on_white)
+    assert hash_image(str(clear), "neuralhash") == neuralhash.get_neuralhash_hex(str(on_white))
+    assert hash_image(str(clear), "neuralhash") != neuralhash.get_neuralhash_hex(str(clear))
