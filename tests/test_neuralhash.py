@@ -192,7 +192,7 @@ def test_bench_hashers_reports_neuralhash(tmp_path):
     import argparse
     import json
 
-    from harness.bench import hashers as bench
+    from benchmarks import hashers as bench
 
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)

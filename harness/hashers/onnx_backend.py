@@ -46,7 +46,6 @@ from importlib import metadata
 import numpy as np
 from PIL import Image
 
-from ..datasets.records import sha256_file
 from ..errors import ConfigError
 from ..imageio import sha256_file
 from .base import Hasher
