@@ -19,9 +19,12 @@ from .hashers import get_hasher, list_hashers  # noqa: E402
 def hash_image(image, hasher: str = "phash", **params) -> str:
     """Hash an image file path, bytes, Pillow image or RGB array with the
     named hasher; returns the hex string (equal to the reference library's).
-    The image goes through the one documented RGB conversion
-    (harness.datasets.decode); ``fast_decode=True`` opts into reduced-size
-    JPEG decoding for files (not bit-exact)."""
+    A file is decoded as the hasher's reference tool decodes it (imagehash
+    and PDQ: Pillow's ``convert`` of the opened file, alpha dropped; OpenCV:
+    as ``cv2.imread``; see harness.datasets.decode); ``decode=
+    "composite_white"`` composites alpha onto white instead, and
+    ``fast_decode=True`` opts into reduced-size JPEG decoding for files (not
+    bit-exact)."""
     h = get_hasher(hasher, **params)
     return h.to_hex(h.hash_file(image))
 

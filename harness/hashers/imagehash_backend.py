@@ -80,8 +80,8 @@ class ImagehashHasher(Hasher):
         return hash_size * hash_size
 
     def _ref_kwargs(self) -> dict:
-        """Parameters passed to the imagehash function (fast_decode is ours)."""
-        return {k: v for k, v in self.params.items() if k != "fast_decode"}
+        """Parameters passed to the imagehash function (decode and fast_decode are ours)."""
+        return {k: v for k, v in self.params.items() if k not in ("decode", "fast_decode")}
 
     def reference(self, img: Image.Image):
         """Call imagehash directly on a Pillow image (the reference result)."""
