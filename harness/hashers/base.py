@@ -52,6 +52,12 @@ class Hasher(ABC):
     fast_decode_suitable: bool = True
     #: fast_decode never reduces an image below this many pixels per side
     min_decode_side: int = 1
+    #: distances are multiples of this between hashes whose coefficients do
+    #: not tie at the median (2: bits = coefficient > median, so such hashes
+    #: have bits // 2 ones and even distances; phash, pdq, whash, whash_db4).
+    #: A nominal value: reports use the granularity measured on the histogram
+    #: (harness.metrics.granularity)
+    distance_granularity: int = 1
     #: how the reference tool converts a decoded file to RGB
     #: (a `harness.datasets.decode.CONVERSIONS` value)
     reference_decode: str = "pillow"
