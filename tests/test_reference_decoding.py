@@ -175,6 +175,8 @@ def test_composite_white_is_the_former_conversion_and_its_own_identity(files):
         assert old.params["decode"] == "composite_white" and "decode" not in ref.params
         assert old.key != ref.key and old.label == f"{name}[decode=composite_white]"
         assert get_hasher(name, decode="reference").key == ref.key
+        both = get_hasher(name, decode="composite_white", fast_decode=True)
+        assert both.decode_options == {"convert": "composite_white", "fast_decode": 1}
         assert np.array_equal(old.hash_file(files["RGBA"]), old.hash(got))
     # an array with alpha follows the hasher's decode too
     arr = np.dstack([load_rgb(files["RGBA"]), np.full(got.shape[:2], 7, np.uint8)])

@@ -89,8 +89,9 @@ class Hasher(ABC):
 
     @property
     def decode_options(self) -> dict:
-        """Keyword arguments for `harness.datasets.decode.load_rgb` for this hasher."""
-        opts = {"convert": self.conversion}
+        """Keyword arguments for `harness.datasets.decode.load_rgb` for this
+        hasher (``convert`` left out when it is load_rgb's default, "pillow")."""
+        opts = {} if self.conversion == "pillow" else {"convert": self.conversion}
         if self.fast_decode:
             opts["fast_decode"] = self.fast_decode
         return opts
