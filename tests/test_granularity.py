@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness import get_hasher, list_hashers
-from harness.metrics import distance_granularity, effective_threshold, threshold_text
+from harness.metrics import distance_granularity, effective_threshold, granularity_at, threshold_text
 
 from tests.helpers import dataset_dir
 
@@ -81,3 +81,21 @@ def test_a_tie_at_the_median_breaks_the_rule():
     coefficients tie at the median, and its pHash has an odd number of ones."""
     flat = np.full((64, 64, 3), 128, np.uint8)
     assert np.bitwise_count(get_hasher("phash").hash(flat)).sum() % 2 == 1
+
+
+def test_granularity_at_keeps_the_claim_only_where_no_pair_sits_between():
+    even = np.zeros(40, np.int64)
+    even[::2] = 3                               # orig-orig: every distance even
+    tied = np.zeros(40, np.int64)
+    tied[35] = 1                                # one tied variant pair at 35
+    assert granularity_at(31, 2, even, tied) == 2
+    assert granularity_at(35, 2, even, tied) == 1
+    assert threshold_text(35, granularity_at(35, 2, even, tied)) == "35"
+    assert threshold_text(31, granularity_at(31, 2, even, tied)) == "31 (= 30, distances are even)"
+
+
+def test_report_threshold_cells_quote_the_effective_threshold():
+    from harness.report.build import fmt_threshold
+    assert fmt_threshold(31.0, "bits", 2) == "31 (= 30, distances are even)"
+    assert fmt_threshold(30.0, "bits", 2) == "30" and fmt_threshold(-1, "bits", 2) == "none"
+    assert fmt_threshold(float("nan")) == "not measurable"

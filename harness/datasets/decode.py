@@ -10,7 +10,12 @@ which follows the hasher's reference tool (``convert``, see below):
    MAX_IMAGE_PIXELS and refuses above twice it) never refuses an image that
    `max_pixels` allows; its refusal reads as a `max_pixels` refusal too.
 2. The first frame is used for animated formats (GIF, APNG, WebP).
-3. EXIF orientation is applied once (`ImageOps.exif_transpose`).
+3. EXIF orientation is applied once (`ImageOps.exif_transpose`), for every
+   hasher: photos are hashed upright. ``cv2.imread`` does the same; imagehash
+   and PDQ called on ``Image.open(path)`` do not, so for a file whose EXIF
+   orientation is not 1 (none in Caltech-101 or Kodak24) the harness's
+   imagehash and PDQ hashes are those of the upright photo, not the
+   reference call's on the stored pixels.
 4. Mode conversion to RGB, one of three ``convert`` modes:
    - ``"pillow"`` (the default; imagehash's and PDQ's reference): Pillow's
      own ``convert("RGB")`` of the opened image, as the reference tools do

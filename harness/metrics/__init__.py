@@ -14,7 +14,7 @@ file or network I/O).
   binomial model, bit flip rates;
 - tables.analyse: every result table of a run.
 """
-from .granularity import distance_granularity, effective_threshold, threshold_text
+from .granularity import distance_granularity, effective_threshold, granularity_at, threshold_text
 from .hamming import (close_pairs, count_pairs, count_within, distance_histogram, nearest_other,
                       pair_histogram, pair_histogram_numpy, paired_distances)
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold
@@ -26,7 +26,7 @@ from .summary import summarise
 __all__ = [
     "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
     "distance_granularity", "distance_histogram", "eer_from_histograms", "effective_threshold",
-    "fpr_measurable", "largest_threshold_at_fpr",
+    "fpr_measurable", "granularity_at", "largest_threshold_at_fpr",
     "micro_average_precision", "nearest_other", "pair_histogram", "pair_histogram_numpy", "paired_distances",
     "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "threshold_text",
     "tpr_at_fpr",

@@ -14,6 +14,8 @@ pairs is measured on its histogram, never assumed:
   is even;
 - `effective_threshold(t, g)`: the largest multiple of `g` not above `t`
   (the threshold that selects the same pairs);
+- `granularity_at(t, g, *hists)`: g, or 1 when some pair of the given
+  histograms lies between the effective threshold and t;
 - `threshold_text(t, g)`: ``"31 (= 30, distances are even)"``.
 
 Hashers state the granularity their algorithm gives when nothing ties
@@ -59,6 +61,25 @@ def effective_threshold(t: int, granularity: int) -> int:
     return t if t < 0 else t - t % g
 
 
+def granularity_at(t: int, granularity: int, *hists) -> int:
+    """`granularity` when no pair of any histogram in `hists` lies at a
+    distance in (effective_threshold(t, granularity), t], else 1: so
+    ``threshold_text(t, granularity_at(t, g, *hists))`` claims "t = effective"
+    only when the two thresholds select the same pairs of every histogram
+    (e.g. the orig-orig pairs give g = 2, and a few tied variants must not
+    sit exactly at t).
+
+    >>> granularity_at(31, 2, [0] * 31 + [0, 5]), granularity_at(31, 2, [0] * 31 + [1])
+    (2, 1)
+    """
+    eff = effective_threshold(t, granularity)
+    for h in hists:
+        h = np.asarray(h)
+        if h[eff + 1: int(t) + 1].sum() > 0:
+            return 1
+    return int(granularity)
+
+
 def threshold_text(t: int, granularity: int) -> str:
     """A threshold as a reader should quote it.
 
@@ -76,4 +97,4 @@ def threshold_text(t: int, granularity: int) -> str:
     return f"{int(t)} (= {eff}, {why})"
 
 
-__all__ = ["distance_granularity", "effective_threshold", "threshold_text"]
+__all__ = ["distance_granularity", "effective_threshold", "granularity_at", "threshold_text"]

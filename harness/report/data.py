@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..metrics.granularity import distance_granularity
 from ..metrics.summary import histogram_vector
 
 KNOWN_FILES = {"metrics.csv", "histograms.parquet", "run.json", "images.csv", "errors.csv",
@@ -63,6 +64,14 @@ class ResultsFolder:
 
     def distance_unit(self, hasher: str) -> str:
         return "bits" if self.distance_name(hasher) == "hamming" else f"{self.distance_name(hasher)} bin"
+
+    def granularity(self, hasher: str, kind: str = "orig-orig") -> int:
+        """Distance granularity measured on `hasher`'s `kind` pairs
+        (`harness.metrics.granularity.distance_granularity`): 2 when every
+        such pair is at an even Hamming distance; 1 for other distances."""
+        if self.distance_name(hasher) != "hamming":
+            return 1
+        return distance_granularity(self.hist(hasher, kind))
 
     def hist(self, hasher: str, kind: str, transform: str | None = None,
              transforms: list[str] | None = None) -> np.ndarray:
