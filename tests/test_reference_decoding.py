@@ -229,3 +229,16 @@ def test_cli_hash_follows_the_reference_and_the_option(files):
     out = run_cli("hash", "--hasher", "pdq", "--param", "decode=composite_white", str(files["LA"]))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == old.to_hex(old.hash_file(files["LA"])) != ref
+
+
+def test_duplicate_screen_hashes_each_file_the_reference_way(files):
+    """The screen decodes once and gives each hasher its own conversion (the
+    16-bit file differs between Pillow's and cv2.imread's)."""
+    from harness.datasets.records import ImageRecord
+    from harness.datasets.screen import _hash_one
+
+    hashers = [get_hasher("phash"), get_hasher("cv_phash"), get_hasher("pdq")]
+    for kind in ("I;16", "RGBA"):
+        packed, reason = _hash_one(ImageRecord(kind, kind, str(files[kind]), kind, 0), hashers, 10**8)
+        assert reason is None
+        assert [p.tobytes() for p in packed] == [h.hash_file(files[kind]).tobytes() for h in hashers], kind
