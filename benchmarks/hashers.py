@@ -10,8 +10,9 @@ quality 90; portrait photos are turned to landscape first):
   image includes thread overhead); ``Image.open`` + ``np.asarray`` + ``pdqhash.compute``;
   ``Image.open`` + ``np.asarray`` + ``cvtColor`` to BGR + OpenCV ``compute``;
 - ``cv2.imread`` (OpenCV hashers only): OpenCV's own decoder + ``compute``,
-  which is often faster than Pillow's decode; the harness does not use it
-  because every hasher must see the same documented Pillow conversion;
+  which is often faster than Pillow's decode; the harness decodes with
+  Pillow (one decode shared by every hasher) and converts as cv2.imread
+  does (``reference_decode = "opencv"``);
 - ``default``: the harness's bit-exact path for files (``Hasher.hash_file``:
   the documented decode, then the hasher);
 - ``array``: the engine's path (``hasher.hash(load_rgb(path))``: decode to a

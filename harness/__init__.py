@@ -24,9 +24,10 @@ from .results import Results  # noqa: E402
 def hash_image(image, hasher: str = "phash", **params) -> str:
     """Hash one image with a named hasher.
 
-    The image goes through the one documented RGB conversion
-    (harness.imageio); the hex string equals the reference
-    library's (imagehash, pdqhash, OpenCV img_hash).
+    A file is decoded as the hasher's reference tool decodes it (imagehash
+    and PDQ: Pillow's ``convert`` of the opened file, alpha dropped; OpenCV:
+    as ``cv2.imread``; see harness.imageio), so the hex string equals the
+    reference library's (imagehash, pdqhash, OpenCV img_hash).
 
     Parameters
     ----------
@@ -36,9 +37,10 @@ def hash_image(image, hasher: str = "phash", **params) -> str:
     hasher : str, default "phash"
         A name from `list_hashers`.
     **params
-        Hasher parameters (e.g. ``hash_size=16``); ``fast_decode=True``
-        opts into reduced-size JPEG decoding for files (not bit-exact, a
-        different hasher identity).
+        Hasher parameters (e.g. ``hash_size=16``); ``decode="composite_white"``
+        composites alpha onto white instead of dropping it, and
+        ``fast_decode=True`` opts into reduced-size JPEG decoding for files
+        (not bit-exact); both are different hasher identities.
 
     Returns
     -------

@@ -4,7 +4,8 @@ bytes, `sha256_file`) and turn an image file (or bytes, or an array) into an
 report all read images through this module; it imports nothing of the
 harness but `harness.errors`.
 
-One documented conversion, identical for every hasher:
+The same steps for every hasher, except the mode conversion of step 4,
+which follows the hasher's reference tool (``convert``, see below):
 
 1. Pillow opens the file; the declared size is checked against `max_pixels`
    before any pixel is decoded (decompression bombs are refused). Pillow's
@@ -13,15 +14,36 @@ One documented conversion, identical for every hasher:
    MAX_IMAGE_PIXELS and refuses above twice it) never refuses an image that
    `max_pixels` allows; its refusal reads as a `max_pixels` refusal too.
 2. The first frame is used for animated formats (GIF, APNG, WebP).
-3. EXIF orientation is applied once (`ImageOps.exif_transpose`).
-4. Mode conversion to RGB:
-   - ``RGB`` as is; ``L``/``1``/``P`` without transparency -> ``RGB`` by
-     Pillow's ``convert("RGB")``;
-   - ``I;16``/``I``/``F`` (16-bit or float greyscale) -> scaled to 8 bits by
-     taking the top 8 bits of 16-bit data (value >> 8), then grey -> RGB;
-   - any mode with transparency (``RGBA``, ``LA``, ``P`` with a transparent
-     index, ``PA``) -> composited onto a white background;
-   - ``CMYK``/``YCbCr``/``LAB`` -> Pillow's ``convert("RGB")``.
+3. EXIF orientation is applied once (`ImageOps.exif_transpose`), for every
+   hasher: photos are hashed upright. ``cv2.imread`` does the same; imagehash
+   and PDQ called on ``Image.open(path)`` do not, so for a file whose EXIF
+   orientation is not 1 (none in Caltech-101 or Kodak24) the harness's
+   imagehash and PDQ hashes are those of the upright photo, not the
+   reference call's on the stored pixels.
+4. Mode conversion to RGB, one of three ``convert`` modes:
+   - ``"pillow"`` (the default; imagehash's and PDQ's reference): Pillow's
+     own ``convert("RGB")`` of the opened image, as the reference tools do
+     with ``Image.open(path)``: alpha is dropped (the colour under a
+     transparent pixel is kept), a palette's transparent index keeps its
+     palette colour, 16-bit and 32-bit greyscale (``I;16``, ``I``) are
+     clipped to 0..255 (not scaled: Pillow's conversion), ``F`` clipped and
+     truncated, ``CMYK``/``YCbCr``/``LAB`` by Pillow's formulas. imagehash
+     calls ``convert("L")``/``convert("HSV")`` on the opened image; for
+     every mode above that equals converting this RGB result (tests check
+     it bit for bit on RGBA, LA, palette-with-transparency and 16-bit
+     files);
+   - ``"opencv"`` (the OpenCV img_hash hashers' reference, ``cv2.imread``
+     with IMREAD_COLOR): alpha dropped as above; ``I;16``/``I`` keep their
+     top 8 bits (value >> 8, as libpng's strip-16 in ``cv2.imread``); ``F``
+     clipped; other modes as ``"pillow"`` (CMYK JPEGs: Pillow's formula,
+     which differs from OpenCV's libjpeg conversion by at most 1 level);
+   - ``"composite_white"`` (opt-in, the harness's conversion before
+     reference decoding): any mode with transparency (``RGBA``, ``LA``,
+     ``P`` with a transparent index, ``PA``) composited onto a white
+     background; 16-bit greyscale by its top 8 bits as ``"opencv"``.
+   For a file without transparency or 16/32-bit samples (every photo of
+   Caltech-101 and Kodak24) the three modes give the same pixels;
+   `load_rgb_modes` decodes such a file once for all of them.
 5. The result is a C-contiguous ``uint8`` array of shape (height, width, 3).
 
 Opt-in reduced-size decoding (``fast_decode=N``, N >= 1; default 0 = off):
@@ -76,34 +98,72 @@ DEFAULT_MAX_PIXELS = (2 * 1024**3) // 3
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    mode = img.mode
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in img.info
-    )
-    if has_alpha:
+#: the mode conversions of step 4 (module docstring)
+CONVERSIONS = ("pillow", "opencv", "composite_white")
+#: greyscale modes with more than 8 bits per sample
+_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
+
+
+def _check_convert(convert: str) -> None:
+    if convert not in CONVERSIONS:
+        raise ValueError(f"convert must be one of {', '.join(CONVERSIONS)} (got {convert!r})")
+
+
+def conversion_of(img: Image.Image, convert: str) -> str:
+    """The conversion `convert` actually applies to an image of this mode:
+    ``"composite"`` (alpha composited on white), ``"top8"`` (16/32-bit grey
+    by its top 8 bits), ``"clip"`` (Pillow's clipping conversion of deep
+    greyscale) or ``"plain"`` (Pillow's ``convert("RGB")``, or the image as
+    is when it is RGB). Two modes with the same value give the same pixels.
+
+    >>> from PIL import Image
+    >>> rgba = Image.new("RGBA", (2, 2))
+    >>> [conversion_of(rgba, c) for c in CONVERSIONS]
+    ['plain', 'plain', 'composite']
+    >>> [conversion_of(Image.new("RGB", (2, 2)), c) for c in CONVERSIONS]
+    ['plain', 'plain', 'plain']
+    """
+    _check_convert(convert)
+    if convert == "composite_white" and _has_alpha(img):
+        return "composite"
+    if img.mode in _DEEP_MODES:
+        return "clip" if convert == "pillow" else "top8"
+    return "plain"
+
+
+def _to_rgb(img: Image.Image, convert: str = "pillow") -> Image.Image:
+    how = conversion_of(img, convert)
+    if how == "composite":
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if how == "top8":
         arr = np.asarray(img)
-        if mode == "F":
+        if img.mode == "F":
             arr = np.clip(arr, 0, 255).astype(np.uint8)
-        elif mode == "I":
+        elif img.mode == "I":
             # 32-bit integer images from 16-bit PNGs hold 0..65535
             arr = (np.clip(arr, 0, 65535) >> 8).astype(np.uint8)
         else:
             arr = (arr.astype(np.uint32) >> 8).astype(np.uint8)
         return Image.fromarray(arr, mode="L").convert("RGB")
-    if mode == "RGB":
+    if img.mode == "RGB":
         return img
-    return img.convert("RGB")
+    with warnings.catch_warnings():
+        # "Palette images with Transparency expressed in bytes should be converted
+        # to RGBA images": the reference tools convert such files to RGB too
+        warnings.simplefilter("ignore", UserWarning)
+        return img.convert("RGB")
 
 
-def pil_to_rgb_array(img: Image.Image) -> np.ndarray:
+def pil_to_rgb_array(img: Image.Image, convert: str = "pillow") -> np.ndarray:
     """Apply steps 3-5 of the module conversion to an open Pillow image."""
     img = ImageOps.exif_transpose(img)
-    rgb = _to_rgb(img)
+    rgb = _to_rgb(img, convert)
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
@@ -129,28 +189,49 @@ def _bomb_reason(exc: Exception, max_pixels: int) -> str:
             "(decompression bomb refused by Pillow before decoding)")
 
 
-def _opened_to_rgb(img: Image.Image, as_image: bool):
+def _opened_to_rgb(img: Image.Image, as_image: bool, converts=("pillow",)):
     """Steps 3-5 for an image `load_rgb` opened itself (so it may be changed in
     place: no full-size copy when there is no EXIF orientation). `as_image`
-    returns the RGB Pillow image instead of the array (same pixels)."""
+    returns the RGB Pillow image instead of the array (same pixels). With
+    several `converts`, a dict {convert: result}, one object per distinct
+    `conversion_of` (converting once where the modes agree)."""
     ImageOps.exif_transpose(img, in_place=True)
-    rgb = _to_rgb(img)
-    return rgb if as_image else np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    done, out = {}, {}
+    for convert in converts:
+        how = conversion_of(img, convert)
+        if how not in done:
+            rgb = _to_rgb(img, convert)
+            done[how] = rgb if as_image else np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+        out[convert] = done[how]
+    return out
 
 
 def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0,
-             as_image: bool = False) -> np.ndarray:
+             as_image: bool = False, convert: str = "pillow") -> np.ndarray:
     """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
 
     `source` may be a path, raw bytes, a Pillow image or an array
-    ((h, w), (h, w, 3) or (h, w, 4) uint8; RGBA is composited on white).
-    `fast_decode`: see the module docstring. `as_image=True` (files and bytes
-    only) returns the converted ``RGB`` Pillow image instead of the array.
+    ((h, w), (h, w, 3) or (h, w, 4) uint8; RGBA goes through `convert`).
+    `fast_decode`, `convert`: see the module docstring. `as_image=True`
+    (files and bytes only) returns the converted ``RGB`` Pillow image
+    instead of the array.
     """
+    return load_rgb_modes(source, (convert,), max_pixels, fast_decode, as_image)[convert]
+
+
+def load_rgb_modes(source: ImageSource, converts=("pillow",), max_pixels: int = DEFAULT_MAX_PIXELS,
+                   fast_decode: int = 0, as_image: bool = False) -> dict:
+    """`load_rgb` for several `convert` modes at once: ``{convert: array}``.
+    The file is read and decoded once; modes that give the same pixels for
+    this image (`conversion_of`) share one array object, so a caller can
+    make transform variants once per distinct array."""
+    converts = tuple(dict.fromkeys(converts))
+    for convert in converts:
+        _check_convert(convert)
     if isinstance(source, np.ndarray):
-        return array_to_rgb(source)
+        return {c: array_to_rgb(source, c) for c in converts}
     if isinstance(source, Image.Image):
-        return pil_to_rgb_array(source)
+        return {c: pil_to_rgb_array(source, c) for c in converts}
     try:
         if isinstance(source, (bytes, bytearray)):
             fh = io.BytesIO(source)
@@ -180,7 +261,7 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
                     # asking for n_frames would parse (and trust) every later frame
                     _apply_fast_decode(img, fast_decode)
                     img.load()
-                    return _opened_to_rgb(img, as_image)
+                    return _opened_to_rgb(img, as_image, converts)
             except Image.DecompressionBombError as exc:
                 raise DecodeError(_bomb_reason(exc, max_pixels)) from None
             except UnidentifiedImageError:
@@ -219,8 +300,10 @@ def _size_of(fh) -> int:
         return -1
 
 
-def array_to_rgb(arr: np.ndarray) -> np.ndarray:
-    """Validate and convert a numpy image to (h, w, 3) uint8 RGB."""
+def array_to_rgb(arr: np.ndarray, convert: str = "pillow") -> np.ndarray:
+    """Validate and convert a numpy image to (h, w, 3) uint8 RGB (an (h, w, 4)
+    array is RGBA: its alpha is dropped, or composited on white with
+    ``convert="composite_white"``)."""
     arr = np.asarray(arr)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
@@ -229,7 +312,7 @@ def array_to_rgb(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     elif arr.ndim == 3 and arr.shape[2] == 4:
-        return pil_to_rgb_array(Image.fromarray(arr, mode="RGBA"))
+        return pil_to_rgb_array(Image.fromarray(arr, mode="RGBA"), convert)
     elif arr.ndim == 3 and arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:

@@ -23,6 +23,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from .metrics.granularity import distance_granularity
 from .metrics.summary import histogram_vector
 
 #: kinds of pair in histograms.parquet
@@ -272,6 +273,14 @@ class Results:
     def distance_unit(self, hasher: str) -> str:
         """'bits' for Hamming hashers, else '<distance> bin'."""
         return "bits" if self.distance_name(hasher) == "hamming" else f"{self.distance_name(hasher)} bin"
+
+    def granularity(self, hasher: str, kind: str = "orig-orig") -> int:
+        """Distance granularity measured on `hasher`'s `kind` pairs
+        (`harness.metrics.granularity.distance_granularity`): 2 when every
+        such pair is at an even Hamming distance; 1 for other distances."""
+        if self.distance_name(hasher) != "hamming":
+            return 1
+        return distance_granularity(self.hist(hasher, kind))
 
     def transforms_of(self, family: str | None = None) -> list[str]:
         """Transform keys of the run (of one family), sorted."""

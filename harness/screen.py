@@ -44,7 +44,7 @@ import numpy as np
 from .datasets.records import ImageRecord
 from .errors import ConfigError, DecodeError
 from .hashers import get_hasher, list_hashers
-from .imageio import DEFAULT_MAX_PIXELS, load_rgb
+from .imageio import DEFAULT_MAX_PIXELS, load_rgb, load_rgb_modes
 from .metrics.hamming import hamming_matrix
 
 #: near-duplicate thresholds in bits; other hashers: round(bits / 32)
@@ -189,8 +189,10 @@ class ScreenResult:
 
 def _hash_one(rec, hashers, max_pixels):
     try:
-        rgb = load_rgb(rec.path, max_pixels=max_pixels)
-        return [np.asarray(h.hash(rgb), dtype=np.uint8) for h in hashers], None
+        # one decode; each hasher gets its reference tool's mode conversion
+        convert = [getattr(h, "conversion", "pillow") for h in hashers]
+        arrays = load_rgb_modes(rec.path, convert, max_pixels=max_pixels)
+        return [np.asarray(h.hash(arrays[c]), dtype=np.uint8) for h, c in zip(hashers, convert)], None
     except DecodeError as exc:
         return None, exc.reason
     except Exception as exc:  # a hasher failing on one image must not stop the screen

@@ -1,7 +1,9 @@
 """Decoding before hashing: EXIF orientation applied once; palette, alpha,
-CMYK, 16-bit and greyscale images converted one documented way (see
-harness.imageio) and identically for every hasher; opt-in
-fast_decode."""
+CMYK, 16-bit and greyscale images converted the documented way (see
+harness.imageio): as each hasher's reference tool does (imagehash
+and PDQ: Pillow's convert; OpenCV: cv2.imread's), or alpha composited on
+white on request; opt-in fast_decode. tests/test_reference_decoding.py
+compares with the reference tools themselves."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,10 +24,13 @@ def photo():
     return np.asarray(Image.fromarray(load_rgb(rec.path)).resize((160, 120), Image.Resampling.BILINEAR))
 
 
-def _every_hasher_sees(path, expected):
+def _every_hasher_sees(path, expected, **params):
+    """Each hasher's hash of the file equals its hash of `expected` (an array,
+    or {conversion: array} when the hashers' conversions differ)."""
     for name in HASHERS:
-        h = get_hasher(name)
-        assert np.array_equal(h.hash_file(path), h.hash(expected)), name
+        h = get_hasher(name, **params)
+        want = expected[h.conversion] if isinstance(expected, dict) else expected
+        assert np.array_equal(h.hash_file(path), h.hash(want)), name
 
 
 def test_exif_orientation_is_applied_once(tmp_path, photo):
@@ -66,27 +71,36 @@ def test_greyscale_and_palette_and_16bit(tmp_path, photo):
         assert im.mode.startswith("I")
     exp16 = np.repeat((sixteen >> 8).astype(np.uint8)[:, :, None], 3, axis=2)
     assert np.array_equal(exp16, exp_grey)
-    assert np.array_equal(load_rgb(tmp_path / "g16.png"), exp16)
-    _every_hasher_sees(tmp_path / "g16.png", exp16)
+    clipped = np.repeat(np.minimum(sixteen, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    # Pillow's convert (imagehash, PDQ) clips; cv2.imread and composite_white keep the top 8 bits
+    assert np.array_equal(load_rgb(tmp_path / "g16.png"), clipped)
+    assert np.array_equal(load_rgb(tmp_path / "g16.png", convert="opencv"), exp16)
+    assert np.array_equal(load_rgb(tmp_path / "g16.png", convert="composite_white"), exp16)
+    _every_hasher_sees(tmp_path / "g16.png", {"pillow": clipped, "opencv": exp16})
+    _every_hasher_sees(tmp_path / "g16.png", exp16, decode="composite_white")
 
 
-def test_alpha_is_composited_on_white(tmp_path, photo):
+def test_alpha_is_dropped_or_composited_on_white_on_request(tmp_path, photo):
     h, w = photo.shape[:2]
     alpha = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
     Image.fromarray(np.dstack([photo, alpha])).save(tmp_path / "rgba.png")
+    assert np.array_equal(load_rgb(tmp_path / "rgba.png"), photo)   # the reference tools drop alpha
+    _every_hasher_sees(tmp_path / "rgba.png", photo)
     a = alpha[:, :, None].astype(np.float64) / 255
     expected = photo * a + 255 * (1 - a)
-    got = load_rgb(tmp_path / "rgba.png")
+    got = load_rgb(tmp_path / "rgba.png", convert="composite_white")
     assert np.abs(got.astype(np.float64) - expected).max() <= 1.0   # 8-bit rounding only
     assert (got[:, 0] == 255).all()                                 # alpha 0 -> white
     assert np.array_equal(got[:, -1], photo[:, -1])                 # alpha 255 -> the photo
-    _every_hasher_sees(tmp_path / "rgba.png", got)
+    _every_hasher_sees(tmp_path / "rgba.png", got, decode="composite_white")
 
-    la = Image.fromarray(np.dstack([np.asarray(Image.fromarray(photo).convert("L")), alpha]), mode="LA")
+    grey = np.asarray(Image.fromarray(photo).convert("L"))
+    la = Image.fromarray(np.dstack([grey, alpha]), mode="LA")
     la.save(tmp_path / "la.png")
-    got_la = load_rgb(tmp_path / "la.png")
+    assert np.array_equal(load_rgb(tmp_path / "la.png"), np.repeat(grey[:, :, None], 3, axis=2))
+    got_la = load_rgb(tmp_path / "la.png", convert="composite_white")
     assert (got_la[:, 0] == 255).all() and (got_la[..., 0] == got_la[..., 2]).all()
-    _every_hasher_sees(tmp_path / "la.png", got_la)
+    _every_hasher_sees(tmp_path / "la.png", got_la, decode="composite_white")
 
 
 def test_cmyk_jpeg_is_converted_not_inverted(tmp_path, photo):

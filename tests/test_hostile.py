@@ -176,10 +176,11 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     two = np.array([[[0, 0, 0], [255, 255, 255]], [[255, 0, 0], [0, 0, 255]]], dtype=np.uint8)
     put("two_by_two.png", encode(Image.fromarray(two), "PNG"), Hash(two))
 
-    # 16-bit PNGs written by hand: the top 8 bits are kept
+    # 16-bit PNGs written by hand: greyscale is clipped to 0..255 (Pillow's
+    # convert, the reference tools' decode); RGB keeps the top 8 bits
     g16 = (np.add.outer(np.arange(48) * 1000, np.arange(40) * 317) % 65536).astype(">u2")
     put("grey16.png", png_raw(40, 48, 16, 0, [r.tobytes() for r in g16]),
-        Hash(grey_to_rgb((g16.astype(np.uint32) >> 8).astype(np.uint8))))
+        Hash(grey_to_rgb(np.minimum(g16.astype(np.uint32), 255).astype(np.uint8))))
     c16 = np.stack([g16, g16[::-1], g16.astype(np.uint32) * 7 % 65536], axis=2).astype(">u2")
     put("rgb16.png", png_raw(40, 48, 16, 2, [r.tobytes() for r in c16]),
         Hash((c16.astype(np.uint32) >> 8).astype(np.uint8)))
@@ -193,20 +194,20 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     nk = 255 - c[:, :, 3:4]
     put("cmyk.jpg", cmyk_bytes, Hash(np.clip(nk - muldiv255(c[:, :, :3], nk), 0, 255).astype(np.uint8)))
 
-    # palette with a transparent index: transparent pixels become white
+    # palette with a transparent index: transparent pixels keep their palette colour
+    # (alpha dropped, as the reference tools' convert("RGB") does)
     idx = (np.add.outer(np.arange(30), np.arange(50)) % 5).astype(np.uint8)
     palette = np.array([[0, 0, 0], [250, 20, 20], [20, 250, 20], [20, 20, 250], [120, 60, 200]], np.uint8)
     pimg = Image.fromarray(idx, mode="P")
     pimg.putpalette(palette.ravel().tolist())
     want = palette[idx].copy()
-    want[idx == 0] = 255
     put("palette_transparent.png", encode(pimg, "PNG", transparency=0), Hash(want))
 
-    # LA: grey with alpha 0/255; transparent pixels become white
+    # LA: grey with alpha 0/255; alpha dropped
     grey = (np.add.outer(np.arange(40) * 3, np.arange(60) * 2) % 256).astype(np.uint8)
     alpha = np.where(np.add.outer(np.arange(40), np.arange(60)) % 3 == 0, 0, 255).astype(np.uint8)
     la = Image.fromarray(np.stack([grey, alpha], axis=2), mode="LA")
-    put("grey_alpha.png", encode(la, "PNG"), Hash(grey_to_rgb(np.where(alpha == 0, 255, grey).astype(np.uint8))))
+    put("grey_alpha.png", encode(la, "PNG"), Hash(grey_to_rgb(grey)))
 
     # animated GIF: the first frame is hashed (documented)
     frames = []
@@ -325,11 +326,13 @@ def test_pillow_limit_follows_max_pixels(tmp_path):
         load_rgb(path, max_pixels=100_000_000)
 
 
-def test_partial_alpha_is_composited_on_white():
+def test_partial_alpha_is_dropped_or_composited_on_white_on_request():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., 0] = 200
     rgba[..., 3] = 128
-    out = load_rgb(encode(Image.fromarray(rgba, mode="RGBA"), "PNG"))
+    data = encode(Image.fromarray(rgba, mode="RGBA"), "PNG")
+    assert (load_rgb(data) == [200, 0, 0]).all()
+    out = load_rgb(data, convert="composite_white")
     # 200*a + 255*(1-a) with a = 128/255, and 0*a + 255*(1-a) for G and B
     assert np.abs(out[0, 0].astype(int) - [227, 127, 127]).max() <= 1
 

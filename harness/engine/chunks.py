@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DecodeError, TransformError
 from ..hashers.base import ImageBatch
-from ..imageio import load_rgb
+from ..imageio import load_rgb_modes
 from ..transforms import ORIGINAL, TransformSpec, apply_transform, variant_seed
 from .store import STORE_COLUMNS  # noqa: F401  (row layout documented there)
 
@@ -123,12 +123,16 @@ def compute_chunk(items: list, hashers: list, seed: int, max_pixels: int) -> dic
 
 
 def _decode_modes(objs) -> dict:
-    """Hasher indices grouped by decode options: a hasher with fast_decode
-    needs its own reduced-size decode (a different hasher identity), the
-    exact hashers share one."""
-    modes: dict[tuple, list] = {}
+    """Hasher indices grouped by decode options: ``{open options: {convert:
+    [hasher index, ...]}}``. A hasher with fast_decode needs its own
+    reduced-size decode (a different hasher identity); hashers that differ
+    only in their mode conversion (``convert``: the reference tool's, or
+    composite_white) share one decode of the file."""
+    modes: dict[tuple, dict] = {}
     for i, h in enumerate(objs):
-        modes.setdefault(tuple(sorted(getattr(h, "decode_options", {}).items())), []).append(i)
+        opts = dict(getattr(h, "decode_options", {}))
+        convert = opts.pop("convert", "pillow")
+        modes.setdefault(tuple(sorted(opts.items())), {}).setdefault(convert, []).append(i)
     return modes
 
 
@@ -143,7 +147,9 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
     The one "decode -> variants -> hash" path: runs (through compute_chunk)
     and `harness.engine.work.hash_images` (verify, screen, tests) both come
     here. Per image: read the source once, decode once per decode mode
-    (fast_decode hashers get their own reduced-size decode), make each
+    (fast_decode hashers get their own reduced-size decode; the mode
+    conversions of one decode share one array where they give the same
+    pixels, see `harness.imageio.load_rgb_modes`), make each
     variant in memory, hash it. A decode or read failure is one error row
     for the image (stage "decode"); a transform failure one row per variant
     ("transform"); an exception from a hasher one row ("hash"). Nothing
@@ -152,14 +158,14 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
     rows = []
     for it in items:
         source = None
-        for opts, mode_idx in modes.items():
-            wanted = [(spec, [i for i in idx if i in mode_idx]) for spec, idx in it.needs]
-            wanted = [(spec, idx) for spec, idx in wanted if idx]
-            if not wanted:
+        for opts, by_convert in modes.items():
+            needed = {i for _, idx in it.needs for i in idx}
+            converts = [c for c, idx in by_convert.items() if needed.intersection(idx)]
+            if not converts:
                 continue
             try:
                 source = _read_source(it.path) if source is None else source
-                rgb = load_rgb(source, max_pixels=max_pixels, **dict(opts))
+                arrays = load_rgb_modes(source, converts, max_pixels=max_pixels, **dict(opts))
             except DecodeError as exc:
                 rows.append(image_error_row(it.image_id, "decode", exc.reason, f"max_pixels={max_pixels}"))
                 break  # one error row per image
@@ -167,8 +173,16 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
                 rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}",
                                             f"max_pixels={max_pixels}"))
                 break
-            _variant_rows(it, rgb, wanted, objs, seed, rows)
-            del rgb
+            # conversions that gave the same pixels share one array: variants are made once for them
+            groups: dict[int, tuple] = {}
+            for c in converts:
+                groups.setdefault(id(arrays[c]), (arrays[c], set()))[1].update(by_convert[c])
+            del arrays
+            for rgb, mode_idx in groups.values():
+                wanted = [(spec, [i for i in idx if i in mode_idx]) for spec, idx in it.needs]
+                wanted = [(spec, idx) for spec, idx in wanted if idx]
+                _variant_rows(it, rgb, wanted, objs, seed, rows)
+            del groups, rgb
     return rows
 
 

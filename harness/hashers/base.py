@@ -17,11 +17,15 @@ contract the metrics stage builds its histograms from:
   ``d <= bin_edges[t]``; non-decreasing in ``d``. "Threshold t" then means
   "distance <= bin_edges[t]".
 
-Decode mode: every hasher is fed the one documented RGB conversion
-(harness.imageio). ``fast_decode`` (a constructor parameter accepted
-by every built-in hasher through ``get_hasher``) switches to reduced-size JPEG
-decoding; it is part of ``params`` and so of the hasher identity, and
-``decode_options`` tells the caller how to decode for this hasher.
+Decode mode: a hasher decodes a file as its reference tool does
+(``reference_decode``: ``"pillow"`` for imagehash and PDQ, Pillow's
+``convert("RGB")`` of the opened file; ``"opencv"`` for OpenCV img_hash,
+``cv2.imread``'s conversion; see harness.imageio). Two constructor
+parameters accepted by every built-in hasher through ``get_hasher`` change
+it: ``decode: composite_white`` (alpha composited onto white, the harness's
+conversion before reference decoding) and ``fast_decode`` (reduced-size
+JPEG decoding). Both are part of ``params`` when set, and so of the hasher
+identity; ``decode_options`` tells the caller how to decode for this hasher.
 """
 from __future__ import annotations
 
@@ -51,6 +55,17 @@ class Hasher(ABC):
     fast_decode_suitable: bool = True
     #: fast_decode never reduces an image below this many pixels per side
     min_decode_side: int = 1
+    #: distances are multiples of this between hashes whose coefficients do
+    #: not tie at the median (2: bits = coefficient > median, so such hashes
+    #: have bits // 2 ones and even distances; phash, pdq, whash, whash_db4).
+    #: A nominal value: reports use the granularity measured on the histogram
+    #: (harness.metrics.granularity)
+    distance_granularity: int = 1
+    #: how the reference tool converts a decoded file to RGB
+    #: (a `harness.imageio.CONVERSIONS` value)
+    reference_decode: str = "pillow"
+    #: values of the ``decode`` parameter: the reference's conversion, or alpha on white
+    DECODE_CHOICES = ("reference", "composite_white")
 
     def __init__(self, **params: Any):
         self.params = dict(sorted(params.items()))
@@ -65,9 +80,24 @@ class Hasher(ABC):
         return int(self.params.get("fast_decode", 0) or 0)
 
     @property
+    def decode(self) -> str:
+        """``"reference"`` (default: decode as the reference tool does) or
+        ``"composite_white"`` (alpha composited onto white)."""
+        return str(self.params.get("decode", "reference"))
+
+    @property
+    def conversion(self) -> str:
+        """The `harness.imageio` ``convert`` mode this hasher decodes with."""
+        return self.reference_decode if self.decode == "reference" else self.decode
+
+    @property
     def decode_options(self) -> dict:
-        """Keyword arguments for `harness.imageio.load_rgb` for this hasher."""
-        return {"fast_decode": self.fast_decode} if self.fast_decode else {}
+        """Keyword arguments for `harness.imageio.load_rgb` for this
+        hasher (``convert`` left out when it is load_rgb's default, "pillow")."""
+        opts = {} if self.conversion == "pillow" else {"convert": self.conversion}
+        if self.fast_decode:
+            opts["fast_decode"] = self.fast_decode
+        return opts
 
     @property
     def label(self) -> str:
@@ -118,7 +148,8 @@ class Hasher(ABC):
     def hash_file(self, source, max_pixels: int | None = None) -> np.ndarray:
         """Decode `source` the way this hasher wants (see `decode_options`) and hash it."""
         if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
-            return self.hash(load_rgb(source))      # arrays and Pillow images: already decoded
+            # arrays and Pillow images: already decoded; only the mode conversion applies
+            return self.hash(load_rgb(source, convert=self.conversion))
         if type(self).hash_pil is not Hasher.hash_pil:
             # the backend takes Pillow images: skip the numpy round trip
             return self.hash_pil(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
@@ -128,7 +159,7 @@ class Hasher(ABC):
         return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, **self.decode_options))
 
     def hash_pil(self, img) -> np.ndarray:
-        """Hash an ``RGB`` Pillow image already converted by the documented
+        """Hash an ``RGB`` Pillow image already converted by this hasher's
         decode (same result as ``hash(np.asarray(img))``; backends that take
         Pillow images override this to skip the array round trip)."""
         return self.hash(np.ascontiguousarray(np.asarray(img, dtype=np.uint8)))

@@ -1,6 +1,10 @@
 """OpenCV img_hash (opencv-contrib): cv_ahash, cv_phash, cv_blockmean0,
 cv_blockmean1, cv_marrhildreth, cv_radialvariance, cv_colormoment.
 
+Decoding follows ``cv2.imread(path)`` (IMREAD_COLOR): alpha dropped, 16-bit
+samples by their top 8 bits, EXIF orientation applied (``reference_decode =
+"opencv"``, see harness.imageio; Pillow decodes, and for PNG and
+baseline JPEG files its pixels equal ``cv2.imread``'s, which tests check).
 Pixels are given to OpenCV as BGR (an exact channel swap of the RGB array),
 as ``cv2.imread`` returns them; the stored bytes are exactly ``compute()``'s output row, so
 ``to_hex`` is ``compute(img).tobytes().hex()`` (for ColorMomentHash: the 42
@@ -53,6 +57,7 @@ def _img_hash():
 
 class OpenCVHasher(Hasher):
     backend = f"opencv {_opencv_version()}"
+    reference_decode = "opencv"
     #: compute() output length in bytes (or elements for float output)
     length: int = 0
 

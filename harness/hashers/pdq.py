@@ -36,6 +36,8 @@ class PDQHasher(Hasher):
     bits = 256
     backend = f"pdqhash {PDQHASH_VERSION}"
     fast_decode_suitable = False
+    #: 256 coefficients > their median: 128 ones, even distances
+    distance_granularity = 2
 
     def __init__(self, min_quality: int = 0):
         if isinstance(min_quality, bool) or int(min_quality) != min_quality or not 0 <= min_quality <= 100:

@@ -5,6 +5,8 @@ file or network I/O).
   counts, close pairs, nearest other-group neighbour;
 - distances: the same interface for hashers with a non-Hamming distance;
 - roc, summary: ROC/AUC/EER/TPR@FPR and metrics.csv;
+- granularity: distances that are always even (pHash, PDQ) and the
+  effective threshold ("31 (= 30, distances are even)");
 - intervals: Clopper-Pearson, image-level Poisson bootstrap, threshold
   recommendation;
 - retrieval: recall@1 and micro-average precision (DISC21 definitions);
@@ -25,6 +27,7 @@ Examples
 >>> roc.loc[roc["threshold"] == 1, ["tpr", "fpr"]].round(3).values.tolist()
 [[1.0, 0.333]]
 """
+from .granularity import distance_granularity, effective_threshold, granularity_at, threshold_text
 from .hamming import (
                       close_pairs,
                       count_pairs,
@@ -50,7 +53,9 @@ from .summary import summarise
 
 __all__ = [
     "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
-    "distance_histogram", "eer_from_histograms", "hamming_matrix", "fpr_measurable", "largest_threshold_at_fpr",
+    "distance_granularity", "distance_histogram", "eer_from_histograms", "effective_threshold",
+    "fpr_measurable", "granularity_at", "hamming_matrix", "largest_threshold_at_fpr",
     "micro_average_precision", "nearest_other", "pair_histogram", "pair_histogram_numpy", "paired_distances",
-    "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "tpr_at_fpr",
+    "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "threshold_text",
+    "tpr_at_fpr",
 ]

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..metrics.granularity import granularity_at, threshold_text
 from ..results import FIGURES
 from . import figures as F
 from .model import ReportModel, build_model, pair_counts
@@ -70,12 +71,22 @@ def fmt_ci(v, lo, hi) -> str:
     return text
 
 
-def fmt_threshold(t, unit: str = "bits") -> str:
+def fmt_threshold(t, unit: str = "bits", granularity: int = 1) -> str:
+    """A threshold cell; with a granularity of 2 (every distance of the pairs
+    the threshold is about is even) an odd t reads "31 (= 30, distances are
+    even)" (harness.metrics.granularity.threshold_text)."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return NM
     if int(t) < 0:
         return "none"
-    return f"{int(t)}"
+    return threshold_text(int(t), granularity)
+
+
+def _grain_at(t, granularity: int, hists) -> int:
+    """`granularity_at` for a threshold cell (1 for NaN or "none")."""
+    if t is None or (isinstance(t, float) and math.isnan(t)) or int(t) < 0:
+        return 1
+    return granularity_at(int(t), granularity, *hists)
 
 
 def generic_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list, list]:
@@ -100,13 +111,19 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
         for x in points:
             c = f"tpr_at_fpr_{x:g}"
             row.append(fmt_ci(r[c], r[c + "_lo"], r[c + "_hi"]))
-        row.append(fmt_threshold(r["threshold"], data.distance_unit(r["hasher"])))
+        # measured on the orig-orig pairs, kept only where no positive or negative pair lies between
+        # the effective threshold and t (harness.metrics.granularity)
+        grain = data.granularity(r["hasher"])
+        hists = [data.hist(r["hasher"], k) for k in ("positive", "variant-orig", "orig-orig")]
+        row.append(fmt_threshold(r["threshold"], data.distance_unit(r["hasher"]),
+                                 _grain_at(r["threshold"], grain, hists)))
         row.append(fmt_ci(r["fpr_at_threshold"], r["fpr_at_threshold_lo"], r["fpr_at_threshold_hi"]))
         row.append(fmt_ci(r["tpr_at_threshold"], r["tpr_at_threshold_lo"], r["tpr_at_threshold_hi"]))
         oo = r["orig_orig_matches"]
         row.append(NM if isinstance(oo, float) and math.isnan(oo) else f"{int(oo)} of {int(r['orig_orig_pairs'])}")
         if with_rec:
-            row.append(fmt_threshold(r["recommended_threshold"]))
+            row.append(fmt_threshold(r["recommended_threshold"],
+                                     granularity=_grain_at(r["recommended_threshold"], grain, hists)))
         rows.append(row)
     return header, rows
 
