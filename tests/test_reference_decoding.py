@@ -21,7 +21,6 @@ import imagehash
 import numpy as np
 import pdqhash
 import pytest
-from harness.imageio import conversion_of, load_rgb, load_rgb_modes
 from PIL import Image
 
 import harness
@@ -29,6 +28,7 @@ from harness import get_hasher, list_hashers
 from harness.datasets import sample_records
 from harness.engine.work import hash_images
 from harness.errors import ConfigError
+from harness.imageio import conversion_of, load_rgb, load_rgb_modes
 from tests.helpers import run_cli
 
 #: harness name -> (imagehash function, keyword arguments of the harness's defaults)
