@@ -41,6 +41,23 @@ VERSIONED_LIBRARIES = ("numpy", "scipy", "pandas", "pillow", "imagehash", "pdqha
                        "albumentations", "albucore", "scikit-image", "pyarrow", "numba")
 
 
+def opencv_dispatch() -> dict:
+    """Which SIMD and IPP code paths OpenCV takes on this machine. Some of
+    OpenCV's hashes depend on them (cv_marrhildreth and cv_colormoment
+    through IPP's AVX-512 vs AVX2 kernels; see docs/reference/hashers.md,
+    "Same numbers on every CPU"), so a run records them next to the
+    versions. The environment variables that change them are recorded when
+    set. On a Dask cluster this describes the driver's machine only."""
+    import cv2
+
+    out = {"cpu_features": cv2.getCPUFeaturesLine(), "ipp": bool(cv2.ipp.useIPP()),
+           "ipp_version": cv2.ipp.getIppVersion()}
+    for var in ("OPENCV_IPP", "OPENCV_CPU_DISABLE"):
+        if os.environ.get(var):
+            out[var] = os.environ[var]
+    return out
+
+
 def library_versions() -> dict:
     """Installed versions of every library that can change a hash or a table."""
     from importlib import metadata
@@ -348,7 +365,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         "transforms": [s.to_dict() | {"key": s.key} for s in specs],
         "versions": library_versions(),
         "platform": {"python": sys.version.split()[0], "machine": platform.machine(),
-                     "system": platform.system()},
+                     "system": platform.system(), "opencv_dispatch": opencv_dispatch()},
     }
     run_info["engine"]["driver_peak_rss_mib"] = round(peak_rss_kib() / 1024, 1)
     parent = os.path.dirname(os.path.abspath(out_dir))

@@ -214,7 +214,9 @@ def what_was_run(data, pc: dict | None = None) -> list:
     ]
     plat = info.get("platform")
     if plat:
-        items.append("platform: " + ", ".join(f"{k} {v}" for k, v in sorted(plat.items())))
+        def show(v):
+            return "(" + "; ".join(f"{a} {b}" for a, b in sorted(v.items())) + ")" if isinstance(v, dict) else v
+        items.append("platform: " + ", ".join(f"{k} {show(v)}" for k, v in sorted(plat.items())))
     return [("ul", items)]
 
 
