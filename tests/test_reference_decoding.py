@@ -233,7 +233,7 @@ def test_cli_hash_follows_the_reference_and_the_option(files):
 def test_duplicate_screen_hashes_each_file_the_reference_way(files):
     """The screen decodes once and gives each hasher its own conversion (the
     16-bit file differs between Pillow's and cv2.imread's)."""
-    from harness.datasets.screen import _hash_one
+    from harness.screen import _hash_one
 
     from harness.datasets.records import ImageRecord
 
