@@ -388,11 +388,17 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
     tile_list = tiles(n_a, n_b, max(1, settings.tile))
     folder = os.path.join(tiles_root, f"{_input_key(inputs, label, kind, settings)}")
     stats = {"tiles_total": len(tile_list), "tiles_computed": 0, "tiles_reused": 0}
+    clock = [time.perf_counter()]
+
+    def lap():
+        clock.append(time.perf_counter())
+        return round(clock[-1] - clock[-2], 3)
     parts = run_tiles(backend, "hist", folder, tile_list, X, Y, ga, gb, bits, -1, threads, stopper, stats)
     hist = np.zeros(bits + 1, np.int64)
     for t in tile_list:
         hist += parts[t]
     n = int(hist.sum())
+    seconds = {"histogram": lap()}
     keep = choose_keep_below(hist, settings.keep_fpr, settings.target_fpr, settings.max_close_pairs,
                              settings.collision_k if queries is None else 0)
     pi = pj = pd_ = np.zeros(0, np.int64)
@@ -404,6 +410,7 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
             allp = np.concatenate(pieces, axis=1)
             order = np.lexsort((allp[1], allp[0], allp[2]))
             pi, pj, pd_ = allp[0][order], allp[1][order], allp[2][order]
+    seconds["close_pairs"] = lap()
     # image-level bootstrap (images: database rows; a query whose id is in the database is that image)
     boot_lo = boot_hi = np.zeros(0)
     if settings.bootstrap_replicates > 0 and keep >= 0 and n:
@@ -422,6 +429,7 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
         seed = _seed(settings.bootstrap_seed, label, ORIGINAL_KEY if queries is None else QUERY_KEY)
         boot_lo, boot_hi, _ = bootstrap_fpr(img_a, img_b, group_of_image, pi, pj, pd_, keep,
                                             settings.bootstrap_replicates, seed, settings.confidence)
+    seconds["bootstrap"] = lap()
     fp = np.cumsum(hist)
     with np.errstate(invalid="ignore", divide="ignore"):
         fpr = fp / n if n else np.full(len(fp), np.nan)
@@ -463,7 +471,7 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
                      float(photo_rate[t]) if t >= 0 else 0.0))
     counts = {"hasher": label, "bits": bits, "negatives": kind, "n_database": len(db_ids),
               "n_queries": None if queries is None else n_a, "pairs": n, "keep_below": keep,
-              "close_pairs": len(pi), **stats}
+              "close_pairs": len(pi), **stats, "seconds": seconds}
     return {"histograms": histograms, "fpr": fpr_table, "per_photo": photo,
             "thresholds": pd.DataFrame(rows, columns=THRESHOLD_COLUMNS), "counts": counts}
 
