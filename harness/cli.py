@@ -124,7 +124,7 @@ def _cmd_census(args) -> int:
         shape = (f"{c['n_queries']} queries x {c['n_database']} database" if c["n_queries"] is not None
                  else f"{c['n_database']} hashes")
         print(f"{c['hasher']} ({c['bits']} bits, {c['negatives']}): {shape}, {c['pairs']} negative pairs;"
-              f" tiles {c['tiles_computed']} computed, {c['tiles_reused']} reused")
+              f" tile tasks {c['tiles_computed']} computed, {c['tiles_reused']} reused")
     print(f"results written to {args.output}/ (histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv,"
           f" census.json); {info['timings_seconds']['total']:.1f} s")
     return 0

@@ -150,6 +150,18 @@ def test_process_pool_equals_inline(tmp_path):
     assert _tables(tmp_path / "a") == _tables(tmp_path / "b")
 
 
+def test_dask_local_cluster_equals_inline(tmp_path):
+    pytest.importorskip("distributed")  # the optional [dask] extra
+    rng = np.random.default_rng(6)
+    _write(tmp_path / "db.csv", _frame(rng, 70, 15, 25))
+    a = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "a", "--tile", "16", "--scheduler", "local",
+                "--workers", "2", "--bootstrap", "30")
+    b = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "b", "--workers", "1", "--bootstrap", "30")
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert json.loads((tmp_path / "a" / "census.json").read_text())["executor"]["executor"] == "dask"
+    assert _tables(tmp_path / "a") == _tables(tmp_path / "b")
+
+
 def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     rng = np.random.default_rng(11)
     _write(tmp_path / "db.csv", _frame(rng, 50, 16, 20))
@@ -165,7 +177,8 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((tmp_path / "out" / "census.json").read_text())["hashers"][0]
     assert info["tiles_reused"] == 4
-    assert info["tiles_computed"] == 2 * info["tiles_total"] - 4  # histogram tiles + close-pair tiles
+    assert info["tiles_total"] == 2 * 15  # 15 tiles of 10 x 10 over 50 hashes, histogram + close-pair pass
+    assert info["tiles_computed"] == info["tiles_total"] - 4
     assert all((p.stat().st_ino, p.stat().st_mtime_ns) == s for p, s in stamps.items())
     fresh = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "fresh", "--tile", "10", "--workers", "1",
                     "--bootstrap", "20")

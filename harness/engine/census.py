@@ -403,6 +403,7 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
                              settings.collision_k if queries is None else 0)
     pi = pj = pd_ = np.zeros(0, np.int64)
     if keep >= 0:
+        stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
         close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper,
                           stats)
         pieces = [close[t] + np.array([[t[0]], [t[2]], [0]]) for t in tile_list if close[t].shape[1]]
