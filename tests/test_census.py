@@ -173,6 +173,8 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     done = sorted((tmp_path / "out" / "tiles").rglob("*.npy"))
     assert len(done) == 4
     stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in done}
+    half = done[0].parent / "hist-40-40.npy.tmp12345"  # as a kill during np.save would leave it
+    half.write_bytes(b"\x93NUMPY half")
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((tmp_path / "out" / "census.json").read_text())["hashers"][0]
@@ -180,6 +182,7 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     assert info["tiles_total"] == 2 * 15  # 15 tiles of 10 x 10 over 50 hashes, histogram + close-pair pass
     assert info["tiles_computed"] == info["tiles_total"] - 4
     assert all((p.stat().st_ino, p.stat().st_mtime_ns) == s for p, s in stamps.items())
+    assert not half.exists()
     fresh = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "fresh", "--tile", "10", "--workers", "1",
                     "--bootstrap", "20")
     assert fresh.returncode == 0
@@ -200,7 +203,11 @@ def _bad_inputs(tmp_path):
     case("missing_column", ok.drop(columns="hash"), "'hash'")
     case("badhex_parquet", ok.assign(hash=["00ff", "0f0f", "ffzf"]), "row 3", ".parquet")
     case("empty_hash", ok.assign(hash=["00ff", "", "ffff"]), "row 2", ".parquet")
+    case("binary_hash", ok.assign(hash=[b"\x00\xff", b"\x0f\x0f", b"\xff\xff"]), "'hash'", ".parquet")
+    case("no_rows", ok.iloc[:0], "no hash rows")
     cases["missing_file"] = (tmp_path / "nope.csv", "no such file")
+    (tmp_path / "corrupt.parquet").write_bytes(b"PAR1 not really")
+    cases["corrupt"] = (tmp_path / "corrupt.parquet", "not a readable Parquet file")
     return cases
 
 

@@ -140,7 +140,10 @@ def _batches(path: str):
     import pyarrow.parquet as pq
 
     if path.lower().endswith((".parquet", ".pq")):
-        pf = pq.ParquetFile(path)
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise ConfigError(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
         names = pf.schema_arrow.names
         _check_columns(path, names)
         row = 0
@@ -183,6 +186,8 @@ def _strings(col, path, row0, name) -> np.ndarray:
         bad = int(np.nonzero(pc.is_null(col).to_numpy(zero_copy_only=False))[0][0])
         raise ConfigError(f"{path} row {row0 + bad + 1}", f"empty {name}")
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_nested(col.type):
+            raise ConfigError(path, f"column {name!r} must hold text (hex for hash), not {col.type}")
         col = col.cast(pa.string())
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
 
@@ -241,6 +246,8 @@ def read_hashes(paths: list[str], hasher: str | None, default_name: str, role: s
             raise ConfigError(f"{file} row {row}", f"duplicate id {ids[dup[0]]!r} (hasher {label!r}, {role})")
     if hasher is not None and not sets and paths:
         raise ConfigError("--hasher", f"no rows of hasher {hasher!r} in the {role} files")
+    if not sets:
+        raise ConfigError(paths[-1], f"no hash rows in the {role} files")
     return sets, inputs
 
 
@@ -303,6 +310,9 @@ def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, thread
     from concurrent.futures import FIRST_COMPLETED, wait
 
     os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):  # half-written files of a killed census
+        if ".npy.tmp" in name:
+            os.remove(os.path.join(folder, name))
     out, todo = {}, []
     for t in tile_list:
         path = os.path.join(folder, f"{what}-{t[0]}-{t[2]}.npy")
