@@ -279,3 +279,16 @@ def test_hex_to_packed_layout():
     np.testing.assert_array_equal(hex_to_packed(["abc", "FFF"]), [[0x0A, 0xBC], [0x0F, 0xFF]])
     with pytest.raises(ValueError, match="row 1"):
         hex_to_packed(["ab", "xy"])
+
+
+def test_risk_reads_a_census_folder(tmp_path):
+    rng = np.random.default_rng(9)
+    _write(tmp_path / "db.csv", _frame(rng, 200, 8, 60))
+    assert run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "c", "--workers", "1",
+                   "--bootstrap", "0").returncode == 0
+    res = run_cli("risk", "--results", tmp_path / "c", "--hasher", "hashes", "--threshold", "8",
+                  "--photos-per-year", "100", "--database-size", "1000", "--output", tmp_path / "r")
+    assert res.returncode == 0, res.stderr
+    fpr = pd.read_csv(tmp_path / "c" / "fpr.csv").set_index("threshold")
+    risk = pd.read_csv(tmp_path / "r" / "risk.csv").set_index("layer")
+    assert np.isclose(risk.loc["per comparison", "point"], fpr.loc[8, "fp"] / fpr.loc[8, "n_neg"], rtol=1e-5)
