@@ -280,7 +280,8 @@ def _tile_task(what, a, b, ga, gb, bits, keep, threads):
     if what == "hist":
         return pair_histogram(a, b, ga, gb, bits=bits)
     i, j, d = close_pairs(a, b, keep, ga, gb)
-    return np.stack([i, j, d]) if len(i) else np.zeros((3, 0), np.int64)
+    # int32: tile-local indices and distances (12 bytes a pair in memory and on disk)
+    return np.stack([i, j, d]).astype(np.int32) if len(i) else np.zeros((3, 0), np.int32)
 
 
 def _save_atomic(path: str, arr: np.ndarray) -> None:
@@ -416,11 +417,19 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
         stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
         close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper,
                           stats)
-        pieces = [close[t] + np.array([[t[0]], [t[2]], [0]]) for t in tile_list if close[t].shape[1]]
-        if pieces:
-            allp = np.concatenate(pieces, axis=1)
-            order = np.lexsort((allp[1], allp[0], allp[2]))
-            pi, pj, pd_ = allp[0][order], allp[1][order], allp[2][order]
+        total = sum(close[t].shape[1] for t in tile_list)
+        pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
+        at = 0
+        for t in tile_list:  # global indices, freeing each tile's array as it is copied
+            part = close.pop(t)
+            k = part.shape[1]
+            pi[at:at + k] = part[0] + t[0]
+            pj[at:at + k] = part[1] + t[2]
+            pd_[at:at + k] = part[2]
+            at += k
+        order = np.lexsort((pj, pi, pd_))
+        pi, pj, pd_ = pi[order], pj[order], pd_[order]
+        del order
     seconds["close_pairs"] = lap()
     # image-level bootstrap (images: database rows; a query whose id is in the database is that image)
     boot_lo = boot_hi = np.zeros(0)
