@@ -292,3 +292,11 @@ def test_risk_reads_a_census_folder(tmp_path):
     fpr = pd.read_csv(tmp_path / "c" / "fpr.csv").set_index("threshold")
     risk = pd.read_csv(tmp_path / "r" / "risk.csv").set_index("layer")
     assert np.isclose(risk.loc["per comparison", "point"], fpr.loc[8, "fp"] / fpr.loc[8, "n_neg"], rtol=1e-5)
+
+
+def test_csv_with_bom_and_quoted_header(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'\xef\xbb\xbf"id","hash","group"\n"a","00ff","1"\nb,0f0f,2\nc,ffff,3\n')
+    run_census([str(path)], str(tmp_path / "out"), workers=1, settings=CensusSettings(bootstrap_replicates=0))
+    got = pd.read_parquet(tmp_path / "out" / "histograms.parquet")
+    assert got[["distance", "count"]].values.tolist() == [[8, 3]]  # 00ff, 0f0f, ffff: 8 bits apart pairwise

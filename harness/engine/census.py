@@ -45,6 +45,7 @@ array([[ 15],
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -153,8 +154,8 @@ def _batches(path: str):
         return
     if path.lower().endswith((".csv", ".csv.gz")):
         try:
-            with open(path, "rb") as fh:
-                header = fh.readline().decode("utf-8", "replace").strip().split(",")
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                header = next(csv.reader([fh.readline()]), [])
             _check_columns(path, header)
             reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
                                    convert_options=pcsv.ConvertOptions(
