@@ -83,6 +83,53 @@ def _cmd_run(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------ census
+def _add_census(sub):
+    p = sub.add_parser("census", help="exact pair statistics of hashes you already have (hex in Parquet/CSV; "
+                                      "no image decoded)")
+    p.add_argument("hashes", nargs="+", metavar="HASHES",
+                   help="Parquet or CSV files with columns id, hash (hex), optional group, optional hasher")
+    p.add_argument("--queries", action="append", default=None, metavar="FILE",
+                   help="query hashes (same columns) counted against HASHES as the database (variant-orig); "
+                        "repeatable; default: all pairs within HASHES (orig-orig)")
+    add_output_argument(p, "folder for histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv, census.json "
+                           "and the tile checkpoints (default: census)", default="census")
+    p.add_argument("--hasher", default=None, metavar="NAME",
+                   help="only the rows of this hasher (files with a hasher column); the name of the hashes "
+                        "otherwise (default: 'hashes')")
+    p.add_argument("--tile", type=int, default=None, metavar="N",
+                   help="rows (and columns) per tile of the pair count (default 32768)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for the tiles (default: every core; 1: in this process)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask: 'local' or tcp://HOST:PORT (default: a local process pool)")
+    p.add_argument("--target-fpr", type=float, default=1e-3, help="FPR the recommended threshold stays under")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="image-level bootstrap replicates (0: Clopper-Pearson only)")
+    p.set_defaults(func=_cmd_census)
+
+
+def _cmd_census(args) -> int:
+    from .engine.census import DEFAULT_TILE, CensusSettings, run_census
+
+    if not 0 < args.target_fpr < 1:
+        raise ConfigError("--target-fpr", f"must be in (0, 1) (got {args.target_fpr})")
+    if args.bootstrap < 0:
+        raise ConfigError("--bootstrap", f"must be an integer >= 0 (got {args.bootstrap})")
+    settings = CensusSettings(tile=DEFAULT_TILE if args.tile is None else args.tile, target_fpr=args.target_fpr,
+                              bootstrap_replicates=args.bootstrap)
+    info = run_census(args.hashes, args.output, queries=args.queries, hasher=args.hasher, settings=settings,
+                      workers=args.workers, scheduler=args.scheduler)
+    for c in info["hashers"]:
+        shape = (f"{c['n_queries']} queries x {c['n_database']} database" if c["n_queries"] is not None
+                 else f"{c['n_database']} hashes")
+        print(f"{c['hasher']} ({c['bits']} bits, {c['negatives']}): {shape}, {c['pairs']} negative pairs;"
+              f" tile tasks {c['tiles_computed']} computed, {c['tiles_reused']} reused")
+    print(f"results written to {args.output}/ (histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv,"
+          f" census.json); {info['timings_seconds']['total']:.1f} s")
+    return 0
+
+
 # -------------------------------------------------------------------------- hash
 def _add_hash(sub):
     p = sub.add_parser("hash", help="print HEX  PATH for each file")
@@ -440,7 +487,7 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant", "transforms")
+BENCHMARKS = ("hashers", "pairs", "census", "run", "study_cost", "hash_stage", "crop_resistant", "transforms")
 #: a benchmarks/ folder to use instead of the source checkout's
 ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
 

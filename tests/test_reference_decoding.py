@@ -233,9 +233,8 @@ def test_cli_hash_follows_the_reference_and_the_option(files):
 def test_duplicate_screen_hashes_each_file_the_reference_way(files):
     """The screen decodes once and gives each hasher its own conversion (the
     16-bit file differs between Pillow's and cv2.imread's)."""
-    from harness.screen import _hash_one
-
     from harness.datasets.records import ImageRecord
+    from harness.screen import _hash_one
 
     hashers = [get_hasher("phash"), get_hasher("cv_phash"), get_hasher("pdq")]
     for kind in ("I;16", "RGBA"):

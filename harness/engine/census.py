@@ -1,0 +1,580 @@
+"""Census: exact pair statistics of hashes a user already has (no image
+decoded).
+
+Input files (Parquet or CSV) have the columns ``id``, ``hash`` (hex, 4 bits
+per digit, so any bit length that is a multiple of 4), optional ``group``
+(default: the id, so every photo is its own group) and optional ``hasher``
+(several hashers in one file are counted separately). They are read in
+Arrow batches straight into packed uint8 arrays (two hex digits a byte; an
+odd number of digits gets a zero top nibble, which never counts in a
+distance), so the driver holds n * ceil(bits / 8) bytes of hashes plus the
+ids and groups, and nothing that grows with the number of pairs.
+
+Negative pairs:
+
+- no queries (``orig-orig``): all n(n-1)/2 distinct pairs of the set whose
+  groups differ;
+- with queries (``variant-orig``): every query x database entry whose
+  groups differ.
+
+The all-pairs histogram is split into tiles of `tile` rows x `tile`
+columns (within one set: the upper triangle, diagonal tiles included);
+each tile is one task on the executor (`harness.engine.executors`) and its
+partial int64 histogram is checkpointed in ``<output>/tiles/`` (written to a
+temporary name and moved into place with os.replace), so a killed census
+resumes without recomputing finished tiles. Partial histograms are summed
+exactly, so the tables do not depend on the tile size.
+
+From the histogram: FPR(t) = (pairs at distance <= t) / pairs, with the
+Clopper-Pearson interval (valid only if pairs were independent) and the
+image-level Poisson bootstrap interval the metrics stage uses (from the
+pairs at or under keep_below, a second tiled pass); the recommended
+threshold per target FPR (harness.metrics.intervals.recommend_threshold);
+and the per-photo false-match rate: the share of photos (queries) with at
+least one photo of another group at distance <= t, exact for
+t <= keep_below (the nearest other-group distance is known there) and not
+measured (empty) above.
+
+Examples
+--------
+>>> import numpy as np
+>>> from harness.engine.census import hex_to_packed
+>>> hex_to_packed(np.array(["0f", "ff"]))
+array([[ 15],
+       [255]], dtype=uint8)
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import platform
+import signal
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..metrics.hamming import close_pairs, pair_histogram
+from ..metrics.intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
+from ..metrics.tables import HISTOGRAM_COLUMNS, ORIGINAL_KEY, _seed, choose_keep_below
+
+COLUMNS = ("id", "hash", "group", "hasher")
+REQUIRED = ("id", "hash")
+DEFAULT_TILE = 32768
+BATCH_ROWS = 65536
+#: test hook: the census process kills itself (SIGKILL) after checkpointing
+#: this many tiles (to test resume without a timing race)
+ENV_STOP_AFTER = "HARNESS_CENSUS_STOP_AFTER_TILES"
+QUERY_KEY = "queries"
+FPR_COLUMNS = ["hasher", "bits", "negatives", "threshold", "fp", "n_neg", "fpr", "fpr_cp_lo", "fpr_cp_hi",
+               "fpr_boot_lo", "fpr_boot_hi", "fpr_upper"]
+PHOTO_COLUMNS = ["hasher", "bits", "negatives", "threshold", "n_photos", "photos_matched", "photo_rate"]
+THRESHOLD_COLUMNS = ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg", "fpr",
+                     "fpr_upper", "photo_rate"]
+
+_HEX = np.full(256, 255, np.uint8)
+for _i, _c in enumerate("0123456789abcdef"):
+    _HEX[ord(_c)] = _i
+    _HEX[ord(_c.upper())] = _i
+
+
+# ---------------------------------------------------------------- reading
+def hex_to_packed(hexes) -> np.ndarray:
+    """Hex strings of one length L -> (n, ceil(L/2)) uint8, two digits a
+    byte, most significant first; an odd L gets a zero top nibble in byte 0.
+    ValueError naming the first bad row (0-based) for a non-hex digit or
+    another length."""
+    hx = [str(x) for x in hexes]
+    if not hx:
+        return np.zeros((0, 0), np.uint8)
+    lengths = np.fromiter((len(x) for x in hx), np.int64, len(hx))
+    wrong = np.nonzero(lengths != lengths[0])[0]
+    if len(wrong):
+        raise ValueError(f"row {wrong[0]}: {lengths[wrong[0]]} hex digits, row 0 has {lengths[0]}")
+    packed, bad = _pack_hex(hx, int(lengths[0]))
+    if bad >= 0:
+        raise ValueError(f"row {bad}: {hx[bad]!r} is not hexadecimal")
+    return packed
+
+
+def _pack_hex(hx, width: int) -> tuple[np.ndarray, int]:
+    """(packed, -1), or (None, first bad row) when a digit is not hex."""
+    raw = np.frombuffer("".join(hx).encode("ascii", "replace"), np.uint8).reshape(len(hx), width)
+    nib = _HEX[raw]
+    bad = np.nonzero((nib == 255).any(axis=1))[0]
+    if len(bad):
+        return None, int(bad[0])
+    if width % 2:
+        nib = np.concatenate([np.zeros((len(nib), 1), np.uint8), nib], axis=1)
+    return (nib[:, 0::2] << 4) | nib[:, 1::2], -1
+
+
+@dataclass
+class HashSet:
+    """The hashes of one hasher from one side (database or queries)."""
+    bits: int
+    parts: list = field(default_factory=list)  # packed blocks
+    ids: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+    where: list = field(default_factory=list)  # (file, first row) per block
+
+    def packed(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros((0, (self.bits // 4 + 1) // 2), np.uint8)
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _batches(path: str):
+    """(batch, first row) of a Parquet or CSV file, every column as read."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if path.lower().endswith((".parquet", ".pq")):
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise ConfigError(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        names = pf.schema_arrow.names
+        _check_columns(path, names)
+        row = 0
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            yield batch, row
+            row += batch.num_rows
+        return
+    if path.lower().endswith((".csv", ".csv.gz")):
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                header = next(csv.reader([fh.readline()]), [])
+            _check_columns(path, header)
+            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
+                                   convert_options=pcsv.ConvertOptions(
+                                       column_types={c: pa.string() for c in header}, strings_can_be_null=False))
+            row = 0
+            for batch in reader:
+                yield batch, row
+                row += batch.num_rows
+        except pa.ArrowInvalid as exc:
+            raise ConfigError(path, f"not a readable CSV file ({str(exc).splitlines()[0]})") from None
+        return
+    raise ConfigError(path, "unknown file type (allowed: .parquet, .pq, .csv, .csv.gz)")
+
+
+def _check_columns(path, names):
+    for c in names:
+        if c not in COLUMNS:
+            raise ConfigError(path, f"unknown column {c!r} (allowed: {', '.join(COLUMNS)})")
+    for c in REQUIRED:
+        if c not in names:
+            raise ConfigError(path, f"missing column {c!r} (required: id, hash; optional: group, hasher)")
+
+
+def _strings(col, path, row0, name) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if col.null_count:
+        bad = int(np.nonzero(pc.is_null(col).to_numpy(zero_copy_only=False))[0][0])
+        raise ConfigError(f"{path} row {row0 + bad + 1}", f"empty {name}")
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_nested(col.type):
+            raise ConfigError(path, f"column {name!r} must hold text (hex for hash), not {col.type}")
+        col = col.cast(pa.string())
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def read_hashes(paths: list[str], hasher: str | None, default_name: str, role: str) -> tuple[dict, list]:
+    """{hasher: HashSet} from the files, and [{path, sha256, rows}] for
+    census.json. Rows are numbered from 1 after the header (CSV) / from 1
+    (Parquet) in error messages. ConfigError on any bad input."""
+    sets: dict[str, HashSet] = {}
+    inputs = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ConfigError(path, "no such file")
+        rows = 0
+        for batch, row0 in _batches(path):
+            names = batch.schema.names
+            n = batch.num_rows
+            rows += n
+            if not n:
+                continue
+            ids = _strings(batch.column(names.index("id")), path, row0, "id")
+            hexes = _strings(batch.column(names.index("hash")), path, row0, "hash")
+            groups = _strings(batch.column(names.index("group")), path, row0, "group") if "group" in names else ids
+            labels = (_strings(batch.column(names.index("hasher")), path, row0, "hasher") if "hasher" in names
+                      else np.full(n, hasher or default_name, dtype=object))
+            for label in pd.unique(labels):
+                rows_of = np.nonzero(labels == label)[0]
+                if hasher is not None and label != hasher:
+                    continue
+                hx = hexes[rows_of]
+                lengths = np.fromiter((len(x) for x in hx), np.int64, len(hx))
+                hs = sets.get(label)
+                want = lengths[0] if hs is None else hs.bits // 4
+                wrong = np.nonzero(lengths != want)[0]
+                if want == 0 or len(wrong):
+                    r = wrong[0] if len(wrong) else 0
+                    raise ConfigError(f"{path} row {row0 + rows_of[r] + 1}",
+                                      f"hash of hasher {label!r} has {lengths[r]} hex digits, "
+                                      f"earlier rows have {want}" if want else "empty hash")
+                packed, r = _pack_hex(hx, int(want))
+                if r >= 0:
+                    raise ConfigError(f"{path} row {row0 + rows_of[r] + 1}",
+                                      f"hash {hx[r]!r} is not hexadecimal")
+                if hs is None:
+                    hs = sets[label] = HashSet(bits=4 * int(want))
+                hs.parts.append(packed)
+                hs.ids.append(ids[rows_of])
+                hs.groups.append(groups[rows_of])
+                hs.where.append((path, row0 + rows_of + 1))
+        inputs.append({"role": role, "path": path, "sha256": _sha256(path), "rows": rows})
+    for label, hs in sets.items():
+        ids = pd.Index(np.concatenate(hs.ids))
+        dup = np.nonzero(ids.duplicated())[0]
+        if len(dup):
+            file, row = _locate(hs, int(dup[0]))
+            raise ConfigError(f"{file} row {row}", f"duplicate id {ids[dup[0]]!r} (hasher {label!r}, {role})")
+    if hasher is not None and not sets and paths:
+        raise ConfigError("--hasher", f"no rows of hasher {hasher!r} in the {role} files")
+    if not sets:
+        raise ConfigError(paths[-1], f"no hash rows in the {role} files")
+    return sets, inputs
+
+
+def _locate(hs: HashSet, k: int):
+    for path, rows in hs.where:
+        if k < len(rows):
+            return path, int(rows[k])
+        k -= len(rows)
+    raise IndexError(k)
+
+
+# ------------------------------------------------------------------ tiles
+def tiles(n: int, m: int | None, tile: int) -> list[tuple[int, int, int, int]]:
+    """Tiles (i0, i1, j0, j1) covering the pairs: within one set of n
+    (m None) the upper triangle of row x column blocks, diagonal included;
+    else every block of the n x m rectangle."""
+    rows = [(i, min(i + tile, n)) for i in range(0, n, tile)]
+    if m is None:
+        return [(a0, a1, b0, b1) for k, (a0, a1) in enumerate(rows) for (b0, b1) in rows[k:]]
+    cols = [(j, min(j + tile, m)) for j in range(0, m, tile)]
+    return [(a0, a1, b0, b1) for (a0, a1) in rows for (b0, b1) in cols]
+
+
+def _tile_task(what, a, b, ga, gb, bits, keep, threads):
+    """One tile: its int64 histogram (what == 'hist') or its pairs at
+    distance <= keep as an (3, k) int64 array of local (i, j, d)."""
+    if threads:
+        from .run import limit_kernel_threads
+        limit_kernel_threads(threads)
+    if what == "hist":
+        return pair_histogram(a, b, ga, gb, bits=bits)
+    i, j, d = close_pairs(a, b, keep, ga, gb)
+    # int32: tile-local indices and distances (12 bytes a pair in memory and on disk)
+    return np.stack([i, j, d]).astype(np.int32) if len(i) else np.zeros((3, 0), np.int32)
+
+
+def _save_atomic(path: str, arr: np.ndarray) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr)
+    os.replace(tmp, path)
+
+
+class _Stopper:
+    """The test hook of ENV_STOP_AFTER."""
+
+    def __init__(self):
+        v = os.environ.get(ENV_STOP_AFTER)
+        self.left = int(v) if v else None
+
+    def tick(self):
+        if self.left is not None:
+            self.left -= 1
+            if self.left <= 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats):
+    """Every tile's result, from its checkpoint file or computed on the
+    backend (at most 2 x capacity tiles in flight); returns {tile: array}."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):  # half-written files of a killed census
+        if ".npy.tmp" in name:
+            os.remove(os.path.join(folder, name))
+    out, todo = {}, []
+    for t in tile_list:
+        path = os.path.join(folder, f"{what}-{t[0]}-{t[2]}.npy")
+        if os.path.exists(path):
+            out[t] = np.load(path)
+            stats["tiles_reused"] += 1
+        else:
+            todo.append((t, path))
+    pending = {}
+    it = iter(todo)
+
+    def submit_next():
+        nxt = next(it, None)
+        if nxt is None:
+            return False
+        (i0, i1, j0, j1), path = nxt
+        within = Y is None and i0 == j0
+        a = X[i0:i1]
+        b = None if within else (X if Y is None else Y)[j0:j1]
+        gbb = None if within else (ga if Y is None else gb)[j0:j1]
+        pending[backend.submit(_tile_task, what, a, b, ga[i0:i1], gbb, bits, keep, threads)] = nxt
+        return True
+
+    for _ in range(2 * max(1, backend.capacity)):
+        if not submit_next():
+            break
+    while pending:
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for fut in done:
+            t, path = pending.pop(fut)
+            arr = fut.result()
+            _save_atomic(path, arr)
+            out[t] = arr
+            stats["tiles_computed"] += 1
+            stopper.tick()
+            submit_next()
+    return out
+
+
+# ---------------------------------------------------------------- census
+@dataclass
+class CensusSettings:
+    tile: int = DEFAULT_TILE
+    target_fpr: float = 1e-3
+    fpr_points: tuple = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    confidence: float = 0.95
+    bootstrap_replicates: int = 1000
+    bootstrap_seed: int = 0
+    keep_fpr: float = 1e-4
+    max_close_pairs: int = 2_000_000
+    collision_k: int = 25
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    uniq, codes = np.unique(values.astype(str), return_inverse=True)
+    return uniq, codes.astype(np.int64)
+
+
+def _input_key(inputs, label, kind, settings: CensusSettings) -> str:
+    blob = json.dumps([sorted((i["role"], i["sha256"]) for i in inputs), label, kind, settings.tile])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusSettings, backend, threads,
+                  tiles_root, inputs, stopper) -> dict:
+    """Tables and counts of one hasher (see the module docstring)."""
+    bits = db.bits
+    X = db.packed()
+    db_ids = np.concatenate(db.ids)
+    db_groups = np.concatenate(db.groups)
+    kind = "orig-orig" if queries is None else "variant-orig"
+    if queries is None:
+        _, g = _codes(db_groups)
+        ga, gb, Y = g, None, None
+        n_a, n_b = len(X), None
+    else:
+        Y = X
+        X = queries.packed()
+        q_groups = np.concatenate(queries.groups)
+        _, g = _codes(np.concatenate([q_groups, db_groups]))
+        ga, gb = g[: len(X)], g[len(X):]
+        n_a, n_b = len(X), len(Y)
+    tile_list = tiles(n_a, n_b, max(1, settings.tile))
+    folder = os.path.join(tiles_root, f"{_input_key(inputs, label, kind, settings)}")
+    stats = {"tiles_total": len(tile_list), "tiles_computed": 0, "tiles_reused": 0}
+    clock = [time.perf_counter()]
+
+    def lap():
+        clock.append(time.perf_counter())
+        return round(clock[-1] - clock[-2], 3)
+    parts = run_tiles(backend, "hist", folder, tile_list, X, Y, ga, gb, bits, -1, threads, stopper, stats)
+    hist = np.zeros(bits + 1, np.int64)
+    for t in tile_list:
+        hist += parts[t]
+    n = int(hist.sum())
+    seconds = {"histogram": lap()}
+    keep = choose_keep_below(hist, settings.keep_fpr, settings.target_fpr, settings.max_close_pairs,
+                             settings.collision_k if queries is None else 0)
+    pi = pj = pd_ = np.zeros(0, np.int64)
+    if keep >= 0:
+        stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
+        close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper,
+                          stats)
+        total = sum(close[t].shape[1] for t in tile_list)
+        pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
+        at = 0
+        for t in tile_list:  # global indices, freeing each tile's array as it is copied
+            part = close.pop(t)
+            k = part.shape[1]
+            pi[at:at + k] = part[0] + t[0]
+            pj[at:at + k] = part[1] + t[2]
+            pd_[at:at + k] = part[2]
+            at += k
+        order = np.lexsort((pj, pi, pd_))
+        pi, pj, pd_ = pi[order], pj[order], pd_[order]
+        del order
+    seconds["close_pairs"] = lap()
+    # image-level bootstrap (images: database rows; a query whose id is in the database is that image)
+    boot_lo = boot_hi = np.zeros(0)
+    if settings.bootstrap_replicates > 0 and keep >= 0 and n:
+        if queries is None:
+            img_a, img_b, group_of_image = np.arange(n_a), None, ga
+        else:
+            q_ids = np.concatenate(queries.ids)
+            pos = {v: k for k, v in enumerate(db_ids)}
+            extra = [i for i in q_ids if i not in pos]
+            extra_pos = {v: len(db_ids) + k for k, v in enumerate(extra)}
+            img_a = np.array([pos.get(i, extra_pos.get(i)) for i in q_ids], np.int64)
+            img_b = np.arange(len(db_ids))
+            group_of_image = np.zeros(len(db_ids) + len(extra), np.int64)
+            group_of_image[img_b] = gb
+            group_of_image[img_a] = ga
+        seed = _seed(settings.bootstrap_seed, label, ORIGINAL_KEY if queries is None else QUERY_KEY)
+        boot_lo, boot_hi, _ = bootstrap_fpr(img_a, img_b, group_of_image, pi, pj, pd_, keep,
+                                            settings.bootstrap_replicates, seed, settings.confidence)
+    seconds["bootstrap"] = lap()
+    fp = np.cumsum(hist)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fpr = fp / n if n else np.full(len(fp), np.nan)
+    if n:
+        cp_lo, cp_hi = clopper_pearson(fp, n, settings.confidence)
+    else:
+        cp_lo = cp_hi = np.full(len(fp), np.nan)
+    b_lo = np.full(len(hist), np.nan)
+    b_hi = np.full(len(hist), np.nan)
+    b_lo[: len(boot_lo)] = boot_lo
+    b_hi[: len(boot_hi)] = boot_hi
+    upper = upper_bound(cp_hi, b_hi)
+    # per-photo: nearest other-group distance known for t <= keep
+    nearest = np.full(n_a, np.iinfo(np.int64).max)
+    np.minimum.at(nearest, pi, pd_)
+    if queries is None:
+        np.minimum.at(nearest, pj, pd_)
+    thresholds = np.arange(bits + 1)
+    measured = thresholds <= keep
+    matched = np.cumsum(np.bincount(nearest[nearest <= bits], minlength=bits + 1)[: bits + 1])
+    photo_rate = np.where(measured, matched / max(n_a, 1), np.nan)
+    matched_col = pd.array(matched, dtype="Int64")
+    matched_col[~measured] = pd.NA
+    transform, family = (ORIGINAL_KEY, "original") if queries is None else (QUERY_KEY, "queries")
+    nz = np.nonzero(hist)[0]
+    histograms = pd.DataFrame({"hasher": label, "bits": bits, "transform": transform, "family": family,
+                               "severity": "", "kind": kind, "distance": nz.astype(np.int64),
+                               "count": hist[nz]}, columns=HISTOGRAM_COLUMNS)
+    fpr_table = pd.DataFrame({"hasher": label, "bits": bits, "negatives": kind, "threshold": thresholds,
+                              "fp": fp, "n_neg": n, "fpr": fpr, "fpr_cp_lo": cp_lo, "fpr_cp_hi": cp_hi,
+                              "fpr_boot_lo": b_lo, "fpr_boot_hi": b_hi, "fpr_upper": upper})
+    photo = pd.DataFrame({"hasher": label, "bits": bits, "negatives": kind, "threshold": thresholds,
+                          "n_photos": n_a, "photos_matched": matched_col, "photo_rate": photo_rate})
+    rows = []
+    for target in sorted(set(settings.fpr_points) | {settings.target_fpr}, reverse=True):
+        t = recommend_threshold(upper, target)
+        rows.append((label, bits, kind, target, t, int(fp[t]) if t >= 0 else 0, n,
+                     float(fpr[t]) if t >= 0 else 0.0, float(upper[t]) if t >= 0 else 0.0,
+                     float(photo_rate[t]) if t >= 0 else 0.0))
+    counts = {"hasher": label, "bits": bits, "negatives": kind, "n_database": len(db_ids),
+              "n_queries": None if queries is None else n_a, "pairs": n, "keep_below": keep,
+              "close_pairs": len(pi), **stats, "seconds": seconds}
+    return {"histograms": histograms, "fpr": fpr_table, "per_photo": photo,
+            "thresholds": pd.DataFrame(rows, columns=THRESHOLD_COLUMNS), "counts": counts}
+
+
+def _versions() -> dict:
+    import numba
+    import pyarrow
+    import scipy
+
+    from .. import __version__
+    return {"harness": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__, "pyarrow": pyarrow.__version__, "scipy": scipy.__version__,
+            "numba": numba.__version__}
+
+
+def run_census(files: list[str], output: str, queries: list[str] | None = None, hasher: str | None = None,
+               settings: CensusSettings | None = None, workers: int | None = None,
+               scheduler: str | None = None) -> dict:
+    """Read, validate (ConfigError before anything is written), count every
+    negative pair per hasher in tiles, and write histograms.parquet,
+    fpr.csv, thresholds.csv, per_photo.csv and census.json into `output`.
+    Returns the census.json content."""
+    from .executors import InlineBackend, check_executor_args, default_workers, make_backend
+
+    settings = settings or CensusSettings()
+    if settings.tile < 1:
+        raise ConfigError("--tile", f"must be an integer >= 1 (got {settings.tile})")
+    check_executor_args(workers, scheduler)
+    if not files:
+        raise ConfigError("HASHES", "give at least one hash file")
+    started = time.perf_counter()
+    db_sets, inputs = read_hashes(files, hasher, hasher or "hashes", "database")
+    q_sets = None
+    if queries:
+        q_sets, q_inputs = read_hashes(queries, hasher, hasher or "hashes", "queries")
+        inputs += q_inputs
+        for label, qs in q_sets.items():
+            if label not in db_sets:
+                raise ConfigError("--queries", f"hasher {label!r} has queries but no database rows")
+            if qs.bits != db_sets[label].bits:
+                raise ConfigError("--queries", f"hasher {label!r}: queries have {qs.bits} bits, "
+                                  f"the database {db_sets[label].bits}")
+        for label in db_sets:
+            if label not in q_sets:
+                raise ConfigError("--queries", f"hasher {label!r} has database rows but no queries")
+    read_seconds = time.perf_counter() - started
+    os.makedirs(output, exist_ok=True)
+    tiles_root = os.path.join(output, "tiles")
+    if scheduler is None and (workers or default_workers()) == 1:
+        backend, threads = InlineBackend(), None
+    else:
+        backend = make_backend(workers, scheduler)
+        threads = max(1, default_workers() // max(1, backend.capacity))
+    stopper = _Stopper()
+    results = []
+    try:
+        for label in db_sets:
+            results.append(census_hasher(label, db_sets[label], q_sets[label] if q_sets else None, settings,
+                                         backend, threads, tiles_root, inputs, stopper))
+    finally:
+        backend.close()
+
+    def cat(name):
+        return pd.concat([r[name] for r in results], ignore_index=True)
+
+    cat("histograms").to_parquet(os.path.join(output, "histograms.parquet"), index=False)
+    cat("fpr").to_csv(os.path.join(output, "fpr.csv"), index=False, float_format="%.6g")
+    cat("thresholds").to_csv(os.path.join(output, "thresholds.csv"), index=False, float_format="%.6g")
+    cat("per_photo").to_csv(os.path.join(output, "per_photo.csv"), index=False, float_format="%.6g")
+    info = {
+        "inputs": inputs,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
+        "hashers": [r["counts"] for r in results],
+        "intervals": {"fpr_cp": "Clopper-Pearson, valid only if pairs were independent (they are not)",
+                      "fpr_boot": "image-level Poisson bootstrap (as in the metrics stage), t <= keep_below",
+                      "fpr_upper": "max(fpr_cp_hi, fpr_boot_hi)",
+                      "photo_rate": "share of photos (queries) with a photo of another group within t; "
+                                    "measured for t <= keep_below"},
+        "executor": backend.describe(),
+        "versions": _versions(),
+        "timings_seconds": {"read": round(read_seconds, 3), "total": round(time.perf_counter() - started, 3)},
+    }
+    with open(os.path.join(output, "census.json"), "w", encoding="utf-8") as fh:
+        json.dump(info, fh, indent=2)
+    return info
