@@ -447,7 +447,7 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant", "transforms")
+BENCHMARKS = ("hashers", "pairs", "run", "study_cost", "hash_stage", "crop_resistant", "transforms", "attacks")
 #: a benchmarks/ folder to use instead of the source checkout's
 ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
 
