@@ -219,3 +219,19 @@ def test_transfer_table_known_answer():
     assert out.loc[("a", "b"), "ci_hi"] == pytest.approx(beta.ppf(0.975, 2, 2))
 
 
+
+
+# ----------------------------------------------------------- docstring examples
+@pytest.mark.parametrize("module, name", [
+    ("harness.attacks.transfer", None), ("harness.attacks.tradeoff", None), ("harness.attacks.search", None),
+    ("harness.attacks.oracle", None), ("harness.attacks.survival", None), ("harness.attacks.distortion", None),
+    ("harness.risk", "framing_cost"), ("benchmarks.attacks", "queries_per_cpu_second")])
+def test_docstring_examples_pass(module, name):
+    import doctest
+    import importlib
+    mod = importlib.import_module(module)
+    obj = getattr(mod, name) if name else mod
+    tests = doctest.DocTestFinder(recurse=False).find(obj, f"{module}.{name or ''}", globs=dict(vars(mod)))
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert sum(t.examples.__len__() for t in tests) > 0
+    assert all(runner.run(t).failed == 0 for t in tests)
