@@ -150,6 +150,19 @@ def test_figures_written_and_redrawn_by_report(study):
     assert (out / "attack_transfer.csv").read_bytes() == transfer
 
 
+def test_benign_folder_found_from_another_working_folder(tmp_path, monkeypatch):
+    from harness.attacks.figures import find_benign
+    (tmp_path / "results" / "bench1").mkdir(parents=True)
+    (tmp_path / "results" / "bench1" / "histograms.parquet").write_bytes(b"")
+    attack = tmp_path / "results" / "attacks"
+    attack.mkdir()
+    monkeypatch.chdir(attack)
+    assert find_benign("results/bench1", str(attack)) == str(tmp_path / "results" / "bench1")
+    assert find_benign("results/missing", str(attack)) is None and find_benign(None, str(attack)) is None
+    monkeypatch.chdir(tmp_path)
+    assert find_benign("results/bench1", str(attack)) == "results/bench1"
+
+
 def test_amplified_difference():
     from harness.attacks.figures import amplified_difference
     x = np.full((4, 4, 3), 100, np.uint8)

@@ -40,6 +40,21 @@ def _run_info(folder: str) -> dict:
         return json.load(fh)
 
 
+def find_benign(benign: str | None, folder: str) -> str | None:
+    """The benign results folder as recorded (relative to the folder the run
+    started in), else the same relative path under one of the attack
+    folder's parents (a re-draw from another working folder); None if absent."""
+    if not benign:
+        return None
+    candidates = [benign]
+    if not os.path.isabs(benign):
+        parent = os.path.abspath(folder)
+        while os.path.dirname(parent) != parent:
+            parent = os.path.dirname(parent)
+            candidates.append(os.path.join(parent, benign))
+    return next((c for c in candidates if os.path.isfile(os.path.join(c, "histograms.parquet"))), None)
+
+
 def benign_histograms(benign: str | None, hashers, negatives: str = "orig-orig") -> dict:
     """{hasher: benign negative-pair counts per distance} from a results folder
     (``harness.Results.hist``); hashers absent from it (or no folder) are left out."""
@@ -212,7 +227,8 @@ def write_attack_figures(folder) -> list[str]:
     info = _run_info(folder)
     cfg = info.get("config") or {}
     th = cfg.get("thresholds") or {}
-    hists = benign_histograms(th.get("benign"), sorted(table["hasher"].unique()), th.get("negatives", "orig-orig"))
+    hists = benign_histograms(find_benign(th.get("benign"), folder), sorted(table["hasher"].unique()),
+                              th.get("negatives", "orig-orig"))
     tradeoff = tradeoff_table(table, _psnr_budgets(info, table), hists)
     written = [os.path.join(folder, "attack_tradeoff.csv")]
     tradeoff.to_csv(written[0], index=False, float_format="%.6g")
