@@ -225,7 +225,8 @@ def _cmd_transforms(args) -> int:
 
 # ----------------------------------------------------------------------- report
 def _add_report(sub):
-    p = sub.add_parser("report", help="(re)write report.md, report.html and the figures of a results folder")
+    p = sub.add_parser("report", help="(re)write report.md, report.html and the figures of a results folder "
+                                      "(of an attack folder: its figures, transfer and trade-off tables)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (figures/*.svg)")
     p.set_defaults(func=_cmd_report)
@@ -244,6 +245,12 @@ def _cmd_report(args) -> int:
 
     from .report import write_report
 
+    if os.path.isfile(os.path.join(args.dir, "attacks.parquet")) and \
+            not os.path.isfile(os.path.join(args.dir, "metrics.csv")):
+        from .attacks.run import write_attack_outputs
+        for path in write_attack_outputs(args.dir):
+            print(path)
+        return 0
     _results_folder("DIR", args.dir)
     md = write_report(args.dir, svg=args.svg)
     print(md)
@@ -487,7 +494,8 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "census", "run", "study_cost", "hash_stage", "crop_resistant", "transforms")
+BENCHMARKS = ("hashers", "pairs", "census", "run", "study_cost", "hash_stage", "crop_resistant", "transforms",
+              "attacks")
 #: a benchmarks/ folder to use instead of the source checkout's
 ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
 
@@ -531,7 +539,8 @@ def _cmd_attack(args) -> int:
 
     cfg = load_attack_config(args.config)       # ConfigError -> exit 2 before anything is written
     table = run_attack(cfg, quiet=args.quiet)
-    print(f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv")
+    print(f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv, attack_transfer.csv, "
+          f"attack_tradeoff.csv, figures/")
     for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
         print(f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
               f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}")

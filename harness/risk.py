@@ -759,3 +759,79 @@ def risk_assessment(*, photos: int, database_size: int | None = None, match_thre
         frames.append(pd.DataFrame(rows))
     out["sweep"] = pd.concat(frames, ignore_index=True)
     return out
+
+
+# ------------------------------------------------------ attack cost (framing)
+
+
+def framing_cost(success, queries, cpu_seconds, k: int, confidence: float = 0.95) -> dict:
+    """The cost of getting an innocent account flagged under the k-of-n rule
+    by framing: k crafted images, each an innocent-looking photo whose hash
+    an attacker pulled within t of a database entry (see
+    ``harness.attacks``), must reach the account.
+
+    Inputs are per framing attempt (one photo, one attack): `success`
+    (bool), `queries` (hasher calls it made) and `cpu_seconds`. With s
+    successes in n attempts:
+
+    - success probability per attempt p = s / n, with its exact
+      Clopper-Pearson interval [p_lo, p_hi] (`confidence`);
+    - attempts per crafted image 1 / p, interval [1 / p_hi, 1 / p_lo]
+      (inf when p = 0 or p_lo = 0); attempts for k images k / p, interval
+      [k / p_hi, k / p_lo]: with s = 0 the data still say at least
+      k / p_hi attempts;
+    - queries (CPU seconds) per crafted image: median and mean over the
+      successful attempts (the cost of an attack that worked), and the
+      expected cost including failed attempts,
+      sum over all attempts / s (= mean per attempt / p; inf when s = 0);
+      for k images, k times that, and its lower bound k / p_hi times the
+      mean per attempt (``*_for_k_low``; finite even when s = 0).
+
+    Assumes attempts are independent and the attacker keeps drawing photos
+    until k succeed; a lower bound on what an attacker can do (a better
+    attack or a larger budget only lowers the cost). Returns a dict of
+    floats and ints (keys as above; see the example). Pure function; a bad
+    argument raises ConfigError naming it.
+
+    Examples
+    --------
+    >>> c = framing_cost([True, False, True, False], [100, 500, 300, 500], [1.0, 5.0, 3.0, 5.0], k=30)
+    >>> c["p"], c["attempts_for_k"], c["queries_median"], c["queries_per_crafted"]
+    (0.5, 60.0, 200.0, 700.0)
+    >>> c["queries_for_k"], round(c["attempts_for_k_low"], 1)
+    (21000.0, 32.2)
+    """
+    s_arr = np.asarray(success, dtype=bool).ravel()
+    q_arr = np.asarray(queries, dtype=np.float64).ravel()
+    c_arr = np.asarray(cpu_seconds, dtype=np.float64).ravel()
+    if not (len(s_arr) == len(q_arr) == len(c_arr)):
+        raise ConfigError("success", f"success, queries and cpu_seconds differ in length "
+                                     f"({len(s_arr)}, {len(q_arr)}, {len(c_arr)})")
+    if (q_arr < 0).any() or (c_arr < 0).any() or not np.isfinite(np.r_[q_arr, c_arr]).all():
+        raise ConfigError("queries", "queries and cpu_seconds must be finite and >= 0")
+    k = _check_count("k", k)
+    if k < 1:
+        raise ConfigError("k", f"must be an integer >= 1 (got {k})")
+    if not 0 < confidence < 1:
+        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence})")
+    n, s = len(s_arr), int(s_arr.sum())
+    p = s / n if n else float("nan")
+    lo, hi = clopper_pearson(s, n, confidence) if n else (0.0, 1.0)
+
+    def inv(x):
+        return math.inf if x == 0 else 1.0 / x
+
+    out = {"k": k, "attempts": n, "successes": s, "p": p, "p_low": float(lo), "p_high": float(hi),
+           "attempts_per_crafted": inv(p) if n else float("nan"),
+           "attempts_per_crafted_low": inv(hi), "attempts_per_crafted_high": inv(lo)}
+    out["attempts_for_k"] = k * out["attempts_per_crafted"]
+    out["attempts_for_k_low"] = k * out["attempts_per_crafted_low"]
+    out["attempts_for_k_high"] = k * out["attempts_per_crafted_high"]
+    for name, arr in (("queries", q_arr), ("cpu_seconds", c_arr)):
+        ok = arr[s_arr]
+        out[f"{name}_median"] = float(np.median(ok)) if s else float("nan")
+        out[f"{name}_mean"] = float(np.mean(ok)) if s else float("nan")
+        out[f"{name}_per_crafted"] = float(arr.sum()) / s if s else math.inf
+        out[f"{name}_for_k"] = k * out[f"{name}_per_crafted"]
+        out[f"{name}_for_k_low"] = out["attempts_for_k_low"] * float(arr.mean()) if n else float("nan")
+    return out

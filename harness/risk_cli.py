@@ -1,6 +1,10 @@
 """Front end of the risk model (`phash-harness risk`): parses the options,
 reads a results folder, calls `harness.risk.risk_assessment` (pure), prints
 the table and writes risk.csv, risk_sweep.csv, risk_query.csv and risk.png.
+With ``--attack FOLDER`` (an attack folder of `phash-harness attack`) it
+prints the cost of getting an innocent account flagged by framing
+(`harness.risk.framing_cost`, per hasher and algorithm) and writes
+framing_cost.csv.
 
 Everything is validated before anything is written; a bad parameter raises
 a one-line ConfigError (exit status 2).
@@ -29,6 +33,8 @@ def add_arguments(p) -> None:
     src.add_argument("--fpr", metavar="P", help="per-comparison false-positive rate, given instead of --results")
     src.add_argument("--image-rate", metavar="Q", help="per-image false-match rate against the whole database "
                      "(skips the per-query layer; e.g. a vendor's stated figure)")
+    src.add_argument("--attack", metavar="DIR", help="attack folder of `phash-harness attack`: the cost of "
+                     "getting an innocent account flagged by framing (k crafted images)")
     p.add_argument("--hasher", help="hasher in the results folder (required with --results)")
     p.add_argument("--threshold", metavar="T", help="hash threshold t: a pair matches when distance <= t "
                    "(bits; bin index for non-Hamming hashers; required with --results)")
@@ -37,7 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--transform", help="with --negatives variant-orig: one transform key, e.g. 'jpeg(50)' "
                    "(default: all transforms pooled)")
     p.add_argument("--database-size", metavar="M", help="hashes in the database each photo is compared with")
-    p.add_argument("--photos-per-year", metavar="N", required=True, help="photos one user uploads per year")
+    p.add_argument("--photos-per-year", metavar="N", help="photos one user uploads per year "
+                   "(required except with --attack)")
     p.add_argument("--match-threshold", metavar="K", default="30", help="matches that flag an account (default 30)")
     p.add_argument("--users", metavar="U", default="1e9", help="accounts (default 1e9)")
     p.add_argument("--rho", metavar="R", default="0", help="intra-account correlation in [0, 1) for the "
@@ -46,6 +53,9 @@ def add_arguments(p) -> None:
                    "table shows the per-image and per-comparison rates that meet it (default 1e-12)")
     p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
     p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
+    p.add_argument("--psnr-min", metavar="DB", help="with --attack: count a framing success only when the "
+                   "crafted image has PSNR >= DB (default: any success within the attack's L-inf cap)")
+    p.add_argument("--algorithm", metavar="NAME", help="with --attack: only this attack algorithm (default: each)")
     # --output (and the deprecated --out) are added by harness.cli, which spells output options for every command
 
 
@@ -122,6 +132,8 @@ def hasher_pair_distances(name: str):
 def compute(args) -> dict:
     """Parse every option, read the results folder (if any) and call
     `harness.risk.risk_assessment` (writes nothing)."""
+    if args.photos_per_year is None:
+        raise ConfigError("--photos-per-year", "required (photos one user uploads per year), except with --attack")
     photos = parse_count("--photos-per-year", args.photos_per_year)
     k = parse_count("--match-threshold", args.match_threshold, minimum=1)
     users = parse_count("--users", args.users)
@@ -287,7 +299,101 @@ def write_outputs(res: dict, folder: str) -> list[str]:
     return [os.path.join(folder, n) for n in names]
 
 
+# ------------------------------------------------------ --attack (framing cost)
+
+COST_COLUMNS = ["hasher", "algorithm", "threshold", "psnr_min", "k", "attempts", "successes", "p", "p_low",
+                "p_high", "attempts_for_k", "attempts_for_k_low", "attempts_for_k_high", "queries_median",
+                "queries_mean", "queries_per_crafted", "queries_for_k", "queries_for_k_low", "cpu_seconds_median",
+                "cpu_seconds_mean", "cpu_seconds_per_crafted", "cpu_seconds_for_k", "cpu_seconds_for_k_low"]
+
+
+def read_framing(folder: str) -> pd.DataFrame:
+    """The framing rows of an attack folder's attacks.parquet (file I/O lives here)."""
+    if not os.path.isdir(folder):
+        raise ConfigError("--attack", f"folder not found: {folder}")
+    path = os.path.join(folder, "attacks.parquet")
+    if not os.path.isfile(path):
+        raise ConfigError("--attack", f"not an attack folder (no attacks.parquet): {folder}")
+    table = pd.read_parquet(path)
+    framing = table[table["goal"] == "framing"]
+    if framing.empty:
+        raise ConfigError("--attack", f"no framing attacks in {folder} (goals: "
+                                      f"{', '.join(sorted(table['goal'].unique())) or 'none'})")
+    return framing
+
+
+def attack_cost(args) -> pd.DataFrame:
+    """Parse the --attack options, read the folder and call
+    `harness.risk.framing_cost` per hasher and algorithm (writes nothing)."""
+    k = parse_count("--match-threshold", args.match_threshold, minimum=1)
+    confidence = _number("--confidence", args.confidence)
+    if not 0 < confidence < 1:
+        raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
+    psnr_min = None
+    if args.psnr_min is not None:
+        psnr_min = _number("--psnr-min", args.psnr_min)
+        if not 0 < psnr_min <= 100:
+            raise ConfigError("--psnr-min", f"must be in (0, 100] dB (got {args.psnr_min})")
+    framing = read_framing(args.attack)
+    for option, column, value in (("--hasher", "hasher", args.hasher), ("--algorithm", "algorithm", args.algorithm)):
+        if value is not None:
+            present = sorted(framing[column].unique())
+            if value not in present:
+                raise ConfigError(option, f"{value!r} not in {args.attack}; allowed: {', '.join(present)}")
+            framing = framing[framing[column] == value]
+    rows = []
+    for (hasher, alg), g in framing.groupby(["hasher", "algorithm"], sort=True):
+        ok = g["success"].to_numpy(dtype=bool).copy()
+        if psnr_min is not None:
+            ok &= g["psnr"].to_numpy(dtype=float) >= psnr_min
+        cost = risk.framing_cost(ok, g["queries"], g["cpu_seconds"], k, confidence)
+        rows.append({"hasher": hasher, "algorithm": alg, "threshold": int(g["threshold"].iloc[0]),
+                     "psnr_min": "any" if psnr_min is None else f"{psnr_min:g}", **cost})
+    return pd.DataFrame(rows, columns=COST_COLUMNS)
+
+
+def format_cost(table: pd.DataFrame, folder: str, confidence: str) -> str:
+    k = int(table["k"].iloc[0])
+    b = table["psnr_min"].iloc[0]
+    counted = "any success within the L-inf cap" if b == "any" else f"successes with PSNR >= {b} dB"
+    lines = [f"framing cost from {folder}: an innocent account is flagged once k={k} crafted images match "
+             f"({counted}); {float(confidence):.0%} Clopper-Pearson intervals over attempts; a better attack "
+             f"costs less, so these are upper bounds on the attacker's cost",
+             f"{'hasher (t)':<22} {'alg':<6} {'success':>8} {'p [low, high]':>24} {'attempts for k':>26} "
+             f"{'queries/crafted med|mean|all':>30} {'queries for k (>=)':>20} {'CPU s/crafted med|all':>22}"]
+
+    def num(x):
+        return "inf" if math.isinf(x) else ("-" if math.isnan(x) else f"{x:.3g}")
+
+    for r in table.itertuples():
+        lines.append(f"{r.hasher + f' ({r.threshold})':<22} {r.algorithm:<6} {f'{r.successes}/{r.attempts}':>8} "
+                     f"{f'{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]':>24} "
+                     f"{f'{num(r.attempts_for_k)} [{num(r.attempts_for_k_low)}, {num(r.attempts_for_k_high)}]':>26} "
+                     f"{f'{num(r.queries_median)} | {num(r.queries_mean)} | {num(r.queries_per_crafted)}':>30} "
+                     f"{f'{num(r.queries_for_k)} ({num(r.queries_for_k_low)})':>20} "
+                     f"{f'{num(r.cpu_seconds_median)} | {num(r.cpu_seconds_per_crafted)}':>22}")
+    lines.append("queries/crafted: median and mean over successful attempts, and all queries spent / successes "
+                 "(failed attempts included); queries for k: k x that, (>=) its lower bound k / p_high x mean "
+                 "queries per attempt")
+    return "\n".join(lines)
+
+
+def attack_main(args) -> int:
+    table = attack_cost(args)
+    out = args.output or args.attack
+    print(format_cost(table, args.attack, args.confidence))
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "framing_cost.csv")
+    tmp = path + ".tmp"
+    table.to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, path)
+    print(f"written: {path}")
+    return 0
+
+
 def main(args) -> int:
+    if args.attack is not None:
+        return attack_main(args)
     res = compute(args)
     print(format_table(res))
     written = write_outputs(res, args.output or args.results)

@@ -5,6 +5,15 @@ Output folder:
 - ``attacks.parquet``: one row per image x hasher x goal x algorithm (columns
   in `COLUMNS`); ``cpu_seconds`` is the only column that differs between two
   runs of one config and seed;
+  plus, per PSNR budget b of the config and "any", ``best_distance_psnr_<b>``
+  / ``best_distance_any``: the best distance among the candidates with
+  PSNR >= b (largest for evasion, smallest for framing; see
+  `harness.attacks.search`), so success at another threshold t' reads
+  ``best > t'`` (evasion) or ``best <= t'`` (framing) without re-running;
+  and, for every other attacked hasher B, ``transfer_<B>``: for a success,
+  whether the attacked image also meets the goal under B at B's threshold
+  (evasion: d_B(x', x) > t_B; framing: d_B(x', y) <= t_B, i.e. B does not
+  veto the match); NA for a failure. These hashes are not queries;
 - ``attack_summary.csv``: per hasher, goal, algorithm and PSNR budget b:
   success rate = share of images whose attack succeeded with PSNR >= b
   (budget "any": within linf_cap), a 95% Clopper-Pearson interval over
@@ -14,12 +23,16 @@ Output folder:
   original (``<n>_orig.png``) and each attacked image (PNG, lossless);
 - ``cells/``: one small parquet per finished cell; a re-run skips them
   (resume) and re-assembles the tables;
-- ``attack_run.json``: config, the sampled images, thresholds used.
+- ``attack_run.json``: config, the sampled images, thresholds used;
+- ``attack_transfer.csv``, ``attack_tradeoff.csv`` and ``figures/``: see
+  `harness.attacks.transfer` and `harness.attacks.figures` (written at the
+  end of the run, and again by ``phash-harness report FOLDER``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 
@@ -29,6 +42,7 @@ import pandas as pd
 from ..errors import ConfigError
 from .config import AttackConfig, load_attack_config
 from .distortion import distortion
+from .oracle import hash_distance
 from .search import attack, derive_seed
 from .survival import survives
 
@@ -38,6 +52,24 @@ COLUMNS = ["image", "image_id", "hasher", "bits", "goal", "algorithm", "seed", "
            "budget", "queries", "queries_to_success", "survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9",
            "attacked_png", "original_png", "cpu_seconds"]
 SURVIVAL = ["survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9"]
+
+
+def reach_column(budget) -> str:
+    """Column of the best distance at PSNR >= budget (dB; "any" or -inf: every candidate)."""
+    if budget == "any" or budget == -math.inf:
+        return "best_distance_any"
+    return f"best_distance_psnr_{float(budget):g}"
+
+
+def reach_columns(psnr_budgets) -> list[str]:
+    """Best-distance columns, strictest budget first, then "any"."""
+    return [reach_column(b) for b in sorted(set(float(b) for b in psnr_budgets), reverse=True)] + \
+        [reach_column("any")]
+
+
+def transfer_column(label: str) -> str:
+    """Column telling whether a success also meets its goal under hasher `label`."""
+    return f"transfer_{label}"
 
 
 def sample_images(records, n, seed):
@@ -57,8 +89,13 @@ def pick_target(record, records, seed):
     return others[derive_seed(seed, record.image_id, "target") % len(others)]
 
 
-def _settings_digest(cfg: AttackConfig) -> str:
+def _settings_digest(cfg: AttackConfig, thresholds: dict) -> str:
+    """What a finished cell depends on besides its image, hasher, goal and
+    algorithm: search settings, PSNR budgets, and every hasher's threshold
+    (transfer columns)."""
     keep = {k: getattr(cfg, k) for k in ("budget", "linf_cap", "basis", "basis_size", "batch", "seed")}
+    keep["psnr_budgets"] = sorted(set(float(b) for b in cfg.psnr_budgets))
+    keep["thresholds"] = {k: v["threshold"] for k, v in sorted(thresholds.items())}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -113,10 +150,18 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
     if save:
         _save_png(x, os.path.join(out, orig_png))
     new_cells = 0
-    for h in cfg.build_hashers():
+    hashers = cfg.build_hashers()
+    refs = {}              # the defender's hashes of x and of the target, per hasher (not queries)
+
+    def ref(hasher, goal):
+        key = (hasher.label, goal)
+        if key not in refs:
+            refs[key] = hasher.hash(x if goal == "evasion" else target_rgb)
+        return refs[key]
+
+    for h in hashers:
         th = thresholds[h.label]
         target_hash = h.hash(target_rgb) if target_rgb is not None else None
-        own_hash = None
         for goal in cfg.goals:
             for alg in cfg.algorithms:
                 path = keys[(h.label, goal, alg)]
@@ -127,13 +172,18 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
                 r = attack(x, h, target_hash if goal == "framing" else None, th["threshold"], goal,
                            algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
                            seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
-                           basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch)
+                           basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch,
+                           psnr_budgets=cfg.psnr_budgets)
                 kept = {c: None for c in SURVIVAL}
+                moved = {transfer_column(b.label): None for b in hashers if b.label != h.label}
                 if r.success:       # the defender's hashes, not queries
-                    if own_hash is None:
-                        own_hash = h.hash(x)
-                    kept = survives(h, r.image, own_hash if goal == "evasion" else target_hash,
-                                    th["threshold"], goal)
+                    kept = survives(h, r.image, ref(h, goal), th["threshold"], goal)
+                    for b in hashers:
+                        if b.label != h.label:
+                            d = hash_distance(b, b.hash(r.image), ref(b, goal))
+                            t_b = thresholds[b.label]["threshold"]
+                            moved[transfer_column(b.label)] = d > t_b if goal == "evasion" else d <= t_b
+                reach = {reach_column(b): d for b, d in r.reach.items()}
                 png = ""
                 if save:
                     png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
@@ -149,8 +199,8 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
                        **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
                        "budget": cfg.budget, "queries": r.queries,
                        "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
-                       "original_png": orig_png, "cpu_seconds": r.cpu_seconds}
-                _write_parquet(_frame([row]), path)
+                       "original_png": orig_png, "cpu_seconds": r.cpu_seconds, **reach, **moved}
+                _write_parquet(_frame([row], cfg.psnr_budgets, [b.label for b in hashers]), path)
                 new_cells += 1
     return new_cells, None
 
@@ -169,7 +219,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
     cells_dir = os.path.join(out, "cells")
     os.makedirs(cells_dir, exist_ok=True)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
-    digest = _settings_digest(cfg)
+    digest = _settings_digest(cfg, thresholds)
     with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
         json.dump({"config": cfg.model_dump(mode="json"), "settings_digest": digest,
                    "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
@@ -205,25 +255,43 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
             for k, fut in enumerate(as_completed(futures), 1):
                 done(futures[fut], fut.result(), k)
     cell_files = [p for n, paths in enumerate(cell_files) if n not in failed for p in paths]
-    table = _frame([]) if not cell_files else pd.concat([pd.read_parquet(p) for p in cell_files],
-                                                         ignore_index=True)
-    table = _frame(table.to_dict("records"))
+    labels = [h.label for h in hashers]
+    table = _frame([], cfg.psnr_budgets, labels) if not cell_files else \
+        pd.concat([pd.read_parquet(p) for p in cell_files], ignore_index=True)
+    table = _frame(table.to_dict("records"), cfg.psnr_budgets, labels)
     _write_parquet(table, os.path.join(out, "attacks.parquet"))
     summary = summarise(table, cfg.psnr_budgets)
     summary.to_csv(os.path.join(out, "attack_summary.csv"), index=False, float_format="%.6g")
+    write_attack_outputs(out)
     return table
 
 
-def _frame(rows) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("distance", "start_distance", "queries_to_success"):
+def write_attack_outputs(folder: str) -> list[str]:
+    """attack_transfer.csv, attack_tradeoff.csv and figures/ of an attack
+    folder, from its attacks.parquet and attack_run.json (the benign folder
+    of the thresholds, when there is one, for FPR(t)); returns the paths."""
+    from .figures import write_attack_figures
+    from .transfer import transfer_table
+    table = pd.read_parquet(os.path.join(folder, "attacks.parquet"))
+    path = os.path.join(folder, "attack_transfer.csv")
+    transfer_table(table).to_csv(path, index=False, float_format="%.6g")
+    return [path] + write_attack_figures(folder)
+
+
+def _frame(rows, psnr_budgets=(), labels=()) -> pd.DataFrame:
+    """The attacks table with its column types; `psnr_budgets` and hasher
+    `labels` name the best-distance and transfer columns."""
+    reach = reach_columns(psnr_budgets) if psnr_budgets else []
+    moved = [transfer_column(x) for x in labels] if len(labels) > 1 else []
+    df = pd.DataFrame(rows, columns=COLUMNS + reach + moved)
+    for col in ["distance", "start_distance", "queries_to_success"] + reach:
         df[col] = df[col].astype("Int64")
     for col in ("bits", "seed", "threshold", "linf", "amplitude", "linf_cap", "budget", "queries"):
         df[col] = df[col].astype("int64")
     for col in ("raw_distance", "benign_fpr", "benign_fpr_upper", "rmse", "psnr", "ssim", "cpu_seconds"):
         df[col] = df[col].astype("float64")
     df["success"] = df["success"].astype(bool)
-    for col in SURVIVAL:
+    for col in SURVIVAL + moved:
         df[col] = df[col].astype("boolean")
     return df
 

@@ -27,6 +27,16 @@ with the smallest RMSE over all levels (else the candidate that came
 closest to the goal), so ``queries`` never exceeds ``budget`` and
 ``linf <= linf_cap`` always.
 
+Best distance per PSNR budget (``AttackResult.reach``): for each budget b
+of `psnr_budgets` (dB) and for "any" (every candidate, within linf_cap), the
+largest distance (evasion) or smallest distance (framing) among the queried
+candidates whose PSNR = 10 log10(255^2 / mse) >= b; x itself (PSNR +inf)
+counts, so it is defined once one query is made. An attack at another
+threshold t' would have succeeded with PSNR >= b on this path when
+reach[b] > t' (evasion) or reach[b] <= t' (framing): a lower bound, since a
+search aimed at t' would take another path. At t' = t it is exactly the
+summary's success at b.
+
 Example (aHash of a flat image: lifting one 8x8 block flips its bit)::
 
     >>> import numpy as np
@@ -64,6 +74,8 @@ class AttackResult:
     amplitude: L-infinity amplitude level (grey levels) at which `image` was made.
     queries: hasher calls made (<= budget); queries_to_success: calls until the
         first success (None if none); levels: (amplitude, budget, queries used, success) per level.
+    reach: {psnr budget (dB, float; -inf = any): best distance among the candidates with
+        PSNR >= budget} (see module doc); empty when no query was made.
     """
     goal: str
     algorithm: str
@@ -78,6 +90,7 @@ class AttackResult:
     queries_to_success: int | None
     cpu_seconds: float
     levels: list = field(default_factory=list)
+    reach: dict = field(default_factory=dict)
 
 
 def derive_seed(*parts) -> int:
@@ -89,11 +102,28 @@ def derive_seed(*parts) -> int:
 class _Problem:
     """Bookkeeping shared by every level of one attack."""
 
-    def __init__(self, x, oracle, ref, threshold, goal):
+    def __init__(self, x, oracle, ref, threshold, goal, psnr_budgets=()):
         self.x, self.oracle, self.ref, self.t, self.goal = x, oracle, ref, int(threshold), goal
         self.best_ok = None        # (rmse, image, d, raw, amplitude)
         self.best_any = None       # (loss, image, d, raw, amplitude)
         self.first_ok = None
+        # best distance per PSNR budget, strictest budget first; -inf = any
+        self.reach = {float(b): None for b in sorted(set(psnr_budgets), reverse=True)}
+        self.reach[-math.inf] = None
+        self.strictest = next(iter(self.reach))
+
+    def _better(self, d, than):
+        return than is None or (d > than if self.goal == "evasion" else d < than)
+
+    def _track(self, d, im, xf):
+        """Update the best distance per PSNR budget with one candidate at distance d."""
+        if not self._better(d, self.reach[self.strictest]):
+            return                 # cannot improve any budget: skip the PSNR
+        mse = float(np.mean((im.astype(np.float64) - xf) ** 2))
+        psnr = math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+        for b, best in self.reach.items():
+            if psnr >= b and self._better(d, best):
+                self.reach[b] = d
 
     def evaluate(self, images, amplitude):
         """Hash `images` (len(images) queries); returns (success flags, losses)."""
@@ -106,6 +136,7 @@ class _Problem:
         loss = -raw if self.goal == "evasion" else raw
         xf = self.x.astype(np.float64)
         for i, im in enumerate(images):
+            self._track(int(d[i]), im, xf)
             if ok[i]:
                 rmse = math.sqrt(float(np.mean((im.astype(np.float64) - xf) ** 2)))
                 if self.first_ok is None:
@@ -160,10 +191,10 @@ def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
 def attack(x: np.ndarray, hasher, ref_hash: np.ndarray, threshold: int, goal: str, *,
            algorithm: str = "cma", budget: int = 2000, linf_cap: int = 32, seed: int = 0,
            basis: str = "dct", basis_size: int = 8, batch: int = 16,
-           oracle: QueryOracle | None = None) -> AttackResult:
+           oracle: QueryOracle | None = None, psnr_budgets=()) -> AttackResult:
     """Minimal-perturbation attack on one image (see module doc). `ref_hash` is
     h(x) for evasion (computed with the first query when None) or the target
-    hash for framing."""
+    hash for framing; `psnr_budgets` (dB): budgets of ``reach``."""
     if goal not in GOALS:
         raise ValueError(f"goal must be one of {', '.join(GOALS)} (got {goal!r})")
     if algorithm not in ALGORITHMS:
@@ -189,14 +220,15 @@ def attack(x: np.ndarray, hasher, ref_hash: np.ndarray, threshold: int, goal: st
             start_distance=getattr(problem, "start", None), threshold=int(threshold),
             amplitude=best[4] if best else 0, queries=oracle.queries - start_q,
             queries_to_success=(problem.first_ok - start_q) if ok else None,
-            cpu_seconds=time.process_time() - cpu0, levels=levels)
+            cpu_seconds=time.process_time() - cpu0, levels=levels,
+            reach=dict(problem.reach) if problem else {})
 
     if budget < 1:
         return result()
     h0 = oracle.hash_many([x])[0]          # query 1: x itself
     if goal == "evasion" and ref_hash is None:
         ref_hash = h0
-    problem = _Problem(x, oracle, ref_hash, threshold, goal)
+    problem = _Problem(x, oracle, ref_hash, threshold, goal, psnr_budgets)
     ok, _ = problem.record(h0[None], [x], 0)
     problem.start = problem.best_any[2]
     if ok[0] or linf_cap < 1 or budget - (oracle.queries - start_q) < 1:

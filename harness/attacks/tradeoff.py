@@ -1,0 +1,88 @@
+"""The threshold trade-off: attack success and benign false-positive rate
+on one threshold scale.
+
+For a hasher, a goal and a PSNR budget b, an image counts as attacked at
+threshold t' when some algorithm's search reached, with PSNR >= b,
+
+- evasion: a candidate at distance > t' from h(x) (``best_distance_* > t'``);
+- framing: a candidate within t' of the target hash (``best_distance_* <= t'``).
+
+(The best distances are recorded per PSNR budget by the search, see
+`harness.attacks.search`; at the configured t this is the success of the
+summary, at other t' a lower bound, since a search aimed at t' could do
+better.) success_rate(t') = attacked images / images, with a 95%
+Clopper-Pearson interval over images. The benign FPR(t') = negative pairs
+within t' / all negative pairs, from a benign results folder's exact
+histograms (``harness.Results.hist``), with its Clopper-Pearson upper bound.
+Thresholds are in bits (bin index for non-Hamming hashers).
+
+Example::
+
+    >>> import pandas as pd, numpy as np
+    >>> t = pd.DataFrame({"image_id": ["a", "b"], "hasher": ["phash"] * 2, "bits": [64, 64],
+    ...                   "goal": ["evasion"] * 2, "algorithm": ["cma"] * 2,
+    ...                   "best_distance_psnr_40": pd.array([12, 5], dtype="Int64"),
+    ...                   "best_distance_any": pd.array([20, 9], dtype="Int64")})
+    >>> hist = np.array([0, 1, 1] + [2] * 62)     # 126 benign pairs
+    >>> out = tradeoff_table(t, [40], {"phash": hist})
+    >>> r = out[(out.psnr_min == "40") & (out.threshold == 8)].iloc[0]
+    >>> int(r.successes), int(r.images), round(float(r.benign_fpr), 4)   # 12 > 8; 14 of 126 pairs <= 8
+    (1, 2, 0.1111)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["hasher", "goal", "psnr_min", "threshold", "successes", "images", "success_rate", "ci_lo", "ci_hi",
+           "benign_fpr", "benign_fpr_hi", "benign_pairs"]
+
+
+def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
+    out = []
+    for b in sorted(set(float(x) for x in psnr_budgets), reverse=True):
+        col = f"best_distance_psnr_{b:g}"
+        if col in table.columns:
+            out.append((f"{b:g}", col))
+    if "best_distance_any" in table.columns:
+        out.append(("any", "best_distance_any"))
+    return out
+
+
+def tradeoff_table(table: pd.DataFrame, psnr_budgets, benign_hists: dict | None = None,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """Success rate and benign FPR at every threshold t' (see module doc).
+
+    table: attacks.parquet; psnr_budgets: dB; benign_hists: {hasher: counts
+    per distance of the benign negative pairs} (None or a missing hasher:
+    FPR columns NaN). Thresholds run 0 .. len(hist) - 1, else 0 .. bits."""
+    from ..metrics.intervals import clopper_pearson
+
+    benign_hists = benign_hists or {}
+    budgets = _budgets(table, psnr_budgets)
+    rows = []
+    for (hasher, goal), g in table.groupby(["hasher", "goal"], sort=True):
+        hist = benign_hists.get(hasher)
+        if hist is not None:
+            hist = np.asarray(hist, dtype=np.int64)
+            n_t = len(hist)
+            cum, total = np.cumsum(hist), int(hist.sum())
+        else:
+            n_t = int(g["bits"].iloc[0]) + 1
+        for label, col in budgets:
+            # the attacker uses every algorithm: best distance per image
+            best = g.groupby("image_id")[col].agg("max" if goal == "evasion" else "min")
+            n = len(best)
+            reached = best.dropna().to_numpy(dtype=np.int64)
+            for t in range(n_t):
+                k = int((reached > t).sum() if goal == "evasion" else (reached <= t).sum())
+                lo, hi = clopper_pearson(k, n, confidence)
+                fpr = fpr_hi = float("nan")
+                if hist is not None and total:
+                    fpr = float(cum[t]) / total
+                    fpr_hi = float(clopper_pearson(int(cum[t]), total, confidence)[1])
+                rows.append({"hasher": hasher, "goal": goal, "psnr_min": label, "threshold": t, "successes": k,
+                             "images": n, "success_rate": k / n if n else float("nan"), "ci_lo": float(lo),
+                             "ci_hi": float(hi), "benign_fpr": fpr, "benign_fpr_hi": fpr_hi,
+                             "benign_pairs": int(total) if hist is not None else 0})
+    return pd.DataFrame(rows, columns=COLUMNS)
