@@ -94,7 +94,14 @@ def test_granularity_at_keeps_the_claim_only_where_no_pair_sits_between():
 
 
 def test_report_threshold_cells_quote_the_effective_threshold():
+    import numpy as np
+
     from harness.report.build import fmt_threshold
-    assert fmt_threshold(31.0, "bits", 2) == "31 (= 30, distances are even)"
-    assert fmt_threshold(30.0, "bits", 2) == "30" and fmt_threshold(-1, "bits", 2) == "none"
+    from harness.report.model import _threshold_cell
+    even = np.array([0, 0, 3, 0, 5, 0, 2])              # every distance even: granularity 2
+    assert _threshold_cell(5.0, 2, [even, even, even]) == "5 (= 4, distances are even)"
+    assert _threshold_cell(4.0, 2, [even, even, even]) == "4"
+    assert _threshold_cell(-1, 2, [even]) is None and _threshold_cell(float("nan"), 2, [even]) is None
+    assert fmt_threshold(31.0, "bits", "31 (= 30, distances are even)") == "31 (= 30, distances are even)"
+    assert fmt_threshold(30.0, "bits") == "30" and fmt_threshold(-1, "bits", "x") == "none"
     assert fmt_threshold(float("nan")) == "not measurable"

@@ -13,7 +13,7 @@ import pytest
 
 import harness.report.build as build
 import harness.report.model as model_module
-from harness.report import load_folder, write_report
+from harness import Results, write_report
 from harness.report.model import ReportModel, build_model
 
 CONFIG = {"name": "model-test", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_model_numbers_equal_a_direct_count(run_dir):
-    m = build_model(load_folder(str(run_dir)))
+    m = build_model(Results.load(str(run_dir)))
     assert isinstance(m, ReportModel) and m.has_positives and m.target == 0.01
     h = pd.read_parquet(run_dir / "histograms.parquet")
     for kind in ("positive", "variant-orig", "orig-orig"):

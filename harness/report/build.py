@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..metrics.granularity import granularity_at, threshold_text
 from ..results import FIGURES
 from . import figures as F
 from .model import ReportModel, build_model, pair_counts
@@ -71,22 +70,14 @@ def fmt_ci(v, lo, hi) -> str:
     return text
 
 
-def fmt_threshold(t, unit: str = "bits", granularity: int = 1) -> str:
-    """A threshold cell; with a granularity of 2 (every distance of the pairs
-    the threshold is about is even) an odd t reads "31 (= 30, distances are
-    even)" (harness.metrics.granularity.threshold_text)."""
+def fmt_threshold(t, unit: str = "bits", text: str | None = None) -> str:
+    """A threshold cell: "not measurable", "none", or `text` (the model's
+    effective-threshold text, e.g. "31 (= 30, distances are even)") or t."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return NM
     if int(t) < 0:
         return "none"
-    return threshold_text(int(t), granularity)
-
-
-def _grain_at(t, granularity: int, hists) -> int:
-    """`granularity_at` for a threshold cell (1 for NaN or "none")."""
-    if t is None or (isinstance(t, float) and math.isnan(t)) or int(t) < 0:
-        return 1
-    return granularity_at(int(t), granularity, *hists)
+    return text if isinstance(text, str) else f"{int(t)}"
 
 
 def generic_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list, list]:
@@ -111,19 +102,13 @@ def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
         for x in points:
             c = f"tpr_at_fpr_{x:g}"
             row.append(fmt_ci(r[c], r[c + "_lo"], r[c + "_hi"]))
-        # measured on the orig-orig pairs, kept only where no positive or negative pair lies between
-        # the effective threshold and t (harness.metrics.granularity)
-        grain = data.granularity(r["hasher"])
-        hists = [data.hist(r["hasher"], k) for k in ("positive", "variant-orig", "orig-orig")]
-        row.append(fmt_threshold(r["threshold"], data.distance_unit(r["hasher"]),
-                                 _grain_at(r["threshold"], grain, hists)))
+        row.append(fmt_threshold(r["threshold"], data.distance_unit(r["hasher"]), r.get("threshold_text")))
         row.append(fmt_ci(r["fpr_at_threshold"], r["fpr_at_threshold_lo"], r["fpr_at_threshold_hi"]))
         row.append(fmt_ci(r["tpr_at_threshold"], r["tpr_at_threshold_lo"], r["tpr_at_threshold_hi"]))
         oo = r["orig_orig_matches"]
         row.append(NM if isinstance(oo, float) and math.isnan(oo) else f"{int(oo)} of {int(r['orig_orig_pairs'])}")
         if with_rec:
-            row.append(fmt_threshold(r["recommended_threshold"],
-                                     granularity=_grain_at(r["recommended_threshold"], grain, hists)))
+            row.append(fmt_threshold(r["recommended_threshold"], text=r.get("recommended_threshold_text")))
         rows.append(row)
     return header, rows
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..metrics.granularity import granularity_at, threshold_text
 from .summary import pooled_summary, recommended_column, robustness_fpr, severity_order, target_fpr
 
 
@@ -95,11 +96,35 @@ def _recommended(data, target: float):
     return sub, ok
 
 
+def _threshold_cell(t, grain: int, hists) -> str | None:
+    """Effective-threshold text of t ("31 (= 30, distances are even)"),
+    None for a missing or negative t. The granularity is measured on the
+    orig-orig pairs and kept only where no positive or negative pair lies
+    between the effective threshold and t (harness.metrics.granularity)."""
+    if t is None or (isinstance(t, float) and t != t) or int(t) < 0:
+        return None
+    return threshold_text(int(t), granularity_at(int(t), grain, *hists))
+
+
+def threshold_texts(data, summary: pd.DataFrame) -> pd.DataFrame:
+    """`summary` with ``threshold_text`` and ``recommended_threshold_text``
+    columns (see `_threshold_cell`)."""
+    if summary.empty:
+        return summary
+    texts, rec_texts = [], []
+    for r in summary.to_dict("records"):
+        grain = data.granularity(r["hasher"])
+        hists = [data.hist(r["hasher"], k) for k in ("positive", "variant-orig", "orig-orig")]
+        texts.append(_threshold_cell(r["threshold"], grain, hists))
+        rec_texts.append(_threshold_cell(r.get("recommended_threshold"), grain, hists))
+    return summary.assign(threshold_text=texts, recommended_threshold_text=rec_texts)
+
+
 def build_model(data) -> ReportModel:
     """Compute every number of the report once (see `ReportModel`)."""
     target = target_fpr(data.metrics)
     counts = pair_counts(data)
-    summary = pooled_summary(data, target) if counts["positive"] else pd.DataFrame()
+    summary = threshold_texts(data, pooled_summary(data, target)) if counts["positive"] else pd.DataFrame()
     thresholds = {r["hasher"]: r["threshold"] for r in summary.to_dict("records")}
     rob_fpr, rob_reason = robustness_fpr(data)
     recommended, recommended_tpr = _recommended(data, target)
