@@ -4,6 +4,7 @@ explicit pair lists, and a real run's joint_histograms.parquet."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.metrics import hamming
@@ -165,3 +166,54 @@ def test_best_point_and_pareto_front_by_enumeration():
         assert not any((f2 <= f and t2 > t) or (f2 < f and t2 >= t) for f2, t2 in pts)
     undominated = {(f, t) for f, t in pts if not any((f2 <= f and t2 > t) or (f2 < f and t2 >= t) for f2, t2 in pts)}
     assert set(zip(front["fp"], front["tp"])) == undominated
+
+
+def _marginal(joint: pd.DataFrame, axis: str, kind: str, transform: str) -> dict:
+    sel = joint[(joint["kind"] == kind) & (joint["transform"] == transform)]
+    return {int(d): int(c) for d, c in sel.groupby(axis)["count"].sum().items() if c}
+
+
+def _hist(hist: pd.DataFrame, hasher: str, kind: str, transform: str) -> dict:
+    sel = hist[(hist["hasher"] == hasher) & (hist["kind"] == kind) & (hist["transform"] == transform)]
+    return {int(d): int(c) for d, c in zip(sel["distance"], sel["count"])}
+
+
+def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tiny_dir, tmp_path):
+    """caltech101_tiny (32 photos, four of them declared as two groups),
+    phash x pdq and pdq x cv_radialvariance (binned), jpeg 50."""
+    import harness
+    from harness.errors import ConfigError
+
+    names = sorted(p.name for p in (tiny_dir / "images").iterdir())[:4]
+    groups = tmp_path / "groups.csv"
+    groups.write_text("image,group\n" + "".join(f"{n},g{i // 2}\n" for i, n in enumerate(names)))
+    cfg = {"dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 32, "groups": str(groups)},
+           "hashers": ["phash", "pdq", "cv_radialvariance"],
+           "transforms": [{"family": "jpeg", "severities": [50]}],
+           "metrics": {"hasher_pairs": [["phash", "pdq"], ["pdq", "cv_radialvariance"]],
+                       "bootstrap_replicates": 0},
+           "output": str(tmp_path / "run")}
+    res = harness.run_experiment(cfg, progress=False, scheduler="inline")
+    joint = pd.read_parquet(tmp_path / "run" / "joint_histograms.parquet")
+    hist = pd.read_parquet(tmp_path / "run" / "histograms.parquet")
+    key = "jpeg(50)"
+    assert set(joint["transform"]) == {"original()", key}
+    for (h1, h2), sel in joint.groupby(["hasher_1", "hasher_2"]):
+        for kind, transform in (("orig-orig", "original()"), ("positive", key), ("variant-orig", key)):
+            m1 = _marginal(sel, "d1", kind, transform)
+            m2 = _marginal(sel, "d2", kind, transform)
+            assert m1 and m1 == _hist(hist, h1, kind, transform), (h1, h2, kind)
+            assert m2 == _hist(hist, h2, kind, transform), (h1, h2, kind)
+        oo = sel[sel["kind"] == "orig-orig"]["count"].sum()
+        assert oo == 32 * 31 // 2 - 2  # two declared groups of two photos
+    cascades = pd.read_csv(tmp_path / "run" / "cascades.csv")
+    assert len(cascades) == 2 * 2 * 2  # pairs x negative sets x rules (one transform)
+    assert set(cascades["rule"]) == {"and", "or"}
+    ok = cascades[cascades["t1"] >= 0]
+    assert (ok["fpr_upper"] < cascades["target_fpr"].iloc[0]).all()
+    assert ((ok["ratio_low"] <= ok["ratio"]) | ok["ratio"].isna()).all()
+    assert res.table("cascades.csv") is not None
+    with pytest.raises(ConfigError, match="metrics.hasher_pairs"):
+        harness.run_experiment({**cfg, "metrics": {"hasher_pairs": [["phash", "dhash"]]},
+                                "output": str(tmp_path / "bad")}, progress=False, scheduler="inline")
+    assert not (tmp_path / "bad").exists()

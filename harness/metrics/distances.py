@@ -80,6 +80,11 @@ class HasherMetric:
             return c[2]
         return None
 
+    def bins(self, x, y):
+        """Bin indices (int64, (len(x), len(y))) of hash rows x (queries)
+        against y (references): the hasher's pair_distances, quantised."""
+        return self._bins(x, y)
+
     def _bins(self, x, y):
         d = np.asarray(self.hasher.pair_distances(x, y), dtype=np.float64)
         q = np.asarray(self.hasher.quantise(d), dtype=np.int64)
