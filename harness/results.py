@@ -445,6 +445,56 @@ class Results:
                              f"(at least {int(np.ceil(1 / target_fpr))} needed)")
         return largest_threshold_at_fpr(neg, target_fpr)
 
+    def per_photo_rate(self, hasher: str, threshold: int, negatives: str = "orig-orig",
+                       transform: str | None = None) -> dict:
+        """Share of photos that falsely match at least one photo of another
+        group at `threshold` (per_photo_rate.csv; not the per-pair FPR).
+
+        orig-orig: each original queried against every other original;
+        variant-orig: each variant of `transform` (required when the run
+        has several) against the originals of other groups. Returns photos
+        (queries with another group to match), photos_matching, rate and
+        low, high (Clopper-Pearson over photos: photos treated as
+        independent units; see harness.metrics.per_photo).
+
+        Examples
+        --------
+        >>> import tempfile, harness
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash"], "transforms": [],
+        ...           "output": tempfile.mkdtemp() + "/run"}
+        >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
+        >>> r = results.per_photo_rate("phash", 64)  # at 64 bits every photo matches
+        >>> r["photos"], r["photos_matching"], r["rate"]
+        (6, 6, 1.0)
+        >>> results.per_photo_rate("phash", -1)["photos_matching"]
+        0
+        """
+        from .metrics.intervals import clopper_pearson
+        if negatives not in ("orig-orig", "variant-orig"):
+            raise ValueError(f"negatives must be orig-orig or variant-orig (got {negatives!r})")
+        table = self.table("per_photo_rate.csv")
+        if table is None or not len(table):
+            raise ValueError("no per_photo_rate.csv in this folder (written by runs of this version)")
+        sel = table[(table["hasher"] == hasher) & (table["negatives"] == negatives)]
+        if not len(sel):
+            raise ValueError(f"no {negatives} per-photo rates of {hasher!r}; hashers: "
+                             f"{', '.join(sorted(table['hasher'].unique()))}")
+        keys = sorted(sel["transform"].unique())
+        if transform is not None:
+            sel = sel[sel["transform"] == transform]
+            if not len(sel):
+                raise ValueError(f"transform {transform!r} not in this folder; available: {', '.join(keys)}")
+        elif len(keys) > 1:
+            raise ValueError(f"give a transform (one of: {', '.join(keys)})")
+        photos = int(sel["photos"].iat[0])
+        if threshold < 0:
+            lo, hi = clopper_pearson(0, photos) if photos else (float("nan"), float("nan"))
+            return {"photos": photos, "photos_matching": 0, "rate": 0.0 if photos else float("nan"),
+                    "low": lo, "high": hi}
+        row = sel[sel["threshold"] == min(int(threshold), int(sel["threshold"].max()))].iloc[0]
+        return {"photos": photos, "photos_matching": int(row["photos_matching"]), "rate": float(row["rate"]),
+                "low": float(row["low"]), "high": float(row["high"])}
+
     # ------------------------------------------------------- two-hash rules
     def joint_hist(self, hasher_1: str, hasher_2: str, kind: str, transform: str | None = None,
                    transforms: list[str] | None = None) -> np.ndarray:
