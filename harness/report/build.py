@@ -413,6 +413,8 @@ NOT_PRINTED = {
     "extrapolation.csv": "binomial-model FPRs beyond the measurable range: a model, not a measurement, "
                          "so it is not printed next to measured figures",
     "thresholds.csv": "shown above under 'Recommended thresholds'",
+    "per_photo_rate.csv": "the share of photos that falsely match at least one other photo, at every threshold "
+                          "(thresholds.csv has it at the recommended threshold)",
     "collisions.csv": "shown in the collision gallery",
     "risk_sweep.csv": "drawn in the risk figure",
     "risk_query.csv": "drawn in the risk figure",
