@@ -213,6 +213,11 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
     assert (ok["fpr_upper"] < cascades["target_fpr"].iloc[0]).all()
     assert ((ok["ratio_low"] <= ok["ratio"]) | ok["ratio"].isna()).all()
     assert res.table("cascades.csv") is not None
+    # the report draws one AND-rule figure per pair, measured beside the independence prediction
+    harness.write_report(res)
+    figures = sorted(p.name for p in (tmp_path / "run" / "figures").glob("cascade-*.png"))
+    assert figures == ["cascade-pdq-cv_radialvariance.png", "cascade-phash-pdq.png"]
+    assert "Two-hash rules" in (tmp_path / "run" / "report.md").read_text()
     with pytest.raises(ConfigError, match="metrics.hasher_pairs"):
         harness.run_experiment({**cfg, "metrics": {"hasher_pairs": [["phash", "dhash"]]},
                                 "output": str(tmp_path / "bad")}, progress=False, scheduler="inline")

@@ -351,6 +351,19 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
             figure(f"det-{_slug(family)}", lambda family=family: F.det_family(data, family, thresholds),
                    f"DET for {family}, one panel per hasher, one curve per severity.")
 
+        joint = data.table("joint_histograms.parquet")
+        if joint is not None and len(joint):
+            blocks += [("h", 2, "Two-hash rules")]
+            blocks += [("p", "A match under the AND rule needs both hashes within their thresholds. Left: the "
+                             "measured orig-orig FPR of the rule at every (t1, t2); right: what the two "
+                             "hashers' own FPRs would give if their false matches were independent. Where the "
+                             "left panel's iso-FPR lines lie further out than the right one's, a second hash "
+                             "removes fewer false matches than the product promises (cascades.csv).")]
+            for h1, h2 in sorted(set(zip(joint["hasher_1"], joint["hasher_2"]))):
+                figure(f"cascade-{_slug(h1)}-{_slug(h2)}", lambda h1=h1, h2=h2: F.cascade_fpr(data, h1, h2),
+                       f"AND rule of {h1} and {h2}: measured FPR (left) and the independence prediction "
+                       "(right), log colour scale, iso-FPR lines; blank cells: no matching pair.")
+
         blocks += [("h", 2, "Distance histograms")]
         figure("histograms", lambda: F.distance_histograms(data, thresholds, summary),
                "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
