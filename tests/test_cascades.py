@@ -191,7 +191,7 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
            "hashers": ["phash", "pdq", "cv_radialvariance"],
            "transforms": [{"family": "jpeg", "severities": [50]}],
            "metrics": {"hasher_pairs": [["phash", "pdq"], ["pdq", "cv_radialvariance"]],
-                       "bootstrap_replicates": 0},
+                       "bootstrap_replicates": 0, "target_fpr": 0.01},
            "output": str(tmp_path / "run")}
     res = harness.run_experiment(cfg, progress=False, scheduler="inline")
     joint = pd.read_parquet(tmp_path / "run" / "joint_histograms.parquet")
@@ -207,9 +207,26 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
         oo = sel[sel["kind"] == "orig-orig"]["count"].sum()
         assert oo == 32 * 31 // 2 - 2  # two declared groups of two photos
     cascades = pd.read_csv(tmp_path / "run" / "cascades.csv")
-    assert len(cascades) == 2 * 2 * 2  # pairs x negative sets x rules (one transform)
-    assert set(cascades["rule"]) == {"and", "or"}
-    ok = cascades[cascades["t1"] >= 0]
+    assert len(cascades) == 2 * 2 * 2 * 2  # pairs x negative sets x rules x points (one transform)
+    assert set(cascades["rule"]) == {"and", "or"} and set(cascades["point"]) == {"best", "own"}
+    # own: each hasher's recommended threshold from thresholds.csv; the rule's FPR recounted from the cells
+    thr = pd.read_csv(tmp_path / "run" / "thresholds.csv")
+    rec = {h: int(t) for h, t in thr[np.isclose(thr["target_fpr"], 0.01)].groupby("hasher")["recommended_threshold"]
+           .first().items()}
+    checked = 0
+    for r in cascades[cascades["point"] == "own"].itertuples():
+        assert (r.t1, r.t2) == (rec[r.hasher_1], rec[r.hasher_2])
+        if r.t1 < 0 or r.t2 < 0:
+            continue
+        checked += 1
+        cells = joint[(joint["hasher_1"] == r.hasher_1) & (joint["hasher_2"] == r.hasher_2)
+                      & (joint["kind"] == r.negatives)
+                      & (joint["transform"] == ("original()" if r.negatives == "orig-orig" else key))]
+        hit = (cells["d1"] <= r.t1) & (cells["d2"] <= r.t2) if r.rule == "and" else \
+            (cells["d1"] <= r.t1) | (cells["d2"] <= r.t2)
+        assert r.fp == cells.loc[hit, "count"].sum() and r.n_neg == cells["count"].sum()
+    assert checked >= 4
+    ok = cascades[(cascades["t1"] >= 0) & (cascades["point"] == "best")]
     assert (ok["fpr_upper"] < cascades["target_fpr"].iloc[0]).all()
     assert ((ok["ratio_low"] <= ok["ratio"]) | ok["ratio"].isna()).all()
     assert res.table("cascades.csv") is not None

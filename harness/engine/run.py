@@ -297,7 +297,7 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
         pairs = config.hasher_pairs()
         if pairs:  # both distances of each pair in one pass, in this process (every core)
-            tables |= cascade_tables(hashes, pairs, specs, config.metrics)
+            tables |= cascade_tables(hashes, pairs, specs, config.metrics, tables.get("thresholds.csv"))
         timings["metrics"] = time.perf_counter() - t3
         engine_info = backend.describe() | {
             "chunk_size": chunk_size, "store": store.root, "timeout_seconds": eng.timeout_seconds,
