@@ -91,6 +91,8 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
         for negatives, q, gq in (("orig-orig", packed["orig"], orig["group"].to_numpy()),
                                  ("variant-orig", packed["var"], var["group"].to_numpy())):
             D = dist(q, packed["orig"])
+            if negatives == "orig-orig":  # an unordered pair: the smaller of the two directions
+                D = np.minimum(D, D.T)
             sel = pp[(pp["hasher"] == name) & (pp["negatives"] == negatives)].reset_index(drop=True)
             assert len(sel) == last + 1
             for t in range(0, last + 1, max(1, last // 16)):
@@ -110,3 +112,35 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
         want = res.per_photo_rate(r.hasher, t)
         assert np.isclose(r.per_photo_rate, want["rate"], rtol=1e-5)
         assert np.isclose(r.per_photo_high, want["high"], rtol=1e-5)
+
+
+def test_binned_within_set_uses_the_smaller_direction(monkeypatch):
+    """HasherMetric.nearest_within on an asymmetric toy distance, across
+    several blocks, against brute force over min(d(i, j), d(j, i))."""
+    from harness.metrics import distances
+
+    class Toy:
+        name, distance, n_bins, nbytes = "toy", "toy", 6, 1
+
+        def pair_distances(self, x, y):  # asymmetric: how far x lies above y
+            return np.maximum(x[:, None, 0].astype(float) - y[None, :, 0].astype(float), 0.0)
+
+        def quantise(self, d):
+            return np.minimum(d // 10, 5).astype(np.int64)
+
+    monkeypatch.setattr(distances, "GENERIC_BLOCK", 16)
+    rng = np.random.default_rng(2)
+    n = 70
+    a = rng.integers(0, 60, (n, 1)).astype(np.uint8)
+    g = rng.integers(0, 25, n)
+    metric = distances.HasherMetric(Toy())
+    hist = metric.hist(a, None, g)  # fills the cache that nearest_within then reads
+    got = metric.nearest_within(a, g)
+    q = Toy().quantise(Toy().pair_distances(a, a))
+    sym = np.minimum(q, q.T).astype(float)
+    sym[g[:, None] == g[None, :]] = np.inf
+    want = np.where(np.isfinite(sym.min(axis=1)), sym.min(axis=1), -1).astype(np.int64)
+    assert (got == want).all()
+    metric._cached = None  # and without the cache
+    assert (metric.nearest_within(a, g) == want).all()
+    assert hist.sum() == sum(1 for i in range(n) for j in range(i + 1, n) if g[i] != g[j])

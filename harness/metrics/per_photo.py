@@ -10,8 +10,11 @@ photo q falsely matches at threshold t exactly when 0 <= m(q) <= t, so
     rate(t) = #{q : 0 <= m(q) <= t} / #{q : m(q) >= 0}
 
 over the photos that have another group to match (``photos``). For
-orig-orig the queries are the originals against every other original;
-for variant-orig each variant against the originals of other groups.
+orig-orig the queries are the originals against every other original,
+with the pair distance of the orig-orig histogram (for a hasher with an
+asymmetric distance, the smaller of the two directions); for
+variant-orig each variant (the query) against the originals of other
+groups.
 
 Interval: Clopper-Pearson over photos (`clopper_pearson`), treating the
 photos as the independent units. That is closer to the truth than for pair

@@ -213,7 +213,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
-            oo_mins, _ = metric.nearest(orig_packed, orig_packed, orig_groups, orig_groups)
+            oo_mins = metric.nearest_within(orig_packed, orig_groups)
             oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins)
         pad = None
         if metric.kind == "hamming":
