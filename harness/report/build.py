@@ -445,19 +445,25 @@ def thresholds_blocks(model: ReportModel) -> list:
     tgt = sub["target_fpr"].iat[0]
     head = sub.drop_duplicates("hasher")
     rows = []
+    per_photo = int("per_photo_rate" in sub.columns and bool(sub["per_photo_rate"].notna().any()))
     for r in head.to_dict("records"):
         t = r["recommended_threshold"]
+        photo = [fmt_ci(r["per_photo_rate"], r.get("per_photo_low"), r.get("per_photo_high"))] \
+            if per_photo and pd.notna(r.get("per_photo_rate")) else [""] * per_photo
         if pd.isna(t) or t < 0:
-            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", ""])
+            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", "",
+                         *photo])
         else:
             rows.append([r["hasher"], str(r.get("negatives", "")), str(int(t)),
-                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper"))])
+                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper")), *photo])
     blocks = [("h", 2, "Recommended thresholds"),
               ("p", f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
                     "upper bound on the FPR stays below the target. `none`: not achievable with this many "
-                    "negative pairs; use more photos."),
-              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
-               rows)]
+                    "negative pairs; use more photos."
+                    + (" The last column is per photo, not per pair: the share of originals that match at "
+                       "least one original of another group at t (per_photo_rate.csv)." if per_photo else "")),
+              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"]
+               + ["photos matching another photo (per-photo rate) [95% CP over photos]"] * per_photo, rows)]
     ok = model.recommended_tpr
     if len(ok):
         hashers = sorted(ok["hasher"].unique())
