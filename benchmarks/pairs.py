@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
     p.add_argument("--count-n", type=int, default=100_000,
                    help="hashes for the threshold-counting comparison with faiss (0 = skip)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--joint", type=int, default=None, metavar="BITS2",
+                   help="instead: time the joint histogram of two hashers (--bits and BITS2 bits) against "
+                        "each one's own histogram on the same pairs (writes pairs_joint.json)")
     p.add_argument("--output", default="results/bench", help="folder for pairs.json and pairs.md")
 
 
@@ -218,7 +221,75 @@ def render_markdown(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def run_joint(n: int, bits1: int, bits2: int, threads: int | None = None, seed: int = 0) -> dict:
+    """Wall-clock and CPU pairs per second of the joint histogram
+    (harness.metrics.joint, both distances per pair) against each hasher's
+    own all-pairs histogram, on n random hashes per hasher."""
+    import numba
+
+    import harness.metrics.hamming as hamming
+    from harness.errors import ConfigError
+    from harness.metrics.joint import joint_pair_histogram
+
+    if n < 2:
+        raise ConfigError("--n", f"must be an integer >= 2 (got {n})")
+    for name, b in (("--bits", bits1), ("--joint", bits2)):
+        if b < 1:
+            raise ConfigError(name, f"must be an integer >= 1 (got {b})")
+    if threads is not None:
+        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ConfigError("--threads", f"must be in 1..{numba.config.NUMBA_NUM_THREADS} (got {threads})")
+        numba.set_num_threads(threads)
+    a1, a2 = random_hashes(n, bits1, seed), random_hashes(n, bits2, seed + 1)
+    pairs = n * (n - 1) // 2
+    out = {"n": n, "bits": [bits1, bits2], "threads": numba.get_num_threads(), "pairs": pairs,
+           "loadavg_before": list(os.getloadavg()), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    small, hamming.SMALL_PAIRS = hamming.SMALL_PAIRS, 0
+    try:
+        joint_pair_histogram(a1[:600], a2[:600], bits1=bits1, bits2=bits2)  # compile outside the timing
+        hamming.pair_histogram(a1[:600], bits=bits1)
+        hamming.pair_histogram(a2[:600], bits=bits2)
+        for key, fn in (("joint", lambda: joint_pair_histogram(a1, a2, bits1=bits1, bits2=bits2)),
+                        (f"single_{bits1}", lambda: hamming.pair_histogram(a1, bits=bits1)),
+                        (f"single_{bits2}", lambda: hamming.pair_histogram(a2, bits=bits2))):
+            cpu0, t0 = _cpu_seconds(), time.perf_counter()
+            h = fn()
+            dt, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+            assert int(h.sum()) == pairs
+            out[key] = {"seconds": round(dt, 3), "pairs_per_second": pairs / dt, "pairs_per_cpu_second": pairs / cpu}
+    finally:
+        hamming.SMALL_PAIRS = small
+    slower = min(out[f"single_{bits1}"]["pairs_per_cpu_second"], out[f"single_{bits2}"]["pairs_per_cpu_second"])
+    out["joint_share_of_slower_single"] = out["joint"]["pairs_per_cpu_second"] / slower
+    out["loadavg_after"] = list(os.getloadavg())
+    return out
+
+
+def main_joint(args) -> int:
+    res = run_joint(args.n, args.bits, args.joint, args.threads, args.seed)
+    os.makedirs(args.output, exist_ok=True)
+    jpath = os.path.join(args.output, "pairs_joint.json")
+    entries = []
+    if os.path.isfile(jpath):
+        with open(jpath, encoding="utf-8") as fh:
+            entries = json.load(fh)
+    entries.append(res)
+    with open(jpath, "w", encoding="utf-8") as fh:
+        json.dump(entries, fh, indent=2)
+    b1, b2 = res["bits"]
+    print(f"n={res['n']} ({res['pairs']:.3g} pairs), {b1} x {b2} bits, {res['threads']} threads "
+          f"(load {res['loadavg_before'][0]:.1f}): pairs per CPU-second joint "
+          f"{res['joint']['pairs_per_cpu_second']:.3g}, "
+          f"{b1}-bit alone {res[f'single_{b1}']['pairs_per_cpu_second']:.3g}, "
+          f"{b2}-bit alone {res[f'single_{b2}']['pairs_per_cpu_second']:.3g}; joint = "
+          f"{100 * res['joint_share_of_slower_single']:.0f}% of the slower single histogram")
+    print(f"written: {jpath}")
+    return 0
+
+
 def main(args) -> int:
+    if getattr(args, "joint", None) is not None:
+        return main_joint(args)
     res = run(args.n, args.bits, args.threads, args.scipy_n, args.count_n, args.seed)
     os.makedirs(args.output, exist_ok=True)
     jpath = os.path.join(args.output, "pairs.json")

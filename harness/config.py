@@ -159,6 +159,10 @@ class MetricsConfig(_Strict):
       FPR(t) <= max(keep_fpr, target_fpr), at least 0, lowered until at
       most max_close_pairs pairs are kept.
     - collision_k: closest orig-orig pairs per hasher in collisions.csv.
+    - hasher_pairs: pairs of hashers (labels, as in the tables) whose joint
+      histograms and two-hash rules are computed (joint_histograms.parquet,
+      cascades.csv), e.g. ``[[phash, pdq]]``; ``all`` for every pair of the
+      run's hashers; default none.
     """
     target_fpr: float = Field(default=1e-3, gt=0, lt=1)
     fpr_points: list[float] = Field(default_factory=lambda: [1e-2, 1e-3, 1e-4, 1e-5, 1e-6])
@@ -172,6 +176,23 @@ class MetricsConfig(_Strict):
     collision_k: int = Field(default=25, ge=0)
     retrieval: bool = True
     diagnostics: bool = True
+    hasher_pairs: list[list[str]] | Literal["all"] = Field(default_factory=list)
+
+    @field_validator("hasher_pairs", mode="before")
+    @classmethod
+    def _pair_shape(cls, v):
+        if v is None:
+            return []
+        if isinstance(v, str):
+            if v != "all":
+                raise ValueError(f"must be 'all' or a list of [hasher, hasher] pairs (got {v!r})")
+            return v
+        if not isinstance(v, list):
+            raise ValueError("must be 'all' or a list of [hasher, hasher] pairs")
+        for i, p in enumerate(v):
+            if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)):
+                raise ValueError(f"[{i}]: must be a pair of two hasher names, e.g. [phash, pdq] (got {p!r})")
+        return [list(p) for p in v]
 
     @field_validator("fpr_points")
     @classmethod
@@ -249,6 +270,37 @@ class ExperimentConfig(_Strict):
                                  f"({label}); give each configuration once")
             seen[label] = i
         return self
+
+    @model_validator(mode="after")
+    def _check_hasher_pairs(self):
+        pairs = self.metrics.hasher_pairs
+        if pairs == "all" or not pairs:
+            return self
+        labels = [h.label for h in self.build_hashers()]
+        allowed = ", ".join(labels) + " (the run's hashers), or 'all'"
+        for i, (x, y) in enumerate(pairs):
+            for name in (x, y):
+                if name not in labels:
+                    raise ConfigError(f"metrics.hasher_pairs[{i}]", f"unknown hasher {name!r}; allowed: {allowed}")
+            if x == y:
+                raise ConfigError(f"metrics.hasher_pairs[{i}]", f"two different hashers needed (got {x!r} twice); "
+                                                                f"allowed: {allowed}")
+        return self
+
+    def hasher_pairs(self) -> list:
+        """The (hasher, hasher) pairs of metrics.hasher_pairs, built, in
+        config order (``all``: every pair i < j of the hashers list);
+        repeated pairs once."""
+        hashers = self.build_hashers()
+        by_label = {h.label: h for h in hashers}
+        if self.metrics.hasher_pairs == "all":
+            return [(hashers[i], hashers[j]) for i in range(len(hashers)) for j in range(i + 1, len(hashers))]
+        seen, out = set(), []
+        for x, y in self.metrics.hasher_pairs:
+            if (x, y) not in seen:
+                seen.add((x, y))
+                out.append((by_label[x], by_label[y]))
+        return out
 
     def transform_specs(self):
         specs = []

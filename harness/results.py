@@ -454,6 +454,162 @@ class Results:
                              f"(at least {int(np.ceil(1 / target_fpr))} needed)")
         return largest_threshold_at_fpr(neg, target_fpr)
 
+    def per_photo_rate(self, hasher: str, threshold: int, negatives: str = "orig-orig",
+                       transform: str | None = None) -> dict:
+        """Share of photos that falsely match at least one photo of another
+        group at `threshold` (per_photo_rate.csv; not the per-pair FPR).
+
+        orig-orig: each original queried against every other original;
+        variant-orig: each variant of `transform` (required when the run
+        has several) against the originals of other groups. Returns photos
+        (queries with another group to match), photos_matching, rate and
+        low, high (Clopper-Pearson over photos: photos treated as
+        independent units; see harness.metrics.per_photo).
+
+        Examples
+        --------
+        >>> import tempfile, harness
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash"], "transforms": [],
+        ...           "output": tempfile.mkdtemp() + "/run"}
+        >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
+        >>> r = results.per_photo_rate("phash", 64)  # at 64 bits every photo matches
+        >>> r["photos"], r["photos_matching"], r["rate"]
+        (6, 6, 1.0)
+        >>> results.per_photo_rate("phash", -1)["photos_matching"]
+        0
+        """
+        from .metrics.intervals import clopper_pearson
+        if negatives not in ("orig-orig", "variant-orig"):
+            raise ValueError(f"negatives must be orig-orig or variant-orig (got {negatives!r})")
+        table = self.table("per_photo_rate.csv")
+        if table is None or not len(table):
+            raise ValueError("no per_photo_rate.csv in this folder (written by runs of this version)")
+        sel = table[(table["hasher"] == hasher) & (table["negatives"] == negatives)]
+        if not len(sel):
+            raise ValueError(f"no {negatives} per-photo rates of {hasher!r}; hashers: "
+                             f"{', '.join(sorted(table['hasher'].unique()))}")
+        keys = sorted(sel["transform"].unique())
+        if transform is not None:
+            sel = sel[sel["transform"] == transform]
+            if not len(sel):
+                raise ValueError(f"transform {transform!r} not in this folder; available: {', '.join(keys)}")
+        elif len(keys) > 1:
+            raise ValueError(f"give a transform (one of: {', '.join(keys)})")
+        photos = int(sel["photos"].iat[0])
+        if threshold < 0:
+            lo, hi = clopper_pearson(0, photos) if photos else (float("nan"), float("nan"))
+            return {"photos": photos, "photos_matching": 0, "rate": 0.0 if photos else float("nan"),
+                    "low": lo, "high": hi}
+        row = sel[sel["threshold"] == min(int(threshold), int(sel["threshold"].max()))].iloc[0]
+        return {"photos": photos, "photos_matching": int(row["photos_matching"]), "rate": float(row["rate"]),
+                "low": float(row["low"]), "high": float(row["high"])}
+
+    # ------------------------------------------------------- two-hash rules
+    def joint_hist(self, hasher_1: str, hasher_2: str, kind: str, transform: str | None = None,
+                   transforms: list[str] | None = None) -> np.ndarray:
+        """Joint pair counts of two hashers (joint_histograms.parquet,
+        written for the pairs of ``metrics.hasher_pairs``).
+
+        Returns an int64 array J of shape (n_bins(hasher_1),
+        n_bins(hasher_2)): J[d1, d2] = pairs of `kind` (see `hist`) at
+        distance d1 under hasher_1 and d2 under hasher_2, for one
+        `transform`, the listed `transforms`, or summed over all of them.
+        Its row sums are ``hist(hasher_1, kind, ...)``.
+
+        Raises
+        ------
+        ValueError
+            When the folder has no joint histograms of this pair.
+
+        Examples
+        --------
+        >>> import tempfile, harness
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash", "dhash"],
+        ...           "transforms": [{"family": "jpeg", "severities": [50]}],
+        ...           "metrics": {"hasher_pairs": [["phash", "dhash"]]},
+        ...           "output": tempfile.mkdtemp() + "/run"}
+        >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
+        >>> J = results.joint_hist("phash", "dhash", "orig-orig")
+        >>> J.shape, int(J.sum())  # 6 photos give 15 pairs
+        ((65, 65), 15)
+        >>> bool((J.sum(axis=1) == results.hist("phash", "orig-orig")).all())
+        True
+        """
+        self._check(hasher_1, kind)
+        self._check(hasher_2, kind)
+        table = self.table("joint_histograms.parquet")
+        if table is None or not len(table):
+            raise ValueError("no joint histograms in this folder (set metrics.hasher_pairs and run again)")
+        sel = table[(table["hasher_1"] == hasher_1) & (table["hasher_2"] == hasher_2) & (table["kind"] == kind)]
+        if not len(table[(table["hasher_1"] == hasher_1) & (table["hasher_2"] == hasher_2)]):
+            pairs = sorted(set(zip(table["hasher_1"], table["hasher_2"])))
+            raise ValueError(f"no joint histograms of ({hasher_1}, {hasher_2}); available: "
+                             + ", ".join(f"({a}, {b})" for a, b in pairs))
+        if transform is not None:
+            sel = sel[sel["transform"] == transform]
+        elif transforms is not None:
+            sel = sel[sel["transform"].isin(list(transforms))]
+        out = np.zeros((self.n_bins(hasher_1), self.n_bins(hasher_2)), dtype=np.int64)
+        np.add.at(out, (sel["d1"].to_numpy(np.int64), sel["d2"].to_numpy(np.int64)), sel["count"].to_numpy(np.int64))
+        return out
+
+    def cascade(self, hasher_1: str, hasher_2: str, t1: int, t2: int, *, kind: str = "orig-orig",
+                rule: str = "and", transform: str | None = None) -> dict:
+        """A two-hash rule at (t1, t2), measured, against independence.
+
+        The negatives of `kind` match by `rule` ("and": d1 <= t1 and d2 <=
+        t2; "or": either); returns `harness.metrics.cascade.independence`:
+        count, total, rate (the measured joint FPR), rate_1 and rate_2 (each
+        hasher alone), predicted (the rate if the hashes' false matches were
+        independent: rate_1 * rate_2 for and), ratio = rate / predicted and
+        ratio_low, ratio_high (Clopper-Pearson of the joint count over the
+        prediction; pairs treated as independent, so too narrow).
+
+        Examples
+        --------
+        >>> import tempfile, harness
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash", "dhash"],
+        ...           "transforms": [], "metrics": {"hasher_pairs": "all"},
+        ...           "output": tempfile.mkdtemp() + "/run"}
+        >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
+        >>> r = results.cascade("phash", "dhash", 64, 64)  # everything matches both
+        >>> r["count"], r["total"], r["rate"], r["predicted"]
+        (15, 15, 1.0, 1.0)
+        """
+        from .metrics.cascade import independence
+        if kind == "positive":
+            raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
+        J = self.joint_hist(hasher_1, hasher_2, kind, transform if kind == "variant-orig" else None)
+        return independence(J, t1, t2, rule)
+
+    def cascade_pareto(self, hasher_1: str, hasher_2: str, family: str | None = None, *,
+                       kind: str = "orig-orig", rule: str = "and") -> pd.DataFrame:
+        """Pareto front of FPR against TPR over every (t1, t2) of a
+        two-hash rule, for the positives of one transform family (all
+        transforms when None) against the negatives of `kind` (the same
+        family's variant-orig pairs, or orig-orig). See
+        `harness.metrics.cascade.pareto_front`; columns t1, t2, tp, fp, tpr,
+        fpr, sorted by FPR.
+
+        Examples
+        --------
+        >>> import tempfile, harness
+        >>> config = {"dataset": {"source": "sample", "limit": 6}, "hashers": ["phash", "dhash"],
+        ...           "transforms": [{"family": "jpeg", "severities": [50]}],
+        ...           "metrics": {"hasher_pairs": "all"}, "output": tempfile.mkdtemp() + "/run"}
+        >>> results = harness.run_experiment(config, progress=False, scheduler="inline")
+        >>> front = results.cascade_pareto("phash", "dhash", "jpeg")
+        >>> bool(front["fpr"].is_monotonic_increasing and front["tpr"].is_monotonic_increasing)
+        True
+        """
+        from .metrics.cascade import pareto_front
+        if kind == "positive":
+            raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
+        keys = self.transforms_of(family)
+        pos = self.joint_hist(hasher_1, hasher_2, "positive", transforms=keys)
+        neg = self.joint_hist(hasher_1, hasher_2, kind, transforms=keys if kind == "variant-orig" else None)
+        return pareto_front(pos, neg, rule)
+
     def risk(self, hasher: str, threshold: int, *, database_size: int, photos: int, match_threshold: int,
              users: int = 1, rho: float = 0.0, kind: str = "orig-orig") -> pd.DataFrame:
         """Deployment risk at a threshold, from the rate measured in this run.

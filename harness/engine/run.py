@@ -28,6 +28,7 @@ from ..config import load_config
 from ..datasets import load_records, manifest_digest
 from ..datasets.folder import display_name
 from ..errors import ConfigError
+from ..metrics.cascade_tables import cascade_tables
 from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
@@ -311,6 +312,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
 
         t3 = time.perf_counter()
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
+        pairs = config.hasher_pairs()
+        if pairs:  # both distances of each pair in one pass, in this process (every core)
+            tables |= cascade_tables(hashes, pairs, specs, config.metrics, tables.get("thresholds.csv"))
         timings["metrics"] = time.perf_counter() - t3
         engine_info = backend.describe() | {
             "chunk_size": chunk_size, "store": store.root, "timeout_seconds": eng.timeout_seconds,

@@ -12,6 +12,11 @@ file or network I/O).
 - retrieval: recall@1 and micro-average precision (DISC21 definitions);
 - diagnostics: bit bias, bit correlation, Daugman degrees of freedom and the
   binomial model, bit flip rates;
+- joint, cascade: joint histograms of two hashers over the same pairs, and
+  the AND/OR rules, independence ratio, best point and Pareto front from
+  them; cascade_tables: the two-hash tables of a run;
+- per_photo: the share of photos that match a photo of another group;
+- dihedral: matching by the smallest distance over a query's versions;
 - tables.analyse: every result table of a run.
 
 Examples
@@ -27,6 +32,7 @@ Examples
 >>> roc.loc[roc["threshold"] == 1, ["tpr", "fpr"]].round(3).values.tolist()
 [[1.0, 0.333]]
 """
+from .cascade import and_counts, best_point, cascade_rates, independence, or_counts, pareto_front
 from .granularity import distance_granularity, effective_threshold, granularity_at, threshold_text
 from .hamming import (
                       close_pairs,
@@ -40,6 +46,8 @@ from .hamming import (
                       paired_distances,
 )
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold
+from .joint import joint_pair_histogram
+from .per_photo import per_photo_rate
 from .retrieval import micro_average_precision, recall_at_1
 from .roc import (
                       auc_from_histograms,
@@ -52,6 +60,8 @@ from .roc import (
 from .summary import summarise
 
 __all__ = [
+    "and_counts", "best_point", "cascade_rates", "independence", "joint_pair_histogram", "or_counts",
+    "pareto_front", "per_photo_rate",
     "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
     "distance_granularity", "distance_histogram", "eer_from_histograms", "effective_threshold",
     "fpr_measurable", "granularity_at", "hamming_matrix", "largest_threshold_at_fpr",

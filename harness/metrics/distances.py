@@ -53,6 +53,11 @@ class HammingMetric:
     def nearest(self, a, b, ga, gb):
         return hamming.nearest_other(a, b, ga, gb)
 
+    def nearest_within(self, a, ga):
+        """Per row of `a`: the smallest distance to another row of `a` in a
+        different group (-1 when none); the pair distance of `hist(a)`."""
+        return hamming.nearest_other(a, a, ga, ga)[0]
+
     def label(self, t: int) -> str:
         return f"{t} bits"
 
@@ -79,6 +84,11 @@ class HasherMetric:
         if c is not None and c[0] is a and c[1] is b:
             return c[2]
         return None
+
+    def bins(self, x, y):
+        """Bin indices (int64, (len(x), len(y))) of hash rows x (queries)
+        against y (references): the hasher's pair_distances, quantised."""
+        return self._bins(x, y)
 
     def _bins(self, x, y):
         d = np.asarray(self.hasher.pair_distances(x, y), dtype=np.float64)
@@ -155,6 +165,21 @@ class HasherMetric:
             mins[i0:i0 + len(m)][ok] = m[ok]
             counts[i0:i0 + len(m)] = np.where(ok, (q == m[:, None]).sum(axis=1), 0)
         return mins, counts
+
+    def nearest_within(self, a, ga):
+        """Per row of `a`: the smallest bin to another row of `a` in a
+        different group (-1 when none), with the pair bins of `hist(a)` (the
+        smaller of the two directions), from the cached blocks when `hist`
+        of the same set ran just before."""
+        big = np.iinfo(np.int64).max
+        mins = np.full(len(a), big, np.int64)
+        for i0, j0, q, keep in self._blocks(a, None, ga, None):
+            v = np.where(keep, q, big)
+            if v.size:
+                np.minimum(mins[i0:i0 + v.shape[0]], v.min(axis=1), out=mins[i0:i0 + v.shape[0]])
+                np.minimum(mins[j0:j0 + v.shape[1]], v.min(axis=0), out=mins[j0:j0 + v.shape[1]])
+        mins[mins == big] = -1
+        return mins
 
     def label(self, t: int) -> str:
         if 0 <= t < len(self.edges):

@@ -19,6 +19,11 @@ into the results folder (``.csv`` or ``.parquet`` by extension):
   groups (dataset.groups) after looking at the contact sheet.
 - collisions.csv: per hasher, every orig-orig pair at distance 0 and the
   collision_k closest ones, with image names (COLLISION_COLUMNS).
+- per_photo_rate.csv: per hasher x negative set x transform x threshold:
+  the share of photos (queries) that match at least one photo of another
+  group, with a Clopper-Pearson interval over photos
+  (harness.metrics.per_photo; PER_PHOTO_COLUMNS). thresholds.csv carries
+  it at the recommended threshold in its last three columns.
 - retrieval.csv: recall@1 and muAP per hasher x transform (harness.metrics.retrieval).
 - diagnostics.csv: per hasher: bit bias, bit correlation, impostor moments,
   Daugman degrees of freedom and the fit of the binomial model.
@@ -39,6 +44,7 @@ from . import diagnostics as diag
 from .distances import metric_for
 from .hamming import distance_histogram, padding_positions
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
+from .per_photo import per_photo_rate
 from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
 
@@ -51,7 +57,10 @@ ROC_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "negatives",
                "n_pos", "n_neg", "tpr", "fpr", "fnr", "fpr_cp_lo", "fpr_cp_hi", "fpr_boot_lo",
                "fpr_boot_hi", "fpr_upper", "det_fpr_z", "det_fnr_z"]
 THRESHOLD_COLUMNS = ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg",
-                     "fpr", "fpr_upper", "transform", "family", "severity", "tpr", "tpr_cp_lo", "tpr_cp_hi"]
+                     "fpr", "fpr_upper", "transform", "family", "severity", "tpr", "tpr_cp_lo", "tpr_cp_hi",
+                     "per_photo_rate", "per_photo_low", "per_photo_high"]
+PER_PHOTO_TABLE_COLUMNS = ["hasher", "bits", "negatives", "transform", "family", "severity", "threshold", "photos",
+                           "photos_matching", "rate", "low", "high"]
 RETRIEVAL_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "n_queries", "n_database",
                      "recall_at_1", "recall_at_1_strict", "micro_ap"]
 
@@ -149,7 +158,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
     """All result tables of a run (see the module docstring)."""
     cfg = metrics_cfg
     hist_rows, close_parts, roc_parts, thr_rows, coll_parts, retr_rows, diag_rows = [], [], [], [], [], [], []
-    extra_parts, flip_parts, neg_sets = [], [], {}
+    extra_parts, flip_parts, neg_sets, photo_parts = [], [], {}, []
     for hasher in hashers:
         metric = metric_for(hasher)
         bits = metric.bits  # histogram length - 1 (bits, or the last bin index)
@@ -189,7 +198,14 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                     "image_a": _id_codes(ids_a, i, id_dtype), "image_b": _id_codes(ids_b, j, id_dtype),
                     "distance": d}))
 
+        def per_photo(negatives, key, family, severity, mins):
+            table = per_photo_rate(mins, bits, cfg.confidence)
+            photo_parts.append(table.assign(hasher=_label(hasher), bits=bits, negatives=negatives, transform=key,
+                                            family=family, severity=severity)[PER_PHOTO_TABLE_COLUMNS])
+            return table
+
         oo = None
+        oo_photos = None
         if cfg.orig_orig:
             oo = _negative_set("orig-orig", metric, orig_packed, None, orig_groups, None, img_all, None,
                                group_code, cfg, _seed(cfg.bootstrap_seed, _label(hasher), ORIGINAL_KEY),
@@ -197,6 +213,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
+            oo_mins = metric.nearest_within(orig_packed, orig_groups)
+            oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins)
         pad = None
         if metric.kind == "hamming":
             all_packed = _packed(hh["hash"], hasher.nbytes)  # originals and variants: one padding layout
@@ -232,8 +250,9 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                 neg_sets[(_label(hasher), spec.key, "variant-orig")] = vo
                 roc_parts.append(_roc_rows({"hasher": _label(hasher), "bits": bits, "transform": spec.key, **meta,
                                             "negatives": "variant-orig"}, pos, vo))
+                mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
+                per_photo("variant-orig", spec.key, spec.family, sev, mins)
                 if cfg.retrieval:
-                    mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
                     r1, r1s = recall_at_1(pos_d, mins, ties)
                     retr_rows.append((_label(hasher), bits, spec.key, spec.family, sev, len(var), len(orig),
                                       r1, r1s, micro_average_precision(pos, vo.hist)))
@@ -251,7 +270,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         if oo is not None:
             if not positives:  # no transforms: summarise gives the orig-orig row of the originals
                 neg_sets[(_label(hasher), ORIGINAL_KEY, "orig-orig")] = oo
-            thr_rows.extend(_threshold_rows(_label(hasher), bits, oo, positives, cfg))
+            thr_rows.extend(_threshold_rows(_label(hasher), bits, oo, positives, cfg, oo_photos))
             if cfg.diagnostics:
                 row, extra = _diagnostics(hasher, metric, oo, orig_bits)
                 diag_rows.append(row)
@@ -268,6 +287,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         "thresholds.csv": pd.DataFrame(thr_rows, columns=THRESHOLD_COLUMNS),
         "close_pairs.parquet": close,
         "collisions.csv": _concat(coll_parts, COLLISION_COLUMNS),
+        "per_photo_rate.csv": _concat(photo_parts, PER_PHOTO_TABLE_COLUMNS),
     }
     tables["duplicate_candidates.csv"] = duplicate_groups(
         tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])),
@@ -343,12 +363,15 @@ def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) 
                          "group_a": groups[i], "group_b": groups[j]})
 
 
-def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
+def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, photos=None):
     """Recommended threshold per target FPR from the orig-orig upper bound
     (harness.metrics.intervals.recommend_threshold) and the TPR per
     transform at that threshold, with a Clopper-Pearson interval (one
     positive pair per image: independent across images). Without positives
-    (no transforms) one row per target for transform original(), TPR NaN."""
+    (no transforms) one row per target for transform original(), TPR NaN.
+    The last three columns: the orig-orig per-photo false-match rate at the
+    recommended threshold (`photos`: per_photo_rate's table) and its
+    Clopper-Pearson interval over photos; at t = -1 no photo matches."""
     rows = []
     targets = sorted(set(cfg.fpr_points) | {cfg.target_fpr}, reverse=True)
     if not positives:
@@ -358,12 +381,19 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg):
         fp = int(oo.fp[t]) if t >= 0 else 0
         fpr = float(oo.fpr[t]) if t >= 0 else 0.0
         ub = float(oo.upper[t]) if t >= 0 else 0.0
+        pp = (np.nan,) * 3
+        if photos is not None and len(photos):
+            n_ph = int(photos["photos"].iat[0])
+            if t >= 0:
+                pp = tuple(float(photos[c].iat[t]) for c in ("rate", "low", "high"))
+            elif n_ph:
+                pp = (0.0, *clopper_pearson(0, n_ph, cfg.confidence))
         for key, (meta, pos) in positives.items():
             n_pos = int(pos.sum())
             tp = int(pos[: t + 1].sum()) if t >= 0 else 0
             lo, hi = clopper_pearson(tp, n_pos, cfg.confidence) if n_pos else (np.nan, np.nan)
             rows.append((hasher_name, bits, "orig-orig", target, t, fp, oo.n, fpr, ub, key, meta["family"],
-                         meta["severity"], tp / n_pos if n_pos else np.nan, float(lo), float(hi)))
+                         meta["severity"], tp / n_pos if n_pos else np.nan, float(lo), float(hi), *pp))
     return rows
 
 

@@ -355,6 +355,19 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
             figure(f"det-{_slug(family)}", lambda family=family: F.det_family(data, family, thresholds),
                    f"DET for {family}, one panel per hasher, one curve per severity.")
 
+        joint = data.table("joint_histograms.parquet")
+        if joint is not None and len(joint):
+            blocks += [("h", 2, "Two-hash rules")]
+            blocks += [("p", "A match under the AND rule needs both hashes within their thresholds. Left: the "
+                             "measured orig-orig FPR of the rule at every (t1, t2); right: what the two "
+                             "hashers' own FPRs would give if their false matches were independent. Where the "
+                             "left panel's iso-FPR lines lie further out than the right one's, a second hash "
+                             "removes fewer false matches than the product promises (cascades.csv).")]
+            for h1, h2 in sorted(set(zip(joint["hasher_1"], joint["hasher_2"]))):
+                figure(f"cascade-{_slug(h1)}-{_slug(h2)}", lambda h1=h1, h2=h2: F.cascade_fpr(data, h1, h2),
+                       f"AND rule of {h1} and {h2}: measured FPR (left) and the independence prediction "
+                       "(right), log colour scale, iso-FPR lines; blank cells: no matching pair.")
+
         blocks += [("h", 2, "Distance histograms")]
         figure("histograms", lambda: F.distance_histograms(data, thresholds, summary),
                "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
@@ -417,6 +430,8 @@ NOT_PRINTED = {
     "extrapolation.csv": "binomial-model FPRs beyond the measurable range: a model, not a measurement, "
                          "so it is not printed next to measured figures",
     "thresholds.csv": "shown above under 'Recommended thresholds'",
+    "per_photo_rate.csv": "the share of photos that falsely match at least one other photo, at every threshold "
+                          "(thresholds.csv has it at the recommended threshold)",
     "collisions.csv": "shown in the collision gallery",
     "risk_sweep.csv": "drawn in the risk figure",
     "risk_query.csv": "drawn in the risk figure",
@@ -434,19 +449,25 @@ def thresholds_blocks(model: ReportModel) -> list:
     tgt = sub["target_fpr"].iat[0]
     head = sub.drop_duplicates("hasher")
     rows = []
+    per_photo = int("per_photo_rate" in sub.columns and bool(sub["per_photo_rate"].notna().any()))
     for r in head.to_dict("records"):
         t = r["recommended_threshold"]
+        photo = [fmt_ci(r["per_photo_rate"], r.get("per_photo_low"), r.get("per_photo_high"))] \
+            if per_photo and pd.notna(r.get("per_photo_rate")) else [""] * per_photo
         if pd.isna(t) or t < 0:
-            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", ""])
+            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", "",
+                         *photo])
         else:
             rows.append([r["hasher"], str(r.get("negatives", "")), str(int(t)),
-                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper"))])
+                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper")), *photo])
     blocks = [("h", 2, "Recommended thresholds"),
               ("p", f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
                     "upper bound on the FPR stays below the target. `none`: not achievable with this many "
-                    "negative pairs; use more photos."),
-              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"],
-               rows)]
+                    "negative pairs; use more photos."
+                    + (" The last column is per photo, not per pair: the share of originals that match at "
+                       "least one original of another group at t (per_photo_rate.csv)." if per_photo else "")),
+              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"]
+               + ["photos matching another photo (per-photo rate) [95% CP over photos]"] * per_photo, rows)]
     ok = model.recommended_tpr
     if len(ok):
         hashers = sorted(ok["hasher"].unique())

@@ -376,3 +376,42 @@ def _keys_by_severity(data, family: str):
 def _short(text: str, n: int = 34) -> str:
     text = str(text)
     return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def cascade_fpr(data, hasher_1: str, hasher_2: str, kind: str = "orig-orig"):
+    """Two-hash AND rule over every (t1, t2): the measured FPR
+    (AND[t1, t2] / pairs from the joint histogram) beside the FPR the two
+    hashers' own rates would give if their false matches were independent
+    (FPR1(t1) x FPR2(t2)); log10 colour scale, iso-FPR lines at 1e-2 ..
+    1e-6; cells where no pair matches are blank. Returns the figure."""
+    from ..metrics.cascade import and_counts
+    J = data.joint_hist(hasher_1, hasher_2, kind)
+    n = int(J.sum())
+    fig, axes = new_figure(1, 2, width=4.6, height=3.8, left=0.8, right=1.1, bottom=0.8, top=0.5, wspace=1.0)
+    if n == 0:
+        for ax in axes[0]:
+            _empty_note(ax)
+        return fig
+    measured = and_counts(J) / n
+    p1 = J.sum(axis=1).cumsum() / n
+    p2 = J.sum(axis=0).cumsum() / n
+    predicted = p1[:, None] * p2[None, :]
+    lo = max(1.0 / n, 1e-12)
+    levels = [x for x in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2) if x >= lo]
+    norm_ = mcolors.LogNorm(vmin=lo, vmax=1.0)
+    im = None
+    for ax, grid, title in ((axes[0, 0], measured, f"measured AND FPR ({kind}, {n:,} pairs)"),
+                            (axes[0, 1], predicted, "if independent: FPR1(t1) x FPR2(t2)")):
+        ax.grid(False)
+        shown = np.ma.masked_where(grid <= 0, grid)
+        im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", norm=norm_, interpolation="nearest")
+        if levels and (grid > 0).any():
+            cs = ax.contour(np.where(grid > 0, grid, lo / 10).T, levels=levels, colors="white", linewidths=0.8)
+            ax.clabel(cs, fmt=lambda v: f"{v:.0e}", fontsize=7)
+        ax.set_xlabel(f"t1: {hasher_1} threshold ({data.distance_unit(hasher_1)})")
+        ax.set_ylabel(f"t2: {hasher_2} threshold ({data.distance_unit(hasher_2)})")
+        ax.set_title(title, fontsize=9)
+    cax = fig.add_axes([1 - 0.95 / fig.get_figwidth(), axes[0, 1].get_position().y0, 0.15 / fig.get_figwidth(),
+                        axes[0, 1].get_position().height])
+    fig.colorbar(im, cax=cax).set_label("false-positive rate")
+    return fig
