@@ -2,7 +2,7 @@
   "use strict";
   // Threshold and risk explorer of report.html (see harness/report/explorer.py).
   var D = JSON.parse(document.getElementById("explorer-data").textContent);
-  var root = document.getElementById("explorer");
+  var root = document.getElementById("threshold-explorer");
   var $ = function (id) { return document.getElementById(id); };
 
   // ---------------------------------------------------------------- numerics
