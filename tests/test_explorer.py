@@ -238,3 +238,19 @@ def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path
     out = render_html([("h", 1, "t"), ("table", ["a", "b"], long_rows), ("table", ["a", "b"], long_rows[:3])],
                       str(tmp_path), "t")
     assert out.count("<details>") == 1 and f"{LONG_TABLE + 1} rows" in out
+
+
+def test_report_assumptions_are_validated():
+    from harness.config import load_config
+    from harness.errors import ConfigError
+    base = {"dataset": {"source": "sample"}, "hashers": ["phash"], "transforms": []}
+    assert load_config(base).report.database_size == 5_000_000
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"photos_per_year": 10, "match_threshold": 11}})
+    assert "report.match_threshold" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"rho": 1.0}})
+    assert "report.rho" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"users": 3}})
+    assert "report.users" in str(err.value)
