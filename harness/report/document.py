@@ -38,7 +38,8 @@ code{font-size:.9em;background:#f3f3f3;padding:0 .15rem}
 .scroll{overflow-x:auto}
 details>summary{cursor:pointer;font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem;color:#333}
 .first dl.terms{font-size:.9rem;margin:.4rem 0}.first dd{margin:0 0 .15rem 0}
-table.tpr td{text-align:center}
+table.tpr td{text-align:center}.first .note{font-size:.8rem;color:#333;margin-top:0}
+table.glance{font-size:.85rem}
 nav p{font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem}
 @media print{body{max-width:none}figure{page-break-inside:avoid}.scroll{overflow:visible}table{font-size:.6rem}nav{display:none}}
 """

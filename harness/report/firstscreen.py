@@ -242,8 +242,34 @@ def tpr_table(heads: list[Headline]) -> tuple[list, list, list]:
     return header, rows, families
 
 
+def glance(heads: list[Headline], a: ReportConfig) -> tuple[list, list]:
+    """The at-a-glance table: one row per hasher (t, FPR per negative set,
+    per photo, per account), values with [95% interval]."""
+    header = ["hasher", "t (bits)", "false matches per pair, orig-orig", "per pair, variant-orig",
+              f"per photo (M = {a.database_size:,})",
+              f"per account (>= {a.match_threshold} of {a.photos_per_year:,} a year)"]
+    rows = []
+    for h in heads:
+        row = [h.hasher, str(h.threshold)]
+        for neg in ("orig-orig", "variant-orig"):
+            r = h.rates.get(neg)
+            row.append(rate_text(r) + ("" if r is None or r.method == BOOT_LABEL else " \u2020") if r else "")
+        row += [rate_text(h.query) if h.query else "", rate_text(h.account) if h.account else ""]
+        rows.append(row)
+    return header, rows
+
+
+GLANCE_NOTE = ("\u2020 Clopper-Pearson interval, as if pairs were independent (too narrow: pairs share photos); "
+               "unmarked: image-level bootstrap interval.")
+
+
 def _md(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
-    out = ["Terms:", ""] + [f"- {t}" for t in TERMS] + ["", assumption_text(a), ""]
+    header, rows = glance(heads, a)
+    out = ["At a glance (each hasher at its threshold t; [95% interval]):", "",
+           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += ["", GLANCE_NOTE, ""]
+    out += ["Terms:", ""] + [f"- {t}" for t in TERMS] + ["", assumption_text(a), ""]
     for h in heads:
         out += [" ".join(hasher_sentences(h, a)), ""]
     header, rows, _ = tpr_table(heads)
@@ -268,7 +294,12 @@ def _inline(text: str) -> str:
 
 
 def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
-    out = ['<div class="first">', '<dl class="terms">']
+    gh, gr = glance(heads, a)
+    out = ['<div class="first">', "<p>At a glance (each hasher at its threshold t; [95% interval]):</p>",
+           '<div class="scroll"><table class="glance"><thead><tr>'
+           + "".join(f"<th>{html.escape(x)}</th>" for x in gh) + "</tr></thead><tbody>"
+           + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in gr)
+           + f"</tbody></table></div><p class=\"note\">{html.escape(GLANCE_NOTE)}</p>", '<dl class="terms">']
     out += [f"<dd>{_inline(t)}</dd>" for t in TERMS]
     out += ["</dl>", f"<p>{_inline(assumption_text(a))}</p>"]
     for h in heads:
