@@ -157,7 +157,10 @@ def test_explorer_numbers_equal_harness_risk(report_dir):
                         seen_tiny |= 0 < b < 1e-100
                     assert same(risk_got["matches_per_year"], sc["photos_per_year"] * want["q"].point)
                     cases += 1
+        ready = evaluate("window.explorer.ready_ms")
         errors, requests = problems(browser)
+    print(f"explorer interactive {ready:.0f} ms after navigation start")  # measured, not asserted
+    assert ready > 0
     assert cases == len(hashers) * 5 * len(scenarios) or cases >= 40
     assert seen_zero, "no case with zero false matches"
     assert seen_tiny, "no case with an account tail below 1e-100"

@@ -203,7 +203,10 @@
     slider.max = String(h.bits);
     slider.value = String(state.threshold);
     slider.setAttribute("aria-valuetext", state.threshold + " bits");
-    sel.innerHTML = Object.keys(h.neg).map(function (n) { return "<option>" + n + "</option>"; }).join("");
+    if (sel.getAttribute("data-hasher") !== h.name) {  // options of this hasher's negative sets
+      sel.innerHTML = Object.keys(h.neg).map(function (n) { return "<option>" + n + "</option>"; }).join("");
+      sel.setAttribute("data-hasher", h.name);
+    }
     if (!state.negatives || !h.neg[state.negatives]) state.negatives = h.neg["orig-orig"] ? "orig-orig" : "variant-orig";
     sel.value = state.negatives;
     $("ex-m").value = String(state.database_size);
@@ -249,4 +252,5 @@
   syncInputs();
   render();
   root.hidden = false;
+  window.explorer.ready_ms = performance.now();  // time to interactive, from navigation start
 })();

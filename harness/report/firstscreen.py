@@ -206,7 +206,7 @@ def hasher_sentences(h: Headline, a: ReportConfig) -> list[str]:
         r = h.rates.get(neg)
         if r is not None:
             lines.append(f"False matches per pair, {neg}: {what} with probability {rate_text(r)}"
-                         f"{one_in(r.point)}; {r.x if r.x is not None else '?'} of {r.n:,} pairs "
+                         f"{one_in(r.point)}; {r.x:,} of {r.n:,} pairs "
                          f"({r.method}).")
     if h.query is not None:
         lines.append(f"Per photo (from the {h.risk_negatives} rate): an innocent photo falsely matches at least "
