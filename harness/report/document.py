@@ -1,6 +1,6 @@
 """A tiny document model rendered twice: report.md and a self-contained
-report.html (CSS inline, figures embedded as base64 PNG, no script, no
-network reference).
+report.html (CSS inline, figures embedded as base64 PNG, no network
+reference; the only script is the explorer's, passed in as a "raw" block).
 
 Blocks are tuples:
   ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)

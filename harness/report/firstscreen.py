@@ -265,13 +265,11 @@ GLANCE_NOTE = ("\u2020 Clopper-Pearson interval, as if pairs were independent (t
 
 def _md(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
     header, rows = glance(heads, a)
-    out = ["At a glance (each hasher at its threshold t; [95% interval]):", "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = ["Terms:", ""] + [f"- {t}" for t in TERMS] + ["", assumption_text(a), ""]
+    out += ["At a glance (each hasher at its threshold t; [95% interval]):", "",
+            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", GLANCE_NOTE, ""]
-    out += ["Terms:", ""] + [f"- {t}" for t in TERMS] + ["", assumption_text(a), ""]
-    for h in heads:
-        out += [" ".join(hasher_sentences(h, a)), ""]
     header, rows, _ = tpr_table(heads)
     if len(header) > 2:
         out += ["What survives: TPR at each hasher's t, per transform family (all severities pooled; "
@@ -281,6 +279,9 @@ def _md(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
         for row in rows:
             out.append("| " + " | ".join(c[2] if len(c) > 2 else c[0] for c in row) + " |")
         out.append("")
+    out += ["In words:", ""]
+    for h in heads:
+        out += [" ".join(hasher_sentences(h, a)), ""]
     out += ["Caveats: " + " ".join(caveats), ""]
     return "\n".join(out)
 
@@ -295,17 +296,14 @@ def _inline(text: str) -> str:
 
 def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
     gh, gr = glance(heads, a)
-    out = ['<div class="first">', "<p>At a glance (each hasher at its threshold t; [95% interval]):</p>",
-           '<div class="scroll"><table class="glance"><thead><tr>'
-           + "".join(f"<th>{html.escape(x)}</th>" for x in gh) + "</tr></thead><tbody>"
-           + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in gr)
-           + f"</tbody></table></div><p class=\"note\">{html.escape(GLANCE_NOTE)}</p>", '<dl class="terms">']
+    out = ['<div class="first">', '<dl class="terms">']
     out += [f"<dd>{_inline(t)}</dd>" for t in TERMS]
     out += ["</dl>", f"<p>{_inline(assumption_text(a))}</p>"]
-    for h in heads:
-        lines = hasher_sentences(h, a)
-        out.append(f"<p>{_inline(lines[0])}</p><ul>" + "".join(f"<li>{_inline(x)}</li>" for x in lines[1:])
-                   + "</ul>")
+    out += ["<p>At a glance (each hasher at its threshold t; [95% interval]):</p>",
+            '<div class="scroll"><table class="glance"><thead><tr>'
+            + "".join(f"<th>{html.escape(x)}</th>" for x in gh) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in gr)
+            + f"</tbody></table></div><p class=\"note\">{html.escape(GLANCE_NOTE)}</p>"]
     header, rows, _ = tpr_table(heads)
     if len(header) > 2:
         out.append("<p>What survives: TPR at each hasher's t, per transform family (all severities pooled; "
@@ -323,6 +321,11 @@ def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
             body.append("<tr>" + "".join(cells) + "</tr>")
         out.append(f'<div class="scroll"><table class="tpr"><thead><tr>{head}</tr></thead><tbody>'
                    + "".join(body) + "</tbody></table></div>")
+    out.append("<p>In words:</p>")
+    for h in heads:
+        lines = hasher_sentences(h, a)
+        out.append(f"<p>{_inline(lines[0])}</p><ul>" + "".join(f"<li>{_inline(x)}</li>" for x in lines[1:])
+                   + "</ul>")
     out.append(f"<p><em>Caveats</em>: {_inline(' '.join(caveats))}</p></div>")
     return "\n".join(out)
 
