@@ -54,7 +54,7 @@ def _cmd_run(args) -> int:
     from .config import load_config
     from .engine import run_experiment
     from .engine.executors import default_workers
-    from .report import write_report
+    from .report import first_screen_summary, write_report
     from .report.markdown import summary_pivot
 
     if args.workers is not None and args.workers < 1:
@@ -75,6 +75,7 @@ def _cmd_run(args) -> int:
           f" ({eng['hashes_reused']} hashes), computed {eng['chunks_computed']}"
           f" ({eng['hashes_computed']} hashes) on {eng['workers']} {eng['executor']} worker(s)")
     print(f"results written to {results.output}/ (report.html, report.md, metrics.csv, figures)")
+    print("\n" + first_screen_summary(results))
     if results.n_errors:
         failed = ds["images_failed"]
         print(f"{results.n_errors} item(s) failed ({failed} image(s) not hashed at all);"

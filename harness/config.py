@@ -225,6 +225,29 @@ class EngineConfig(_Strict):
     retries: int = Field(default=2, ge=0, le=10)
 
 
+class ReportConfig(_Strict):
+    """Assumptions of the report's first screen and the starting values of
+    its interactive explorer (see docs/reference/reports.md).
+
+    - database_size: M, hashes in the database every photo is compared with.
+    - photos_per_year: n, photos one account uploads in a year.
+    - match_threshold: k, false matches within a year that flag an account.
+    - rho: within-account correlation of false matches (0 = independent
+      photos; > 0 uses the beta-binomial model of harness.risk).
+    """
+    database_size: int = Field(default=5_000_000, ge=0)
+    photos_per_year: int = Field(default=2000, ge=1)
+    match_threshold: int = Field(default=30, ge=1)
+    rho: float = Field(default=0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _k_at_most_n(self):
+        if self.match_threshold > self.photos_per_year:
+            raise ConfigError("report.match_threshold", f"{self.match_threshold} exceeds report.photos_per_year "
+                                                        f"({self.photos_per_year}); allowed: 1 to photos_per_year")
+        return self
+
+
 class ExperimentConfig(_Strict):
     name: str = "experiment"
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -240,6 +263,7 @@ class ExperimentConfig(_Strict):
     max_pixels: int = Field(default=(2 * 1024**3) // 3, ge=1)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @field_validator("hashers", mode="before")
     @classmethod

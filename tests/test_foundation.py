@@ -105,6 +105,9 @@ def two_runs(tmp_path_factory):
     for i in range(2):
         res = run_cli("run", "--output", base / f"run{i}", "--no-progress")
         assert res.returncode == 0, res.stderr
+        # the run ends with the report's first screen in short, one line per hasher
+        tail = res.stdout[res.stdout.index("At each hasher's recommended threshold"):].splitlines()
+        assert [line.split()[0] for line in tail[1:]] == sorted(FOUNDATION_HASHERS), tail
         out.append(base / f"run{i}")
     return out
 
@@ -154,6 +157,8 @@ def _write_config(tmp_path, **overrides):
     ({"dataset": {"source": "folder", "path": "/no/such/folder"}}, "dataset", "folder not found"),
     ({"dataset": {"source": "web"}}, "dataset.source", "'sample', 'folder', 'manifest' or 'catalog'"),
     ({"colour": "red"}, "colour", "allowed: name, dataset"),
+    ({"report": {"photos_per_year": 10, "match_threshold": 11}}, "report.match_threshold", "1 to photos_per_year"),
+    ({"report": {"rho": 1}}, "report.rho", "less than 1"),
 ])
 def test_config_errors_exit_2_with_field_and_allowed_values(tmp_path, overrides, field, allowed):
     path = _write_config(tmp_path, **overrides)

@@ -73,7 +73,8 @@ def test_html_is_self_contained(run_dir):
     assert len(srcs) == len(FIGURES) + (run_dir / "figures" / "gallery.png").is_file()
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external reference at all (in-page links only)
-    assert "<script" not in html
+    # the only scripts are the explorer's: its data (JSON) and its inline code, nothing loaded from elsewhere
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="application/json" id="explorer-data">', "<script>"]
     assert "http://" not in html and "https://" not in html
 
 

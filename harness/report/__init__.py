@@ -68,6 +68,19 @@ def write_report(results, processes: int = 1, svg: bool = False) -> str:
     return md_path
 
 
+def first_screen_summary(results) -> str:
+    """The report's first screen in a few plain-text lines (printed at the
+    end of ``phash-harness run``): per hasher at its recommended threshold,
+    the FPR of each negative set with its interval, the per-photo and
+    per-account false-match probabilities under the config's ``report``
+    assumptions, and the family with the lowest TPR."""
+    from .firstscreen import first_screen_text
+    from .model import build_model
+    folder = results.output if isinstance(results, Results) else os.fspath(results)
+    data = Results.load(folder)
+    return first_screen_text(data, build_model(data))
+
+
 def _write_text(path: str, text: str) -> None:
     """Write a file whole or not at all (a temporary file, then a rename)."""
     tmp = path + ".tmp"
@@ -76,4 +89,4 @@ def _write_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["write_report"]
+__all__ = ["first_screen_summary", "write_report"]

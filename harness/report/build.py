@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..results import FIGURES
 from . import figures as F
+from .firstscreen import first_screen_blocks
 from .model import ReportModel, build_model, pair_counts
 from .style import save_figure
 from .summary import interval_columns
@@ -287,6 +288,8 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
     target, summary, thresholds = model.target, model.summary, model.thresholds
     rob_fpr, rob_reason = model.robustness_fpr, model.robustness_reason
     blocks = [("h", 1, model.title)]
+    blocks += first_screen_blocks(data, model)
+    blocks += explorer_blocks(data, model)
     blocks += [("h", 2, "How to read this")] + [("p", t) for t in HOW_TO_READ]
     blocks += [("h", 2, "What was run")] + what_was_run(data, model.pair_counts)
 
@@ -385,6 +388,17 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
         else:
             drawn.append(b)
     return _finish_blocks(data, drawn, saved, _gallery_error(data, errors[n_figures:]))
+
+
+def explorer_blocks(data, model: ReportModel) -> list:
+    """The interactive explorer (report.html only; see harness.report.explorer)."""
+    from .explorer import explorer_html
+    page = explorer_html(data, model)
+    if not page:
+        return []
+    return [("h", 2, "Explore thresholds and risk"),
+            ("raw", page, "The interactive threshold and risk explorer is in report.html (it needs JavaScript; "
+                          "the tables below give the same numbers at fixed thresholds).")]
 
 
 def _finish_blocks(data, blocks: list, saved: list, gallery_error: str | None) -> tuple[list, list]:

@@ -1,13 +1,18 @@
 """A tiny document model rendered twice: report.md and a self-contained
-report.html (CSS inline, figures embedded as base64 PNG, no script, no
-network reference).
+report.html (CSS inline, figures embedded as base64 PNG, no network
+reference; the only script is the explorer's, passed in as a "raw" block).
 
 Blocks are tuples:
   ("h", level, text) | ("p", text) | ("ul", [text, ...]) | ("code", text)
   ("table", header, rows)          rows: lists of already formatted strings
+  ("raw", html, markdown)          already formatted text for each output
   ("figure", base_path, caption[, has_svg=False])  base_path.png (and .svg): a path relative
                                                    to the results folder, e.g. figures/roc
 Inline markup in text: `code` and *emphasis* only.
+
+Each figure is embedded once (its PNG); tables wider than the page scroll
+inside their own box; tables longer than LONG_TABLE rows are collapsed in a
+<details> element (open it to read them).
 """
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ import base64
 import html
 import os
 import re
+
+#: tables with more rows than this are collapsed in report.html
+LONG_TABLE = 25
 
 CSS = """
 body{font-family:Georgia,'DejaVu Serif',serif;max-width:68rem;margin:2rem auto;padding:0 1rem;color:#111;line-height:1.45}
@@ -28,6 +36,10 @@ figcaption{font-size:.88rem;color:#333}
 pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.78rem}
 code{font-size:.9em;background:#f3f3f3;padding:0 .15rem}
 .scroll{overflow-x:auto}
+details>summary{cursor:pointer;font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem;color:#333}
+.first dl.terms{font-size:.9rem;margin:.4rem 0}.first dd{margin:0 0 .15rem 0}
+table.tpr td{text-align:center}.first .note{font-size:.8rem;color:#333;margin-top:0}
+table.glance{font-size:.85rem}
 nav p{font-family:'DejaVu Sans',Arial,sans-serif;font-size:.85rem}
 @media print{body{max-width:none}figure{page-break-inside:avoid}.scroll{overflow:visible}table{font-size:.6rem}nav{display:none}}
 """
@@ -66,6 +78,8 @@ def render_markdown(blocks) -> str:
             out.append("|" + "---|" * len(header))
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("")
+        elif kind == "raw":
+            out += [b[2].rstrip("\n"), ""]
         elif kind == "figure":
             svg = f" (also as [{b[1]}.svg]({b[1]}.svg))" if len(b) >= 4 and b[3] else ""
             out += [f"![{b[2].split('.')[0]}]({b[1]}.png)", "", f"*{b[2]}*{svg}", ""]
@@ -102,7 +116,12 @@ def render_html(blocks, folder: str, title: str) -> str:
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
             body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
                            for row in b[2])
-            out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+            table = f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+            if len(b[2]) > LONG_TABLE:
+                table = f"<details><summary>{len(b[2])} rows (click to show)</summary>{table}</details>"
+            out.append(table)
+        elif kind == "raw":
+            out.append(b[1])
         elif kind == "figure":
             with open(os.path.join(folder, b[1] + ".png"), "rb") as fh:
                 data = base64.b64encode(fh.read()).decode("ascii")

@@ -1,0 +1,259 @@
+"""The report's first screen and its interactive explorer, in real headless
+Chromium (the DevTools-pipe driver of tests/test_browser.py).
+
+For a grid of hashers, thresholds and risk inputs set through
+``window.explorer.set``, the numbers ``window.explorer.read()`` returns must
+equal the FPR, TPR and risk figures computed in Python by harness.Results /
+harness.risk to 4 significant digits, including a threshold with zero false
+matches and an account tail below 1e-100. The page must log no error,
+request nothing but file: and data: URLs, move its slider with the arrow
+keys, and read top to bottom with JavaScript disabled.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+
+import pytest
+
+from harness import risk
+from harness.results import Results
+from tests.test_browser import DevTools, _require_chromium
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    _require_chromium()
+    from harness import run_experiment, write_report
+    out = tmp_path_factory.mktemp("explorer") / "run"
+    results = run_experiment({"name": "explorer-check", "dataset": {"source": "sample"},
+                              "hashers": ["phash", "dhash"],
+                              "transforms": [{"family": "jpeg", "severities": [70, 30]},
+                                             {"family": "crop", "severities": [0.9, 0.7]}],
+                              "seed": 0, "output": str(out), "metrics": {"target_fpr": 0.01},
+                              "report": {"database_size": 1000, "photos_per_year": 500,
+                                         "match_threshold": 3}}, progress=False)
+    write_report(results)
+    return out
+
+
+@contextmanager
+def page(path, scripts: bool = True):
+    """(evaluate, send, browser) for `path` opened in headless Chromium."""
+    binary = _require_chromium()
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    browser = DevTools(binary, profile)
+    try:
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.send(f"{domain}.enable", session=session)
+        if not scripts:
+            browser.send("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
+        browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
+        browser.wait_event("Page.loadEventFired", timeout=60)
+
+        def evaluate(expr: str):
+            res = browser.send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session=session)
+            if "exceptionDetails" in res:
+                raise AssertionError(res["exceptionDetails"])
+            return res["result"].get("value")
+
+        def send(method: str, params: dict):
+            return browser.send(method, params, session=session)
+
+        yield evaluate, send, browser
+    finally:
+        browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def problems(browser) -> tuple[list, list]:
+    """(errors, requested URLs) among the events seen so far."""
+    errors, requests = [], []
+    for ev in browser.events:
+        m, p = ev.get("method"), ev.get("params", {})
+        if m == "Runtime.exceptionThrown":
+            errors.append(p["exceptionDetails"].get("text", "exception"))
+        elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            errors.append("console: " + json.dumps(p.get("args"))[:200])
+        elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
+            errors.append("log: " + p["entry"].get("text", ""))
+        elif m == "Network.requestWillBeSent":
+            requests.append(p["request"]["url"][:60])
+        elif m == "Network.loadingFailed":
+            errors.append("load failed: " + p.get("errorText", ""))
+    return errors, requests
+
+
+def same(a, b) -> bool:
+    """Equal to 4 significant digits (exact zeros must be exact)."""
+    if b == 0:
+        return a == 0
+    return a is not None and math.isclose(a, b, rel_tol=5e-5, abs_tol=0.0)
+
+
+def expected(data: Results, hasher: str, t: int, scenario: dict) -> dict:
+    """What the explorer must show, computed with harness.Results / harness.risk."""
+    fpr = {}
+    for neg in ("orig-orig", "variant-orig"):
+        r = risk.rate_at_threshold(risk.fpr_table(data.histograms, hasher, neg), t)
+        fpr[neg] = r
+    tpr = {}
+    for family in data.families:
+        pos = data.hist(hasher, "positive", transforms=data.transforms_of(family))
+        tpr[family] = (int(pos[: t + 1].sum()), int(pos.sum()))
+    m, n, k, rho = (scenario[x] for x in ("database_size", "photos_per_year", "match_threshold", "rho"))
+    q = fpr["orig-orig"].map(lambda p: risk.per_query_probability(p, m))
+    acc = q.map(lambda x: risk.account_probability(x, n, k, rho))
+    return {"fpr": fpr, "tpr": tpr, "q": q, "acc": acc}
+
+
+def test_explorer_numbers_equal_harness_risk(report_dir):
+    data = Results.load(report_dir)
+    hashers = data.hashers
+    cases, seen_zero, seen_tiny = 0, False, False
+    with page(report_dir / "report.html") as (evaluate, _, browser):
+        for hasher in hashers:
+            oo = data.hist(hasher, "orig-orig").cumsum()
+            t_first = int((oo > 0).argmax())  # smallest t with a false match (orig-orig)
+            thresholds = sorted({0, t_first, data.bits(hasher) // 4, data.bits(hasher) // 2, data.bits(hasher)})
+            scenarios = [
+                {"database_size": 5_000_000, "photos_per_year": 2000, "match_threshold": 30, "rho": 0.0},
+                {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3, "rho": 0.2},
+                {"database_size": 0, "photos_per_year": 10, "match_threshold": 1, "rho": 0.0},
+                # one comparison per photo, 80 of 80 photos: p^80, far below 1e-100 when p ~ 1/119
+                {"database_size": 1, "photos_per_year": 80, "match_threshold": 80, "rho": 0.0},
+                {"database_size": 1, "photos_per_year": 80, "match_threshold": 60, "rho": 0.01},
+            ]
+            for t in thresholds:
+                for sc in scenarios:
+                    args = json.dumps({"hasher": hasher, "threshold": t, **sc})
+                    got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))
+                    assert got == json.loads(evaluate("JSON.stringify(window.explorer.read())"))
+                    want = expected(data, hasher, t, sc)
+                    where = f"{hasher} t={t} {sc}"
+                    assert got["hasher"] == hasher and got["threshold"] == t, where
+                    for neg, r in want["fpr"].items():
+                        g = got["fpr"][neg]
+                        assert (g["matches"], g["pairs"]) == (r.x, r.n), where
+                        for key in ("point", "low", "high"):
+                            assert same(g[key], getattr(r, key)), (where, neg, key, g[key], getattr(r, key))
+                        seen_zero |= r.x == 0
+                    assert set(got["tpr"]) == set(want["tpr"]), where
+                    for family, (tp, n) in want["tpr"].items():
+                        g = got["tpr"][family]
+                        assert (g["matches"], g["pairs"]) == (tp, n) and same(g["point"], tp / n), where
+                    risk_got = got["risk"]
+                    assert risk_got["error"] is None and risk_got["negatives"] == "orig-orig", where
+                    for key in ("point", "low", "high"):
+                        assert same(risk_got["per_photo"][key], getattr(want["q"], key)), (where, key)
+                        a, b = risk_got["per_account"][key], getattr(want["acc"], key)
+                        assert same(a, b), (where, key, a, b)
+                        seen_tiny |= 0 < b < 1e-100
+                    assert same(risk_got["matches_per_year"], sc["photos_per_year"] * want["q"].point)
+                    cases += 1
+        ready = evaluate("window.explorer.ready_ms")
+        errors, requests = problems(browser)
+    print(f"explorer interactive {ready:.0f} ms after navigation start")  # measured, not asserted
+    assert ready > 0
+    assert cases == len(hashers) * 5 * len(scenarios) or cases >= 40
+    assert seen_zero, "no case with zero false matches"
+    assert seen_tiny, "no case with an account tail below 1e-100"
+    assert errors == []
+    assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_the_comparison_can_fail(report_dir, tmp_path):
+    """A page whose per-account formula is off (binomial tail of q^2 instead
+    of q) disagrees with harness.risk, and an unknown hasher is refused."""
+    html = (report_dir / "report.html").read_text()
+    broken = html.replace("acc[key] = accountProbability(q[key], n, k, rho);",
+                          "acc[key] = accountProbability(q[key] * q[key], n, k, rho);")
+    assert broken != html
+    path = tmp_path / "broken.html"
+    path.write_text(broken)
+    data = Results.load(report_dir)
+    sc = {"database_size": 1, "photos_per_year": 80, "match_threshold": 60, "rho": 0.0}
+    hasher = data.hashers[0]
+    with page(path) as (evaluate, _, _browser):
+        args = json.dumps({"hasher": hasher, "threshold": data.bits(hasher), **sc})
+        got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))
+        want = expected(data, hasher, data.bits(hasher), sc)
+        assert want["acc"].point == 1.0 and got["risk"]["per_account"]["point"] == 1.0  # everything matches
+        t = int((data.hist(hasher, "orig-orig").cumsum() > 0).argmax())
+        got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({json.dumps({'threshold': t})}))"))
+        want = expected(data, hasher, t, sc)
+        assert not same(got["risk"]["per_account"]["point"], want["acc"].point)
+        refused = evaluate("(() => { try { window.explorer.set({hasher: 'nope'}); return 'accepted'; }"
+                           " catch (e) { return String(e.message); } })()")
+        assert refused.startswith("unknown hasher nope")
+
+
+def test_slider_moves_with_the_keyboard(report_dir):
+    with page(report_dir / "report.html") as (evaluate, send, browser):
+        evaluate("window.explorer.set({threshold: 5}); document.getElementById('ex-threshold').focus(); 0")
+        assert evaluate("document.activeElement.id") == "ex-threshold"
+        for _ in range(3):
+            for kind in ("keyDown", "keyUp"):
+                send("Input.dispatchKeyEvent", {"type": kind, "key": "ArrowRight", "code": "ArrowRight",
+                                                "windowsVirtualKeyCode": 39, "nativeVirtualKeyCode": 39})
+        assert evaluate("window.explorer.read().threshold") == 8
+        assert evaluate("document.getElementById('ex-tvalue').textContent").startswith("8 ")
+        for kind in ("keyDown", "keyUp"):
+            send("Input.dispatchKeyEvent", {"type": kind, "key": "ArrowLeft", "code": "ArrowLeft",
+                                            "windowsVirtualKeyCode": 37, "nativeVirtualKeyCode": 37})
+        assert evaluate("window.explorer.read().threshold") == 7
+        # the histograms follow: the threshold line is drawn for t = 7
+        assert "t = 7" in evaluate("document.getElementById('ex-hneg').innerHTML")
+        errors, _ = problems(browser)
+    assert errors == []
+
+
+def test_without_javascript_the_report_reads_top_to_bottom(report_dir):
+    """JavaScript disabled (Emulation.setScriptExecutionDisabled): the
+    explorer stays hidden, the static report is all there."""
+    with page(report_dir / "report.html", scripts=False) as (evaluate, _, browser):
+        assert evaluate("typeof window.explorer") == "undefined"
+        assert evaluate("document.getElementById('threshold-explorer').hidden") is True
+        assert evaluate("document.getElementById('threshold-explorer').getClientRects().length") == 0
+        headings = evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+        assert headings[0].startswith("Answer first") and "How to read this" in headings
+        assert evaluate("document.querySelectorAll('.first table.tpr td').length") > 0
+        assert evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        errors, _ = problems(browser)
+    assert errors == []
+
+
+def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path):
+    from harness.report.document import LONG_TABLE, render_html
+    html = (report_dir / "report.html").read_text()
+    figures = re.findall(r"data:image/(png|svg)", html)
+    names = {p.stem for p in (report_dir / "figures").glob("*.png")}
+    assert figures and set(figures) == {"png"} and len(figures) == len(names)
+    # every table sits in a box that scrolls sideways
+    assert html.count("<table") == len(re.findall(r'<div class="scroll"><table', html)) + html.count("<table id=")
+    long_rows = [[str(i), "x"] for i in range(LONG_TABLE + 1)]
+    out = render_html([("h", 1, "t"), ("table", ["a", "b"], long_rows), ("table", ["a", "b"], long_rows[:3])],
+                      str(tmp_path), "t")
+    assert out.count("<details>") == 1 and f"{LONG_TABLE + 1} rows" in out
+
+
+def test_report_assumptions_are_validated():
+    from harness.config import load_config
+    from harness.errors import ConfigError
+    base = {"dataset": {"source": "sample"}, "hashers": ["phash"], "transforms": []}
+    assert load_config(base).report.database_size == 5_000_000
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"photos_per_year": 10, "match_threshold": 11}})
+    assert "report.match_threshold" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"rho": 1.0}})
+    assert "report.rho" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config({**base, "report": {"users": 3}})
+    assert "report.users" in str(err.value)
