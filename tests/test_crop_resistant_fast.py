@@ -20,12 +20,11 @@ import pytest
 from PIL import Image, ImageFilter
 
 from harness import get_hasher
-from harness.config import load_config
 from harness.datasets import load_rgb
 from harness.hashers import ImageBatch, crop_segments
 from harness.hashers.crop_segments import find_segments, imagehash_index_error, label_regions, regions_imagehash_visits
 from harness.transforms import TransformSpec, apply_transform, variant_seed
-from tests.helpers import ROOT, dataset_dir, run_cli
+from tests.helpers import dataset_dir, run_cli
 
 #: variants of the robustness suite that change the segmentation the most
 VARIANT_SPECS = [
@@ -416,26 +415,6 @@ def test_a_wrong_segmentation_is_caught(monkeypatch):
 
 
 # ------------------------------------------------------------- larger sweep
-@pytest.mark.slow
-def test_caltech101_photos_and_study_variants_equal_imagehash(caltech_dir):
-    """40 Caltech-101 photos spread over the categories, and every transform
-    spec of the reference study (results/caltech101/experiment.yaml) on 3 of
-    them (about 400 imagehash calls, a few minutes)."""
-    paths = sorted(str(p) for p in (caltech_dir / "images").rglob("*") if p.is_file())
-    assert len(paths) > 7000
-    paths = [paths[int(k * len(paths) / 40)] for k in range(40)]
-    specs = load_config(ROOT / "results" / "caltech101" / "experiment.yaml").transform_specs()
-    h = get_hasher("crop_resistant")
-    for path in paths:
-        rgb = load_rgb(path)
-        _check_equal(h, rgb, *reference(rgb), h.hash(rgb), path)
-    for path in paths[::14]:
-        rgb = load_rgb(path)
-        variants = [apply_transform(s, rgb, variant_seed(Path(path).name, s, 0))[0] for s in specs]
-        for spec, v, packed in zip(specs, variants, h.hash_batch(ImageBatch(variants))):
-            _check_equal(h, v, *reference(v), packed, (path, spec.key))
-
-
 def test_bench_crop_resistant_writes_both_timings(tmp_path, tiny_dir):
     out = tmp_path / "cr"
     res = run_cli("bench", "crop_resistant", "--datasets", tiny_dir, "--images", "3", "--output", out)
