@@ -16,6 +16,7 @@ than wall time but not immune: report the load average with the figures.
 
 Writes ``<output>.json`` and ``<output>.md`` (default results/bench/attacks).
 """
+
 from __future__ import annotations
 
 import glob
@@ -31,16 +32,20 @@ from . import datasets_root, write_results
 
 def add_arguments(p) -> None:
     p.add_argument("folder", nargs="?", default=None, help="folder of photos (default: the shared caltech101)")
-    p.add_argument("--hashers", default="phash,dhash,pdq,cv_radialvariance",
-                   help="comma-separated hasher names (default: %(default)s)")
+    p.add_argument(
+        "--hashers",
+        default="phash,dhash,pdq,cv_radialvariance",
+        help="comma-separated hasher names (default: %(default)s)",
+    )
     p.add_argument("--algorithms", default="random,cma", help="comma-separated: random, cma (default: %(default)s)")
     p.add_argument("--images", type=int, default=5, help="photos, one attack each (default: %(default)s)")
     p.add_argument("--budget", type=int, default=400, help="queries per attack (default: %(default)s)")
     p.add_argument("--output", default="results/bench/attacks", help="output path without extension")
 
 
-def queries_per_cpu_second(hasher, images, algorithm: str = "random", budget: int = 500,
-                           linf_cap: int = 16, seed: int = 0) -> dict:
+def queries_per_cpu_second(
+    hasher, images, algorithm: str = "random", budget: int = 500, linf_cap: int = 16, seed: int = 0
+) -> dict:
     """{"queries", "cpu_seconds", "queries_per_cpu_second"} over one full-budget evasion per image.
 
     >>> import numpy as np
@@ -52,18 +57,27 @@ def queries_per_cpu_second(hasher, images, algorithm: str = "random", budget: in
 
     from harness.attacks import attack
 
-    unreachable = int(getattr(hasher, "n_bins", hasher.bits + 1))   # d > t is impossible
-    if images:    # warm-up, not timed: compiled kernels, caches
-        attack(images[0], hasher, None, unreachable, "evasion", algorithm=algorithm, budget=min(budget, 32),
-               linf_cap=linf_cap, seed=seed)
+    unreachable = int(getattr(hasher, "n_bins", hasher.bits + 1))  # d > t is impossible
+    if images:  # warm-up, not timed: compiled kernels, caches
+        attack(
+            images[0],
+            hasher,
+            None,
+            unreachable,
+            "evasion",
+            algorithm=algorithm,
+            budget=min(budget, 32),
+            linf_cap=linf_cap,
+            seed=seed,
+        )
     queries, t0 = 0, time.process_time()
     for x in images:
-        r = attack(x, hasher, None, unreachable, "evasion", algorithm=algorithm, budget=budget,
-                   linf_cap=linf_cap, seed=seed)
+        r = attack(
+            x, hasher, None, unreachable, "evasion", algorithm=algorithm, budget=budget, linf_cap=linf_cap, seed=seed
+        )
         queries += r.queries
     cpu = time.process_time() - t0
-    return {"queries": queries, "cpu_seconds": cpu,
-            "queries_per_cpu_second": queries / cpu if cpu else float("nan")}
+    return {"queries": queries, "cpu_seconds": cpu, "queries_per_cpu_second": queries / cpu if cpu else float("nan")}
 
 
 def photos(folder: str, n: int) -> list[str]:
@@ -72,6 +86,7 @@ def photos(folder: str, n: int) -> list[str]:
     manifest = os.path.join(os.path.dirname(os.path.abspath(folder)), "MANIFEST.csv")
     if os.path.isfile(manifest):
         import pandas as pd
+
         m = pd.read_csv(manifest)
         px = m["width"] * m["height"]
         near = m[(px - px.median()).abs() <= 0.05 * px.median()].sort_values("file")
@@ -85,19 +100,31 @@ def measure(files, hashers, algorithms, budget: int) -> dict:
     from harness.imageio import load_rgb
 
     images = [load_rgb(f) for f in files]
-    out = {"photos": len(images), "sizes": sorted(f"{im.shape[1]}x{im.shape[0]}" for im in images),
-           "budget": budget, "rows": []}
+    out = {
+        "photos": len(images),
+        "sizes": sorted(f"{im.shape[1]}x{im.shape[0]}" for im in images),
+        "budget": budget,
+        "rows": [],
+    }
     for name in hashers:
         h = get_hasher(name)
         for alg in algorithms:
             load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
             r = queries_per_cpu_second(h, images, algorithm=alg, budget=budget)
-            out["rows"].append({"hasher": name, "algorithm": alg, "queries": r["queries"],
-                                "cpu_seconds": round(r["cpu_seconds"], 3),
-                                "queries_per_cpu_second": round(r["queries_per_cpu_second"], 1),
-                                "load_before": load})
-            print(f"{name:<18} {alg:<7} {r['queries_per_cpu_second']:8.0f} queries/s/core "
-                  f"({r['queries']} queries, {r['cpu_seconds']:.2f} CPU s, load {load})")
+            out["rows"].append(
+                {
+                    "hasher": name,
+                    "algorithm": alg,
+                    "queries": r["queries"],
+                    "cpu_seconds": round(r["cpu_seconds"], 3),
+                    "queries_per_cpu_second": round(r["queries_per_cpu_second"], 1),
+                    "load_before": load,
+                }
+            )
+            print(
+                f"{name:<18} {alg:<7} {r['queries_per_cpu_second']:8.0f} queries/s/core "
+                f"({r['queries']} queries, {r['cpu_seconds']:.2f} CPU s, load {load})"
+            )
     return out
 
 
@@ -125,19 +152,32 @@ def main(args) -> int:
         raise ConfigError("FOLDER", f"no .jpg under {folder}")
     print(f"{len(files)} photos, budget {args.budget} per attack")
     result = measure(files, hashers, algorithms, args.budget)
-    result.update({"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "folder": folder,
-                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                   "command": f"phash-harness bench attacks --hashers {','.join(hashers)} "
-                              f"--algorithms {','.join(algorithms)} --images {args.images} --budget {args.budget}"})
-    lines = ["# `phash-harness bench attacks`: queries per CPU second (per core)", "",
-             f"Measured {result['date']} on {result['machine']['cpus']} cores: {result['photos']} photos "
-             f"({', '.join(result['sizes'])}) of `{folder}`, one full-budget evasion attack "
-             f"({args.budget} queries) per photo; candidates, optimiser and hashing included.", "",
-             f"Command: `{result['command']}`", "",
-             "| hasher | algorithm | queries/s/core | queries | CPU s | load before |", "|---|---|---:|---:|---:|---:|"]
+    result.update(
+        {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "folder": folder,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "command": f"phash-harness bench attacks --hashers {','.join(hashers)} "
+            f"--algorithms {','.join(algorithms)} --images {args.images} --budget {args.budget}",
+        }
+    )
+    lines = [
+        "# `phash-harness bench attacks`: queries per CPU second (per core)",
+        "",
+        f"Measured {result['date']} on {result['machine']['cpus']} cores: {result['photos']} photos "
+        f"({', '.join(result['sizes'])}) of `{folder}`, one full-budget evasion attack "
+        f"({args.budget} queries) per photo; candidates, optimiser and hashing included.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        "| hasher | algorithm | queries/s/core | queries | CPU s | load before |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['hasher']} | {r['algorithm']} | {r['queries_per_cpu_second']:.0f} | {r['queries']} | "
-                     f"{r['cpu_seconds']} | {r['load_before']} |")
+        lines.append(
+            f"| {r['hasher']} | {r['algorithm']} | {r['queries_per_cpu_second']:.0f} | {r['queries']} | "
+            f"{r['cpu_seconds']} | {r['load_before']} |"
+        )
     text = "\n".join(lines) + "\n"
     write_results(args.output, result, text)
     print(f"written {args.output}.json, {args.output}.md")

@@ -10,6 +10,7 @@ so the peak resident memory (resource.getrusage, RUSAGE_SELF) covers all of
 it. Figures are merged into results/bench/census.json (one entry per n x
 bits x settings) and rendered to results/bench/census.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ from benchmarks.pairs import random_hashes
 def add_arguments(p) -> None:
     p.add_argument("--n", type=int, default=100_000, help="number of random hashes (default 100000)")
     p.add_argument("--bits", type=int, nargs="+", default=[64], help="bit lengths (multiples of 4), e.g. 64 256")
-    p.add_argument("--workers", type=int, default=1,
-                   help="census workers (default 1: this process, kernels on every core)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="census workers (default 1: this process, kernels on every core)"
+    )
     p.add_argument("--tile", type=int, default=None, help="tile size (default: the census default)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (0: skip)")
     p.add_argument("--seed", type=int, default=0)
@@ -68,19 +70,32 @@ def main(args) -> int:
             wall = time.perf_counter() - t0
             cpu1, peak = _usage()
             c = info["hashers"][0]
-            entry = {"n": args.n, "bits": bits, "workers": args.workers, "tile": settings.tile,
-                     "bootstrap": args.bootstrap, "pairs": c["pairs"], "tiles": c["tiles_total"],
-                     "keep_below": c["keep_below"], "close_pairs": c["close_pairs"],
-                     "wall_s": round(wall, 2), "cpu_s": round(cpu1 - cpu0, 2),
-                     "read_s": info["timings_seconds"]["read"],
-                     "stage_s": c["seconds"], "peak_rss_mib": round(peak, 1),
-                     "peak_rss_before_mib": round(before, 1),
-                     "file_mib": round(os.path.getsize(path) / 2 ** 20, 1),
-                     "pairs_per_s": round(c["pairs"] / wall), "cores": os.cpu_count(),
-                     "machine": platform.processor() or platform.machine()}
+            entry = {
+                "n": args.n,
+                "bits": bits,
+                "workers": args.workers,
+                "tile": settings.tile,
+                "bootstrap": args.bootstrap,
+                "pairs": c["pairs"],
+                "tiles": c["tiles_total"],
+                "keep_below": c["keep_below"],
+                "close_pairs": c["close_pairs"],
+                "wall_s": round(wall, 2),
+                "cpu_s": round(cpu1 - cpu0, 2),
+                "read_s": info["timings_seconds"]["read"],
+                "stage_s": c["seconds"],
+                "peak_rss_mib": round(peak, 1),
+                "peak_rss_before_mib": round(before, 1),
+                "file_mib": round(os.path.getsize(path) / 2**20, 1),
+                "pairs_per_s": round(c["pairs"] / wall),
+                "cores": os.cpu_count(),
+                "machine": platform.processor() or platform.machine(),
+            }
             entries.append(entry)
-            print(f"census n={args.n} bits={bits}: {wall:.1f} s wall, {entry['cpu_s']:.1f} s CPU, "
-                  f"peak RSS {peak:.0f} MiB, {entry['pairs_per_s']:.3g} pairs/s")
+            print(
+                f"census n={args.n} bits={bits}: {wall:.1f} s wall, {entry['cpu_s']:.1f} s CPU, "
+                f"peak RSS {peak:.0f} MiB, {entry['pairs_per_s']:.3g} pairs/s"
+            )
             shutil.rmtree(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -92,18 +107,23 @@ def main(args) -> int:
     same = {(e["n"], e["bits"], e["workers"], e["tile"], e["bootstrap"]) for e in entries}
     runs = [e for e in old if (e["n"], e["bits"], e["workers"], e["tile"], e["bootstrap"]) not in same] + entries
     runs.sort(key=lambda e: (e["bits"], e["n"], e["workers"], e["bootstrap"]))
-    lines = ["# Census benchmark (`phash-harness bench census`)", "",
-             "Random hashes from a Parquet file; exact all-pairs histogram, close pairs and image-level "
-             "bootstrap. Peak RSS of the census process (resource.getrusage; before: the peak before the census "
-             "started, i.e. imports and the random hashes).", "",
-             "| n | bits | workers | tile | bootstrap | pairs | wall s | CPU s | read s "
-             "| peak RSS MiB (before) | pairs/s |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Census benchmark (`phash-harness bench census`)",
+        "",
+        "Random hashes from a Parquet file; exact all-pairs histogram, close pairs and image-level "
+        "bootstrap. Peak RSS of the census process (resource.getrusage; before: the peak before the census "
+        "started, i.e. imports and the random hashes).",
+        "",
+        "| n | bits | workers | tile | bootstrap | pairs | wall s | CPU s | read s | peak RSS MiB (before) | pairs/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for e in runs:
-        lines.append(f"| {e['n']:,} | {e['bits']} | {e['workers']} | {e['tile']} | {e['bootstrap']} | "
-                     f"{e['pairs']:.3g} | {e['wall_s']} | {e['cpu_s']} | {e['read_s']} | "
-                     f"{e['peak_rss_mib']} ({e.get('peak_rss_before_mib', '')}) | "
-                     f"{e['pairs_per_s']:.3g} |")
+        lines.append(
+            f"| {e['n']:,} | {e['bits']} | {e['workers']} | {e['tile']} | {e['bootstrap']} | "
+            f"{e['pairs']:.3g} | {e['wall_s']} | {e['cpu_s']} | {e['read_s']} | "
+            f"{e['peak_rss_mib']} ({e.get('peak_rss_before_mib', '')}) | "
+            f"{e['pairs_per_s']:.3g} |"
+        )
     write_results(base, {"runs": runs}, "\n".join(lines) + "\n")
     print(f"written {base}.json and {base}.md")
     return 0

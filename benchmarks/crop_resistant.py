@@ -16,6 +16,7 @@ photos whose two hex strings are equal (or which raise the same exception).
 
 Writes ``<output>.json`` and ``<output>.md`` (default results/bench/crop_resistant).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,11 @@ from . import datasets_root, write_results
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--datasets", default="caltech101_tiny,kodak24",
-                   help="comma-separated dataset names under the shared datasets folder, or folders "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--datasets",
+        default="caltech101_tiny,kodak24",
+        help="comma-separated dataset names under the shared datasets folder, or folders (default: %(default)s)",
+    )
     p.add_argument("--images", type=int, default=0, help="photos per dataset, evenly spaced (0 = all)")
     p.add_argument("--output", default="results/bench/crop_resistant", help="output path without extension")
 
@@ -83,10 +86,16 @@ def measure(folder: Path, n_images: int) -> dict:
     n = len(images)
     ref_ms, fast_ms = 1000 * cpu["reference"] / n, 1000 * cpu["fast"] / n
     sizes = sorted({f"{im.shape[1]}x{im.shape[0]}" for im in images}, key=lambda s: -images_count(images, s))
-    return {"folder": str(folder), "images": n, "typical_size": sizes[0],
-            "reference_cpu_ms_per_image": round(ref_ms, 2), "fast_cpu_ms_per_image": round(fast_ms, 2),
-            "speedup": round(ref_ms / fast_ms, 1) if fast_ms else None,
-            "equal": equal, "reference_errors": errors}
+    return {
+        "folder": str(folder),
+        "images": n,
+        "typical_size": sizes[0],
+        "reference_cpu_ms_per_image": round(ref_ms, 2),
+        "fast_cpu_ms_per_image": round(fast_ms, 2),
+        "speedup": round(ref_ms / fast_ms, 1) if fast_ms else None,
+        "equal": equal,
+        "reference_errors": errors,
+    }
 
 
 def images_count(images, size: str) -> int:
@@ -102,15 +111,26 @@ def main(args) -> int:
     entries = []
     for name, folder in folders:
         load = [round(x, 2) for x in os.getloadavg()]
-        e = {"dataset": name, **measure(folder, args.images), "loadavg_before": load,
-             "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+        e = {
+            "dataset": name,
+            **measure(folder, args.images),
+            "loadavg_before": load,
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        }
         entries.append(e)
-        print(f"{name}: {e['images']} photos ({e['typical_size']} typical): imagehash "
-              f"{e['reference_cpu_ms_per_image']} ms/image CPU, harness {e['fast_cpu_ms_per_image']} ms/image CPU "
-              f"({e['speedup']}x); equal {e['equal']}/{e['images']} (load {load[0]:.2f} -> "
-              f"{e['loadavg_after'][0]:.2f})")
-    res = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
-           "cpus": os.cpu_count(), "command": "phash-harness bench crop_resistant", "entries": entries}
+        print(
+            f"{name}: {e['images']} photos ({e['typical_size']} typical): imagehash "
+            f"{e['reference_cpu_ms_per_image']} ms/image CPU, harness {e['fast_cpu_ms_per_image']} ms/image CPU "
+            f"({e['speedup']}x); equal {e['equal']}/{e['images']} (load {load[0]:.2f} -> "
+            f"{e['loadavg_after'][0]:.2f})"
+        )
+    res = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "command": "phash-harness bench crop_resistant",
+        "entries": entries,
+    }
     write_results(args.output, res, render_markdown(res))
     bad = sum(e["images"] - e["equal"] for e in entries)
     if bad:
@@ -120,15 +140,21 @@ def main(args) -> int:
 
 
 def render_markdown(res: dict) -> str:
-    lines = ["# crop_resistant: imagehash vs the harness's fast path", "",
-             f"`{res['command']}` at {res['when']} ({res['machine']}, {res['cpus']} CPUs, shared: see load). "
-             "CPU milliseconds per photo (decode not included), both paths on the same decoded photos; "
-             "`equal` = photos whose hashes (or exceptions) are equal.", "",
-             "| dataset | photos | typical size | imagehash ms/image (CPU) | harness ms/image (CPU) | speed-up "
-             "| equal | load before -> after |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# crop_resistant: imagehash vs the harness's fast path",
+        "",
+        f"`{res['command']}` at {res['when']} ({res['machine']}, {res['cpus']} CPUs, shared: see load). "
+        "CPU milliseconds per photo (decode not included), both paths on the same decoded photos; "
+        "`equal` = photos whose hashes (or exceptions) are equal.",
+        "",
+        "| dataset | photos | typical size | imagehash ms/image (CPU) | harness ms/image (CPU) | speed-up "
+        "| equal | load before -> after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for e in res["entries"]:
-        lines.append(f"| {e['dataset']} | {e['images']} | {e['typical_size']} | {e['reference_cpu_ms_per_image']} | "
-                     f"{e['fast_cpu_ms_per_image']} | {e['speedup']}x | {e['equal']}/{e['images']} | "
-                     f"{e['loadavg_before'][0]} -> {e['loadavg_after'][0]} |")
+        lines.append(
+            f"| {e['dataset']} | {e['images']} | {e['typical_size']} | {e['reference_cpu_ms_per_image']} | "
+            f"{e['fast_cpu_ms_per_image']} | {e['speedup']}x | {e['equal']}/{e['images']} | "
+            f"{e['loadavg_before'][0]} -> {e['loadavg_after'][0]} |"
+        )
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ byte-identical rows (hashes, applied params, error rows), so a speed-up
 can be checked to change no output. Writes ``<output>.json`` and ``<output>.md`` (default
 results/bench/hash_stage).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,11 +32,11 @@ from . import datasets_root, write_results
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--folder", default=None,
-                   help="folder of photos (default: the shared caltech101 images)")
+    p.add_argument("--folder", default=None, help="folder of photos (default: the shared caltech101 images)")
     p.add_argument("--limit", type=int, default=300, help="photos (default: %(default)s)")
-    p.add_argument("--config", default=None, help="experiment config for transforms, hashers, seed "
-                                                  "(default: the quickstart)")
+    p.add_argument(
+        "--config", default=None, help="experiment config for transforms, hashers, seed (default: the quickstart)"
+    )
     p.add_argument("--rounds", type=int, default=2, help="timed rounds (default: %(default)s)")
     p.add_argument("--output", default="results/bench/hash_stage", help="output path without extension")
 
@@ -60,16 +61,27 @@ def measure(folder: str, limit: int, config=None, rounds: int = 2) -> dict:
     every = list(range(len(hashers)))
     items = [Item(r.image_id, r.path, [(s, every) for s in [ORIGINAL, *specs]]) for r in records]
     compute_rows(items[:2], hashers, cfg.seed, cfg.max_pixels)  # warm-up
-    out = {"images": len(items), "variants_per_image": len(specs) + 1,
-           "hashers": [h.name for h in hashers], "rounds": []}
+    out = {
+        "images": len(items),
+        "variants_per_image": len(specs) + 1,
+        "hashers": [h.name for h in hashers],
+        "rounds": [],
+    }
     for _ in range(max(1, int(rounds))):
         load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         w0, c0 = time.perf_counter(), time.process_time()
         rows = compute_rows(items, hashers, cfg.seed, cfg.max_pixels)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-        out["rounds"].append({"wall_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
-                              "load_before": load, "rows": len(rows), "rows_sha256": digest})
+        out["rounds"].append(
+            {
+                "wall_seconds": round(wall, 3),
+                "cpu_seconds": round(cpu, 3),
+                "load_before": load,
+                "rows": len(rows),
+                "rows_sha256": digest,
+            }
+        )
     out["rows_sha256"] = out["rounds"][0]["rows_sha256"]
     out["best_cpu_seconds"] = min(r["cpu_seconds"] for r in out["rounds"])
     return out
@@ -82,19 +94,32 @@ def main(args) -> int:
     if args.limit < 1:
         raise ConfigError("--limit", "a positive number of photos")
     result = measure(folder, args.limit, args.config, args.rounds)
-    result.update({"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "folder": folder,
-                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                   "command": f"phash-harness bench hash_stage --limit {args.limit}"
-                              + (f" --config {args.config}" if args.config else "")})
-    lines = ["# `phash-harness bench hash_stage`: decode -> variants -> hash, one process", "",
-             f"Measured {result['date']} on {result['machine']['cpus']} cores, {result['images']} photos of "
-             f"`{folder}`, {result['variants_per_image']} variants each (original included), hashers "
-             f"{', '.join(result['hashers'])}. Rows sha256 (of repr): `{result['rows_sha256']}`.", "",
-             f"Command: `{result['command']}`", "",
-             "| round | wall s | CPU s | load before | rows | rows sha256 |", "|---:|---:|---:|---:|---:|---|"]
+    result.update(
+        {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "folder": folder,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "command": f"phash-harness bench hash_stage --limit {args.limit}"
+            + (f" --config {args.config}" if args.config else ""),
+        }
+    )
+    lines = [
+        "# `phash-harness bench hash_stage`: decode -> variants -> hash, one process",
+        "",
+        f"Measured {result['date']} on {result['machine']['cpus']} cores, {result['images']} photos of "
+        f"`{folder}`, {result['variants_per_image']} variants each (original included), hashers "
+        f"{', '.join(result['hashers'])}. Rows sha256 (of repr): `{result['rows_sha256']}`.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        "| round | wall s | CPU s | load before | rows | rows sha256 |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for i, r in enumerate(result["rounds"], 1):
-        lines.append(f"| {i} | {r['wall_seconds']} | {r['cpu_seconds']} | {r['load_before']} | {r['rows']} |"
-                     f" `{r['rows_sha256']}` |")
+        lines.append(
+            f"| {i} | {r['wall_seconds']} | {r['cpu_seconds']} | {r['load_before']} | {r['rows']} |"
+            f" `{r['rows_sha256']}` |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     write_results(args.output, result, text)

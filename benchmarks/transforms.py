@@ -6,6 +6,7 @@ severities, and the image sizes used) and writes the same table as CSV to
 results/bench/transforms.csv (or --output). Timings depend on machine load:
 report the load with the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     recs = folder_records(args.folder)[0] if args.folder else sample_records()
-    recs = sorted(recs, key=lambda r: r.name)[:args.limit]
+    recs = sorted(recs, key=lambda r: r.name)[: args.limit]
     images = [(r.image_id, load_rgb(r.path)) for r in recs]
     sizes = sorted({f"{im.shape[1]}x{im.shape[0]}" for _, im in images})
     rows = []
@@ -52,8 +53,10 @@ def main(args) -> int:
         fh.write("family,severities,images,median_ms_per_variant,not_made\n")
         fh.writelines(",".join(map(str, r)) + "\n" for r in rows)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"images: {len(images)} ({', '.join(sizes)}); load average {load:.1f} on {os.cpu_count()} cores; "
-          f"written {args.output}")
+    print(
+        f"images: {len(images)} ({', '.join(sizes)}); load average {load:.1f} on {os.cpu_count()} cores; "
+        f"written {args.output}"
+    )
     return 0
 
 

@@ -14,6 +14,7 @@ added to the corpus folder; a failing input is written as ``crash-*`` /
 ``timeout-*`` in the current folder; replay it with
 ``python fuzz/fuzz_load_rgb.py crash-...``.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ orientation).
 
     python fuzz/make_seeds.py fuzz/corpus
 """
+
 from __future__ import annotations
 
 import io
@@ -24,18 +25,33 @@ def seeds() -> dict[str, bytes]:
     for rec in sample_records()[:4]:
         with Image.open(rec.path) as im:
             small = im.convert("RGB").resize((48, 32))
-        for fmt, kw in [("JPEG", {"quality": 80}), ("PNG", {}), ("GIF", {}), ("WEBP", {}),
-                        ("BMP", {}), ("TIFF", {}), ("TIFF", {"compression": "tiff_lzw"})]:
+        for fmt, kw in [
+            ("JPEG", {"quality": 80}),
+            ("PNG", {}),
+            ("GIF", {}),
+            ("WEBP", {}),
+            ("BMP", {}),
+            ("TIFF", {}),
+            ("TIFF", {"compression": "tiff_lzw"}),
+        ]:
             buf = io.BytesIO()
             small.save(buf, fmt, **kw)
             out[f"{rec.name}-{fmt.lower()}-{len(kw)}"] = buf.getvalue()
         exif = Image.Exif()
         exif[0x0112] = 6
-        for mode, fmt, kw in [("I;16", "PNG", {}), ("LA", "PNG", {}), ("CMYK", "JPEG", {}),
-                              ("RGB", "JPEG", {"exif": exif.tobytes()}), ("RGBA", "WEBP", {})]:
+        for mode, fmt, kw in [
+            ("I;16", "PNG", {}),
+            ("LA", "PNG", {}),
+            ("CMYK", "JPEG", {}),
+            ("RGB", "JPEG", {"exif": exif.tobytes()}),
+            ("RGBA", "WEBP", {}),
+        ]:
             buf = io.BytesIO()
-            img = (Image.fromarray(np.asarray(small.convert("L"), dtype=np.uint16) * 257)
-                   if mode == "I;16" else small.convert(mode))
+            img = (
+                Image.fromarray(np.asarray(small.convert("L"), dtype=np.uint16) * 257)
+                if mode == "I;16"
+                else small.convert(mode)
+            )
             img.save(buf, fmt, **kw)
             out[f"{rec.name}-{mode.replace(';', '')}-{fmt.lower()}"] = buf.getvalue()
         p = small.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)

@@ -11,6 +11,7 @@ Python entry points (see docs/design.md):
   ``Results.load(folder)``
 - ``harness.metrics`` and ``harness.risk``: pure functions
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"
@@ -132,5 +133,15 @@ def write_report(results, processes: int = 1, svg: bool = False) -> str:
     return _write(results, processes=processes, svg=svg)
 
 
-__all__ = ["Results", "__version__", "distance", "get_hasher", "hash_image", "list_hashers", "metrics", "risk",
-           "run_experiment", "write_report"]
+__all__ = [
+    "Results",
+    "__version__",
+    "distance",
+    "get_hasher",
+    "hash_image",
+    "list_hashers",
+    "metrics",
+    "risk",
+    "run_experiment",
+    "write_report",
+]

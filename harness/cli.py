@@ -4,6 +4,7 @@ A thin front end: each subcommand parses its arguments and calls a stage
 package. Exit status: 0 success, 1 finished with per-item errors recorded,
 2 bad usage or invalid config (nothing written).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,11 @@ class _DeprecatedSpelling(argparse.Action):
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog}: warning: {option_string} is deprecated and will be removed in the next release; "
-              f"use {self.new}", file=sys.stderr)
+        print(
+            f"{parser.prog}: warning: {option_string} is deprecated and will be removed in the next release; "
+            f"use {self.new}",
+            file=sys.stderr,
+        )
         setattr(namespace, self.dest, values)
 
 
@@ -31,8 +35,9 @@ def add_output_argument(p, help: str, default=None, metavar: str = "DIR") -> Non
     """``--output`` (every command spells its output option this way), and
     the old ``--out`` of `screen`, `risk` and `bench run`, deprecated."""
     p.add_argument("--output", default=default, metavar=metavar, help=help)
-    p.add_argument("--out", dest="output", metavar=metavar, action=_DeprecatedSpelling, new="--output",
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--out", dest="output", metavar=metavar, action=_DeprecatedSpelling, new="--output", help=argparse.SUPPRESS
+    )
 
 
 # --------------------------------------------------------------------------- run
@@ -40,11 +45,18 @@ def _add_run(sub):
     p = sub.add_parser("run", help="run an experiment (default: the quickstart on the built-in sample)")
     p.add_argument("--config", help="experiment YAML file (default: the built-in quickstart)")
     p.add_argument("--output", help="override the config's output folder")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: every core); with --scheduler local: Dask workers")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask: 'local' (a LocalCluster on 127.0.0.1) or tcp://HOST:PORT (a running scheduler);"
-                        " default: a local process pool")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: every core); with --scheduler local: Dask workers",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask: 'local' (a LocalCluster on 127.0.0.1) or tcp://HOST:PORT (a running scheduler);"
+        " default: a local process pool",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--svg", action="store_true", help="also write every report figure as SVG (figures/*.svg)")
     p.set_defaults(func=_cmd_run)
@@ -60,53 +72,96 @@ def _cmd_run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", f"must be an integer >= 1 (got {args.workers})")
     config = load_config(args.config)
-    results = run_experiment(config, output=args.output, progress=False if args.no_progress else None,
-                             workers=args.workers, scheduler=args.scheduler)
+    results = run_experiment(
+        config,
+        output=args.output,
+        progress=False if args.no_progress else None,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     # the workers are gone by now: their cores draw the figures (same bytes)
     processes = 1 if args.scheduler == "inline" else min(args.workers or default_workers(), default_workers())
     write_report(results, processes=processes, svg=args.svg)
     print(summary_pivot(results.metrics))
     info = results.run_info
     ds, eng = info["dataset"], info["engine"]
-    print(f"\nimages: {ds['images_listed']} listed, {ds['images_hashed']} hashed, {ds['images_failed']} failed;"
-          f" {info['counts']['hash_rows']} hashes; target FPR {results.config.metrics.target_fpr:g};"
-          f" {info['timings_seconds']['total']:.1f} s")
-    print(f"store {eng['store']}: reused {eng['chunks_reused']} of {eng['chunks_total']} chunks"
-          f" ({eng['hashes_reused']} hashes), computed {eng['chunks_computed']}"
-          f" ({eng['hashes_computed']} hashes) on {eng['workers']} {eng['executor']} worker(s)")
+    print(
+        f"\nimages: {ds['images_listed']} listed, {ds['images_hashed']} hashed, {ds['images_failed']} failed;"
+        f" {info['counts']['hash_rows']} hashes; target FPR {results.config.metrics.target_fpr:g};"
+        f" {info['timings_seconds']['total']:.1f} s"
+    )
+    print(
+        f"store {eng['store']}: reused {eng['chunks_reused']} of {eng['chunks_total']} chunks"
+        f" ({eng['hashes_reused']} hashes), computed {eng['chunks_computed']}"
+        f" ({eng['hashes_computed']} hashes) on {eng['workers']} {eng['executor']} worker(s)"
+    )
     print(f"results written to {results.output}/ (report.html, report.md, metrics.csv, figures)")
     print("\n" + first_screen_summary(results))
     if results.n_errors:
         failed = ds["images_failed"]
-        print(f"{results.n_errors} item(s) failed ({failed} image(s) not hashed at all);"
-              f" reasons in {results.output}/errors.csv", file=sys.stderr)
+        print(
+            f"{results.n_errors} item(s) failed ({failed} image(s) not hashed at all);"
+            f" reasons in {results.output}/errors.csv",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 # ------------------------------------------------------------------------ census
 def _add_census(sub):
-    p = sub.add_parser("census", help="exact pair statistics of hashes you already have (hex in Parquet/CSV; "
-                                      "no image decoded)")
-    p.add_argument("hashes", nargs="+", metavar="HASHES",
-                   help="Parquet or CSV files with columns id, hash (hex), optional group, optional hasher")
-    p.add_argument("--queries", action="append", default=None, metavar="FILE",
-                   help="query hashes (same columns) counted against HASHES as the database (variant-orig); "
-                        "repeatable; default: all pairs within HASHES (orig-orig)")
-    add_output_argument(p, "folder for histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv, census.json "
-                           "and the tile checkpoints (default: census)", default="census")
-    p.add_argument("--hasher", default=None, metavar="NAME",
-                   help="only the rows of this hasher (files with a hasher column); the name of the hashes "
-                        "otherwise (default: 'hashes')")
-    p.add_argument("--tile", type=int, default=None, metavar="N",
-                   help="rows (and columns) per tile of the pair count (default 32768)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes for the tiles (default: every core; 1: in this process)")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask: 'local' or tcp://HOST:PORT (default: a local process pool)")
+    p = sub.add_parser(
+        "census", help="exact pair statistics of hashes you already have (hex in Parquet/CSV; no image decoded)"
+    )
+    p.add_argument(
+        "hashes",
+        nargs="+",
+        metavar="HASHES",
+        help="Parquet or CSV files with columns id, hash (hex), optional group, optional hasher",
+    )
+    p.add_argument(
+        "--queries",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="query hashes (same columns) counted against HASHES as the database (variant-orig); "
+        "repeatable; default: all pairs within HASHES (orig-orig)",
+    )
+    add_output_argument(
+        p,
+        "folder for histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv, census.json "
+        "and the tile checkpoints (default: census)",
+        default="census",
+    )
+    p.add_argument(
+        "--hasher",
+        default=None,
+        metavar="NAME",
+        help="only the rows of this hasher (files with a hasher column); the name of the hashes "
+        "otherwise (default: 'hashes')",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows (and columns) per tile of the pair count (default 32768)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes for the tiles (default: every core; 1: in this process)",
+    )
+    p.add_argument("--scheduler", default=None, help="Dask: 'local' or tcp://HOST:PORT (default: a local process pool)")
     p.add_argument("--target-fpr", type=float, default=1e-3, help="FPR the recommended threshold stays under")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                   help="image-level bootstrap replicates (0: Clopper-Pearson only)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="image-level bootstrap replicates (0: Clopper-Pearson only)",
+    )
     p.set_defaults(func=_cmd_census)
 
 
@@ -117,17 +172,34 @@ def _cmd_census(args) -> int:
         raise ConfigError("--target-fpr", f"must be in (0, 1) (got {args.target_fpr})")
     if args.bootstrap < 0:
         raise ConfigError("--bootstrap", f"must be an integer >= 0 (got {args.bootstrap})")
-    settings = CensusSettings(tile=DEFAULT_TILE if args.tile is None else args.tile, target_fpr=args.target_fpr,
-                              bootstrap_replicates=args.bootstrap)
-    info = run_census(args.hashes, args.output, queries=args.queries, hasher=args.hasher, settings=settings,
-                      workers=args.workers, scheduler=args.scheduler)
+    settings = CensusSettings(
+        tile=DEFAULT_TILE if args.tile is None else args.tile,
+        target_fpr=args.target_fpr,
+        bootstrap_replicates=args.bootstrap,
+    )
+    info = run_census(
+        args.hashes,
+        args.output,
+        queries=args.queries,
+        hasher=args.hasher,
+        settings=settings,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     for c in info["hashers"]:
-        shape = (f"{c['n_queries']} queries x {c['n_database']} database" if c["n_queries"] is not None
-                 else f"{c['n_database']} hashes")
-        print(f"{c['hasher']} ({c['bits']} bits, {c['negatives']}): {shape}, {c['pairs']} negative pairs;"
-              f" tile tasks {c['tiles_computed']} computed, {c['tiles_reused']} reused")
-    print(f"results written to {args.output}/ (histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv,"
-          f" census.json); {info['timings_seconds']['total']:.1f} s")
+        shape = (
+            f"{c['n_queries']} queries x {c['n_database']} database"
+            if c["n_queries"] is not None
+            else f"{c['n_database']} hashes"
+        )
+        print(
+            f"{c['hasher']} ({c['bits']} bits, {c['negatives']}): {shape}, {c['pairs']} negative pairs;"
+            f" tile tasks {c['tiles_computed']} computed, {c['tiles_reused']} reused"
+        )
+    print(
+        f"results written to {args.output}/ (histograms.parquet, fpr.csv, thresholds.csv, per_photo.csv,"
+        f" census.json); {info['timings_seconds']['total']:.1f} s"
+    )
     return 0
 
 
@@ -136,10 +208,18 @@ def _add_hash(sub):
     p = sub.add_parser("hash", help="print HEX  PATH for each file")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--hasher", default="phash", help="hasher name (see `phash-harness hashers`)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="hasher parameter (YAML value), e.g. --param hash_size=16; repeatable")
-    p.add_argument("--fast-decode", action="store_true",
-                   help="reduced-size JPEG decoding (faster, not bit-exact; a different hasher identity)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hasher parameter (YAML value), e.g. --param hash_size=16; repeatable",
+    )
+    p.add_argument(
+        "--fast-decode",
+        action="store_true",
+        help="reduced-size JPEG decoding (faster, not bit-exact; a different hasher identity)",
+    )
     p.set_defaults(func=_cmd_hash)
 
 
@@ -226,8 +306,11 @@ def _cmd_transforms(args) -> int:
 
 # ----------------------------------------------------------------------- report
 def _add_report(sub):
-    p = sub.add_parser("report", help="(re)write report.md, report.html and the figures of a results folder "
-                                      "(of an attack folder: its figures, transfer and trade-off tables)")
+    p = sub.add_parser(
+        "report",
+        help="(re)write report.md, report.html and the figures of a results folder "
+        "(of an attack folder: its figures, transfer and trade-off tables)",
+    )
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (figures/*.svg)")
     p.set_defaults(func=_cmd_report)
@@ -246,9 +329,11 @@ def _cmd_report(args) -> int:
 
     from .report import write_report
 
-    if os.path.isfile(os.path.join(args.dir, "attacks.parquet")) and \
-            not os.path.isfile(os.path.join(args.dir, "metrics.csv")):
+    if os.path.isfile(os.path.join(args.dir, "attacks.parquet")) and not os.path.isfile(
+        os.path.join(args.dir, "metrics.csv")
+    ):
         from .attacks.run import write_attack_outputs
+
         for path in write_attack_outputs(args.dir):
             print(path)
         return 0
@@ -265,8 +350,13 @@ def _add_preview(sub):
     p.add_argument("image", metavar="IMAGE", help="an image file")
     p.add_argument("--transform", required=True, metavar="NAME", help="family name (see `phash-harness transforms`)")
     p.add_argument("--severities", nargs="+", metavar="S", help="severities (default: the family's default sweep)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="family param, e.g. position=off-centre (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="family param, e.g. position=off-centre (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=0, help="experiment seed (default 0), as in a run")
     p.add_argument("--output", metavar="PNG", help="output file (default: IMAGESTEM-NAME-preview.png here)")
     p.add_argument("--cell", type=int, default=256, help="cell size in pixels (default 256)")
@@ -314,17 +404,24 @@ def _cmd_preview(args) -> int:
     return 0
 
 
-
 # ------------------------------------------------ fetch, screen (datasets stage)
 def _add_fetch(sub):
-    p = sub.add_parser("fetch", help="download, verify (sha256) and safely extract a catalogued dataset",
-                       description="fetch NAME [--dest DIR], or fetch --url URL --sha256 HEX --name NAME "
-                                   "--dest DIR. `fetch --list` shows the catalogue (see datasets.md).")
+    p = sub.add_parser(
+        "fetch",
+        help="download, verify (sha256) and safely extract a catalogued dataset",
+        description="fetch NAME [--dest DIR], or fetch --url URL --sha256 HEX --name NAME "
+        "--dest DIR. `fetch --list` shows the catalogue (see datasets.md).",
+    )
     p.add_argument("dataset", nargs="?", metavar="NAME", help="catalogue name (see --list)")
-    p.add_argument("--dest", help="parent folder; the dataset goes to DEST/NAME "
-                                  "(default: $HARNESS_DATA or ~/.cache/phash-harness/datasets)")
-    p.add_argument("--url", action="append", help="archive URL (http, https, ftp or file); "
-                                                   "repeat for a dataset with several archives")
+    p.add_argument(
+        "--dest",
+        help="parent folder; the dataset goes to DEST/NAME (default: $HARNESS_DATA or ~/.cache/phash-harness/datasets)",
+    )
+    p.add_argument(
+        "--url",
+        action="append",
+        help="archive URL (http, https, ftp or file); repeat for a dataset with several archives",
+    )
     p.add_argument("--sha256", action="append", help="expected sha256 of the archive (repeat per archive)")
     p.add_argument("--name", help="folder name for an archive given with --url")
     p.add_argument("--images-dir", default="", help="with --url: folder inside the archive that holds the images")
@@ -346,8 +443,11 @@ def _cmd_fetch(args) -> int:
     if args.list:
         for name in list_catalog():
             e = CATALOG[name]
-            note = "you supply the archive" if e.user_supplied or not all(a.url for a in e.archives) else \
-                ("sha256 verified" if e.verified else "needs --sha256")
+            note = (
+                "you supply the archive"
+                if e.user_supplied or not all(a.url for a in e.archives)
+                else ("sha256 verified" if e.verified else "needs --sha256")
+            )
             print(f"{name:<26} {e.count or '?':>6} images  {e.size:<40} ({note})")
         return 0
     if args.retries < 0:
@@ -361,8 +461,11 @@ def _cmd_fetch(args) -> int:
             raise ConfigError("--name", "only with --url and no NAME (a catalogue entry has its own name)")
         dest = args.dest or default_dest()
     else:
-        missing = [f for f, v in (("--url", args.url), ("--sha256", args.sha256), ("--name", args.name),
-                                  ("--dest", args.dest)) if not v]
+        missing = [
+            f
+            for f, v in (("--url", args.url), ("--sha256", args.sha256), ("--name", args.name), ("--dest", args.dest))
+            if not v
+        ]
         if missing:
             raise ConfigError(missing[0], "give NAME (see `fetch --list`) or all of --url, --sha256, --name, --dest")
         if len(args.url) != 1 or len(args.sha256) != 1:
@@ -371,9 +474,16 @@ def _cmd_fetch(args) -> int:
         dest = args.dest
     if os.path.exists(dest) and not os.path.isdir(dest):
         raise ConfigError("--dest", f"exists and is not a folder: {dest}")
-    fetch(entry, dest, urls=args.url if args.dataset else None, sha256s=args.sha256 if args.dataset else None,
-          force=args.force, keep_archives=args.keep_archive, retries=args.retries,
-          progress=False if args.no_progress else None)
+    fetch(
+        entry,
+        dest,
+        urls=args.url if args.dataset else None,
+        sha256s=args.sha256 if args.dataset else None,
+        force=args.force,
+        keep_archives=args.keep_archive,
+        retries=args.retries,
+        progress=False if args.no_progress else None,
+    )
     return 0
 
 
@@ -382,13 +492,20 @@ def _add_screen(sub):
     p.add_argument("target", metavar="NAME|DIR", help="a fetched catalogue name, a folder, or a MANIFEST.csv")
     p.add_argument("--dest", help="where catalogue datasets were fetched (as for fetch)")
     add_output_argument(p, help="output folder (default: results/screen-<name>)")
-    p.add_argument("--hashers", help="comma-separated Hamming hashers (default: phash,dhash,pdq if pdq is "
-                                     "registered, else phash,dhash,whash)")
-    p.add_argument("--threshold", action="append", default=[], metavar="HASHER=BITS",
-                   help="near-duplicate threshold per hasher in bits (repeatable; default 2 for 64-bit "
-                        "hashes, 24 for pdq)")
-    p.add_argument("--min-agree", type=int, default=None,
-                   help="hashers that must agree (default: 2 with pdq, else all of them)")
+    p.add_argument(
+        "--hashers",
+        help="comma-separated Hamming hashers (default: phash,dhash,pdq if pdq is registered, else phash,dhash,whash)",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="HASHER=BITS",
+        help="near-duplicate threshold per hasher in bits (repeatable; default 2 for 64-bit hashes, 24 for pdq)",
+    )
+    p.add_argument(
+        "--min-agree", type=int, default=None, help="hashers that must agree (default: 2 with pdq, else all of them)"
+    )
     p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
     p.add_argument("--workers", type=int, default=1, help="processes for decoding and hashing (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -408,15 +525,27 @@ def _cmd_screen(args) -> int:
         thresholds[name] = int(bits)
     hashers = [h.strip() for h in args.hashers.split(",") if h.strip()] if args.hashers else None
     exts = [e.strip() for e in args.extensions.split(",") if e.strip()] if args.extensions else None
-    result, out = run_screen(args.target, out=args.output, dest=args.dest, hashers=hashers,
-                             thresholds=thresholds or None, min_agree=args.min_agree, extensions=exts,
-                             progress=False if args.no_progress else None, workers=args.workers)
+    result, out = run_screen(
+        args.target,
+        out=args.output,
+        dest=args.dest,
+        hashers=hashers,
+        thresholds=thresholds or None,
+        min_agree=args.min_agree,
+        extensions=exts,
+        progress=False if args.no_progress else None,
+        workers=args.workers,
+    )
     c = result.counts
-    print(f"{c['images']} images screened with {', '.join(result.hasher_names)} "
-          f"(near: at least {result.min_agree} within {result.threshold_text()})")
+    print(
+        f"{c['images']} images screened with {', '.join(result.hasher_names)} "
+        f"(near: at least {result.min_agree} within {result.threshold_text()})"
+    )
     print(f"exact duplicates: {c['exact_duplicate_images']} images in {c['exact_duplicate_groups']} groups")
-    print(f"near duplicates:  {c['near_duplicate_pairs']} pairs; {c['near_duplicate_images']} images "
-          f"in {c['near_duplicate_groups']} groups")
+    print(
+        f"near duplicates:  {c['near_duplicate_pairs']} pairs; {c['near_duplicate_images']} images "
+        f"in {c['near_duplicate_groups']} groups"
+    )
     print(f"all duplicate groups: {c['duplicate_groups']} groups, {c['images_in_duplicate_groups']} images")
     print(f"written to {out}/ (groups.csv, pairs.csv, contact_sheet.png, screen.json)")
     if result.errors:
@@ -429,9 +558,11 @@ def _cmd_screen(args) -> int:
 def _add_risk(sub):
     p = sub.add_parser("risk", help="innocent accounts flagged per year, from a measured or given false-positive rate")
     from . import risk_cli
+
     risk_cli.add_arguments(p)
-    add_output_argument(p, help="where to write risk.csv and risk.png (default: the results folder; required "
-                                "with --fpr / --image-rate)")
+    add_output_argument(
+        p, help="where to write risk.csv and risk.png (default: the results folder; required with --fpr / --image-rate)"
+    )
     p.set_defaults(func=_cmd_risk)
 
 
@@ -443,8 +574,9 @@ def _cmd_risk(args) -> int:
 
 # ------------------------------------------------------- compare (report stage)
 def _add_compare(sub):
-    p = sub.add_parser("compare", help="two results folders side by side; flags metrics that differ beyond "
-                                       "their intervals")
+    p = sub.add_parser(
+        "compare", help="two results folders side by side; flags metrics that differ beyond their intervals"
+    )
     p.add_argument("dir_a", metavar="DIR_A")
     p.add_argument("dir_b", metavar="DIR_B")
     p.add_argument("--output", default="compare.md", help="markdown file to write (default: ./compare.md)")
@@ -475,14 +607,21 @@ def _cmd_compare(args) -> int:
 def _add_verify(sub):
     from .verify import DEFAULT_SAMPLE
 
-    p = sub.add_parser("verify", help="re-hash a sample of a results folder and report drift "
-                                      "(did a library upgrade change hashes?)")
+    p = sub.add_parser(
+        "verify", help="re-hash a sample of a results folder and report drift (did a library upgrade change hashes?)"
+    )
     p.add_argument("dir", metavar="DIR", help="a results folder written by `run`")
-    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, metavar="N",
-                   help=f"number of images to re-hash, 0 = all (default: {DEFAULT_SAMPLE})")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=DEFAULT_SAMPLE,
+        metavar="N",
+        help=f"number of images to re-hash, 0 = all (default: {DEFAULT_SAMPLE})",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed for the sample (default: the run's seed)")
-    p.add_argument("--strict-versions", action="store_true",
-                   help="also exit 1 when a library version differs from the run's")
+    p.add_argument(
+        "--strict-versions", action="store_true", help="also exit 1 when a library version differs from the run's"
+    )
     p.set_defaults(func=_cmd_verify)
 
 
@@ -495,8 +634,17 @@ def _cmd_verify(args) -> int:
 
 
 # ------------------------------------------------------------------------ bench
-BENCHMARKS = ("hashers", "pairs", "census", "run", "study_cost", "hash_stage", "crop_resistant", "transforms",
-              "attacks")
+BENCHMARKS = (
+    "hashers",
+    "pairs",
+    "census",
+    "run",
+    "study_cost",
+    "hash_stage",
+    "crop_resistant",
+    "transforms",
+    "attacks",
+)
 #: a benchmarks/ folder to use instead of the source checkout's
 ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
 
@@ -520,15 +668,23 @@ def benchmarks_folder():
 
 
 def _no_benchmarks(args) -> int:
-    where = f"${ENV_BENCHMARKS}={args.benchmarks_env}" if args.benchmarks_env else \
-        "no benchmarks/ folder next to the harness package or in the current folder"
-    raise ConfigError("bench", f"benchmarks need a source checkout ({where}); "
-                               f"run from a clone of the repository or set {ENV_BENCHMARKS}=DIR")
+    where = (
+        f"${ENV_BENCHMARKS}={args.benchmarks_env}"
+        if args.benchmarks_env
+        else "no benchmarks/ folder next to the harness package or in the current folder"
+    )
+    raise ConfigError(
+        "bench",
+        f"benchmarks need a source checkout ({where}); run from a clone of the repository or set {ENV_BENCHMARKS}=DIR",
+    )
 
 
 def _add_attack(sub):
-    p = sub.add_parser("attack", help="black-box evasion and framing attacks at the benign study's thresholds; "
-                                      "writes attacks.parquet and attack_summary.csv (resumes)")
+    p = sub.add_parser(
+        "attack",
+        help="black-box evasion and framing attacks at the benign study's thresholds; "
+        "writes attacks.parquet and attack_summary.csv (resumes)",
+    )
     p.add_argument("--config", required=True, help="attack YAML (see harness.attacks.config)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd_attack)
@@ -538,13 +694,17 @@ def _cmd_attack(args) -> int:
     from .attacks.config import load_attack_config
     from .attacks.run import run_attack
 
-    cfg = load_attack_config(args.config)       # ConfigError -> exit 2 before anything is written
+    cfg = load_attack_config(args.config)  # ConfigError -> exit 2 before anything is written
     table = run_attack(cfg, quiet=args.quiet)
-    print(f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv, attack_transfer.csv, "
-          f"attack_tradeoff.csv, figures/")
+    print(
+        f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv, attack_transfer.csv, "
+        f"attack_tradeoff.csv, figures/"
+    )
     for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
-        print(f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
-              f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}")
+        print(
+            f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
+            f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}"
+        )
     return 0
 
 
@@ -581,8 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(
-        prog="phash-harness",
-        description="Measure how perceptual image hashes behave on benign public photographs.")
+        prog="phash-harness", description="Measure how perceptual image hashes behave on benign public photographs."
+    )
     parser.add_argument("--version", action="version", version=f"phash-harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _commands():

@@ -14,6 +14,7 @@ Examples
 False
 >>> del os.environ["HARNESS_NO_NUMBA"]
 """
+
 from __future__ import annotations
 
 import functools

@@ -13,6 +13,7 @@ Example (the quickstart, harness/configs/quickstart.yaml)::
     seed: 0
     output: results/quickstart
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,8 @@ class DatasetConfig(_Strict):
     dest: str | None = None
     cache: str | None = None
     extensions: list[str] = Field(
-        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"])
+        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"]
+    )
     recursive: bool = True
     groups: str | None = None
     limit: int | None = Field(default=None, ge=1)
@@ -68,6 +70,7 @@ class DatasetConfig(_Strict):
                 raise ValueError("dataset.path is required when source is 'folder'")
             if "://" in self.path:
                 from .datasets.remote import check_url
+
                 try:
                     check_url(self.path)
                 except ConfigError as exc:
@@ -81,16 +84,22 @@ class DatasetConfig(_Strict):
                 raise ValueError(f"dataset.path: manifest file not found: {self.path}")
         elif self.source == "catalog":
             from .datasets.catalog import CATALOG, default_dest, list_catalog
+
             if not self.name:
-                raise ValueError("dataset.name is required when source is 'catalog'; "
-                                 f"one of: {', '.join(list_catalog())}")
+                raise ValueError(
+                    f"dataset.name is required when source is 'catalog'; one of: {', '.join(list_catalog())}"
+                )
             dest = self.dest or default_dest()
             folder = os.path.join(os.path.expanduser(dest), self.name)
             if not os.path.isfile(os.path.join(folder, "MANIFEST.csv")):
-                hint = (f"phash-harness fetch {self.name}" if self.name in CATALOG
-                        else "phash-harness fetch --url ... --name " + self.name)
-                raise ValueError(f"dataset.name: {self.name!r} is not fetched under {dest} "
-                                 f"(run `{hint} --dest {dest}`)")
+                hint = (
+                    f"phash-harness fetch {self.name}"
+                    if self.name in CATALOG
+                    else "phash-harness fetch --url ... --name " + self.name
+                )
+                raise ValueError(
+                    f"dataset.name: {self.name!r} is not fetched under {dest} (run `{hint} --dest {dest}`)"
+                )
         if self.source != "catalog" and (self.name or self.dest):
             raise ValueError("dataset.name/dest are only for source 'catalog'")
         return self
@@ -104,6 +113,7 @@ class HasherConfig(_Strict):
     @classmethod
     def _known(cls, name):
         from .hashers import list_hashers
+
         if name not in list_hashers():
             raise ValueError(f"unknown hasher {name!r}; available: {', '.join(list_hashers())}")
         return name
@@ -118,6 +128,7 @@ class TransformConfig(_Strict):
     @classmethod
     def _known(cls, family):
         from .transforms import list_families
+
         if family not in list_families():
             raise ValueError(f"unknown transform {family!r}; available: {', '.join(list_families())}")
         return family
@@ -125,6 +136,7 @@ class TransformConfig(_Strict):
     @model_validator(mode="after")
     def _check_severities(self):
         from .transforms import get_family
+
         fam = get_family(self.family)
         if self.severities is not None and len(self.severities) == 0:
             raise ValueError(f"severities: give at least one, e.g. {list(fam.default_sweep)}")
@@ -141,6 +153,7 @@ class TransformConfig(_Strict):
         """One TransformSpec per severity; params equal to the family's
         default are dropped so equivalent specs share one key."""
         from .transforms import TransformSpec, get_family
+
         fam = get_family(self.family)
         sev = self.severities if self.severities is not None else list(fam.default_sweep)
         params = fam.canonical_params(self.params)
@@ -164,6 +177,7 @@ class MetricsConfig(_Strict):
       cascades.csv), e.g. ``[[phash, pdq]]``; ``all`` for every pair of the
       run's hashers; default none.
     """
+
     target_fpr: float = Field(default=1e-3, gt=0, lt=1)
     fpr_points: list[float] = Field(default_factory=lambda: [1e-2, 1e-3, 1e-4, 1e-5, 1e-6])
     orig_orig: bool = True
@@ -219,6 +233,7 @@ class EngineConfig(_Strict):
         ``timeout after N s`` and the run goes on.
     retries: how often a chunk whose worker died is run again.
     """
+
     chunk_size: int | None = Field(default=None, ge=1, le=100_000)
     store: str | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)
@@ -235,6 +250,7 @@ class ReportConfig(_Strict):
     - rho: within-account correlation of false matches (0 = independent
       photos; > 0 uses the beta-binomial model of harness.risk).
     """
+
     database_size: int = Field(default=5_000_000, ge=0)
     photos_per_year: int = Field(default=2000, ge=1)
     match_threshold: int = Field(default=30, ge=1)
@@ -243,8 +259,11 @@ class ReportConfig(_Strict):
     @model_validator(mode="after")
     def _k_at_most_n(self):
         if self.match_threshold > self.photos_per_year:
-            raise ConfigError("report.match_threshold", f"{self.match_threshold} exceeds report.photos_per_year "
-                                                        f"({self.photos_per_year}); allowed: 1 to photos_per_year")
+            raise ConfigError(
+                "report.match_threshold",
+                f"{self.match_threshold} exceeds report.photos_per_year "
+                f"({self.photos_per_year}); allowed: 1 to photos_per_year",
+            )
         return self
 
 
@@ -276,13 +295,17 @@ class ExperimentConfig(_Strict):
     def _something_to_measure(self):
         # transforms: [] is a pure false-positive study of the originals; it needs orig-orig pairs
         if not self.transforms and not self.metrics.orig_orig:
-            raise ConfigError("transforms", "empty, and metrics.orig_orig is false: nothing to measure; "
-                                            "allowed: at least one transform, or [] with metrics.orig_orig: true")
+            raise ConfigError(
+                "transforms",
+                "empty, and metrics.orig_orig is false: nothing to measure; "
+                "allowed: at least one transform, or [] with metrics.orig_orig: true",
+            )
         return self
 
     @model_validator(mode="after")
     def _build_hashers(self):
         from .hashers import get_hasher
+
         seen = {}
         for i, h in enumerate(self.hashers):
             try:
@@ -290,8 +313,10 @@ class ExperimentConfig(_Strict):
             except ConfigError as exc:
                 raise ValueError(f"hashers[{i}].params: {exc.message}") from None
             if label in seen:
-                raise ValueError(f"hashers[{i}]: same hasher and parameters as hashers[{seen[label]}] "
-                                 f"({label}); give each configuration once")
+                raise ValueError(
+                    f"hashers[{i}]: same hasher and parameters as hashers[{seen[label]}] "
+                    f"({label}); give each configuration once"
+                )
             seen[label] = i
         return self
 
@@ -307,8 +332,9 @@ class ExperimentConfig(_Strict):
                 if name not in labels:
                     raise ConfigError(f"metrics.hasher_pairs[{i}]", f"unknown hasher {name!r}; allowed: {allowed}")
             if x == y:
-                raise ConfigError(f"metrics.hasher_pairs[{i}]", f"two different hashers needed (got {x!r} twice); "
-                                                                f"allowed: {allowed}")
+                raise ConfigError(
+                    f"metrics.hasher_pairs[{i}]", f"two different hashers needed (got {x!r} twice); allowed: {allowed}"
+                )
         return self
 
     def hasher_pairs(self) -> list:
@@ -336,6 +362,7 @@ class ExperimentConfig(_Strict):
 
     def build_hashers(self):
         from .hashers import get_hasher
+
         return [get_hasher(h.name, **h.params) for h in self.hashers]
 
 
@@ -348,7 +375,7 @@ def _format_validation_error(exc: ValidationError) -> ConfigError:
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
         parent = err["loc"][:-1]

@@ -53,6 +53,7 @@ up to 1/8). Much faster for large photos, but the pixels (hence hashes)
 differ from the exact decode: a different hasher identity, see
 harness.hashers. Other formats decode exactly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -185,8 +186,9 @@ def _sync_pillow_limit(max_pixels: int) -> None:
 def _bomb_reason(exc: Exception, max_pixels: int) -> str:
     found = re.search(r"\((\d+) pixels\)", str(exc))
     declared = f"declared {found.group(1)} pixels" if found else "declared size"
-    return (f"too many pixels: {declared} > max_pixels {max_pixels} "
-            "(decompression bomb refused by Pillow before decoding)")
+    return (
+        f"too many pixels: {declared} > max_pixels {max_pixels} (decompression bomb refused by Pillow before decoding)"
+    )
 
 
 def _opened_to_rgb(img: Image.Image, as_image: bool, converts=("pillow",)):
@@ -206,8 +208,13 @@ def _opened_to_rgb(img: Image.Image, as_image: bool, converts=("pillow",)):
     return out
 
 
-def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_decode: int = 0,
-             as_image: bool = False, convert: str = "pillow") -> np.ndarray:
+def load_rgb(
+    source: ImageSource,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    fast_decode: int = 0,
+    as_image: bool = False,
+    convert: str = "pillow",
+) -> np.ndarray:
     """Decode `source` to an (h, w, 3) uint8 RGB array, or raise DecodeError.
 
     `source` may be a path, raw bytes, a Pillow image or an array
@@ -219,8 +226,13 @@ def load_rgb(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, fast_dec
     return load_rgb_modes(source, (convert,), max_pixels, fast_decode, as_image)[convert]
 
 
-def load_rgb_modes(source: ImageSource, converts=("pillow",), max_pixels: int = DEFAULT_MAX_PIXELS,
-                   fast_decode: int = 0, as_image: bool = False) -> dict:
+def load_rgb_modes(
+    source: ImageSource,
+    converts=("pillow",),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    fast_decode: int = 0,
+    as_image: bool = False,
+) -> dict:
     """`load_rgb` for several `convert` modes at once: ``{convert: array}``.
     The file is read and decoded once; modes that give the same pixels for
     this image (`conversion_of`) share one array object, so a caller can
@@ -254,9 +266,7 @@ def load_rgb_modes(source: ImageSource, converts=("pillow",), max_pixels: int = 
                     if w < 1 or h < 1:
                         raise DecodeError(f"empty image ({w}x{h})")
                     if w * h > max_pixels:
-                        raise DecodeError(
-                            f"too many pixels: {w}x{h} = {w * h} > max_pixels {max_pixels}"
-                        )
+                        raise DecodeError(f"too many pixels: {w}x{h} = {w * h} > max_pixels {max_pixels}")
                     # Image.open leaves an animated image on its first frame;
                     # asking for n_frames would parse (and trust) every later frame
                     _apply_fast_decode(img, fast_decode)

@@ -15,6 +15,7 @@ This module sits between the metrics/risk stages and the front ends: it
 imports `harness.metrics` and `harness.risk` (pure functions) and nothing
 from the engine or the report, so both can import it.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,16 @@ KINDS = ("positive", "variant-orig", "orig-orig")
 REQUIRED_FILES = ("metrics.csv", "histograms.parquet", "run.json")
 #: tables with their own attribute (or read by the report on its own);
 #: every other ``*.csv`` is one of the report's "other tables"
-KNOWN_FILES = {"metrics.csv", "histograms.parquet", "run.json", "images.csv", "errors.csv",
-               "close_pairs.parquet", "risk.csv", "hashes.parquet"}
+KNOWN_FILES = {
+    "metrics.csv",
+    "histograms.parquet",
+    "run.json",
+    "images.csv",
+    "errors.csv",
+    "close_pairs.parquet",
+    "risk.csv",
+    "hashes.parquet",
+}
 #: the folder's figure subfolder
 FIGURES = "figures"
 
@@ -83,8 +92,7 @@ class Results:
     ['orig-orig', 'variant-orig']
     """
 
-    def __init__(self, folder: str, *, tables: dict | None = None, run_info: dict | None = None,
-                 config=None):
+    def __init__(self, folder: str, *, tables: dict | None = None, run_info: dict | None = None, config=None):
         self.output = os.fspath(folder)
         self._tables = dict(tables or {})
         self._run_info = run_info
@@ -183,26 +191,40 @@ class Results:
         gone)."""
         if self._config is None:
             from .config import load_config
+
             self._config = load_config(self.run_info["config"])
         return self._config
 
     # ------------------------------------------------------------------ tables
-    metrics = property(lambda self: self.table("metrics.csv"),
-                       doc="metrics.csv: one row per hasher x transform x negative set.")
-    histograms = property(lambda self: self.table("histograms.parquet"),
-                          doc="histograms.parquet: exact pair counts per hasher, transform, kind, distance.")
-    hashes = property(lambda self: self.table("hashes.parquet"),
-                      doc="hashes.parquet: one row per image x transform x hasher (hex in hash_hex).")
-    errors = property(lambda self: self.table("errors.csv"),
-                      doc="errors.csv: every image or variant that failed, with stage and reason.")
-    images = property(lambda self: self.table("images.csv"),
-                      doc="images.csv: image_id (sha256), name, path, group, bytes.")
-    thresholds = property(lambda self: self.table("thresholds.csv"),
-                          doc="thresholds.csv: recommended threshold per hasher and target FPR.")
-    close_pairs = property(lambda self: self.table("close_pairs.parquet"),
-                           doc="close_pairs.parquet: every negative pair at or below keep_below.")
-    collisions = property(lambda self: self.table("collisions.csv"),
-                          doc="collisions.csv: the closest orig-orig pairs per hasher.")
+    metrics = property(
+        lambda self: self.table("metrics.csv"), doc="metrics.csv: one row per hasher x transform x negative set."
+    )
+    histograms = property(
+        lambda self: self.table("histograms.parquet"),
+        doc="histograms.parquet: exact pair counts per hasher, transform, kind, distance.",
+    )
+    hashes = property(
+        lambda self: self.table("hashes.parquet"),
+        doc="hashes.parquet: one row per image x transform x hasher (hex in hash_hex).",
+    )
+    errors = property(
+        lambda self: self.table("errors.csv"),
+        doc="errors.csv: every image or variant that failed, with stage and reason.",
+    )
+    images = property(
+        lambda self: self.table("images.csv"), doc="images.csv: image_id (sha256), name, path, group, bytes."
+    )
+    thresholds = property(
+        lambda self: self.table("thresholds.csv"),
+        doc="thresholds.csv: recommended threshold per hasher and target FPR.",
+    )
+    close_pairs = property(
+        lambda self: self.table("close_pairs.parquet"),
+        doc="close_pairs.parquet: every negative pair at or below keep_below.",
+    )
+    collisions = property(
+        lambda self: self.table("collisions.csv"), doc="collisions.csv: the closest orig-orig pairs per hasher."
+    )
 
     @property
     def n_errors(self) -> int:
@@ -227,6 +249,7 @@ class Results:
         if not os.path.isfile(path):
             return None
         import pyarrow.parquet as pq
+
         has_kind = "kind" in pq.read_schema(path).names
         return pd.read_parquet(path, filters=[("kind", "==", kind)] if has_kind else None)
 
@@ -299,8 +322,7 @@ class Results:
         """{(hasher, kind, transform): counts per distance}, built once."""
         if self._hists is None:
             self._hists = {}
-            for (hasher, kind, transform), df in self.histograms.groupby(["hasher", "kind", "transform"],
-                                                                          sort=True):
+            for (hasher, kind, transform), df in self.histograms.groupby(["hasher", "kind", "transform"], sort=True):
                 self._hists[(hasher, kind, transform)] = histogram_vector(df, int(df["distance"].max()))
         return self._hists
 
@@ -309,8 +331,9 @@ class Results:
             raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
         known = set(self.n_bins_by_hasher()) | set(self.metrics["hasher"])
         if hasher not in known:
-            raise ValueError(f"hasher {hasher!r} not in this results folder; available: "
-                             f"{', '.join(sorted(known)) or 'none'}")
+            raise ValueError(
+                f"hasher {hasher!r} not in this results folder; available: {', '.join(sorted(known)) or 'none'}"
+            )
 
     def n_bins_by_hasher(self) -> dict:
         """{hasher: histogram length} for every hasher with histograms."""
@@ -321,8 +344,9 @@ class Results:
         return self._nbins
 
     # --------------------------------------------------------------- analysis
-    def hist(self, hasher: str, kind: str, transform: str | None = None,
-             transforms: list[str] | None = None) -> np.ndarray:
+    def hist(
+        self, hasher: str, kind: str, transform: str | None = None, transforms: list[str] | None = None
+    ) -> np.ndarray:
         """Pair counts per distance for one hasher and kind of pair.
 
         Parameters
@@ -402,14 +426,16 @@ class Results:
         (1.0, 1.0)
         """
         from .metrics.roc import roc_from_histograms
+
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         pos = self.hist(hasher, "positive", transform)
         neg = self.hist(hasher, kind, transform if kind == "variant-orig" else None)
         return roc_from_histograms(pos, neg)
 
-    def threshold_for(self, target_fpr: float, hasher: str, kind: str = "variant-orig",
-                      transform: str | None = None) -> int:
+    def threshold_for(
+        self, target_fpr: float, hasher: str, kind: str = "variant-orig", transform: str | None = None
+    ) -> int:
         """Largest threshold t whose measured FPR(t) <= `target_fpr`.
 
         FPR(t) = negative pairs of `kind` with distance <= t / all of them
@@ -445,17 +471,21 @@ class Results:
         ValueError: FPR 0.01 is not measurable with 30 variant-orig negative pairs (at least 100 needed)
         """
         from .metrics.roc import fpr_measurable, largest_threshold_at_fpr
+
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         neg = self.hist(hasher, kind, transform if kind == "variant-orig" else None)
         n = int(neg.sum())
         if not fpr_measurable(n, target_fpr):
-            raise ValueError(f"FPR {target_fpr:g} is not measurable with {n} {kind} negative pairs "
-                             f"(at least {int(np.ceil(1 / target_fpr))} needed)")
+            raise ValueError(
+                f"FPR {target_fpr:g} is not measurable with {n} {kind} negative pairs "
+                f"(at least {int(np.ceil(1 / target_fpr))} needed)"
+            )
         return largest_threshold_at_fpr(neg, target_fpr)
 
-    def per_photo_rate(self, hasher: str, threshold: int, negatives: str = "orig-orig",
-                       transform: str | None = None) -> dict:
+    def per_photo_rate(
+        self, hasher: str, threshold: int, negatives: str = "orig-orig", transform: str | None = None
+    ) -> dict:
         """Share of photos that falsely match at least one photo of another
         group at `threshold` (per_photo_rate.csv; not the per-pair FPR).
 
@@ -479,6 +509,7 @@ class Results:
         0
         """
         from .metrics.intervals import clopper_pearson
+
         if negatives not in ("orig-orig", "variant-orig"):
             raise ValueError(f"negatives must be orig-orig or variant-orig (got {negatives!r})")
         table = self.table("per_photo_rate.csv")
@@ -486,8 +517,9 @@ class Results:
             raise ValueError("no per_photo_rate.csv in this folder (written by runs of this version)")
         sel = table[(table["hasher"] == hasher) & (table["negatives"] == negatives)]
         if not len(sel):
-            raise ValueError(f"no {negatives} per-photo rates of {hasher!r}; hashers: "
-                             f"{', '.join(sorted(table['hasher'].unique()))}")
+            raise ValueError(
+                f"no {negatives} per-photo rates of {hasher!r}; hashers: {', '.join(sorted(table['hasher'].unique()))}"
+            )
         keys = sorted(sel["transform"].unique())
         if transform is not None:
             sel = sel[sel["transform"] == transform]
@@ -498,15 +530,26 @@ class Results:
         photos = int(sel["photos"].iat[0])
         if threshold < 0:
             lo, hi = clopper_pearson(0, photos) if photos else (float("nan"), float("nan"))
-            return {"photos": photos, "photos_matching": 0, "rate": 0.0 if photos else float("nan"),
-                    "low": lo, "high": hi}
+            return {
+                "photos": photos,
+                "photos_matching": 0,
+                "rate": 0.0 if photos else float("nan"),
+                "low": lo,
+                "high": hi,
+            }
         row = sel[sel["threshold"] == min(int(threshold), int(sel["threshold"].max()))].iloc[0]
-        return {"photos": photos, "photos_matching": int(row["photos_matching"]), "rate": float(row["rate"]),
-                "low": float(row["low"]), "high": float(row["high"])}
+        return {
+            "photos": photos,
+            "photos_matching": int(row["photos_matching"]),
+            "rate": float(row["rate"]),
+            "low": float(row["low"]),
+            "high": float(row["high"]),
+        }
 
     # ------------------------------------------------------- two-hash rules
-    def joint_hist(self, hasher_1: str, hasher_2: str, kind: str, transform: str | None = None,
-                   transforms: list[str] | None = None) -> np.ndarray:
+    def joint_hist(
+        self, hasher_1: str, hasher_2: str, kind: str, transform: str | None = None, transforms: list[str] | None = None
+    ) -> np.ndarray:
         """Joint pair counts of two hashers (joint_histograms.parquet,
         written for the pairs of ``metrics.hasher_pairs``).
 
@@ -543,8 +586,10 @@ class Results:
         sel = table[(table["hasher_1"] == hasher_1) & (table["hasher_2"] == hasher_2) & (table["kind"] == kind)]
         if not len(table[(table["hasher_1"] == hasher_1) & (table["hasher_2"] == hasher_2)]):
             pairs = sorted(set(zip(table["hasher_1"], table["hasher_2"])))
-            raise ValueError(f"no joint histograms of ({hasher_1}, {hasher_2}); available: "
-                             + ", ".join(f"({a}, {b})" for a, b in pairs))
+            raise ValueError(
+                f"no joint histograms of ({hasher_1}, {hasher_2}); available: "
+                + ", ".join(f"({a}, {b})" for a, b in pairs)
+            )
         if transform is not None:
             sel = sel[sel["transform"] == transform]
         elif transforms is not None:
@@ -553,8 +598,17 @@ class Results:
         np.add.at(out, (sel["d1"].to_numpy(np.int64), sel["d2"].to_numpy(np.int64)), sel["count"].to_numpy(np.int64))
         return out
 
-    def cascade(self, hasher_1: str, hasher_2: str, t1: int, t2: int, *, kind: str = "orig-orig",
-                rule: str = "and", transform: str | None = None) -> dict:
+    def cascade(
+        self,
+        hasher_1: str,
+        hasher_2: str,
+        t1: int,
+        t2: int,
+        *,
+        kind: str = "orig-orig",
+        rule: str = "and",
+        transform: str | None = None,
+    ) -> dict:
         """A two-hash rule at (t1, t2), measured, against independence.
 
         The negatives of `kind` match by `rule` ("and": d1 <= t1 and d2 <=
@@ -577,13 +631,15 @@ class Results:
         (15, 15, 1.0, 1.0)
         """
         from .metrics.cascade import independence
+
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         J = self.joint_hist(hasher_1, hasher_2, kind, transform if kind == "variant-orig" else None)
         return independence(J, t1, t2, rule)
 
-    def cascade_pareto(self, hasher_1: str, hasher_2: str, family: str | None = None, *,
-                       kind: str = "orig-orig", rule: str = "and") -> pd.DataFrame:
+    def cascade_pareto(
+        self, hasher_1: str, hasher_2: str, family: str | None = None, *, kind: str = "orig-orig", rule: str = "and"
+    ) -> pd.DataFrame:
         """Pareto front of FPR against TPR over every (t1, t2) of a
         two-hash rule, for the positives of one transform family (all
         transforms when None) against the negatives of `kind` (the same
@@ -603,6 +659,7 @@ class Results:
         True
         """
         from .metrics.cascade import pareto_front
+
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         keys = self.transforms_of(family)
@@ -610,8 +667,18 @@ class Results:
         neg = self.joint_hist(hasher_1, hasher_2, kind, transforms=keys if kind == "variant-orig" else None)
         return pareto_front(pos, neg, rule)
 
-    def risk(self, hasher: str, threshold: int, *, database_size: int, photos: int, match_threshold: int,
-             users: int = 1, rho: float = 0.0, kind: str = "orig-orig") -> pd.DataFrame:
+    def risk(
+        self,
+        hasher: str,
+        threshold: int,
+        *,
+        database_size: int,
+        photos: int,
+        match_threshold: int,
+        users: int = 1,
+        rho: float = 0.0,
+        kind: str = "orig-orig",
+    ) -> pd.DataFrame:
         """Deployment risk at a threshold, from the rate measured in this run.
 
         The per-comparison rate p = FPR(threshold) over the negative pairs
@@ -642,11 +709,12 @@ class Results:
         True
         """
         from . import risk as R
+
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         table = R.fpr_table(self.histograms, hasher, kind)
         rate = R.rate_at_threshold(table, threshold)
-        scenario = R.Scenario(database_size=database_size, photos=photos, match_threshold=match_threshold,
-                              users=users, rho=rho)
+        scenario = R.Scenario(
+            database_size=database_size, photos=photos, match_threshold=match_threshold, users=users, rho=rho
+        )
         return R.risk_chain(rate, scenario)
-

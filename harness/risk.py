@@ -42,6 +42,7 @@ Examples
 >>> f"{risk.account_flag_probability(1e-3, 1000, 3):.4g}"  # P[>= 3 of 1000 match]
 '0.08021'
 """
+
 from __future__ import annotations
 
 import math
@@ -59,22 +60,35 @@ from .metrics.intervals import clopper_pearson  # noqa: F401  (public here too: 
 
 
 def _check_probability(name: str, p) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) \
-            or math.isnan(float(p)) or not 0.0 <= float(p) <= 1.0:
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, (int, float, np.floating, np.integer))
+        or math.isnan(float(p))
+        or not 0.0 <= float(p) <= 1.0
+    ):
         raise ConfigError(name, f"must be a probability in [0, 1] (got {p!r})")
     return float(p)
 
 
 def _check_count(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(n)) or n < 0 or float(n) != int(n):
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, (int, float, np.floating, np.integer))
+        or not math.isfinite(float(n))
+        or n < 0
+        or float(n) != int(n)
+    ):
         raise ConfigError(name, f"must be a non-negative integer (got {n!r})")
     return int(n)
 
 
 def _check_rho(rho) -> float:
-    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.floating, np.integer)) \
-            or math.isnan(float(rho)) or not 0.0 <= float(rho) < 1.0:
+    if (
+        isinstance(rho, bool)
+        or not isinstance(rho, (int, float, np.floating, np.integer))
+        or math.isnan(float(rho))
+        or not 0.0 <= float(rho) < 1.0
+    ):
         raise ConfigError("rho", f"intra-account correlation must be in [0, 1) (got {rho!r})")
     return float(rho)
 
@@ -112,8 +126,13 @@ def given_rate(p: float) -> Rate:
     return Rate(p, p, p, "given")
 
 
-def fpr_table(histograms: pd.DataFrame, hasher: str, negatives: str = "orig-orig",
-              transform: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+def fpr_table(
+    histograms: pd.DataFrame,
+    hasher: str,
+    negatives: str = "orig-orig",
+    transform: str | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """FPR(t) for every threshold t with an exact interval, from the long
     histogram table (columns hasher, bits, transform, kind, distance, count).
 
@@ -142,9 +161,17 @@ def fpr_table(histograms: pd.DataFrame, hasher: str, negatives: str = "orig-orig
     fp = np.cumsum(hist)
     n = int(hist.sum())
     low, high = clopper_pearson(fp, n, confidence)
-    return pd.DataFrame({"threshold": np.arange(size), "fp": fp, "n_neg": n, "fpr": fp / n,
-                         "fpr_low": low, "fpr_high": high,
-                         "method": f"Clopper-Pearson {confidence:.0%} (pairs treated as independent)"})
+    return pd.DataFrame(
+        {
+            "threshold": np.arange(size),
+            "fp": fp,
+            "n_neg": n,
+            "fpr": fp / n,
+            "fpr_low": low,
+            "fpr_high": high,
+            "method": f"Clopper-Pearson {confidence:.0%} (pairs treated as independent)",
+        }
+    )
 
 
 def rate_at_threshold(table: pd.DataFrame, threshold: int) -> Rate:
@@ -155,12 +182,19 @@ def rate_at_threshold(table: pd.DataFrame, threshold: int) -> Rate:
         n = int(table["n_neg"].iat[0])
         return Rate(0.0, 0.0, 0.0, "t < 0: nothing matches", 0, n)
     row = table.iloc[min(threshold, len(table) - 1)]
-    return Rate(float(row["fpr"]), float(row["fpr_low"]), float(row["fpr_high"]), str(row["method"]),
-                int(row["fp"]), int(row["n_neg"]))
+    return Rate(
+        float(row["fpr"]),
+        float(row["fpr_low"]),
+        float(row["fpr_high"]),
+        str(row["method"]),
+        int(row["fp"]),
+        int(row["n_neg"]),
+    )
 
 
-def bootstrap_rate_from_metrics(metrics: pd.DataFrame, hasher: str, threshold: int,
-                                negatives: str = "orig-orig") -> Rate | None:
+def bootstrap_rate_from_metrics(
+    metrics: pd.DataFrame, hasher: str, threshold: int, negatives: str = "orig-orig"
+) -> Rate | None:
     """Use a bootstrap interval from metrics.csv when the metrics stage wrote
     one for this hasher, negative set and threshold: a row with
     threshold_at_target == threshold and columns fpr_at_threshold plus a pair
@@ -169,8 +203,12 @@ def bootstrap_rate_from_metrics(metrics: pd.DataFrame, hasher: str, threshold: i
     one of those suffixes, and "boot" or "ci"). Returns None otherwise."""
     if metrics is None or not len(metrics) or "threshold_at_target" not in metrics:
         return None
-    cols = [c for c in metrics.columns if "fpr" in c.lower() and ("boot" in c.lower() or "ci" in c.lower()
-                                                                     or c.lower().startswith("fpr_at_threshold_"))]
+    cols = [
+        c
+        for c in metrics.columns
+        if "fpr" in c.lower()
+        and ("boot" in c.lower() or "ci" in c.lower() or c.lower().startswith("fpr_at_threshold_"))
+    ]
     lows = [c for c in cols if c.lower().endswith(("_low", "_lo", "_lower"))]
     highs = [c for c in cols if c.lower().endswith(("_high", "_hi", "_upper"))]
     if not lows or not highs:
@@ -184,9 +222,14 @@ def bootstrap_rate_from_metrics(metrics: pd.DataFrame, hasher: str, threshold: i
     if not len(rows) or rows[[lows[0], highs[0]]].isna().any(axis=None):
         return None
     row = rows.iloc[0]
-    return Rate(float(row["fpr_at_threshold"]), float(row[lows[0]]), float(row[highs[0]]),
-                f"bootstrap (metrics.csv {lows[0]}/{highs[0]})",
-                None, int(row["n_neg"]) if "n_neg" in row else None)
+    return Rate(
+        float(row["fpr_at_threshold"]),
+        float(row[lows[0]]),
+        float(row[highs[0]]),
+        f"bootstrap (metrics.csv {lows[0]}/{highs[0]})",
+        None,
+        int(row["n_neg"]) if "n_neg" in row else None,
+    )
 
 
 # ---------------------------------------------------------- layer 2: query
@@ -215,9 +258,17 @@ def _min_distances(query: np.ndarray, database: np.ndarray, groups_q=None, group
     return dist
 
 
-def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, sizes=None,
-                          groups_query=None, groups_database=None, repeats: int = 20,
-                          seed: int = 0, distances: np.ndarray | None = None) -> pd.DataFrame:
+def empirical_query_curve(
+    query: np.ndarray,
+    database: np.ndarray,
+    thresholds,
+    sizes=None,
+    groups_query=None,
+    groups_database=None,
+    repeats: int = 20,
+    seed: int = 0,
+    distances: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Empirical per-query false-match rate against databases of growing size.
 
     `query` (nq, nbytes) and `database` (nd, nbytes) are packed hashes of
@@ -244,7 +295,7 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
         raise ConfigError("database", "need at least one query and one database image")
     thresholds = np.atleast_1d(np.asarray(thresholds))
     if sizes is None:
-        sizes = sorted({min(2 ** i, nd) for i in range(int(math.log2(nd)) + 2)})
+        sizes = sorted({min(2**i, nd) for i in range(int(math.log2(nd)) + 2)})
     sizes = [int(m) for m in sizes]
     if any(m < 1 or m > nd for m in sizes):
         raise ConfigError("sizes", f"database sizes must be in 1..{nd}")
@@ -257,8 +308,9 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
         hits += (running[:, :, None] <= thresholds[None, None, :]).sum(axis=0)
     finite = np.sort(dist[np.isfinite(dist)], axis=None)
     n_pairs = len(finite)
-    pair_rate = (np.searchsorted(finite, thresholds, side="right") / n_pairs if n_pairs
-                 else np.full(len(thresholds), np.nan))
+    pair_rate = (
+        np.searchsorted(finite, thresholds, side="right") / n_pairs if n_pairs else np.full(len(thresholds), np.nan)
+    )
     rows = []
     for i, m in enumerate(sizes):
         for j, t in enumerate(thresholds):
@@ -266,9 +318,20 @@ def empirical_query_curve(query: np.ndarray, database: np.ndarray, thresholds, s
             p = float(pair_rate[j])
             pred = per_query_probability(p, m)
             lo, hi = clopper_pearson(int(round(share * nq)), nq)
-            rows.append({"database_size": m, "threshold": t, "queries": nq, "repeats": repeats,
-                         "share": share, "share_low": lo, "share_high": hi, "pair_rate": p,
-                         "independent": pred, "disagree": not lo <= pred <= hi})
+            rows.append(
+                {
+                    "database_size": m,
+                    "threshold": t,
+                    "queries": nq,
+                    "repeats": repeats,
+                    "share": share,
+                    "share_low": lo,
+                    "share_high": hi,
+                    "pair_rate": p,
+                    "independent": pred,
+                    "disagree": not lo <= pred <= hi,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -371,8 +434,7 @@ def account_probability(p: float, n: int, k: int, rho: float = 0.0) -> float:
     return account_flag_probability_betabinom(p, rho, n, k)
 
 
-def photos_for_flag_probability(p: float, k: int, target: float, rho: float = 0.0,
-                                n_max: int | None = None) -> int:
+def photos_for_flag_probability(p: float, k: int, target: float, rho: float = 0.0, n_max: int | None = None) -> int:
     """Smallest number of photos n with P[>= k of n match] >= target (the
     tail is non-decreasing in n); bisection. Returns -1 if even n_max photos
     (default 1e12, or 1e7 with rho > 0 where each evaluation sums n terms)
@@ -409,17 +471,17 @@ def rate_for_flag_probability(n: int, k: int, target: float, rho: float = 0.0) -
     if account_probability(1.0, n, k, 0.0) <= target:
         return 1.0
     lo, hi = -300.0, 0.0  # log10 q: P(10**lo) <= target < P(10**hi)
-    if account_probability(10.0 ** lo, n, k, rho) > target:
+    if account_probability(10.0**lo, n, k, rho) > target:
         return 0.0
     for _ in range(200):
         mid = (lo + hi) / 2
-        if account_probability(10.0 ** mid, n, k, rho) <= target:
+        if account_probability(10.0**mid, n, k, rho) <= target:
             lo = mid
         else:
             hi = mid
         if hi - lo < 1e-12:
             break
-    return float(10.0 ** lo)
+    return float(10.0**lo)
 
 
 def comparison_rate_for_query_rate(q: float, m: int) -> float:
@@ -447,9 +509,11 @@ def population_flags(p_flag: float, users: int, confidence: float = 0.95) -> dic
     p_flag = _check_probability("p_flag", p_flag)
     users = _check_count("users", users)
     alpha = 1 - confidence
-    return {"expected": users * p_flag,
-            "low": float(stats.binom.ppf(alpha / 2, users, p_flag)),
-            "high": float(stats.binom.ppf(1 - alpha / 2, users, p_flag))}
+    return {
+        "expected": users * p_flag,
+        "low": float(stats.binom.ppf(alpha / 2, users, p_flag)),
+        "high": float(stats.binom.ppf(1 - alpha / 2, users, p_flag)),
+    }
 
 
 # ------------------------------------------------------------ the chain
@@ -492,8 +556,12 @@ def risk_chain(rate: Rate, scenario: Scenario) -> pd.DataFrame:
     if s.rho > 0:
         rows.append(("per account", f"same, beta-binomial rho={s.rho:g}", acc))
     rows.append(("population", f"expected innocent accounts flagged (= manual reviews) of U={s.users:g}", pop))
-    return pd.DataFrame([{"layer": layer, "quantity": what, "point": r.point, "low": r.low, "high": r.high,
-                          "interval": r.method} for layer, what, r in rows])
+    return pd.DataFrame(
+        [
+            {"layer": layer, "quantity": what, "point": r.point, "low": r.low, "high": r.high, "interval": r.method}
+            for layer, what, r in rows
+        ]
+    )
 
 
 # ------------------------------------------------------------- sweeps
@@ -507,10 +575,20 @@ def sweep_thresholds(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     rows = []
     for t in table["threshold"]:
         r = rate_at_threshold(table, int(t))
-        acc = r.map(lambda p: account_probability(per_query_probability(p, s.database_size), s.photos,
-                                                  s.match_threshold, s.rho))
-        rows.append({"threshold": int(t), "fpr": r.point, "fpr_low": r.low, "fpr_high": r.high,
-                     "p_flag": acc.point, "p_flag_low": acc.low, "p_flag_high": acc.high})
+        acc = r.map(
+            lambda p: account_probability(per_query_probability(p, s.database_size), s.photos, s.match_threshold, s.rho)
+        )
+        rows.append(
+            {
+                "threshold": int(t),
+                "fpr": r.point,
+                "fpr_low": r.low,
+                "fpr_high": r.high,
+                "p_flag": acc.point,
+                "p_flag_low": acc.low,
+                "p_flag_high": acc.high,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -552,9 +630,17 @@ def _packed(df: pd.DataFrame) -> np.ndarray:
     return np.stack([np.frombuffer(b, np.uint8) for b in df["hash"]])
 
 
-def empirical_curve_from_hashes(hashes: pd.DataFrame | None, hasher: str, negatives: str = "orig-orig",
-                                transform: str | None = None, thresholds=None, seed: int = 0, repeats: int = 20,
-                                max_side: int = MAX_EMPIRICAL_SIDE, pair_distances=None) -> pd.DataFrame | None:
+def empirical_curve_from_hashes(
+    hashes: pd.DataFrame | None,
+    hasher: str,
+    negatives: str = "orig-orig",
+    transform: str | None = None,
+    thresholds=None,
+    seed: int = 0,
+    repeats: int = 20,
+    max_side: int = MAX_EMPIRICAL_SIDE,
+    pair_distances=None,
+) -> pd.DataFrame | None:
     """`empirical_query_curve` on a run's own hashes (the hashes.parquet table:
     columns hasher, image_id, group, transform, hash).
 
@@ -626,14 +712,30 @@ def empirical_curve_from_hashes(hashes: pd.DataFrame | None, hasher: str, negati
     return curve
 
 
-def risk_assessment(*, photos: int, database_size: int | None = None, match_threshold: int = 30,
-                    users: int = 10**9, rho: float = 0.0, target: float = 1e-12, confidence: float = 0.95,
-                    seed: int = 0, fpr: float | None = None, image_rate: float | None = None,
-                    histograms: pd.DataFrame | None = None, hasher: str | None = None,
-                    threshold: int | None = None, negatives: str = "orig-orig", transform: str | None = None,
-                    metrics: pd.DataFrame | None = None, hashes: pd.DataFrame | None = None,
-                    pair_distances=None, empirical: bool = True, source: str = "results",
-                    max_side: int = MAX_EMPIRICAL_SIDE) -> dict:
+def risk_assessment(
+    *,
+    photos: int,
+    database_size: int | None = None,
+    match_threshold: int = 30,
+    users: int = 10**9,
+    rho: float = 0.0,
+    target: float = 1e-12,
+    confidence: float = 0.95,
+    seed: int = 0,
+    fpr: float | None = None,
+    image_rate: float | None = None,
+    histograms: pd.DataFrame | None = None,
+    hasher: str | None = None,
+    threshold: int | None = None,
+    negatives: str = "orig-orig",
+    transform: str | None = None,
+    metrics: pd.DataFrame | None = None,
+    hashes: pd.DataFrame | None = None,
+    pair_distances=None,
+    empirical: bool = True,
+    source: str = "results",
+    max_side: int = MAX_EMPIRICAL_SIDE,
+) -> dict:
     """Every figure of `phash-harness risk`, from plain numbers and tables.
 
     The per-comparison rate comes from exactly one of: `fpr` (given),
@@ -680,8 +782,10 @@ def risk_assessment(*, photos: int, database_size: int | None = None, match_thre
     if k > photos:
         raise ConfigError("match_threshold", f"k={k} exceeds photos={photos}")
     if rho > 0 and photos > MAX_PHOTOS_BETABINOM:
-        raise ConfigError("photos", f"with rho > 0 at most {MAX_PHOTOS_BETABINOM:g} "
-                          f"(the beta-binomial tail sums n terms; got {photos})")
+        raise ConfigError(
+            "photos",
+            f"with rho > 0 at most {MAX_PHOTOS_BETABINOM:g} (the beta-binomial tail sums n terms; got {photos})",
+        )
     out = {"table_t": None, "query": None, "fit": None}
     if image_rate is not None:
         m = 1  # the given rate already covers the whole database
@@ -716,8 +820,16 @@ def risk_assessment(*, photos: int, database_size: int | None = None, match_thre
         out["threshold"] = t
         query = None
         if empirical:
-            query = empirical_curve_from_hashes(hashes, hasher, negatives, transform, list(range(len(table))),
-                                                seed=seed, max_side=max_side, pair_distances=pair_distances)
+            query = empirical_curve_from_hashes(
+                hashes,
+                hasher,
+                negatives,
+                transform,
+                list(range(len(table))),
+                seed=seed,
+                max_side=max_side,
+                pair_distances=pair_distances,
+            )
         if query is not None:
             out["query"] = query
             at_t = query[query["threshold"] == t]
@@ -729,17 +841,32 @@ def risk_assessment(*, photos: int, database_size: int | None = None, match_thre
         chain.loc[first, "layer"] = "per image"
         chain = chain[chain["layer"] != "per query"].reset_index(drop=True)
     q_req = rate_for_flag_probability(photos, k, target, rho)
-    req = [{"layer": "requirement", "quantity": f"largest per-image rate with P(flag) <= {target:g}",
-            "point": q_req, "low": q_req, "high": q_req, "interval": "model inverse"}]
+    req = [
+        {
+            "layer": "requirement",
+            "quantity": f"largest per-image rate with P(flag) <= {target:g}",
+            "point": q_req,
+            "low": q_req,
+            "high": q_req,
+            "interval": "model inverse",
+        }
+    ]
     if image_rate is None:
         p_req = comparison_rate_for_query_rate(q_req, m)
-        req.append({"layer": "requirement", "quantity": f"largest per-comparison rate with P(flag) <= {target:g}"
-                    f" at M={m:g}", "point": p_req, "low": p_req, "high": p_req, "interval": "model inverse"})
+        req.append(
+            {
+                "layer": "requirement",
+                "quantity": f"largest per-comparison rate with P(flag) <= {target:g} at M={m:g}",
+                "point": p_req,
+                "low": p_req,
+                "high": p_req,
+                "interval": "model inverse",
+            }
+        )
     chain = pd.concat([chain, pd.DataFrame(req)], ignore_index=True)
     p_flag = float(chain.loc[chain["layer"] == "per account", "point"].iat[-1])  # beta-binomial if rho > 0
     pop = population_flags(p_flag, users, confidence)
-    out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop,
-               confidence=confidence)
+    out.update(rate=rate, scenario=scenario, chain=chain, source=source, population_chance=pop, confidence=confidence)
     # sweeps for the figure and risk_sweep.csv
     ks = sorted({x for x in list(range(1, min(photos, 60) + 1)) + [k] if 1 <= x <= photos})
     sw_k = sweep_match_threshold(rate, scenario, ks)
@@ -754,8 +881,9 @@ def risk_assessment(*, photos: int, database_size: int | None = None, match_thre
         for f in np.logspace(-2, 2, 17):
             r = given_rate(min(1.0, rate.point * f))
             q = r.point if image_rate is not None else per_query_probability(r.point, m)
-            rows.append({"axis": "rate_factor", "factor": f, "fpr": r.point,
-                         "p_flag": account_probability(q, photos, k, rho)})
+            rows.append(
+                {"axis": "rate_factor", "factor": f, "fpr": r.point, "p_flag": account_probability(q, photos, k, rho)}
+            )
         frames.append(pd.DataFrame(rows))
     out["sweep"] = pd.concat(frames, ignore_index=True)
     return out
@@ -805,8 +933,9 @@ def framing_cost(success, queries, cpu_seconds, k: int, confidence: float = 0.95
     q_arr = np.asarray(queries, dtype=np.float64).ravel()
     c_arr = np.asarray(cpu_seconds, dtype=np.float64).ravel()
     if not (len(s_arr) == len(q_arr) == len(c_arr)):
-        raise ConfigError("success", f"success, queries and cpu_seconds differ in length "
-                                     f"({len(s_arr)}, {len(q_arr)}, {len(c_arr)})")
+        raise ConfigError(
+            "success", f"success, queries and cpu_seconds differ in length ({len(s_arr)}, {len(q_arr)}, {len(c_arr)})"
+        )
     if (q_arr < 0).any() or (c_arr < 0).any() or not np.isfinite(np.r_[q_arr, c_arr]).all():
         raise ConfigError("queries", "queries and cpu_seconds must be finite and >= 0")
     k = _check_count("k", k)
@@ -821,9 +950,17 @@ def framing_cost(success, queries, cpu_seconds, k: int, confidence: float = 0.95
     def inv(x):
         return math.inf if x == 0 else 1.0 / x
 
-    out = {"k": k, "attempts": n, "successes": s, "p": p, "p_low": float(lo), "p_high": float(hi),
-           "attempts_per_crafted": inv(p) if n else float("nan"),
-           "attempts_per_crafted_low": inv(hi), "attempts_per_crafted_high": inv(lo)}
+    out = {
+        "k": k,
+        "attempts": n,
+        "successes": s,
+        "p": p,
+        "p_low": float(lo),
+        "p_high": float(hi),
+        "attempts_per_crafted": inv(p) if n else float("nan"),
+        "attempts_per_crafted_low": inv(hi),
+        "attempts_per_crafted_high": inv(lo),
+    }
     out["attempts_for_k"] = k * out["attempts_per_crafted"]
     out["attempts_for_k_low"] = k * out["attempts_per_crafted_low"]
     out["attempts_for_k_high"] = k * out["attempts_per_crafted_high"]

@@ -9,6 +9,7 @@ framing_cost.csv.
 Everything is validated before anything is written; a bad parameter raises
 a one-line ConfigError (exit status 2).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,30 +32,62 @@ def add_arguments(p) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--results", metavar="DIR", help="results folder of `phash-harness run` (histograms.parquet)")
     src.add_argument("--fpr", metavar="P", help="per-comparison false-positive rate, given instead of --results")
-    src.add_argument("--image-rate", metavar="Q", help="per-image false-match rate against the whole database "
-                     "(skips the per-query layer; e.g. a vendor's stated figure)")
-    src.add_argument("--attack", metavar="DIR", help="attack folder of `phash-harness attack`: the cost of "
-                     "getting an innocent account flagged by framing (k crafted images)")
+    src.add_argument(
+        "--image-rate",
+        metavar="Q",
+        help="per-image false-match rate against the whole database "
+        "(skips the per-query layer; e.g. a vendor's stated figure)",
+    )
+    src.add_argument(
+        "--attack",
+        metavar="DIR",
+        help="attack folder of `phash-harness attack`: the cost of "
+        "getting an innocent account flagged by framing (k crafted images)",
+    )
     p.add_argument("--hasher", help="hasher in the results folder (required with --results)")
-    p.add_argument("--threshold", metavar="T", help="hash threshold t: a pair matches when distance <= t "
-                   "(bits; bin index for non-Hamming hashers; required with --results)")
-    p.add_argument("--negatives", default="orig-orig", choices=["orig-orig", "variant-orig"],
-                   help="negative pairs to measure FPR on (default orig-orig: distinct originals)")
-    p.add_argument("--transform", help="with --negatives variant-orig: one transform key, e.g. 'jpeg(50)' "
-                   "(default: all transforms pooled)")
+    p.add_argument(
+        "--threshold",
+        metavar="T",
+        help="hash threshold t: a pair matches when distance <= t "
+        "(bits; bin index for non-Hamming hashers; required with --results)",
+    )
+    p.add_argument(
+        "--negatives",
+        default="orig-orig",
+        choices=["orig-orig", "variant-orig"],
+        help="negative pairs to measure FPR on (default orig-orig: distinct originals)",
+    )
+    p.add_argument(
+        "--transform",
+        help="with --negatives variant-orig: one transform key, e.g. 'jpeg(50)' (default: all transforms pooled)",
+    )
     p.add_argument("--database-size", metavar="M", help="hashes in the database each photo is compared with")
-    p.add_argument("--photos-per-year", metavar="N", help="photos one user uploads per year "
-                   "(required except with --attack)")
+    p.add_argument(
+        "--photos-per-year", metavar="N", help="photos one user uploads per year (required except with --attack)"
+    )
     p.add_argument("--match-threshold", metavar="K", default="30", help="matches that flag an account (default 30)")
     p.add_argument("--users", metavar="U", default="1e9", help="accounts (default 1e9)")
-    p.add_argument("--rho", metavar="R", default="0", help="intra-account correlation in [0, 1) for the "
-                   "beta-binomial version (default 0: independent photos)")
-    p.add_argument("--target", metavar="P", default="1e-12", help="per-account flag probability to meet; the "
-                   "table shows the per-image and per-comparison rates that meet it (default 1e-12)")
+    p.add_argument(
+        "--rho",
+        metavar="R",
+        default="0",
+        help="intra-account correlation in [0, 1) for the beta-binomial version (default 0: independent photos)",
+    )
+    p.add_argument(
+        "--target",
+        metavar="P",
+        default="1e-12",
+        help="per-account flag probability to meet; the "
+        "table shows the per-image and per-comparison rates that meet it (default 1e-12)",
+    )
     p.add_argument("--confidence", metavar="C", default="0.95", help="interval level (default 0.95)")
     p.add_argument("--seed", metavar="S", default="0", help="seed of the query/database split (default 0)")
-    p.add_argument("--psnr-min", metavar="DB", help="with --attack: count a framing success only when the "
-                   "crafted image has PSNR >= DB (default: any success within the attack's L-inf cap)")
+    p.add_argument(
+        "--psnr-min",
+        metavar="DB",
+        help="with --attack: count a framing success only when the "
+        "crafted image has PSNR >= DB (default: any success within the attack's L-inf cap)",
+    )
     p.add_argument("--algorithm", metavar="NAME", help="with --attack: only this attack algorithm (default: each)")
     # --output (and the deprecated --out) are added by harness.cli, which spells output options for every command
 
@@ -90,11 +123,23 @@ def parse_probability(field: str, text: str, upper_open: bool = False) -> float:
 # --------------------------------------------------------- computation
 
 #: parameter of `risk.risk_assessment` -> the option that sets it
-FLAG = {"photos": "--photos-per-year", "match_threshold": "--match-threshold", "users": "--users",
-        "rho": "--rho", "confidence": "--confidence", "seed": "--seed", "target": "--target",
-        "database_size": "--database-size", "fpr": "--fpr", "image_rate": "--image-rate",
-        "histograms": "--results", "hasher": "--hasher", "threshold": "--threshold", "negatives": "--negatives",
-        "transform": "--transform"}
+FLAG = {
+    "photos": "--photos-per-year",
+    "match_threshold": "--match-threshold",
+    "users": "--users",
+    "rho": "--rho",
+    "confidence": "--confidence",
+    "seed": "--seed",
+    "target": "--target",
+    "database_size": "--database-size",
+    "fpr": "--fpr",
+    "image_rate": "--image-rate",
+    "histograms": "--results",
+    "hasher": "--hasher",
+    "threshold": "--threshold",
+    "negatives": "--negatives",
+    "transform": "--transform",
+}
 
 
 def _read_results(folder: str):
@@ -143,8 +188,16 @@ def compute(args) -> dict:
         raise ConfigError("--confidence", f"must be in (0, 1) (got {args.confidence})")
     seed = parse_count("--seed", args.seed)
     target = parse_probability("--target", args.target)
-    kwargs = dict(photos=photos, match_threshold=k, users=users, rho=rho, confidence=confidence, seed=seed,
-                  target=target, max_side=MAX_EMPIRICAL_SIDE)
+    kwargs = dict(
+        photos=photos,
+        match_threshold=k,
+        users=users,
+        rho=rho,
+        confidence=confidence,
+        seed=seed,
+        target=target,
+        max_side=MAX_EMPIRICAL_SIDE,
+    )
     if args.database_size is not None:
         kwargs["database_size"] = parse_count("--database-size", args.database_size)
     if args.image_rate is not None:
@@ -162,9 +215,18 @@ def compute(args) -> dict:
             threshold = parse_count("--threshold", args.threshold)
             hist, metrics, hashes = _read_results(args.results)
             usable, pair_distances = hasher_pair_distances(args.hasher)
-            kwargs.update(histograms=hist, metrics=metrics, hashes=hashes, hasher=args.hasher,
-                          threshold=threshold, negatives=args.negatives, transform=args.transform,
-                          pair_distances=pair_distances, empirical=usable, source=args.results)
+            kwargs.update(
+                histograms=hist,
+                metrics=metrics,
+                hashes=hashes,
+                hasher=args.hasher,
+                threshold=threshold,
+                negatives=args.negatives,
+                transform=args.transform,
+                pair_distances=pair_distances,
+                empirical=usable,
+                source=args.results,
+            )
         return risk.risk_assessment(**kwargs)
     except ConfigError as exc:  # name the option, not the Python parameter
         if exc.field in FLAG:
@@ -182,15 +244,19 @@ def format_table(res: dict) -> str:
         lines[0] += f" ({res['rate'].x} of {res['rate'].n} negative pairs within t)"
     s = res["scenario"]
     db = "n/a (per-image rate given)" if res["source"] == "given per-image rate" else f"{s.database_size:g}"
-    lines.append(f"assumptions: database M={db}, photos/year n={s.photos}, "
-                 f"match threshold k={s.match_threshold}, users U={s.users:g}, rho={s.rho:g}")
+    lines.append(
+        f"assumptions: database M={db}, photos/year n={s.photos}, "
+        f"match threshold k={s.match_threshold}, users U={s.users:g}, rho={s.rho:g}"
+    )
     lines.append(f"{'layer':<15} {'point':>11} {'low':>11} {'high':>11}  quantity")
     pop = res["population_chance"]
     for row in chain.itertuples():
         lines.append(f"{row.layer:<15} {row.point:>11.3g} {row.low:>11.3g} {row.high:>11.3g}  {row.quantity}")
         if row.layer == "population" and pop is not None:
-            lines.append(f"{'':<15} chance variation of the count at the point estimate: "
-                         f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)")
+            lines.append(
+                f"{'':<15} chance variation of the count at the point estimate: "
+                f"{pop['low']:.0f}..{pop['high']:.0f} ({res['confidence']:.0%} binomial)"
+            )
     q = res.get("query")
     if q is not None:
         t = res["threshold"]
@@ -200,36 +266,56 @@ def format_table(res: dict) -> str:
         lines.append(
             f"empirical per query (held-out split, {int(last.queries)} queries): at M={int(last.database_size)} "
             f"share {last.share:.3g} [{last.share_low:.3g}, {last.share_high:.3g}] vs independence "
-            f"{last.independent:.3g}; " + ("disagree" if last.disagree else "consistent")
-            + (f"; fit -ln(1-q) = {fit['c']:.3g} * M^{fit['b']:.3g}" if not math.isnan(fit["b"])
-               else "; too few non-zero points to fit the scaling"))
+            f"{last.independent:.3g}; "
+            + ("disagree" if last.disagree else "consistent")
+            + (
+                f"; fit -ln(1-q) = {fit['c']:.3g} * M^{fit['b']:.3g}"
+                if not math.isnan(fit["b"])
+                else "; too few non-zero points to fit the scaling"
+            )
+        )
         if at["disagree"].any():
             first = at[at["disagree"]].iloc[0]
-            lines.append(f"  first disagreement at M={int(first.database_size)}: empirical {first.share:.3g} "
-                         f"[{first.share_low:.3g}, {first.share_high:.3g}] vs independence {first.independent:.3g}")
-        lines.append(f"  (largest database this data allows: M={int(last.database_size)}; "
-                     f"rates below ~1/{int(last.queries)} per query cannot be seen)")
+            lines.append(
+                f"  first disagreement at M={int(first.database_size)}: empirical {first.share:.3g} "
+                f"[{first.share_low:.3g}, {first.share_high:.3g}] vs independence {first.independent:.3g}"
+            )
+        lines.append(
+            f"  (largest database this data allows: M={int(last.database_size)}; "
+            f"rates below ~1/{int(last.queries)} per query cannot be seen)"
+        )
         avail = q.attrs.get("available")
         if avail and (avail[0] > last.queries or avail[1] > last.database_size):
-            lines.append(f"  (seeded subsample of {avail[0]} queries and {avail[1]} database images, "
-                         f"at most {MAX_EMPIRICAL_SIDE} each)")
+            lines.append(
+                f"  (seeded subsample of {avail[0]} queries and {avail[1]} database images, "
+                f"at most {MAX_EMPIRICAL_SIDE} each)"
+            )
     if res["rate"].x == 0:
-        lines.append("note: no negative pair matched at this threshold; the point estimate 0 is not evidence "
-                     "of safety, the upper bound is what this data supports")
+        lines.append(
+            "note: no negative pair matched at this threshold; the point estimate 0 is not evidence "
+            "of safety, the upper bound is what this data supports"
+        )
     return "\n".join(lines)
 
 
 def results_csv(res: dict) -> pd.DataFrame:
     chain = res["chain"].copy()
     s = res["scenario"]
-    for name, value in [("source", res["source"]), ("database_size", s.database_size), ("photos", s.photos),
-                        ("match_threshold", s.match_threshold), ("users", s.users), ("rho", s.rho)]:
+    for name, value in [
+        ("source", res["source"]),
+        ("database_size", s.database_size),
+        ("photos", s.photos),
+        ("match_threshold", s.match_threshold),
+        ("users", s.users),
+        ("rho", s.rho),
+    ]:
         chain[name] = value
     return chain
 
 
 def figure(res: dict, path: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -240,8 +326,13 @@ def figure(res: dict, path: str) -> None:
     ax = axes[0]
     if (sweep["axis"] == "threshold").any():
         sw = sweep[sweep["axis"] == "threshold"]
-        ax.fill_between(sw["threshold"], np.clip(sw["p_flag_low"], FLOOR, 1), np.clip(sw["p_flag_high"], FLOOR, 1),
-                        alpha=0.3, label="interval")
+        ax.fill_between(
+            sw["threshold"],
+            np.clip(sw["p_flag_low"], FLOOR, 1),
+            np.clip(sw["p_flag_high"], FLOOR, 1),
+            alpha=0.3,
+            label="interval",
+        )
         ax.plot(sw["threshold"], np.clip(sw["p_flag"], FLOOR, 1), marker=".", label="point")
         ax.axvline(res["threshold"], color="grey", ls=":")
         ax.set_xlabel("hash threshold t")
@@ -266,8 +357,13 @@ def figure(res: dict, path: str) -> None:
         ax = axes[2]
         q = res["query"]
         at = q[q["threshold"] == res["threshold"]].sort_values("database_size")
-        ax.errorbar(at["database_size"], at["share"], yerr=[at["share"] - at["share_low"],
-                    at["share_high"] - at["share"]], marker="o", label="empirical (held-out)")
+        ax.errorbar(
+            at["database_size"],
+            at["share"],
+            yerr=[at["share"] - at["share_low"], at["share_high"] - at["share"]],
+            marker="o",
+            label="empirical (held-out)",
+        )
         ax.plot(at["database_size"], at["independent"], marker="x", label="independence 1-(1-p)^M")
         ax.set_xscale("log")
         ax.set_xlabel("database size M")
@@ -301,10 +397,31 @@ def write_outputs(res: dict, folder: str) -> list[str]:
 
 # ------------------------------------------------------ --attack (framing cost)
 
-COST_COLUMNS = ["hasher", "algorithm", "threshold", "psnr_min", "k", "attempts", "successes", "p", "p_low",
-                "p_high", "attempts_for_k", "attempts_for_k_low", "attempts_for_k_high", "queries_median",
-                "queries_mean", "queries_per_crafted", "queries_for_k", "queries_for_k_low", "cpu_seconds_median",
-                "cpu_seconds_mean", "cpu_seconds_per_crafted", "cpu_seconds_for_k", "cpu_seconds_for_k_low"]
+COST_COLUMNS = [
+    "hasher",
+    "algorithm",
+    "threshold",
+    "psnr_min",
+    "k",
+    "attempts",
+    "successes",
+    "p",
+    "p_low",
+    "p_high",
+    "attempts_for_k",
+    "attempts_for_k_low",
+    "attempts_for_k_high",
+    "queries_median",
+    "queries_mean",
+    "queries_per_crafted",
+    "queries_for_k",
+    "queries_for_k_low",
+    "cpu_seconds_median",
+    "cpu_seconds_mean",
+    "cpu_seconds_per_crafted",
+    "cpu_seconds_for_k",
+    "cpu_seconds_for_k_low",
+]
 
 
 def read_framing(folder: str) -> pd.DataFrame:
@@ -317,8 +434,9 @@ def read_framing(folder: str) -> pd.DataFrame:
     table = pd.read_parquet(path)
     framing = table[table["goal"] == "framing"]
     if framing.empty:
-        raise ConfigError("--attack", f"no framing attacks in {folder} (goals: "
-                                      f"{', '.join(sorted(table['goal'].unique())) or 'none'})")
+        raise ConfigError(
+            "--attack", f"no framing attacks in {folder} (goals: {', '.join(sorted(table['goal'].unique())) or 'none'})"
+        )
     return framing
 
 
@@ -347,8 +465,15 @@ def attack_cost(args) -> pd.DataFrame:
         if psnr_min is not None:
             ok &= g["psnr"].to_numpy(dtype=float) >= psnr_min
         cost = risk.framing_cost(ok, g["queries"], g["cpu_seconds"], k, confidence)
-        rows.append({"hasher": hasher, "algorithm": alg, "threshold": int(g["threshold"].iloc[0]),
-                     "psnr_min": "any" if psnr_min is None else f"{psnr_min:g}", **cost})
+        rows.append(
+            {
+                "hasher": hasher,
+                "algorithm": alg,
+                "threshold": int(g["threshold"].iloc[0]),
+                "psnr_min": "any" if psnr_min is None else f"{psnr_min:g}",
+                **cost,
+            }
+        )
     return pd.DataFrame(rows, columns=COST_COLUMNS)
 
 
@@ -356,25 +481,31 @@ def format_cost(table: pd.DataFrame, folder: str, confidence: str) -> str:
     k = int(table["k"].iloc[0])
     b = table["psnr_min"].iloc[0]
     counted = "any success within the L-inf cap" if b == "any" else f"successes with PSNR >= {b} dB"
-    lines = [f"framing cost from {folder}: an innocent account is flagged once k={k} crafted images match "
-             f"({counted}); {float(confidence):.0%} Clopper-Pearson intervals over attempts; a better attack "
-             f"costs less, so these are upper bounds on the attacker's cost",
-             f"{'hasher (t)':<22} {'alg':<6} {'success':>8} {'p [low, high]':>24} {'attempts for k':>26} "
-             f"{'queries/crafted med|mean|all':>30} {'queries for k (>=)':>20} {'CPU s/crafted med|all':>22}"]
+    lines = [
+        f"framing cost from {folder}: an innocent account is flagged once k={k} crafted images match "
+        f"({counted}); {float(confidence):.0%} Clopper-Pearson intervals over attempts; a better attack "
+        f"costs less, so these are upper bounds on the attacker's cost",
+        f"{'hasher (t)':<22} {'alg':<6} {'success':>8} {'p [low, high]':>24} {'attempts for k':>26} "
+        f"{'queries/crafted med|mean|all':>30} {'queries for k (>=)':>20} {'CPU s/crafted med|all':>22}",
+    ]
 
     def num(x):
         return "inf" if math.isinf(x) else ("-" if math.isnan(x) else f"{x:.3g}")
 
     for r in table.itertuples():
-        lines.append(f"{r.hasher + f' ({r.threshold})':<22} {r.algorithm:<6} {f'{r.successes}/{r.attempts}':>8} "
-                     f"{f'{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]':>24} "
-                     f"{f'{num(r.attempts_for_k)} [{num(r.attempts_for_k_low)}, {num(r.attempts_for_k_high)}]':>26} "
-                     f"{f'{num(r.queries_median)} | {num(r.queries_mean)} | {num(r.queries_per_crafted)}':>30} "
-                     f"{f'{num(r.queries_for_k)} ({num(r.queries_for_k_low)})':>20} "
-                     f"{f'{num(r.cpu_seconds_median)} | {num(r.cpu_seconds_per_crafted)}':>22}")
-    lines.append("queries/crafted: median and mean over successful attempts, and all queries spent / successes "
-                 "(failed attempts included); queries for k: k x that, (>=) its lower bound k / p_high x mean "
-                 "queries per attempt")
+        lines.append(
+            f"{r.hasher + f' ({r.threshold})':<22} {r.algorithm:<6} {f'{r.successes}/{r.attempts}':>8} "
+            f"{f'{r.p:.3g} [{r.p_low:.3g}, {r.p_high:.3g}]':>24} "
+            f"{f'{num(r.attempts_for_k)} [{num(r.attempts_for_k_low)}, {num(r.attempts_for_k_high)}]':>26} "
+            f"{f'{num(r.queries_median)} | {num(r.queries_mean)} | {num(r.queries_per_crafted)}':>30} "
+            f"{f'{num(r.queries_for_k)} ({num(r.queries_for_k_low)})':>20} "
+            f"{f'{num(r.cpu_seconds_median)} | {num(r.cpu_seconds_per_crafted)}':>22}"
+        )
+    lines.append(
+        "queries/crafted: median and mean over successful attempts, and all queries spent / successes "
+        "(failed attempts included); queries for k: k x that, (>=) its lower bound k / p_high x mean "
+        "queries per attempt"
+    )
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ is the sha256, which every loader accepts, so an experiment can use
 ``dataset.groups: groups.csv``), pairs.csv, contact_sheet.png, screen.json
 and errors.csv.
 """
+
 from __future__ import annotations
 
 import csv
@@ -95,8 +96,13 @@ def build_hashers(names: list[str] | None = None, thresholds: dict | None = None
     return hashers, out
 
 
-def near_pairs(packed: dict[str, np.ndarray], thresholds: dict[str, int], min_agree: int,
-               other: dict[str, np.ndarray] | None = None, block: int = BLOCK):
+def near_pairs(
+    packed: dict[str, np.ndarray],
+    thresholds: dict[str, int],
+    min_agree: int,
+    other: dict[str, np.ndarray] | None = None,
+    block: int = BLOCK,
+):
     """Pairs within threshold for at least `min_agree` hashers.
 
     packed: {hasher: uint8 (n, nbytes)}, rows aligned across hashers.
@@ -157,19 +163,22 @@ def exact_duplicate_counts(image_ids) -> dict:
     their bytes with another image, and the number of such groups."""
     _, counts = np.unique(np.asarray(list(image_ids)), return_counts=True)
     dup = counts[counts > 1]
-    return {"exact_duplicate_images": int(dup.sum()), "exact_duplicate_groups": int(len(dup)),
-            "exact_duplicate_extra_copies": int((dup - 1).sum())}
+    return {
+        "exact_duplicate_images": int(dup.sum()),
+        "exact_duplicate_groups": int(len(dup)),
+        "exact_duplicate_extra_copies": int((dup - 1).sum()),
+    }
 
 
 @dataclass
 class ScreenResult:
-    records: list                 # ImageRecords that were hashed (row order of `packed`)
-    packed: dict                  # {hasher: (n, nbytes) uint8}
-    thresholds: dict              # {hasher: bits}
+    records: list  # ImageRecords that were hashed (row order of `packed`)
+    packed: dict  # {hasher: (n, nbytes) uint8}
+    thresholds: dict  # {hasher: bits}
     min_agree: int
-    pairs: list                   # (i, j, kind, distances) with kind "exact" or "near"
-    groups: list                  # lists of record indices, size >= 2, sorted
-    errors: list = field(default_factory=list)   # (name, reason)
+    pairs: list  # (i, j, kind, distances) with kind "exact" or "near"
+    groups: list  # lists of record indices, size >= 2, sorted
+    errors: list = field(default_factory=list)  # (name, reason)
     counts: dict = field(default_factory=dict)
     hasher_identities: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
@@ -206,8 +215,14 @@ def _hash_chunk(records, names, max_pixels):
     return [_hash_one(r, hashers, max_pixels) for r in records]
 
 
-def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progress: bool | None = None,
-                 workers: int = 1, chunk: int = 256):
+def hash_records(
+    records,
+    hashers,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool | None = None,
+    workers: int = 1,
+    chunk: int = 256,
+):
     """Decode each record once and hash it with every hasher. Returns
     (kept records, {hasher: (n, nbytes)}, errors [(name, reason)]).
     With workers > 1, chunks of records are hashed in a process pool (the
@@ -222,7 +237,7 @@ def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progres
         from concurrent.futures import ProcessPoolExecutor
 
         names = [h.name for h in hashers]
-        chunks = [records[i:i + chunk] for i in range(0, len(records), chunk)]
+        chunks = [records[i : i + chunk] for i in range(0, len(records), chunk)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for part in pool.map(_hash_chunk, chunks, [names] * len(chunks), [max_pixels] * len(chunks)):
                 results.extend(part)
@@ -240,14 +255,20 @@ def hash_records(records, hashers, max_pixels: int = DEFAULT_MAX_PIXELS, progres
         kept.append(rec)
         for h, v in zip(hashers, hashes):
             rows[h.name].append(v)
-    packed = {h.name: (np.stack(rows[h.name]) if rows[h.name] else np.zeros((0, h.nbytes), np.uint8))
-              for h in hashers}
+    packed = {h.name: (np.stack(rows[h.name]) if rows[h.name] else np.zeros((0, h.nbytes), np.uint8)) for h in hashers}
     return kept, packed, errors
 
 
-def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
-                   min_agree: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                   progress: bool | None = None, block: int = BLOCK, workers: int = 1) -> ScreenResult:
+def screen_records(
+    records: list[ImageRecord],
+    hashers=None,
+    thresholds=None,
+    min_agree: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool | None = None,
+    block: int = BLOCK,
+    workers: int = 1,
+) -> ScreenResult:
     """Find exact and near-duplicate groups among `records`."""
     hasher_objs, thr = build_hashers(hashers, thresholds)
     min_agree = default_min_agree(thr) if min_agree is None else min_agree
@@ -292,7 +313,9 @@ def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
     near_only = [p for p in pairs if p[2] == "near"]
     near_images = {i for p in near_only for i in p[:2]}
     counts = {
-        "images": n, "images_failed": len(errors), **exact,
+        "images": n,
+        "images_failed": len(errors),
+        **exact,
         "near_duplicate_pairs": len(near_only),
         "near_duplicate_images": len(near_images),
         "near_duplicate_groups": sum(1 for g in groups if any(i in near_images for i in g)),
@@ -300,9 +323,18 @@ def screen_records(records: list[ImageRecord], hashers=None, thresholds=None,
         "images_in_duplicate_groups": sum(len(g) for g in groups),
         "largest_group": max((len(g) for g in groups), default=0),
     }
-    return ScreenResult(kept, packed, thr, min_agree, pairs, groups, errors, counts,
-                        [h.identity | {"bits": h.bits} for h in hasher_objs],
-                        {"hash": round(t1 - t0, 3), "pairs": round(t2 - t1, 3)})
+    return ScreenResult(
+        kept,
+        packed,
+        thr,
+        min_agree,
+        pairs,
+        groups,
+        errors,
+        counts,
+        [h.identity | {"bits": h.bits} for h in hasher_objs],
+        {"hash": round(t1 - t0, 3), "pairs": round(t2 - t1, 3)},
+    )
 
 
 # ------------------------------------------------------------------- hygiene
@@ -322,8 +354,9 @@ def _original_packed(hashes_df, names):
     out = {}
     for name, hh in packed.items():
         hh = hh.set_index("image_id").loc[ids]
-        out[name] = (np.stack([np.frombuffer(b, np.uint8) for b in hh["hash"]]) if len(hh)
-                     else np.zeros((0, 1), np.uint8))
+        out[name] = (
+            np.stack([np.frombuffer(b, np.uint8) for b in hh["hash"]]) if len(hh) else np.zeros((0, 1), np.uint8)
+        )
     return ids, out
 
 
@@ -338,8 +371,7 @@ def _hygiene_setup(hashers, thresholds, min_agree):
     return thr, k
 
 
-def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
-                   min_agree: int | None = None) -> dict:
+def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None, min_agree: int | None = None) -> dict:
     """Duplicate counts of a run's image set, from its hashes table (pure:
     no I/O). `hashers`: the run's Hasher objects (non-Hamming ones are
     skipped); `image_ids`: sha256 of every listed image, duplicates
@@ -364,8 +396,7 @@ def hygiene_counts(hashes_df, hashers, image_ids=None, thresholds=None,
     return out
 
 
-def overlap_counts(query_df, reference_df, hashers, thresholds=None,
-                   min_agree: int | None = None) -> dict:
+def overlap_counts(query_df, reference_df, hashers, thresholds=None, min_agree: int | None = None) -> dict:
     """Overlap between a query set and a reference set, from their hashes
     tables (pure). Returns {query_images, reference_images,
     exact_overlap_images (query images whose sha256 is in the reference set),
@@ -375,8 +406,11 @@ def overlap_counts(query_df, reference_df, hashers, thresholds=None,
     qids, qp = _original_packed(query_df, list(thr))
     rids, rp = _original_packed(reference_df, list(thr))
     rset = set(rids)
-    out = {"query_images": len(qids), "reference_images": len(rids),
-           "exact_overlap_images": sum(1 for q in qids if q in rset)}
+    out = {
+        "query_images": len(qids),
+        "reference_images": len(rids),
+        "exact_overlap_images": sum(1 for q in qids if q in rset),
+    }
     if thr and qids and rids:
         ii, jj, _ = near_pairs(qp, thr, k, other=rp)
         out["near_overlap_pairs"] = int(len(ii))
@@ -388,8 +422,9 @@ def overlap_counts(query_df, reference_df, hashers, thresholds=None,
 
 
 # ------------------------------------------------------------------- outputs
-def contact_sheet(result: ScreenResult, path: str, max_groups: int = 40, max_per_group: int = 8,
-                  thumb: int = 96) -> int:
+def contact_sheet(
+    result: ScreenResult, path: str, max_groups: int = 40, max_per_group: int = 8, thumb: int = 96
+) -> int:
     """PNG with one row per duplicate group (largest groups first, then by
     name): the group label and up to `max_per_group` thumbnails with names.
     Returns the number of groups drawn."""
@@ -442,21 +477,37 @@ def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
                     w.writerow([recs[i].image_id, labels[i], recs[i].name])
         with open(os.path.join(tmp, "pairs.csv"), "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["image_a", "image_b", "sha256_a", "sha256_b", "kind", "group",
-                        *[f"distance_{n}" for n in result.thresholds]])
+            w.writerow(
+                [
+                    "image_a",
+                    "image_b",
+                    "sha256_a",
+                    "sha256_b",
+                    "kind",
+                    "group",
+                    *[f"distance_{n}" for n in result.thresholds],
+                ]
+            )
             for i, j, kind, d in result.pairs:
-                w.writerow([recs[i].name, recs[j].name, recs[i].image_id, recs[j].image_id, kind,
-                            labels.get(i, ""), *d])
+                w.writerow(
+                    [recs[i].name, recs[j].name, recs[i].image_id, recs[j].image_id, kind, labels.get(i, ""), *d]
+                )
         with open(os.path.join(tmp, "errors.csv"), "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(["image_name", "reason"])
             w.writerows(result.errors)
         drawn = contact_sheet(result, os.path.join(tmp, "contact_sheet.png"))
-        info = {"source": source, "counts": result.counts, "hashers": result.hasher_identities,
-                "thresholds_bits": result.thresholds, "min_agree": result.min_agree,
-                "rule": "near duplicate: at least min_agree hashers with Hamming distance <= threshold; "
-                        "groups: connected components of exact or near duplicate pairs",
-                "contact_sheet_groups": drawn, "timings_seconds": result.seconds}
+        info = {
+            "source": source,
+            "counts": result.counts,
+            "hashers": result.hasher_identities,
+            "thresholds_bits": result.thresholds,
+            "min_agree": result.min_agree,
+            "rule": "near duplicate: at least min_agree hashers with Hamming distance <= threshold; "
+            "groups: connected components of exact or near duplicate pairs",
+            "contact_sheet_groups": drawn,
+            "timings_seconds": result.seconds,
+        }
         with open(os.path.join(tmp, "screen.json"), "w", encoding="utf-8") as fh:
             json.dump(info, fh, indent=2, sort_keys=True)
         os.makedirs(out_dir, exist_ok=True)
@@ -477,6 +528,7 @@ def resolve_target(target: str, dest: str | None = None, extensions=None):
     exts = extensions or DEFAULT_EXTENSIONS
     if "://" in target:
         from .datasets.remote import check_url, fsspec_records
+
         check_url(target, "NAME|DIR")
         return fsspec_records(target, exts)
     if os.path.isdir(target):
@@ -490,13 +542,23 @@ def resolve_target(target: str, dest: str | None = None, extensions=None):
     if os.path.isfile(os.path.join(folder, "MANIFEST.csv")):
         return manifest_records(os.path.join(folder, "MANIFEST.csv"))
     hint = f"; fetch it first: phash-harness fetch {target}" if target in CATALOG else ""
-    raise ConfigError("NAME|DIR", f"{target!r} is not a folder, a manifest CSV, or a dataset fetched under "
-                      f"{dest or default_dest()}{hint}")
+    raise ConfigError(
+        "NAME|DIR",
+        f"{target!r} is not a folder, a manifest CSV, or a dataset fetched under {dest or default_dest()}{hint}",
+    )
 
 
-def run_screen(target: str, out: str | None = None, dest: str | None = None, hashers=None,
-               thresholds=None, min_agree: int | None = None, extensions=None,
-               progress: bool | None = None, workers: int = 1):
+def run_screen(
+    target: str,
+    out: str | None = None,
+    dest: str | None = None,
+    hashers=None,
+    thresholds=None,
+    min_agree: int | None = None,
+    extensions=None,
+    progress: bool | None = None,
+    workers: int = 1,
+):
     """Screen `target` and write the outputs; returns (ScreenResult, out)."""
     objs, thr = build_hashers(hashers, thresholds)  # validate before any work
     min_agree = default_min_agree(thr) if min_agree is None else min_agree

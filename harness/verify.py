@@ -26,6 +26,7 @@ Exit status (command line): 0 no drift; 1 drift found or an image could not
 be verified (or, with ``--strict-versions``, a library version differs);
 2 DIR is not a results folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,11 @@ def _load_folder(folder: str):
     with open(os.path.join(folder, "run.json"), encoding="utf-8") as fh:
         run = json.load(fh)
     hashes = pd.read_parquet(os.path.join(folder, "hashes.parquet"))
-    images = pd.read_csv(os.path.join(folder, "images.csv"), keep_default_na=False,
-                         dtype={"image_id": str, "name": str, "path": str, "group": str})
+    images = pd.read_csv(
+        os.path.join(folder, "images.csv"),
+        keep_default_na=False,
+        dtype={"image_id": str, "name": str, "path": str, "group": str},
+    )
     return run, hashes, images
 
 
@@ -131,8 +135,7 @@ def version_changes(recorded: dict) -> dict[str, tuple]:
     from .engine import library_versions
 
     now = library_versions()
-    return {k: (recorded.get(k), now.get(k)) for k in sorted(set(recorded) | set(now))
-            if recorded.get(k) != now.get(k)}
+    return {k: (recorded.get(k), now.get(k)) for k in sorted(set(recorded) | set(now)) if recorded.get(k) != now.get(k)}
 
 
 def sample_names(names, n: int, seed: int) -> list[str]:
@@ -191,8 +194,12 @@ def verify_results(folder: str, sample: int = DEFAULT_SAMPLE, seed: int | None =
             item = (r["transform"], r["hasher_key"])
             got = now.pop(item, None)
             if got is None:
-                reason = failures.get((r["transform"], r["hasher"])) or failures.get(("", "")) \
-                    or failures.get((r["transform"], "")) or "not produced"
+                reason = (
+                    failures.get((r["transform"], r["hasher"]))
+                    or failures.get(("", ""))
+                    or failures.get((r["transform"], ""))
+                    or "not produced"
+                )
                 drift.append([name, r["transform"], r["hasher"], r["hash_hex"], f"(error: {reason})", None])
             elif bytes(got["hash"]) != bytes(r["hash"]):
                 d = _hamming(bytes(r["hash"]), bytes(got["hash"]))
@@ -201,14 +208,20 @@ def verify_results(folder: str, sample: int = DEFAULT_SAMPLE, seed: int | None =
             drift.append([name, transform, r["hasher"], "(absent)", r["hash_hex"], None])
 
     return DriftReport(
-        folder=folder, images_in_run=len(rows_by_name), images_sampled=chosen,
-        images_verified=verified, items_checked=checked,
+        folder=folder,
+        images_in_run=len(rows_by_name),
+        images_sampled=chosen,
+        images_verified=verified,
+        items_checked=checked,
         drift=pd.DataFrame(drift, columns=DRIFT_COLUMNS).astype({"distance_bits": "Int64"}),
-        unverifiable=unverifiable, version_changes=version_changes(run.get("versions", {})))
+        unverifiable=unverifiable,
+        version_changes=version_changes(run.get("versions", {})),
+    )
 
 
 def _hash_columns():
     from .engine.work import HASH_COLUMNS
+
     return HASH_COLUMNS
 
 
@@ -221,15 +234,16 @@ def _hamming(a: bytes, b: bytes) -> int | None:
 
 def format_report(rep: DriftReport, max_rows: int = 50) -> str:
     """Human-readable summary (what the command prints)."""
-    lines = [f"verified {rep.images_verified} of {len(rep.images_sampled)} sampled images "
-             f"({rep.images_in_run} in the run), {rep.items_checked} recorded hashes re-computed"]
+    lines = [
+        f"verified {rep.images_verified} of {len(rep.images_sampled)} sampled images "
+        f"({rep.images_in_run} in the run), {rep.items_checked} recorded hashes re-computed"
+    ]
     if rep.has_drift:
         lines.append(f"DRIFT: {len(rep.drift)} hash(es) differ from the recorded ones:")
         shown = rep.drift.head(max_rows)
         for _, r in shown.iterrows():
             d = "" if pd.isna(r["distance_bits"]) else f"  ({r['distance_bits']} bits)"
-            lines.append(f"  {r['image_name']}  {r['transform']}  {r['hasher']}: "
-                         f"{r['recorded']} -> {r['now']}{d}")
+            lines.append(f"  {r['image_name']}  {r['transform']}  {r['hasher']}: {r['recorded']} -> {r['now']}{d}")
         if len(rep.drift) > max_rows:
             lines.append(f"  ... and {len(rep.drift) - max_rows} more")
     elif rep.images_verified:

@@ -1,4 +1,5 @@
 """Fixtures; the helpers themselves live in tests/helpers.py."""
+
 from __future__ import annotations
 
 from pathlib import Path

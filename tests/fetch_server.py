@@ -4,6 +4,7 @@ The standard SimpleHTTPRequestHandler ignores ``Range``; this one serves
 ``bytes=N-`` ranges with status 206, can drop the connection after a number
 of bytes (once), can ignore ranges, and records every request's Range header.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class ArchiveServer:
     def __init__(self):
         self.files: dict[str, bytes] = {}
-        self.drop_after: dict[str, int] = {}   # path -> bytes sent before dropping (first GET only)
+        self.drop_after: dict[str, int] = {}  # path -> bytes sent before dropping (first GET only)
         self.ignore_range = False
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         server = self
@@ -56,8 +57,7 @@ class ArchiveServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"

@@ -14,6 +14,7 @@ Run from the command line with the hasher registered::
 
     python -m tests.gated run --config cfg.yaml   # = python -m harness run ..., plus `gated`
 """
+
 from __future__ import annotations
 
 import os
@@ -30,10 +31,10 @@ class GatedPHash(Hasher):
     bits = 64
     backend = "test"
 
-    def __init__(self, store: str = "", gate: str = "", blocked: str = "", after_chunks: int = 0,
-                 max_seconds: float = 900.0):
-        super().__init__(store=store, gate=gate, blocked=blocked, after_chunks=after_chunks,
-                         max_seconds=max_seconds)
+    def __init__(
+        self, store: str = "", gate: str = "", blocked: str = "", after_chunks: int = 0, max_seconds: float = 900.0
+    ):
+        super().__init__(store=store, gate=gate, blocked=blocked, after_chunks=after_chunks, max_seconds=max_seconds)
 
     def _closed(self) -> bool:
         p = self.params
@@ -59,8 +60,10 @@ def register() -> None:
 
 def gated_config(store: Path, gate: Path, blocked: Path, after_chunks: int) -> dict:
     """The `hashers:` entry of a config that uses the gated hasher."""
-    return {"name": "gated", "params": {"store": str(store), "gate": str(gate), "blocked": str(blocked),
-                                        "after_chunks": after_chunks}}
+    return {
+        "name": "gated",
+        "params": {"store": str(store), "gate": str(gate), "blocked": str(blocked), "after_chunks": after_chunks},
+    }
 
 
 if __name__ == "__main__":

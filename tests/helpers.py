@@ -4,6 +4,7 @@ Real photographs live in ../shared/datasets (relative to the project root).
 Tests that need them skip with a reason in a plain checkout and FAIL when
 HARNESS_REQUIRE_DATA=1 (set by .ci/run).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,5 +36,11 @@ def run_cli(*args: str, cwd=None, env=None, timeout=600) -> subprocess.Completed
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     if env:
         full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -3,6 +3,7 @@ threshold trade-off, figures, the transfer matrix and the second-hasher
 veto. Each is re-checked independently: candidates by a wrapping hasher
 and scikit-image's PSNR, benign FPR from histograms.parquet directly,
 transfer by the reference libraries on the saved PNGs."""
+
 from __future__ import annotations
 
 import math
@@ -34,10 +35,20 @@ def images_dir():
 @pytest.fixture(scope="module")
 def study(images_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("analysis") / "out"
-    cfg = {"dataset": {"source": "folder", "path": str(images_dir)}, "images": 3, "hashers": HASHERS,
-           "goals": ["evasion", "framing"], "algorithms": ["cma", "random"], "budget": 48, "linf_cap": 24,
-           "batch": 8, "thresholds": {"values": THRESHOLDS, "benign": str(BENIGN)}, "save_images": 3,
-           "seed": 3, "output": str(out)}
+    cfg = {
+        "dataset": {"source": "folder", "path": str(images_dir)},
+        "images": 3,
+        "hashers": HASHERS,
+        "goals": ["evasion", "framing"],
+        "algorithms": ["cma", "random"],
+        "budget": 48,
+        "linf_cap": 24,
+        "batch": 8,
+        "thresholds": {"values": THRESHOLDS, "benign": str(BENIGN)},
+        "save_images": 3,
+        "seed": 3,
+        "output": str(out),
+    }
     table = run_attack(cfg)
     return out, table
 
@@ -69,8 +80,9 @@ def test_reach_is_the_best_distance_over_every_candidate(images_dir, goal, algor
     rec = Recording(inner)
     target = inner.hash(y) if goal == "framing" else None
     budgets = [45.0, 40.0, 35.0]
-    r = attack(x, rec, target, 12, goal, algorithm=algorithm, budget=60, linf_cap=20, batch=6, seed=2,
-               psnr_budgets=budgets)
+    r = attack(
+        x, rec, target, 12, goal, algorithm=algorithm, budget=60, linf_cap=20, batch=6, seed=2, psnr_budgets=budgets
+    )
     assert len(rec.seen) == r.queries
     ref = imagehash.dhash(Image.fromarray(y if goal == "framing" else x))
     expected = {b: None for b in budgets + [-math.inf]}
@@ -81,7 +93,7 @@ def test_reach_is_the_best_distance_over_every_candidate(images_dir, goal, algor
             if psnr >= b and (expected[b] is None or (d > expected[b] if goal == "evasion" else d < expected[b])):
                 expected[b] = d
     assert r.reach == expected
-    values = [r.reach[b] for b in budgets + [-math.inf]]     # looser budget: at least as good
+    values = [r.reach[b] for b in budgets + [-math.inf]]  # looser budget: at least as good
     assert values == (sorted(values) if goal == "evasion" else sorted(values, reverse=True))
 
 
@@ -89,8 +101,9 @@ def test_reach_columns_agree_with_the_summary_at_the_threshold(study):
     out, table = study
     for b in ("40", "35", "any"):
         col = reach_column(b)
-        reached = np.where(table["goal"] == "evasion", table[col] > table["threshold"],
-                           table[col] <= table["threshold"])
+        reached = np.where(
+            table["goal"] == "evasion", table[col] > table["threshold"], table[col] <= table["threshold"]
+        )
         claimed = table["success"] if b == "any" else table["success"] & (table["psnr"] >= float(b))
         assert (reached.astype(bool) == claimed.to_numpy()).all(), b
     ev = table[table["goal"] == "evasion"]
@@ -111,8 +124,9 @@ def test_tradeoff_table_recomputed_from_attacks_and_histograms(study):
         for goal in ("evasion", "framing"):
             g = table[(table["hasher"] == hasher) & (table["goal"] == goal)]
             for t in (0, 5, THRESHOLDS[hasher], 40):
-                row = trade[(trade.hasher == hasher) & (trade.goal == goal) & (trade.psnr_min == "40")
-                            & (trade.threshold == t)].iloc[0]
+                row = trade[
+                    (trade.hasher == hasher) & (trade.goal == goal) & (trade.psnr_min == "40") & (trade.threshold == t)
+                ].iloc[0]
                 assert row.benign_fpr == pytest.approx(int(counts[counts.index <= t].sum()) / total, rel=1e-5)
                 per_image = {}
                 for r in g.itertuples():
@@ -129,7 +143,7 @@ def test_tradeoff_without_benign_histograms_has_no_fpr(study):
     _, table = study
     t = tradeoff_table(table, [40, 35])
     assert t["benign_fpr"].isna().all() and set(t["psnr_min"]) == {"40", "35", "any"}
-    assert t["threshold"].max() == 256      # pdq: 0..bits
+    assert t["threshold"].max() == 256  # pdq: 0..bits
 
 
 def test_figures_written_and_redrawn_by_report(study):
@@ -152,6 +166,7 @@ def test_figures_written_and_redrawn_by_report(study):
 
 def test_benign_folder_found_from_another_working_folder(tmp_path, monkeypatch):
     from harness.attacks.figures import find_benign
+
     (tmp_path / "results" / "bench1").mkdir(parents=True)
     (tmp_path / "results" / "bench1" / "histograms.parquet").write_bytes(b"")
     attack = tmp_path / "results" / "attacks"
@@ -165,6 +180,7 @@ def test_benign_folder_found_from_another_working_folder(tmp_path, monkeypatch):
 
 def test_amplified_difference():
     from harness.attacks.figures import amplified_difference
+
     x = np.full((4, 4, 3), 100, np.uint8)
     y = x.copy()
     y[0, 0] = 110
@@ -179,6 +195,7 @@ def _reference_distance(hasher: str, a: np.ndarray, b: np.ndarray) -> int:
         fn = getattr(imagehash, hasher)
         return fn(Image.fromarray(a)) - fn(Image.fromarray(b))
     import pdqhash
+
     return int(np.count_nonzero(pdqhash.compute(a)[0] != pdqhash.compute(b)[0]))
 
 
@@ -204,8 +221,17 @@ def test_transfer_rechecked_with_reference_libraries(study, images_dir):
 def test_transfer_csv_counts_follow_the_table(study):
     out, table = study
     csv = pd.read_csv(out / "attack_transfer.csv")
-    assert list(csv.columns) == ["from", "to", "goal", "algorithm", "successes", "transferred", "share",
-                                 "ci_lo", "ci_hi"]
+    assert list(csv.columns) == [
+        "from",
+        "to",
+        "goal",
+        "algorithm",
+        "successes",
+        "transferred",
+        "share",
+        "ci_lo",
+        "ci_hi",
+    ]
     expected = 0
     for (src, goal, alg), g in table[table["success"]].groupby(["hasher", "goal", "algorithm"]):
         for dst in HASHERS:
@@ -221,27 +247,42 @@ def test_transfer_csv_counts_follow_the_table(study):
 
 
 def test_transfer_table_known_answer():
-    t = pd.DataFrame({"hasher": ["a", "a", "a", "b"], "goal": ["framing"] * 4, "algorithm": ["cma"] * 4,
-                      "success": [True, True, True, True],
-                      "transfer_a": pd.array([None, None, None, True], dtype="boolean"),
-                      "transfer_b": pd.array([False, False, True, None], dtype="boolean")})
+    t = pd.DataFrame(
+        {
+            "hasher": ["a", "a", "a", "b"],
+            "goal": ["framing"] * 4,
+            "algorithm": ["cma"] * 4,
+            "success": [True, True, True, True],
+            "transfer_a": pd.array([None, None, None, True], dtype="boolean"),
+            "transfer_b": pd.array([False, False, True, None], dtype="boolean"),
+        }
+    )
     out = transfer_table(t).set_index(["from", "to"])
     assert out.loc[("a", "b"), "successes"] == 3 and out.loc[("a", "b"), "transferred"] == 1
     assert out.loc[("b", "a"), "share"] == 1.0
     from scipy.stats import beta
+
     assert out.loc[("a", "b"), "ci_hi"] == pytest.approx(beta.ppf(0.975, 2, 2))
 
 
-
-
 # ----------------------------------------------------------- docstring examples
-@pytest.mark.parametrize("module, name", [
-    ("harness.attacks.transfer", None), ("harness.attacks.tradeoff", None), ("harness.attacks.search", None),
-    ("harness.attacks.oracle", None), ("harness.attacks.survival", None), ("harness.attacks.distortion", None),
-    ("harness.risk", "framing_cost"), ("benchmarks.attacks", "queries_per_cpu_second")])
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("harness.attacks.transfer", None),
+        ("harness.attacks.tradeoff", None),
+        ("harness.attacks.search", None),
+        ("harness.attacks.oracle", None),
+        ("harness.attacks.survival", None),
+        ("harness.attacks.distortion", None),
+        ("harness.risk", "framing_cost"),
+        ("benchmarks.attacks", "queries_per_cpu_second"),
+    ],
+)
 def test_docstring_examples_pass(module, name):
     import doctest
     import importlib
+
     mod = importlib.import_module(module)
     obj = getattr(mod, name) if name else mod
     tests = doctest.DocTestFinder(recurse=False).find(obj, f"{module}.{name or ''}", globs=dict(vars(mod)))

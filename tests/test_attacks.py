@@ -4,6 +4,7 @@ Successes and failures are re-checked by hashing the saved PNGs with the
 reference libraries directly (imagehash, pdqhash, cv2.img_hash), distortions
 by numpy and scikit-image on the saved files, queries by a wrapping hasher.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,20 @@ BUDGET, CAP, N_IMAGES = 48, 24, 3
 
 
 def _config(images_dir, out, **over):
-    cfg = {"dataset": {"source": "folder", "path": str(images_dir)}, "images": N_IMAGES,
-           "hashers": HASHERS, "goals": ["evasion", "framing"], "algorithms": ["cma", "random"],
-           "budget": BUDGET, "linf_cap": CAP, "batch": 8, "thresholds": {"values": THRESHOLDS},
-           "save_images": N_IMAGES, "seed": 7, "output": str(out)}
+    cfg = {
+        "dataset": {"source": "folder", "path": str(images_dir)},
+        "images": N_IMAGES,
+        "hashers": HASHERS,
+        "goals": ["evasion", "framing"],
+        "algorithms": ["cma", "random"],
+        "budget": BUDGET,
+        "linf_cap": CAP,
+        "batch": 8,
+        "thresholds": {"values": THRESHOLDS},
+        "save_images": N_IMAGES,
+        "seed": 7,
+        "output": str(out),
+    }
     cfg.update(over)
     if "hashers" in over and "thresholds" not in over:
         names = [h if isinstance(h, str) else h["name"] for h in over["hashers"]]
@@ -49,6 +60,7 @@ def study(images_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("attack") / "out"
     cfg_path = out.parent / "attack.yaml"
     import yaml
+
     cfg_path.write_text(yaml.safe_dump(_config(images_dir, out)))
     proc = run_cli("attack", "--config", cfg_path, "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -70,11 +82,13 @@ def _reference_distance(hasher: str, a: np.ndarray, b: np.ndarray, threshold: in
         return d, d <= threshold, False
     if hasher == "pdq":
         import pdqhash
+
         ha, hb = pdqhash.compute(a)[0], pdqhash.compute(b)[0]
         d = int(np.count_nonzero(ha != hb))
         return d, d <= threshold, False
     if hasher == "cv_radialvariance":
         import cv2
+
         h = cv2.img_hash.RadialVarianceHash_create()
         ha, hb = h.compute(a[:, :, ::-1].copy()), h.compute(b[:, :, ::-1].copy())
         d = 1.0 - h.compare(ha, hb)
@@ -121,6 +135,7 @@ def test_survival_recheck_with_reference_libraries(study, images_dir):
     """Survival after JPEG q75 (OpenCV encode/decode, 4:2:0) and a 0.9 resize
     (INTER_AREA), recomputed here with cv2 directly and the reference hashes."""
     import cv2
+
     out, table = study
     assert table.loc[~table["success"], ["survive_jpeg_75", "survive_resize_0.9"]].isna().all().all()
     done = 0
@@ -135,8 +150,13 @@ def test_survival_recheck_with_reference_libraries(study, images_dir):
         for img, col in ((jpeg, "survive_jpeg_75"), (small, "survive_resize_0.9")):
             d, matches, ambiguous = _reference_distance(row.hasher, img, ref, row.threshold)
             if not ambiguous:
-                assert bool(table.loc[row.Index, col]) == ((not matches) if row.goal == "evasion" else matches), \
-                    (row.image, row.hasher, row.goal, col, d)
+                assert bool(table.loc[row.Index, col]) == ((not matches) if row.goal == "evasion" else matches), (
+                    row.image,
+                    row.hasher,
+                    row.goal,
+                    col,
+                    d,
+                )
                 done += 1
     assert done > 0
 
@@ -147,7 +167,7 @@ def test_distortions_match_independent_computation(study):
         a = _rgb(out / row.original_png)
         b = _rgb(out / row.attacked_png)
         diff = b.astype(np.float64) - a.astype(np.float64)
-        assert row.rmse == pytest.approx(np.sqrt(np.mean(diff ** 2)), rel=1e-12, abs=1e-12)
+        assert row.rmse == pytest.approx(np.sqrt(np.mean(diff**2)), rel=1e-12, abs=1e-12)
         assert row.linf == int(np.abs(diff).max())
         if row.linf == 0:
             assert np.isinf(row.psnr)
@@ -229,6 +249,7 @@ def test_query_counter_equals_hasher_calls(images_dir, name, algorithm, wrapper)
 
 def test_oracle_refuses_beyond_budget():
     from harness.attacks import QueryBudgetExceeded
+
     oracle = QueryOracle(get_hasher("ahash"), budget=2)
     im = np.zeros((16, 16, 3), np.uint8)
     oracle.hash_many([im, im])
@@ -296,24 +317,33 @@ def test_resume_does_not_redo_finished_cells(images_dir, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(table.drop(columns="cpu_seconds"), fresh.drop(columns="cpu_seconds"))
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"goals": ["evade"]}, "goals[0]"),
-    ({"algorithms": ["nes"]}, "algorithms[0]"),
-    ({"budget": -1}, "budget"),
-    ({"budget": 10**7}, "budget"),
-    ({"linf_cap": 256}, "linf_cap"),
-    ({"hashers": ["nohash"]}, "hashers[0].name"),
-    ({"thresholds": {"benign": "/nonexistent/results"}}, "thresholds.benign"),
-    ({"thresholds": {"benign": str(ROOT / "results" / "caltech101")},
-      "hashers": [{"name": "dhash", "params": {"hash_size": 16}}]}, "thresholds.benign"),
-    ({"thresholds": {"benign": str(ROOT / "results" / "caltech101"), "target_fpr": 0.5}}, "thresholds.target_fpr"),
-    ({"thresholds": {"values": {"phash": 3}}}, "thresholds"),
-    ({"colour": 1}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"goals": ["evade"]}, "goals[0]"),
+        ({"algorithms": ["nes"]}, "algorithms[0]"),
+        ({"budget": -1}, "budget"),
+        ({"budget": 10**7}, "budget"),
+        ({"linf_cap": 256}, "linf_cap"),
+        ({"hashers": ["nohash"]}, "hashers[0].name"),
+        ({"thresholds": {"benign": "/nonexistent/results"}}, "thresholds.benign"),
+        (
+            {
+                "thresholds": {"benign": str(ROOT / "results" / "caltech101")},
+                "hashers": [{"name": "dhash", "params": {"hash_size": 16}}],
+            },
+            "thresholds.benign",
+        ),
+        ({"thresholds": {"benign": str(ROOT / "results" / "caltech101"), "target_fpr": 0.5}}, "thresholds.target_fpr"),
+        ({"thresholds": {"values": {"phash": 3}}}, "thresholds"),
+        ({"colour": 1}, "colour"),
+    ],
+)
 def test_bad_config_exit_2_nothing_written(images_dir, tmp_path, capsys, change, field):
     import yaml
 
     from harness.cli import main
+
     out = tmp_path / "out"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_config(images_dir, out, **change)))
@@ -325,6 +355,7 @@ def test_bad_config_exit_2_nothing_written(images_dir, tmp_path, capsys, change,
 
 def test_bad_config_exit_2_from_the_command_line(images_dir, tmp_path):
     import yaml
+
     out = tmp_path / "out"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_config(images_dir, out, linf_cap=-1)))
@@ -334,14 +365,22 @@ def test_bad_config_exit_2_from_the_command_line(images_dir, tmp_path):
 
 
 def test_benign_thresholds_recorded(images_dir, tmp_path):
-    cfg = _config(images_dir, tmp_path / "out", hashers=["phash", "pdq"], images=1, budget=4,
-                  goals=["evasion"], algorithms=["random"],
-                  thresholds={"benign": str(ROOT / "results" / "caltech101"), "target_fpr": 1e-4})
+    cfg = _config(
+        images_dir,
+        tmp_path / "out",
+        hashers=["phash", "pdq"],
+        images=1,
+        budget=4,
+        goals=["evasion"],
+        algorithms=["random"],
+        thresholds={"benign": str(ROOT / "results" / "caltech101"), "target_fpr": 1e-4},
+    )
     table = run_attack(cfg)
     bench = pd.read_csv(ROOT / "results" / "caltech101" / "thresholds.csv")
     for row in table.itertuples():
-        ref = bench[(bench.hasher == row.hasher) & (bench.negatives == "orig-orig")
-                    & np.isclose(bench.target_fpr, 1e-4)].iloc[0]
+        ref = bench[
+            (bench.hasher == row.hasher) & (bench.negatives == "orig-orig") & np.isclose(bench.target_fpr, 1e-4)
+        ].iloc[0]
         assert row.threshold == ref.recommended_threshold and row.benign_fpr == ref.fpr
     run = json.loads((tmp_path / "out" / "attack_run.json").read_text())
     assert [i["name"] for i in run["images"]] == list(table["image"].unique())
@@ -350,6 +389,7 @@ def test_benign_thresholds_recorded(images_dir, tmp_path):
 @pytest.mark.parametrize("kind", ["dct", "grid"])
 def test_compiled_apply_equals_numpy_perturbation(kind):
     from harness.attacks import Basis
+
     rng = np.random.default_rng(11)
     for h, w in ((45, 60), (7, 5), (1, 9)):
         b = Basis(kind, 8, h, w)

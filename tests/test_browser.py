@@ -8,6 +8,7 @@ Skipped with a reason when /usr/bin/chromium is missing, except under
 HARNESS_REQUIRE_DATA=1 or CI=true, where that is a failure (.ci/run installs
 Debian's chromium).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,18 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("HARNESS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--remote-debugging-pipe",
+]
 
 
 def _require_chromium() -> str:
@@ -48,17 +58,21 @@ class DevTools:
             os.dup2(a, 3)
             os.dup2(b, 4)
 
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, preexec_fn=child_fds, close_fds=False)
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=child_fds,
+            close_fds=False,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buf = b""
         self._id = 0
         self.events: list[dict] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
         self._id += 1
         msg = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -163,12 +177,20 @@ def inspect_page(path: Path) -> dict:
 def report_dir(tmp_path_factory):
     _require_chromium()
     from harness import run_experiment, write_report
+
     out = tmp_path_factory.mktemp("browser") / "run"
-    results = run_experiment({"name": "browser-check", "dataset": {"source": "sample"},
-                              "hashers": ["phash", "dhash"],
-                              "transforms": [{"family": "jpeg", "severities": [70, 30]},
-                                             {"family": "crop", "severities": [0.9, 0.7]}],
-                              "seed": 0, "output": str(out), "metrics": {"target_fpr": 0.01}}, progress=False)
+    results = run_experiment(
+        {
+            "name": "browser-check",
+            "dataset": {"source": "sample"},
+            "hashers": ["phash", "dhash"],
+            "transforms": [{"family": "jpeg", "severities": [70, 30]}, {"family": "crop", "severities": [0.9, 0.7]}],
+            "seed": 0,
+            "output": str(out),
+            "metrics": {"target_fpr": 0.01},
+        },
+        progress=False,
+    )
     write_report(results)
     return out
 
@@ -189,7 +211,7 @@ def test_a_broken_figure_is_detected(report_dir, tmp_path):
     """The check can fail: a corrupted embedded image is reported."""
     html = (report_dir / "report.html").read_text()
     start = html.index('src="data:image/png;base64,') + len('src="data:image/png;base64,')
-    broken = html[:start] + "AAAA" + html[start + 4:]
+    broken = html[:start] + "AAAA" + html[start + 4 :]
     path = tmp_path / "broken.html"
     path.write_text(broken)
     page = inspect_page(path)
@@ -201,8 +223,9 @@ def test_console_errors_and_missing_files_are_detected(tmp_path):
     uncaught exception reports all three."""
     _require_chromium()
     path = tmp_path / "bad.html"
-    path.write_text('<html><body><img src="missing.png"><script>console.error("boom"); undefinedFn();'
-                    "</script></body></html>")
+    path.write_text(
+        '<html><body><img src="missing.png"><script>console.error("boom"); undefinedFn();</script></body></html>'
+    )
     page = inspect_page(path)
     assert page["images"][0]["w"] == 0
     text = " ".join(page["errors"])

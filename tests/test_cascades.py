@@ -1,6 +1,7 @@
 """Two-hash rules (issue 21): joint histograms against brute force, their
 marginals against each hasher's own histogram, AND/OR rates against
 explicit pair lists, and a real run's joint_histograms.parquet."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -83,6 +84,7 @@ def test_joint_kernel_crosses_row_and_column_blocks(monkeypatch):
     """More rows than one task's row block (256), so the within-set task
     balancing (blocks t and nb-1-t) is exercised; numba against numpy."""
     from harness.metrics.joint import joint_pair_histogram_numpy
+
     if hamming._kernel(10**9) is None:
         pytest.skip("numba kernels unavailable (HARNESS_NO_NUMBA or no numba)")
     monkeypatch.setattr(hamming, "SMALL_PAIRS", 0)
@@ -110,12 +112,14 @@ def test_binned_hasher_joins_through_its_bins(path):
     J = joint_pair_histogram(a1, a2, groups_a=ga, bins2=bins, bits1=16, bits2=4)
     want = np.zeros((17, 5), np.int64)
     for i, j in _pairs(n, None, ga, None):
-        want[_dist(a1[i], a1[j]), min(bins(a2[i:i + 1], a2[j:j + 1])[0, 0], bins(a2[j:j + 1], a2[i:i + 1])[0, 0])] += 1
+        want[
+            _dist(a1[i], a1[j]), min(bins(a2[i : i + 1], a2[j : j + 1])[0, 0], bins(a2[j : j + 1], a2[i : i + 1])[0, 0])
+        ] += 1
     assert (J == want).all()
     Jab = joint_pair_histogram(a1, a2, b1, b2, ga, gb, bins2=bins, bits1=16, bits2=4)
     want = np.zeros((17, 5), np.int64)
     for i, j in _pairs(n, m, ga, gb):
-        want[_dist(a1[i], b1[j]), bins(a2[i:i + 1], b2[j:j + 1])[0, 0]] += 1
+        want[_dist(a1[i], b1[j]), bins(a2[i : i + 1], b2[j : j + 1])[0, 0]] += 1
     assert (Jab == want).all()
 
 
@@ -187,12 +191,17 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
     names = sorted(p.name for p in (tiny_dir / "images").iterdir())[:4]
     groups = tmp_path / "groups.csv"
     groups.write_text("image,group\n" + "".join(f"{n},g{i // 2}\n" for i, n in enumerate(names)))
-    cfg = {"dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 32, "groups": str(groups)},
-           "hashers": ["phash", "pdq", "cv_radialvariance"],
-           "transforms": [{"family": "jpeg", "severities": [50]}],
-           "metrics": {"hasher_pairs": [["phash", "pdq"], ["pdq", "cv_radialvariance"]],
-                       "bootstrap_replicates": 0, "target_fpr": 0.01},
-           "output": str(tmp_path / "run")}
+    cfg = {
+        "dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 32, "groups": str(groups)},
+        "hashers": ["phash", "pdq", "cv_radialvariance"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "metrics": {
+            "hasher_pairs": [["phash", "pdq"], ["pdq", "cv_radialvariance"]],
+            "bootstrap_replicates": 0,
+            "target_fpr": 0.01,
+        },
+        "output": str(tmp_path / "run"),
+    }
     res = harness.run_experiment(cfg, progress=False, scheduler="inline")
     joint = pd.read_parquet(tmp_path / "run" / "joint_histograms.parquet")
     hist = pd.read_parquet(tmp_path / "run" / "histograms.parquet")
@@ -211,19 +220,27 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
     assert set(cascades["rule"]) == {"and", "or"} and set(cascades["point"]) == {"best", "own"}
     # own: each hasher's recommended threshold from thresholds.csv; the rule's FPR recounted from the cells
     thr = pd.read_csv(tmp_path / "run" / "thresholds.csv")
-    rec = {h: int(t) for h, t in thr[np.isclose(thr["target_fpr"], 0.01)].groupby("hasher")["recommended_threshold"]
-           .first().items()}
+    rec = {
+        h: int(t)
+        for h, t in thr[np.isclose(thr["target_fpr"], 0.01)].groupby("hasher")["recommended_threshold"].first().items()
+    }
     checked = 0
     for r in cascades[cascades["point"] == "own"].itertuples():
         assert (r.t1, r.t2) == (rec[r.hasher_1], rec[r.hasher_2])
         if r.t1 < 0 or r.t2 < 0:
             continue
         checked += 1
-        cells = joint[(joint["hasher_1"] == r.hasher_1) & (joint["hasher_2"] == r.hasher_2)
-                      & (joint["kind"] == r.negatives)
-                      & (joint["transform"] == ("original()" if r.negatives == "orig-orig" else key))]
-        hit = (cells["d1"] <= r.t1) & (cells["d2"] <= r.t2) if r.rule == "and" else \
-            (cells["d1"] <= r.t1) | (cells["d2"] <= r.t2)
+        cells = joint[
+            (joint["hasher_1"] == r.hasher_1)
+            & (joint["hasher_2"] == r.hasher_2)
+            & (joint["kind"] == r.negatives)
+            & (joint["transform"] == ("original()" if r.negatives == "orig-orig" else key))
+        ]
+        hit = (
+            (cells["d1"] <= r.t1) & (cells["d2"] <= r.t2)
+            if r.rule == "and"
+            else (cells["d1"] <= r.t1) | (cells["d2"] <= r.t2)
+        )
         assert r.fp == cells.loc[hit, "count"].sum() and r.n_neg == cells["count"].sum()
     assert checked >= 4
     ok = cascades[(cascades["t1"] >= 0) & (cascades["point"] == "best")]
@@ -236,6 +253,9 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
     assert figures == ["cascade-pdq-cv_radialvariance.png", "cascade-phash-pdq.png"]
     assert "Two-hash rules" in (tmp_path / "run" / "report.md").read_text()
     with pytest.raises(ConfigError, match="metrics.hasher_pairs"):
-        harness.run_experiment({**cfg, "metrics": {"hasher_pairs": [["phash", "dhash"]]},
-                                "output": str(tmp_path / "bad")}, progress=False, scheduler="inline")
+        harness.run_experiment(
+            {**cfg, "metrics": {"hasher_pairs": [["phash", "dhash"]]}, "output": str(tmp_path / "bad")},
+            progress=False,
+            scheduler="inline",
+        )
     assert not (tmp_path / "bad").exists()

@@ -3,6 +3,7 @@
 Oracles: a brute-force numpy count over unpacked bits (independent of
 harness.metrics), the untiled census (byte for byte), and `run` on the same
 photos."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def _write(path, df):
 
 
 def _frame(rng, n, digits, n_groups, prefix="i"):
-    return pd.DataFrame({"id": [f"{prefix}{k}" for k in range(n)], "hash": _random_hex(rng, n, digits),
-                         "group": [f"g{v}" for v in rng.integers(0, n_groups, n)]})
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}{k}" for k in range(n)],
+            "hash": _random_hex(rng, n, digits),
+            "group": [f"g{v}" for v in rng.integers(0, n_groups, n)],
+        }
+    )
 
 
 def _bits(hexes):
@@ -50,7 +56,7 @@ def _brute(a: pd.DataFrame, b: pd.DataFrame | None):
     neg = ga[:, None] != gb[None, :]
     keep = neg & (np.triu(np.ones_like(neg), k=1).astype(bool) if b is None else True)
     hist = np.bincount(d[keep], minlength=A.shape[1] + 1)
-    nearest = np.where(neg, d, 10 ** 9).min(axis=1)
+    nearest = np.where(neg, d, 10**9).min(axis=1)
     return hist, nearest
 
 
@@ -66,8 +72,13 @@ def test_census_equals_brute_force(tmp_path, digits, with_queries):
     q = _frame(rng, 23, digits, 20, prefix="q") if with_queries else None
     _write(tmp_path / "db.parquet", db)
     queries = [str(_write(tmp_path / "q.csv", q))] if with_queries else None
-    run_census([str(tmp_path / "db.parquet")], str(tmp_path / "out"), queries=queries, workers=1,
-               settings=CensusSettings(tile=10, bootstrap_replicates=50, keep_fpr=0.2, target_fpr=0.2))
+    run_census(
+        [str(tmp_path / "db.parquet")],
+        str(tmp_path / "out"),
+        queries=queries,
+        workers=1,
+        settings=CensusSettings(tile=10, bootstrap_replicates=50, keep_fpr=0.2, target_fpr=0.2),
+    )
     hist, nearest = _brute(q if with_queries else db, db if with_queries else None)
     got = pd.read_parquet(tmp_path / "out" / "histograms.parquet")
     full = np.zeros(4 * digits + 1, np.int64)
@@ -96,15 +107,19 @@ def test_numba_tile_path_equals_brute_force(tmp_path):
     rng = np.random.default_rng(7)
     db = _frame(rng, 1500, 17, 400)
     _write(tmp_path / "db.csv", db)
-    run_census([str(tmp_path / "db.csv")], str(tmp_path / "out"), workers=1,
-               settings=CensusSettings(tile=1100, bootstrap_replicates=0))
+    run_census(
+        [str(tmp_path / "db.csv")],
+        str(tmp_path / "out"),
+        workers=1,
+        settings=CensusSettings(tile=1100, bootstrap_replicates=0),
+    )
     A = hex_to_packed(db["hash"])
     bits = np.unpackbits(A, axis=1).astype(np.int64)
     hist = np.zeros(69, np.int64)
     g = db["group"].to_numpy()
     for i in range(len(db) - 1):
-        d = (bits[i] != bits[i + 1:]).sum(axis=1)
-        hist += np.bincount(d[g[i + 1:] != g[i]], minlength=69)
+        d = (bits[i] != bits[i + 1 :]).sum(axis=1)
+        hist += np.bincount(d[g[i + 1 :] != g[i]], minlength=69)
     got = pd.read_parquet(tmp_path / "out" / "histograms.parquet")
     full = np.zeros(69, np.int64)
     full[got["distance"]] = got["count"]
@@ -133,8 +148,13 @@ def test_tiled_equals_untiled_byte_for_byte(tmp_path, with_queries):
     outs = []
     for tile in (7, 20, 60, 1000):  # 7 and 31/60 do not divide, 20 and 60 divide 60
         out = tmp_path / f"out{tile}"
-        run_census([str(tmp_path / "db.parquet")], str(out), queries=queries, workers=1,
-                   settings=CensusSettings(tile=tile, bootstrap_replicates=40, keep_fpr=0.1))
+        run_census(
+            [str(tmp_path / "db.parquet")],
+            str(out),
+            queries=queries,
+            workers=1,
+            settings=CensusSettings(tile=tile, bootstrap_replicates=40, keep_fpr=0.1),
+        )
         outs.append(_tables(out))
     assert all(o == outs[-1] for o in outs)
 
@@ -142,8 +162,9 @@ def test_tiled_equals_untiled_byte_for_byte(tmp_path, with_queries):
 def test_process_pool_equals_inline(tmp_path):
     rng = np.random.default_rng(5)
     _write(tmp_path / "db.csv", _frame(rng, 80, 16, 30))
-    a = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "a", "--tile", "13", "--workers", "2",
-                "--bootstrap", "30")
+    a = run_cli(
+        "census", tmp_path / "db.csv", "--output", tmp_path / "a", "--tile", "13", "--workers", "2", "--bootstrap", "30"
+    )
     b = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "b", "--workers", "1", "--bootstrap", "30")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert json.loads((tmp_path / "a" / "census.json").read_text())["executor"]["workers"] == 2
@@ -154,8 +175,20 @@ def test_dask_local_cluster_equals_inline(tmp_path):
     pytest.importorskip("distributed")  # the optional [dask] extra
     rng = np.random.default_rng(6)
     _write(tmp_path / "db.csv", _frame(rng, 70, 15, 25))
-    a = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "a", "--tile", "16", "--scheduler", "local",
-                "--workers", "2", "--bootstrap", "30")
+    a = run_cli(
+        "census",
+        tmp_path / "db.csv",
+        "--output",
+        tmp_path / "a",
+        "--tile",
+        "16",
+        "--scheduler",
+        "local",
+        "--workers",
+        "2",
+        "--bootstrap",
+        "30",
+    )
     b = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "b", "--workers", "1", "--bootstrap", "30")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert json.loads((tmp_path / "a" / "census.json").read_text())["executor"]["executor"] == "dask"
@@ -165,8 +198,18 @@ def test_dask_local_cluster_equals_inline(tmp_path):
 def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     rng = np.random.default_rng(11)
     _write(tmp_path / "db.csv", _frame(rng, 50, 16, 20))
-    args = ("census", tmp_path / "db.csv", "--output", tmp_path / "out", "--tile", "10", "--workers", "1",
-            "--bootstrap", "20")
+    args = (
+        "census",
+        tmp_path / "db.csv",
+        "--output",
+        tmp_path / "out",
+        "--tile",
+        "10",
+        "--workers",
+        "1",
+        "--bootstrap",
+        "20",
+    )
     killed = run_cli(*args, env={"HARNESS_CENSUS_STOP_AFTER_TILES": "4"})
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "out" / "census.json").exists()
@@ -183,8 +226,18 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     assert info["tiles_computed"] == info["tiles_total"] - 4
     assert all((p.stat().st_ino, p.stat().st_mtime_ns) == s for p, s in stamps.items())
     assert not half.exists()
-    fresh = run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "fresh", "--tile", "10", "--workers", "1",
-                    "--bootstrap", "20")
+    fresh = run_cli(
+        "census",
+        tmp_path / "db.csv",
+        "--output",
+        tmp_path / "fresh",
+        "--tile",
+        "10",
+        "--workers",
+        "1",
+        "--bootstrap",
+        "20",
+    )
     assert fresh.returncode == 0
     assert _tables(tmp_path / "out") == _tables(tmp_path / "fresh")
 
@@ -223,8 +276,12 @@ def test_every_bad_input_exits_2_and_writes_nothing(tmp_path):
 
 def test_bad_options_exit_2(tmp_path):
     path = _write(tmp_path / "db.csv", pd.DataFrame({"id": ["a", "b"], "hash": ["00", "ff"], "hasher": "phash"}))
-    for extra, field in [(("--tile", "0"), "--tile"), (("--hasher", "pdq"), "--hasher"),
-                         (("--bootstrap", "-1"), "--bootstrap"), (("--queries", path), "--queries")]:
+    for extra, field in [
+        (("--tile", "0"), "--tile"),
+        (("--hasher", "pdq"), "--hasher"),
+        (("--bootstrap", "-1"), "--bootstrap"),
+        (("--queries", path), "--queries"),
+    ]:
         if field == "--queries":
             q = _write(tmp_path / "q.csv", pd.DataFrame({"id": ["x"], "hash": ["000"], "hasher": "phash"}))
             extra = ("--queries", q)
@@ -238,8 +295,12 @@ def test_several_hashers_in_one_file_are_counted_separately(tmp_path):
     a, b = _frame(rng, 30, 16, 10), _frame(rng, 25, 64, 10)
     both = pd.concat([a.assign(hasher="phash"), b.assign(hasher="pdq")], ignore_index=True)
     _write(tmp_path / "both.parquet", both)
-    run_census([str(tmp_path / "both.parquet")], str(tmp_path / "out"), workers=1,
-               settings=CensusSettings(bootstrap_replicates=0))
+    run_census(
+        [str(tmp_path / "both.parquet")],
+        str(tmp_path / "out"),
+        workers=1,
+        settings=CensusSettings(bootstrap_replicates=0),
+    )
     got = pd.read_parquet(tmp_path / "out" / "histograms.parquet")
     for name, df in (("phash", a), ("pdq", b)):
         rows = got[got["hasher"] == name]
@@ -248,18 +309,25 @@ def test_several_hashers_in_one_file_are_counted_separately(tmp_path):
 
 
 def test_census_equals_run_on_the_same_photos(tmp_path, tiny_dir):
-    cfg = {"name": "census-check", "dataset": {"source": "folder", "path": str(tiny_dir / "images")},
-           "hashers": ["phash"], "transforms": [], "output": str(tmp_path / "run")}
+    cfg = {
+        "name": "census-check",
+        "dataset": {"source": "folder", "path": str(tiny_dir / "images")},
+        "hashers": ["phash"],
+        "transforms": [],
+        "output": str(tmp_path / "run"),
+    }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     res = run_cli("run", "--config", tmp_path / "cfg.yaml", "--workers", "1", "--no-progress")
     assert res.returncode == 0, res.stderr
     hashes = pd.read_parquet(tmp_path / "run" / "hashes.parquet")
     orig = hashes[hashes["transform"] == "original()"]
-    given = pd.DataFrame({"id": orig["image_id"], "hash": orig["hash_hex"], "group": orig["group"].astype(str),
-                          "hasher": orig["hasher"]})
+    given = pd.DataFrame(
+        {"id": orig["image_id"], "hash": orig["hash_hex"], "group": orig["group"].astype(str), "hasher": orig["hasher"]}
+    )
     _write(tmp_path / "given.parquet", given)
-    res = run_cli("census", tmp_path / "given.parquet", "--output", tmp_path / "census", "--tile", "17",
-                  "--workers", "1")
+    res = run_cli(
+        "census", tmp_path / "given.parquet", "--output", tmp_path / "census", "--tile", "17", "--workers", "1"
+    )
     assert res.returncode == 0, res.stderr
     key = ["hasher", "bits", "transform", "kind", "distance"]
     ran = pd.read_parquet(tmp_path / "run" / "histograms.parquet")
@@ -284,10 +352,27 @@ def test_hex_to_packed_layout():
 def test_risk_reads_a_census_folder(tmp_path):
     rng = np.random.default_rng(9)
     _write(tmp_path / "db.csv", _frame(rng, 200, 8, 60))
-    assert run_cli("census", tmp_path / "db.csv", "--output", tmp_path / "c", "--workers", "1",
-                   "--bootstrap", "0").returncode == 0
-    res = run_cli("risk", "--results", tmp_path / "c", "--hasher", "hashes", "--threshold", "8",
-                  "--photos-per-year", "100", "--database-size", "1000", "--output", tmp_path / "r")
+    assert (
+        run_cli(
+            "census", tmp_path / "db.csv", "--output", tmp_path / "c", "--workers", "1", "--bootstrap", "0"
+        ).returncode
+        == 0
+    )
+    res = run_cli(
+        "risk",
+        "--results",
+        tmp_path / "c",
+        "--hasher",
+        "hashes",
+        "--threshold",
+        "8",
+        "--photos-per-year",
+        "100",
+        "--database-size",
+        "1000",
+        "--output",
+        tmp_path / "r",
+    )
     assert res.returncode == 0, res.stderr
     fpr = pd.read_csv(tmp_path / "c" / "fpr.csv").set_index("threshold")
     risk = pd.read_csv(tmp_path / "r" / "risk.csv").set_index("layer")

@@ -3,6 +3,7 @@
 against imagehash. In a file of its own so that the parallel test run
 (pytest-xdist, files kept together) can give it a worker of its own: it is
 the longest single test of the suite."""
+
 from __future__ import annotations
 
 from pathlib import Path

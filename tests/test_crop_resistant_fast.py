@@ -8,6 +8,7 @@ directly on synthetic arrays built to hit each of its quirks (single-pixel
 regions, the early stop of the valley loop, the IndexError, all-hill and
 all-valley images, non-default parameters).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,12 +29,21 @@ from tests.helpers import dataset_dir, run_cli
 
 #: variants of the robustness suite that change the segmentation the most
 VARIANT_SPECS = [
-    TransformSpec.make("crop", 0.5), TransformSpec.make("crop", 0.7, {"position": "off-centre"}),
-    TransformSpec.make("rotate", 10), TransformSpec.make("rotate", 45, {"crop_to_content": True}),
-    TransformSpec.make("jpeg", 10), TransformSpec.make("brightness", 0.3), TransformSpec.make("brightness", -0.3),
-    TransformSpec.make("contrast", 3), TransformSpec.make("caption", 0.12), TransformSpec.make("screenshot", 0.5),
-    TransformSpec.make("pad", 0.25), TransformSpec.make("resize", 0.125), TransformSpec.make("noise", 20),
-    TransformSpec.make("salt-pepper", 0.05), TransformSpec.make("flip", "horizontal"),
+    TransformSpec.make("crop", 0.5),
+    TransformSpec.make("crop", 0.7, {"position": "off-centre"}),
+    TransformSpec.make("rotate", 10),
+    TransformSpec.make("rotate", 45, {"crop_to_content": True}),
+    TransformSpec.make("jpeg", 10),
+    TransformSpec.make("brightness", 0.3),
+    TransformSpec.make("brightness", -0.3),
+    TransformSpec.make("contrast", 3),
+    TransformSpec.make("caption", 0.12),
+    TransformSpec.make("screenshot", 0.5),
+    TransformSpec.make("pad", 0.25),
+    TransformSpec.make("resize", 0.125),
+    TransformSpec.make("noise", 20),
+    TransformSpec.make("salt-pepper", 0.05),
+    TransformSpec.make("flip", "horizontal"),
     TransformSpec.make("chain", "social"),
 ]
 
@@ -41,8 +51,16 @@ VARIANT_SPECS = [
 # ------------------------------------------------------------------ helpers
 def summarise(segments) -> list:
     """(pixel count, min row, min col, max row, max col) of each imagehash segment, in its order."""
-    return [(len(s), int(min(c[0] for c in s)), int(min(c[1] for c in s)),
-             int(max(c[0] for c in s)), int(max(c[1] for c in s))) for s in segments]
+    return [
+        (
+            len(s),
+            int(min(c[0] for c in s)),
+            int(min(c[1] for c in s)),
+            int(max(c[0] for c in s)),
+            int(max(c[1] for c in s)),
+        )
+        for s in segments
+    ]
 
 
 def reference_segments(pixels, threshold=128, min_size=500):
@@ -304,7 +322,7 @@ def _spiky_image() -> np.ndarray:
     a = np.full((300, 300), 100, np.uint8)
     for i in range(2, 298, 6):
         for j in range(2, 298, 6):
-            a[i - 1:i + 2, j - 1:j + 2] = 230
+            a[i - 1 : i + 2, j - 1 : j + 2] = 230
     return np.ascontiguousarray(np.stack([a] * 3, axis=-1))
 
 
@@ -315,8 +333,8 @@ def _tied_squares_image() -> np.ndarray:
     a = np.full((300, 300), 20, np.uint8)
     rng = np.random.default_rng(7)
     for r, c in [(30, 200), (30, 40), (200, 120), (150, 230)]:
-        a[r:r + 40, c:c + 40] = 220
-        a[r + 8:r + 32, c + 8:c + 32] = rng.integers(170, 256, (24, 24))
+        a[r : r + 40, c : c + 40] = 220
+        a[r + 8 : r + 32, c + 8 : c + 32] = rng.integers(170, 256, (24, 24))
     return np.ascontiguousarray(np.stack([a, a, a], axis=-1))
 
 
@@ -362,18 +380,24 @@ def test_equal_sized_segments_keep_imagehashs_order():
         _check_equal(h, img, ref, ref_segs, h.hash(img), max_segments)
 
 
-@pytest.mark.parametrize("params", [
-    {"max_segments": 4, "segment_threshold": 100, "min_segment_size": 200},
-    {"max_segments": 1, "segment_threshold": 0, "min_segment_size": 0},
-    {"max_segments": 30, "segment_threshold": 200, "min_segment_size": 50, "segmentation_image_size": 128},
-    {"max_segments": 16, "segment_threshold": 255, "min_segment_size": 500},   # no hills: valleys only
-    {"max_segments": 8, "segment_threshold": 128, "min_segment_size": 100000},  # no segment: whole image
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"max_segments": 4, "segment_threshold": 100, "min_segment_size": 200},
+        {"max_segments": 1, "segment_threshold": 0, "min_segment_size": 0},
+        {"max_segments": 30, "segment_threshold": 200, "min_segment_size": 50, "segmentation_image_size": 128},
+        {"max_segments": 16, "segment_threshold": 255, "min_segment_size": 500},  # no hills: valleys only
+        {"max_segments": 8, "segment_threshold": 128, "min_segment_size": 100000},  # no segment: whole image
+    ],
+)
 def test_non_default_parameters(params):
     h = get_hasher("crop_resistant", **params)
-    kwargs = {"limit_segments": params["max_segments"], "segment_threshold": params["segment_threshold"],
-              "min_segment_size": params["min_segment_size"],
-              "segmentation_image_size": params.get("segmentation_image_size", 300)}
+    kwargs = {
+        "limit_segments": params["max_segments"],
+        "segment_threshold": params["segment_threshold"],
+        "min_segment_size": params["min_segment_size"],
+        "segmentation_image_size": params.get("segmentation_image_size", 300),
+    }
     for path in _paths("caltech101_tiny", 48) + _paths("kodak24", 24):
         rgb = load_rgb(path)
         ref, ref_segs = reference(rgb, **kwargs)

@@ -1,6 +1,7 @@
 """Loaders: manifest CSV, fetched catalogue datasets, fsspec URLs (memory://
 and file://), and their config validation. Real photos from
 ../shared/datasets; image_id is always the sha256 of the bytes."""
+
 from __future__ import annotations
 
 import csv
@@ -53,10 +54,10 @@ def test_shared_manifest_loads_with_sha256_identity(tiny):
 def test_manifest_errors_groups_and_overrides(tiny, tmp_path):
     names = sorted(os.listdir(tiny / "images"))[:4]
     rows = [
-        {"file": str(tiny / "images" / names[0]), "sha256": "", "group": "g1"},           # absolute path
+        {"file": str(tiny / "images" / names[0]), "sha256": "", "group": "g1"},  # absolute path
         {"file": str(tiny / "images" / names[1]), "sha256": "", "group": "g1"},
-        {"file": str(tiny / "images" / names[2]), "sha256": "0" * 64, "group": ""},       # wrong sha256
-        {"file": "missing.jpg", "sha256": "", "group": ""},                              # relative, missing
+        {"file": str(tiny / "images" / names[2]), "sha256": "0" * 64, "group": ""},  # wrong sha256
+        {"file": "missing.jpg", "sha256": "", "group": ""},  # relative, missing
         {"file": str(tiny / "images" / names[3]), "sha256": "", "group": ""},
     ]
     path = tmp_path / "m.csv"
@@ -150,15 +151,22 @@ def test_catalog_source_reads_a_fetched_dataset(tiny, tmp_path):
             tf.add(tiny / "images" / n, arcname=f"set/{n}")
     archive = tmp_path / "set.tar"
     archive.write_bytes(buf.getvalue())
-    entry = CatalogEntry(name="tinyset", title="t", images_dir="set", license="CC BY 4.0", attribution="a",
-                         homepage="h", archives=(Archive(url=archive.as_uri(), sha256=sha(buf.getvalue()),
-                                                         filename="set.tar"),))
+    entry = CatalogEntry(
+        name="tinyset",
+        title="t",
+        images_dir="set",
+        license="CC BY 4.0",
+        attribution="a",
+        homepage="h",
+        archives=(Archive(url=archive.as_uri(), sha256=sha(buf.getvalue()), filename="set.tar"),),
+    )
     fetch(entry, str(tmp_path / "data"), progress=False, log=lambda m: None)
     records, errors = load_records(ds_config(source="catalog", name="tinyset", dest=str(tmp_path / "data")))
     assert errors == [] and [r.name for r in records] == [f"images/{n}" for n in names]
     assert [r.image_id for r in records] == [sha((tiny / "images" / n).read_bytes()) for n in names]
     # screen NAME finds the fetched dataset through --dest
     from harness.cli import main
+
     assert main(["screen", "tinyset", "--dest", str(tmp_path / "data"), "--output", str(tmp_path / "s")]) == 0
     info = json.loads((tmp_path / "s" / "screen.json").read_text())
     assert info["counts"]["images"] == 6 and info["counts"]["duplicate_groups"] == 0
@@ -170,10 +178,12 @@ def test_run_experiment_on_a_manifest_source(tiny, tmp_path):
     groups = tmp_path / "groups.csv"
     first_two = sorted(os.listdir(tiny / "images"))[:2]
     groups.write_text("image,group\n" + "".join(f"images/{n},pair\n" for n in first_two))
-    cfg = {"dataset": {"source": "manifest", "path": str(tiny / "MANIFEST.csv"), "limit": 10,
-                       "groups": str(groups)},
-           "hashers": ["dhash"], "transforms": [{"family": "jpeg", "severities": [50]}],
-           "output": str(tmp_path / "out")}
+    cfg = {
+        "dataset": {"source": "manifest", "path": str(tiny / "MANIFEST.csv"), "limit": 10, "groups": str(groups)},
+        "hashers": ["dhash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "output": str(tmp_path / "out"),
+    }
     res = run_experiment(cfg, progress=False)
     images = pd.read_csv(tmp_path / "out" / "images.csv")
     assert len(images) == 10

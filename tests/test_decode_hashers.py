@@ -4,6 +4,7 @@ harness.imageio): as each hasher's reference tool does (imagehash
 and PDQ: Pillow's convert; OpenCV: cv2.imread's), or alpha composited on
 white on request; opt-in fast_decode. tests/test_reference_decoding.py
 compares with the reference tools themselves."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,12 +35,15 @@ def _every_hasher_sees(path, expected, **params):
 
 
 def test_exif_orientation_is_applied_once(tmp_path, photo):
-    for orientation, undo in [(6, lambda a: np.rot90(a, k=-1)), (3, lambda a: np.rot90(a, k=2)),
-                              (8, lambda a: np.rot90(a, k=1))]:
+    for orientation, undo in [
+        (6, lambda a: np.rot90(a, k=-1)),
+        (3, lambda a: np.rot90(a, k=2)),
+        (8, lambda a: np.rot90(a, k=1)),
+    ]:
         img = Image.fromarray(photo)
         exif = img.getexif()
         exif[0x0112] = orientation
-        path = tmp_path / f"exif{orientation}.png"      # lossless, so pixels are comparable
+        path = tmp_path / f"exif{orientation}.png"  # lossless, so pixels are comparable
         img.save(path, exif=exif)
         with Image.open(path) as raw:
             assert raw.getexif()[0x0112] == orientation
@@ -60,12 +64,12 @@ def test_greyscale_and_palette_and_16bit(tmp_path, photo):
 
     pal = Image.fromarray(photo).quantize(64)
     pal.save(tmp_path / "pal.png")
-    table = np.array(pal.getpalette()[:64 * 3], np.uint8).reshape(-1, 3)
+    table = np.array(pal.getpalette()[: 64 * 3], np.uint8).reshape(-1, 3)
     exp_pal = table[np.asarray(pal)]
     assert np.array_equal(load_rgb(tmp_path / "pal.png"), exp_pal)
     _every_hasher_sees(tmp_path / "pal.png", exp_pal)
 
-    sixteen = grey.astype(np.uint16) * 256 + 200        # 16-bit values; top byte == grey
+    sixteen = grey.astype(np.uint16) * 256 + 200  # 16-bit values; top byte == grey
     Image.fromarray(sixteen).save(tmp_path / "g16.png")
     with Image.open(tmp_path / "g16.png") as im:
         assert im.mode.startswith("I")
@@ -84,14 +88,14 @@ def test_alpha_is_dropped_or_composited_on_white_on_request(tmp_path, photo):
     h, w = photo.shape[:2]
     alpha = np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
     Image.fromarray(np.dstack([photo, alpha])).save(tmp_path / "rgba.png")
-    assert np.array_equal(load_rgb(tmp_path / "rgba.png"), photo)   # the reference tools drop alpha
+    assert np.array_equal(load_rgb(tmp_path / "rgba.png"), photo)  # the reference tools drop alpha
     _every_hasher_sees(tmp_path / "rgba.png", photo)
     a = alpha[:, :, None].astype(np.float64) / 255
     expected = photo * a + 255 * (1 - a)
     got = load_rgb(tmp_path / "rgba.png", convert="composite_white")
-    assert np.abs(got.astype(np.float64) - expected).max() <= 1.0   # 8-bit rounding only
-    assert (got[:, 0] == 255).all()                                 # alpha 0 -> white
-    assert np.array_equal(got[:, -1], photo[:, -1])                 # alpha 255 -> the photo
+    assert np.abs(got.astype(np.float64) - expected).max() <= 1.0  # 8-bit rounding only
+    assert (got[:, 0] == 255).all()  # alpha 0 -> white
+    assert np.array_equal(got[:, -1], photo[:, -1])  # alpha 255 -> the photo
     _every_hasher_sees(tmp_path / "rgba.png", got, decode="composite_white")
 
     grey = np.asarray(Image.fromarray(photo).convert("L"))
@@ -110,7 +114,7 @@ def test_cmyk_jpeg_is_converted_not_inverted(tmp_path, photo):
         expected = np.asarray(im.convert("RGB"))
     got = load_rgb(tmp_path / "cmyk.jpg")
     assert np.array_equal(got, expected)
-    assert np.abs(got.astype(int) - photo).mean() < 8     # the same picture, not a negative
+    assert np.abs(got.astype(int) - photo).mean() < 8  # the same picture, not a negative
     _every_hasher_sees(tmp_path / "cmyk.jpg", got)
 
 
@@ -121,14 +125,14 @@ def test_fast_decode_reduces_jpegs_only_and_is_opt_in(tmp_path):
     Image.fromarray(big).save(tmp_path / "big.jpg", quality=90)
     Image.fromarray(big).save(tmp_path / "big.png")
     assert load_rgb(tmp_path / "big.jpg").shape == (768, 1024, 3)
-    assert load_rgb(tmp_path / "big.jpg", fast_decode=1).shape == (96, 128, 3)        # 1/8
-    assert load_rgb(tmp_path / "big.jpg", fast_decode=190).shape == (192, 256, 3)     # 1/4 keeps >= 190
-    assert load_rgb(tmp_path / "big.png", fast_decode=1).shape == (768, 1024, 3)      # not a JPEG
+    assert load_rgb(tmp_path / "big.jpg", fast_decode=1).shape == (96, 128, 3)  # 1/8
+    assert load_rgb(tmp_path / "big.jpg", fast_decode=190).shape == (192, 256, 3)  # 1/4 keeps >= 190
+    assert load_rgb(tmp_path / "big.png", fast_decode=1).shape == (768, 1024, 3)  # not a JPEG
     exact, fast = get_hasher("phash"), get_hasher("phash", fast_decode=True)
     e, f = exact.hash_file(tmp_path / "big.jpg"), fast.hash_file(tmp_path / "big.jpg")
     assert np.array_equal(e, exact.hash(load_rgb(tmp_path / "big.jpg")))
     assert np.array_equal(f, exact.hash(load_rgb(tmp_path / "big.jpg", fast_decode=1)))
-    assert np.bitwise_count(e ^ f).sum() <= 8       # close, though not guaranteed equal
+    assert np.bitwise_count(e ^ f).sum() <= 8  # close, though not guaranteed equal
 
 
 def test_engine_decodes_separately_for_fast_decode_hashers(tmp_path):
@@ -176,9 +180,14 @@ def test_run_path_gives_fast_decode_hashers_their_own_decode(tmp_path, tiny_dir)
     from harness import run_experiment
     from harness.hashers import get_hasher
 
-    cfg = {"name": "fd", "dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 4},
-           "hashers": ["phash", {"name": "phash", "params": {"fast_decode": True}}],
-           "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0, "output": str(tmp_path / "out")}
+    cfg = {
+        "name": "fd",
+        "dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 4},
+        "hashers": ["phash", {"name": "phash", "params": {"fast_decode": True}}],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "seed": 0,
+        "output": str(tmp_path / "out"),
+    }
     res = run_experiment(cfg, progress=False, workers=1)
     exact, fast = get_hasher("phash"), get_hasher("phash", fast_decode=True)
     orig = res.hashes[res.hashes["transform"] == "original()"]

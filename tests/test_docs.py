@@ -4,6 +4,7 @@ exist, a page missing from the nav or a docstring that griffe cannot parse
 fails), every relative link of the markdown files resolves to a file of the
 repository, every CLI command is documented, and the plugin example of
 CONTRIBUTING.md works."""
+
 from __future__ import annotations
 
 import os
@@ -114,12 +115,20 @@ def test_mkdocs_build_strict(tmp_path):
     """The site builds with --strict; the API pages hold the docstrings."""
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "WARNING" not in proc.stderr, proc.stderr
-    api = {name: (site / "api" / name / "index.html").read_text(encoding="utf-8")
-           for name in ("harness", "metrics", "risk")}
+    api = {
+        name: (site / "api" / name / "index.html").read_text(encoding="utf-8")
+        for name in ("harness", "metrics", "risk")
+    }
     assert "hash_image" in api["harness"] and "run_experiment" in api["harness"]
     assert "pair_histogram" in api["metrics"] and "roc_from_histograms" in api["metrics"]
     assert "account_flag_probability" in api["risk"]
@@ -175,7 +184,7 @@ def test_the_plugin_example_of_contributing_registers_and_hashes(tmp_path, monke
     hex_a = harness.hash_image(photo, hasher=name)
     assert re.fullmatch(r"[0-9a-f]{16}", hex_a)
     assert harness.hash_image(photo.copy(), hasher=name) == hex_a
-    assert harness.hash_image(255 - photo, hasher=name) != hex_a   # inverted photo: complementary bits
+    assert harness.hash_image(255 - photo, hasher=name) != hex_a  # inverted photo: complementary bits
     monkeypatch.undo()
     assert name not in list_hashers()
 
@@ -193,10 +202,18 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     code = re.search(r"## From Python\n\n```python\n(.*?)```", text, re.S).group(1)
     Image.open(os.path.join(sample_dir(), "camera.png")).convert("RGB").save(tmp_path / "photo.jpg", quality=90)
-    (tmp_path / "my.yaml").write_text(yaml.safe_dump({
-        "name": "readme", "dataset": {"source": "sample"}, "hashers": ["phash"],
-        "transforms": [{"family": "jpeg", "severities": [50]}], "output": str(tmp_path / "out"),
-        "metrics": {"bootstrap_replicates": 0, "retrieval": False, "diagnostics": False}}))
+    (tmp_path / "my.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "readme",
+                "dataset": {"source": "sample"},
+                "hashers": ["phash"],
+                "transforms": [{"family": "jpeg", "severities": [50]}],
+                "output": str(tmp_path / "out"),
+                "metrics": {"bootstrap_replicates": 0, "retrieval": False, "diagnostics": False},
+            }
+        )
+    )
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -1,5 +1,6 @@
 """Every public name of `harness` (its __all__) has a numpydoc docstring
 with a runnable example, and the examples pass (doctest)."""
+
 from __future__ import annotations
 
 import doctest
@@ -48,10 +49,12 @@ def test_methods_named_in_the_issue_have_examples(name):
 def test_report_write_report_example_passes(tmp_path, monkeypatch):
     """harness.report.write_report (what harness.write_report calls) has its own example."""
     import harness.report
+
     monkeypatch.chdir(tmp_path)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
-    tests = doctest.DocTestFinder(recurse=False).find(harness.report.write_report, "harness.report.write_report",
-                                                      globs={})
+    tests = doctest.DocTestFinder(recurse=False).find(
+        harness.report.write_report, "harness.report.write_report", globs={}
+    )
     assert tests and all(runner.run(t).failed == 0 for t in tests)
 
 

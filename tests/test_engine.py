@@ -2,6 +2,7 @@
 
 Small configs keep this file well under two minutes on 2 shared cores.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ from tests.helpers import ROOT, run_cli
 # ------------------------------------------------------------ test hashers
 class _WrappedPHash(Hasher):
     """imagehash pHash (64 bits) with extra behaviour for tests."""
+
     bits = 64
     backend = "test"
 
@@ -41,6 +43,7 @@ class DieOnceHasher(_WrappedPHash):
     """pHash whose first call anywhere kills its own process (os._exit),
     like a decoder segfault or the OOM killer; later calls hash normally.
     `marker`: a file created just before dying (shared by all workers)."""
+
     name = "die_once"
 
     def __init__(self, marker: str = ""):
@@ -57,6 +60,7 @@ class DieOnceHasher(_WrappedPHash):
 
 class HangHasher(_WrappedPHash):
     """pHash that hangs (sleeps an hour) on images of one shape."""
+
     name = "hang"
 
     def __init__(self, height: int = 0, width: int = 0):
@@ -74,14 +78,20 @@ def faulty_hashers(monkeypatch):
     iterate over every registered hasher). Workers get the pickled objects,
     so they need no registration."""
     import harness.hashers as registry
+
     monkeypatch.setitem(registry._REGISTRY, "die_once", DieOnceHasher)
     monkeypatch.setitem(registry._REGISTRY, "hang", HangHasher)
 
 
 def _cfg(tmp_path, name="t", **over) -> dict:
-    cfg = {"name": name, "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
-           "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
-           "seed": 0, "output": str(tmp_path / name)}
+    cfg = {
+        "name": name,
+        "dataset": {"source": "sample"},
+        "hashers": ["phash", "dhash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
+        "seed": 0,
+        "output": str(tmp_path / name),
+    }
     cfg.update(over)
     return cfg
 
@@ -98,13 +108,21 @@ def tiny_runs(tmp_path_factory):
     inline (one process), on a 2-process pool, and on a 2-worker Dask
     LocalCluster on 127.0.0.1; every run has its own store."""
     from tests.helpers import dataset_dir
+
     tiny = dataset_dir("caltech101_tiny")
     base = tmp_path_factory.mktemp("exec")
     out = {}
-    for label, kw in (("inline", {"scheduler": "inline"}), ("pool", {"workers": 2}),
-                      ("dask", {"workers": 2, "scheduler": "local"})):
-        cfg = _cfg(base, name=label, dataset={"source": "folder", "path": str(tiny / "images"), "limit": 16},
-                   engine={"chunk_size": 4})
+    for label, kw in (
+        ("inline", {"scheduler": "inline"}),
+        ("pool", {"workers": 2}),
+        ("dask", {"workers": 2, "scheduler": "local"}),
+    ):
+        cfg = _cfg(
+            base,
+            name=label,
+            dataset={"source": "folder", "path": str(tiny / "images"), "limit": 16},
+            engine={"chunk_size": 4},
+        )
         out[label] = run_experiment(cfg, progress=False, **kw)
     return out
 
@@ -119,10 +137,14 @@ def test_executors_give_byte_identical_tables(tiny_runs):
         other = tiny_runs[label]
         for name in ("metrics.csv", "errors.csv", "images.csv"):
             assert _read(os.path.join(inline.output, name)) == _read(os.path.join(other.output, name)), (label, name)
-        pd.testing.assert_frame_equal(pd.read_parquet(os.path.join(inline.output, "hashes.parquet")),
-                                      pd.read_parquet(os.path.join(other.output, "hashes.parquet")))
-        pd.testing.assert_frame_equal(pd.read_parquet(os.path.join(inline.output, "histograms.parquet")),
-                                      pd.read_parquet(os.path.join(other.output, "histograms.parquet")))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(os.path.join(inline.output, "hashes.parquet")),
+            pd.read_parquet(os.path.join(other.output, "hashes.parquet")),
+        )
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(os.path.join(inline.output, "histograms.parquet")),
+            pd.read_parquet(os.path.join(other.output, "histograms.parquet")),
+        )
     info = inline.run_info
     assert info["engine"]["chunks_total"] == 4 and info["engine"]["chunks_computed"] == 4
     assert info["counts"]["per_hasher"]["phash"] == {"images": 16, "variants": 32, "variants_planned": 32}
@@ -135,6 +157,7 @@ def test_hashes_equal_reference_library(tiny_runs):
     from PIL import Image
 
     from harness.datasets import load_rgb
+
     h = tiny_runs["dask"].hashes
     orig = h[(h["hasher"] == "phash") & (h["transform"] == "original()")]
     images = pd.read_csv(os.path.join(tiny_runs["dask"].output, "images.csv"))
@@ -196,47 +219,72 @@ def test_hashers_that_do_not_pickle_are_analysed_by_workers(tiny_runs):
     whole = analyse(both, hashers, specs, cfg.metrics)
     for name in whole:
         cols = list(whole[name].columns)
-        pd.testing.assert_frame_equal(merged[name].sort_values(cols).reset_index(drop=True),
-                                      whole[name][cols].sort_values(cols).reset_index(drop=True),
-                                      check_dtype=False)
+        pd.testing.assert_frame_equal(
+            merged[name].sort_values(cols).reset_index(drop=True),
+            whole[name][cols].sort_values(cols).reset_index(drop=True),
+            check_dtype=False,
+        )
 
 
 # ------------------------------------------------------------ store reuse
 def test_rerun_and_new_experiment_reuse_the_store(tmp_path):
     store = str(tmp_path / "shared-store")
-    a = run_experiment(_cfg(tmp_path, "a", hashers=["phash"], transforms=[{"family": "jpeg", "severities": [50]}],
-                            dataset={"source": "sample", "limit": 6}, engine={"store": store, "chunk_size": 2}),
-                       progress=False, scheduler="inline")
+    a = run_experiment(
+        _cfg(
+            tmp_path,
+            "a",
+            hashers=["phash"],
+            transforms=[{"family": "jpeg", "severities": [50]}],
+            dataset={"source": "sample", "limit": 6},
+            engine={"store": store, "chunk_size": 2},
+        ),
+        progress=False,
+        scheduler="inline",
+    )
     ea = a.run_info["engine"]
     assert (ea["hashes_reused"], ea["hashes_computed"], ea["chunks_computed"]) == (0, 12, 3)
     # the same experiment again: nothing computed
-    again = run_experiment(a.config.model_copy(update={"output": str(tmp_path / "a2")}), progress=False,
-                           scheduler="inline")
+    again = run_experiment(
+        a.config.model_copy(update={"output": str(tmp_path / "a2")}), progress=False, scheduler="inline"
+    )
     e2 = again.run_info["engine"]
     assert (e2["hashes_reused"], e2["hashes_computed"], e2["chunks_reused"]) == (12, 0, 3)
     assert _read(os.path.join(a.output, "metrics.csv")) == _read(os.path.join(again.output, "metrics.csv"))
     # a new experiment sharing the store: adds a hasher and a transform
-    b = run_experiment(_cfg(tmp_path, "b", hashers=["phash", "dhash"],
-                            transforms=[{"family": "jpeg", "severities": [50]},
-                                        {"family": "rotate", "severities": [5]}],
-                            dataset={"source": "sample", "limit": 6}, engine={"store": store, "chunk_size": 2}),
-                       progress=False, scheduler="inline")
+    b = run_experiment(
+        _cfg(
+            tmp_path,
+            "b",
+            hashers=["phash", "dhash"],
+            transforms=[{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
+            dataset={"source": "sample", "limit": 6},
+            engine={"store": store, "chunk_size": 2},
+        ),
+        progress=False,
+        scheduler="inline",
+    )
     eb = b.run_info["engine"]
     assert eb["hashes_reused"] == 12 and eb["hashes_computed"] == 6 * 3 * 2 - 12
-    fresh = run_experiment(b.config.model_copy(update={"output": str(tmp_path / "fresh"),
-                                                       "engine": b.config.engine.model_copy(update={"store": None})}),
-                           progress=False, scheduler="inline")
+    fresh = run_experiment(
+        b.config.model_copy(
+            update={"output": str(tmp_path / "fresh"), "engine": b.config.engine.model_copy(update={"store": None})}
+        ),
+        progress=False,
+        scheduler="inline",
+    )
     assert fresh.run_info["engine"]["hashes_reused"] == 0
     assert _read(os.path.join(b.output, "metrics.csv")) == _read(os.path.join(fresh.output, "metrics.csv"))
     pd.testing.assert_frame_equal(b.hashes, fresh.hashes)
     # a different seed changes the variants: only originals are reused
-    c = run_experiment(b.config.model_copy(update={"seed": 7, "output": str(tmp_path / "c")}), progress=False,
-                       scheduler="inline")
+    c = run_experiment(
+        b.config.model_copy(update={"seed": 7, "output": str(tmp_path / "c")}), progress=False, scheduler="inline"
+    )
     assert c.run_info["engine"]["hashes_reused"] == 6 * 2
 
 
 def test_bad_images_are_recorded_cached_and_exit_1(tmp_path):
     from tests.helpers import dataset_dir
+
     src = sorted((dataset_dir("caltech101_tiny") / "images").rglob("*.jpg"))[:3]
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -281,22 +329,31 @@ def test_sigkill_then_resume_recomputes_no_finished_chunk(tmp_path, monkeypatch)
     import harness.hashers as registry
     from tests.gated import GatedPHash, gated_config
     from tests.helpers import dataset_dir
+
     monkeypatch.setitem(registry._REGISTRY, GatedPHash.name, GatedPHash)
     tiny = dataset_dir("caltech101_tiny") / "images"
     N, CHUNKS = 32, 16
     store = tmp_path / "killed" / "store"
     gate, blocked = tmp_path / "gate", tmp_path / "blocked"
-    cfg = _cfg(tmp_path, "killed", hashers=[gated_config(store, gate, blocked, after_chunks=3), "dhash"],
-               dataset={"source": "folder", "path": str(tiny), "limit": N},
-               transforms=[{"family": "jpeg", "severities": [70, 30]}, {"family": "rotate", "severities": [5]},
-                           {"family": "noise", "severities": [10]}],
-               engine={"chunk_size": 2})
+    cfg = _cfg(
+        tmp_path,
+        "killed",
+        hashers=[gated_config(store, gate, blocked, after_chunks=3), "dhash"],
+        dataset={"source": "folder", "path": str(tiny), "limit": N},
+        transforms=[
+            {"family": "jpeg", "severities": [70, 30]},
+            {"family": "rotate", "severities": [5]},
+            {"family": "noise", "severities": [10]},
+        ],
+        engine={"chunk_size": 2},
+    )
     path = tmp_path / "killed.yaml"
     path.write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     command = [sys.executable, "-m", "tests.gated", "run", "--config", str(path), "--no-progress", "--workers", "1"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 300  # a bound for a broken run, not a window the test relies on
     while not blocked.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -337,8 +394,9 @@ def dask_address():
     """A 2-worker Dask LocalCluster on 127.0.0.1 (worker processes with
     nannies), reached like a remote cluster: --scheduler tcp://..."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -346,9 +404,12 @@ def dask_address():
 def test_worker_dying_mid_task_is_retried(tmp_path, where, request, faulty_hashers):
     executor = {"workers": 2} if where == "process-pool" else {"scheduler": request.getfixturevalue("dask_address")}
     marker = tmp_path / "died"
-    base = dict(hashers=[{"name": "die_once", "params": {"marker": str(marker)}}],
-                transforms=[{"family": "jpeg", "severities": [50]}],
-                dataset={"source": "sample", "limit": 8}, engine={"chunk_size": 2})
+    base = dict(
+        hashers=[{"name": "die_once", "params": {"marker": str(marker)}}],
+        transforms=[{"family": "jpeg", "severities": [50]}],
+        dataset={"source": "sample", "limit": 8},
+        engine={"chunk_size": 2},
+    )
     res = run_experiment(_cfg(tmp_path, "dies", **base), progress=False, **executor)
     assert marker.exists(), "no worker died: the test did not test anything"
     assert res.n_errors == 0 and len(res.hashes) == 8 * 2
@@ -361,9 +422,14 @@ def test_worker_dying_mid_task_is_retried(tmp_path, where, request, faulty_hashe
 
 def test_hung_image_times_out_and_the_run_goes_on(tmp_path, faulty_hashers):
     # coins (303 x 384) is the only sample photo of that shape
-    cfg = _cfg(tmp_path, "hang", hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
-               transforms=[{"family": "jpeg", "severities": [50]}], dataset={"source": "sample", "limit": 8},
-               engine={"chunk_size": 4, "timeout_seconds": 6.0})
+    cfg = _cfg(
+        tmp_path,
+        "hang",
+        hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
+        transforms=[{"family": "jpeg", "severities": [50]}],
+        dataset={"source": "sample", "limit": 8},
+        engine={"chunk_size": 4, "timeout_seconds": 6.0},
+    )
     t0 = time.monotonic()
     res = run_experiment(cfg, progress=False, workers=2)
     assert time.monotonic() - t0 < 1800  # the hung hash sleeps 3600 s: the run did not wait for it
@@ -382,6 +448,7 @@ def test_bad_executor_arguments_exit_2_and_write_nothing(tmp_path):
     res = run_cli("run", "--config", path, "--scheduler", "nowhere")
     assert res.returncode == 2 and "--scheduler" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     from harness.errors import ConfigError
+
     with pytest.raises(ConfigError, match="--workers: must be an integer >= 1"):
         run_experiment(path, workers=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
@@ -389,6 +456,7 @@ def test_bad_executor_arguments_exit_2_and_write_nothing(tmp_path):
 
 def test_engine_config_errors_name_the_field(tmp_path):
     from harness.errors import ConfigError
+
     with pytest.raises(ConfigError, match=r"engine.chunk_size"):
         load_config(_cfg(tmp_path, engine={"chunk_size": 0}))
     with pytest.raises(ConfigError, match=r"engine.*allowed: chunk_size, store, timeout_seconds, retries"):
@@ -397,12 +465,16 @@ def test_engine_config_errors_name_the_field(tmp_path):
 
 def test_store_cleans_only_dead_processes_tmp_files(tmp_path):
     import socket
+
     store = HashStore(str(tmp_path / "store"))
     os.makedirs(store.tmp_dir)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host = socket.gethostname()
-    names = [f"{host}-{int(dead.stdout)}-abc.parquet", f"{host}-{os.getpid()}-def.parquet",
-             f"otherhost-{int(dead.stdout)}-ghi.parquet"]
+    names = [
+        f"{host}-{int(dead.stdout)}-abc.parquet",
+        f"{host}-{os.getpid()}-def.parquet",
+        f"otherhost-{int(dead.stdout)}-ghi.parquet",
+    ]
     for n in names:
         (tmp_path / "store" / "tmp" / n).write_bytes(b"half")
     assert store.clean_tmp() == 1

@@ -9,6 +9,7 @@ matches and an account tail below 1e-100. The page must log no error,
 request nothing but file: and data: URLs, move its slider with the arrow
 keys, and read top to bottom with JavaScript disabled.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,21 @@ from tests.test_browser import DevTools, _require_chromium
 def report_dir(tmp_path_factory):
     _require_chromium()
     from harness import run_experiment, write_report
+
     out = tmp_path_factory.mktemp("explorer") / "run"
-    results = run_experiment({"name": "explorer-check", "dataset": {"source": "sample"},
-                              "hashers": ["phash", "dhash"],
-                              "transforms": [{"family": "jpeg", "severities": [70, 30]},
-                                             {"family": "crop", "severities": [0.9, 0.7]}],
-                              "seed": 0, "output": str(out), "metrics": {"target_fpr": 0.01},
-                              "report": {"database_size": 1000, "photos_per_year": 500,
-                                         "match_threshold": 3}}, progress=False)
+    results = run_experiment(
+        {
+            "name": "explorer-check",
+            "dataset": {"source": "sample"},
+            "hashers": ["phash", "dhash"],
+            "transforms": [{"family": "jpeg", "severities": [70, 30]}, {"family": "crop", "severities": [0.9, 0.7]}],
+            "seed": 0,
+            "output": str(out),
+            "metrics": {"target_fpr": 0.01},
+            "report": {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3},
+        },
+        progress=False,
+    )
     write_report(results)
     return out
 
@@ -172,8 +180,10 @@ def test_the_comparison_can_fail(report_dir, tmp_path):
     """A page whose per-account formula is off (binomial tail of q^2 instead
     of q) disagrees with harness.risk, and an unknown hasher is refused."""
     html = (report_dir / "report.html").read_text()
-    broken = html.replace("acc[key] = accountProbability(q[key], n, k, rho);",
-                          "acc[key] = accountProbability(q[key] * q[key], n, k, rho);")
+    broken = html.replace(
+        "acc[key] = accountProbability(q[key], n, k, rho);",
+        "acc[key] = accountProbability(q[key] * q[key], n, k, rho);",
+    )
     assert broken != html
     path = tmp_path / "broken.html"
     path.write_text(broken)
@@ -189,8 +199,10 @@ def test_the_comparison_can_fail(report_dir, tmp_path):
         got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({json.dumps({'threshold': t})}))"))
         want = expected(data, hasher, t, sc)
         assert not same(got["risk"]["per_account"]["point"], want["acc"].point)
-        refused = evaluate("(() => { try { window.explorer.set({hasher: 'nope'}); return 'accepted'; }"
-                           " catch (e) { return String(e.message); } })()")
+        refused = evaluate(
+            "(() => { try { window.explorer.set({hasher: 'nope'}); return 'accepted'; }"
+            " catch (e) { return String(e.message); } })()"
+        )
         assert refused.startswith("unknown hasher nope")
 
 
@@ -200,13 +212,29 @@ def test_slider_moves_with_the_keyboard(report_dir):
         assert evaluate("document.activeElement.id") == "ex-threshold"
         for _ in range(3):
             for kind in ("keyDown", "keyUp"):
-                send("Input.dispatchKeyEvent", {"type": kind, "key": "ArrowRight", "code": "ArrowRight",
-                                                "windowsVirtualKeyCode": 39, "nativeVirtualKeyCode": 39})
+                send(
+                    "Input.dispatchKeyEvent",
+                    {
+                        "type": kind,
+                        "key": "ArrowRight",
+                        "code": "ArrowRight",
+                        "windowsVirtualKeyCode": 39,
+                        "nativeVirtualKeyCode": 39,
+                    },
+                )
         assert evaluate("window.explorer.read().threshold") == 8
         assert evaluate("document.getElementById('ex-tvalue').textContent").startswith("8 ")
         for kind in ("keyDown", "keyUp"):
-            send("Input.dispatchKeyEvent", {"type": kind, "key": "ArrowLeft", "code": "ArrowLeft",
-                                            "windowsVirtualKeyCode": 37, "nativeVirtualKeyCode": 37})
+            send(
+                "Input.dispatchKeyEvent",
+                {
+                    "type": kind,
+                    "key": "ArrowLeft",
+                    "code": "ArrowLeft",
+                    "windowsVirtualKeyCode": 37,
+                    "nativeVirtualKeyCode": 37,
+                },
+            )
         assert evaluate("window.explorer.read().threshold") == 7
         # the histograms follow: the threshold line is drawn for t = 7
         assert "t = 7" in evaluate("document.getElementById('ex-hneg').innerHTML")
@@ -231,6 +259,7 @@ def test_without_javascript_the_report_reads_top_to_bottom(report_dir):
 
 def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path):
     from harness.report.document import LONG_TABLE, render_html
+
     html = (report_dir / "report.html").read_text()
     figures = re.findall(r"data:image/(png|svg)", html)
     names = {p.stem for p in (report_dir / "figures").glob("*.png")}
@@ -238,14 +267,16 @@ def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path
     # every table sits in a box that scrolls sideways
     assert html.count("<table") == len(re.findall(r'<div class="scroll"><table', html)) + html.count("<table id=")
     long_rows = [[str(i), "x"] for i in range(LONG_TABLE + 1)]
-    out = render_html([("h", 1, "t"), ("table", ["a", "b"], long_rows), ("table", ["a", "b"], long_rows[:3])],
-                      str(tmp_path), "t")
+    out = render_html(
+        [("h", 1, "t"), ("table", ["a", "b"], long_rows), ("table", ["a", "b"], long_rows[:3])], str(tmp_path), "t"
+    )
     assert out.count("<details>") == 1 and f"{LONG_TABLE + 1} rows" in out
 
 
 def test_report_assumptions_are_validated():
     from harness.config import load_config
     from harness.errors import ConfigError
+
     base = {"dataset": {"source": "sample"}, "hashers": ["phash"], "transforms": []}
     assert load_config(base).report.database_size == 5_000_000
     with pytest.raises(ConfigError) as err:

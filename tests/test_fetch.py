@@ -1,6 +1,7 @@
 """fetch: resumable verified download and safe extraction, against a local
 HTTP server on 127.0.0.1 serving archives made of real photos
 (../shared/datasets/caltech101_tiny). No internet."""
+
 from __future__ import annotations
 
 import csv
@@ -68,9 +69,16 @@ def sha(data: bytes) -> str:
 
 
 def entry_for(url, data, name="tinyphotos", images_dir="photos", **kw) -> CatalogEntry:
-    return CatalogEntry(name=name, title="test", images_dir=images_dir, license="CC BY 4.0",
-                        attribution="Caltech 101", homepage=url,
-                        archives=(Archive(url=url, sha256=sha(data), filename="photos.tar.gz"),), **kw)
+    return CatalogEntry(
+        name=name,
+        title="test",
+        images_dir=images_dir,
+        license="CC BY 4.0",
+        attribution="Caltech 101",
+        homepage=url,
+        archives=(Archive(url=url, sha256=sha(data), filename="photos.tar.gz"),),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -108,8 +116,13 @@ def test_full_fetch_writes_images_manifest_and_source(server, photos, photo_tar,
     assert [r["file"] for r in rows] == [f"images/{n}" for n in sorted(photos)]  # README.txt not an image
     for r in rows:  # same sha256/size/resolution as the independently made shared manifest
         ref = shared_manifest[os.path.basename(r["file"])]
-        assert (r["sha256"], r["bytes"], r["width"], r["height"], r["format"]) == \
-            (ref["sha256"], ref["bytes"], ref["width"], ref["height"], ref["format"])
+        assert (r["sha256"], r["bytes"], r["width"], r["height"], r["format"]) == (
+            ref["sha256"],
+            ref["bytes"],
+            ref["width"],
+            ref["height"],
+            ref["format"],
+        )
     info = json.loads((tmp_path / "tinyphotos" / "FETCH.json").read_text())
     assert info["archives"][0]["sha256"] == sha(photo_tar)
     assert "CC BY 4.0" in (tmp_path / "tinyphotos" / "SOURCE.md").read_text()
@@ -185,7 +198,7 @@ def _special(name, kind, linkname=""):
 
 def _zip_symlink():
     info = zipfile.ZipInfo("photos/link.jpg")
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     return info
 
 
@@ -200,8 +213,11 @@ MALICIOUS = {
     "zip-absolute": ("zip", [("/tmp/phash-harness-evil.jpg", b"x")], "absolute path"),
     "zip-symlink": ("zip", [_zip_symlink()], "symbolic link"),
     "duplicate": ("tar", [("photos/a.jpg", b"1"), ("photos/a.jpg", b"2")], "appears twice"),
-    "file-folder-clash": ("tar", [("photos/a.jpg", b"1"), ("photos/a.jpg/b.jpg", b"2")],
-                          "overwrite an existing file|clashes"),
+    "file-folder-clash": (
+        "tar",
+        [("photos/a.jpg", b"1"), ("photos/a.jpg/b.jpg", b"2")],
+        "overwrite an existing file|clashes",
+    ),
 }
 
 
@@ -224,23 +240,50 @@ def test_malicious_archives_are_refused_and_leave_nothing(server, photos, tmp_pa
 def test_nested_archive_and_excluded_folders(server, photos, tmp_path):
     """Caltech-101's layout: a zip holding a tar.gz; people folders dropped."""
     names = sorted(photos)
-    inner = make_tar([(f"101_ObjectCategories/cats/{n}", photos[n]) for n in names[:4]]
-                     + [(f"101_ObjectCategories/Faces/{n}", photos[n]) for n in names[4:6]])
+    inner = make_tar(
+        [(f"101_ObjectCategories/cats/{n}", photos[n]) for n in names[:4]]
+        + [(f"101_ObjectCategories/Faces/{n}", photos[n]) for n in names[4:6]]
+    )
     outer = make_zip([("caltech-101/101_ObjectCategories.tar.gz", inner), ("caltech-101/show_annotation.m", b"%")])
     server.files["/caltech-101.zip"] = outer
     entry = CatalogEntry(
-        name="nested", title="t", images_dir="101_ObjectCategories", license="l", attribution="a", homepage="h",
-        exclude=("Faces",), count=4,
-        archives=(Archive(url=server.url("/caltech-101.zip"), sha256=sha(outer), filename="c.zip",
-                          inner="caltech-101/101_ObjectCategories.tar.gz", inner_sha256=sha(inner)),))
+        name="nested",
+        title="t",
+        images_dir="101_ObjectCategories",
+        license="l",
+        attribution="a",
+        homepage="h",
+        exclude=("Faces",),
+        count=4,
+        archives=(
+            Archive(
+                url=server.url("/caltech-101.zip"),
+                sha256=sha(outer),
+                filename="c.zip",
+                inner="caltech-101/101_ObjectCategories.tar.gz",
+                inner_sha256=sha(inner),
+            ),
+        ),
+    )
     fetch(entry, str(tmp_path), progress=False, log=lambda m: None)
     assert sorted(os.listdir(tmp_path / "nested" / "images")) == ["cats"]
     assert sorted(os.listdir(tmp_path / "nested" / "images" / "cats")) == names[:4]
     # a wrong inner checksum stops before anything is kept
-    entry2 = CatalogEntry(**{**entry.__dict__, "name": "nested2",
-                             "archives": (Archive(url=server.url("/caltech-101.zip"), sha256=sha(outer),
-                                                  filename="c.zip", inner="caltech-101/101_ObjectCategories.tar.gz",
-                                                  inner_sha256="0" * 64),)})
+    entry2 = CatalogEntry(
+        **{
+            **entry.__dict__,
+            "name": "nested2",
+            "archives": (
+                Archive(
+                    url=server.url("/caltech-101.zip"),
+                    sha256=sha(outer),
+                    filename="c.zip",
+                    inner="caltech-101/101_ObjectCategories.tar.gz",
+                    inner_sha256="0" * 64,
+                ),
+            ),
+        }
+    )
     with pytest.raises(FetchError, match="sha256 mismatch"):
         fetch(entry2, str(tmp_path), progress=False, log=lambda m: None)
     assert_nothing_left(tmp_path, "nested2", downloads_too=False)  # the verified outer archive is kept
@@ -270,8 +313,20 @@ def test_cli_fetch_url_and_errors(server, photo_tar, tmp_path, capsys):
     server.files["/photos.tar.gz"] = photo_tar
     url = server.url("/photos.tar.gz")
     good = sha(photo_tar)
-    r = run_cli("fetch", "--url", url, "--sha256", good.upper(), "--name", "mine", "--dest", tmp_path / "d",
-                "--images-dir", "photos", timeout=120)
+    r = run_cli(
+        "fetch",
+        "--url",
+        url,
+        "--sha256",
+        good.upper(),
+        "--name",
+        "mine",
+        "--dest",
+        tmp_path / "d",
+        "--images-dir",
+        "photos",
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "d" / "mine" / "MANIFEST.csv").is_file()
     assert r.stderr == ""  # no progress bar when not a tty
@@ -280,13 +335,14 @@ def test_cli_fetch_url_and_errors(server, photo_tar, tmp_path, capsys):
     assert r.returncode == 1 and "sha256 mismatch" in r.stderr
     assert not (tmp_path / "d" / "wrong").exists()
 
-    for args, field in [(("fetch", "no-such-set"), "NAME"),
-                        (("fetch", "--url", url, "--sha256", "abc", "--name", "x", "--dest", tmp_path), "--sha256"),
-                        (("fetch", "--url", url, "--name", "x", "--dest", tmp_path), "--sha256"),
-                        (("fetch", "--url", "gopher://x/y", "--sha256", good, "--name", "x", "--dest", tmp_path),
-                         "--url"),
-                        (("fetch", "inria-holidays", "--dest", tmp_path / "h"), "--sha256"),
-                        (("fetch", "--url", url, "--sha256", good, "--name", "../up", "--dest", tmp_path), "--name")]:
+    for args, field in [
+        (("fetch", "no-such-set"), "NAME"),
+        (("fetch", "--url", url, "--sha256", "abc", "--name", "x", "--dest", tmp_path), "--sha256"),
+        (("fetch", "--url", url, "--name", "x", "--dest", tmp_path), "--sha256"),
+        (("fetch", "--url", "gopher://x/y", "--sha256", good, "--name", "x", "--dest", tmp_path), "--url"),
+        (("fetch", "inria-holidays", "--dest", tmp_path / "h"), "--sha256"),
+        (("fetch", "--url", url, "--sha256", good, "--name", "../up", "--dest", tmp_path), "--name"),
+    ]:
         status = main([str(a) for a in args])  # in-process: quicker than a subprocess per case
         err = capsys.readouterr().err
         assert status == 2, (args, err)
@@ -295,8 +351,15 @@ def test_cli_fetch_url_and_errors(server, photo_tar, tmp_path, capsys):
 
     assert main(["fetch", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in ("caltech101", "coco2017-val", "inria-holidays", "inria-copydays", "openimages-v4-validation",
-                 "disc21-references-0", "imagenet-val"):
+    for name in (
+        "caltech101",
+        "coco2017-val",
+        "inria-holidays",
+        "inria-copydays",
+        "openimages-v4-validation",
+        "disc21-references-0",
+        "imagenet-val",
+    ):
         assert name in out
 
 

@@ -1,4 +1,5 @@
 """End-to-end checks of the walking skeleton (issue: foundation)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,6 +75,7 @@ def test_roc_from_histograms_equals_sklearn_roc_curve(sample_pixels):
             continue
         assert ours[int(t)] == pytest.approx((f, p))
     from harness.metrics import auc_from_histograms
+
     assert auc_from_histograms(pos, neg) == pytest.approx(metrics.roc_auc_score(y_true, score))
 
 
@@ -90,6 +92,7 @@ def test_negative_histogram_total_is_exact_pair_count(sample_pixels):
 def test_hash_image_equals_imagehash(sample_pixels):
     import imagehash
     from PIL import Image
+
     for pixels in list(sample_pixels.values())[:5]:
         img = Image.fromarray(pixels)
         assert hash_image(pixels, "phash") == str(imagehash.phash(img))
@@ -106,15 +109,23 @@ def two_runs(tmp_path_factory):
         res = run_cli("run", "--output", base / f"run{i}", "--no-progress")
         assert res.returncode == 0, res.stderr
         # the run ends with the report's first screen in short, one line per hasher
-        tail = res.stdout[res.stdout.index("At each hasher's recommended threshold"):].splitlines()
+        tail = res.stdout[res.stdout.index("At each hasher's recommended threshold") :].splitlines()
         assert [line.split()[0] for line in tail[1:]] == sorted(FOUNDATION_HASHERS), tail
         out.append(base / f"run{i}")
     return out
 
 
 def test_quickstart_writes_every_result_file(two_runs):
-    for name in ("hashes.parquet", "histograms.parquet", "metrics.csv", "figures/roc.png", "report.md",
-                 "report.html", "run.json", "errors.csv"):
+    for name in (
+        "hashes.parquet",
+        "histograms.parquet",
+        "metrics.csv",
+        "figures/roc.png",
+        "report.md",
+        "report.html",
+        "run.json",
+        "errors.csv",
+    ):
         assert (two_runs[0] / name).is_file(), name
     # tables at the top, figures in figures/, PNG only unless --svg is given
     assert not [p.name for p in two_runs[0].iterdir() if p.suffix in (".png", ".svg")]
@@ -138,28 +149,36 @@ def test_two_runs_give_byte_identical_tables(two_runs):
 
 
 def _write_config(tmp_path, **overrides):
-    cfg = {"name": "t", "dataset": {"source": "sample"}, "hashers": ["phash"],
-           "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0,
-           "output": str(tmp_path / "out")}
+    cfg = {
+        "name": "t",
+        "dataset": {"source": "sample"},
+        "hashers": ["phash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "seed": 0,
+        "output": str(tmp_path / "out"),
+    }
     cfg.update(overrides)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-@pytest.mark.parametrize("overrides, field, allowed", [
-    ({"hashers": ["phash", "nohash"]}, "hashers[1].name", "available: "),
-    ({"transforms": [{"family": "wobble", "severities": [1]}]}, "transforms[0].family", "available: "),
-    ({"transforms": [{"family": "jpeg", "severities": [50, 0]}]}, "transforms[0]", "integer in 1..100"),
-    ({"transforms": [{"family": "jpeg", "severities": [101]}]}, "transforms[0]", "integer in 1..100"),
-    ({"transforms": [{"family": "crop", "severities": [1.5]}]}, "transforms[0]", "fraction in (0, 1]"),
-    ({"transforms": [{"family": "resize", "severities": [-0.5]}]}, "transforms[0]", "scale factor in (0, 8]"),
-    ({"dataset": {"source": "folder", "path": "/no/such/folder"}}, "dataset", "folder not found"),
-    ({"dataset": {"source": "web"}}, "dataset.source", "'sample', 'folder', 'manifest' or 'catalog'"),
-    ({"colour": "red"}, "colour", "allowed: name, dataset"),
-    ({"report": {"photos_per_year": 10, "match_threshold": 11}}, "report.match_threshold", "1 to photos_per_year"),
-    ({"report": {"rho": 1}}, "report.rho", "less than 1"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, allowed",
+    [
+        ({"hashers": ["phash", "nohash"]}, "hashers[1].name", "available: "),
+        ({"transforms": [{"family": "wobble", "severities": [1]}]}, "transforms[0].family", "available: "),
+        ({"transforms": [{"family": "jpeg", "severities": [50, 0]}]}, "transforms[0]", "integer in 1..100"),
+        ({"transforms": [{"family": "jpeg", "severities": [101]}]}, "transforms[0]", "integer in 1..100"),
+        ({"transforms": [{"family": "crop", "severities": [1.5]}]}, "transforms[0]", "fraction in (0, 1]"),
+        ({"transforms": [{"family": "resize", "severities": [-0.5]}]}, "transforms[0]", "scale factor in (0, 8]"),
+        ({"dataset": {"source": "folder", "path": "/no/such/folder"}}, "dataset", "folder not found"),
+        ({"dataset": {"source": "web"}}, "dataset.source", "'sample', 'folder', 'manifest' or 'catalog'"),
+        ({"colour": "red"}, "colour", "allowed: name, dataset"),
+        ({"report": {"photos_per_year": 10, "match_threshold": 11}}, "report.match_threshold", "1 to photos_per_year"),
+        ({"report": {"rho": 1}}, "report.rho", "less than 1"),
+    ],
+)
 def test_config_errors_exit_2_with_field_and_allowed_values(tmp_path, overrides, field, allowed):
     path = _write_config(tmp_path, **overrides)
     res = run_cli("run", "--config", path)

@@ -9,6 +9,7 @@ the whole file runs in well under a minute:
 A longer, coverage-guided run of the loader: fuzz/fuzz_load_rgb.py (atheris,
 see docs/reliability.md).
 """
+
 from __future__ import annotations
 
 import io
@@ -26,19 +27,45 @@ from harness.errors import ConfigError, DecodeError
 from harness.imageio import load_rgb
 from tests.helpers import dataset_dir
 
-FAST = settings(max_examples=100, deadline=2000, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=100,
+    deadline=2000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # ------------------------------------------------------------ config parser
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                    st.sampled_from(["phash", "dhash", "jpeg", "crop", "folder", "sample", "/tmp", ".jpg"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["phash", "dhash", "jpeg", "crop", "folder", "sample", "/tmp", ".jpg"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 FIELDS = ["name", "dataset", "hashers", "transforms", "seed", "output", "max_pixels", "metrics"]
-SUBFIELDS = ["source", "path", "extensions", "recursive", "groups", "limit", "follow_symlinks",
-             "name", "params", "family", "severities", "target_fpr", "fpr_points", "orig_orig"]
+SUBFIELDS = [
+    "source",
+    "path",
+    "extensions",
+    "recursive",
+    "groups",
+    "limit",
+    "follow_symlinks",
+    "name",
+    "params",
+    "family",
+    "severities",
+    "target_fpr",
+    "fpr_points",
+    "orig_orig",
+]
 
 
 def near_valid():
@@ -65,9 +92,13 @@ def test_config_dict_gives_config_or_config_error(data):
 
 
 @FAST
-@given(st.one_of(near_valid().map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
-                 st.text(max_size=200),
-                 st.binary(max_size=200)))
+@given(
+    st.one_of(
+        near_valid().map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+        st.text(max_size=200),
+        st.binary(max_size=200),
+    )
+)
 def test_config_yaml_file_gives_config_or_config_error(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("cfg") / "c.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
@@ -108,8 +139,15 @@ def test_random_bytes_give_array_or_decode_error(data):
     check_loader(data)
 
 
-MAGICS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
-          b"RIFF\x00\x00\x00\x00WEBPVP8 "]
+MAGICS = [
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff\xe0",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+]
 
 
 @FAST
@@ -125,16 +163,18 @@ def seeds():
     for p in sorted((dataset_dir("caltech101_tiny") / "images").glob("*.jpg"))[:4]:
         with Image.open(p) as im:
             small = im.convert("RGB").resize((48, 32))
-        for fmt, kw in [("JPEG", {"quality": 80}), ("PNG", {}), ("GIF", {}), ("WEBP", {}),
-                        ("BMP", {}), ("TIFF", {})]:
+        for fmt, kw in [("JPEG", {"quality": 80}), ("PNG", {}), ("GIF", {}), ("WEBP", {}), ("BMP", {}), ("TIFF", {})]:
             buf = io.BytesIO()
             small.save(buf, fmt, **kw)
             out.append(buf.getvalue())
     return out
 
 
-mutation = st.tuples(st.integers(0, 1 << 30), st.sampled_from(["flip", "set", "cut", "insert", "dup"]),
-                     st.binary(min_size=1, max_size=16))
+mutation = st.tuples(
+    st.integers(0, 1 << 30),
+    st.sampled_from(["flip", "set", "cut", "insert", "dup"]),
+    st.binary(min_size=1, max_size=16),
+)
 
 
 def mutate(data: bytes, ops) -> bytes:
@@ -146,13 +186,13 @@ def mutate(data: bytes, ops) -> bytes:
         if op == "flip":
             buf[i] ^= payload[0] or 1
         elif op == "set":
-            buf[i:i + len(payload)] = payload
+            buf[i : i + len(payload)] = payload
         elif op == "cut":
-            del buf[i:i + 1 + payload[0] * 8]
+            del buf[i : i + 1 + payload[0] * 8]
         elif op == "insert":
             buf[i:i] = payload
         else:
-            buf[i:i] = buf[i:i + 1 + payload[0]]
+            buf[i:i] = buf[i : i + 1 + payload[0]]
     return bytes(buf)
 
 
@@ -175,6 +215,7 @@ def _fuzz_module(name):
     import importlib.util
 
     from tests.helpers import ROOT
+
     spec = importlib.util.spec_from_file_location(name, ROOT / "fuzz" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -204,10 +245,22 @@ def test_atheris_target_runs(tmp_path):
 
     pytest.importorskip("atheris")
     from tests.helpers import ROOT
+
     make = _fuzz_module("make_seeds")
     assert make.main([str(tmp_path / "corpus")]) == 0
-    res = subprocess.run([sys.executable, str(ROOT / "fuzz" / "fuzz_load_rgb.py"), str(tmp_path / "corpus"),
-                          "-runs=200", "-timeout=20", "-rss_limit_mb=4096"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "fuzz" / "fuzz_load_rgb.py"),
+            str(tmp_path / "corpus"),
+            "-runs=200",
+            "-timeout=20",
+            "-rss_limit_mb=4096",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Done 200 runs" in res.stderr

@@ -2,6 +2,7 @@
 distances are even on real photos, the granularity each hasher states holds
 (brute force over every pair of caltech101_tiny and kodak24), and
 thresholds are quoted as the threshold they really are."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,14 +29,13 @@ def test_distance_granularity_of_histograms():
     assert distance_granularity([4, 0, 9, 0, 0, 0, 1]) == 2
     assert distance_granularity([0, 0, 0, 3, 0, 0, 5]) == 3
     assert distance_granularity([4, 1, 9]) == 1
-    assert distance_granularity([7]) == 1 and distance_granularity([]) == 1   # no distance above 0: no claim
+    assert distance_granularity([7]) == 1 and distance_granularity([]) == 1  # no distance above 0: no claim
 
 
 @pytest.fixture(scope="module")
 def photo_hashes():
     """{hasher: packed hashes (n, nbytes)} of every caltech101_tiny and kodak24 photo."""
-    paths = [p for name in ("caltech101_tiny", "kodak24")
-             for p in sorted((dataset_dir(name) / "images").iterdir())]
+    paths = [p for name in ("caltech101_tiny", "kodak24") for p in sorted((dataset_dir(name) / "images").iterdir())]
     assert len(paths) >= 100
     out = {}
     for name in HAMMING:
@@ -84,9 +84,9 @@ def test_a_tie_at_the_median_breaks_the_rule():
 
 def test_granularity_at_keeps_the_claim_only_where_no_pair_sits_between():
     even = np.zeros(40, np.int64)
-    even[::2] = 3                               # orig-orig: every distance even
+    even[::2] = 3  # orig-orig: every distance even
     tied = np.zeros(40, np.int64)
-    tied[35] = 1                                # one tied variant pair at 35
+    tied[35] = 1  # one tied variant pair at 35
     assert granularity_at(31, 2, even, tied) == 2
     assert granularity_at(35, 2, even, tied) == 1
     assert threshold_text(35, granularity_at(35, 2, even, tied)) == "35"
@@ -98,7 +98,8 @@ def test_report_threshold_cells_quote_the_effective_threshold():
 
     from harness.report.build import fmt_threshold
     from harness.report.model import _threshold_cell
-    even = np.array([0, 0, 3, 0, 5, 0, 2])              # every distance even: granularity 2
+
+    even = np.array([0, 0, 3, 0, 5, 0, 2])  # every distance even: granularity 2
     assert _threshold_cell(5.0, 2, [even, even, even]) == "5 (= 4, distances are even)"
     assert _threshold_cell(4.0, 2, [even, even, even]) == "4"
     assert _threshold_cell(-1, 2, [even]) is None and _threshold_cell(float("nan"), 2, [even]) is None

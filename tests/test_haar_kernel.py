@@ -4,6 +4,7 @@ doubles as pywt (imagehash's own calls) and as the numpy transcription:
 sign of a zero must match), on synthetic arrays of every scale and on the
 grey images whash actually sees for real photos and odd shapes. The fast
 median (imagehash_backend.median) is np.median bit for bit."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ from tests.helpers import dataset_dir
 
 def same_bits(a, b) -> bool:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and np.array_equal(np.ascontiguousarray(a).view(np.uint64),
-                                                 np.ascontiguousarray(b).view(np.uint64))
+    return a.shape == b.shape and np.array_equal(
+        np.ascontiguousarray(a).view(np.uint64), np.ascontiguousarray(b).view(np.uint64)
+    )
 
 
 def test_jit_kernel_agrees_with_pywt_and_is_the_one_used():
@@ -32,10 +34,17 @@ def test_jit_kernel_agrees_with_pywt_and_is_the_one_used():
 @pytest.mark.parametrize("level", range(1, 10))
 def test_jit_equals_pywt_and_numpy_bit_for_bit_on_synthetic_arrays(level):
     rng = np.random.default_rng(100 + level)
-    n = 2 ** level
-    arrays = [rng.integers(0, 256, (n, n)) / 255., rng.random((n, n)), np.zeros((n, n)), np.ones((n, n)),
-              (np.indices((n, n)).sum(axis=0) % 2).astype(float), rng.normal(0, 1e6, (n, n)),
-              -rng.random((n, n)), np.asfortranarray(rng.random((n, n)))]
+    n = 2**level
+    arrays = [
+        rng.integers(0, 256, (n, n)) / 255.0,
+        rng.random((n, n)),
+        np.zeros((n, n)),
+        np.ones((n, n)),
+        (np.indices((n, n)).sum(axis=0) % 2).astype(float),
+        rng.normal(0, 1e6, (n, n)),
+        -rng.random((n, n)),
+        np.asfortranarray(rng.random((n, n))),
+    ]
     for a in arrays:
         before = a.copy()
         for dwt_level in range(level + 1):
@@ -63,7 +72,7 @@ def _whash_inputs(images, hasher):
         g = Image.fromarray(rgb).convert("L")
         scale = hasher._scale(g.size)
         ll = int(np.log2(scale))
-        out.append((ib._resized(g, (scale, scale)) / 255., ll, ll - level))
+        out.append((ib._resized(g, (scale, scale)) / 255.0, ll, ll - level))
     return out
 
 
@@ -104,13 +113,23 @@ def test_without_numba_the_numpy_path_is_used(monkeypatch):
 def test_median_is_numpys_median_bit_for_bit():
     rng = np.random.default_rng(11)
     arrays = [rng.normal(size=(n, n)) for n in (1, 2, 3, 4, 5, 8, 16)]
-    arrays += [rng.integers(-3, 4, (8, 8)).astype(float), np.zeros((8, 8)), -np.zeros((8, 8)), -np.zeros((3, 3)),
-               np.array([[-0.0, 0.0], [0.0, -0.0]]), np.array([[-0.0, -0.0], [1.0, 2.0]]),
-               np.full((4, 4), 1e308), np.full((4, 4), -1e308), np.array([[np.inf, 1.0], [2.0, 3.0]]),
-               rng.normal(0, 1e6, (32, 32)), np.array([[1.0, np.nan], [0.0, 2.0]])]
+    arrays += [
+        rng.integers(-3, 4, (8, 8)).astype(float),
+        np.zeros((8, 8)),
+        -np.zeros((8, 8)),
+        -np.zeros((3, 3)),
+        np.array([[-0.0, 0.0], [0.0, -0.0]]),
+        np.array([[-0.0, -0.0], [1.0, 2.0]]),
+        np.full((4, 4), 1e308),
+        np.full((4, 4), -1e308),
+        np.array([[np.inf, 1.0], [2.0, 3.0]]),
+        rng.normal(0, 1e6, (32, 32)),
+        np.array([[1.0, np.nan], [0.0, 2.0]]),
+    ]
     for a in arrays:
         with np.errstate(over="ignore"):  # 1e308 + 1e308 overflows in both, to the same inf
             got, ref = ib.median(a), np.median(a)
         assert type(got) is type(ref), a
-        assert np.array_equal(np.float64(got).view(np.uint64), np.float64(ref).view(np.uint64)) or \
-            (np.isnan(got) and np.isnan(ref)), (a, got, ref)
+        assert np.array_equal(np.float64(got).view(np.uint64), np.float64(ref).view(np.uint64)) or (
+            np.isnan(got) and np.isnan(ref)
+        ), (a, got, ref)

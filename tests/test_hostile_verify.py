@@ -1,5 +1,6 @@
 """`phash-harness verify DIR`: re-hash a sample of a results folder and
 report drift (issue: reliability)."""
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,14 @@ def results_dir(tmp_path_factory):
     data.mkdir()
     for p in sorted((dataset_dir("caltech101_tiny") / "images").glob("*.jpg"))[:6]:
         shutil.copy(p, data / p.name)
-    config = {"name": "v", "dataset": {"source": "folder", "path": str(data)},
-              "hashers": ["phash", "dhash"],
-              "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
-              "seed": 7, "output": str(base / "out")}
+    config = {
+        "name": "v",
+        "dataset": {"source": "folder", "path": str(data)},
+        "hashers": ["phash", "dhash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "rotate", "severities": [5]}],
+        "seed": 7,
+        "output": str(base / "out"),
+    }
     run_experiment(config, progress=False)
     return base / "out"
 
@@ -68,7 +73,8 @@ def test_tampered_hash_is_drift_and_exits_1(copy_of, capsys):
 
     rep = verify_results(str(copy_of), sample=0)
     assert rep.drift[["image_name", "transform", "hasher", "distance_bits"]].values.tolist() == [
-        [name, "rotate(5)", "dhash", 1]]
+        [name, "rotate(5)", "dhash", 1]
+    ]
 
 
 def test_item_missing_from_the_run_is_drift(copy_of):
@@ -78,7 +84,8 @@ def test_item_missing_from_the_run_is_drift(copy_of):
     hashes.drop(index=hashes.index[3]).to_parquet(path, index=False)
     rep = verify_results(str(copy_of), sample=0)
     assert rep.drift[["image_name", "transform", "hasher", "recorded", "now"]].values.tolist() == [
-        [gone["image_name"], gone["transform"], gone["hasher"], "(absent)", gone["hash_hex"]]]
+        [gone["image_name"], gone["transform"], gone["hasher"], "(absent)", gone["hash_hex"]]
+    ]
     assert rep.exit_status() == 1
 
 
@@ -129,9 +136,9 @@ def test_run_records_the_version_of_every_library_that_can_change_a_hash(results
     from importlib import metadata
 
     import cv2
+
     recorded = json.loads((results_dir / "run.json").read_text())["versions"]
-    for lib in ("pillow", "imagehash", "pdqhash", "numpy", "scipy", "albumentations",
-                "opencv-contrib-python-headless"):
+    for lib in ("pillow", "imagehash", "pdqhash", "numpy", "scipy", "albumentations", "opencv-contrib-python-headless"):
         assert recorded[lib] == metadata.version(lib), lib
     assert recorded["opencv-contrib-python-headless"].startswith(cv2.__version__)
     assert recorded == library_versions()

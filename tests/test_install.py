@@ -3,6 +3,7 @@ OpenCV wheels that write the same `cv2` package must be the same release, so
 whichever was installed last, the files are identical (see pyproject.toml).
 Packaging hygiene: one version source, an SPDX license with its file, and a
 wheel that ships py.typed."""
+
 from __future__ import annotations
 
 import importlib
@@ -40,9 +41,10 @@ def test_both_opencv_distributions_have_the_same_version():
     try:
         plain = metadata.version("opencv-python-headless")
     except metadata.PackageNotFoundError:
-        plain = contrib          # only contrib installed: nothing to conflict with
+        plain = contrib  # only contrib installed: nothing to conflict with
     assert plain == contrib, f"opencv-python-headless {plain} != opencv-contrib-python-headless {contrib}"
     import cv2
+
     assert contrib.startswith(cv2.__version__)
 
 
@@ -68,8 +70,12 @@ def test_wheel_ships_py_typed_license_and_version(tmp_path):
     """Build the wheel as pip does (isolated build, setuptools>=77) and look
     inside: py.typed (PEP 561), the LICENSE file, the SPDX license and the
     version of harness.__version__ in the metadata."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = tmp_path.glob("phash_harness-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "harness/py.typed" in names

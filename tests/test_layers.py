@@ -44,6 +44,7 @@ Function-local and ``TYPE_CHECKING`` imports count like any other.
 The one import of the package root allowed below the front ends is its
 version string (``from harness import __version__``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -104,8 +105,9 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
                 target = node.module or ""
             for a in node.names:
                 sub = f"{target}.{a.name}"
-                is_module = (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").is_file() or \
-                    (PACKAGE.parent / Path(*sub.split(".")) / "__init__.py").is_file()
+                is_module = (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").is_file() or (
+                    PACKAGE.parent / Path(*sub.split(".")) / "__init__.py"
+                ).is_file()
                 found.append((node.lineno, sub if is_module else target))
     return sorted({(line, m) for line, m in found if m == "harness" or m.startswith("harness.")})
 
@@ -132,8 +134,10 @@ def violations() -> tuple[list[str], set]:
                 crossed.add((src, dst))
                 continue
             how = "a sibling" if table[dst] == table[src] else "a higher layer"
-            problems.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {src} (layer {table[src]}) imports "
-                            f"{target}, {how} ({dst}, layer {table[dst]})")
+            problems.append(
+                f"{path.relative_to(PACKAGE.parent)}:{line}: {src} (layer {table[src]}) imports "
+                f"{target}, {how} ({dst}, layer {table[dst]})"
+            )
     return problems, crossed
 
 
@@ -155,15 +159,19 @@ def test_the_table_parses():
     assert table["cli"] > table["report"] > table["engine"]
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from ..hashers import get_hasher\n", "higher layer"),           # datasets -> hashers
-    ("def f():\n    from harness.report import write_report\n", "higher layer"),  # function-local
-    ("import harness.transforms.spec\n", "sibling"),                  # datasets -> transforms
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from ..hashers import get_hasher\n", "higher layer"),  # datasets -> hashers
+        ("def f():\n    from harness.report import write_report\n", "higher layer"),  # function-local
+        ("import harness.transforms.spec\n", "sibling"),  # datasets -> transforms
+    ],
+)
 def test_the_checker_catches_an_upward_import(tmp_path, monkeypatch, source, expected):
     """Plant a module that imports upward in a copy of the package and check
     that it is reported (the checker is not vacuous)."""
     import shutil
+
     copy = tmp_path / "harness"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "datasets" / "planted.py").write_text(source)

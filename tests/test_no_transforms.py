@@ -1,5 +1,6 @@
 """`run` with `transforms: []`: a pure false-positive study of the originals
 (orig-orig negatives only; no positive pairs), through the CLI."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,13 @@ from tests.helpers import run_cli
 
 
 def _write(tmp_path, **extra):
-    cfg = {"name": "fp-only", "dataset": {"source": "folder", "path": str(extra.pop("images"))},
-           "hashers": ["phash", "dhash"], "transforms": [], "output": str(tmp_path / "out")}
+    cfg = {
+        "name": "fp-only",
+        "dataset": {"source": "folder", "path": str(extra.pop("images"))},
+        "hashers": ["phash", "dhash"],
+        "transforms": [],
+        "output": str(tmp_path / "out"),
+    }
     cfg.update(extra)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))

@@ -1,6 +1,7 @@
 """Every notebook in notebooks/ runs top to bottom (nbclient, kernel
 python3, working directory = the checkout so `import harness` is this
 checkout's), and every notebook is stored with its outputs stripped."""
+
 from __future__ import annotations
 
 import json
@@ -39,18 +40,21 @@ def test_notebook_runs_top_to_bottom(path, tmp_path):
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        client = nbclient.NotebookClient(book, timeout=240, kernel_name="python3",
-                                         resources={"metadata": {"path": str(ROOT)}})
+        client = nbclient.NotebookClient(
+            book, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+        )
         client.execute()  # raises CellExecutionError if a cell fails
     finally:
         if env_path:
             os.environ["PYTHONPATH"] = env_path
         else:
             os.environ.pop("PYTHONPATH", None)
-    errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors
     # the notebooks draw figures: at least one image came out
-    images = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if "image/png" in o.get("data", {})]
+    images = [
+        o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
     assert images, f"{path.name} displayed no figure"

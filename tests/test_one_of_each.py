@@ -3,6 +3,7 @@
 `harness.risk.clopper_pearson`), the dense Hamming distance matrix
 (`harness.metrics.hamming_matrix`) and the numba switch
 (`harness.compiled.numba_enabled`), checked against independent oracles."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def test_one_clopper_pearson():
     assert risk.clopper_pearson is metrics.clopper_pearson
 
 
-@pytest.mark.parametrize("k, n", [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (1, 238), (57, 64),
-                                  (0, 4560), (4560, 4560), (12, 30_500_000)])
+@pytest.mark.parametrize(
+    "k, n", [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (1, 238), (57, 64), (0, 4560), (4560, 4560), (12, 30_500_000)]
+)
 @pytest.mark.parametrize("confidence", [0.95, 0.99])
 def test_clopper_pearson_equals_scipy_exact(k, n, confidence):
     ci = stats.binomtest(k, n).proportion_ci(confidence, method="exact")
@@ -54,8 +56,9 @@ def test_clopper_pearson_vector_equals_scalar():
         assert (lo[k], hi[k]) == clopper_pearson(int(k), n)
 
 
-@pytest.mark.parametrize("k, n, conf", [(5, 4, 0.95), (-1, 4, 0.95), (1.5, 4, 0.95), (1, 4, 1.0), (1, 4, 0.0),
-                                        (np.array([1, 5]), 4, 0.95)])
+@pytest.mark.parametrize(
+    "k, n, conf", [(5, 4, 0.95), (-1, 4, 0.95), (1.5, 4, 0.95), (1, 4, 1.0), (1, 4, 0.0), (np.array([1, 5]), 4, 0.95)]
+)
 def test_clopper_pearson_rejects_bad_counts(k, n, conf):
     with pytest.raises(ConfigError) as info:
         clopper_pearson(k, n, conf)
@@ -80,6 +83,7 @@ def test_hamming_matrix_equals_bit_by_bit_count():
 
 def test_screen_and_risk_use_the_one_matrix():
     import harness.screen as screen
+
     assert screen.hamming_matrix is hamming_matrix
     assert risk.hamming_matrix is hamming_matrix
 
@@ -87,6 +91,7 @@ def test_screen_and_risk_use_the_one_matrix():
 def test_one_numba_switch(monkeypatch):
     from harness.hashers import imagehash_backend
     from harness.metrics import intervals
+
     monkeypatch.setenv("HARNESS_NO_NUMBA", "1")
     assert not numba_enabled()
     assert hamming._kernel(10**9) is None
@@ -99,10 +104,13 @@ def test_one_numba_switch(monkeypatch):
     assert imagehash_backend._haar_jit() is not None
 
 
-@pytest.mark.parametrize("module", ["harness.imageio", "harness.compiled", "harness.metrics.hamming",
-                                    "harness.metrics.intervals", "harness.risk"])
+@pytest.mark.parametrize(
+    "module",
+    ["harness.imageio", "harness.compiled", "harness.metrics.hamming", "harness.metrics.intervals", "harness.risk"],
+)
 def test_examples_in_docstrings_run(module):
     import doctest
     import importlib
+
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

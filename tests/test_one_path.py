@@ -3,6 +3,7 @@ tests) and a run (engine chunks) give identical hashes and identical error
 rows for the same images, specs and hashers, including fast_decode hashers,
 a file that cannot be decoded, a variant that cannot be made and a hasher
 that raises."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,11 +28,19 @@ def _folder(tmp_path, tiny_dir):
 
 def test_hash_images_equals_the_run_path(tmp_path, tiny_dir):
     img = _folder(tmp_path, tiny_dir)
-    cfg = {"name": "one-path", "dataset": {"source": "folder", "path": str(img)},
-           "hashers": ["phash", {"name": "dhash", "params": {"fast_decode": True}},
-                       {"name": "pdq", "params": {"min_quality": 50}}],
-           "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "resize", "severities": [0.125]}],
-           "seed": 3, "output": str(tmp_path / "out"), "metrics": {"bootstrap_replicates": 0}}
+    cfg = {
+        "name": "one-path",
+        "dataset": {"source": "folder", "path": str(img)},
+        "hashers": [
+            "phash",
+            {"name": "dhash", "params": {"fast_decode": True}},
+            {"name": "pdq", "params": {"min_quality": 50}},
+        ],
+        "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "resize", "severities": [0.125]}],
+        "seed": 3,
+        "output": str(tmp_path / "out"),
+        "metrics": {"bootstrap_replicates": 0},
+    }
     res = run_experiment(cfg, progress=False, workers=1)
     config = res.config
     records, _ = load_records(config.dataset)
@@ -39,8 +48,11 @@ def test_hash_images_equals_the_run_path(tmp_path, tiny_dir):
     work = hash_images(records, config.transform_specs(), hashers, config.seed, config.max_pixels)
 
     labels = {h.key: h.label for h in hashers}
-    run_rows = sorted(res.hashes[["image_name", "transform", "hasher_key", "hash_hex", "width", "height",
-                                  "applied"]].itertuples(index=False, name=None))
+    run_rows = sorted(
+        res.hashes[["image_name", "transform", "hasher_key", "hash_hex", "width", "height", "applied"]].itertuples(
+            index=False, name=None
+        )
+    )
     work_rows = sorted((r[1], r[3], r[7], r[9], r[10], r[11], r[12]) for r in work.rows)
     assert len(run_rows) > 0 and run_rows == work_rows
     # every stage of error occurs, with identical reasons in both paths
@@ -77,9 +89,9 @@ def test_bench_hash_stage_rounds_give_the_same_rows(tiny_dir, tmp_path):
     import json
 
     from tests.helpers import run_cli
+
     out = tmp_path / "hs"
-    proc = run_cli("bench", "hash_stage", "--folder", tiny_dir / "images", "--limit", 3, "--rounds", 2,
-                   "--output", out)
+    proc = run_cli("bench", "hash_stage", "--folder", tiny_dir / "images", "--limit", 3, "--rounds", 2, "--output", out)
     assert proc.returncode == 0, proc.stderr
     res = json.loads((tmp_path / "hs.json").read_text())
     rounds = res["rounds"]

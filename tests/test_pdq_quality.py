@@ -3,6 +3,7 @@ quality below 50. One Caltech-101 photo is under it (pyramid/image_0056.jpg,
 quality 31: the only one of 7,807, measured with pdqhash on every photo);
 ``pdq`` keeps it, ``pdq[min_quality=50]`` turns it into an error row and
 goes on."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,7 @@ def test_the_photo_is_below_50_for_pdqhash_and_the_harness(low_photo):
 
 def test_min_quality_50_makes_it_one_error_row_and_the_run_goes_on(low_photo, caltech_dir):
     other = caltech_dir / "images" / "pyramid" / "image_0001.jpg"
-    records = [ImageRecord("low", "low", str(low_photo), "low", 0),
-               ImageRecord("ok", "ok", str(other), "ok", 0)]
+    records = [ImageRecord("low", "low", str(low_photo), "low", 0), ImageRecord("ok", "ok", str(other), "ok", 0)]
     gated, plain = get_hasher("pdq", min_quality=50), get_hasher("pdq")
     assert gated.label == "pdq[min_quality=50]" and gated.key != plain.key
     res = hash_images(records, [], [gated, plain], seed=0, max_pixels=10**8)

@@ -7,6 +7,7 @@ for bridge-1-original.jpg) and the C++ pdq-photo-hasher (all 8 dihedral
 files). The harness (pdqhash on the harness's decoder) reproduces the
 Java / python-threatexchange value bit for bit; the C++ values are a bound
 on implementation drift (a different JPEG decoder and resampler)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,12 +20,27 @@ from harness.imageio import load_rgb
 from harness.metrics.dihedral import dihedral_pair_histogram, dihedral_paired_distances
 from tests.helpers import dataset_dir
 
-DIH = ["bridge-1-original", "bridge-2-rotate-90", "bridge-3-rotate-180", "bridge-4-rotate-270", "bridge-5-flipx",
-       "bridge-6-flipy", "bridge-7-flip-plus-1", "bridge-8-flip-minus-1"]
+DIH = [
+    "bridge-1-original",
+    "bridge-2-rotate-90",
+    "bridge-3-rotate-180",
+    "bridge-4-rotate-270",
+    "bridge-5-flipx",
+    "bridge-6-flipy",
+    "bridge-7-flip-plus-1",
+    "bridge-8-flip-minus-1",
+]
 #: explicit pixel operations in DIHEDRAL_ORDER
-OPS = [lambda x: x, lambda x: np.rot90(x, 1), lambda x: np.rot90(x, 2), lambda x: np.rot90(x, 3),
-       lambda x: x[::-1], lambda x: x[:, ::-1], lambda x: x.transpose(1, 0, 2),
-       lambda x: np.rot90(x, 2).transpose(1, 0, 2)]
+OPS = [
+    lambda x: x,
+    lambda x: np.rot90(x, 1),
+    lambda x: np.rot90(x, 2),
+    lambda x: np.rot90(x, 3),
+    lambda x: x[::-1],
+    lambda x: x[:, ::-1],
+    lambda x: x.transpose(1, 0, 2),
+    lambda x: np.rot90(x, 2).transpose(1, 0, 2),
+]
 
 
 def _bits(hex_or_packed) -> np.ndarray:
@@ -64,8 +80,11 @@ def test_dihedral_hashes_follow_the_published_order(ref):
     versions = pdq.hash_dihedral(rgb)
     assert versions.shape == (8, 32) and len(DIHEDRAL_ORDER) == 8
     assert (versions[0] == pdq.hash(rgb)).all()
-    cpp = {f.split("/")[-1][:-4]: h for f, h, impl in expected[["file", "pdq_hex", "implementation"]].values
-           if impl.startswith("cpp")}
+    cpp = {
+        f.split("/")[-1][:-4]: h
+        for f, h, impl in expected[["file", "pdq_hex", "implementation"]].values
+        if impl.startswith("cpp")
+    }
     D = np.array([[_d(versions[k], cpp[name]) for name in DIH] for k in range(8)])
     assert (np.diag(D) <= 8).all(), D
     assert (D[~np.eye(8, dtype=bool)] > 64).all(), D

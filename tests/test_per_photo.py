@@ -1,5 +1,6 @@
 """Per-photo false-match rates (issue 21): against a brute-force nearest
 neighbour, on random hashes and on a real run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,9 +70,13 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
     names = sorted(p.name for p in (tiny_dir / "images").iterdir())[:4]
     groups = tmp_path / "groups.csv"
     groups.write_text("image,group\n" + "".join(f"{n},g{i // 2}\n" for i, n in enumerate(names)))
-    cfg = {"dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 32, "groups": str(groups)},
-           "hashers": ["phash", "cv_radialvariance"], "transforms": [{"family": "jpeg", "severities": [50]}],
-           "metrics": {"bootstrap_replicates": 0, "target_fpr": 0.01}, "output": str(tmp_path / "run")}
+    cfg = {
+        "dataset": {"source": "folder", "path": str(tiny_dir / "images"), "limit": 32, "groups": str(groups)},
+        "hashers": ["phash", "cv_radialvariance"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "metrics": {"bootstrap_replicates": 0, "target_fpr": 0.01},
+        "output": str(tmp_path / "run"),
+    }
     res = harness.run_experiment(cfg, progress=False, scheduler="inline")
     hashes = pd.read_parquet(tmp_path / "run" / "hashes.parquet")
     pp = pd.read_csv(tmp_path / "run" / "per_photo_rate.csv")
@@ -80,16 +85,19 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
         hh = hashes[hashes["hasher"] == name]
         orig = hh[hh["transform"] == "original()"].sort_values("image_id")
         var = hh[hh["transform"] == "jpeg(50)"].sort_values("image_id")
-        packed = {k: np.stack([np.frombuffer(x, np.uint8) for x in df["hash"]]) for k, df in
-                  (("orig", orig), ("var", var))}
+        packed = {
+            k: np.stack([np.frombuffer(x, np.uint8) for x in df["hash"]]) for k, df in (("orig", orig), ("var", var))
+        }
         if name == "phash":
             dist = lambda x, y: np.unpackbits(x[:, None, :] ^ y[None, :, :], axis=2).sum(axis=2)  # noqa: E731
             last = 64
         else:
             dist = lambda x, y, h=h: np.asarray(h.quantise(h.pair_distances(x, y)))  # noqa: E731
             last = h.n_bins - 1
-        for negatives, q, gq in (("orig-orig", packed["orig"], orig["group"].to_numpy()),
-                                 ("variant-orig", packed["var"], var["group"].to_numpy())):
+        for negatives, q, gq in (
+            ("orig-orig", packed["orig"], orig["group"].to_numpy()),
+            ("variant-orig", packed["var"], var["group"].to_numpy()),
+        ):
             D = dist(q, packed["orig"])
             if negatives == "orig-orig":  # an unordered pair: the smaller of the two directions
                 D = np.minimum(D, D.T)
@@ -104,9 +112,26 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
     thr = pd.read_csv(tmp_path / "run" / "thresholds.csv")
     assert list(thr.columns) == THRESHOLD_COLUMNS
     # the columns before this change, unchanged and in order; the new ones appended
-    assert THRESHOLD_COLUMNS == ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg",
-                                 "fpr", "fpr_upper", "transform", "family", "severity", "tpr", "tpr_cp_lo",
-                                 "tpr_cp_hi", "per_photo_rate", "per_photo_low", "per_photo_high"]
+    assert THRESHOLD_COLUMNS == [
+        "hasher",
+        "bits",
+        "negatives",
+        "target_fpr",
+        "recommended_threshold",
+        "fp",
+        "n_neg",
+        "fpr",
+        "fpr_upper",
+        "transform",
+        "family",
+        "severity",
+        "tpr",
+        "tpr_cp_lo",
+        "tpr_cp_hi",
+        "per_photo_rate",
+        "per_photo_low",
+        "per_photo_high",
+    ]
     for r in thr.itertuples():
         t = r.recommended_threshold
         want = res.per_photo_rate(r.hasher, t)

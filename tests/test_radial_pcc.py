@@ -6,6 +6,7 @@ scalar paths), for every ordered pair of real photographs (caltech101_tiny,
 kodak24, the built-in sample) and of their edited variants, and on
 synthetic edge cases. No test compares OpenCV's floats with ``==``: their
 last bits depend on the CPU."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +32,8 @@ def _assert_within_bound(got, ref, bound):
     worst = np.unravel_index(np.argmax(excess), excess.shape) if excess.size else None
     assert excess.size == 0 or excess.max() <= 0, (
         f"pair {worst}: |{got[worst]!r} - {ref[worst]!r}| exceeds the bound {bound[worst]!r}"
-        f" (OpenCV dispatch: {cv2.getCPUFeaturesLine()})")
+        f" (OpenCV dispatch: {cv2.getCPUFeaturesLine()})"
+    )
 
 
 def _opencv(a, b):
@@ -90,13 +92,15 @@ def test_kernel_is_within_the_rounding_bound_of_opencv_on_every_pair_of_real_pho
 
 def test_kernel_equals_opencv_on_edge_cases():
     rng = np.random.default_rng(7)
-    hashes = np.concatenate([
-        np.zeros((1, 40), np.uint8),                      # std 0: every correlation 0, PCC = DBL_MIN
-        np.full((1, 40), 255, np.uint8),
-        np.tile(np.array([0, 255], np.uint8), 20)[None],  # extreme values
-        np.arange(40, dtype=np.uint8)[None] * 6,
-        rng.integers(0, 256, (60, 40), dtype=np.uint8),
-    ])
+    hashes = np.concatenate(
+        [
+            np.zeros((1, 40), np.uint8),  # std 0: every correlation 0, PCC = DBL_MIN
+            np.full((1, 40), 255, np.uint8),
+            np.tile(np.array([0, 255], np.uint8), 20)[None],  # extreme values
+            np.arange(40, dtype=np.uint8)[None] * 6,
+            rng.integers(0, 256, (60, 40), dtype=np.uint8),
+        ]
+    )
     got = peak_cross_correlation(hashes, hashes)
     _assert_within_bound(got, _opencv(hashes, hashes), compare_error_bound(hashes, hashes))
     assert got[0, 0] == DBL_MIN and got[0, 5] == DBL_MIN
@@ -126,13 +130,18 @@ def test_kernel_bits_do_not_depend_on_the_instruction_set(tmp_path):
     """The kernel recompiled for a generic x86-64 target (no AVX at all;
     numba's NUMBA_CPU_NAME) in a fresh process gives the same bytes as
     this process's build for the host CPU."""
-    code = ("import hashlib; from tests.test_radial_pcc import _fixed_hashes; "
-            "from harness.hashers.radial_pcc import peak_cross_correlation as p; "
-            "h = _fixed_hashes(); print(hashlib.sha256(p(h, h).tobytes()).hexdigest())")
-    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    code = (
+        "import hashlib; from tests.test_radial_pcc import _fixed_hashes; "
+        "from harness.hashers.radial_pcc import peak_cross_correlation as p; "
+        "h = _fixed_hashes(); print(hashlib.sha256(p(h, h).tobytes()).hexdigest())"
+    )
+    env = dict(
+        os.environ,
+        NUMBA_CPU_NAME="generic",
+        NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     h = _fixed_hashes()
     assert out.stdout.strip() == hashlib.sha256(peak_cross_correlation(h, h).tobytes()).hexdigest()

@@ -12,6 +12,7 @@ band whose hidden colours are random, so dropping alpha and compositing it
 give very different pixels. ``decode: composite_white`` keeps the former
 conversion (alpha on white) as a separate hasher identity.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -57,7 +58,7 @@ def files(tmp_path_factory):
     h, w = photo.shape[:2]
     rng = np.random.default_rng(19)
     hidden = photo.copy()
-    hidden[: h // 3] = rng.integers(0, 256, (h // 3, w, 3), dtype=np.uint8)   # fully transparent band
+    hidden[: h // 3] = rng.integers(0, 256, (h // 3, w, 3), dtype=np.uint8)  # fully transparent band
     alpha = np.tile(np.linspace(0, 255, w).round().astype(np.uint8), (h, 1))  # gradient
     alpha[: h // 3] = 0
     grey = np.asarray(Image.fromarray(hidden).convert("L"))
@@ -68,14 +69,15 @@ def files(tmp_path_factory):
     Image.fromarray(np.dstack([grey, alpha]), "LA").save(out["LA"])
     pal = Image.fromarray(hidden).quantize(256)
     index = np.asarray(pal)
-    transparent = int(np.bincount(index.ravel()).argmax())      # the most used colour is transparent
+    transparent = int(np.bincount(index.ravel()).argmax())  # the most used colour is transparent
     out["P-tRNS"] = root / "palette_index.png"
     pal.save(out["P-tRNS"], transparency=transparent)
-    out["P-tRNS-table"] = root / "palette_table.png"             # per-entry alpha (tRNS table)
+    out["P-tRNS-table"] = root / "palette_table.png"  # per-entry alpha (tRNS table)
     pal.save(out["P-tRNS-table"], transparency=bytes(rng.integers(0, 256, 256, dtype=np.uint8)))
     out["I;16"] = root / "grey16.png"
     Image.fromarray((grey.astype(np.uint16) * 257 + rng.integers(0, 257, grey.shape)).astype(np.uint16)).save(
-        out["I;16"])
+        out["I;16"]
+    )
     for kind, path in out.items():
         with Image.open(path) as im:
             assert im.mode == kind.split("-")[0], (kind, im.mode)
@@ -103,8 +105,10 @@ def test_the_files_need_reference_decoding(files):
         ref = load_rgb(files[kind])
         old = load_rgb(files[kind], convert="composite_white")
         assert not np.array_equal(ref, old), kind
-        assert get_hasher("phash").hash_file(files[kind]).tobytes() != \
-            get_hasher("phash", decode="composite_white").hash_file(files[kind]).tobytes(), kind
+        assert (
+            get_hasher("phash").hash_file(files[kind]).tobytes()
+            != get_hasher("phash", decode="composite_white").hash_file(files[kind]).tobytes()
+        ), kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -129,7 +133,7 @@ def test_pdq_equals_pdqhash_on_convert_rgb(files, kind):
 @pytest.mark.parametrize("name", OPENCV)
 def test_opencv_hashers_equal_compute_on_cv2_imread(files, kind, name):
     h = get_hasher(name)
-    bgr = cv2.imread(str(files[kind]))                  # IMREAD_COLOR: alpha dropped, 16 -> 8 bits
+    bgr = cv2.imread(str(files[kind]))  # IMREAD_COLOR: alpha dropped, 16 -> 8 bits
     assert bgr is not None and bgr.shape[2] == 3
     expected = np.frombuffer(h.reference(bgr).tobytes(), dtype=np.uint8)
     got = h.hash_file(files[kind])
@@ -137,9 +141,9 @@ def test_opencv_hashers_equal_compute_on_cv2_imread(files, kind, name):
         # float hashes: compared with OpenCV's own compare(), not bytes (SIMD dispatch may differ)
         similarity = h.compare(expected, got)
         if name == "cv_colormoment":
-            assert similarity <= 1e-6          # 10000 x L2 norm: 0 = identical
+            assert similarity <= 1e-6  # 10000 x L2 norm: 0 = identical
         else:
-            assert similarity >= 1 - 1e-6      # peak cross-correlation: 1 = identical
+            assert similarity >= 1 - 1e-6  # peak cross-correlation: 1 = identical
     else:
         assert got.tobytes() == expected.tobytes()
 
@@ -162,7 +166,7 @@ def test_composite_white_is_the_former_conversion_and_its_own_identity(files):
     blended = rgba[..., :3] * a + 255 * (1 - a)
     got = load_rgb(files["RGBA"], convert="composite_white")
     assert np.abs(got - blended).max() <= 1.0
-    assert (got[: got.shape[0] // 3] == 255).all()     # the fully transparent band is white
+    assert (got[: got.shape[0] // 3] == 255).all()  # the fully transparent band is white
     # 16-bit greyscale: the top 8 bits (Pillow's reference conversion clips instead)
     with Image.open(files["I;16"]) as im:
         raw = np.asarray(im).astype(np.uint32)
@@ -214,8 +218,11 @@ def test_one_array_for_every_conversion_when_they_agree(files, tmp_path):
     modes = load_rgb_modes(files["I;16"], ("pillow", "opencv", "composite_white"))
     assert modes["opencv"] is modes["composite_white"] and modes["pillow"] is not modes["opencv"]
     with Image.open(files["LA"]) as im:
-        assert [conversion_of(im, c) for c in ("pillow", "opencv", "composite_white")] == \
-            ["plain", "plain", "composite"]
+        assert [conversion_of(im, c) for c in ("pillow", "opencv", "composite_white")] == [
+            "plain",
+            "plain",
+            "composite",
+        ]
 
 
 def test_cli_hash_follows_the_reference_and_the_option(files):

@@ -1,6 +1,7 @@
 """The report stage: report.md / report.html contents, figures, numbers
 checked against an independent brute-force computation, reproducibility,
 optional tables, and the `report` / `compare` commands."""
+
 from __future__ import annotations
 
 import re
@@ -21,15 +22,20 @@ from harness.report.style import HASHER_COLOURS, hasher_colour
 from harness.report.summary import middle_severity, pooled_summary, robustness_fpr, severity_order
 from tests.helpers import run_cli
 
-CONFIG = {"name": "report-test", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
-          "transforms": [{"family": "jpeg", "severities": [70, 30]},
-                         {"family": "rotate", "severities": [2, 10]}],
-          "seed": 0, "metrics": {"target_fpr": 0.01, "fpr_points": [0.01, 0.001]}}
+CONFIG = {
+    "name": "report-test",
+    "dataset": {"source": "sample"},
+    "hashers": ["phash", "dhash"],
+    "transforms": [{"family": "jpeg", "severities": [70, 30]}, {"family": "rotate", "severities": [2, 10]}],
+    "seed": 0,
+    "metrics": {"target_fpr": 0.01, "fpr_points": [0.01, 0.001]},
+}
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from harness import run_experiment
+
     out = tmp_path_factory.mktemp("report") / "run"
     results = run_experiment(dict(CONFIG, output=str(out)), progress=False)
     assert not (out / "report.md").exists() and not (out / "figures").exists()  # the run draws nothing
@@ -44,16 +50,36 @@ def copy_dir(run_dir, tmp_path):
     return dst
 
 
-FIGURES = ["roc", "roc-jpeg", "roc-rotate", "det-jpeg", "det-rotate", "histograms", "robustness",
-           "robustness-by-hasher", "heatmap"]
+FIGURES = [
+    "roc",
+    "roc-jpeg",
+    "roc-rotate",
+    "det-jpeg",
+    "det-rotate",
+    "histograms",
+    "robustness",
+    "robustness-by-hasher",
+    "heatmap",
+]
 
 
 def test_report_has_every_section_and_figure(run_dir):
     md = (run_dir / "report.md").read_text()
-    for heading in ("How to read this", "What was run", "Summary per hasher", "Results per transform",
-                    "Robustness against severity", "Hasher x family at a middle severity", "ROC curves",
-                    "DET curves", "Distance histograms", "Collision gallery", "Deployment risk", "Errors",
-                    "Configuration"):
+    for heading in (
+        "How to read this",
+        "What was run",
+        "Summary per hasher",
+        "Results per transform",
+        "Robustness against severity",
+        "Hasher x family at a middle severity",
+        "ROC curves",
+        "DET curves",
+        "Distance histograms",
+        "Collision gallery",
+        "Deployment risk",
+        "Errors",
+        "Configuration",
+    ):
         assert f"## {heading}" in md, heading
     for name in FIGURES:
         assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000, name
@@ -125,8 +151,7 @@ def test_not_measurable_is_printed_never_a_number(run_dir):
     col = header.index("TPR at FPR 0.0001")
     for ln in lines[1:]:
         assert [c.strip() for c in ln.strip("|").split("|")][col] == "not measurable"
-    per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines()
-           if ln.startswith("| ")]
+    per = [ln for ln in md.split("## Results per transform")[1].split("## ")[0].splitlines() if ln.startswith("| ")]
     col = [c.strip() for c in per[0].strip("|").split("|")].index("tpr_at_fpr_1e-3")
     assert {[c.strip() for c in ln.strip("|").split("|")][col] for ln in per[2:]} == {"not measurable"}
     assert not re.search(r"\bnan\b", md.lower())
@@ -167,17 +192,31 @@ def test_intervals_and_recommended_threshold_columns_are_rendered(run_dir, copy_
 
 def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     pd.DataFrame({"scenario": ["apple"], "fpr": [1e-6], "per_account": [float("nan")]}).to_csv(
-        copy_dir / "risk.csv", index=False)
+        copy_dir / "risk.csv", index=False
+    )
     pd.DataFrame({"check": ["decode"], "value": [3]}).to_csv(copy_dir / "diagnostics.csv", index=False)
     pd.DataFrame({"threshold": [1, 2], "p_flag": [1e-30, 1e-20]}).to_csv(copy_dir / "risk_sweep.csv", index=False)
     shutil.copy(copy_dir / "figures" / "heatmap.png", copy_dir / "risk.png")  # where older versions put it
-    pd.DataFrame({"hasher": ["phash", "phash", "dhash"], "negatives": "orig-orig", "target_fpr": 0.01,
-                  "recommended_threshold": [7, 7, -1], "fp": [0, 0, 0], "n_neg": 119, "fpr_upper": 0.0096,
-                  "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"], "family": ["jpeg", "rotate", "jpeg"],
-                  "severity": [70, 10, 70], "tpr": [1.0, 0.25, 0.0], "tpr_cp_lo": [0.79, 0.07, 0.0],
-                  "tpr_cp_hi": [1.0, 0.52, 0.2]}).to_csv(copy_dir / "thresholds.csv", index=False)
+    pd.DataFrame(
+        {
+            "hasher": ["phash", "phash", "dhash"],
+            "negatives": "orig-orig",
+            "target_fpr": 0.01,
+            "recommended_threshold": [7, 7, -1],
+            "fp": [0, 0, 0],
+            "n_neg": 119,
+            "fpr_upper": 0.0096,
+            "transform": ["jpeg(70)", "rotate(10)", "jpeg(70)"],
+            "family": ["jpeg", "rotate", "jpeg"],
+            "severity": [70, 10, 70],
+            "tpr": [1.0, 0.25, 0.0],
+            "tpr_cp_lo": [0.79, 0.07, 0.0],
+            "tpr_cp_hi": [1.0, 0.52, 0.2],
+        }
+    ).to_csv(copy_dir / "thresholds.csv", index=False)
     pd.DataFrame({"hasher": ["phash"], "threshold": [0], "fpr_model": [1e-9]}).to_csv(
-        copy_dir / "extrapolation.csv", index=False)
+        copy_dir / "extrapolation.csv", index=False
+    )
     # without close_pairs.parquet: the gallery section says why it is missing
     (copy_dir / "close_pairs.parquet").unlink(missing_ok=True)
     write_report(str(copy_dir))
@@ -198,18 +237,21 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     assert "Not drawn" in md.split("## Collision gallery")[1].split("## ")[0]
     # with close pairs and a gallery module: its sheet is embedded
     pd.DataFrame({"hasher": ["phash"], "distance": [3], "a": ["x"], "b": ["y"]}).to_parquet(
-        copy_dir / "close_pairs.parquet")
+        copy_dir / "close_pairs.parquet"
+    )
     calls = []
 
     def collision_sheet(close_pairs, images, path, k):
         calls.append((len(close_pairs), len(images), k))
         from PIL import Image
+
         Image.new("RGB", (40, 20), (200, 0, 0)).save(path)
 
     fake = types.ModuleType("harness.report.gallery")
     fake.collision_sheet = collision_sheet
     monkeypatch.setitem(sys.modules, "harness.report.gallery", fake)
     import harness.report as report_pkg
+
     monkeypatch.setattr(report_pkg, "gallery", fake, raising=False)
     write_report(str(copy_dir))
     assert calls == [(1, 16, 12)]
@@ -228,6 +270,7 @@ def test_hasher_colours_are_fixed_and_distinct():
 
 def test_series_separates_parameter_sets():
     from harness.report.summary import series_of
+
     assert series_of("crop(0.9)", "crop") == "crop"
     assert series_of('crop(0.9,position="off-centre")', "crop") == "crop (position=off-centre)"
     assert series_of('flip("horizontal")', "flip") == "flip"
@@ -258,6 +301,7 @@ def test_det_axes_are_normal_deviates(run_dir):
     from scipy.stats import norm
 
     from harness.report import figures as F
+
     data = Results.load(run_dir)
     fig = F.det_family(data, "rotate", {})
     ax = fig.axes[0]
@@ -273,15 +317,17 @@ def test_compare_flags_only_real_differences(run_dir, copy_dir, tmp_path):
     i = m.index[(m["hasher"] == "phash") & (m["transform"] == "rotate(10)") & (m["negatives"] == "variant-orig")][0]
     j = m.index[(m["hasher"] == "dhash") & (m["transform"] == "jpeg(70)") & (m["negatives"] == "variant-orig")][0]
     a_tpr = m.at[i, "tpr_at_threshold"]
-    m.at[i, "tpr_at_threshold"] = 0.0 if a_tpr > 0.5 else 1.0      # far outside a 16-pair interval
+    m.at[i, "tpr_at_threshold"] = 0.0 if a_tpr > 0.5 else 1.0  # far outside a 16-pair interval
     m.at[j, "tpr_at_threshold"] = m.at[j, "tpr_at_threshold"] - 1 / 16  # one pair: within the interval
     m.at[j, "auc"] = float("nan")
     m.to_csv(copy_dir / "metrics.csv", index=False)
     text, summary, table = compare_folders(str(run_dir), str(copy_dir))
     flagged = table[table["status"] != ""]
     got = set(zip(flagged["hasher"], flagged["transform"], flagged["metric"], flagged["status"]))
-    assert got == {("phash", "rotate(10)", "tpr_at_threshold", "DIFFERS"),
-                   ("dhash", "jpeg(70)", "auc", "measurable in one run only")}
+    assert got == {
+        ("phash", "rotate(10)", "tpr_at_threshold", "DIFFERS"),
+        ("dhash", "jpeg(70)", "auc", "measurable in one run only"),
+    }
     assert "## Flagged: 2 of" in text
 
 
@@ -325,6 +371,7 @@ def _synthetic_folder(path, hashers, specs, n_neg=300, seed=1):
     severities, a single-severity family, five hashers, a transform without
     negative pairs."""
     from harness.metrics.summary import summarise
+
     rng = np.random.default_rng(seed)
     rows = []
     for hasher in hashers:
@@ -336,8 +383,9 @@ def _synthetic_folder(path, hashers, specs, n_neg=300, seed=1):
             if key != "pad(0.1)":  # no negatives for this one: everything not measurable
                 neg = rng.multinomial(n_neg, np.r_[np.zeros(8), np.ones(57)] / 57)
                 rows += [(hasher, 64, key, family, sev, "variant-orig", d, int(c)) for d, c in enumerate(neg) if c]
-    hist = pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
-                                       "count"])
+    hist = pd.DataFrame(
+        rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
+    )
     path.mkdir(parents=True)
     hist.to_parquet(path / "histograms.parquet", index=False)
     summarise(hist, 1e-3, (1e-2, 1e-3)).to_csv(path / "metrics.csv", index=False)
@@ -347,8 +395,12 @@ def _synthetic_folder(path, hashers, specs, n_neg=300, seed=1):
 
 def test_report_copes_with_text_severities_many_hashers_and_missing_negatives(tmp_path):
     hashers = ["ahash", "phash", "dhash", "whash", "pdq"]
-    specs = [("flip(horizontal)", "flip", "horizontal"), ("flip(vertical)", "flip", "vertical"),
-             ("jpeg(50)", "jpeg", "50"), ("pad(0.1)", "pad", "0.1")]
+    specs = [
+        ("flip(horizontal)", "flip", "horizontal"),
+        ("flip(vertical)", "flip", "vertical"),
+        ("jpeg(50)", "jpeg", "50"),
+        ("pad(0.1)", "pad", "0.1"),
+    ]
     folder = _synthetic_folder(tmp_path / "syn", hashers, specs)
     write_report(str(folder), svg=True)
     md = (folder / "report.md").read_text()

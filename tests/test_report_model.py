@@ -1,6 +1,7 @@
 """The report computes its model once (harness.report.model.build_model),
 then only formats it (harness.report.build) and renders it
 (harness.report.document)."""
+
 from __future__ import annotations
 
 import ast
@@ -16,14 +17,20 @@ import harness.report.model as model_module
 from harness import Results, write_report
 from harness.report.model import ReportModel, build_model
 
-CONFIG = {"name": "model-test", "dataset": {"source": "sample"}, "hashers": ["phash", "dhash"],
-          "transforms": [{"family": "jpeg", "severities": [30, 70]}], "seed": 0,
-          "metrics": {"target_fpr": 0.01, "fpr_points": [0.01]}}
+CONFIG = {
+    "name": "model-test",
+    "dataset": {"source": "sample"},
+    "hashers": ["phash", "dhash"],
+    "transforms": [{"family": "jpeg", "severities": [30, 70]}],
+    "seed": 0,
+    "metrics": {"target_fpr": 0.01, "fpr_points": [0.01]},
+}
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from harness import run_experiment
+
     out = tmp_path_factory.mktemp("model") / "run"
     run_experiment(dict(CONFIG, output=str(out)), progress=False)
     return out
@@ -57,6 +64,7 @@ def test_write_report_builds_the_model_once(run_dir, monkeypatch):
         def wrapper(*a, **k):
             calls[name] += 1
             return fn(*a, **k)
+
         return wrapper
 
     monkeypatch.setattr(build, "build_model", counting("build_model", build.build_model))
@@ -74,5 +82,13 @@ def test_the_layout_module_computes_no_rate():
         if isinstance(node, ast.ImportFrom):
             assert "metrics" not in (node.module or ""), node.module
             imported |= {a.name for a in node.names}
-    assert not imported & {"pooled_summary", "robustness_fpr", "target_fpr", "tpr_table", "recommended_column",
-                           "clopper_pearson", "tpr_at_fpr", "largest_threshold_at_fpr"}
+    assert not imported & {
+        "pooled_summary",
+        "robustness_fpr",
+        "target_fpr",
+        "tpr_table",
+        "recommended_column",
+        "clopper_pearson",
+        "tpr_at_fpr",
+        "largest_threshold_at_fpr",
+    }

@@ -1,5 +1,6 @@
 """Report figures drawn in several forked processes are byte-identical to
 figures drawn in one, and a failing figure is still reported."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,10 +10,13 @@ import pytest
 
 from harness import run_experiment, write_report
 
-CONFIG = {"name": "parallel-report", "dataset": {"source": "sample", "limit": 6},
-          "hashers": ["ahash", "dhash"],
-          "transforms": [{"family": "jpeg", "severities": [50, 20]}, {"family": "crop", "severities": [0.8]}],
-          "seed": 0}
+CONFIG = {
+    "name": "parallel-report",
+    "dataset": {"source": "sample", "limit": 6},
+    "hashers": ["ahash", "dhash"],
+    "transforms": [{"family": "jpeg", "severities": [50, 20]}, {"family": "crop", "severities": [0.8]}],
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +37,11 @@ def _fresh(run_dir, dest):
 
 
 def _files(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and "store" not in p.relative_to(folder).parts)
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and "store" not in p.relative_to(folder).parts
+    )
 
 
 def test_parallel_figures_are_byte_identical(run_dir, tmp_path):
@@ -59,6 +66,7 @@ def test_a_failing_figure_in_a_drawing_process_is_reported(run_dir, tmp_path, mo
 
     def broken(*a, **k):
         raise RuntimeError("no heatmap today")
+
     monkeypatch.setattr(F, "heatmap", broken)  # forked processes inherit the patch
     two = _fresh(run_dir, tmp_path / "two")
     with warnings.catch_warnings(record=True) as caught:

@@ -1,5 +1,6 @@
 """harness.Results (one object for a results folder) and harness.distance,
 checked against brute force on the hash table and the reference libraries."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,13 @@ import pytest
 import harness
 from harness import Results
 
-CONFIG = {"name": "results-api", "dataset": {"source": "sample", "limit": 8},
-          "hashers": ["phash", "dhash", "cv_colormoment", "cv_radialvariance", "crop_resistant"],
-          "transforms": [{"family": "jpeg", "severities": [30]}, {"family": "rotate", "severities": [5]}],
-          "seed": 0}
+CONFIG = {
+    "name": "results-api",
+    "dataset": {"source": "sample", "limit": 8},
+    "hashers": ["phash", "dhash", "cv_colormoment", "cv_radialvariance", "crop_resistant"],
+    "transforms": [{"family": "jpeg", "severities": [30]}, {"family": "rotate", "severities": [5]}],
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,12 @@ def _popcount_pairs(hashes, hasher, kind, transform=None):
     orig = h[h["transform"] == "original()"]
     if kind == "orig-orig":
         rows = list(orig.itertuples())
-        return [bin(int(a.hash_hex, 16) ^ int(b.hash_hex, 16)).count("1")
-                for i, a in enumerate(rows) for b in rows[i + 1:] if a.group != b.group]
+        return [
+            bin(int(a.hash_hex, 16) ^ int(b.hash_hex, 16)).count("1")
+            for i, a in enumerate(rows)
+            for b in rows[i + 1 :]
+            if a.group != b.group
+        ]
     var = h[h["transform"] != "original()"]
     if transform is not None:
         var = var[var["transform"] == transform]
@@ -51,8 +59,10 @@ def test_run_returns_results_and_load_reads_the_same(run):
     assert loaded.hashers == run.hashers == sorted(CONFIG["hashers"])
     assert loaded.run_info == run.run_info and loaded.config == run.config
     assert {"metrics.csv", "histograms.parquet", "hashes.parquet", "thresholds.csv", "roc.csv"} <= set(loaded.tables)
-    pd.testing.assert_frame_equal(loaded.metrics[["hasher", "transform", "n_pos", "n_neg"]],
-                                  run.metrics[["hasher", "transform", "n_pos", "n_neg"]])
+    pd.testing.assert_frame_equal(
+        loaded.metrics[["hasher", "transform", "n_pos", "n_neg"]],
+        run.metrics[["hasher", "transform", "n_pos", "n_neg"]],
+    )
     for hasher in loaded.hashers:
         for kind in ("positive", "variant-orig", "orig-orig"):
             assert np.array_equal(loaded.hist(hasher, kind), run.hist(hasher, kind))
@@ -108,6 +118,7 @@ def test_distance_equals_the_reference_libraries(run):
         assert harness.distance(a, b) == harness.distance(a, b, hasher=name) == ref
         assert harness.distance(a, a) == 0 and isinstance(harness.distance(a, c), int)
     import cv2
+
     cm = harness.get_hasher("cv_colormoment")
     a, b, *_ = pairs("cv_colormoment")
     to = lambda x: np.frombuffer(bytes.fromhex(x), np.float64).reshape(1, -1)  # noqa: E731
@@ -132,8 +143,7 @@ def test_distance_equals_the_reference_libraries(run):
 
 def test_a_new_run_removes_the_report_of_older_tables(run, tmp_path):
     out = tmp_path / "again"
-    first = harness.run_experiment(dict(CONFIG, hashers=["dhash"], output=str(out)), progress=False,
-                                   scheduler="inline")
+    first = harness.run_experiment(dict(CONFIG, hashers=["dhash"], output=str(out)), progress=False, scheduler="inline")
     harness.write_report(first)
     assert (out / "report.md").is_file() and (out / "figures" / "roc.png").is_file()
     harness.run_experiment(dict(CONFIG, hashers=["dhash"], output=str(out)), progress=False, scheduler="inline")

@@ -1,6 +1,7 @@
 """Risk model (issue 7): tails against scipy.stats, numerics in the far tail,
 monotonicity, exact intervals, the empirical per-query curve against brute
 force, and the Apple worked example."""
+
 from __future__ import annotations
 
 import math
@@ -126,8 +127,20 @@ def test_monotonicity_more_photos_lower_k_larger_database():
 
 
 def test_chain_maps_interval_bounds_to_bounds():
-    rate = rate_at_threshold(pd.DataFrame({"threshold": [0], "fp": [3], "n_neg": [10**6], "fpr": [3e-6],
-                                           "fpr_low": [6e-7], "fpr_high": [9e-6], "method": ["cp"]}), 0)
+    rate = rate_at_threshold(
+        pd.DataFrame(
+            {
+                "threshold": [0],
+                "fp": [3],
+                "n_neg": [10**6],
+                "fpr": [3e-6],
+                "fpr_low": [6e-7],
+                "fpr_high": [9e-6],
+                "method": ["cp"],
+            }
+        ),
+        0,
+    )
     out = risk_chain(rate, Scenario(database_size=1000, photos=2000, match_threshold=30, users=10**9))
     assert (out["low"] <= out["point"]).all() and (out["point"] <= out["high"]).all()
     assert out["low"].iloc[-1] < out["high"].iloc[-1]
@@ -138,20 +151,23 @@ def test_chain_maps_interval_bounds_to_bounds():
 
 
 # ------------------------------------------------------------- validation
-@pytest.mark.parametrize("call", [
-    lambda: account_flag_probability(-0.1, 10, 1),
-    lambda: account_flag_probability(1.5, 10, 1),
-    lambda: account_flag_probability(float("nan"), 10, 1),
-    lambda: account_flag_probability(0.1, -1, 0),
-    lambda: account_flag_probability(0.1, 10, 11),
-    lambda: account_flag_probability(0.1, 10.5, 1),
-    lambda: account_flag_probability_betabinom(0.1, 1.0, 10, 1),
-    lambda: account_flag_probability_betabinom(0.1, -0.1, 10, 1),
-    lambda: per_query_probability(0.1, -5),
-    lambda: population_flags(0.1, -1),
-    lambda: clopper_pearson(5, 4),
-    lambda: Scenario(10, 5, 6, 100).validate(),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: account_flag_probability(-0.1, 10, 1),
+        lambda: account_flag_probability(1.5, 10, 1),
+        lambda: account_flag_probability(float("nan"), 10, 1),
+        lambda: account_flag_probability(0.1, -1, 0),
+        lambda: account_flag_probability(0.1, 10, 11),
+        lambda: account_flag_probability(0.1, 10.5, 1),
+        lambda: account_flag_probability_betabinom(0.1, 1.0, 10, 1),
+        lambda: account_flag_probability_betabinom(0.1, -0.1, 10, 1),
+        lambda: per_query_probability(0.1, -5),
+        lambda: population_flags(0.1, -1),
+        lambda: clopper_pearson(5, 4),
+        lambda: Scenario(10, 5, 6, 100).validate(),
+    ],
+)
 def test_bad_parameters_raise_config_error(call):
     with pytest.raises(ConfigError) as info:
         call()
@@ -174,8 +190,9 @@ def test_clopper_pearson_known_values_and_coverage_properties():
 def _hist_table():
     rows = [("phash", 64, "original()", "original", "", "orig-orig", d, c) for d, c in [(3, 1), (10, 4), (30, 95)]]
     rows += [("phash", 64, "jpeg(50)", "jpeg", "50", "variant-orig", d, c) for d, c in [(5, 2), (30, 198)]]
-    return pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
-                                       "count"])
+    return pd.DataFrame(
+        rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
+    )
 
 
 def test_fpr_table_counts_and_errors():
@@ -195,8 +212,15 @@ def test_fpr_table_counts_and_errors():
 
 
 def test_bootstrap_interval_used_only_when_metrics_has_it():
-    metrics = pd.DataFrame({"hasher": ["phash"], "negatives": ["orig-orig"], "threshold_at_target": [10],
-                            "fpr_at_threshold": [0.05], "n_neg": [100]})
+    metrics = pd.DataFrame(
+        {
+            "hasher": ["phash"],
+            "negatives": ["orig-orig"],
+            "threshold_at_target": [10],
+            "fpr_at_threshold": [0.05],
+            "n_neg": [100],
+        }
+    )
     assert bootstrap_rate_from_metrics(metrics, "phash", 10) is None
     metrics["fpr_at_threshold_ci_low"] = 0.02
     metrics["fpr_at_threshold_ci_high"] = 0.09
@@ -210,10 +234,12 @@ def test_empirical_query_curve_equals_brute_force_nearest_neighbours():
     rng = np.random.default_rng(5)
     # clustered 16-bit hashes so that the curve is far from independence
     centres = rng.integers(0, 256, size=(4, 2), dtype=np.uint8)
+
     def draw(n):
         c = centres[rng.integers(0, 4, n)]
         flips = np.packbits(rng.random((n, 16)) < 0.1, axis=1)
         return c ^ flips
+
     query, db = draw(25), draw(40)
     thresholds = [0, 2, 4, 8]
     sizes = [1, 3, 10, 40]
@@ -256,7 +282,7 @@ def test_fit_query_scaling_recovers_independence_and_heavy_tails():
     p = 1e-3
     fit = fit_query_scaling(m, 1 - (1 - p) ** m)
     assert fit["b"] == pytest.approx(1.0, abs=1e-9) and fit["c"] == pytest.approx(-math.log1p(-p), rel=1e-6)
-    fit = fit_query_scaling(m, 1 - np.exp(-0.01 * m ** 0.5))
+    fit = fit_query_scaling(m, 1 - np.exp(-0.01 * m**0.5))
     assert fit["b"] == pytest.approx(0.5, abs=1e-9)
     assert math.isnan(fit_query_scaling([1, 2], [0.0, 0.0])["b"])
 
@@ -297,11 +323,12 @@ def test_required_rate_inverts_the_account_layer(rho):
     assert account_probability(q * (1 + 1e-9), 2000, 30, rho) > 1e-12 * (1 - 1e-6)
     p = comparison_rate_for_query_rate(q, 5_000_000)
     assert per_query_probability(p, 5_000_000) == pytest.approx(q, rel=1e-9)
-    assert rate_for_flag_probability(10, 10, 0.5) == pytest.approx(0.5 ** 0.1, rel=1e-9)
+    assert rate_for_flag_probability(10, 10, 0.5) == pytest.approx(0.5**0.1, rel=1e-9)
 
 
 def test_sweeps_are_monotone_in_t_and_k():
     from harness.risk import sweep_match_threshold, sweep_thresholds
+
     scen = Scenario(database_size=100, photos=500, match_threshold=5, users=10**6, rho=0.01)
     sw = sweep_thresholds(fpr_table(_hist_table(), "phash"), scen)
     for col in ("p_flag", "p_flag_low", "p_flag_high"):
@@ -315,17 +342,19 @@ def test_sweeps_are_monotone_in_t_and_k():
 # ------------------------------------------------ the whole chain, plain arguments
 def test_risk_assessment_is_pure_and_names_its_parameters():
     from harness.risk import risk_assessment
+
     res = risk_assessment(fpr=1e-9, database_size=10**6, photos=2000, match_threshold=30, users=10**9)
     q = per_query_probability(1e-9, 10**6)
     acc = res["chain"][res["chain"]["layer"] == "per account"]["point"].iat[0]
     assert acc == pytest.approx(account_flag_probability(q, 2000, 30), rel=1e-12)
     assert res["source"] == "given per-comparison rate" and res["table_t"] is None
-    for kwargs, field in [({"fpr": 1e-6, "photos": 10, "match_threshold": 11, "database_size": 5}, "match_threshold"),
-                          ({"fpr": 1e-6, "photos": 10, "match_threshold": 1}, "database_size"),
-                          ({"photos": 10, "database_size": 5}, "fpr"),
-                          ({"fpr": 2.0, "photos": 10, "match_threshold": 1, "database_size": 5}, "fpr"),
-                          ({"fpr": 1e-6, "photos": 10**7, "match_threshold": 1, "database_size": 5, "rho": 0.1},
-                           "photos")]:
+    for kwargs, field in [
+        ({"fpr": 1e-6, "photos": 10, "match_threshold": 11, "database_size": 5}, "match_threshold"),
+        ({"fpr": 1e-6, "photos": 10, "match_threshold": 1}, "database_size"),
+        ({"photos": 10, "database_size": 5}, "fpr"),
+        ({"fpr": 2.0, "photos": 10, "match_threshold": 1, "database_size": 5}, "fpr"),
+        ({"fpr": 1e-6, "photos": 10**7, "match_threshold": 1, "database_size": 5, "rho": 0.1}, "photos"),
+    ]:
         with pytest.raises(ConfigError) as info:
             risk_assessment(**kwargs)
         assert info.value.field == field

@@ -1,5 +1,6 @@
 """The risk link of the attacks: `harness.risk.framing_cost` against a hand
 computation, and `phash-harness risk --attack FOLDER`."""
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ def test_framing_cost_by_hand():
     queries = [120, 2000, 480, 2000, 2000]
     cpu = [0.5, 4.0, 1.5, 4.0, 4.0]
     c = framing_cost(success, queries, cpu, k=3)
-    lo, hi = beta.ppf(0.025, 2, 4), beta.ppf(0.975, 3, 3)      # Clopper-Pearson, 2 of 5
+    lo, hi = beta.ppf(0.025, 2, 4), beta.ppf(0.975, 3, 3)  # Clopper-Pearson, 2 of 5
     assert (c["attempts"], c["successes"], c["k"]) == (5, 2, 3)
     assert c["p"] == 0.4
     assert c["p_low"] == pytest.approx(lo, rel=1e-12) and c["p_high"] == pytest.approx(hi, rel=1e-12)
@@ -36,7 +37,7 @@ def test_framing_cost_by_hand():
 
 def test_framing_cost_without_a_success_still_bounds_the_attempts():
     c = framing_cost([False] * 10, [2000] * 10, [3.0] * 10, k=30)
-    hi = 1 - 0.025 ** (1 / 10)                     # Clopper-Pearson upper bound for 0 of 10
+    hi = 1 - 0.025 ** (1 / 10)  # Clopper-Pearson upper bound for 0 of 10
     assert c["p"] == 0 and c["p_high"] == pytest.approx(hi, rel=1e-9)
     assert math.isinf(c["attempts_for_k"]) and math.isinf(c["attempts_for_k_high"])
     assert c["attempts_for_k_low"] == pytest.approx(30 / hi, rel=1e-9)
@@ -47,15 +48,18 @@ def test_framing_cost_without_a_success_still_bounds_the_attempts():
 def test_framing_cost_every_attempt_succeeds():
     c = framing_cost(np.ones(4, bool), [10, 20, 30, 40], [1, 1, 1, 1], k=2)
     assert c["attempts_for_k"] == 2 and c["attempts_for_k_low"] == 2
-    assert c["p_low"] == pytest.approx(0.025 ** 0.25)
+    assert c["p_low"] == pytest.approx(0.025**0.25)
     assert c["queries_median"] == 25 and c["queries_per_crafted"] == 25 and c["queries_for_k"] == 50
 
 
-@pytest.mark.parametrize("args, field", [
-    (([True], [1, 2], [1.0]), "success"),
-    (([True], [-1], [1.0]), "queries"),
-    (([True], [1], [float("nan")]), "queries"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (([True], [1, 2], [1.0]), "success"),
+        (([True], [-1], [1.0]), "queries"),
+        (([True], [1], [float("nan")]), "queries"),
+    ],
+)
 def test_framing_cost_bad_arguments(args, field):
     with pytest.raises(ConfigError) as e:
         framing_cost(*args, k=3)
@@ -72,11 +76,32 @@ def _folder(tmp_path):
         for alg in ("cma", "random"):
             for i in range(8):
                 ok = bool(rng.random() < (0.5 if hasher == "phash" else 0.0))
-                rows.append({"image_id": f"i{i}", "hasher": hasher, "goal": "framing", "algorithm": alg,
-                             "threshold": t, "success": ok, "psnr": float(rng.uniform(30, 45)),
-                             "queries": int(rng.integers(100, 2001)), "cpu_seconds": float(rng.uniform(0.1, 3))})
-            rows.append({"image_id": "e", "hasher": hasher, "goal": "evasion", "algorithm": alg, "threshold": t,
-                         "success": True, "psnr": 50.0, "queries": 5, "cpu_seconds": 0.01})
+                rows.append(
+                    {
+                        "image_id": f"i{i}",
+                        "hasher": hasher,
+                        "goal": "framing",
+                        "algorithm": alg,
+                        "threshold": t,
+                        "success": ok,
+                        "psnr": float(rng.uniform(30, 45)),
+                        "queries": int(rng.integers(100, 2001)),
+                        "cpu_seconds": float(rng.uniform(0.1, 3)),
+                    }
+                )
+            rows.append(
+                {
+                    "image_id": "e",
+                    "hasher": hasher,
+                    "goal": "evasion",
+                    "algorithm": alg,
+                    "threshold": t,
+                    "success": True,
+                    "psnr": 50.0,
+                    "queries": 5,
+                    "cpu_seconds": 0.01,
+                }
+            )
     folder = tmp_path / "attack"
     folder.mkdir()
     table = pd.DataFrame(rows)
@@ -100,13 +125,16 @@ def test_risk_attack_command_writes_the_cost_per_hasher_and_algorithm(tmp_path, 
         assert r.attempts_for_k_low == pytest.approx(expected["attempts_for_k_low"], rel=1e-5)
 
 
-@pytest.mark.parametrize("extra, field", [
-    (["--hasher", "dhash"], "--hasher"),
-    (["--algorithm", "nes"], "--algorithm"),
-    (["--psnr-min", "0"], "--psnr-min"),
-    (["--match-threshold", "0"], "--match-threshold"),
-    (["--confidence", "1"], "--confidence"),
-])
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        (["--hasher", "dhash"], "--hasher"),
+        (["--algorithm", "nes"], "--algorithm"),
+        (["--psnr-min", "0"], "--psnr-min"),
+        (["--match-threshold", "0"], "--match-threshold"),
+        (["--confidence", "1"], "--confidence"),
+    ],
+)
 def test_risk_attack_bad_options_exit_2_nothing_written(tmp_path, capsys, extra, field):
     folder, _ = _folder(tmp_path)
     assert main(["risk", "--attack", str(folder), *extra]) == 2

@@ -1,5 +1,6 @@
 """`phash-harness risk`: outputs equal the pure functions; bad parameters
 exit 2 with one line and write nothing; a real run on caltech101_tiny."""
+
 from __future__ import annotations
 
 import os
@@ -26,23 +27,49 @@ def _synthetic_results(folder):
     packed = rng.integers(0, 256, size=(12, 8), dtype=np.uint8)
     packed[1] = packed[0] ^ np.array([1, 0, 0, 0, 0, 0, 0, 0], np.uint8)  # one close pair (distance 1)
     ids = [f"img{i:02d}" for i in range(12)]
-    hashes = pd.DataFrame({"image_id": ids, "group": ids, "transform": "original()", "hasher": "phash",
-                           "hash": [bytes(p) for p in packed]})
+    hashes = pd.DataFrame(
+        {
+            "image_id": ids,
+            "group": ids,
+            "transform": "original()",
+            "hasher": "phash",
+            "hash": [bytes(p) for p in packed],
+        }
+    )
     hashes.to_parquet(os.path.join(folder, "hashes.parquet"), index=False)
     d = np.bitwise_count(packed[:, None, :] ^ packed[None, :, :]).sum(axis=2)
     iu = np.triu_indices(12, 1)
     counts = np.bincount(d[iu], minlength=65)
-    rows = [("phash", 64, "original()", "original", "", "orig-orig", dist, int(c))
-            for dist, c in enumerate(counts) if c]
-    pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
-                                "count"]).to_parquet(os.path.join(folder, "histograms.parquet"), index=False)
+    rows = [
+        ("phash", 64, "original()", "original", "", "orig-orig", dist, int(c)) for dist, c in enumerate(counts) if c
+    ]
+    pd.DataFrame(
+        rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
+    ).to_parquet(os.path.join(folder, "histograms.parquet"), index=False)
     return d[iu]
 
 
 def test_given_rate_table_and_files_equal_the_pure_functions(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["risk", "--fpr", "1e-9", "--database-size", "1e6", "--photos-per-year", "2000",
-               "--match-threshold", "30", "--users", "1e9", "--rho", "0.001", "--output", str(out)])
+    rc = main(
+        [
+            "risk",
+            "--fpr",
+            "1e-9",
+            "--database-size",
+            "1e6",
+            "--photos-per-year",
+            "2000",
+            "--match-threshold",
+            "30",
+            "--users",
+            "1e9",
+            "--rho",
+            "0.001",
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "per account" in text and "population" in text
@@ -62,8 +89,23 @@ def test_given_rate_table_and_files_equal_the_pure_functions(tmp_path, capsys):
 def test_results_folder_uses_exact_counts_and_brute_force_split(tmp_path, capsys):
     folder = tmp_path / "res"
     dists = _synthetic_results(folder)
-    rc = main(["risk", "--results", str(folder), "--hasher", "phash", "--threshold", "1",
-               "--database-size", "1000", "--photos-per-year", "100", "--match-threshold", "3"])
+    rc = main(
+        [
+            "risk",
+            "--results",
+            str(folder),
+            "--hasher",
+            "phash",
+            "--threshold",
+            "1",
+            "--database-size",
+            "1000",
+            "--photos-per-year",
+            "100",
+            "--match-threshold",
+            "3",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "1 of 66 negative pairs" in text and "Clopper-Pearson" in text
@@ -74,8 +116,7 @@ def test_results_folder_uses_exact_counts_and_brute_force_split(tmp_path, capsys
     assert (first["low"], first["high"]) == pytest.approx((lo, hi), rel=1e-5)
     acc = csv[csv["layer"] == "per account"].iloc[0]
     for col, p in (("point", 1 / 66), ("low", lo), ("high", hi)):
-        assert acc[col] == pytest.approx(account_flag_probability(per_query_probability(p, 1000), 100, 3),
-                                         rel=1e-5)
+        assert acc[col] == pytest.approx(account_flag_probability(per_query_probability(p, 1000), 100, 3), rel=1e-5)
     query = pd.read_csv(folder / "risk_query.csv")
     assert query["queries"].iat[0] == 6 and query["database_size"].max() == 6
 
@@ -114,13 +155,35 @@ def test_unknown_hasher_in_results_folder_exits_2_and_writes_nothing(tmp_path):
     folder = tmp_path / "res"
     _synthetic_results(folder)
     before = sorted(os.listdir(folder))
-    proc = run_cli("risk", "--results", folder, "--hasher", "pdq", "--threshold", "31", "--database-size",
-                   "5e6", "--photos-per-year", "2000")
+    proc = run_cli(
+        "risk",
+        "--results",
+        folder,
+        "--hasher",
+        "pdq",
+        "--threshold",
+        "31",
+        "--database-size",
+        "5e6",
+        "--photos-per-year",
+        "2000",
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pdq" in proc.stderr and "phash" in proc.stderr
     assert sorted(os.listdir(folder)) == before
-    proc = run_cli("risk", "--results", folder, "--hasher", "phash", "--threshold", "65", "--database-size",
-                   "5e6", "--photos-per-year", "2000")
+    proc = run_cli(
+        "risk",
+        "--results",
+        folder,
+        "--hasher",
+        "phash",
+        "--threshold",
+        "65",
+        "--database-size",
+        "5e6",
+        "--photos-per-year",
+        "2000",
+    )
     assert proc.returncode == 2 and "--threshold" in proc.stderr
     assert sorted(os.listdir(folder)) == before
 
@@ -128,16 +191,35 @@ def test_unknown_hasher_in_results_folder_exits_2_and_writes_nothing(tmp_path):
 def test_real_run_on_caltech101_tiny(tiny_dir, tmp_path):
     """pHash on 96 real photos: 4,560 orig-orig pairs. At t=10 none match,
     so the point estimate is 0 and only the upper bound is informative."""
-    cfg = {"name": "risk-tiny", "dataset": {"source": "folder", "path": str(tiny_dir / "images")},
-           "hashers": ["phash"], "transforms": [{"family": "jpeg", "severities": [50]}], "seed": 0,
-           "output": str(tmp_path / "run")}
+    cfg = {
+        "name": "risk-tiny",
+        "dataset": {"source": "folder", "path": str(tiny_dir / "images")},
+        "hashers": ["phash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}],
+        "seed": 0,
+        "output": str(tmp_path / "run"),
+    }
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = run_cli("run", "--config", path, "--no-progress", "--workers", "1")
     assert proc.returncode == 0, proc.stderr
-    proc = run_cli("risk", "--results", tmp_path / "run", "--hasher", "phash", "--threshold", "10",
-                   "--database-size", "5e6", "--photos-per-year", "2000", "--match-threshold", "30",
-                   "--users", "1e9")
+    proc = run_cli(
+        "risk",
+        "--results",
+        tmp_path / "run",
+        "--hasher",
+        "phash",
+        "--threshold",
+        "10",
+        "--database-size",
+        "5e6",
+        "--photos-per-year",
+        "2000",
+        "--match-threshold",
+        "30",
+        "--users",
+        "1e9",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "0 of 4560 negative pairs" in proc.stdout
     csv = pd.read_csv(tmp_path / "run" / "risk.csv")
@@ -149,11 +231,30 @@ def test_real_run_on_caltech101_tiny(tiny_dir, tmp_path):
 
 def test_empirical_curve_is_subsampled_above_the_cap(tmp_path, capsys, monkeypatch):
     import harness.risk_cli as rc
+
     folder = tmp_path / "res"
     _synthetic_results(folder)
     monkeypatch.setattr(rc, "MAX_EMPIRICAL_SIDE", 4)
-    assert main(["risk", "--results", str(folder), "--hasher", "phash", "--threshold", "30",
-                 "--database-size", "10", "--photos-per-year", "100", "--match-threshold", "3"]) == 0
+    assert (
+        main(
+            [
+                "risk",
+                "--results",
+                str(folder),
+                "--hasher",
+                "phash",
+                "--threshold",
+                "30",
+                "--database-size",
+                "10",
+                "--photos-per-year",
+                "100",
+                "--match-threshold",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "seeded subsample of 6 queries and 6 database images" in capsys.readouterr().out
     query = pd.read_csv(folder / "risk_query.csv")
     assert query["queries"].iat[0] == 4 and query["database_size"].max() == 4

@@ -1,6 +1,7 @@
 """screen: exact and near-duplicate groups, groups.csv usable by a run,
 hygiene counts; checked against brute force and against duplicates we make
 ourselves from real photos (../shared/datasets/caltech101_tiny, kodak24)."""
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,11 @@ def test_near_pairs_equals_brute_force_across_blocks(within):
     a = {"h1": base.copy(), "h2": rng.integers(0, 256, (40, 2), dtype=np.uint8)}
     a["h1"][5] = base[3] ^ np.array([1, 0, 0, 0, 0, 0, 0, 2], np.uint8)
     a["h2"][5] = a["h2"][3]
-    b = a if within else {"h1": np.concatenate([base[:7], base[3:4]]),
-                          "h2": np.concatenate([a["h2"][:7], a["h2"][3:4]])}
+    b = (
+        a
+        if within
+        else {"h1": np.concatenate([base[:7], base[3:4]]), "h2": np.concatenate([a["h2"][:7], a["h2"][3:4]])}
+    )
     thr = {"h1": 20, "h2": 5}
     for k in (1, 2):
         ii, jj, d = near_pairs(a, thr, k, other=None if within else b, block=7)
@@ -62,7 +66,10 @@ def test_default_rule():
 
 def test_exact_duplicate_counts():
     assert exact_duplicate_counts(["a", "b", "a", "c", "a", "b"]) == {
-        "exact_duplicate_images": 5, "exact_duplicate_groups": 2, "exact_duplicate_extra_copies": 3}
+        "exact_duplicate_images": 5,
+        "exact_duplicate_groups": 2,
+        "exact_duplicate_extra_copies": 3,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +95,13 @@ def test_screen_finds_planted_duplicates_and_nothing_else(planted, tmp_path):
     records, _ = folder_records(str(root))
     result = screen_records(records, progress=False)
     groups = [sorted(result.records[i].name for i in g) for g in result.groups]
-    assert sorted(groups) == sorted([sorted([names[0], "copy_of_0.png"]),
-                                     sorted([names[1], "reencoded_1.jpg"]),
-                                     sorted([names[2], "resized_2.png"])])
+    assert sorted(groups) == sorted(
+        [
+            sorted([names[0], "copy_of_0.png"]),
+            sorted([names[1], "reencoded_1.jpg"]),
+            sorted([names[2], "resized_2.png"]),
+        ]
+    )
     c = result.counts
     assert (c["exact_duplicate_images"], c["exact_duplicate_groups"]) == (2, 1)
     assert c["near_duplicate_pairs"] == 2 and c["duplicate_groups"] == 3 and c["images"] == 15
@@ -110,8 +121,9 @@ def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
         assert sheet.format == "PNG" and sheet.height > 3 * 96
     groups = load_groups(str(out / "groups.csv"))
     assert len(groups) == 5  # 6 images in 3 groups; the exact copies share one sha256 key
-    cfg = load_config({"dataset": {"source": "folder", "path": str(root), "groups": str(out / "groups.csv")},
-                       "hashers": ["phash"]})
+    cfg = load_config(
+        {"dataset": {"source": "folder", "path": str(root), "groups": str(out / "groups.csv")}, "hashers": ["phash"]}
+    )
     recs, _ = load_records(cfg.dataset)
     by_name = {r.name: r.group for r in recs}
     assert by_name[names[1]] == by_name["reencoded_1.jpg"] != by_name[names[2]]
@@ -130,8 +142,9 @@ def test_screen_tiny_has_no_duplicates_and_workers_agree(tmp_path):
     result = screen_records(records, progress=False)
     assert result.counts["images"] == 96 and result.groups == []
     # a process pool gives the same hashes in the same order
-    kept, packed, errors = hash_records(records, [get_hasher("phash"), get_hasher("dhash")], progress=False,
-                                        workers=2, chunk=40)
+    kept, packed, errors = hash_records(
+        records, [get_hasher("phash"), get_hasher("dhash")], progress=False, workers=2, chunk=40
+    )
     assert [r.name for r in kept] == [r.name for r in result.records] and errors == []
     for name in ("phash", "dhash"):
         assert (packed[name] == result.packed[name]).all()
@@ -140,11 +153,13 @@ def test_screen_tiny_has_no_duplicates_and_workers_agree(tmp_path):
 def test_screen_argument_errors(tmp_path, capsys):
     from harness.cli import main
 
-    for args, field in [(["screen", str(tmp_path / "nothing")], "NAME|DIR"),
-                        (["screen", str(tmp_path), "--hashers", "nohash"], "hasher"),
-                        (["screen", str(tmp_path), "--threshold", "phash=x"], "--threshold"),
-                        (["screen", str(tmp_path), "--threshold", "pdqq=3"], "--threshold"),
-                        (["screen", str(tmp_path), "--min-agree", "9"], "--min-agree")]:
+    for args, field in [
+        (["screen", str(tmp_path / "nothing")], "NAME|DIR"),
+        (["screen", str(tmp_path), "--hashers", "nohash"], "hasher"),
+        (["screen", str(tmp_path), "--threshold", "phash=x"], "--threshold"),
+        (["screen", str(tmp_path), "--threshold", "pdqq=3"], "--threshold"),
+        (["screen", str(tmp_path), "--min-agree", "9"], "--min-agree"),
+    ]:
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert field in err and len(err.strip().splitlines()) == 1, err

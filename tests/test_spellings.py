@@ -2,6 +2,7 @@
 prefix (`HARNESS_`), with the old spellings (`--out`, `$PHASH_HARNESS_DATA`)
 still accepted for one release and warned about; benchmarks run from a
 source checkout only and are not part of the installed package."""
+
 from __future__ import annotations
 
 import warnings
@@ -58,22 +59,31 @@ def test_harness_data_is_read_and_the_old_name_warns(monkeypatch, tmp_path):
 
 
 def test_old_env_name_warns_on_stderr_from_the_command_line(tmp_path):
-    proc = run_cli("screen", "tinyset", "--output", tmp_path / "s",
-                   env={"PHASH_HARNESS_DATA": str(tmp_path / "data"), "HARNESS_DATA": ""})
+    proc = run_cli(
+        "screen",
+        "tinyset",
+        "--output",
+        tmp_path / "s",
+        env={"PHASH_HARNESS_DATA": str(tmp_path / "data"), "HARNESS_DATA": ""},
+    )
     assert proc.returncode == 2  # tinyset is not fetched there
     assert "PHASH_HARNESS_DATA is deprecated" in proc.stderr
     assert not (tmp_path / "s").exists()
 
 
 def test_no_old_env_prefix_left_in_the_package():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "harness").rglob("*.py")
-                 if "PHASH_HARNESS_" in p.read_text() and p.name != "catalog.py"]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "harness").rglob("*.py")
+        if "PHASH_HARNESS_" in p.read_text() and p.name != "catalog.py"
+    ]
     assert not offenders
 
 
 # ---------------------------------------------------------------- benchmarks
 def test_benchmarks_are_not_packaged():
     import setuptools
+
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     packages = setuptools.find_packages(where=str(ROOT), include=conf["include"])
     assert "harness" in packages and "harness.metrics" in packages
@@ -100,8 +110,16 @@ def test_bench_finds_the_checkout_and_an_explicit_folder(tmp_path):
 def test_bench_run_has_no_machine_default_for_perception(tmp_path):
     proc = run_cli("bench", "run", "--help")
     assert proc.returncode == 0 and "/work" not in proc.stdout and "venv-perception" not in proc.stdout
-    proc = run_cli("bench", "run", "--dataset", tmp_path, "--perception-python", tmp_path / "no-python",
-                   "--output", tmp_path / "out")
+    proc = run_cli(
+        "bench",
+        "run",
+        "--dataset",
+        tmp_path,
+        "--perception-python",
+        tmp_path / "no-python",
+        "--output",
+        tmp_path / "out",
+    )
     assert proc.returncode == 2 and "--perception-python" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
     text = (ROOT / "benchmarks" / "run.py").read_text()
@@ -114,5 +132,6 @@ def test_bench_transforms_times_every_family(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(out)
     from harness.transforms.families import families_in_order
+
     assert list(table["family"]) == [f.name for f in families_in_order()]
     assert (table["median_ms_per_variant"] > 0).all()

@@ -1,4 +1,5 @@
 """Reference study (issue 11): pieces the study needs beyond the engine."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ def test_lsb_first_padding_of_opencv_blockmean1_is_accepted_and_exact():
     unused bits are the HIGH bits of byte 120: the histogram equals brute
     force over the unpacked bits, and garbage in both ends still fails."""
     from harness.hashers import get_hasher
+
     h = get_hasher("cv_blockmean1")
     rng = np.random.default_rng(1)
     imgs = [rng.integers(0, 256, (60 + 7 * i, 80, 3), dtype=np.uint8) for i in range(12)]
@@ -32,6 +34,7 @@ def test_right_aligned_imagehash_padding_is_accepted_and_exact(name):
     """imagehash hashers whose bit count is not a multiple of 8 are packed
     right-aligned: the unused bits are the high bits of the FIRST byte."""
     from harness.hashers import get_hasher
+
     h = get_hasher(name)
     rng = np.random.default_rng(2)
     a = np.stack([h.hash(rng.integers(0, 256, (64, 64 + 5 * i, 3), dtype=np.uint8)) for i in range(10)])
@@ -46,6 +49,7 @@ def test_right_aligned_imagehash_padding_is_accepted_and_exact(name):
 def _load_study():
     import importlib.util
     import os
+
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools", "study.py")
     spec = importlib.util.spec_from_file_location("study_tool", path)
     mod = importlib.util.module_from_spec(spec)
@@ -64,24 +68,30 @@ def test_study_headline_numbers_equal_brute_force(tmp_path):
 
     study = _load_study()
     rng = np.random.default_rng(3)
-    neg = rng.binomial(64, 0.5, 200_000)          # orig-orig distances
-    neg[:7] = rng.integers(0, 6, 7)               # a few close impostors
+    neg = rng.binomial(64, 0.5, 200_000)  # orig-orig distances
+    neg[:7] = rng.integers(0, 6, 7)  # a few close impostors
     pos = {"jpeg(40)": rng.binomial(64, 0.03, 30), 'chain("social")': rng.binomial(64, 0.2, 30)}
-    rows = [("phash", 64, "original()", "original", "", "orig-orig", d, c)
-            for d, c in zip(*np.unique(neg, return_counts=True))]
+    rows = [
+        ("phash", 64, "original()", "original", "", "orig-orig", d, c)
+        for d, c in zip(*np.unique(neg, return_counts=True))
+    ]
     for key, d in pos.items():
-        rows += [("phash", 64, key, key.split("(")[0], "", "positive", v, c)
-                 for v, c in zip(*np.unique(d, return_counts=True))]
-    pd.DataFrame(rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance",
-                                "count"]).to_parquet(tmp_path / "histograms.parquet")
-    json.dump({"dataset": {"images_hashed": 633}, "transforms": [{"key": k} for k in pos],
-               "variant_sample": {"images": 30}}, open(tmp_path / "run.json", "w"))
+        rows += [
+            ("phash", 64, key, key.split("(")[0], "", "positive", v, c)
+            for v, c in zip(*np.unique(d, return_counts=True))
+        ]
+    pd.DataFrame(
+        rows, columns=["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
+    ).to_parquet(tmp_path / "histograms.parquet")
+    json.dump(
+        {"dataset": {"images_hashed": 633}, "transforms": [{"key": k} for k in pos], "variant_sample": {"images": 30}},
+        open(tmp_path / "run.json", "w"),
+    )
     table, md = study.headline(str(tmp_path))
     row = table.iloc[0]
     n = len(neg)
     # recommended threshold: largest t with the exact binomial upper bound <= 1e-4
-    ok = [t for t in range(65)
-          if binomtest(int((neg <= t).sum()), n).proportion_ci(0.95, "exact").high <= 1e-4]
+    ok = [t for t in range(65) if binomtest(int((neg <= t).sum()), n).proportion_ci(0.95, "exact").high <= 1e-4]
     t = max(ok)
     assert row["threshold for FPR<=1e-4"] == str(t)
     assert row["TPR jpeg jpeg(40)"] == pytest.approx((pos["jpeg(40)"] <= t).mean())
@@ -101,6 +111,7 @@ def test_threshold_label_of_binned_hashers_is_the_bins_upper_edge(name):
     """'bin t (d <= x)': x is the largest distance the hasher's own
     quantise() puts in bins 0..t, so threshold t means d <= x."""
     from harness.hashers import get_hasher
+
     study = _load_study()
     h = get_hasher(name)
     for t in (0, 1, 12, 14):
@@ -118,6 +129,7 @@ def test_full_study_config_is_the_committed_one_at_full_size():
 
     from harness.config import load_config
     from harness.hashers import list_hashers
+
     root = Path(__file__).resolve().parents[1] / "results" / "caltech101"
     small = load_config(root / "experiment.yaml")
     full = load_config(root / "experiment-full.yaml")

@@ -1,5 +1,6 @@
 """bench study_cost: the extrapolation counts the evaluations the metrics
 stage really makes, and the command writes its figures."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,20 @@ def test_within_evaluations_counts_the_metric_stage_work():
 
 def test_bench_study_cost_writes_measured_and_extrapolated_figures(tmp_path, tiny_dir):
     out = tmp_path / "cost"
-    res = run_cli("bench", "study_cost", "--dataset", tiny_dir / "images", "--hash-images", "30",
-                  "--slow-images", "3", "--rows", "10", "--output", out)
+    res = run_cli(
+        "bench",
+        "study_cost",
+        "--dataset",
+        tiny_dir / "images",
+        "--hash-images",
+        "30",
+        "--slow-images",
+        "3",
+        "--rows",
+        "10",
+        "--output",
+        out,
+    )
     assert res.returncode == 0, res.stderr
     assert "EXTRAPOLATED" in res.stdout
     data = json.loads((tmp_path / "cost.json").read_text())
@@ -55,6 +68,7 @@ def test_passes_count_the_metric_stage_work_with_and_without_the_bin_cache(monke
     """hist then close over one set cost `passes` x within_evaluations."""
     from benchmarks.study_cost import passes
     from harness.metrics import distances
+
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (50, 40), dtype=np.uint8)
     for cache_pairs in (1 << 26, 0):

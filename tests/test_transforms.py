@@ -4,6 +4,7 @@ of the geometric families, chains = composition of their parts, determinism
 
 Real-photo severity sweeps are in tests/test_transforms_photos.py.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,9 +32,33 @@ from harness.transforms import (
 from tests.helpers import run_cli
 
 EXPECTED_FAMILIES = {
-    "jpeg", "webp", "resize", "max-size", "crop", "aspect", "pad", "rotate", "flip", "blur", "motion-blur",
-    "noise", "salt-pepper", "brightness", "contrast", "gamma", "saturation", "hue", "greyscale",
-    "colour-jitter", "sharpen", "median", "caption", "watermark", "sticker", "screenshot", "chain",
+    "jpeg",
+    "webp",
+    "resize",
+    "max-size",
+    "crop",
+    "aspect",
+    "pad",
+    "rotate",
+    "flip",
+    "blur",
+    "motion-blur",
+    "noise",
+    "salt-pepper",
+    "brightness",
+    "contrast",
+    "gamma",
+    "saturation",
+    "hue",
+    "greyscale",
+    "colour-jitter",
+    "sharpen",
+    "median",
+    "caption",
+    "watermark",
+    "sticker",
+    "screenshot",
+    "chain",
 }
 
 
@@ -80,35 +105,52 @@ def test_catalogue_has_every_family_of_the_issue_with_checked_default_sweeps():
     assert set(get_family("chain").default_sweep) == {"social", "messenger", "screenshot-repost"}
 
 
-@pytest.mark.parametrize("family, severity, allowed", [
-    ("jpeg", 0, "an integer in 1..100"), ("jpeg", 101, "an integer in 1..100"), ("jpeg", 50.5, "integer"),
-    ("webp", 0, "an integer in 1..100"), ("resize", -0.5, "a scale factor in (0, 8]"),
-    ("resize", 0, "a scale factor in (0, 8]"), ("crop", 1.5, "a fraction in (0, 1]"),
-    ("crop", 0, "a fraction in (0, 1]"), ("pad", -0.1, "a fraction in (0, 2]"),
-    ("rotate", 400, "degrees in [-360, 360]"), ("median", 4, "an odd integer in 3..99"),
-    ("motion-blur", 1, "an odd integer in 3..101"), ("flip", "diagonal", "one of horizontal, vertical"),
-    ("chain", "tiktok", "one of social, messenger, screenshot-repost"), ("noise", "loud", "a standard deviation"),
-    ("caption", 0.9, "a fraction in (0, 0.5]"), ("greyscale", "sepia", "one of weighted_average"),
-])
+@pytest.mark.parametrize(
+    "family, severity, allowed",
+    [
+        ("jpeg", 0, "an integer in 1..100"),
+        ("jpeg", 101, "an integer in 1..100"),
+        ("jpeg", 50.5, "integer"),
+        ("webp", 0, "an integer in 1..100"),
+        ("resize", -0.5, "a scale factor in (0, 8]"),
+        ("resize", 0, "a scale factor in (0, 8]"),
+        ("crop", 1.5, "a fraction in (0, 1]"),
+        ("crop", 0, "a fraction in (0, 1]"),
+        ("pad", -0.1, "a fraction in (0, 2]"),
+        ("rotate", 400, "degrees in [-360, 360]"),
+        ("median", 4, "an odd integer in 3..99"),
+        ("motion-blur", 1, "an odd integer in 3..101"),
+        ("flip", "diagonal", "one of horizontal, vertical"),
+        ("chain", "tiktok", "one of social, messenger, screenshot-repost"),
+        ("noise", "loud", "a standard deviation"),
+        ("caption", 0.9, "a fraction in (0, 0.5]"),
+        ("greyscale", "sepia", "one of weighted_average"),
+    ],
+)
 def test_invalid_severity_is_rejected_at_config_validation_with_the_range(family, severity, allowed):
-    cfg = {"hashers": ["phash"], "transforms": [{"family": "jpeg", "severities": [50]},
-                                                {"family": family, "severities": [severity]}]}
+    cfg = {
+        "hashers": ["phash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}, {"family": family, "severities": [severity]}],
+    }
     with pytest.raises(ConfigError) as exc:
         load_config(cfg)
     assert exc.value.field == "transforms[1]"
     assert allowed in exc.value.message and repr(severity) in exc.value.message
 
 
-@pytest.mark.parametrize("family, params, allowed", [
-    ("crop", {"position": "middle"}, "centre | off-centre"),
-    ("rotate", {"crop_to_content": "yes"}, "false | true"),
-    ("rotate", {"crop_to_content": 1}, "false | true"),
-    ("pad", {"mode": "wrap"}, "solid | mirror"),
-    ("caption", {"position": "left"}, "top-bottom | top | bottom"),
-    ("watermark", {"corner": "centre"}, "bottom-right | bottom-left | top-right | top-left"),
-    ("crop", {"positon": "centre"}, "allowed params: position"),
-    ("jpeg", {"subsampling": 2}, "allowed params: none"),
-])
+@pytest.mark.parametrize(
+    "family, params, allowed",
+    [
+        ("crop", {"position": "middle"}, "centre | off-centre"),
+        ("rotate", {"crop_to_content": "yes"}, "false | true"),
+        ("rotate", {"crop_to_content": 1}, "false | true"),
+        ("pad", {"mode": "wrap"}, "solid | mirror"),
+        ("caption", {"position": "left"}, "top-bottom | top | bottom"),
+        ("watermark", {"corner": "centre"}, "bottom-right | bottom-left | top-right | top-left"),
+        ("crop", {"positon": "centre"}, "allowed params: position"),
+        ("jpeg", {"subsampling": 2}, "allowed params: none"),
+    ],
+)
 def test_invalid_params_are_rejected_with_allowed_values(family, params, allowed):
     with pytest.raises(ConfigError) as exc:
         load_config({"hashers": ["phash"], "transforms": [{"family": family, "params": params}]})
@@ -116,26 +158,42 @@ def test_invalid_params_are_rejected_with_allowed_values(family, params, allowed
     assert allowed in exc.value.message, exc.value.message
     # the same check guards apply_transform for Python callers
     with pytest.raises(ConfigError):
-        apply_transform(TransformSpec.make(family, get_family(family).default_sweep[0], params),
-                        np.zeros((16, 16, 3), np.uint8), 0)
+        apply_transform(
+            TransformSpec.make(family, get_family(family).default_sweep[0], params), np.zeros((16, 16, 3), np.uint8), 0
+        )
 
 
 def test_default_params_are_canonical_in_config_specs():
-    cfg = load_config({"hashers": ["phash"], "transforms": [
-        {"family": "crop", "severities": [0.5], "params": {"position": "centre"}},
-        {"family": "crop", "severities": [0.5]},
-        {"family": "crop", "severities": [0.5], "params": {"position": "off-centre"}},
-        {"family": "rotate", "severities": [5], "params": {"crop_to_content": True}}]})
+    cfg = load_config(
+        {
+            "hashers": ["phash"],
+            "transforms": [
+                {"family": "crop", "severities": [0.5], "params": {"position": "centre"}},
+                {"family": "crop", "severities": [0.5]},
+                {"family": "crop", "severities": [0.5], "params": {"position": "off-centre"}},
+                {"family": "rotate", "severities": [5], "params": {"crop_to_content": True}},
+            ],
+        }
+    )
     keys = [s.key for s in cfg.transform_specs()]
     assert keys == ["crop(0.5)", 'crop(0.5,position="off-centre")', "rotate(5,crop_to_content=true)"]
 
 
 def test_params_error_from_the_command_line_exits_2_and_writes_nothing(tmp_path, capsys):
     import yaml
+
     path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump({"hashers": ["phash"], "output": str(tmp_path / "out"),
-                                    "transforms": [{"family": "pad", "params": {"mode": "wrap"}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "hashers": ["phash"],
+                "output": str(tmp_path / "out"),
+                "transforms": [{"family": "pad", "params": {"mode": "wrap"}}],
+            }
+        )
+    )
     from harness.cli import main
+
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "transforms[0]" in err and "solid | mirror" in err
@@ -224,9 +282,9 @@ def test_rotation_is_counter_clockwise_and_canvas_grows_without_crop(photo):
 def test_crop_resize_pad_aspect_sizes_and_pixels(photo):
     h, w = photo.shape[:2]
     out, _ = apply_transform(TransformSpec.make("crop", 0.5), photo, 0)
-    nh, nw = round(h * 0.5 ** 0.5), round(w * 0.5 ** 0.5)
+    nh, nw = round(h * 0.5**0.5), round(w * 0.5**0.5)
     y0, x0 = (h - nh) // 2, (w - nw) // 2
-    assert out.shape[:2] == (nh, nw) and np.array_equal(out, photo[y0:y0 + nh, x0:x0 + nw])
+    assert out.shape[:2] == (nh, nw) and np.array_equal(out, photo[y0 : y0 + nh, x0 : x0 + nw])
     corners = set()
     for seed in range(12):
         spec = TransformSpec.make("crop", 0.5, {"position": "off-centre"})
@@ -245,7 +303,7 @@ def test_crop_resize_pad_aspect_sizes_and_pixels(photo):
     out, _ = apply_transform(TransformSpec.make("pad", 0.1), photo, 0)
     px, py = round(0.1 * w), round(0.1 * h)
     assert out.shape[:2] == (h + 2 * py, w + 2 * px)
-    assert np.array_equal(out[py:py + h, px:px + w], photo) and out[:py].max() == 0 and out[:, :px].max() == 0
+    assert np.array_equal(out[py : py + h, px : px + w], photo) and out[:py].max() == 0 and out[:, :px].max() == 0
     out, _ = apply_transform(TransformSpec.make("pad", 0.1, {"mode": "mirror"}), photo, 0)
     assert np.array_equal(out, np.pad(photo, ((py, py), (px, px), (0, 0)), mode="reflect"))
 
@@ -260,8 +318,10 @@ def test_max_size_only_downscales(photo):
 
 def test_encodings_equal_one_opencv_round_trip_and_nothing_else_is_encoded(photo):
     bgr = cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
-    for name, ext, flag, q in (("jpeg", ".jpg", cv2.IMWRITE_JPEG_QUALITY, 40),
-                               ("webp", ".webp", cv2.IMWRITE_WEBP_QUALITY, 50)):
+    for name, ext, flag, q in (
+        ("jpeg", ".jpg", cv2.IMWRITE_JPEG_QUALITY, 40),
+        ("webp", ".webp", cv2.IMWRITE_WEBP_QUALITY, 50),
+    ):
         ok, buf = cv2.imencode(ext, bgr, [flag, q])
         expected = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         out, _ = apply_transform(TransformSpec.make(name, q), photo, 0)
@@ -285,8 +345,11 @@ def test_greyscale_brightness_gamma_formulas(photo):
 
 
 def test_watermark_and_sticker_change_only_their_box(photo):
-    for name, sev, params in (("watermark", 0.4, {}), ("watermark", 0.25, {"corner": "top-left"}),
-                              ("sticker", 0.3, {})):
+    for name, sev, params in (
+        ("watermark", 0.4, {}),
+        ("watermark", 0.25, {"corner": "top-left"}),
+        ("sticker", 0.3, {}),
+    ):
         out, applied = apply_transform(TransformSpec.make(name, sev, params), photo, 11)
         x0, y0, x1, y1 = json.loads(applied)["box"]
         changed = (out != photo).any(axis=2)
@@ -330,7 +393,7 @@ def test_chain_step_contents():
     assert keys["screenshot-repost"] == ["screenshot(0.9)", "jpeg(80)"]
     big = np.random.default_rng(0).integers(0, 256, (1200, 2000, 3), dtype=np.uint8)
     out, _ = apply_transform(TransformSpec.make("chain", "social"), big, 1)
-    assert max(out.shape[:2]) == round(1080 * 0.95 ** 0.5)
+    assert max(out.shape[:2]) == round(1080 * 0.95**0.5)
 
 
 # ----------------------------------------------------------------- determinism
@@ -344,8 +407,10 @@ def test_same_spec_and_seed_give_identical_bytes_and_input_is_untouched(photo):
     assert np.array_equal(photo, before)
 
 
-@pytest.mark.parametrize("name, severity", [("noise", 10), ("salt-pepper", 0.02), ("motion-blur", 15),
-                                            ("sticker", 0.2), ("colour-jitter", 0.3)])
+@pytest.mark.parametrize(
+    "name, severity",
+    [("noise", 10), ("salt-pepper", 0.02), ("motion-blur", 15), ("sticker", 0.2), ("colour-jitter", 0.3)],
+)
 def test_random_families_depend_on_the_seed(photo, name, severity):
     spec = TransformSpec.make(name, severity)
     outs = {apply_transform(spec, photo, s)[0].tobytes() for s in range(4)}
@@ -373,8 +438,17 @@ def test_variant_seed_depends_on_image_spec_and_seed():
     a = TransformSpec.make("noise", 5)
     s = variant_seed("ab" * 32, a, 0)
     assert s == variant_seed("ab" * 32, TransformSpec.make("noise", 5.0), 0)
-    assert len({s, variant_seed("cd" * 32, a, 0), variant_seed("ab" * 32, a, 1),
-                variant_seed("ab" * 32, TransformSpec.make("noise", 10), 0)}) == 4
+    assert (
+        len(
+            {
+                s,
+                variant_seed("cd" * 32, a, 0),
+                variant_seed("ab" * 32, a, 1),
+                variant_seed("ab" * 32, TransformSpec.make("noise", 10), 0),
+            }
+        )
+        == 4
+    )
 
 
 # ------------------------------------------------------------------------- CLI
@@ -382,6 +456,7 @@ def test_variant_seed_depends_on_image_spec_and_seed():
 # a 5-10 s interpreter start-up per call on a loaded machine).
 def cli(*args) -> int:
     from harness.cli import main
+
     return main([str(a) for a in args])
 
 
@@ -405,8 +480,24 @@ def test_preview_writes_a_contact_sheet_of_the_sweep(tmp_path, capsys):
     assert sheet.shape[1] == 4 * (128 + 8) + 8 and sheet.shape[0] == 2 * (128 + 2 * 14 + 8 + 8) + 8
     assert sheet.std() > 20
     out2 = tmp_path / "rot.png"
-    assert cli("preview", rec.path, "--transform", "rotate", "--severities", "5", "90",
-               "--param", "crop_to_content=true", "--output", out2, "--cell", "64") == 0
+    assert (
+        cli(
+            "preview",
+            rec.path,
+            "--transform",
+            "rotate",
+            "--severities",
+            "5",
+            "90",
+            "--param",
+            "crop_to_content=true",
+            "--output",
+            out2,
+            "--cell",
+            "64",
+        )
+        == 0
+    )
     assert Image.open(out2).size == (3 * (64 + 8) + 8, 64 + 2 * 14 + 8 + 16)
 
 
@@ -424,13 +515,16 @@ def test_preview_through_the_console_entry_point(tmp_path):
     assert res.returncode == 0 and (tmp_path / "f.png").is_file(), res.stderr
 
 
-@pytest.mark.parametrize("args, text", [
-    (["--transform", "wobble"], "available: "),
-    (["--transform", "jpeg", "--severities", "0"], "integer in 1..100"),
-    (["--transform", "crop", "--param", "position=middle"], "centre | off-centre"),
-    (["--transform", "crop", "--param", "position"], "KEY=VALUE"),
-    (["--transform", "crop", "--output", "x.jpg"], "--output"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["--transform", "wobble"], "available: "),
+        (["--transform", "jpeg", "--severities", "0"], "integer in 1..100"),
+        (["--transform", "crop", "--param", "position=middle"], "centre | off-centre"),
+        (["--transform", "crop", "--param", "position"], "KEY=VALUE"),
+        (["--transform", "crop", "--output", "x.jpg"], "--output"),
+    ],
+)
 def test_preview_bad_arguments_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, args, text):
     monkeypatch.chdir(tmp_path)
     rec = sample_records()[0]
@@ -451,6 +545,7 @@ def test_spec_key_and_series():
 
 def test_oversized_variants_are_refused_not_allocated(monkeypatch):
     from harness.transforms import geometry
+
     monkeypatch.setattr(geometry, "MAX_VARIANT_PIXELS", 10_000)
     rgb = np.zeros((60, 80, 3), np.uint8)
     for spec in (TransformSpec.make("resize", 2), TransformSpec.make("aspect", 3), TransformSpec.make("pad", 0.5)):
@@ -464,8 +559,13 @@ def test_random_small_shapes_never_crash():
     names = sorted(FAMILIES)
 
     @hypothesis.settings(max_examples=80, deadline=None, derandomize=True)
-    @hypothesis.given(h=st.integers(1, 40), w=st.integers(1, 40), name=st.sampled_from(names),
-                      pick=st.integers(0, 10), seed=st.integers(0, 2**32 - 1))
+    @hypothesis.given(
+        h=st.integers(1, 40),
+        w=st.integers(1, 40),
+        name=st.sampled_from(names),
+        pick=st.integers(0, 10),
+        seed=st.integers(0, 2**32 - 1),
+    )
     def check(h, w, name, pick, seed):
         fam = get_family(name)
         severity = fam.default_sweep[pick % len(fam.default_sweep)]
@@ -488,6 +588,7 @@ def test_jpeg_matches_pillows_rgb_jpeg_unlike_albumentations_2_0_8(photo):
     import io
 
     import albumentations as A
+
     buf = io.BytesIO()
     Image.fromarray(photo).save(buf, "JPEG", quality=40)
     pil = np.asarray(Image.open(buf).convert("RGB")).astype(np.int16)

@@ -3,6 +3,7 @@ gives exactly what a pipeline built afresh with the variant seed gives:
 same pixels, same applied params, for every albumentations family at every
 default severity and every value of its params, on real photos, whatever
 the order in which variants are made."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ def fresh_run(family, severity, params, rgb, seed):
     built = family.build(severity, params, rgb.shape[:2])
     steps = list(built) if isinstance(built, (list, tuple)) else [built]
     out = A.Compose(steps, seed=int(seed), save_applied_params=True, strict=True)(image=rgb)
-    applied = [{"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
-               for name, p in out.get("applied_transforms", [])]
+    applied = [
+        {"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
+        for name, p in out.get("applied_transforms", [])
+    ]
     return out["image"], applied[0] if len(applied) == 1 else applied
 
 
@@ -63,8 +66,9 @@ def _check(order, images, label):
             ref_px, ref_applied = fresh_run(fam, sev, params, rgb, seed)
             where = (label, fam.name, sev, params, rgb.shape)
             assert got_px.dtype == ref_px.dtype and np.array_equal(got_px, ref_px), where
-            assert json.dumps(jsonable(got_applied), sort_keys=True) == \
-                json.dumps(jsonable(ref_applied), sort_keys=True), where
+            assert json.dumps(jsonable(got_applied), sort_keys=True) == json.dumps(
+                jsonable(ref_applied), sort_keys=True
+            ), where
 
 
 def test_cached_pipelines_equal_fresh_ones_in_two_orders(photos):
@@ -89,6 +93,7 @@ def test_engine_variants_equal_fresh_pipelines_whatever_the_order(photos):
 
     def run(order):
         return {s.key: apply_transform(s, rgb, variant_seed("img", s, 0)) for s in order}
+
     base.PIPELINES.clear()
     a = run(specs)
     b = run(specs[::-1])
@@ -141,6 +146,7 @@ def test_cache_is_per_thread_and_bounded():
     def make(k):
         made.append(k)
         return object()
+
     first = cache.get("a", lambda: make("a"))
     assert cache.get("a", lambda: make("a")) is first
     other = []
@@ -157,11 +163,15 @@ def test_cache_is_per_thread_and_bounded():
 def chain_jsonable(value):
     """jsonable as it was (one chain of isinstance checks): the reference."""
     import hashlib
+
     if isinstance(value, np.ndarray):
         if value.size <= 16:
             return np.round(value.astype(float), 6).tolist()
-        return {"array_shape": list(value.shape), "dtype": str(value.dtype),
-                "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]}
+        return {
+            "array_shape": list(value.shape),
+            "dtype": str(value.dtype),
+            "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16],
+        }
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (np.floating, float)):
@@ -192,8 +202,9 @@ def test_jsonable_equals_the_isinstance_chain_on_every_family(photos):
 
     n = 0
     for fam in FAMILIES.values():
-        variants = [{}] + [{k: v} for k, rule in fam.params_allowed.items() if isinstance(rule, tuple)
-                           for v in rule[1:]]
+        variants = [{}] + [
+            {k: v} for k, rule in fam.params_allowed.items() if isinstance(rule, tuple) for v in rule[1:]
+        ]
         for sev in fam.default_sweep:
             for params in variants:
                 spec = TransformSpec.make(fam.name, sev, params)
@@ -208,10 +219,23 @@ def test_jsonable_equals_the_isinstance_chain_on_every_family(photos):
 
     class Flag(enum.IntEnum):
         A = 3
-    odd = {1: np.float32(0.1234567), "b": np.int64(7), "c": np.bool_(True), "d": (1, [2.00000049, None]),
-           "e": np.arange(20, dtype=">i4"), "f": np.zeros((3, 4, 5), np.float32)[:, ::2], "g": np.eye(3) / 3,
-           "h": Flag.A, "i": object.__new__(type("Odd", (), {"__repr__": lambda s: "odd"})), "j": float("inf"),
-           "k": np.arange(20).astype("datetime64[s]"), "l": np.zeros((0, 40)), "m": True, "n": -0.0}
+
+    odd = {
+        1: np.float32(0.1234567),
+        "b": np.int64(7),
+        "c": np.bool_(True),
+        "d": (1, [2.00000049, None]),
+        "e": np.arange(20, dtype=">i4"),
+        "f": np.zeros((3, 4, 5), np.float32)[:, ::2],
+        "g": np.eye(3) / 3,
+        "h": Flag.A,
+        "i": object.__new__(type("Odd", (), {"__repr__": lambda s: "odd"})),
+        "j": float("inf"),
+        "k": np.arange(20).astype("datetime64[s]"),
+        "l": np.zeros((0, 40)),
+        "m": True,
+        "n": -0.0,
+    }
     _same_json(odd)
 
 
@@ -235,6 +259,7 @@ def test_cached_pipelines_keep_no_image_arrays(photos):
         yield t
         for c in getattr(t, "transforms", ()):
             yield from walk(c)
+
     entries = base.PIPELINES._entries()
     assert len(entries) > 30
     for pipeline in entries.values():

@@ -9,6 +9,7 @@ Distortion of a variant v against its original o (8-bit levels):
 - `aspect` (a stretch): mean |v - o| over the centred overlap at native
   resolution (resizing back would undo the stretch exactly).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -36,6 +37,7 @@ CATEGORICAL = {"flip", "greyscale", "chain"}
 @pytest.fixture(scope="module")
 def photos():
     from tests.helpers import dataset_dir
+
     recs, _ = folder_records(str(dataset_dir("caltech101_tiny") / "images"))
     recs = sorted(recs, key=lambda r: r.name)[::9][:N_IMAGES]
     assert len(recs) == N_IMAGES
@@ -47,8 +49,8 @@ def distortion(orig: np.ndarray, var: np.ndarray, overlap: bool = False) -> floa
     if overlap:
         vh, vw = var.shape[:2]
         hh, ww = min(h, vh), min(w, vw)
-        a = orig[(h - hh) // 2:(h - hh) // 2 + hh, (w - ww) // 2:(w - ww) // 2 + ww]
-        b = var[(vh - hh) // 2:(vh - hh) // 2 + hh, (vw - ww) // 2:(vw - ww) // 2 + ww]
+        a = orig[(h - hh) // 2 : (h - hh) // 2 + hh, (w - ww) // 2 : (w - ww) // 2 + ww]
+        b = var[(vh - hh) // 2 : (vh - hh) // 2 + hh, (vw - ww) // 2 : (vw - ww) // 2 + ww]
         return float(np.abs(a.astype(np.int16) - b).mean())
     if var.shape != orig.shape:
         var = cv2.resize(var, (w, h), interpolation=cv2.INTER_AREA)
@@ -70,8 +72,10 @@ def test_distortion_grows_with_severity_on_real_photos(photos, family, params):
     means = []
     for s in sweep:
         spec = TransformSpec.make(family, s, params)
-        values = [distortion(rgb, apply_transform(spec, rgb, variant_seed(iid, spec, 0))[0],
-                             overlap=(family == "aspect")) for iid, rgb in photos]
+        values = [
+            distortion(rgb, apply_transform(spec, rgb, variant_seed(iid, spec, 0))[0], overlap=(family == "aspect"))
+            for iid, rgb in photos
+        ]
         means.append(np.mean(values))
     assert means[0] > 0, (family, means)
     assert all(b >= a for a, b in zip(means, means[1:])), (family, params, np.round(means, 3).tolist())
@@ -92,9 +96,9 @@ def test_caption_changes_the_top_and_bottom_bands_and_not_the_middle(photos, pos
     for iid, rgb in photos:
         h = rgb.shape[0]
         out, _ = apply_transform(TransformSpec.make("caption", f, {"position": position}), rgb, 0)
-        visible = (np.abs(out.astype(np.int16) - rgb).max(axis=2) > 64)  # clearly changed pixels
+        visible = np.abs(out.astype(np.int16) - rgb).max(axis=2) > 64  # clearly changed pixels
         band = int(0.25 * h)
-        top, middle, bottom = visible[:band], visible[band:h - band], visible[h - band:]
+        top, middle, bottom = visible[:band], visible[band : h - band], visible[h - band :]
         assert not middle.any()
         expect_top, expect_bottom = position != "bottom", position != "top"
         assert (top.mean() > 0.02) == expect_top and (bottom.mean() > 0.02) == expect_bottom, (position, iid)

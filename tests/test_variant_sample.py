@@ -1,5 +1,6 @@
 """Engine option `variant_sample` (issue 11): variants for a seeded sample
 of images, originals (and so exact orig-orig counts) for all of them."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,16 @@ from harness.errors import ConfigError
 
 
 def _config(tmp_path, n, store=None):
-    cfg = {"name": "vs", "dataset": {"source": "sample"}, "hashers": ["ahash"],
-           "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "flip", "severities": ["horizontal"]}],
-           "seed": 3, "variant_sample": n, "output": str(tmp_path / f"out{n}"),
-           "metrics": {"bootstrap_replicates": 0, "retrieval": False, "diagnostics": False}}
+    cfg = {
+        "name": "vs",
+        "dataset": {"source": "sample"},
+        "hashers": ["ahash"],
+        "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "flip", "severities": ["horizontal"]}],
+        "seed": 3,
+        "variant_sample": n,
+        "output": str(tmp_path / f"out{n}"),
+        "metrics": {"bootstrap_replicates": 0, "retrieval": False, "diagnostics": False},
+    }
     if store:
         cfg["engine"] = {"store": str(store)}
     return cfg
@@ -29,8 +36,8 @@ def test_sample_rule_is_seeded_nested_and_order_free():
     s4 = variant_sample(ids, 4, seed=3)
     assert s4 == set(sorted(ids, key=lambda i: sample_key(3, i))[:4])
     assert s4 == variant_sample(list(reversed(ids)), 4, seed=3)
-    assert s4 < variant_sample(ids, 9, seed=3)              # nested: larger n extends
-    assert variant_sample(ids, 4, seed=4) != s4             # the seed changes the sample
+    assert s4 < variant_sample(ids, 9, seed=3)  # nested: larger n extends
+    assert variant_sample(ids, 4, seed=4) != s4  # the seed changes the sample
     assert variant_sample(ids, None, seed=3) is None
     assert variant_sample(ids, 100, seed=3) == set(ids)
 
@@ -77,7 +84,7 @@ def test_larger_sample_reuses_store_and_smaller_ignores_extra(tmp_path):
     big = run_experiment(_config(tmp_path, 6, store), progress=False, workers=1, scheduler="inline")
     assert big.run_info["engine"]["hashes_computed"] == 16 + 6 * 2
     small = run_experiment(_config(tmp_path, 3, store), progress=False, workers=1, scheduler="inline")
-    assert small.run_info["engine"]["hashes_computed"] == 0   # all in the store
+    assert small.run_info["engine"]["hashes_computed"] == 0  # all in the store
     assert small.hashes[small.hashes["transform"] != "original()"]["image_id"].nunique() == 3
 
 
@@ -87,6 +94,7 @@ def test_store_rows_of_other_hashers_specs_and_images_stay_on_disk(tmp_path):
     the narrow run's tables equal those of a run on a fresh store."""
     from harness.engine.run import rows_of_run
     from harness.engine.store import HashStore
+
     store = tmp_path / "store"
     wide = _config(tmp_path, 6, store) | {"hashers": ["ahash", "dhash"], "output": str(tmp_path / "wide")}
     wide["transforms"] = wide["transforms"] + [{"family": "rotate", "severities": [5]}]
@@ -97,20 +105,25 @@ def test_store_rows_of_other_hashers_specs_and_images_stay_on_disk(tmp_path):
     sample = variant_sample(ids, 3, seed=3)
     everything = HashStore(str(store)).load(ids)
     loaded = HashStore(str(store)).load(ids, rows_of_run(specs, hashers, sample))
-    keep = (everything["hasher_key"].isin(["", hashers[0].key])
-            & everything["transform"].isin(["", "original()"] + [s.key for s in specs])
-            & (everything["transform"].isin(["", "original()"]) | everything["image_id"].isin(sample)))
+    keep = (
+        everything["hasher_key"].isin(["", hashers[0].key])
+        & everything["transform"].isin(["", "original()"] + [s.key for s in specs])
+        & (everything["transform"].isin(["", "original()"]) | everything["image_id"].isin(sample))
+    )
     assert 0 < len(loaded) == int(keep.sum()) < len(everything)
-    assert sorted(map(tuple, loaded[["image_id", "transform", "hasher_key"]].to_numpy())) == \
-        sorted(map(tuple, everything.loc[keep, ["image_id", "transform", "hasher_key"]].to_numpy()))
+    assert sorted(map(tuple, loaded[["image_id", "transform", "hasher_key"]].to_numpy())) == sorted(
+        map(tuple, everything.loc[keep, ["image_id", "transform", "hasher_key"]].to_numpy())
+    )
     narrow = run_experiment(narrow_cfg, progress=False, workers=1, scheduler="inline")
     assert narrow.run_info["engine"]["hashes_computed"] == 0
-    fresh = run_experiment(_config(tmp_path, 3) | {"output": str(tmp_path / "fresh")}, progress=False,
-                           workers=1, scheduler="inline")
+    fresh = run_experiment(
+        _config(tmp_path, 3) | {"output": str(tmp_path / "fresh")}, progress=False, workers=1, scheduler="inline"
+    )
     assert fresh.run_info["engine"]["hashes_computed"] == len(narrow.hashes)
     for name in ("metrics.csv", "histograms.parquet", "hashes.parquet"):
-        assert open(os.path.join(narrow.output, name), "rb").read() == \
-            open(os.path.join(fresh.output, name), "rb").read(), name
+        assert (
+            open(os.path.join(narrow.output, name), "rb").read() == open(os.path.join(fresh.output, name), "rb").read()
+        ), name
 
 
 def test_variant_sample_must_be_positive():

@@ -9,6 +9,7 @@ benchmarking (`BenchmarkImageTransforms.compute_hashes` ->
 `compute_threshold_recall(precision_threshold)`) and writes perception.json:
 the bit vectors and perception's threshold/recall table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,23 +31,44 @@ def main() -> int:
     from perception.benchmarking.image import BenchmarkImageTransforms
 
     index = json.load(open(args.index))
-    hs = {"phash": hashers.PHash(hash_size=8), "dhash": hashers.DHash(hash_size=8),
-          "ahash": hashers.AverageHash(hash_size=8), "whash": hashers.WaveletHash(hash_size=8)}
+    hs = {
+        "phash": hashers.PHash(hash_size=8),
+        "dhash": hashers.DHash(hash_size=8),
+        "ahash": hashers.AverageHash(hash_size=8),
+        "whash": hashers.WaveletHash(hash_size=8),
+    }
     # perception 0.9.3 exposes no PDQ hasher in perception.hashers (PDQ is
     # left out of the cross-check for that reason)
     bits = {}
     for name, h in hs.items():
-        bits[name] = {r["filepath"]: [int(b) for b in h.compute(r["filepath"], hash_format="vector")]
-                      for r in index}
-    df = pd.DataFrame([{"filepath": r["filepath"], "category": "caltech101", "transform_name": r["transform"],
-                        "input_filepath": r["input"], "guid": r["guid"]} for r in index])
+        bits[name] = {r["filepath"]: [int(b) for b in h.compute(r["filepath"], hash_format="vector")] for r in index}
+    df = pd.DataFrame(
+        [
+            {
+                "filepath": r["filepath"],
+                "category": "caltech101",
+                "transform_name": r["transform"],
+                "input_filepath": r["input"],
+                "guid": r["guid"],
+            }
+            for r in index
+        ]
+    )
     hashes = BenchmarkImageTransforms(df).compute_hashes(hashers=hs, max_workers=1)
-    table = hashes.compute_threshold_recall(precision_threshold=args.precision,
-                                            grouping=["transform_name"]).reset_index()
+    table = hashes.compute_threshold_recall(
+        precision_threshold=args.precision, grouping=["transform_name"]
+    ).reset_index()
     lengths = {name: int(h.hash_length) for name, h in hs.items()}
-    json.dump({"perception": version("perception"), "precision_threshold": args.precision,
-               "hash_length": lengths, "bits": bits,
-               "threshold_recall": table.to_dict(orient="records")}, open(args.out, "w"))
+    json.dump(
+        {
+            "perception": version("perception"),
+            "precision_threshold": args.precision,
+            "hash_length": lengths,
+            "bits": bits,
+            "threshold_recall": table.to_dict(orient="records"),
+        },
+        open(args.out, "w"),
+    )
     return 0
 
 

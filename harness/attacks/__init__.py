@@ -13,6 +13,7 @@ nothing below imports it.
   transfer matrix from an attacks table; `write_attack_figures(folder)`:
   figures/ and attack_tradeoff.csv of an attack folder.
 """
+
 from .basis import BASES, Basis
 from .distortion import distortion
 from .figures import write_attack_figures
@@ -21,12 +22,29 @@ from .search import ALGORITHMS, GOALS, AttackResult, attack, derive_seed, evade,
 from .tradeoff import tradeoff_table
 from .transfer import transfer_table
 
-__all__ = ["ALGORITHMS", "BASES", "GOALS", "AttackResult", "Basis", "QueryBudgetExceeded", "QueryOracle",
-           "attack", "derive_seed", "distortion", "evade", "frame", "hash_distance", "run_attack",
-           "tradeoff_table", "transfer_table", "write_attack_figures"]
+__all__ = [
+    "ALGORITHMS",
+    "BASES",
+    "GOALS",
+    "AttackResult",
+    "Basis",
+    "QueryBudgetExceeded",
+    "QueryOracle",
+    "attack",
+    "derive_seed",
+    "distortion",
+    "evade",
+    "frame",
+    "hash_distance",
+    "run_attack",
+    "tradeoff_table",
+    "transfer_table",
+    "write_attack_figures",
+]
 
 
 def run_attack(config, **kwargs):
     """Run an attack study from an `AttackConfig`, a dict or a YAML path (see harness.attacks.run)."""
     from .run import run_attack as _run
+
     return _run(config, **kwargs)

@@ -19,6 +19,7 @@ Example::
     >>> y.dtype, y.shape, int(np.abs(y.astype(int) - x).max())
     (dtype('uint8'), (16, 24, 3), 5)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,6 +57,7 @@ class Basis:
             z = z[: self._cy.shape[0], : self._cx.shape[0]]
             return self._cy.T @ z @ self._cx
         import cv2
+
         return cv2.resize(z, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
 
     def perturbation(self, z: np.ndarray, amplitude: int) -> np.ndarray:

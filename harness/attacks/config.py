@@ -23,6 +23,7 @@ Example::
     workers: 2                 # processes (results do not depend on it)
     output: results/attacks-demo
 """
+
 from __future__ import annotations
 
 import math
@@ -56,6 +57,7 @@ class ThresholdConfig(_Strict):
         benign ``fpr`` and ``fpr_upper`` at t);
     values: explicit thresholds by hasher label; they override `benign`.
     """
+
     benign: str | None = None
     target_fpr: float = Field(default=1e-4, gt=0, lt=1)
     negatives: Literal["orig-orig", "variant-orig"] = "orig-orig"
@@ -131,13 +133,15 @@ class AttackConfig(_Strict):
             labels.append(h.label)
         unknown = sorted(set(self.thresholds.values) - set(labels))
         if unknown:
-            raise ConfigError("thresholds.values", f"{unknown[0]!r} is not an attacked hasher; allowed: "
-                                                   f"{', '.join(labels)}")
+            raise ConfigError(
+                "thresholds.values", f"{unknown[0]!r} is not an attacked hasher; allowed: {', '.join(labels)}"
+            )
         self.resolve_thresholds()
         return self
 
     def build_hashers_checked(self):
         from ..hashers import get_hasher
+
         out = []
         for i, h in enumerate(self.hashers):
             try:
@@ -165,31 +169,46 @@ class AttackConfig(_Strict):
                 raise ConfigError("thresholds.benign", f"thresholds.csv lacks columns {missing}")
         for label in labels:
             if label in self.thresholds.values:
-                out[label] = {"threshold": int(self.thresholds.values[label]), "threshold_source": "explicit",
-                              "benign_fpr": float("nan"), "benign_fpr_upper": float("nan")}
+                out[label] = {
+                    "threshold": int(self.thresholds.values[label]),
+                    "threshold_source": "explicit",
+                    "benign_fpr": float("nan"),
+                    "benign_fpr_upper": float("nan"),
+                }
                 continue
             if table is None:
-                raise ConfigError("thresholds", f"no threshold for {label}; give thresholds.values.{label} "
-                                                f"or thresholds.benign (a results folder)")
+                raise ConfigError(
+                    "thresholds",
+                    f"no threshold for {label}; give thresholds.values.{label} or thresholds.benign (a results folder)",
+                )
             rows = table[(table["hasher"] == label) & (table["negatives"] == self.thresholds.negatives)]
             if rows.empty:
                 present = ", ".join(sorted(table["hasher"].unique()))
-                raise ConfigError("thresholds.benign", f"hasher {label} absent from {self.thresholds.benign}; "
-                                                       f"present: {present}")
+                raise ConfigError(
+                    "thresholds.benign", f"hasher {label} absent from {self.thresholds.benign}; present: {present}"
+                )
             rows = rows[abs(rows["target_fpr"] / self.thresholds.target_fpr - 1) < 1e-6]
             if rows.empty:
                 fprs = ", ".join(f"{x:g}" for x in sorted(table["target_fpr"].unique()))
-                raise ConfigError("thresholds.target_fpr", f"{self.thresholds.target_fpr:g} not in "
-                                                           f"{self.thresholds.benign}; allowed: {fprs}")
+                raise ConfigError(
+                    "thresholds.target_fpr",
+                    f"{self.thresholds.target_fpr:g} not in {self.thresholds.benign}; allowed: {fprs}",
+                )
             r = rows.iloc[0]
             t = int(r["recommended_threshold"])
             if t < 0:
-                raise ConfigError("thresholds.target_fpr", f"{label} has no threshold with FPR <= "
-                                                           f"{self.thresholds.target_fpr:g} in the benign study "
-                                                           f"(recommended -1); give thresholds.values.{label}")
-            out[label] = {"threshold": t, "threshold_source": f"benign {self.thresholds.negatives} "
-                                                              f"FPR<={self.thresholds.target_fpr:g}",
-                          "benign_fpr": float(r["fpr"]), "benign_fpr_upper": float(r["fpr_upper"])}
+                raise ConfigError(
+                    "thresholds.target_fpr",
+                    f"{label} has no threshold with FPR <= "
+                    f"{self.thresholds.target_fpr:g} in the benign study "
+                    f"(recommended -1); give thresholds.values.{label}",
+                )
+            out[label] = {
+                "threshold": t,
+                "threshold_source": f"benign {self.thresholds.negatives} FPR<={self.thresholds.target_fpr:g}",
+                "benign_fpr": float(r["fpr"]),
+                "benign_fpr_upper": float(r["fpr_upper"]),
+            }
         return out
 
 

@@ -15,6 +15,7 @@ Example::
     >>> d["linf"], round(d["rmse"], 3)
     (16, 1.155)
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,10 @@ def distortion(original: np.ndarray, attacked: np.ndarray) -> dict:
     mse = float(np.mean(diff * diff))
     psnr = math.inf if mse == 0 else float(peak_signal_noise_ratio(a, b, data_range=255))
     win = min(7, min(a.shape[:2]))
-    win -= (win + 1) % 2           # odd
-    ssim = float(structural_similarity(a, b, data_range=255, channel_axis=2, win_size=max(win, 3))) \
-        if min(a.shape[:2]) >= 3 else float("nan")
-    return {"rmse": math.sqrt(mse), "linf": int(np.abs(diff).max()) if diff.size else 0,
-            "psnr": psnr, "ssim": ssim}
+    win -= (win + 1) % 2  # odd
+    ssim = (
+        float(structural_similarity(a, b, data_range=255, channel_axis=2, win_size=max(win, 3)))
+        if min(a.shape[:2]) >= 3
+        else float("nan")
+    )
+    return {"rmse": math.sqrt(mse), "linf": int(np.abs(diff).max()) if diff.size else 0, "psnr": psnr, "ssim": ssim}

@@ -20,6 +20,7 @@ its threshold trade-off table ``attack_tradeoff.csv``.
 `write_attack_figures(folder)` is called at the end of ``phash-harness
 attack`` and by ``phash-harness report FOLDER``.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,10 @@ def _psnr_budgets(info: dict, table: pd.DataFrame) -> list[float]:
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -103,8 +106,13 @@ def figure_success_vs_psnr(table: pd.DataFrame, path: str) -> None:
         for (hasher, alg), g in table[table["goal"] == goal].groupby(["hasher", "algorithm"], sort=True):
             ok = g.loc[g["success"], "psnr"].to_numpy(dtype=float)
             rate = [(ok >= b).sum() / len(g) for b in grid]
-            ax.plot(grid, rate, styles.get(alg, ":"), color=colours[hasher],
-                    label=f"{hasher} (t={int(g['threshold'].iloc[0])}) {alg}")
+            ax.plot(
+                grid,
+                rate,
+                styles.get(alg, ":"),
+                color=colours[hasher],
+                label=f"{hasher} (t={int(g['threshold'].iloc[0])}) {alg}",
+            )
         ax.set_xlabel("PSNR budget b (dB): success with PSNR >= b")
         ax.set_ylabel("success rate over images")
         ax.set_ylim(-0.02, 1.02)
@@ -134,8 +142,9 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
             fpr = first["benign_fpr"].to_numpy(dtype=float)
             floor = 0.5 / max(int(first["benign_pairs"].iloc[0]), 1)
             ax.plot(first["threshold"], np.maximum(fpr, floor), color="black", label="benign FPR(t)")
-            ax.plot(first["threshold"], first["benign_fpr_hi"], color="grey", lw=0.8, ls=":",
-                    label="benign FPR upper 95%")
+            ax.plot(
+                first["threshold"], first["benign_fpr_hi"], color="grey", lw=0.8, ls=":", label="benign FPR upper 95%"
+            )
             ax.set_yscale("log")
             ax.set_ylabel("benign FPR (orig-orig pairs)")
         else:
@@ -144,8 +153,13 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
         for goal in sorted(h["goal"].unique()):
             for i, b in enumerate(budgets):
                 g = h[(h["goal"] == goal) & (h["psnr_min"] == b)]
-                right.plot(g["threshold"], g["success_rate"], styles[i % len(styles)], color=goal_colour.get(goal),
-                           label=f"{goal}, PSNR >= {b} dB")
+                right.plot(
+                    g["threshold"],
+                    g["success_rate"],
+                    styles[i % len(styles)],
+                    color=goal_colour.get(goal),
+                    label=f"{goal}, PSNR >= {b} dB",
+                )
         if hasher in thresholds:
             ax.axvline(thresholds[hasher], color="grey", ls=":")
         right.set_ylim(-0.02, 1.02)
@@ -155,7 +169,7 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
         lines = ax.get_legend_handles_labels()
         more = right.get_legend_handles_labels()
         right.legend(lines[0] + more[0], lines[1] + more[1], fontsize=6, loc="center right")
-    for ax in axes.ravel()[len(hashers):]:
+    for ax in axes.ravel()[len(hashers) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -164,6 +178,7 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
 
 def _load_png(path: str) -> np.ndarray:
     from PIL import Image
+
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
@@ -183,8 +198,11 @@ def gallery_rows(table: pd.DataFrame, limit: int = 6) -> pd.DataFrame:
     picks = []
     for _, g in saved.groupby(["hasher", "goal"], sort=True):
         ok = g[g["success"]]
-        picks.append(ok.sort_values(["psnr", "image_id"], ascending=[False, True]).iloc[0] if len(ok)
-                     else g.sort_values(["psnr", "image_id"], ascending=[False, True]).iloc[0])
+        picks.append(
+            ok.sort_values(["psnr", "image_id"], ascending=[False, True]).iloc[0]
+            if len(ok)
+            else g.sort_values(["psnr", "image_id"], ascending=[False, True]).iloc[0]
+        )
     if not picks:
         return saved.iloc[:0]
     rows = pd.DataFrame(picks)
@@ -201,11 +219,16 @@ def figure_gallery(folder: str, table: pd.DataFrame, path: str) -> bool:
         orig = _load_png(os.path.join(folder, r.original_png))
         att = _load_png(os.path.join(folder, r.attacked_png))
         gain = min(8.0, 127.0 / max(float(np.abs(att.astype(int) - orig).max()), 1e-9))
-        for ax, im, title in zip(ax_row, (orig, att, amplified_difference(orig, att)), (
+        for ax, im, title in zip(
+            ax_row,
+            (orig, att, amplified_difference(orig, att)),
+            (
                 f"original {r.image}",
                 f"{r.hasher} {r.goal} ({r.algorithm}): {'success' if r.success else 'failed'}, d={r.distance}, "
                 f"t={r.threshold}",
-                f"difference x{gain:.1f}: PSNR {r.psnr:.1f} dB, L-inf {r.linf}, SSIM {r.ssim:.3f}")):
+                f"difference x{gain:.1f}: PSNR {r.psnr:.1f} dB, L-inf {r.linf}, SSIM {r.ssim:.3f}",
+            ),
+        ):
             ax.imshow(im)
             ax.set_title(title, fontsize=7)
             ax.axis("off")
@@ -227,8 +250,9 @@ def write_attack_figures(folder) -> list[str]:
     info = _run_info(folder)
     cfg = info.get("config") or {}
     th = cfg.get("thresholds") or {}
-    hists = benign_histograms(find_benign(th.get("benign"), folder), sorted(table["hasher"].unique()),
-                              th.get("negatives", "orig-orig"))
+    hists = benign_histograms(
+        find_benign(th.get("benign"), folder), sorted(table["hasher"].unique()), th.get("negatives", "orig-orig")
+    )
     tradeoff = tradeoff_table(table, _psnr_budgets(info, table), hists)
     written = [os.path.join(folder, "attack_tradeoff.csv")]
     tradeoff.to_csv(written[0], index=False, float_format="%.6g")

@@ -23,6 +23,7 @@ Example::
     >>> int(oracle.distances(h, h[0])[0][1])
     0
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ class QueryOracle:
         batch = getattr(self.hasher, "hash_batch", None)
         if batch is None:
             return np.asarray(self.hasher.hash_many(images), dtype=np.uint8)
-        rows = batch(images)        # the hasher's batched bit-exact path
+        rows = batch(images)  # the hasher's batched bit-exact path
         for r in rows:
             if isinstance(r, Exception):
                 raise r

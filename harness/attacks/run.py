@@ -28,6 +28,7 @@ Output folder:
   `harness.attacks.transfer` and `harness.attacks.figures` (written at the
   end of the run, and again by ``phash-harness report FOLDER``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,11 +47,40 @@ from .oracle import hash_distance
 from .search import attack, derive_seed
 from .survival import survives
 
-COLUMNS = ["image", "image_id", "hasher", "bits", "goal", "algorithm", "seed", "success", "distance",
-           "raw_distance", "start_distance", "threshold", "threshold_source", "benign_fpr", "benign_fpr_upper",
-           "target_image", "target_image_id", "rmse", "linf", "psnr", "ssim", "amplitude", "linf_cap",
-           "budget", "queries", "queries_to_success", "survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9",
-           "attacked_png", "original_png", "cpu_seconds"]
+COLUMNS = [
+    "image",
+    "image_id",
+    "hasher",
+    "bits",
+    "goal",
+    "algorithm",
+    "seed",
+    "success",
+    "distance",
+    "raw_distance",
+    "start_distance",
+    "threshold",
+    "threshold_source",
+    "benign_fpr",
+    "benign_fpr_upper",
+    "target_image",
+    "target_image_id",
+    "rmse",
+    "linf",
+    "psnr",
+    "ssim",
+    "amplitude",
+    "linf_cap",
+    "budget",
+    "queries",
+    "queries_to_success",
+    "survive_jpeg_90",
+    "survive_jpeg_75",
+    "survive_resize_0.9",
+    "attacked_png",
+    "original_png",
+    "cpu_seconds",
+]
 SURVIVAL = ["survive_jpeg_90", "survive_jpeg_75", "survive_resize_0.9"]
 
 
@@ -63,8 +93,7 @@ def reach_column(budget) -> str:
 
 def reach_columns(psnr_budgets) -> list[str]:
     """Best-distance columns, strictest budget first, then "any"."""
-    return [reach_column(b) for b in sorted(set(float(b) for b in psnr_budgets), reverse=True)] + \
-        [reach_column("any")]
+    return [reach_column(b) for b in sorted(set(float(b) for b in psnr_budgets), reverse=True)] + [reach_column("any")]
 
 
 def transfer_column(label: str) -> str:
@@ -107,6 +136,7 @@ def _write_parquet(df: pd.DataFrame, path: str) -> None:
 
 def _save_png(rgb: np.ndarray, path: str) -> None:
     from PIL import Image
+
     tmp = path + ".tmp"
     Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG")
     os.replace(tmp, path)
@@ -151,7 +181,7 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
         _save_png(x, os.path.join(out, orig_png))
     new_cells = 0
     hashers = cfg.build_hashers()
-    refs = {}              # the defender's hashes of x and of the target, per hasher (not queries)
+    refs = {}  # the defender's hashes of x and of the target, per hasher (not queries)
 
     def ref(hasher, goal):
         key = (hasher.label, goal)
@@ -169,14 +199,24 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
                     continue
                 if stop_after is not None and new_cells >= stop_after:
                     raise KeyboardInterrupt
-                r = attack(x, h, target_hash if goal == "framing" else None, th["threshold"], goal,
-                           algorithm=alg, budget=cfg.budget, linf_cap=cfg.linf_cap,
-                           seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
-                           basis=cfg.basis, basis_size=cfg.basis_size, batch=cfg.batch,
-                           psnr_budgets=cfg.psnr_budgets)
+                r = attack(
+                    x,
+                    h,
+                    target_hash if goal == "framing" else None,
+                    th["threshold"],
+                    goal,
+                    algorithm=alg,
+                    budget=cfg.budget,
+                    linf_cap=cfg.linf_cap,
+                    seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
+                    basis=cfg.basis,
+                    basis_size=cfg.basis_size,
+                    batch=cfg.batch,
+                    psnr_budgets=cfg.psnr_budgets,
+                )
                 kept = {c: None for c in SURVIVAL}
                 moved = {transfer_column(b.label): None for b in hashers if b.label != h.label}
-                if r.success:       # the defender's hashes, not queries
+                if r.success:  # the defender's hashes, not queries
                     kept = survives(h, r.image, ref(h, goal), th["threshold"], goal)
                     for b in hashers:
                         if b.label != h.label:
@@ -188,18 +228,37 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
                 if save:
                     png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
                     _save_png(r.image, os.path.join(out, png))
-                row = {"image": rec.name, "image_id": rec.image_id, "hasher": h.label, "bits": int(h.bits),
-                       "goal": goal, "algorithm": alg, "seed": cfg.seed, "success": bool(r.success),
-                       "distance": r.distance, "raw_distance": r.raw_distance,
-                       "start_distance": r.start_distance, "threshold": th["threshold"],
-                       "threshold_source": th["threshold_source"], "benign_fpr": th["benign_fpr"],
-                       "benign_fpr_upper": th["benign_fpr_upper"],
-                       "target_image": target.name if goal == "framing" else "",
-                       "target_image_id": target.image_id if goal == "framing" else "",
-                       **distortion(x, r.image), "amplitude": r.amplitude, "linf_cap": cfg.linf_cap,
-                       "budget": cfg.budget, "queries": r.queries,
-                       "queries_to_success": r.queries_to_success, **kept, "attacked_png": png,
-                       "original_png": orig_png, "cpu_seconds": r.cpu_seconds, **reach, **moved}
+                row = {
+                    "image": rec.name,
+                    "image_id": rec.image_id,
+                    "hasher": h.label,
+                    "bits": int(h.bits),
+                    "goal": goal,
+                    "algorithm": alg,
+                    "seed": cfg.seed,
+                    "success": bool(r.success),
+                    "distance": r.distance,
+                    "raw_distance": r.raw_distance,
+                    "start_distance": r.start_distance,
+                    "threshold": th["threshold"],
+                    "threshold_source": th["threshold_source"],
+                    "benign_fpr": th["benign_fpr"],
+                    "benign_fpr_upper": th["benign_fpr_upper"],
+                    "target_image": target.name if goal == "framing" else "",
+                    "target_image_id": target.image_id if goal == "framing" else "",
+                    **distortion(x, r.image),
+                    "amplitude": r.amplitude,
+                    "linf_cap": cfg.linf_cap,
+                    "budget": cfg.budget,
+                    "queries": r.queries,
+                    "queries_to_success": r.queries_to_success,
+                    **kept,
+                    "attacked_png": png,
+                    "original_png": orig_png,
+                    "cpu_seconds": r.cpu_seconds,
+                    **reach,
+                    **moved,
+                }
                 _write_parquet(_frame([row], cfg.psnr_budgets, [b.label for b in hashers]), path)
                 new_cells += 1
     return new_cells, None
@@ -221,10 +280,18 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     digest = _settings_digest(cfg, thresholds)
     with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
-        json.dump({"config": cfg.model_dump(mode="json"), "settings_digest": digest,
-                   "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
-                   "thresholds": thresholds, "load_errors": [list(e) for e in load_errors]},
-                  fh, indent=1, sort_keys=True)
+        json.dump(
+            {
+                "config": cfg.model_dump(mode="json"),
+                "settings_digest": digest,
+                "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
+                "thresholds": thresholds,
+                "load_errors": [list(e) for e in load_errors],
+            },
+            fh,
+            indent=1,
+            sort_keys=True,
+        )
     jobs, cell_files = [], []
     for n, rec in enumerate(chosen):
         keys = _cell_paths(cfg, hashers, rec, cells_dir, digest)
@@ -249,15 +316,20 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
             done(n, result, k)
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs))) as pool:
-            futures = {pool.submit(_attack_image, cfg, thresholds, n, rec, target, keys): n
-                       for n, rec, target, keys in jobs}
+            futures = {
+                pool.submit(_attack_image, cfg, thresholds, n, rec, target, keys): n for n, rec, target, keys in jobs
+            }
             for k, fut in enumerate(as_completed(futures), 1):
                 done(futures[fut], fut.result(), k)
     cell_files = [p for n, paths in enumerate(cell_files) if n not in failed for p in paths]
     labels = [h.label for h in hashers]
-    table = _frame([], cfg.psnr_budgets, labels) if not cell_files else \
-        pd.concat([pd.read_parquet(p) for p in cell_files], ignore_index=True)
+    table = (
+        _frame([], cfg.psnr_budgets, labels)
+        if not cell_files
+        else pd.concat([pd.read_parquet(p) for p in cell_files], ignore_index=True)
+    )
     table = _frame(table.to_dict("records"), cfg.psnr_budgets, labels)
     _write_parquet(table, os.path.join(out, "attacks.parquet"))
     summary = summarise(table, cfg.psnr_budgets)
@@ -272,6 +344,7 @@ def write_attack_outputs(folder: str) -> list[str]:
     of the thresholds, when there is one, for FPR(t)); returns the paths."""
     from .figures import write_attack_figures
     from .transfer import transfer_table
+
     table = pd.read_parquet(os.path.join(folder, "attacks.parquet"))
     path = os.path.join(folder, "attack_transfer.csv")
     transfer_table(table).to_csv(path, index=False, float_format="%.6g")
@@ -311,14 +384,30 @@ def summarise(table: pd.DataFrame, psnr_budgets, confidence: float = 0.95) -> pd
             k, n = int(ok.sum()), len(g)
             lo, hi = clopper_pearson(k, n, confidence)
             qs = g.loc[g["success"], "queries_to_success"].dropna()
-            rows.append({"hasher": hasher, "goal": goal, "algorithm": alg, "psnr_min": b,
-                         "threshold": int(g["threshold"].iloc[0]), "benign_fpr": g["benign_fpr"].iloc[0],
-                         "successes": k, "images": n, "success_rate": k / n if n else float("nan"),
-                         "ci_lo": float(lo), "ci_hi": float(hi),
-                         "median_queries": float(g["queries"].median()),
-                         "median_queries_to_success": float(qs.median()) if len(qs) else float("nan"),
-                         "median_psnr_success": float(g.loc[g["success"], "psnr"].median())
-                         if g["success"].any() else float("nan"),
-                         **{c.replace("survive_", "survival_"): float(g.loc[ok, c].astype(bool).mean())
-                            if k else float("nan") for c in SURVIVAL}})
+            rows.append(
+                {
+                    "hasher": hasher,
+                    "goal": goal,
+                    "algorithm": alg,
+                    "psnr_min": b,
+                    "threshold": int(g["threshold"].iloc[0]),
+                    "benign_fpr": g["benign_fpr"].iloc[0],
+                    "successes": k,
+                    "images": n,
+                    "success_rate": k / n if n else float("nan"),
+                    "ci_lo": float(lo),
+                    "ci_hi": float(hi),
+                    "median_queries": float(g["queries"].median()),
+                    "median_queries_to_success": float(qs.median()) if len(qs) else float("nan"),
+                    "median_psnr_success": float(g.loc[g["success"], "psnr"].median())
+                    if g["success"].any()
+                    else float("nan"),
+                    **{
+                        c.replace("survive_", "survival_"): float(g.loc[ok, c].astype(bool).mean())
+                        if k
+                        else float("nan")
+                        for c in SURVIVAL
+                    },
+                }
+            )
     return pd.DataFrame(rows)

@@ -46,6 +46,7 @@ Example (aHash of a flat image: lifting one 8x8 block flips its bit)::
     >>> bool(r.success), r.queries <= 200
     (True, True)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,6 +78,7 @@ class AttackResult:
     reach: {psnr budget (dB, float; -inf = any): best distance among the candidates with
         PSNR >= budget} (see module doc); empty when no query was made.
     """
+
     goal: str
     algorithm: str
     success: bool
@@ -104,8 +106,8 @@ class _Problem:
 
     def __init__(self, x, oracle, ref, threshold, goal, psnr_budgets=()):
         self.x, self.oracle, self.ref, self.t, self.goal = x, oracle, ref, int(threshold), goal
-        self.best_ok = None        # (rmse, image, d, raw, amplitude)
-        self.best_any = None       # (loss, image, d, raw, amplitude)
+        self.best_ok = None  # (rmse, image, d, raw, amplitude)
+        self.best_any = None  # (loss, image, d, raw, amplitude)
         self.first_ok = None
         # best distance per PSNR budget, strictest budget first; -inf = any
         self.reach = {float(b): None for b in sorted(set(psnr_budgets), reverse=True)}
@@ -118,9 +120,9 @@ class _Problem:
     def _track(self, d, im, xf):
         """Update the best distance per PSNR budget with one candidate at distance d."""
         if not self._better(d, self.reach[self.strictest]):
-            return                 # cannot improve any budget: skip the PSNR
+            return  # cannot improve any budget: skip the PSNR
         mse = float(np.mean((im.astype(np.float64) - xf) ** 2))
-        psnr = math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+        psnr = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
         for b, best in self.reach.items():
             if psnr >= b and self._better(d, best):
                 self.reach[b] = d
@@ -170,9 +172,17 @@ def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
     init = np.zeros(basis.dim) if z0 is None else np.asarray(z0, dtype=np.float64)
     # the field is scale-free: step relative to the warm start's size
     sigma = 1.0 if z0 is None else max(float(np.std(init)), 1e-3)
-    es = cma.CMAEvolutionStrategy(init, sigma, {
-        "seed": seed % (2**31 - 2) + 1,      # cma: 0 would mean "random"
-        "popsize": max(2, batch), "CMA_diagonal": True, "verbose": -9, "maxfevals": budget})
+    es = cma.CMAEvolutionStrategy(
+        init,
+        sigma,
+        {
+            "seed": seed % (2**31 - 2) + 1,  # cma: 0 would mean "random"
+            "popsize": max(2, batch),
+            "CMA_diagonal": True,
+            "verbose": -9,
+            "maxfevals": budget,
+        },
+    )
     used, z_ok = 0, None
     while used < budget:
         zs = es.ask()
@@ -188,10 +198,23 @@ def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
     return z_ok, used
 
 
-def attack(x: np.ndarray, hasher, ref_hash: np.ndarray, threshold: int, goal: str, *,
-           algorithm: str = "cma", budget: int = 2000, linf_cap: int = 32, seed: int = 0,
-           basis: str = "dct", basis_size: int = 8, batch: int = 16,
-           oracle: QueryOracle | None = None, psnr_budgets=()) -> AttackResult:
+def attack(
+    x: np.ndarray,
+    hasher,
+    ref_hash: np.ndarray,
+    threshold: int,
+    goal: str,
+    *,
+    algorithm: str = "cma",
+    budget: int = 2000,
+    linf_cap: int = 32,
+    seed: int = 0,
+    basis: str = "dct",
+    basis_size: int = 8,
+    batch: int = 16,
+    oracle: QueryOracle | None = None,
+    psnr_budgets=(),
+) -> AttackResult:
     """Minimal-perturbation attack on one image (see module doc). `ref_hash` is
     h(x) for evasion (computed with the first query when None) or the target
     hash for framing; `psnr_budgets` (dB): budgets of ``reach``."""
@@ -214,18 +237,25 @@ def attack(x: np.ndarray, hasher, ref_hash: np.ndarray, threshold: int, goal: st
         best = problem and (problem.best_ok or problem.best_any)
         ok = bool(problem and problem.best_ok)
         return AttackResult(
-            goal=goal, algorithm=algorithm, success=ok,
-            image=best[1] if best else x, distance=best[2] if best else None,
+            goal=goal,
+            algorithm=algorithm,
+            success=ok,
+            image=best[1] if best else x,
+            distance=best[2] if best else None,
             raw_distance=best[3] if best else None,
-            start_distance=getattr(problem, "start", None), threshold=int(threshold),
-            amplitude=best[4] if best else 0, queries=oracle.queries - start_q,
+            start_distance=getattr(problem, "start", None),
+            threshold=int(threshold),
+            amplitude=best[4] if best else 0,
+            queries=oracle.queries - start_q,
             queries_to_success=(problem.first_ok - start_q) if ok else None,
-            cpu_seconds=time.process_time() - cpu0, levels=levels,
-            reach=dict(problem.reach) if problem else {})
+            cpu_seconds=time.process_time() - cpu0,
+            levels=levels,
+            reach=dict(problem.reach) if problem else {},
+        )
 
     if budget < 1:
         return result()
-    h0 = oracle.hash_many([x])[0]          # query 1: x itself
+    h0 = oracle.hash_many([x])[0]  # query 1: x itself
     if goal == "evasion" and ref_hash is None:
         ref_hash = h0
     problem = _Problem(x, oracle, ref_hash, threshold, goal, psnr_budgets)

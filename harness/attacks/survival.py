@@ -14,6 +14,7 @@ Example::
     >>> survives(h, x, h.hash(x), 0, "framing")["survive_jpeg_90"]
     True
 """
+
 from __future__ import annotations
 
 from .oracle import QueryOracle

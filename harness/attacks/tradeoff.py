@@ -29,13 +29,26 @@ Example::
     >>> int(r.successes), int(r.images), round(float(r.benign_fpr), 4)   # 12 > 8; 14 of 126 pairs <= 8
     (1, 2, 0.1111)
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["hasher", "goal", "psnr_min", "threshold", "successes", "images", "success_rate", "ci_lo", "ci_hi",
-           "benign_fpr", "benign_fpr_hi", "benign_pairs"]
+COLUMNS = [
+    "hasher",
+    "goal",
+    "psnr_min",
+    "threshold",
+    "successes",
+    "images",
+    "success_rate",
+    "ci_lo",
+    "ci_hi",
+    "benign_fpr",
+    "benign_fpr_hi",
+    "benign_pairs",
+]
 
 
 def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
@@ -49,8 +62,9 @@ def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
     return out
 
 
-def tradeoff_table(table: pd.DataFrame, psnr_budgets, benign_hists: dict | None = None,
-                   confidence: float = 0.95) -> pd.DataFrame:
+def tradeoff_table(
+    table: pd.DataFrame, psnr_budgets, benign_hists: dict | None = None, confidence: float = 0.95
+) -> pd.DataFrame:
     """Success rate and benign FPR at every threshold t' (see module doc).
 
     table: attacks.parquet; psnr_budgets: dB; benign_hists: {hasher: counts
@@ -81,8 +95,20 @@ def tradeoff_table(table: pd.DataFrame, psnr_budgets, benign_hists: dict | None 
                 if hist is not None and total:
                     fpr = float(cum[t]) / total
                     fpr_hi = float(clopper_pearson(int(cum[t]), total, confidence)[1])
-                rows.append({"hasher": hasher, "goal": goal, "psnr_min": label, "threshold": t, "successes": k,
-                             "images": n, "success_rate": k / n if n else float("nan"), "ci_lo": float(lo),
-                             "ci_hi": float(hi), "benign_fpr": fpr, "benign_fpr_hi": fpr_hi,
-                             "benign_pairs": int(total) if hist is not None else 0})
+                rows.append(
+                    {
+                        "hasher": hasher,
+                        "goal": goal,
+                        "psnr_min": label,
+                        "threshold": t,
+                        "successes": k,
+                        "images": n,
+                        "success_rate": k / n if n else float("nan"),
+                        "ci_lo": float(lo),
+                        "ci_hi": float(hi),
+                        "benign_fpr": fpr,
+                        "benign_fpr_hi": fpr_hi,
+                        "benign_pairs": int(total) if hist is not None else 0,
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -25,6 +25,7 @@ Example::
     >>> row["from"], row["to"], int(row["successes"]), int(row["transferred"]), float(row["share"])
     ('phash', 'dhash', 2, 1, 0.5)
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -38,7 +39,7 @@ def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
     from ..metrics.intervals import clopper_pearson
 
     rows = []
-    targets = sorted(c[len(PREFIX):] for c in table.columns if c.startswith(PREFIX))
+    targets = sorted(c[len(PREFIX) :] for c in table.columns if c.startswith(PREFIX))
     for (src, goal, alg), g in table[table["success"]].groupby(["hasher", "goal", "algorithm"], sort=True):
         for dst in targets:
             if dst == src:
@@ -48,6 +49,17 @@ def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
             if n == 0:
                 continue
             lo, hi = clopper_pearson(k, n, confidence)
-            rows.append({"from": src, "to": dst, "goal": goal, "algorithm": alg, "successes": n,
-                         "transferred": k, "share": k / n, "ci_lo": float(lo), "ci_hi": float(hi)})
+            rows.append(
+                {
+                    "from": src,
+                    "to": dst,
+                    "goal": goal,
+                    "algorithm": alg,
+                    "successes": n,
+                    "transferred": k,
+                    "share": k / n,
+                    "ci_lo": float(lo),
+                    "ci_hi": float(hi),
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)

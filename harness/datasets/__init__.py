@@ -4,6 +4,7 @@ An *image* is one source file; its identity is the sha256 of its bytes. A
 *group* is a set of images known to show the same content; pairs inside a
 group are never negatives (see docs/design.md).
 """
+
 from ..imageio import DEFAULT_MAX_PIXELS, load_rgb
 from .folder import folder_records, load_groups
 from .loader import load_records

@@ -24,6 +24,7 @@ A dataset already present is verified against FETCH.json (same archive
 checksums) and MANIFEST.csv (every file's sha256); if it matches, nothing is
 downloaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,12 +86,27 @@ def _progress(total: int | None, initial: int, desc: str, show: bool | None):
     from tqdm.auto import tqdm
 
     disable = not (sys.stderr.isatty() if show is None else show)
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=desc, disable=disable, leave=False)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=disable,
+        leave=False,
+    )
 
 
-def download(url: str, path: str, sha256: str, retries: int = 3, timeout: float = 60,
-             progress: bool | None = None, retry_wait: float = 1.0) -> str:
+def download(
+    url: str,
+    path: str,
+    sha256: str,
+    retries: int = 3,
+    timeout: float = 60,
+    progress: bool | None = None,
+    retry_wait: float = 1.0,
+) -> str:
     """Download `url` to `path`, resuming `path + ".part"` if present, and
     verify its sha256. Returns `path`.
 
@@ -120,13 +136,17 @@ def download(url: str, path: str, sha256: str, retries: int = 3, timeout: float 
             last_error = exc
     if last_error is not None:
         have = os.path.getsize(part) if os.path.exists(part) else 0
-        raise FetchError(f"download of {url} failed after {retries + 1} attempt(s) ({last_error}); "
-                         f"{have} bytes kept in {part}: run the same command again to resume")
+        raise FetchError(
+            f"download of {url} failed after {retries + 1} attempt(s) ({last_error}); "
+            f"{have} bytes kept in {part}: run the same command again to resume"
+        )
     got = sha256_path(part)
     if got != sha256:
         os.remove(part)
-        raise FetchError(f"sha256 mismatch for {url}: expected {sha256}, got {got}; "
-                         "the download was deleted and nothing was extracted")
+        raise FetchError(
+            f"sha256 mismatch for {url}: expected {sha256}, got {got}; "
+            "the download was deleted and nothing was extracted"
+        )
     os.replace(part, path)
     return path
 
@@ -168,8 +188,9 @@ def _download_once(url: str, part: str, ranged: bool, timeout: float, progress) 
         if offset and status == 206:
             m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", resp.headers.get("Content-Range", ""))
             if not m or int(m.group(1)) != offset:
-                raise FetchError(f"server sent an unexpected Content-Range for {url}: "
-                                 f"{resp.headers.get('Content-Range')!r}")
+                raise FetchError(
+                    f"server sent an unexpected Content-Range for {url}: {resp.headers.get('Content-Range')!r}"
+                )
             total = int(m.group(3)) if m.group(3) != "*" else None
         else:
             # no range asked, or the server ignored it: start again from byte 0
@@ -184,8 +205,7 @@ def _download_once(url: str, part: str, ranged: bool, timeout: float, progress) 
                     try:
                         block = resp.read(CHUNK)
                     except (OSError, HTTPException) as exc:
-                        raise _Retryable(f"connection lost after {received} bytes: "
-                                         f"{type(exc).__name__}") from None
+                        raise _Retryable(f"connection lost after {received} bytes: {type(exc).__name__}") from None
                     if not block:
                         break
                     out.write(block)
@@ -271,8 +291,10 @@ def safe_extract(archive: str, dest: str) -> int:
             declared = sum((m.file_size if kind == "zip" else m.size) for _, d, m in plan if not d)
             free = shutil.disk_usage(root).free
             if declared > free:
-                raise FetchError(f"{os.path.basename(archive)} expands to {declared} bytes but only {free} "
-                                 f"are free in {root}; nothing was extracted")
+                raise FetchError(
+                    f"{os.path.basename(archive)} expands to {declared} bytes but only {free} "
+                    f"are free in {root}; nothing was extracted"
+                )
             seen: set[str] = set()
             for parts, is_dir, _ in plan:
                 key = "/".join(parts)
@@ -329,9 +351,17 @@ def is_present(entry: CatalogEntry, dest: str, full: bool = True) -> tuple[bool,
     return True, ""
 
 
-def fetch(entry: CatalogEntry, dest: str, urls: list[str] | None = None,
-          sha256s: list[str] | None = None, force: bool = False, keep_archives: bool = False,
-          retries: int = 3, progress: bool | None = None, log: Callable[[str], None] = print) -> str:
+def fetch(
+    entry: CatalogEntry,
+    dest: str,
+    urls: list[str] | None = None,
+    sha256s: list[str] | None = None,
+    force: bool = False,
+    keep_archives: bool = False,
+    retries: int = 3,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> str:
     """Fetch `entry` into DEST/NAME and return that folder.
 
     `urls`/`sha256s` override the catalogue's URL/checksum per archive (in
@@ -340,18 +370,27 @@ def fetch(entry: CatalogEntry, dest: str, urls: list[str] | None = None,
     for field_name, values, key in (("--url", urls, "url"), ("--sha256", sha256s, "sha256")):
         if values:
             if len(values) != len(archives):
-                raise ConfigError(field_name, f"{entry.name} has {len(archives)} archive(s) "
-                                  f"({', '.join(a.filename for a in archives)}); give {len(archives)} value(s)")
+                raise ConfigError(
+                    field_name,
+                    f"{entry.name} has {len(archives)} archive(s) "
+                    f"({', '.join(a.filename for a in archives)}); give {len(archives)} value(s)",
+                )
             if key == "sha256":
                 values = [check_sha256(v) for v in values]
             archives = [replace(a, **{key: v}) for a, v in zip(archives, values)]
     for a in archives:
         if not a.url:
-            raise ConfigError("--url", f"{entry.name}: the archive {a.filename} is supplied by you "
-                              "(license or signed link); pass --url URL (file:///path works)")
+            raise ConfigError(
+                "--url",
+                f"{entry.name}: the archive {a.filename} is supplied by you "
+                "(license or signed link); pass --url URL (file:///path works)",
+            )
         if not a.sha256:
-            raise ConfigError("--sha256", f"{entry.name}: no verified checksum is published for "
-                              f"{a.filename}; pass --sha256 HEX (from a copy you trust)")
+            raise ConfigError(
+                "--sha256",
+                f"{entry.name}: no verified checksum is published for "
+                f"{a.filename}; pass --sha256 HEX (from a copy you trust)",
+            )
     entry = replace(entry, archives=tuple(archives))
     dest = os.path.abspath(os.path.expanduser(dest))
     final = dataset_dir(dest, entry.name)
@@ -361,15 +400,13 @@ def fetch(entry: CatalogEntry, dest: str, urls: list[str] | None = None,
             log(f"{entry.name}: already present and verified in {final}; nothing fetched")
             return final
         if not force:
-            raise FetchError(f"{final} exists but is not a verified copy ({why}); "
-                             "remove it or pass --force")
+            raise FetchError(f"{final} exists but is not a verified copy ({why}); remove it or pass --force")
     os.makedirs(dest, exist_ok=True)
     downloads = os.path.join(dest, ".downloads")
     paths = []
     for a in archives:
         log(f"{entry.name}: downloading {a.url}")
-        path = download(a.url, os.path.join(downloads, a.filename), a.sha256, retries=retries,
-                        progress=progress)
+        path = download(a.url, os.path.join(downloads, a.filename), a.sha256, retries=retries, progress=progress)
         log(f"{entry.name}: {a.filename} sha256 verified")
         paths.append(path)
     tmp = tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=dest)
@@ -426,20 +463,35 @@ def _rmdir_quiet(path: str) -> None:
 
 
 def _write_source(folder: str, entry: CatalogEntry, n: int) -> None:
-    info = {"name": entry.name, "title": entry.title, "license": entry.license,
-            "attribution": entry.attribution, "homepage": entry.homepage, "images": n,
-            "archives": [{"url": a.url, "filename": a.filename, "sha256": a.sha256,
-                          "inner": a.inner, "inner_sha256": a.inner_sha256} for a in entry.archives],
-            "excluded": list(entry.exclude), "images_dir": entry.images_dir}
+    info = {
+        "name": entry.name,
+        "title": entry.title,
+        "license": entry.license,
+        "attribution": entry.attribution,
+        "homepage": entry.homepage,
+        "images": n,
+        "archives": [
+            {"url": a.url, "filename": a.filename, "sha256": a.sha256, "inner": a.inner, "inner_sha256": a.inner_sha256}
+            for a in entry.archives
+        ],
+        "excluded": list(entry.exclude),
+        "images_dir": entry.images_dir,
+    }
     with open(os.path.join(folder, "FETCH.json"), "w", encoding="utf-8") as fh:
         json.dump(info, fh, indent=2, sort_keys=True)
-    lines = [f"# {entry.name}: {entry.title}", "",
-             f"- **License:** {entry.license}", f"- **Attribution:** {entry.attribution}",
-             f"- **Homepage:** {entry.homepage}", f"- **Images:** {n}",
-             f"- **Caveats:** {entry.caveats}" if entry.caveats else "",
-             *[f"- **Archive:** {a.url} (sha256 {a.sha256})" for a in entry.archives],
-             f"- **Excluded folders:** {', '.join(entry.exclude)}" if entry.exclude else "",
-             "- Fetched and verified by `phash-harness fetch`; MANIFEST.csv lists every image.", ""]
+    lines = [
+        f"# {entry.name}: {entry.title}",
+        "",
+        f"- **License:** {entry.license}",
+        f"- **Attribution:** {entry.attribution}",
+        f"- **Homepage:** {entry.homepage}",
+        f"- **Images:** {n}",
+        f"- **Caveats:** {entry.caveats}" if entry.caveats else "",
+        *[f"- **Archive:** {a.url} (sha256 {a.sha256})" for a in entry.archives],
+        f"- **Excluded folders:** {', '.join(entry.exclude)}" if entry.exclude else "",
+        "- Fetched and verified by `phash-harness fetch`; MANIFEST.csv lists every image.",
+        "",
+    ]
     with open(os.path.join(folder, "SOURCE.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(line for line in lines if line is not None))
 
@@ -449,7 +501,12 @@ def ad_hoc_entry(name: str, url: str, sha256: str, images_dir: str = "") -> Cata
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name or ""):
         raise ConfigError("--name", f"must be letters, digits, '.', '_' or '-' (got {name!r})")
     filename = os.path.basename(urllib.parse.urlparse(url).path) or f"{name}.archive"
-    return CatalogEntry(name=name, title=name,
-                        archives=(Archive(url=url, sha256=check_sha256(sha256), filename=filename),),
-                        images_dir=images_dir, license="(given by the user)", attribution="",
-                        homepage=url)
+    return CatalogEntry(
+        name=name,
+        title=name,
+        archives=(Archive(url=url, sha256=check_sha256(sha256), filename=filename),),
+        images_dir=images_dir,
+        license="(given by the user)",
+        attribution="",
+        homepage=url,
+    )

@@ -14,6 +14,7 @@ a reason, never dropped):
 - file names that are not valid UTF-8 (bytes on Linux) are read under their
   real name and shown in every table with the bad bytes as ``\\xNN``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,9 @@ from .records import ImageRecord
 DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-def list_image_files(root: str, extensions=DEFAULT_EXTENSIONS, recursive: bool = True,
-                     follow_symlinks: bool = False) -> list[str]:
+def list_image_files(
+    root: str, extensions=DEFAULT_EXTENSIONS, recursive: bool = True, follow_symlinks: bool = False
+) -> list[str]:
     """Paths relative to `root` whose extension (case-insensitive) is in
     `extensions`, sorted for a stable order. Directories named like images are
     listed too: the loader records them as errors instead of dropping them.
@@ -66,12 +68,10 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _read_regular_file(path: str, root_real: str, follow_symlinks: bool,
-                       chunk: int = 1 << 20) -> tuple[str, int]:
+def _read_regular_file(path: str, root_real: str, follow_symlinks: bool, chunk: int = 1 << 20) -> tuple[str, int]:
     """sha256 and size of `path` if the read policy allows it, else _Refused."""
     if not follow_symlinks and not _inside(os.path.realpath(path), root_real):
-        raise _Refused("symlink points outside the dataset folder "
-                       "(set dataset.follow_symlinks: true to allow)")
+        raise _Refused("symlink points outside the dataset folder (set dataset.follow_symlinks: true to allow)")
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -105,8 +105,13 @@ def _read_regular_file(path: str, root_real: str, follow_symlinks: bool,
     return h.hexdigest(), size
 
 
-def folder_records(root: str, extensions=DEFAULT_EXTENSIONS, recursive: bool = True,
-                   groups: dict[str, str] | None = None, follow_symlinks: bool = False):
+def folder_records(
+    root: str,
+    extensions=DEFAULT_EXTENSIONS,
+    recursive: bool = True,
+    groups: dict[str, str] | None = None,
+    follow_symlinks: bool = False,
+):
     """Records for every image file under `root`, plus a list of
     (name, reason) for entries that could not even be read for hashing (see
     the read policy in the module docstring).

@@ -1,4 +1,5 @@
 """From a validated dataset config to image records."""
+
 from __future__ import annotations
 
 import os
@@ -17,24 +18,32 @@ def load_records(ds) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
     if ds.source == "sample":
         records, errors = sample_records(), []
         if groups:
-            records = [ImageRecord(r.image_id, r.name, r.path,
-                                   groups.get(r.name) or groups.get(r.image_id) or r.group, r.bytes)
-                       for r in records]
+            records = [
+                ImageRecord(
+                    r.image_id, r.name, r.path, groups.get(r.name) or groups.get(r.image_id) or r.group, r.bytes
+                )
+                for r in records
+            ]
     elif ds.source == "manifest":
         from .manifest import manifest_records
+
         records, errors = manifest_records(ds.path, groups, follow_symlinks=ds.follow_symlinks)
     elif ds.source == "catalog":
         from .catalog import default_dest
         from .manifest import manifest_records
+
         folder = os.path.join(os.path.expanduser(ds.dest or default_dest()), ds.name)
-        records, errors = manifest_records(os.path.join(folder, "MANIFEST.csv"), groups,
-                                           follow_symlinks=ds.follow_symlinks, confine=True)
+        records, errors = manifest_records(
+            os.path.join(folder, "MANIFEST.csv"), groups, follow_symlinks=ds.follow_symlinks, confine=True
+        )
     elif "://" in ds.path:
         from .remote import fsspec_records
+
         records, errors = fsspec_records(ds.path, ds.extensions, ds.recursive, groups, ds.cache)
     else:
-        records, errors = folder_records(ds.path, ds.extensions, ds.recursive, groups,
-                                         follow_symlinks=getattr(ds, "follow_symlinks", False))
+        records, errors = folder_records(
+            ds.path, ds.extensions, ds.recursive, groups, follow_symlinks=getattr(ds, "follow_symlinks", False)
+        )
     if ds.limit:
         records = records[: ds.limit]
     return records, errors

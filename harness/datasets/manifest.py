@@ -15,6 +15,7 @@ resolved against the CSV's folder; absolute paths are used as they are.
 When a `sha256` column is given, each file is checked against it and a
 mismatch is an error row (the file changed since the manifest was made).
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,8 +58,7 @@ def write_manifest(folder: str, images: str = "images", extensions=DEFAULT_EXTEN
             rel = os.path.relpath(path, folder).replace(os.sep, "/")
             digest, size = sha256_file(path)
             w, h, fmt = image_header(path)
-            rows.append({"file": rel, "sha256": digest, "bytes": str(size), "width": w, "height": h,
-                         "format": fmt})
+            rows.append({"file": rel, "sha256": digest, "bytes": str(size), "width": w, "height": h, "format": fmt})
     rows.sort(key=lambda r: r["file"])
     with open(os.path.join(folder, "MANIFEST.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
@@ -105,8 +105,9 @@ def verify_manifest(folder: str, full: bool = True) -> list[str]:
     return problems
 
 
-def manifest_records(csv_path: str, groups: dict[str, str] | None = None, follow_symlinks: bool = False,
-                     confine: bool = False):
+def manifest_records(
+    csv_path: str, groups: dict[str, str] | None = None, follow_symlinks: bool = False, confine: bool = False
+):
     """Records for every row of a manifest CSV, plus (name, reason) rows for
     files that are missing, unreadable, or whose sha256 differs from the
     manifest. `name` is the `file` value; image_id is the sha256 of the
@@ -141,14 +142,16 @@ def manifest_records(csv_path: str, groups: dict[str, str] | None = None, follow
         try:
             digest, size = _read_regular_file(path, base_real, follow_symlinks or not confine)
         except _Refused as exc:
-            reason = exc.reason.replace("symlink points outside the dataset folder",
-                                        "path lies outside the manifest's folder")
+            reason = exc.reason.replace(
+                "symlink points outside the dataset folder", "path lies outside the manifest's folder"
+            )
             errors.append((name, reason))
             continue
         expected = (row.get("sha256") or "").strip().lower()
         if expected and expected != digest:
-            errors.append((name, f"sha256 differs from the manifest (expected {expected[:12]}..., "
-                                 f"got {digest[:12]}...)"))
+            errors.append(
+                (name, f"sha256 differs from the manifest (expected {expected[:12]}..., got {digest[:12]}...)")
+            )
             continue
         group = groups.get(name) or groups.get(digest) or (row.get("group") or "").strip() or digest
         records.append(ImageRecord(digest, name, path, group, size))

@@ -1,4 +1,5 @@
 """The record of one image in a dataset."""
+
 from __future__ import annotations
 
 import hashlib

@@ -11,6 +11,7 @@ pipeline reads ordinary files; a file already cached is not written again.
 Remote protocols need their fsspec backend (s3fs for s3://, gcsfs for gs://,
 ...); a missing backend is a ConfigError naming the package to install.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,13 @@ def check_url(url: str, field: str = "dataset.path") -> None:
         raise ConfigError(field, f"protocol {protocol!r} needs its fsspec backend: {exc}") from None
 
 
-def fsspec_records(url: str, extensions=DEFAULT_EXTENSIONS, recursive: bool = True,
-                   groups: dict[str, str] | None = None, cache: str | None = None):
+def fsspec_records(
+    url: str,
+    extensions=DEFAULT_EXTENSIONS,
+    recursive: bool = True,
+    groups: dict[str, str] | None = None,
+    cache: str | None = None,
+):
     """Records for every image file under `url`, plus (name, reason) for
     files that could not be read."""
     import fsspec
@@ -70,7 +76,7 @@ def fsspec_records(url: str, extensions=DEFAULT_EXTENSIONS, recursive: bool = Tr
     records, errors = [], []
     for p in sorted(paths):
         p = p.rstrip("/")
-        rel = p[len(root):].lstrip("/") if p.startswith(root) else p
+        rel = p[len(root) :].lstrip("/") if p.startswith(root) else p
         if not rel.lower().endswith(exts):
             continue
         try:

@@ -6,6 +6,7 @@ not listed twice. The stereo pair motorcycle_left/motorcycle_right shows the
 same scene from two viewpoints; they are declared one group so that the pair
 never counts as a false positive.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Engine stage: runs dataset x transforms x hashers and writes results."""
+
 from .run import Results, library_versions, run_experiment, write_table
 from .work import hash_images
 

@@ -43,6 +43,7 @@ Examples
 array([[ 15],
        [255]], dtype=uint8)
 """
+
 from __future__ import annotations
 
 import csv
@@ -70,11 +71,33 @@ BATCH_ROWS = 65536
 #: this many tiles (to test resume without a timing race)
 ENV_STOP_AFTER = "HARNESS_CENSUS_STOP_AFTER_TILES"
 QUERY_KEY = "queries"
-FPR_COLUMNS = ["hasher", "bits", "negatives", "threshold", "fp", "n_neg", "fpr", "fpr_cp_lo", "fpr_cp_hi",
-               "fpr_boot_lo", "fpr_boot_hi", "fpr_upper"]
+FPR_COLUMNS = [
+    "hasher",
+    "bits",
+    "negatives",
+    "threshold",
+    "fp",
+    "n_neg",
+    "fpr",
+    "fpr_cp_lo",
+    "fpr_cp_hi",
+    "fpr_boot_lo",
+    "fpr_boot_hi",
+    "fpr_upper",
+]
 PHOTO_COLUMNS = ["hasher", "bits", "negatives", "threshold", "n_photos", "photos_matched", "photo_rate"]
-THRESHOLD_COLUMNS = ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg", "fpr",
-                     "fpr_upper", "photo_rate"]
+THRESHOLD_COLUMNS = [
+    "hasher",
+    "bits",
+    "negatives",
+    "target_fpr",
+    "recommended_threshold",
+    "fp",
+    "n_neg",
+    "fpr",
+    "fpr_upper",
+    "photo_rate",
+]
 
 _HEX = np.full(256, 255, np.uint8)
 for _i, _c in enumerate("0123456789abcdef"):
@@ -116,6 +139,7 @@ def _pack_hex(hx, width: int) -> tuple[np.ndarray, int]:
 @dataclass
 class HashSet:
     """The hashes of one hasher from one side (database or queries)."""
+
     bits: int
     parts: list = field(default_factory=list)  # packed blocks
     ids: list = field(default_factory=list)
@@ -157,9 +181,13 @@ def _batches(path: str):
             with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
                 header = next(csv.reader([fh.readline()]), [])
             _check_columns(path, header)
-            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
-                                   convert_options=pcsv.ConvertOptions(
-                                       column_types={c: pa.string() for c in header}, strings_can_be_null=False))
+            reader = pcsv.open_csv(
+                path,
+                read_options=pcsv.ReadOptions(block_size=1 << 22),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={c: pa.string() for c in header}, strings_can_be_null=False
+                ),
+            )
             row = 0
             for batch in reader:
                 yield batch, row
@@ -212,8 +240,11 @@ def read_hashes(paths: list[str], hasher: str | None, default_name: str, role: s
             ids = _strings(batch.column(names.index("id")), path, row0, "id")
             hexes = _strings(batch.column(names.index("hash")), path, row0, "hash")
             groups = _strings(batch.column(names.index("group")), path, row0, "group") if "group" in names else ids
-            labels = (_strings(batch.column(names.index("hasher")), path, row0, "hasher") if "hasher" in names
-                      else np.full(n, hasher or default_name, dtype=object))
+            labels = (
+                _strings(batch.column(names.index("hasher")), path, row0, "hasher")
+                if "hasher" in names
+                else np.full(n, hasher or default_name, dtype=object)
+            )
             for label in pd.unique(labels):
                 rows_of = np.nonzero(labels == label)[0]
                 if hasher is not None and label != hasher:
@@ -225,13 +256,15 @@ def read_hashes(paths: list[str], hasher: str | None, default_name: str, role: s
                 wrong = np.nonzero(lengths != want)[0]
                 if want == 0 or len(wrong):
                     r = wrong[0] if len(wrong) else 0
-                    raise ConfigError(f"{path} row {row0 + rows_of[r] + 1}",
-                                      f"hash of hasher {label!r} has {lengths[r]} hex digits, "
-                                      f"earlier rows have {want}" if want else "empty hash")
+                    raise ConfigError(
+                        f"{path} row {row0 + rows_of[r] + 1}",
+                        f"hash of hasher {label!r} has {lengths[r]} hex digits, earlier rows have {want}"
+                        if want
+                        else "empty hash",
+                    )
                 packed, r = _pack_hex(hx, int(want))
                 if r >= 0:
-                    raise ConfigError(f"{path} row {row0 + rows_of[r] + 1}",
-                                      f"hash {hx[r]!r} is not hexadecimal")
+                    raise ConfigError(f"{path} row {row0 + rows_of[r] + 1}", f"hash {hx[r]!r} is not hexadecimal")
                 if hs is None:
                     hs = sets[label] = HashSet(bits=4 * int(want))
                 hs.parts.append(packed)
@@ -277,6 +310,7 @@ def _tile_task(what, a, b, ga, gb, bits, keep, threads):
     distance <= keep as an (3, k) int64 array of local (i, j, d)."""
     if threads:
         from .run import limit_kernel_threads
+
         limit_kernel_threads(threads)
     if what == "hist":
         return pair_histogram(a, b, ga, gb, bits=bits)
@@ -378,8 +412,9 @@ def _input_key(inputs, label, kind, settings: CensusSettings) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusSettings, backend, threads,
-                  tiles_root, inputs, stopper) -> dict:
+def census_hasher(
+    label, db: HashSet, queries: HashSet | None, settings: CensusSettings, backend, threads, tiles_root, inputs, stopper
+) -> dict:
     """Tables and counts of one hasher (see the module docstring)."""
     bits = db.bits
     X = db.packed()
@@ -395,7 +430,7 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
         X = queries.packed()
         q_groups = np.concatenate(queries.groups)
         _, g = _codes(np.concatenate([q_groups, db_groups]))
-        ga, gb = g[: len(X)], g[len(X):]
+        ga, gb = g[: len(X)], g[len(X) :]
         n_a, n_b = len(X), len(Y)
     tile_list = tiles(n_a, n_b, max(1, settings.tile))
     folder = os.path.join(tiles_root, f"{_input_key(inputs, label, kind, settings)}")
@@ -405,28 +440,33 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
     def lap():
         clock.append(time.perf_counter())
         return round(clock[-1] - clock[-2], 3)
+
     parts = run_tiles(backend, "hist", folder, tile_list, X, Y, ga, gb, bits, -1, threads, stopper, stats)
     hist = np.zeros(bits + 1, np.int64)
     for t in tile_list:
         hist += parts[t]
     n = int(hist.sum())
     seconds = {"histogram": lap()}
-    keep = choose_keep_below(hist, settings.keep_fpr, settings.target_fpr, settings.max_close_pairs,
-                             settings.collision_k if queries is None else 0)
+    keep = choose_keep_below(
+        hist,
+        settings.keep_fpr,
+        settings.target_fpr,
+        settings.max_close_pairs,
+        settings.collision_k if queries is None else 0,
+    )
     pi = pj = pd_ = np.zeros(0, np.int64)
     if keep >= 0:
         stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
-        close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper,
-                          stats)
+        close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats)
         total = sum(close[t].shape[1] for t in tile_list)
         pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
         at = 0
         for t in tile_list:  # global indices, freeing each tile's array as it is copied
             part = close.pop(t)
             k = part.shape[1]
-            pi[at:at + k] = part[0] + t[0]
-            pj[at:at + k] = part[1] + t[2]
-            pd_[at:at + k] = part[2]
+            pi[at : at + k] = part[0] + t[0]
+            pj[at : at + k] = part[1] + t[2]
+            pd_[at : at + k] = part[2]
             at += k
         order = np.lexsort((pj, pi, pd_))
         pi, pj, pd_ = pi[order], pj[order], pd_[order]
@@ -448,8 +488,9 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
             group_of_image[img_b] = gb
             group_of_image[img_a] = ga
         seed = _seed(settings.bootstrap_seed, label, ORIGINAL_KEY if queries is None else QUERY_KEY)
-        boot_lo, boot_hi, _ = bootstrap_fpr(img_a, img_b, group_of_image, pi, pj, pd_, keep,
-                                            settings.bootstrap_replicates, seed, settings.confidence)
+        boot_lo, boot_hi, _ = bootstrap_fpr(
+            img_a, img_b, group_of_image, pi, pj, pd_, keep, settings.bootstrap_replicates, seed, settings.confidence
+        )
     seconds["bootstrap"] = lap()
     fp = np.cumsum(hist)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -476,25 +517,82 @@ def census_hasher(label, db: HashSet, queries: HashSet | None, settings: CensusS
     matched_col[~measured] = pd.NA
     transform, family = (ORIGINAL_KEY, "original") if queries is None else (QUERY_KEY, "queries")
     nz = np.nonzero(hist)[0]
-    histograms = pd.DataFrame({"hasher": label, "bits": bits, "transform": transform, "family": family,
-                               "severity": "", "kind": kind, "distance": nz.astype(np.int64),
-                               "count": hist[nz]}, columns=HISTOGRAM_COLUMNS)
-    fpr_table = pd.DataFrame({"hasher": label, "bits": bits, "negatives": kind, "threshold": thresholds,
-                              "fp": fp, "n_neg": n, "fpr": fpr, "fpr_cp_lo": cp_lo, "fpr_cp_hi": cp_hi,
-                              "fpr_boot_lo": b_lo, "fpr_boot_hi": b_hi, "fpr_upper": upper})
-    photo = pd.DataFrame({"hasher": label, "bits": bits, "negatives": kind, "threshold": thresholds,
-                          "n_photos": n_a, "photos_matched": matched_col, "photo_rate": photo_rate})
+    histograms = pd.DataFrame(
+        {
+            "hasher": label,
+            "bits": bits,
+            "transform": transform,
+            "family": family,
+            "severity": "",
+            "kind": kind,
+            "distance": nz.astype(np.int64),
+            "count": hist[nz],
+        },
+        columns=HISTOGRAM_COLUMNS,
+    )
+    fpr_table = pd.DataFrame(
+        {
+            "hasher": label,
+            "bits": bits,
+            "negatives": kind,
+            "threshold": thresholds,
+            "fp": fp,
+            "n_neg": n,
+            "fpr": fpr,
+            "fpr_cp_lo": cp_lo,
+            "fpr_cp_hi": cp_hi,
+            "fpr_boot_lo": b_lo,
+            "fpr_boot_hi": b_hi,
+            "fpr_upper": upper,
+        }
+    )
+    photo = pd.DataFrame(
+        {
+            "hasher": label,
+            "bits": bits,
+            "negatives": kind,
+            "threshold": thresholds,
+            "n_photos": n_a,
+            "photos_matched": matched_col,
+            "photo_rate": photo_rate,
+        }
+    )
     rows = []
     for target in sorted(set(settings.fpr_points) | {settings.target_fpr}, reverse=True):
         t = recommend_threshold(upper, target)
-        rows.append((label, bits, kind, target, t, int(fp[t]) if t >= 0 else 0, n,
-                     float(fpr[t]) if t >= 0 else 0.0, float(upper[t]) if t >= 0 else 0.0,
-                     float(photo_rate[t]) if t >= 0 else 0.0))
-    counts = {"hasher": label, "bits": bits, "negatives": kind, "n_database": len(db_ids),
-              "n_queries": None if queries is None else n_a, "pairs": n, "keep_below": keep,
-              "close_pairs": len(pi), **stats, "seconds": seconds}
-    return {"histograms": histograms, "fpr": fpr_table, "per_photo": photo,
-            "thresholds": pd.DataFrame(rows, columns=THRESHOLD_COLUMNS), "counts": counts}
+        rows.append(
+            (
+                label,
+                bits,
+                kind,
+                target,
+                t,
+                int(fp[t]) if t >= 0 else 0,
+                n,
+                float(fpr[t]) if t >= 0 else 0.0,
+                float(upper[t]) if t >= 0 else 0.0,
+                float(photo_rate[t]) if t >= 0 else 0.0,
+            )
+        )
+    counts = {
+        "hasher": label,
+        "bits": bits,
+        "negatives": kind,
+        "n_database": len(db_ids),
+        "n_queries": None if queries is None else n_a,
+        "pairs": n,
+        "keep_below": keep,
+        "close_pairs": len(pi),
+        **stats,
+        "seconds": seconds,
+    }
+    return {
+        "histograms": histograms,
+        "fpr": fpr_table,
+        "per_photo": photo,
+        "thresholds": pd.DataFrame(rows, columns=THRESHOLD_COLUMNS),
+        "counts": counts,
+    }
 
 
 def _versions() -> dict:
@@ -503,14 +601,27 @@ def _versions() -> dict:
     import scipy
 
     from .. import __version__
-    return {"harness": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pd.__version__, "pyarrow": pyarrow.__version__, "scipy": scipy.__version__,
-            "numba": numba.__version__}
+
+    return {
+        "harness": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pyarrow.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+    }
 
 
-def run_census(files: list[str], output: str, queries: list[str] | None = None, hasher: str | None = None,
-               settings: CensusSettings | None = None, workers: int | None = None,
-               scheduler: str | None = None) -> dict:
+def run_census(
+    files: list[str],
+    output: str,
+    queries: list[str] | None = None,
+    hasher: str | None = None,
+    settings: CensusSettings | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> dict:
     """Read, validate (ConfigError before anything is written), count every
     negative pair per hasher in tiles, and write histograms.parquet,
     fpr.csv, thresholds.csv, per_photo.csv and census.json into `output`.
@@ -533,8 +644,9 @@ def run_census(files: list[str], output: str, queries: list[str] | None = None, 
             if label not in db_sets:
                 raise ConfigError("--queries", f"hasher {label!r} has queries but no database rows")
             if qs.bits != db_sets[label].bits:
-                raise ConfigError("--queries", f"hasher {label!r}: queries have {qs.bits} bits, "
-                                  f"the database {db_sets[label].bits}")
+                raise ConfigError(
+                    "--queries", f"hasher {label!r}: queries have {qs.bits} bits, the database {db_sets[label].bits}"
+                )
         for label in db_sets:
             if label not in q_sets:
                 raise ConfigError("--queries", f"hasher {label!r} has database rows but no queries")
@@ -550,8 +662,19 @@ def run_census(files: list[str], output: str, queries: list[str] | None = None, 
     results = []
     try:
         for label in db_sets:
-            results.append(census_hasher(label, db_sets[label], q_sets[label] if q_sets else None, settings,
-                                         backend, threads, tiles_root, inputs, stopper))
+            results.append(
+                census_hasher(
+                    label,
+                    db_sets[label],
+                    q_sets[label] if q_sets else None,
+                    settings,
+                    backend,
+                    threads,
+                    tiles_root,
+                    inputs,
+                    stopper,
+                )
+            )
     finally:
         backend.close()
 
@@ -566,11 +689,13 @@ def run_census(files: list[str], output: str, queries: list[str] | None = None, 
         "inputs": inputs,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
         "hashers": [r["counts"] for r in results],
-        "intervals": {"fpr_cp": "Clopper-Pearson, valid only if pairs were independent (they are not)",
-                      "fpr_boot": "image-level Poisson bootstrap (as in the metrics stage), t <= keep_below",
-                      "fpr_upper": "max(fpr_cp_hi, fpr_boot_hi)",
-                      "photo_rate": "share of photos (queries) with a photo of another group within t; "
-                                    "measured for t <= keep_below"},
+        "intervals": {
+            "fpr_cp": "Clopper-Pearson, valid only if pairs were independent (they are not)",
+            "fpr_boot": "image-level Poisson bootstrap (as in the metrics stage), t <= keep_below",
+            "fpr_upper": "max(fpr_cp_hi, fpr_boot_hi)",
+            "photo_rate": "share of photos (queries) with a photo of another group within t; "
+            "measured for t <= keep_below",
+        },
         "executor": backend.describe(),
         "versions": _versions(),
         "timings_seconds": {"read": round(read_seconds, 3), "total": round(time.perf_counter() - started, 3)},

@@ -10,6 +10,7 @@ worker): it decodes each image once, makes each needed variant in memory,
 hashes it with each needed hasher, and returns store rows (see
 `harness.engine.store`). Pixels never leave the worker; only hashes do.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,6 +31,7 @@ from .store import STORE_COLUMNS  # noqa: F401  (row layout documented there)
 class HasherRef:
     """A hasher as shipped to workers: the pickled object when it pickles,
     else (name, params) and the worker rebuilds it from the registry."""
+
     key: str
     name: str
     params: tuple
@@ -42,6 +44,7 @@ class HasherRef:
         if self.pickled is not None:
             return True
         from ..hashers import list_hashers
+
         return self.name in list_hashers()
 
 
@@ -64,6 +67,7 @@ def resolve_hasher(ref: HasherRef):
             h = pickle.loads(ref.pickled)
         else:
             from ..hashers import get_hasher
+
             h = get_hasher(ref.name, **dict(ref.params))
         _HASHERS[ref.key] = h
     return h
@@ -94,14 +98,16 @@ def _read_source(path: str):
         return path
     if "://" in path and not path.startswith("file://"):
         import fsspec
+
         with fsspec.open(path, "rb") as fh:
             return fh.read()
-    return path[len("file://"):] if path.startswith("file://") else path
+    return path[len("file://") :] if path.startswith("file://") else path
 
 
 @dataclass
 class Item:
     """One image of a chunk and the (spec, hasher indices) still missing."""
+
     image_id: str
     path: str
     needs: list  # [(TransformSpec, [hasher index, ...]), ...]
@@ -111,6 +117,7 @@ def peak_rss_kib() -> int:
     """Peak resident set size of this process so far, KiB (Linux units)."""
     try:
         import resource
+
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     except (ImportError, OSError):
         return 0
@@ -170,8 +177,7 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
                 rows.append(image_error_row(it.image_id, "decode", exc.reason, f"max_pixels={max_pixels}"))
                 break  # one error row per image
             except OSError as exc:  # fsspec / network read
-                rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}",
-                                            f"max_pixels={max_pixels}"))
+                rows.append(image_error_row(it.image_id, "decode", f"cannot read: {exc}", f"max_pixels={max_pixels}"))
                 break
             # conversions that gave the same pixels share one array: variants are made once for them
             groups: dict[int, tuple] = {}
@@ -188,7 +194,7 @@ def compute_rows(items: list, objs: list, seed: int, max_pixels: int) -> list:
 
 #: variants of one image hashed together hold at most this many pixel bytes
 #: (beyond it the batch is split, so memory stays bounded for large photos)
-BATCH_BYTES = 64 * 2 ** 20
+BATCH_BYTES = 64 * 2**20
 
 
 def _variant_rows(it, rgb, wanted, objs, seed, rows) -> None:
@@ -204,8 +210,25 @@ def _variant_rows(it, rgb, wanted, objs, seed, rows) -> None:
         except TransformError as exc:
             _flush(it, pending, objs, rows)
             pending, size = [], 0
-            rows.append([it.image_id, spec.key, "", sd, spec.family, severity_text(spec), "", None, None,
-                         None, None, None, "transform", exc.reason, ""])
+            rows.append(
+                [
+                    it.image_id,
+                    spec.key,
+                    "",
+                    sd,
+                    spec.family,
+                    severity_text(spec),
+                    "",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "transform",
+                    exc.reason,
+                    "",
+                ]
+            )
             continue
         if pending and size + pixels.nbytes > BATCH_BYTES:
             _flush(it, pending, objs, rows)
@@ -241,14 +264,46 @@ def _flush(it, pending, objs, rows) -> None:
         for i in hasher_idx:
             hasher, packed = objs[i], results[(k, i)]
             if isinstance(packed, Exception):  # one hasher failing on one image must not stop the run
-                rows.append([it.image_id, skey, hkeys[i], sd, spec.family, sev,
-                             hasher.name, None, None, None, None, None, "hash",
-                             f"{type(packed).__name__}: {packed}", ""])
+                rows.append(
+                    [
+                        it.image_id,
+                        skey,
+                        hkeys[i],
+                        sd,
+                        spec.family,
+                        sev,
+                        hasher.name,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        "hash",
+                        f"{type(packed).__name__}: {packed}",
+                        "",
+                    ]
+                )
                 continue
             packed = np.asarray(packed, dtype=np.uint8)
-            rows.append([it.image_id, skey, hkeys[i], sd, spec.family, sev,
-                         hasher.name, packed.tobytes(), hasher.to_hex(packed), int(w), int(h), applied,
-                         "", "", ""])
+            rows.append(
+                [
+                    it.image_id,
+                    skey,
+                    hkeys[i],
+                    sd,
+                    spec.family,
+                    sev,
+                    hasher.name,
+                    packed.tobytes(),
+                    hasher.to_hex(packed),
+                    int(w),
+                    int(h),
+                    applied,
+                    "",
+                    "",
+                    "",
+                ]
+            )
     pending.clear()
 
 
@@ -257,6 +312,7 @@ def warm_up(seconds: float = 0.3) -> int:
     decoders and transforms) before timed work starts."""
     import os
     import time
+
     time.sleep(seconds)
     return os.getpid()
 
@@ -265,7 +321,7 @@ def warm_up(seconds: float = 0.3) -> int:
 @dataclass
 class Chunk:
     index: int
-    n_images: int                     # distinct images in the block
+    n_images: int  # distinct images in the block
     items: list = field(default_factory=list)  # images with missing work
 
     @property
@@ -282,8 +338,13 @@ class DoneIndex:
             return
         conditions = {"decode": f"max_pixels={max_pixels}", "timeout": f"timeout={timeout:g}"}
         for image_id, transform, hkey, sd, stage, cond in zip(
-                stored["image_id"], stored["transform"], stored["hasher_key"], stored["seed"],
-                stored["stage"], stored["condition"]):
+            stored["image_id"],
+            stored["transform"],
+            stored["hasher_key"],
+            stored["seed"],
+            stored["stage"],
+            stored["condition"],
+        ):
             sd = int(sd)
             if stage in ("", None):
                 self.keys.add((image_id, transform, hkey, sd))
@@ -324,8 +385,9 @@ def variant_sample(image_ids, n: int | None, seed: int) -> set | None:
     return set(sorted(set(image_ids), key=lambda i: (sample_key(seed, i), i))[:n])
 
 
-def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneIndex,
-                variant_ids: set | None = None) -> list[Chunk]:
+def plan_chunks(
+    records, specs, hashers, seed: int, chunk_size: int, done: DoneIndex, variant_ids: set | None = None
+) -> list[Chunk]:
     """Fixed blocks of `chunk_size` distinct images (first-listed order),
     each with only its missing work. Blocks do not depend on the store, so
     the chunk count of a resumed run equals the uninterrupted run's.
@@ -339,7 +401,7 @@ def plan_chunks(records, specs, hashers, seed: int, chunk_size: int, done: DoneI
     chunks = []
     hasher_keys = [h.key for h in hashers]
     for start in range(0, len(unique), chunk_size):
-        block = unique[start:start + chunk_size]
+        block = unique[start : start + chunk_size]
         chunk = Chunk(len(chunks), len(block))
         for r in block:
             needs = []

@@ -26,6 +26,7 @@ and handles the two ways a chunk can go wrong:
   an error row with the reason. Retried work runs alone, so a crash is
   blamed on the right image.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -91,6 +92,7 @@ def prestart() -> None:
     """Start the forkserver now (it imports PRELOAD in its own process while
     the driver lists images), so that the pool starts fast later."""
     from multiprocessing import forkserver
+
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     try:
@@ -184,8 +186,9 @@ class DaskBackend:
         self.scheduler = scheduler
         self.grace = 5.0
         if scheduler == "local":
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", dashboard_address=None)
+            self.cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
             self.client = Client(self.cluster)
         else:
             try:
@@ -230,16 +233,19 @@ class DaskBackend:
         self.close()
 
     def describe(self) -> dict:
-        return {"executor": "dask", "scheduler": self.scheduler, "workers": self.capacity,
-                "dask_workers": self.n_workers}
+        return {
+            "executor": "dask",
+            "scheduler": self.scheduler,
+            "workers": self.capacity,
+            "dask_workers": self.n_workers,
+        }
 
 
 def check_executor_args(workers: int | None, scheduler: str | None) -> None:
     """ConfigError for a bad --workers / --scheduler (before anything runs)."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError("--workers", f"must be an integer >= 1 (got {workers})")
-    if scheduler not in (None, "", "inline", "local") and not str(scheduler).startswith(
-            ("tcp://", "tls://", "ucx://")):
+    if scheduler not in (None, "", "inline", "local") and not str(scheduler).startswith(("tcp://", "tls://", "ucx://")):
         raise ConfigError("--scheduler", f"must be 'local' or tcp://HOST:PORT (got {scheduler!r})")
 
 
@@ -258,8 +264,8 @@ def make_backend(workers: int | None = None, scheduler: str | None = None, retri
 # -------------------------------------------------------------------- driver
 @dataclass
 class Work:
-    chunk: int            # index of the chunk it belongs to
-    items: list           # chunks_mod.Item
+    chunk: int  # index of the chunk it belongs to
+    items: list  # chunks_mod.Item
     attempt: int = 0
     single: bool = False  # split out of a chunk: one image
 
@@ -278,8 +284,9 @@ class WorkStats:
     worker_peak_rss_kib: int = 0  # largest peak RSS a hashing task reported
 
 
-def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: float, retries: int,
-             on_rows, on_progress=None) -> WorkStats:
+def run_work(
+    backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: float, retries: int, on_rows, on_progress=None
+) -> WorkStats:
     """Run every chunk with missing work; call ``on_rows(work, rows)`` in the
     driver for each finished task (the store write) and
     ``on_progress(work)`` when a task is done (progress)."""
@@ -308,8 +315,10 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 queue.appendleft(Work(w.chunk, [it], 1, True))
         else:
             stats.crashed += 1
-            give_up(w, [chunks_mod.image_error_row(w.items[0].image_id, "worker",
-                                                   f"{reason} ({w.attempt + 1} attempts)", "")])
+            give_up(
+                w,
+                [chunks_mod.image_error_row(w.items[0].image_id, "worker", f"{reason} ({w.attempt + 1} attempts)", "")],
+            )
 
     def timed_out(w: Work):
         if len(w.items) > 1:
@@ -331,8 +340,7 @@ def run_work(backend, chunk_list, hashers, seed: int, max_pixels: int, timeout: 
                 break
         now = time.monotonic()
         next_deadline = min(d for _, d in inflight.values())
-        done, _ = wait(list(inflight), timeout=max(0.05, min(next_deadline - now, 1.0)),
-                       return_when=FIRST_COMPLETED)
+        done, _ = wait(list(inflight), timeout=max(0.05, min(next_deadline - now, 1.0)), return_when=FIRST_COMPLETED)
         broken = False
         for fut in done:
             w, _ = inflight.pop(fut)

@@ -9,6 +9,7 @@ run them on an executor (`executors.py`: local process pool, Dask, or
 inline), writing each finished chunk to the store as it arrives; assemble
 the hash table from the store; compute the result tables with one
 `harness.metrics.tables.analyse` task per hasher; write the folder."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,21 @@ from .executors import InlineBackend, check_executor_args, default_workers, make
 from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
-VERSIONED_LIBRARIES = ("numpy", "scipy", "pandas", "pillow", "imagehash", "pdqhash",
-                       "opencv-contrib-python-headless", "opencv-python-headless",
-                       "albumentations", "albucore", "scikit-image", "pyarrow", "numba")
+VERSIONED_LIBRARIES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "pillow",
+    "imagehash",
+    "pdqhash",
+    "opencv-contrib-python-headless",
+    "opencv-python-headless",
+    "albumentations",
+    "albucore",
+    "scikit-image",
+    "pyarrow",
+    "numba",
+)
 
 
 def opencv_dispatch() -> dict:
@@ -51,8 +64,11 @@ def opencv_dispatch() -> dict:
     set. On a Dask cluster this describes the driver's machine only."""
     import cv2
 
-    out = {"cpu_features": cv2.getCPUFeaturesLine(), "ipp": bool(cv2.ipp.useIPP()),
-           "ipp_version": cv2.ipp.getIppVersion()}
+    out = {
+        "cpu_features": cv2.getCPUFeaturesLine(),
+        "ipp": bool(cv2.ipp.useIPP()),
+        "ipp_version": cv2.ipp.getIppVersion(),
+    }
     for var in ("OPENCV_IPP", "OPENCV_CPU_DISABLE"):
         if os.environ.get(var):
             out[var] = os.environ[var]
@@ -62,6 +78,7 @@ def opencv_dispatch() -> dict:
 def library_versions() -> dict:
     """Installed versions of every library that can change a hash or a table."""
     from importlib import metadata
+
     out = {"python": platform.python_version()}
     for name in VERSIONED_LIBRARIES:
         try:
@@ -72,6 +89,7 @@ def library_versions() -> dict:
         out["phash-harness"] = metadata.version("phash-harness")
     except metadata.PackageNotFoundError:
         from .. import __version__
+
         out["phash-harness"] = __version__
     return out
 
@@ -116,13 +134,15 @@ def auto_chunk_size(n_images: int, workers: int) -> int:
 
 
 def _progress_bar(show: bool, total: int, initial: int, n_chunks: int):
-    bar = tqdm(total=total, initial=initial, desc="hashing", unit="img", disable=not show,
-               dynamic_ncols=True, smoothing=0.1)
+    bar = tqdm(
+        total=total, initial=initial, desc="hashing", unit="img", disable=not show, dynamic_ncols=True, smoothing=0.1
+    )
     return bar
 
 
 def _analyse_one(hashes, ref, specs, metrics_cfg, kernel_threads=None):
     from .chunks import resolve_hasher
+
     if kernel_threads:
         limit_kernel_threads(kernel_threads)
     return analyse(hashes, [resolve_hasher(ref)], specs, metrics_cfg)
@@ -179,8 +199,9 @@ def rows_of_run(specs, hashers, variant_ids=None) -> pc.Expression:
     hasher = pc.field("hasher_key")
     transform = pc.field("transform")
     image_level = ["", ORIGINAL.key]
-    where = (hasher.is_null() | hasher.isin(["", *(h.key for h in hashers)])) \
-        & transform.isin(image_level + [s.key for s in specs])
+    where = (hasher.is_null() | hasher.isin(["", *(h.key for h in hashers)])) & transform.isin(
+        image_level + [s.key for s in specs]
+    )
     if variant_ids is not None:
         where &= transform.isin(image_level) | pc.field("image_id").isin(sorted(variant_ids))
     return where
@@ -195,25 +216,33 @@ def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, tim
     ids = {r.image_id for r in records}
     rows = rows[rows["image_id"].isin(ids)]
     if variant_ids is not None:
-        rows = rows[(rows["transform"] == ORIGINAL.key) | (rows["transform"] == "")
-                    | rows["image_id"].isin(variant_ids)]
+        rows = rows[
+            (rows["transform"] == ORIGINAL.key) | (rows["transform"] == "") | rows["image_id"].isin(variant_ids)
+        ]
     wanted_seed = rows["transform"].map(spec_seed)
-    in_run = (wanted_seed == rows["seed"].astype("int64"))
+    in_run = wanted_seed == rows["seed"].astype("int64")
     stage = rows["stage"].fillna("")
     ok = rows[(stage == "") & in_run & rows["hasher_key"].isin(hkeys)]
     ok = ok.drop_duplicates(KEY_COLUMNS, keep="first")
     conditions = {"decode": f"max_pixels={max_pixels}", "timeout": f"timeout={timeout:g}"}
     cond_ok = rows["condition"].fillna("") == stage.map(conditions).fillna("")
-    err = rows[((stage == "hash") & in_run & rows["hasher_key"].isin(hkeys))
-               | ((stage == "transform") & in_run)
-               | (stage.isin(list(conditions)) & cond_ok)
-               | (stage == "worker")]
+    err = rows[
+        ((stage == "hash") & in_run & rows["hasher_key"].isin(hkeys))
+        | ((stage == "transform") & in_run)
+        | (stage.isin(list(conditions)) & cond_ok)
+        | (stage == "worker")
+    ]
     err = err.drop_duplicates(KEY_COLUMNS + ["stage"], keep="first")
     return ok, err
 
 
-def run_experiment(config_or_path=None, output: str | None = None, progress: bool | None = None,
-                   workers: int | None = None, scheduler: str | None = None) -> Results:
+def run_experiment(
+    config_or_path=None,
+    output: str | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> Results:
     """Run an experiment from a config (path, dict, ExperimentConfig or None
     for the quickstart) and write its tables into the results folder
     (nothing is drawn: `harness.write_report` writes the report and the
@@ -248,8 +277,9 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
         stored = store.load({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids))
         done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
-        chunk_size = eng.chunk_size or auto_chunk_size(len({r.image_id for r in records}),
-                                                        expected_capacity(workers, scheduler))
+        chunk_size = eng.chunk_size or auto_chunk_size(
+            len({r.image_id for r in records}), expected_capacity(workers, scheduler)
+        )
         chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done, variant_ids)
         del done  # a set of every stored key: not needed once the plan exists
         timings["plan"] = time.perf_counter() - t1
@@ -259,10 +289,11 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         # nothing to hash, no cluster asked for and one metrics task (or one
         # worker): no need to start a pool
         parallel_metrics = len(hashers) > 1 and (workers or default_workers()) > 1
-        backend = make_backend(workers, scheduler, eng.retries) if todo or scheduler or parallel_metrics \
-            else InlineBackend()
+        backend = (
+            make_backend(workers, scheduler, eng.retries) if todo or scheduler or parallel_metrics else InlineBackend()
+        )
         timings["start_workers"] = time.perf_counter() - t_pool
-        show = (sys.stderr.isatty() if progress is None else progress)
+        show = sys.stderr.isatty() if progress is None else progress
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
         new_tables: list = []  # finished chunks as Arrow tables (compact; no Python row objects)
 
@@ -287,22 +318,38 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             bar.set_postfix_str(f"chunks {chunks_done[0]}/{len(chunk_list)}", refresh=False)
             bar.update(len(work.items))
 
-        stats = run_work(backend, chunk_list, refs, config.seed, config.max_pixels, eng.timeout_seconds,
-                         eng.retries, on_rows, on_progress)
+        stats = run_work(
+            backend,
+            chunk_list,
+            refs,
+            config.seed,
+            config.max_pixels,
+            eng.timeout_seconds,
+            eng.retries,
+            on_rows,
+            on_progress,
+        )
         bar.close()
         timings["hash"] = time.perf_counter() - t2
         driver_peak_hashing = peak_rss_kib()
 
         stored["source"] = "store"
-        new_df = table_to_frame(pa.concat_tables(new_tables)) if new_tables else \
-            pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        new_df = (
+            table_to_frame(pa.concat_tables(new_tables))
+            if new_tables
+            else pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        )
         del new_tables[:]
         new_df["source"] = "new"
-        all_rows = pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True) \
-            if len(stored) or len(new_df) else new_df
+        all_rows = (
+            pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True)
+            if len(stored) or len(new_df)
+            else new_df
+        )
         del stored, new_df  # all_rows holds them now
-        ok, err = _assemble(all_rows, records, specs, hashers, config.seed, config.max_pixels,
-                            eng.timeout_seconds, variant_ids)
+        ok, err = _assemble(
+            all_rows, records, specs, hashers, config.seed, config.max_pixels, eng.timeout_seconds, variant_ids
+        )
         del all_rows
         hashes_reused = int((ok["source"] == "store").sum())
         hashes_computed = int((ok["source"] == "new").sum())
@@ -317,17 +364,25 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
             tables |= cascade_tables(hashes, pairs, specs, config.metrics, tables.get("thresholds.csv"))
         timings["metrics"] = time.perf_counter() - t3
         engine_info = backend.describe() | {
-            "chunk_size": chunk_size, "store": store.root, "timeout_seconds": eng.timeout_seconds,
-            "chunks_total": len(chunk_list), "chunks_reused": sum(c.done for c in chunk_list),
+            "chunk_size": chunk_size,
+            "store": store.root,
+            "timeout_seconds": eng.timeout_seconds,
+            "chunks_total": len(chunk_list),
+            "chunks_reused": sum(c.done for c in chunk_list),
             "chunks_computed": sum(not c.done for c in chunk_list),
-            "images_reused": n_unique - todo, "images_computed": todo,
+            "images_reused": n_unique - todo,
+            "images_computed": todo,
             "hashes_reused": hashes_reused,
             "hashes_computed": hashes_computed,
-            "tasks": stats.tasks, "retried": stats.retried, "split": stats.split,
-            "timeouts": stats.timeouts, "crashed": stats.crashed,
+            "tasks": stats.tasks,
+            "retried": stats.retried,
+            "split": stats.split,
+            "timeouts": stats.timeouts,
+            "crashed": stats.crashed,
             "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
             "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1),
-            "driver_peak_rss_mib_assembled": round(driver_peak_assembled / 1024, 1)}
+            "driver_peak_rss_mib_assembled": round(driver_peak_assembled / 1024, 1),
+        }
     except BaseException:  # Ctrl-C or an error: stop the workers now, do not wait for their chunks
         if backend is not None:
             backend.abort()
@@ -343,33 +398,54 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
     for h in hashers:
         hh = hashes[hashes["hasher_key"] == h.key]
         orig = hh["transform"] == ORIGINAL.key
-        with_variants = hh.loc[orig, "image_id"] if variant_ids is None \
+        with_variants = (
+            hh.loc[orig, "image_id"]
+            if variant_ids is None
             else hh.loc[orig & hh["image_id"].isin(variant_ids), "image_id"]
-        per_hasher[h.label] = {"images": int(hh.loc[orig, "image_name"].nunique()),
-                              "variants": int((~orig).sum()),
-                              "variants_planned": int(len(with_variants)) * len(specs)}
+        )
+        per_hasher[h.label] = {
+            "images": int(hh.loc[orig, "image_name"].nunique()),
+            "variants": int((~orig).sum()),
+            "variants_planned": int(len(with_variants)) * len(specs),
+        }
     run_info = {
         "name": config.name,
         "config": config.model_dump(mode="json"),
         "seed": config.seed,
-        "dataset": {"source": config.dataset.source, "path": config.dataset.path,
-                    "manifest_sha256": manifest_digest(records), "images_listed": n_images,
-                    "images_hashed": int(decoded), "images_failed": int(n_images - decoded)},
-        "counts": {"hash_rows": len(hashes), "errors": len(errors_df),
-                   "variants": int((hashes["transform"] != ORIGINAL.key).sum() // max(1, len(hashers))),
-                   "per_hasher": per_hasher},
+        "dataset": {
+            "source": config.dataset.source,
+            "path": config.dataset.path,
+            "manifest_sha256": manifest_digest(records),
+            "images_listed": n_images,
+            "images_hashed": int(decoded),
+            "images_failed": int(n_images - decoded),
+        },
+        "counts": {
+            "hash_rows": len(hashes),
+            "errors": len(errors_df),
+            "variants": int((hashes["transform"] != ORIGINAL.key).sum() // max(1, len(hashers))),
+            "per_hasher": per_hasher,
+        },
         "engine": engine_info,
-        "variant_sample": None if variant_ids is None else {
-            "n": config.variant_sample, "images": len(variant_ids),
+        "variant_sample": None
+        if variant_ids is None
+        else {
+            "n": config.variant_sample,
+            "images": len(variant_ids),
             "rule": "the n distinct image ids with the smallest sha256('<seed>|<image_id>') hex digest",
             "seed": config.seed,
             "names": sorted({r.name for r in records if r.image_id in variant_ids}),
-            "image_ids": sorted(variant_ids)},
+            "image_ids": sorted(variant_ids),
+        },
         "hashers": [h.identity | {"bits": h.bits} for h in hashers],
         "transforms": [s.to_dict() | {"key": s.key} for s in specs],
         "versions": library_versions(),
-        "platform": {"python": sys.version.split()[0], "machine": platform.machine(),
-                     "system": platform.system(), "opencv_dispatch": opencv_dispatch()},
+        "platform": {
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "system": platform.system(),
+            "opencv_dispatch": opencv_dispatch(),
+        },
     }
     run_info["engine"]["driver_peak_rss_mib"] = round(peak_rss_kib() / 1024, 1)
     parent = os.path.dirname(os.path.abspath(out_dir))
@@ -379,8 +455,10 @@ def run_experiment(config_or_path=None, output: str | None = None, progress: boo
         t4 = time.perf_counter()
         hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
         # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
-        images = pd.DataFrame([(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
-                              columns=["image_id", "name", "path", "group", "bytes"])
+        images = pd.DataFrame(
+            [(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
+            columns=["image_id", "name", "path", "group", "bytes"],
+        )
         write_table(images, os.path.join(tmp, "images.csv"))
         for name, table in tables.items():
             write_table(table, os.path.join(tmp, name))
@@ -406,22 +484,37 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
     (ERROR_COLUMNS; sorted) from assembled store rows. The `hasher` column
     holds the hasher's label (name plus non-default parameters, see
     Hasher.label), so two configurations of one hasher stay apart."""
-    rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records],
-                       columns=["image_id", "image_name", "group"])
+    rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records], columns=["image_id", "image_name", "group"])
     hashes = ok.merge(rec, on="image_id", how="inner")
     hashes["hash"] = [bytes(b) for b in hashes["hash"]]
     hashes["hasher"] = hashes["hasher_key"].map(labels).fillna(hashes["hasher"])
     for col in ("width", "height"):
         hashes[col] = hashes[col].astype("int64")
-    for col in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher",
-                "hasher_key", "hash_hex", "applied"):
+    for col in (
+        "image_id",
+        "image_name",
+        "group",
+        "transform",
+        "family",
+        "severity",
+        "hasher",
+        "hasher_key",
+        "hash_hex",
+        "applied",
+    ):
         hashes[col] = hashes[col].astype(str)
-    hashes = hashes[HASH_COLUMNS].sort_values(
-        ["hasher", "hasher_key", "transform", "image_id", "image_name"], kind="stable").reset_index(drop=True)
+    hashes = (
+        hashes[HASH_COLUMNS]
+        .sort_values(["hasher", "hasher_key", "transform", "image_id", "image_name"], kind="stable")
+        .reset_index(drop=True)
+    )
     errs = err.merge(rec[["image_id", "image_name"]], on="image_id", how="inner")
     errs = errs[["image_id", "image_name", "transform", "hasher", "stage", "reason"]].fillna("")
     listed = pd.DataFrame([[None, n, "", "", "list", r] for n, r in list_errors], columns=ERROR_COLUMNS)
-    errors_df = pd.concat([d for d in (listed, errs) if len(d)], ignore_index=True) \
-        if len(listed) or len(errs) else pd.DataFrame(columns=ERROR_COLUMNS)
+    errors_df = (
+        pd.concat([d for d in (listed, errs) if len(d)], ignore_index=True)
+        if len(listed) or len(errs)
+        else pd.DataFrame(columns=ERROR_COLUMNS)
+    )
     errors_df = errors_df.sort_values(["image_name", "transform", "hasher", "stage"], kind="stable")
     return hashes, errors_df.reset_index(drop=True)[ERROR_COLUMNS]

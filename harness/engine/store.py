@@ -23,6 +23,7 @@ original does not depend on the experiment seed). A row is either a hash
 (``max_pixels=N`` for decode errors, ``timeout=N`` for timeouts); an error
 row is reused only under the same condition, otherwise the work is redone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,16 +36,43 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-STORE_COLUMNS = ["image_id", "transform", "hasher_key", "seed", "family", "severity", "hasher",
-                 "hash", "hash_hex", "width", "height", "applied", "stage", "reason", "condition"]
+STORE_COLUMNS = [
+    "image_id",
+    "transform",
+    "hasher_key",
+    "seed",
+    "family",
+    "severity",
+    "hasher",
+    "hash",
+    "hash_hex",
+    "width",
+    "height",
+    "applied",
+    "stage",
+    "reason",
+    "condition",
+]
 
-STORE_SCHEMA = pa.schema([
-    ("image_id", pa.string()), ("transform", pa.string()), ("hasher_key", pa.string()),
-    ("seed", pa.int64()), ("family", pa.string()), ("severity", pa.string()),
-    ("hasher", pa.string()), ("hash", pa.binary()), ("hash_hex", pa.string()),
-    ("width", pa.int64()), ("height", pa.int64()), ("applied", pa.string()),
-    ("stage", pa.string()), ("reason", pa.string()), ("condition", pa.string()),
-])
+STORE_SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("transform", pa.string()),
+        ("hasher_key", pa.string()),
+        ("seed", pa.int64()),
+        ("family", pa.string()),
+        ("severity", pa.string()),
+        ("hasher", pa.string()),
+        ("hash", pa.binary()),
+        ("hash_hex", pa.string()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("applied", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("condition", pa.string()),
+    ]
+)
 
 KEY_COLUMNS = ["image_id", "transform", "hasher_key", "seed"]
 
@@ -77,8 +105,11 @@ class HashStore:
         """Finished chunk files, sorted by name."""
         if not os.path.isdir(self.chunks_dir):
             return []
-        return sorted(os.path.join(self.chunks_dir, f) for f in os.listdir(self.chunks_dir)
-                      if f.endswith(".parquet") and not f.startswith("."))
+        return sorted(
+            os.path.join(self.chunks_dir, f)
+            for f in os.listdir(self.chunks_dir)
+            if f.endswith(".parquet") and not f.startswith(".")
+        )
 
     def clean_tmp(self) -> int:
         """Remove half-written files left in tmp/ by killed runs of this host
@@ -136,8 +167,7 @@ class HashStore:
         os.makedirs(self.tmp_dir, exist_ok=True)
         table = rows if isinstance(rows, pa.Table) else rows_to_table(rows)
         rows = table.select(["image_id", "transform", "hasher_key", "seed", "stage"]).to_pylist()
-        rows = [[r["image_id"], r["transform"], r["hasher_key"], r["seed"]] + [None] * 8 + [r["stage"]]
-                for r in rows]
+        rows = [[r["image_id"], r["transform"], r["hasher_key"], r["seed"]] + [None] * 8 + [r["stage"]] for r in rows]
         final = os.path.join(self.chunks_dir, chunk_digest(rows) + ".parquet")
         tmp = os.path.join(self.tmp_dir, f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}.parquet")
         try:

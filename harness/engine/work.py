@@ -7,6 +7,7 @@ mode, make every variant in memory, hash it with every hasher; failures
 become error rows), so decoding, fast_decode and error handling are
 identical to a run's: the same function computes both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,21 @@ from ..datasets.records import ImageRecord
 from ..transforms import ORIGINAL, TransformSpec
 from .chunks import Item, compute_rows
 
-HASH_COLUMNS = ["image_id", "image_name", "group", "transform", "family", "severity",
-                "hasher", "hasher_key", "hash", "hash_hex", "width", "height", "applied"]
+HASH_COLUMNS = [
+    "image_id",
+    "image_name",
+    "group",
+    "transform",
+    "family",
+    "severity",
+    "hasher",
+    "hasher_key",
+    "hash",
+    "hash_hex",
+    "width",
+    "height",
+    "applied",
+]
 ERROR_COLUMNS = ["image_id", "image_name", "transform", "hasher", "stage", "reason"]
 
 
@@ -26,8 +40,9 @@ class WorkResult:
     errors: list
 
 
-def hash_images(records: list[ImageRecord], specs: list[TransformSpec], hashers: list,
-                seed: int, max_pixels: int) -> WorkResult:
+def hash_images(
+    records: list[ImageRecord], specs: list[TransformSpec], hashers: list, seed: int, max_pixels: int
+) -> WorkResult:
     """Hash the original and every variant of each record with every hasher.
 
     Returns hash rows (columns HASH_COLUMNS) and error rows (ERROR_COLUMNS),
@@ -41,14 +56,44 @@ def hash_images(records: list[ImageRecord], specs: list[TransformSpec], hashers:
         item = Item(rec.image_id, rec.path, [(spec, every) for spec in [ORIGINAL, *specs]])
         seen = set()
         for r in compute_rows([item], hashers, seed, max_pixels):
-            (image_id, transform, hasher_key, _seed, family, severity, hasher, packed, hex_, w, h,
-             applied, stage, reason, _condition) = r
+            (
+                image_id,
+                transform,
+                hasher_key,
+                _seed,
+                family,
+                severity,
+                hasher,
+                packed,
+                hex_,
+                w,
+                h,
+                applied,
+                stage,
+                reason,
+                _condition,
+            ) = r
             if stage:
                 # a variant that fails under each decode mode is one error, as in a run's tables
                 if (transform, hasher_key, stage) not in seen:
                     seen.add((transform, hasher_key, stage))
                     errors.append([image_id, rec.name, transform, hasher, stage, reason])
             else:
-                rows.append([image_id, rec.name, rec.group, transform, family, severity, hasher,
-                             hasher_key, packed, hex_, w, h, applied])
+                rows.append(
+                    [
+                        image_id,
+                        rec.name,
+                        rec.group,
+                        transform,
+                        family,
+                        severity,
+                        hasher,
+                        hasher_key,
+                        packed,
+                        hex_,
+                        w,
+                        h,
+                        applied,
+                    ]
+                )
     return WorkResult(rows, errors)

@@ -31,6 +31,7 @@ Plugins: third-party packages register hashers through the
 name and its value a Hasher subclass or a factory ``(**params) -> Hasher``.
 Built-in names cannot be overridden by plugins.
 """
+
 from __future__ import annotations
 
 import sys
@@ -67,21 +68,38 @@ def register(name: str, factory: Callable[..., Hasher]) -> None:
 
 def _lazy(module: str, attr: str) -> Callable[..., Hasher]:
     """Factory importing its backend on first use (OpenCV, pdqhash, onnxruntime)."""
+
     def factory(**params):
         import importlib
+
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)(**params)
+
     factory.__name__ = attr
     return factory
 
 
-for _cls in (AverageHash, PerceptualHash, PerceptualHashSimple, DifferenceHash, DifferenceHashVertical,
-             WaveletHash, WaveletHashDb4, ColorHash, CropResistantHash):
+for _cls in (
+    AverageHash,
+    PerceptualHash,
+    PerceptualHashSimple,
+    DifferenceHash,
+    DifferenceHashVertical,
+    WaveletHash,
+    WaveletHashDb4,
+    ColorHash,
+    CropResistantHash,
+):
     register(_cls.name, _cls)
 register("pdq", _lazy("pdq", "PDQHasher"))
-for _name, _attr in (("cv_ahash", "CvAverageHash"), ("cv_phash", "CvPHash"),
-                     ("cv_blockmean0", "CvBlockMean0"), ("cv_blockmean1", "CvBlockMean1"),
-                     ("cv_marrhildreth", "CvMarrHildreth"), ("cv_radialvariance", "CvRadialVariance"),
-                     ("cv_colormoment", "CvColorMoment")):
+for _name, _attr in (
+    ("cv_ahash", "CvAverageHash"),
+    ("cv_phash", "CvPHash"),
+    ("cv_blockmean0", "CvBlockMean0"),
+    ("cv_blockmean1", "CvBlockMean1"),
+    ("cv_marrhildreth", "CvMarrHildreth"),
+    ("cv_radialvariance", "CvRadialVariance"),
+    ("cv_colormoment", "CvColorMoment"),
+):
     register(_name, _lazy("opencv_backend", _attr))
 register("neuralhash", _lazy("onnx_backend", "NeuralHash"))
 _BUILTIN.update(_REGISTRY)
@@ -110,6 +128,7 @@ def _load_plugins() -> None:
             if not hasher.name:
                 hasher.name = _ep.name
             return hasher
+
         _PLUGINS[ep.name] = factory
         _REGISTRY[ep.name] = factory
 
@@ -218,10 +237,21 @@ def get_hasher(name: str, **params) -> Hasher:
         fast = max(fast, int(getattr(hasher, "min_decode_side", 1)))
         hasher.params = dict(sorted({**hasher.params, "fast_decode": fast}.items()))
         if not getattr(hasher, "fast_decode_suitable", True):
-            warnings.warn(f"fast_decode is unsuitable for {name}: reduced-size decoding moves its "
-                          f"hashes by many bits; results are not comparable with exact hashes", stacklevel=2)
+            warnings.warn(
+                f"fast_decode is unsuitable for {name}: reduced-size decoding moves its "
+                f"hashes by many bits; results are not comparable with exact hashes",
+                stacklevel=2,
+            )
     return hasher
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Hasher", "ImageBatch", "get_hasher", "list_hashers", "pack_bits_right",
-           "pack_bool_bits", "register"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Hasher",
+    "ImageBatch",
+    "get_hasher",
+    "list_hashers",
+    "pack_bits_right",
+    "pack_bool_bits",
+    "register",
+]

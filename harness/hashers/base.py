@@ -27,6 +27,7 @@ conversion before reference decoding) and ``fast_decode`` (reduced-size
 JPEG decoding). Both are part of ``params`` when set, and so of the hasher
 identity; ``decode_options`` tells the caller how to decode for this hasher.
 """
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,7 @@ class Hasher(ABC):
     @property
     def identity(self) -> dict:
         """Everything that determines the output; part of every cache key."""
-        return {"name": self.name, "version": self.version, "params": self.params,
-                "backend": self.backend}
+        return {"name": self.name, "version": self.version, "params": self.params, "backend": self.backend}
 
     @property
     def key(self) -> str:
@@ -152,8 +152,9 @@ class Hasher(ABC):
             return self.hash(load_rgb(source, convert=self.conversion))
         if type(self).hash_pil is not Hasher.hash_pil:
             # the backend takes Pillow images: skip the numpy round trip
-            return self.hash_pil(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                                          as_image=True, **self.decode_options))
+            return self.hash_pil(
+                load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, as_image=True, **self.decode_options)
+            )
         # array path; the Pillow image is freed before hashing (keeping it alive
         # measurably slows backends that allocate large buffers, e.g. pdqhash)
         return self.hash(load_rgb(source, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, **self.decode_options))
@@ -169,9 +170,14 @@ class Hasher(ABC):
         return bytes(np.asarray(packed, dtype=np.uint8)).hex()
 
     def describe(self) -> dict:
-        return {"name": self.name, "bits": self.bits, "distance": self.distance,
-                "backend": self.backend, "version": self.version,
-                "params": json.dumps(self.params, sort_keys=True)}
+        return {
+            "name": self.name,
+            "bits": self.bits,
+            "distance": self.distance,
+            "backend": self.backend,
+            "version": self.version,
+            "params": json.dumps(self.params, sort_keys=True),
+        }
 
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -30,6 +30,7 @@ imagehash's Python set operations). Everything else (Pillow's conversion,
 resize, blur and median filter, the bounding boxes, the crops and dHash)
 is done by the caller exactly as imagehash does it.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -114,6 +115,7 @@ def _label_regions(hill):  # pragma: no cover - compiled
 
 class Regions(NamedTuple):
     """Regions in discovery order (hills first); int64 arrays of equal length."""
+
     size: np.ndarray
     min_row: np.ndarray
     min_col: np.ndarray
@@ -140,9 +142,9 @@ def regions_imagehash_visits(regions: Regions, shape: tuple) -> int | None:
     w, h = shape
     total = w * h
     added = np.where(regions.size > 1, regions.size, 0)
-    count = 2 * (w + h) + int(added[:regions.n_hill].sum())
+    count = 2 * (w + h) + int(added[: regions.n_hill].sum())
     # already_segmented's size before each valley region, and after the last
-    before = count + np.concatenate(([0], np.cumsum(added[regions.n_hill:])))
+    before = count + np.concatenate(([0], np.cumsum(added[regions.n_hill :])))
     n_valley = len(regions.size) - regions.n_hill
     done = int(np.count_nonzero(before[:n_valley] < total))
     if done == n_valley and before[n_valley] < total:
@@ -160,8 +162,7 @@ def find_segments(pixels: np.ndarray, segment_threshold, min_segment_size) -> Re
     if n is None:
         return None
     keep = np.flatnonzero(regions.size[:n] > min_segment_size)
-    return Regions(*(a[keep] for a in regions[:5]),
-                   n_hill=int(np.count_nonzero(keep < regions.n_hill)))
+    return Regions(*(a[keep] for a in regions[:5]), n_hill=int(np.count_nonzero(keep < regions.n_hill)))
 
 
 def imagehash_index_error(shape: tuple) -> IndexError:

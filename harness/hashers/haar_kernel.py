@@ -29,6 +29,7 @@ is rounded before it is added. `imagehash_backend.haar_jit_agrees` checks
 the kernel against pywt once per process before it is used, and tests
 assert ``array_equal`` against pywt and the numpy path on real photos.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -121,8 +122,9 @@ def _whash_low(pixels, ll_max_level, dwt_level, remove):
     return buf[:m, :m].copy()
 
 
-def haar_whash_low_jit(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
-                       remove_max_haar_ll: bool = True) -> np.ndarray:
+def haar_whash_low_jit(
+    pixels: np.ndarray, ll_max_level: int, dwt_level: int, remove_max_haar_ll: bool = True
+) -> np.ndarray:
     """imagehash.whash's ``dwt_low`` (see the module docstring) for a
     square float64 array of side 2**ll_max_level; returns a new
     C-contiguous float64 array of side 2**(ll_max_level - dwt_level)."""

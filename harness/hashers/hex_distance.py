@@ -1,4 +1,5 @@
 """Distance between two hashes given as the hex strings `hash_image` returns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,10 @@ def _check_hex(name: str, text: str) -> int:
     try:
         return int(text, 16)
     except ValueError:
-        raise ValueError(f"{name} is not a hex string: {text[:40]!r}"
-                         + (" (a crop_resistant hash: give hasher='crop_resistant')" if "," in text else "")) \
-            from None
+        raise ValueError(
+            f"{name} is not a hex string: {text[:40]!r}"
+            + (" (a crop_resistant hash: give hasher='crop_resistant')" if "," in text else "")
+        ) from None
 
 
 def from_hex(hasher: Hasher, text: str) -> np.ndarray:
@@ -26,15 +28,16 @@ def from_hex(hasher: Hasher, text: str) -> np.ndarray:
     if hasher.name == "crop_resistant":
         segments = text.split(",")
         if not 1 <= len(segments) <= hasher.params["max_segments"]:
-            raise ValueError(f"crop_resistant hash with {len(segments)} segments "
-                             f"(allowed: 1..{hasher.params['max_segments']})")
+            raise ValueError(
+                f"crop_resistant hash with {len(segments)} segments (allowed: 1..{hasher.params['max_segments']})"
+            )
         out = np.zeros(hasher.nbytes, dtype=np.uint8)
         out[0] = len(segments)
         for i, seg in enumerate(segments):
             _check_hex("segment", seg)
             if len(seg) != 16:
                 raise ValueError(f"crop_resistant segment {i} has {len(seg)} hex digits (expected 16)")
-            out[1 + 8 * i: 9 + 8 * i] = np.frombuffer(bytes.fromhex(seg), dtype=np.uint8)
+            out[1 + 8 * i : 9 + 8 * i] = np.frombuffer(bytes.fromhex(seg), dtype=np.uint8)
         return out
     _check_hex("hash", text)
     expected = len(hasher.to_hex(np.zeros(hasher.nbytes, dtype=np.uint8)))
@@ -90,11 +93,13 @@ def distance(hex_a: str, hex_b: str, hasher=None):
     if hasher is None:
         a, b = _check_hex("hex_a", hex_a), _check_hex("hex_b", hex_b)
         if len(hex_a) != len(hex_b):
-            raise ValueError(f"hashes of different lengths: {len(hex_a)} and {len(hex_b)} hex digits "
-                             "(different hashers?)")
+            raise ValueError(
+                f"hashes of different lengths: {len(hex_a)} and {len(hex_b)} hex digits (different hashers?)"
+            )
         return (a ^ b).bit_count()
     if isinstance(hasher, str):
         from . import get_hasher
+
         hasher = get_hasher(hasher)
     pa, pb = from_hex(hasher, hex_a), from_hex(hasher, hex_b)
     if hasher.distance == "hamming":

@@ -41,6 +41,7 @@ Anything the fast path does not cover (other hashers, db4, an image on
 which it raises) goes through the reference call, so a failure is reported
 exactly as imagehash reports it.
 """
+
 from __future__ import annotations
 
 import imagehash
@@ -171,6 +172,7 @@ def _resized(grey: Image.Image, size: tuple) -> np.ndarray:
 
 class AverageHash(ImagehashHasher):
     """imagehash.average_hash: grey, resize to hash_size^2, bit = pixel > mean."""
+
     name = "ahash"
     func_name = "average_hash"
 
@@ -186,6 +188,7 @@ class AverageHash(ImagehashHasher):
 class PerceptualHash(ImagehashHasher):
     """imagehash.phash: DCT of a (hash_size*highfreq_factor)^2 grey image, top-left
     hash_size^2 coefficients > their median."""
+
     name = "phash"
     func_name = "phash"
     #: hash_size^2 bits > their median: hash_size^2 // 2 ones, even distances
@@ -210,14 +213,16 @@ class PerceptualHash(ImagehashHasher):
 
 class PerceptualHashSimple(PerceptualHash):
     """imagehash.phash_simple: 1-D DCT variant, bits > mean of the low coefficients."""
+
     name = "phash_simple"
     func_name = "phash_simple"
-    distance_granularity = 1   # bits > mean: any number of ones
+    distance_granularity = 1  # bits > mean: any number of ones
     _fast_bits = None  # reference only
 
 
 class DifferenceHash(ImagehashHasher):
     """imagehash.dhash: horizontal gradient signs on a (hash_size+1) x hash_size grey image."""
+
     name = "dhash"
     func_name = "dhash"
 
@@ -232,6 +237,7 @@ class DifferenceHash(ImagehashHasher):
 
 class DifferenceHashVertical(ImagehashHasher):
     """imagehash.dhash_vertical: vertical gradient signs."""
+
     name = "dhash_vertical"
     func_name = "dhash_vertical"
 
@@ -280,8 +286,9 @@ def _haar_rec(a: np.ndarray, d: np.ndarray, axis: int) -> np.ndarray:
     return out.reshape(out.shape[:-2] + (out.shape[-2] * 2,))
 
 
-def haar_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
-                   remove_max_haar_ll: bool = True) -> np.ndarray:
+def haar_whash_low(
+    pixels: np.ndarray, ll_max_level: int, dwt_level: int, remove_max_haar_ll: bool = True
+) -> np.ndarray:
     """imagehash.whash's ``dwt_low`` for a square power-of-2 float64 array,
     in numpy: ``pywt.wavedec2(pixels, 'haar', level=ll_max_level)`` (dwtn:
     axis -2 first, then -1; subbands aa, (da, ad, dd)), the LL coefficient
@@ -307,8 +314,9 @@ def haar_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
     return a
 
 
-def pywt_whash_low(pixels: np.ndarray, ll_max_level: int, dwt_level: int,
-                   remove_max_haar_ll: bool = True) -> np.ndarray:
+def pywt_whash_low(
+    pixels: np.ndarray, ll_max_level: int, dwt_level: int, remove_max_haar_ll: bool = True
+) -> np.ndarray:
     """The same as `haar_whash_low` with pywt, exactly as imagehash.whash does it."""
     import pywt
 
@@ -329,11 +337,15 @@ def _agrees_with_pywt(whash_low) -> bool:
     rng = np.random.default_rng(20261128)
     ok = True
     for scale_level in range(1, 9):
-        pixels = rng.integers(0, 256, (2 ** scale_level, 2 ** scale_level)) / 255.
+        pixels = rng.integers(0, 256, (2**scale_level, 2**scale_level)) / 255.0
         for dwt_level in {0, scale_level // 2, scale_level - 1}:
             for remove in (True, False):
-                ok &= bool(np.array_equal(whash_low(pixels, scale_level, dwt_level, remove),
-                                          pywt_whash_low(pixels, scale_level, dwt_level, remove)))
+                ok &= bool(
+                    np.array_equal(
+                        whash_low(pixels, scale_level, dwt_level, remove),
+                        pywt_whash_low(pixels, scale_level, dwt_level, remove),
+                    )
+                )
     return ok
 
 
@@ -379,6 +391,7 @@ def whash_low_function():
 
 class WaveletHash(ImagehashHasher):
     """imagehash.whash with mode='haar' (its default): bits = hash_size^2."""
+
     name = "whash"
     func_name = "whash"
     mode = "haar"
@@ -387,8 +400,7 @@ class WaveletHash(ImagehashHasher):
     #: and kodak24; tests/test_granularity.py): measure it on the histogram
     distance_granularity = 2
 
-    def __init__(self, hash_size: int = 8, image_scale: int | None = None,
-                 remove_max_haar_ll: bool = True):
+    def __init__(self, hash_size: int = 8, image_scale: int | None = None, remove_max_haar_ll: bool = True):
         hash_size = _pow2(hash_size, "hash_size")
         extra = {}
         if image_scale is not None:
@@ -421,7 +433,7 @@ class WaveletHash(ImagehashHasher):
             ll_max_level = int(np.log2(scale))
             if level > ll_max_level:
                 raise ValueError("hash_size in a wrong range")  # imagehash asserts; reference reports it
-            pixels = _resized(g, (scale, scale)) / 255.
+            pixels = _resized(g, (scale, scale)) / 255.0
             out.append(whash_low(pixels, ll_max_level, ll_max_level - level, self.params["remove_max_haar_ll"]))
         return out
 
@@ -439,6 +451,7 @@ class WaveletHashDb4(WaveletHash):
     when image_scale is left to the reference's default); an image yielding
     another size raises ValueError (an error row in a run), never a
     silently different-length hash."""
+
     name = "whash_db4"
     mode = "db4"
     _fast_bits = None  # reference only (not covered by the fast-path tests)
@@ -466,6 +479,7 @@ class WaveletHashDb4(WaveletHash):
 class ColorHash(ImagehashHasher):
     """imagehash.colorhash: 14 HSV/intensity bin fractions, binbits bits each
     (42 bits by default). Hex: 11 digits, as imagehash prints it."""
+
     name = "colorhash"
     func_name = "colorhash"
     _fast_bits = None
@@ -509,6 +523,7 @@ class CropResistantHash(ImagehashHasher):
     smallest t with d <= t/64 (so bin 0 is d == 0, bin 64 ends at "one
     unmatched segment"). "Threshold t" = d <= t/64.
     """
+
     name = "crop_resistant"
     func_name = "crop_resistant_hash"
     distance = "multi-segment"
@@ -517,28 +532,39 @@ class CropResistantHash(ImagehashHasher):
     fast_decode_suitable = False
     SEGMENT_BITS = 64
 
-    def __init__(self, max_segments: int = 16, segment_threshold: int = 128,
-                 min_segment_size: int = 500, segmentation_image_size: int = 300,
-                 bit_error_rate: float = 0.25):
+    def __init__(
+        self,
+        max_segments: int = 16,
+        segment_threshold: int = 128,
+        min_segment_size: int = 500,
+        segmentation_image_size: int = 300,
+        bit_error_rate: float = 0.25,
+    ):
         max_segments = _int(max_segments, "max_segments", 1)
         if max_segments > 255:
             raise ValueError("max_segments must be <= 255")
         if not 0 <= float(bit_error_rate) <= 1:
             raise ValueError("bit_error_rate must be in [0, 1]")
-        Hasher.__init__(self, max_segments=max_segments,
-                        segment_threshold=_int(segment_threshold, "segment_threshold", 0),
-                        min_segment_size=_int(min_segment_size, "min_segment_size", 0),
-                        segmentation_image_size=_int(segmentation_image_size, "segmentation_image_size", 1),
-                        bit_error_rate=float(bit_error_rate))
+        Hasher.__init__(
+            self,
+            max_segments=max_segments,
+            segment_threshold=_int(segment_threshold, "segment_threshold", 0),
+            min_segment_size=_int(min_segment_size, "min_segment_size", 0),
+            segmentation_image_size=_int(segmentation_image_size, "segmentation_image_size", 1),
+            bit_error_rate=float(bit_error_rate),
+        )
         self.bits = 8 * (1 + 8 * max_segments)
         self.n_bins = self.SEGMENT_BITS * max_segments + 1
         self.bin_edges = np.arange(self.n_bins, dtype=np.float64) / self.SEGMENT_BITS
 
     def _ref_kwargs(self) -> dict:
         p = self.params
-        return {"limit_segments": p["max_segments"], "segment_threshold": p["segment_threshold"],
-                "min_segment_size": p["min_segment_size"],
-                "segmentation_image_size": p["segmentation_image_size"]}
+        return {
+            "limit_segments": p["max_segments"],
+            "segment_threshold": p["segment_threshold"],
+            "min_segment_size": p["min_segment_size"],
+            "segmentation_image_size": p["segmentation_image_size"],
+        }
 
     # ------------------------------------------------ fast path (same bits)
     def hash(self, rgb: np.ndarray) -> np.ndarray:
@@ -611,9 +637,8 @@ class CropResistantHash(ImagehashHasher):
             return imagehash_index_error(shape)
         size = self.params["segmentation_image_size"]
         if len(regions.size):
-            order = np.argsort(-regions.size, kind="stable")[:self.params["max_segments"]]
-            boxes = [(regions.min_row[i], regions.min_col[i], regions.max_row[i], regions.max_col[i])
-                     for i in order]
+            order = np.argsort(-regions.size, kind="stable")[: self.params["max_segments"]]
+            boxes = [(regions.min_row[i], regions.min_col[i], regions.max_row[i], regions.max_col[i]) for i in order]
         else:  # imagehash: one segment {(0, 0), (size - 1, size - 1)}
             boxes = [(0, 0, size - 1, size - 1)]
         orig_w, orig_h = grey.size
@@ -630,13 +655,13 @@ class CropResistantHash(ImagehashHasher):
         out = np.zeros(self.nbytes, dtype=np.uint8)
         out[0] = len(segs)
         for i, s in enumerate(segs):
-            out[1 + 8 * i: 9 + 8 * i] = pack_bits_right(s.hash)
+            out[1 + 8 * i : 9 + 8 * i] = pack_bits_right(s.hash)
         return out
 
     def unpack(self, packed: np.ndarray) -> list[np.ndarray]:
         """The segment hashes of one packed hash, each uint8 (8,)."""
         p = np.asarray(packed, dtype=np.uint8)
-        return [p[1 + 8 * i: 9 + 8 * i] for i in range(int(p[0]))]
+        return [p[1 + 8 * i : 9 + 8 * i] for i in range(int(p[0]))]
 
     def to_hex(self, packed: np.ndarray) -> str:
         return ",".join(bytes(s).hex() for s in self.unpack(packed))
@@ -650,7 +675,7 @@ class CropResistantHash(ImagehashHasher):
         counts = packed[:, 0].astype(np.int64)
         if (counts < 1).any():
             raise ValueError("crop_resistant hash with zero segments")
-        segs = np.concatenate([packed[i, 1:1 + 8 * c].reshape(c, 8) for i, c in enumerate(counts)])
+        segs = np.concatenate([packed[i, 1 : 1 + 8 * c].reshape(c, 8) for i, c in enumerate(counts)])
         return segs, counts
 
     def pair_distances(self, a: np.ndarray, b: np.ndarray, block: int = 2048) -> np.ndarray:
@@ -663,9 +688,9 @@ class CropResistantHash(ImagehashHasher):
         # lowest distance of every query segment to each reference image
         low = np.empty((len(seg_a), len(n_b)), dtype=np.int64)
         for s in range(0, len(seg_a), block):
-            x = np.bitwise_xor(seg_a[s:s + block, None, :], seg_b[None, :, :])
+            x = np.bitwise_xor(seg_a[s : s + block, None, :], seg_b[None, :, :])
             dist = np.bitwise_count(x).sum(axis=2, dtype=np.int64)
-            low[s:s + block] = np.minimum.reduceat(dist, start_b, axis=1)
+            low[s : s + block] = np.minimum.reduceat(dist, start_b, axis=1)
         matched = low <= cutoff
         m = np.add.reduceat(matched.astype(np.int64), start_a, axis=0)
         total = np.add.reduceat(np.where(matched, low, 0), start_a, axis=0)

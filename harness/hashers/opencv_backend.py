@@ -31,6 +31,7 @@ Non-binary hashes (see harness.hashers.base for the contract):
   0.5 up to 1000, ``bin_edges[t] = t * 0.5`` for t = 0..2000 and a last bin
   to infinity.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -42,6 +43,7 @@ from .base import Hasher, upper_edge_quantise
 def _opencv_version() -> str:
     """cv2's version plus the installed contrib wheel's (e.g. 5.0.0 (contrib 5.0.0.93))."""
     from importlib import metadata
+
     try:
         return f"{cv2.__version__} (contrib {metadata.version('opencv-contrib-python-headless')})"
     except metadata.PackageNotFoundError:
@@ -50,8 +52,10 @@ def _opencv_version() -> str:
 
 def _img_hash():
     if not hasattr(cv2, "img_hash"):
-        raise ImportError("cv2.img_hash is missing: opencv-contrib-python-headless must be installed "
-                          "(and win over opencv-python-headless)")
+        raise ImportError(
+            "cv2.img_hash is missing: opencv-contrib-python-headless must be installed "
+            "(and win over opencv-python-headless)"
+        )
     return cv2.img_hash
 
 
@@ -127,6 +131,7 @@ class CvMarrHildreth(OpenCVHasher):
 
 class _Binned:
     """Histogram grid with upper edges `bin_edges` (see base module)."""
+
     bin_edges: np.ndarray
 
     @property
@@ -171,6 +176,7 @@ class CvRadialVariance(_Binned, OpenCVHasher):
         the metrics stage takes the smaller of both directions for orig-orig
         pairs. `pair_distances_reference` is the one-compare()-per-pair loop."""
         from .radial_pcc import peak_cross_correlation
+
         return 1.0 - peak_cross_correlation(a, b)
 
     def pair_distances_reference(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ own test photo), not bit-identical to it.
 Reduced-size decoding (``fast_decode``) is flagged unsuitable for PDQ: it
 moves PDQ hashes by 10-22 bits against a usual match threshold of 31.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,16 @@ PDQHASH_VERSION = getattr(pdqhash, "__version__", "unknown")
 #: np.rot90(x, 3), x[::-1] (flip about the horizontal axis), x[:, ::-1]
 #: (flip about the vertical axis), x.transpose(1, 0, 2) (about the main
 #: diagonal), np.rot90(x, 2).transpose(1, 0, 2) (about the other diagonal)
-DIHEDRAL_ORDER = ("original", "rotate-90", "rotate-180", "rotate-270", "flip-x", "flip-y", "flip-plus-1",
-                  "flip-minus-1")
+DIHEDRAL_ORDER = (
+    "original",
+    "rotate-90",
+    "rotate-180",
+    "rotate-270",
+    "flip-x",
+    "flip-y",
+    "flip-plus-1",
+    "flip-minus-1",
+)
 
 
 class LowQualityError(ValueError):

@@ -63,6 +63,7 @@ of a bin edge.
 
 Cost: 40 shifts x 40 multiply-adds per pair, compiled with numba.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -104,8 +105,7 @@ def _pcc(ca, sa, cb, sb, out):  # pragma: no cover - compiled
                     p2 = np.float32(np.float64(ca[i, 16 + ln]) * np.float64(bb[off + 16 + ln]))
                     p3 = np.float32(np.float64(ca[i, 24 + ln]) * np.float64(bb[off + 24 + ln]))
                     acc = p0 + np.float32(np.float32(p1 + p2) + p3)
-                    v[ln] = np.float32(np.float64(ca[i, 32 + ln]) * np.float64(bb[off + 32 + ln])
-                                       + np.float64(acc))
+                    v[ln] = np.float32(np.float64(ca[i, 32 + ln]) * np.float64(bb[off + 32 + ln]) + np.float64(acc))
                 lo = np.float32(np.float32(v[0] + v[1]) + np.float32(v[2] + v[3]))
                 hi = np.float32(np.float32(v[4] + v[5]) + np.float32(v[6] + v[7]))
                 dot = np.float64(np.float32(lo + hi))
@@ -116,7 +116,7 @@ def _pcc(ca, sa, cb, sb, out):  # pragma: no cover - compiled
 
 
 #: unit roundoff of float32 and gamma_40 = 40 u / (1 - 40 u) (module docstring)
-FLOAT32_UNIT_ROUNDOFF = 2.0 ** -24
+FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 GAMMA_40 = HASH_SIZE * FLOAT32_UNIT_ROUNDOFF / (1.0 - HASH_SIZE * FLOAT32_UNIT_ROUNDOFF)
 
 

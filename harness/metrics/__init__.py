@@ -32,40 +32,66 @@ Examples
 >>> roc.loc[roc["threshold"] == 1, ["tpr", "fpr"]].round(3).values.tolist()
 [[1.0, 0.333]]
 """
+
 from .cascade import and_counts, best_point, cascade_rates, independence, or_counts, pareto_front
 from .granularity import distance_granularity, effective_threshold, granularity_at, threshold_text
 from .hamming import (
-                      close_pairs,
-                      count_pairs,
-                      count_within,
-                      distance_histogram,
-                      hamming_matrix,
-                      nearest_other,
-                      pair_histogram,
-                      pair_histogram_numpy,
-                      paired_distances,
+    close_pairs,
+    count_pairs,
+    count_within,
+    distance_histogram,
+    hamming_matrix,
+    nearest_other,
+    pair_histogram,
+    pair_histogram_numpy,
+    paired_distances,
 )
 from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold
 from .joint import joint_pair_histogram
 from .per_photo import per_photo_rate
 from .retrieval import micro_average_precision, recall_at_1
 from .roc import (
-                      auc_from_histograms,
-                      eer_from_histograms,
-                      fpr_measurable,
-                      largest_threshold_at_fpr,
-                      roc_from_histograms,
-                      tpr_at_fpr,
+    auc_from_histograms,
+    eer_from_histograms,
+    fpr_measurable,
+    largest_threshold_at_fpr,
+    roc_from_histograms,
+    tpr_at_fpr,
 )
 from .summary import summarise
 
 __all__ = [
-    "and_counts", "best_point", "cascade_rates", "independence", "joint_pair_histogram", "or_counts",
-    "pareto_front", "per_photo_rate",
-    "auc_from_histograms", "bootstrap_fpr", "clopper_pearson", "close_pairs", "count_pairs", "count_within",
-    "distance_granularity", "distance_histogram", "eer_from_histograms", "effective_threshold",
-    "fpr_measurable", "granularity_at", "hamming_matrix", "largest_threshold_at_fpr",
-    "micro_average_precision", "nearest_other", "pair_histogram", "pair_histogram_numpy", "paired_distances",
-    "recall_at_1", "recommend_threshold", "roc_from_histograms", "summarise", "threshold_text",
+    "and_counts",
+    "best_point",
+    "cascade_rates",
+    "independence",
+    "joint_pair_histogram",
+    "or_counts",
+    "pareto_front",
+    "per_photo_rate",
+    "auc_from_histograms",
+    "bootstrap_fpr",
+    "clopper_pearson",
+    "close_pairs",
+    "count_pairs",
+    "count_within",
+    "distance_granularity",
+    "distance_histogram",
+    "eer_from_histograms",
+    "effective_threshold",
+    "fpr_measurable",
+    "granularity_at",
+    "hamming_matrix",
+    "largest_threshold_at_fpr",
+    "micro_average_precision",
+    "nearest_other",
+    "pair_histogram",
+    "pair_histogram_numpy",
+    "paired_distances",
+    "recall_at_1",
+    "recommend_threshold",
+    "roc_from_histograms",
+    "summarise",
+    "threshold_text",
     "tpr_at_fpr",
 ]

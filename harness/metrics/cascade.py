@@ -23,6 +23,7 @@ Examples
 >>> cascade_rates(J, 0, 0, "or")
 CascadeRate(count=6, total=10, rate=0.6)
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -35,8 +36,10 @@ from .intervals import clopper_pearson
 
 RULES = ("and", "or")
 #: what the ratio interval is (written next to it in cascades.csv)
-RATIO_INTERVAL = ("Clopper-Pearson interval of the joint count divided by the independence prediction "
-                  "(marginal rates held fixed; pairs treated as independent, so too narrow)")
+RATIO_INTERVAL = (
+    "Clopper-Pearson interval of the joint count divided by the independence prediction "
+    "(marginal rates held fixed; pairs treated as independent, so too narrow)"
+)
 
 
 class CascadeRate(NamedTuple):
@@ -116,12 +119,22 @@ def independence(joint, t1: int, t2: int, rule: str = "and", confidence: float =
     lo, hi = clopper_pearson(got.count, n, confidence) if n else (float("nan"), float("nan"))
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio, rlo, rhi = (np.float64(x) / pred if pred > 0 else float("nan") for x in (got.rate, lo, hi))
-    return {"count": got.count, "total": n, "rate": got.rate, "rate_1": p1, "rate_2": p2, "predicted": pred,
-            "ratio": float(ratio), "ratio_low": float(rlo), "ratio_high": float(rhi)}
+    return {
+        "count": got.count,
+        "total": n,
+        "rate": got.rate,
+        "rate_1": p1,
+        "rate_2": p2,
+        "predicted": pred,
+        "ratio": float(ratio),
+        "ratio_low": float(rlo),
+        "ratio_high": float(rhi),
+    }
 
 
-def best_point(pos_joint, neg_joint, target_fpr: float, rule: str = "and", confidence: float = 0.95,
-               upper: bool = True) -> dict | None:
+def best_point(
+    pos_joint, neg_joint, target_fpr: float, rule: str = "and", confidence: float = 0.95, upper: bool = True
+) -> dict | None:
     """The (t1, t2) with the highest TPR whose FPR stays under `target_fpr`:
     by the Clopper-Pearson upper bound of the negatives' count when `upper`
     (as the single-hasher threshold recommendation), else by the measured
@@ -143,9 +156,17 @@ def best_point(pos_joint, neg_joint, target_fpr: float, rule: str = "and", confi
     t1, t2 = np.nonzero(ok)
     order = np.lexsort((t2, t1, fp[t1, t2], -tp[t1, t2]))
     a, b = int(t1[order[0]]), int(t2[order[0]])
-    return {"t1": a, "t2": b, "tp": int(tp[a, b]), "n_pos": n_pos,
-            "tpr": tp[a, b] / n_pos if n_pos else float("nan"), "fp": int(fp[a, b]), "n_neg": n_neg,
-            "fpr": float(fpr[a, b]), "fpr_upper": float(hi[a, b])}
+    return {
+        "t1": a,
+        "t2": b,
+        "tp": int(tp[a, b]),
+        "n_pos": n_pos,
+        "tpr": tp[a, b] / n_pos if n_pos else float("nan"),
+        "fp": int(fp[a, b]),
+        "n_neg": n_neg,
+        "fpr": float(fpr[a, b]),
+        "fpr_upper": float(hi[a, b]),
+    }
 
 
 def pareto_front(pos_joint, neg_joint, rule: str = "and") -> pd.DataFrame:
@@ -165,6 +186,13 @@ def pareto_front(pos_joint, neg_joint, rule: str = "and") -> pd.DataFrame:
     keep = np.array(keep, dtype=np.int64)
     n_pos, n_neg = int(P.sum()), int(N.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({"t1": t1[keep], "t2": t2[keep], "tp": tp[keep], "fp": fp[keep],
-                             "tpr": tp[keep] / n_pos if n_pos else np.nan,
-                             "fpr": fp[keep] / n_neg if n_neg else np.nan})
+        return pd.DataFrame(
+            {
+                "t1": t1[keep],
+                "t2": t2[keep],
+                "tp": tp[keep],
+                "fp": fp[keep],
+                "tpr": tp[keep] / n_pos if n_pos else np.nan,
+                "fpr": fp[keep] / n_neg if n_neg else np.nan,
+            }
+        )

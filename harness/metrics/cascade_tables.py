@@ -23,6 +23,7 @@ both hashed:
   Clopper-Pearson interval of the joint count over the prediction;
   pairs treated as independent, so too narrow).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,10 +36,32 @@ from .joint import joint_pair_histogram
 from .tables import ORIGINAL_KEY, _label, _packed
 
 JOINT_COLUMNS = ["hasher_1", "hasher_2", "kind", "transform", "family", "severity", "d1", "d2", "count"]
-CASCADE_COLUMNS = ["hasher_1", "hasher_2", "negatives", "transform", "family", "severity", "rule", "point",
-                   "target_fpr",
-                   "t1", "t2", "tp", "n_pos", "tpr", "fp", "n_neg", "fpr", "fpr_upper", "fpr_1", "fpr_2",
-                   "fpr_independent", "ratio", "ratio_low", "ratio_high"]
+CASCADE_COLUMNS = [
+    "hasher_1",
+    "hasher_2",
+    "negatives",
+    "transform",
+    "family",
+    "severity",
+    "rule",
+    "point",
+    "target_fpr",
+    "t1",
+    "t2",
+    "tp",
+    "n_pos",
+    "tpr",
+    "fp",
+    "n_neg",
+    "fpr",
+    "fpr_upper",
+    "fpr_1",
+    "fpr_2",
+    "fpr_independent",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+]
 
 
 class _Side:
@@ -51,8 +74,9 @@ class _Side:
         self.last = self.metric.nbins - 1  # bits, or the last bin index
         self.bins = None if self.metric.kind == "hamming" else self.metric.bins
         hh = hashes[hashes["hasher"] == self.label]
-        self.by_transform = {k: v.drop_duplicates("image_id").set_index("image_id")
-                             for k, v in hh.groupby("transform", sort=False)}
+        self.by_transform = {
+            k: v.drop_duplicates("image_id").set_index("image_id") for k, v in hh.groupby("transform", sort=False)
+        }
 
     def packed(self, transform: str, ids) -> np.ndarray:
         return _packed(self.by_transform[transform].loc[ids, "hash"], self.hasher.nbytes)
@@ -70,14 +94,30 @@ def _common(s1: _Side, s2: _Side, transform: str, within=None) -> np.ndarray:
 def _joint(s1, s2, a_t, a_ids, b_t=None, b_ids=None, ga=None, gb=None):
     b1 = None if b_t is None else s1.packed(b_t, b_ids)
     b2 = None if b_t is None else s2.packed(b_t, b_ids)
-    return joint_pair_histogram(s1.packed(a_t, a_ids), s2.packed(a_t, a_ids), b1, b2, ga, gb,
-                                bins1=s1.bins, bins2=s2.bins, bits1=s1.last, bits2=s2.last)
+    return joint_pair_histogram(
+        s1.packed(a_t, a_ids),
+        s2.packed(a_t, a_ids),
+        b1,
+        b2,
+        ga,
+        gb,
+        bins1=s1.bins,
+        bins2=s2.bins,
+        bits1=s1.last,
+        bits2=s2.last,
+    )
 
 
 def _cells(meta: dict, J: np.ndarray) -> pd.DataFrame:
     d1, d2 = np.nonzero(J)
-    return pd.DataFrame({**{k: [v] * len(d1) for k, v in meta.items()}, "d1": d1.astype(np.int64),
-                         "d2": d2.astype(np.int64), "count": J[d1, d2].astype(np.int64)})
+    return pd.DataFrame(
+        {
+            **{k: [v] * len(d1) for k, v in meta.items()},
+            "d1": d1.astype(np.int64),
+            "d2": d2.astype(np.int64),
+            "count": J[d1, d2].astype(np.int64),
+        }
+    )
 
 
 def _at(pos, neg, t1, t2, rule, confidence) -> dict:
@@ -85,8 +125,17 @@ def _at(pos, neg, t1, t2, rule, confidence) -> dict:
     tp, n_pos = cascade_rates(pos, t1, t2, rule)[:2]
     fp, n_neg = cascade_rates(neg, t1, t2, rule)[:2]
     _, hi = clopper_pearson(fp, n_neg, confidence) if n_neg else (np.nan, np.nan)
-    return {"t1": t1, "t2": t2, "tp": tp, "n_pos": n_pos, "tpr": tp / n_pos if n_pos else np.nan, "fp": fp,
-            "n_neg": n_neg, "fpr": fp / n_neg if n_neg else np.nan, "fpr_upper": hi}
+    return {
+        "t1": t1,
+        "t2": t2,
+        "tp": tp,
+        "n_pos": n_pos,
+        "tpr": tp / n_pos if n_pos else np.nan,
+        "fp": fp,
+        "n_neg": n_neg,
+        "fpr": fp / n_neg if n_neg else np.nan,
+        "fpr_upper": hi,
+    }
 
 
 def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=None):
@@ -102,13 +151,48 @@ def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=No
             head = (*names, negatives, key, family, severity, rule, point, cfg.target_fpr)
             if at is None:
                 t1, t2 = own if point == "own" else (-1, -1)
-                rows.append((*head, t1, t2, 0, int(pos.sum()), np.nan, 0, int(neg.sum()), np.nan, np.nan, np.nan,
-                             np.nan, np.nan, np.nan, np.nan, np.nan))
+                rows.append(
+                    (
+                        *head,
+                        t1,
+                        t2,
+                        0,
+                        int(pos.sum()),
+                        np.nan,
+                        0,
+                        int(neg.sum()),
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                    )
+                )
                 continue
             ind = independence(neg, at["t1"], at["t2"], rule, cfg.confidence)
-            rows.append((*head, at["t1"], at["t2"], at["tp"], at["n_pos"], at["tpr"], at["fp"], at["n_neg"],
-                         at["fpr"], at["fpr_upper"], ind["rate_1"], ind["rate_2"], ind["predicted"], ind["ratio"],
-                         ind["ratio_low"], ind["ratio_high"]))
+            rows.append(
+                (
+                    *head,
+                    at["t1"],
+                    at["t2"],
+                    at["tp"],
+                    at["n_pos"],
+                    at["tpr"],
+                    at["fp"],
+                    at["n_neg"],
+                    at["fpr"],
+                    at["fpr_upper"],
+                    ind["rate_1"],
+                    ind["rate_2"],
+                    ind["predicted"],
+                    ind["ratio"],
+                    ind["ratio_low"],
+                    ind["ratio_high"],
+                )
+            )
     return rows
 
 
@@ -121,8 +205,9 @@ def own_thresholds(thresholds: pd.DataFrame | None, target_fpr: float) -> dict:
     return {h: int(t) for h, t in sel.groupby("hasher", sort=False)["recommended_threshold"].first().items()}
 
 
-def cascade_tables(hashes: pd.DataFrame, pairs, specs, metrics_cfg,
-                   thresholds: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def cascade_tables(
+    hashes: pd.DataFrame, pairs, specs, metrics_cfg, thresholds: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """joint_histograms.parquet and cascades.csv for `pairs` (a list of
     (hasher, hasher)) from the hash table of a run (columns image_id,
     group, transform, hasher (label), hash); `thresholds`: the run's
@@ -136,21 +221,38 @@ def cascade_tables(hashes: pd.DataFrame, pairs, specs, metrics_cfg,
         names = (s1.label, s2.label)
         own = (own_t[s1.label], own_t[s2.label]) if s1.label in own_t and s2.label in own_t else None
         orig_ids = _common(s1, s2, ORIGINAL_KEY)
-        groups = s1.by_transform[ORIGINAL_KEY].loc[orig_ids, "group"].to_numpy() if len(orig_ids) \
-            else np.zeros(0, object)
+        groups = (
+            s1.by_transform[ORIGINAL_KEY].loc[orig_ids, "group"].to_numpy() if len(orig_ids) else np.zeros(0, object)
+        )
         empty = np.zeros((s1.last + 1, s2.last + 1), np.int64)
         oo = None
         if cfg.orig_orig and len(orig_ids):
             oo = _joint(s1, s2, ORIGINAL_KEY, orig_ids, ga=groups)
-            cells.append(_cells({"hasher_1": names[0], "hasher_2": names[1], "kind": "orig-orig",
-                                 "transform": ORIGINAL_KEY, "family": "original", "severity": ""}, oo))
+            cells.append(
+                _cells(
+                    {
+                        "hasher_1": names[0],
+                        "hasher_2": names[1],
+                        "kind": "orig-orig",
+                        "transform": ORIGINAL_KEY,
+                        "family": "original",
+                        "severity": "",
+                    },
+                    oo,
+                )
+            )
         for spec in specs:
             var_ids = _common(s1, s2, spec.key, orig_ids)
             if not len(var_ids):
                 continue
             sev = "" if spec.severity is None else str(spec.severity)
-            meta = {"hasher_1": names[0], "hasher_2": names[1], "transform": spec.key, "family": spec.family,
-                    "severity": sev}
+            meta = {
+                "hasher_1": names[0],
+                "hasher_2": names[1],
+                "transform": spec.key,
+                "family": spec.family,
+                "severity": sev,
+            }
             d1 = s1.metric.paired(s1.packed(spec.key, var_ids), s1.packed(ORIGINAL_KEY, var_ids))
             d2 = s2.metric.paired(s2.packed(spec.key, var_ids), s2.packed(ORIGINAL_KEY, var_ids))
             n2 = s2.last + 1
@@ -165,6 +267,11 @@ def cascade_tables(hashes: pd.DataFrame, pairs, specs, metrics_cfg,
                 rows += _cascade_rows(names, "orig-orig", spec.key, spec.family, sev, pos, oo, cfg, own)
         if not specs and oo is not None:
             rows += _cascade_rows(names, "orig-orig", ORIGINAL_KEY, "original", "", empty, oo, cfg, own)
-    joint = pd.concat(cells, ignore_index=True)[JOINT_COLUMNS] if cells else \
-        pd.DataFrame({c: pd.Series(dtype="int64" if c in ("d1", "d2", "count") else object) for c in JOINT_COLUMNS})
+    joint = (
+        pd.concat(cells, ignore_index=True)[JOINT_COLUMNS]
+        if cells
+        else pd.DataFrame(
+            {c: pd.Series(dtype="int64" if c in ("d1", "d2", "count") else object) for c in JOINT_COLUMNS}
+        )
+    )
     return {"joint_histograms.parquet": joint, "cascades.csv": pd.DataFrame(rows, columns=CASCADE_COLUMNS)}

@@ -21,6 +21,7 @@ ideal random hashes.
   differs between the original and the variant (as in PHASER's bit
   analysis).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,6 +37,7 @@ def unpack_bits(packed: np.ndarray, bits: int, pad=None) -> np.ndarray:
     significant bit of byte 0 first), without the padding bits (located by
     hamming.padding_positions, unless given as `pad`)."""
     from .hamming import padding_positions
+
     packed = np.asarray(packed, dtype=np.uint8)
     full = np.unpackbits(packed, axis=1)
     pad = padding_positions(packed, bits) if pad is None else np.asarray(pad)
@@ -54,7 +56,7 @@ def correlation_summary(bitmat: np.ndarray, chunk: int = 20_000) -> dict:
     ones = np.zeros(bits)
     cross = np.zeros((bits, bits))
     for r0 in range(0, n, chunk):
-        x = bitmat[r0:r0 + chunk].astype(np.float64)
+        x = bitmat[r0 : r0 + chunk].astype(np.float64)
         ones += x.sum(axis=0)
         cross += x.T @ x
     out = {"n_constant_bits": int(((ones == 0) | (ones == n)).sum()) if n else bits}
@@ -67,8 +69,11 @@ def correlation_summary(bitmat: np.ndarray, chunk: int = 20_000) -> dict:
     r = cov / np.outer(sd, sd)
     iu = np.triu_indices(r.shape[0], 1)
     a = np.abs(r[iu])
-    return out | {"corr_mean_abs": float(a.mean()), "corr_max_abs": float(a.max()),
-                  "corr_share_above_0.3": float((a > 0.3).mean())}
+    return out | {
+        "corr_mean_abs": float(a.mean()),
+        "corr_max_abs": float(a.max()),
+        "corr_share_above_0.3": float((a > 0.3).mean()),
+    }
 
 
 def impostor_moments(hist) -> tuple[float, float]:
@@ -87,7 +92,7 @@ def daugman_dof(hist, bits: int) -> tuple[float, float, float]:
     mean, var = impostor_moments(hist)
     if not var > 0:
         return float("nan"), mean / bits if bits else float("nan"), float("nan")
-    p, s2 = mean / bits, var / bits ** 2
+    p, s2 = mean / bits, var / bits**2
     return float(p * (1 - p) / s2), float(p), float(math.sqrt(s2))
 
 

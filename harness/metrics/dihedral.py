@@ -9,6 +9,7 @@ pairs i < j of one set (query versions of i against row 0 of j) or every
 (query, reference) of two sets; same-group pairs excluded. V times the
 comparisons of plain matching, computed in blocks (memory O(block^2)).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,9 @@ def dihedral_paired_distances(q, r) -> np.ndarray:
     return d.min(axis=1) if len(d) else np.zeros(0, np.int64)
 
 
-def dihedral_pair_histogram(q, r=None, groups_q=None, groups_r=None, bits: int | None = None,
-                            block: int = 1024) -> np.ndarray:
+def dihedral_pair_histogram(
+    q, r=None, groups_q=None, groups_r=None, bits: int | None = None, block: int = 1024
+) -> np.ndarray:
     """Histogram (int64, bits + 1) of the smallest distance over the query's
     versions, over the pairs of `pair_histogram`: ``r is None``: pairs
     i < j of one set (versions of i against version 0 of j); else every

@@ -21,6 +21,7 @@ paired(a, b) and nearest(a, b, ga, gb), with the semantics of the
 functions in hamming.py (b=None: all pairs i < j of a; same-group pairs
 excluded).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -121,7 +122,7 @@ class HasherMetric:
                         filling[(i0, j0)] = q.astype(np.int16 if self.nbins <= 32767 else np.int32)
                 keep = np.ones(q.shape, dtype=bool)
                 if within:
-                    keep &= (np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :])
+                    keep &= np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :]
                 if ca is not None:
                     keep &= ca[i0:i1, None] != cb[None, j0:j1]
                 yield i0, j0, q, keep
@@ -146,7 +147,7 @@ class HasherMetric:
         return I[order], J[order], D[order]
 
     def paired(self, a, b):
-        return np.array([self._bins(a[i:i + 1], b[i:i + 1])[0, 0] for i in range(len(a))], dtype=np.int64)
+        return np.array([self._bins(a[i : i + 1], b[i : i + 1])[0, 0] for i in range(len(a))], dtype=np.int64)
 
     def nearest(self, a, b, ga, gb):
         mins = np.full(len(a), -1, np.int64)
@@ -155,15 +156,16 @@ class HasherMetric:
         cached = self._cached_blocks(a, b)
         for i0 in range(0, len(a), GENERIC_BLOCK):
             if cached is not None:  # the row block's column blocks, side by side
-                q = np.concatenate([cached[(i0, j0)] for j0 in range(0, len(b), GENERIC_BLOCK)], axis=1) \
-                    .astype(np.float64)
+                q = np.concatenate([cached[(i0, j0)] for j0 in range(0, len(b), GENERIC_BLOCK)], axis=1).astype(
+                    np.float64
+                )
             else:
-                q = self._bins(a[i0:i0 + GENERIC_BLOCK], b).astype(np.float64)
-            q[ca[i0:i0 + GENERIC_BLOCK, None] == cb[None, :]] = np.inf
+                q = self._bins(a[i0 : i0 + GENERIC_BLOCK], b).astype(np.float64)
+            q[ca[i0 : i0 + GENERIC_BLOCK, None] == cb[None, :]] = np.inf
             m = q.min(axis=1, initial=np.inf)
             ok = np.isfinite(m)
-            mins[i0:i0 + len(m)][ok] = m[ok]
-            counts[i0:i0 + len(m)] = np.where(ok, (q == m[:, None]).sum(axis=1), 0)
+            mins[i0 : i0 + len(m)][ok] = m[ok]
+            counts[i0 : i0 + len(m)] = np.where(ok, (q == m[:, None]).sum(axis=1), 0)
         return mins, counts
 
     def nearest_within(self, a, ga):
@@ -176,8 +178,8 @@ class HasherMetric:
         for i0, j0, q, keep in self._blocks(a, None, ga, None):
             v = np.where(keep, q, big)
             if v.size:
-                np.minimum(mins[i0:i0 + v.shape[0]], v.min(axis=1), out=mins[i0:i0 + v.shape[0]])
-                np.minimum(mins[j0:j0 + v.shape[1]], v.min(axis=0), out=mins[j0:j0 + v.shape[1]])
+                np.minimum(mins[i0 : i0 + v.shape[0]], v.min(axis=1), out=mins[i0 : i0 + v.shape[0]])
+                np.minimum(mins[j0 : j0 + v.shape[1]], v.min(axis=0), out=mins[j0 : j0 + v.shape[1]])
         mins[mins == big] = -1
         return mins
 

@@ -27,6 +27,7 @@ photos, and a few variants (pHash: brightness 0.3; PDQ: resize 0.125) tie
 too, so the rule is a property of the histogram at hand. Only Hamming distances (integer bits) have a
 granularity; histogram bins of other distances are reported as they are.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -75,7 +76,7 @@ def granularity_at(t: int, granularity: int, *hists) -> int:
     eff = effective_threshold(t, granularity)
     for h in hists:
         h = np.asarray(h)
-        if h[eff + 1: int(t) + 1].sum() > 0:
+        if h[eff + 1 : int(t) + 1].sum() > 0:
             return 1
     return int(granularity)
 

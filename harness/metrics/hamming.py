@@ -9,6 +9,7 @@ O(n * nbytes + block^2): by the numba kernels in kernel.py for large
 inputs, by numpy (`np.bitwise_count` on blocks) for small ones, without
 numba, or with HARNESS_NO_NUMBA=1. Same-group pairs are excluded exactly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,8 +64,8 @@ def hamming_matrix(a, b, dtype=np.int64, block: int = 256) -> np.ndarray:
         raise ValueError(f"a and b must have the same number of bytes per hash, got {a.shape[1]} and {b.shape[1]}")
     out = np.empty((len(a), len(b)), dtype=dtype)
     for i0 in range(0, len(a), block):
-        xor = np.bitwise_xor(a[i0:i0 + block, None, :], b[None, :, :])
-        out[i0:i0 + block] = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+        xor = np.bitwise_xor(a[i0 : i0 + block, None, :], b[None, :, :])
+        out[i0 : i0 + block] = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
     return out
 
 
@@ -149,7 +150,7 @@ def _finish(hist, nbytes, bits):
     if bits is not None:
         if bits > full:
             raise ValueError(f"bits={bits} exceeds the {full} bits stored in {nbytes} bytes")
-        if hist[bits + 1:].any():
+        if hist[bits + 1 :].any():
             raise ValueError(f"distances above bits={bits}: the padding bits of the hashes are not zero")
         hist = hist[: bits + 1]
     return np.ascontiguousarray(hist, dtype=np.int64)
@@ -178,8 +179,10 @@ def padding_positions(packed: np.ndarray, bits: int) -> np.ndarray:
     for pos in layouts:
         if not seen_bits[pos].any():
             return pos
-    raise ValueError(f"the {spare} padding bit(s) are not zero in any known layout "
-                     "(top of the first byte, bottom or top of the last byte)")
+    raise ValueError(
+        f"the {spare} padding bit(s) are not zero in any known layout "
+        "(top of the first byte, bottom or top of the last byte)"
+    )
 
 
 def check_padding(packed: np.ndarray, bits: int, name: str = "a") -> None:
@@ -202,8 +205,9 @@ def _words_for_histogram(K, packed):
     return X
 
 
-def pair_histogram(a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK,
-                   bits: int | None = None) -> np.ndarray:
+def pair_histogram(
+    a, b=None, groups_a=None, groups_b=None, block: int = DEFAULT_BLOCK, bits: int | None = None
+) -> np.ndarray:
     """Histogram of Hamming distances over pairs, as int64 counts for
     distances 0..bits (length bits + 1; bits = 8 * nbytes unless given, e.g.
     a hasher's `bits` when its last byte has unused zero padding).
@@ -273,7 +277,7 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
     if K is None:
         i_all, j_all, d_all = [], [], []
         for i0 in range(0, len(a), DEFAULT_BLOCK):
-            d = hamming_matrix(a[i0:i0 + DEFAULT_BLOCK], b, block=DEFAULT_BLOCK)
+            d = hamming_matrix(a[i0 : i0 + DEFAULT_BLOCK], b, block=DEFAULT_BLOCK)
             ii, jj = np.nonzero(d <= max_distance)
             ii = ii + i0
             if within:
@@ -307,12 +311,12 @@ def nearest_other(a, b, groups_a, groups_b):
         mins = np.full(len(a), -1, np.int64)
         counts = np.zeros(len(a), np.int64)
         for i0 in range(0, len(a), DEFAULT_BLOCK):
-            d = hamming_matrix(a[i0:i0 + DEFAULT_BLOCK], b, dtype=np.float64, block=DEFAULT_BLOCK)
-            d[ca[i0:i0 + DEFAULT_BLOCK, None] == cb[None, :]] = np.inf
+            d = hamming_matrix(a[i0 : i0 + DEFAULT_BLOCK], b, dtype=np.float64, block=DEFAULT_BLOCK)
+            d[ca[i0 : i0 + DEFAULT_BLOCK, None] == cb[None, :]] = np.inf
             m = d.min(axis=1, initial=np.inf)
             ok = np.isfinite(m)
-            mins[i0:i0 + len(m)][ok] = m[ok]
-            counts[i0:i0 + len(m)] = np.where(ok, (d == m[:, None]).sum(axis=1), 0)
+            mins[i0 : i0 + len(m)][ok] = m[ok]
+            counts[i0 : i0 + len(m)] = np.where(ok, (d == m[:, None]).sum(axis=1), 0)
         return mins, counts
     if len(a) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

@@ -25,6 +25,7 @@ Two intervals, reported side by side and never mixed with point estimates:
   bootstrap hi), and zero observed false positives are reported as an
   upper bound, never as "0".
 """
+
 from __future__ import annotations
 
 import math
@@ -112,8 +113,18 @@ def weighted_pair_total(w_a, w_b, g_a, g_b, n_groups: int, within: bool) -> np.n
     return w_a.sum(axis=1) * w_b.sum(axis=1) - (GA * GB).sum(axis=1)
 
 
-def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_below: int,
-                  replicates: int = 1000, seed: int = 0, confidence: float = 0.95):
+def bootstrap_fpr(
+    img_a,
+    img_b,
+    group_of_image,
+    pair_i,
+    pair_j,
+    pair_d,
+    keep_below: int,
+    replicates: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+):
     """Image-level Poisson bootstrap of FPR(t) for t = 0..keep_below.
 
     img_a[r]: image index (0..m-1) of row r of A; img_b likewise for B, or
@@ -159,8 +170,14 @@ def bootstrap_fpr(img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_bel
             num = K.weighted_pair_sums(wt, pa, pb, ends_i)
         else:
             w = counts.astype(np.float64)
-            denom = weighted_pair_total(w[:, img_a], None if within else w[:, img_b],
-                                        groups[img_a], None if within else groups[img_b], n_groups, within)
+            denom = weighted_pair_total(
+                w[:, img_a],
+                None if within else w[:, img_b],
+                groups[img_a],
+                None if within else groups[img_b],
+                n_groups,
+                within,
+            )
             csum = np.zeros((r1 - r0, len(d) + 1))
             np.cumsum(w[:, pa] * w[:, pb], axis=1, out=csum[:, 1:])
             num = csum[:, ends]

@@ -26,6 +26,7 @@ each pair in one blocked pass (joint_kernel.py; same-group pairs are
 subtracted afterwards); small inputs, binned hashers and
 ``HARNESS_NO_NUMBA=1`` use a blocked numpy pass. Both are exact.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,19 @@ def _distances(x, y, bins, within_block):
     return q
 
 
-def joint_pair_histogram_numpy(a1, a2, b1=None, b2=None, groups_a=None, groups_b=None, bins1=None, bins2=None,
-                               bits1=None, bits2=None, block: int = BLOCK) -> np.ndarray:
+def joint_pair_histogram_numpy(
+    a1,
+    a2,
+    b1=None,
+    b2=None,
+    groups_a=None,
+    groups_b=None,
+    bins1=None,
+    bins2=None,
+    bits1=None,
+    bits2=None,
+    block: int = BLOCK,
+) -> np.ndarray:
     """`joint_pair_histogram` by a blocked numpy pass (the reference, the
     path for binned hashers and for small inputs)."""
     within = b1 is None
@@ -104,8 +116,9 @@ def joint_pair_histogram_numpy(a1, a2, b1=None, b2=None, groups_a=None, groups_b
     return out.reshape(n1, n2)
 
 
-def joint_pair_histogram(a1, a2, b1=None, b2=None, groups_a=None, groups_b=None, bins1=None, bins2=None,
-                         bits1=None, bits2=None) -> np.ndarray:
+def joint_pair_histogram(
+    a1, a2, b1=None, b2=None, groups_a=None, groups_b=None, bins1=None, bins2=None, bits1=None, bits2=None
+) -> np.ndarray:
     """Joint histogram of two hashers' distances over the same pairs.
 
     Returns an int64 array J of shape (bits1 + 1, bits2 + 1): J[d1, d2] =
@@ -136,6 +149,7 @@ def joint_pair_histogram(a1, a2, b1=None, b2=None, groups_a=None, groups_b=None,
     if K is None or len(a1) != len(a2) or (not within and (b2 is None or len(b1) != len(b2))):
         return joint_pair_histogram_numpy(a1, a2, b1, b2, groups_a, groups_b, None, None, bits1, bits2)
     from . import joint_kernel as JK
+
     n1 = _n_bins(a1, None, bits1, "a1")
     n2 = _n_bins(a2, None, bits2, "a2")
     if within:

@@ -10,6 +10,7 @@ the within-set balancing are those of kernel.hist_kernel; each task keeps
 its own histogram. Groups are never looked at: same-group pairs are
 subtracted afterwards (same_group_joint_hist), as for one hasher.
 """
+
 from __future__ import annotations
 
 import numpy as np

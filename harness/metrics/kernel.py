@@ -17,6 +17,7 @@ and nb-1-t, so every task does about the same amount of work.
 Kernels never look at groups: exact same-group exclusion is done by
 subtracting the (cheap) histogram of same-group pairs, see hamming.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -144,8 +145,12 @@ def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
 
 @njit(inline="always")
 def _dist4(X, i, Y, j):
-    return (popcount64(X[i, 0] ^ Y[j, 0]) + popcount64(X[i, 1] ^ Y[j, 1])
-            + popcount64(X[i, 2] ^ Y[j, 2]) + popcount64(X[i, 3] ^ Y[j, 3]))
+    return (
+        popcount64(X[i, 0] ^ Y[j, 0])
+        + popcount64(X[i, 1] ^ Y[j, 1])
+        + popcount64(X[i, 2] ^ Y[j, 2])
+        + popcount64(X[i, 3] ^ Y[j, 3])
+    )
 
 
 @njit(inline="always")
@@ -168,15 +173,22 @@ def _hist_block_w4(X, Y, a0, a1, within, ny, h):
                     for jj in range(max(c0, i + r + 1), min(c1, i + R)):
                         h[r & 3, _dist4(X, i + r, Y, jj)] += 1
                 j = i + R
-            xs = X[i:i + R]
+            xs = X[i : i + R]
             while j < c1:
                 y0 = Y[j, 0]
                 y1 = Y[j, 1]
                 y2 = Y[j, 2]
                 y3 = Y[j, 3]
                 for r in range(R):  # R is a constant: fully unrolled
-                    h[r & 3, (popcount64(xs[r, 0] ^ y0) + popcount64(xs[r, 1] ^ y1)
-                              + popcount64(xs[r, 2] ^ y2) + popcount64(xs[r, 3] ^ y3))] += 1
+                    h[
+                        r & 3,
+                        (
+                            popcount64(xs[r, 0] ^ y0)
+                            + popcount64(xs[r, 1] ^ y1)
+                            + popcount64(xs[r, 2] ^ y2)
+                            + popcount64(xs[r, 3] ^ y3)
+                        ),
+                    ] += 1
                 j += 1
             i += R
         while i < a1:
@@ -293,22 +305,26 @@ def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
                             c += _dist(X, i + r, Y, jj, W) <= t
                     j = i + R
                 if W == 1:
-                    xs1 = X1[i:i + COUNT_ROWS_W1]
+                    xs1 = X1[i : i + COUNT_ROWS_W1]
                     while j < c1:
                         y = Y1[j]
                         for r in range(COUNT_ROWS_W1):
                             c += popcount64(xs1[r] ^ y) <= t
                         j += 1
                 else:
-                    xs = X[i:i + COUNT_ROWS_W4]
+                    xs = X[i : i + COUNT_ROWS_W4]
                     while j < c1:
                         y0 = Y[j, 0]
                         y1 = Y[j, 1]
                         y2 = Y[j, 2]
                         y3 = Y[j, 3]
                         for r in range(COUNT_ROWS_W4):
-                            c += (popcount64(xs[r, 0] ^ y0) + popcount64(xs[r, 1] ^ y1)
-                                  + popcount64(xs[r, 2] ^ y2) + popcount64(xs[r, 3] ^ y3)) <= t
+                            c += (
+                                popcount64(xs[r, 0] ^ y0)
+                                + popcount64(xs[r, 1] ^ y1)
+                                + popcount64(xs[r, 2] ^ y2)
+                                + popcount64(xs[r, 3] ^ y3)
+                            ) <= t
                         j += 1
                 i += R
         for i in range(i, a1):

@@ -22,6 +22,7 @@ rates (each photo counts once), but not exact: in orig-orig a matching pair
 makes both of its photos match, so the interval is somewhat too narrow
 when matches come in such pairs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,5 +64,13 @@ def per_photo_rate(nearest, last: int, confidence: float = 0.95) -> pd.DataFrame
         rate = k / n
     else:
         lo = hi = rate = np.full(len(k), np.nan)
-    return pd.DataFrame({"threshold": np.arange(last + 1, dtype=np.int64), "photos": n, "photos_matching": k,
-                         "rate": rate, "low": lo, "high": hi})
+    return pd.DataFrame(
+        {
+            "threshold": np.arange(last + 1, dtype=np.int64),
+            "photos": n,
+            "photos_matching": k,
+            "rate": rate,
+            "low": lo,
+            "high": hi,
+        }
+    )

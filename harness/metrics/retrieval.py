@@ -21,6 +21,7 @@ Similarity Challenge (DISC21, Douze et al. 2021), not from its code:
   1/(m+1) (the expectation under random tie-breaking); `recall_at_1_strict`
   counts only queries whose correct original is strictly nearest.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ Because distances are integers, the ROC curve is fully determined by the two
 histograms; thresholds run from -1 (nothing matches) to bits (everything
 matches).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,9 @@ def roc_from_histograms(pos_hist, neg_hist) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         tpr = tp / n_pos if n_pos else np.full(len(tp), np.nan)
         fpr = fp / n_neg if n_neg else np.full(len(fp), np.nan)
-    return pd.DataFrame({"threshold": thresholds, "tpr": tpr, "fpr": fpr, "tp": tp, "fp": fp,
-                         "n_pos": n_pos, "n_neg": n_neg})
+    return pd.DataFrame(
+        {"threshold": thresholds, "tpr": tpr, "fpr": fpr, "tp": tp, "fp": fp, "n_pos": n_pos, "n_neg": n_neg}
+    )
 
 
 def auc_from_histograms(pos_hist, neg_hist) -> float:

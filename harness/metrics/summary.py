@@ -17,6 +17,7 @@ study of the originals) gets one orig-orig row for transform
 ``original()``: n_pos = 0, AUC, EER and every TPR NaN; thresholds and FPRs
 from the orig-orig negatives.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,9 +39,14 @@ def fpr_column(x: float) -> str:
     return f"tpr_at_fpr_{x:.0e}".replace("e-0", "e-")
 
 
-def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
-              fpr_points=(1e-2, 1e-3), neg_sets: dict | None = None, confidence: float = 0.95,
-              replicates: int = 0) -> pd.DataFrame:
+def summarise(
+    histograms: pd.DataFrame,
+    target_fpr: float = 1e-3,
+    fpr_points=(1e-2, 1e-3),
+    neg_sets: dict | None = None,
+    confidence: float = 0.95,
+    replicates: int = 0,
+) -> pd.DataFrame:
     """Metrics per hasher x transform x negative set (metrics.csv).
 
     Columns (rates are fractions of pairs, thresholds in bits, or in bins
@@ -89,7 +95,7 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
             continue
         bits, family, severity = info[hasher, kind, transform]
         no_positives = hasher not in with_positives
-        for negatives in (("orig-orig",) if no_positives else ("variant-orig", "orig-orig")):
+        for negatives in ("orig-orig",) if no_positives else ("variant-orig", "orig-orig"):
             neg_key = (hasher, negatives, transform if negatives == "variant-orig" else "original()")
             neg_set = (neg_sets or {}).get((hasher, transform, negatives))
             if neg_sets is not None and neg_set is None:
@@ -97,10 +103,18 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
             neg = vectors.get(neg_key, np.zeros(bits + 1, dtype=np.int64))
             n_neg = int(neg.sum())
             n_pos = int(pos.sum())
-            row = {"hasher": hasher, "bits": bits, "transform": transform, "family": family,
-                   "severity": severity, "negatives": negatives, "n_pos": n_pos,
-                   "n_neg": n_neg, "auc": auc_from_histograms(pos, neg),
-                   "eer": eer_from_histograms(pos, neg)}
+            row = {
+                "hasher": hasher,
+                "bits": bits,
+                "transform": transform,
+                "family": family,
+                "severity": severity,
+                "negatives": negatives,
+                "n_pos": n_pos,
+                "n_neg": n_neg,
+                "auc": auc_from_histograms(pos, neg),
+                "eer": eer_from_histograms(pos, neg),
+            }
             for x in fpr_points:
                 row[fpr_column(x)] = tpr_at_fpr(pos, neg, x)
             row["target_fpr"] = target_fpr
@@ -108,8 +122,7 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
             if fpr_measurable(n_neg, target_fpr) and (n_pos or no_positives):
                 t = largest_threshold_at_fpr(neg, target_fpr)
                 row["threshold_at_target"] = t
-                row["tpr_at_threshold"] = (float(pos[: t + 1].sum() / n_pos) if t >= 0 else 0.0) \
-                    if n_pos else np.nan
+                row["tpr_at_threshold"] = (float(pos[: t + 1].sum() / n_pos) if t >= 0 else 0.0) if n_pos else np.nan
                 row["fpr_at_threshold"] = float(neg[: t + 1].sum() / n_neg) if t >= 0 else 0.0
             else:
                 row["threshold_at_target"] = np.nan
@@ -117,32 +130,51 @@ def summarise(histograms: pd.DataFrame, target_fpr: float = 1e-3,
                 row["fpr_at_threshold"] = np.nan
             if neg_set is not None:
                 if t is None:
-                    row |= {"fp_at_threshold": np.nan, "fpr_at_threshold_cp_lo": np.nan,
-                            "fpr_at_threshold_cp_hi": np.nan, "fpr_at_threshold_boot_lo": np.nan,
-                            "fpr_at_threshold_boot_hi": np.nan, "fpr_at_threshold_upper": np.nan,
-                            "fpr_at_threshold_text": "not measurable"}
+                    row |= {
+                        "fp_at_threshold": np.nan,
+                        "fpr_at_threshold_cp_lo": np.nan,
+                        "fpr_at_threshold_cp_hi": np.nan,
+                        "fpr_at_threshold_boot_lo": np.nan,
+                        "fpr_at_threshold_boot_hi": np.nan,
+                        "fpr_at_threshold_upper": np.nan,
+                        "fpr_at_threshold_text": "not measurable",
+                    }
                 elif t < 0:
-                    row |= {"fp_at_threshold": 0, "fpr_at_threshold_cp_lo": 0.0, "fpr_at_threshold_cp_hi": 0.0,
-                            "fpr_at_threshold_boot_lo": 0.0, "fpr_at_threshold_boot_hi": 0.0,
-                            "fpr_at_threshold_upper": 0.0, "fpr_at_threshold_text": "no threshold (nothing matches)"}
+                    row |= {
+                        "fp_at_threshold": 0,
+                        "fpr_at_threshold_cp_lo": 0.0,
+                        "fpr_at_threshold_cp_hi": 0.0,
+                        "fpr_at_threshold_boot_lo": 0.0,
+                        "fpr_at_threshold_boot_hi": 0.0,
+                        "fpr_at_threshold_upper": 0.0,
+                        "fpr_at_threshold_text": "no threshold (nothing matches)",
+                    }
                 else:
                     k = int(neg_set.fp[t])
-                    row |= {"fp_at_threshold": k, "fpr_at_threshold_cp_lo": float(neg_set.cp_lo[t]),
-                            "fpr_at_threshold_cp_hi": float(neg_set.cp_hi[t]),
-                            "fpr_at_threshold_boot_lo": float(neg_set.boot_lo[t]),
-                            "fpr_at_threshold_boot_hi": float(neg_set.boot_hi[t]),
-                            "fpr_at_threshold_upper": float(neg_set.upper[t]),
-                            "fpr_at_threshold_text": rate_statement(k, n_neg, float(neg_set.cp_lo[t]),
-                                                                    float(neg_set.upper[t]), confidence)}
+                    row |= {
+                        "fp_at_threshold": k,
+                        "fpr_at_threshold_cp_lo": float(neg_set.cp_lo[t]),
+                        "fpr_at_threshold_cp_hi": float(neg_set.cp_hi[t]),
+                        "fpr_at_threshold_boot_lo": float(neg_set.boot_lo[t]),
+                        "fpr_at_threshold_boot_hi": float(neg_set.boot_hi[t]),
+                        "fpr_at_threshold_upper": float(neg_set.upper[t]),
+                        "fpr_at_threshold_text": rate_statement(
+                            k, n_neg, float(neg_set.cp_lo[t]), float(neg_set.upper[t]), confidence
+                        ),
+                    }
                 r = recommend_threshold(neg_set.upper, target_fpr) if n_neg else -1
                 tp = int(pos[: r + 1].sum()) if r >= 0 else 0
                 lo, hi = clopper_pearson(tp, n_pos, confidence) if n_pos else (np.nan, np.nan)
-                row |= {"recommended_threshold": r,
-                        "fpr_at_recommended": float(neg_set.fpr[r]) if r >= 0 else 0.0,
-                        "fpr_upper_at_recommended": float(neg_set.upper[r]) if r >= 0 else 0.0,
-                        "tpr_at_recommended": tp / n_pos if n_pos else np.nan,
-                        "tpr_at_recommended_cp_lo": float(lo), "tpr_at_recommended_cp_hi": float(hi),
-                        "keep_below": neg_set.keep_below, "confidence": confidence,
-                        "bootstrap_replicates": replicates}
+                row |= {
+                    "recommended_threshold": r,
+                    "fpr_at_recommended": float(neg_set.fpr[r]) if r >= 0 else 0.0,
+                    "fpr_upper_at_recommended": float(neg_set.upper[r]) if r >= 0 else 0.0,
+                    "tpr_at_recommended": tp / n_pos if n_pos else np.nan,
+                    "tpr_at_recommended_cp_lo": float(lo),
+                    "tpr_at_recommended_cp_hi": float(hi),
+                    "keep_below": neg_set.keep_below,
+                    "confidence": confidence,
+                    "bootstrap_replicates": replicates,
+                }
             rows.append(row)
     return pd.DataFrame(rows)

@@ -32,6 +32,7 @@ into the results folder (``.csv`` or ``.parquet`` by extension):
 - bit_flips.parquet: per hasher x transform x bit: flip rate (variants) or
   share of ones (originals).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -51,25 +52,94 @@ from .summary import summarise
 ORIGINAL_KEY = "original()"
 HISTOGRAM_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "kind", "distance", "count"]
 CLOSE_COLUMNS = ["hasher", "bits", "kind", "transform", "image_a", "image_b", "distance"]
-COLLISION_COLUMNS = ["hasher", "bits", "rank", "distance", "image_a", "image_b", "name_a", "name_b",
-                     "group_a", "group_b"]
-ROC_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "negatives", "threshold", "tp", "fp",
-               "n_pos", "n_neg", "tpr", "fpr", "fnr", "fpr_cp_lo", "fpr_cp_hi", "fpr_boot_lo",
-               "fpr_boot_hi", "fpr_upper", "det_fpr_z", "det_fnr_z"]
-THRESHOLD_COLUMNS = ["hasher", "bits", "negatives", "target_fpr", "recommended_threshold", "fp", "n_neg",
-                     "fpr", "fpr_upper", "transform", "family", "severity", "tpr", "tpr_cp_lo", "tpr_cp_hi",
-                     "per_photo_rate", "per_photo_low", "per_photo_high"]
-PER_PHOTO_TABLE_COLUMNS = ["hasher", "bits", "negatives", "transform", "family", "severity", "threshold", "photos",
-                           "photos_matching", "rate", "low", "high"]
-RETRIEVAL_COLUMNS = ["hasher", "bits", "transform", "family", "severity", "n_queries", "n_database",
-                     "recall_at_1", "recall_at_1_strict", "micro_ap"]
-
+COLLISION_COLUMNS = [
+    "hasher",
+    "bits",
+    "rank",
+    "distance",
+    "image_a",
+    "image_b",
+    "name_a",
+    "name_b",
+    "group_a",
+    "group_b",
+]
+ROC_COLUMNS = [
+    "hasher",
+    "bits",
+    "transform",
+    "family",
+    "severity",
+    "negatives",
+    "threshold",
+    "tp",
+    "fp",
+    "n_pos",
+    "n_neg",
+    "tpr",
+    "fpr",
+    "fnr",
+    "fpr_cp_lo",
+    "fpr_cp_hi",
+    "fpr_boot_lo",
+    "fpr_boot_hi",
+    "fpr_upper",
+    "det_fpr_z",
+    "det_fnr_z",
+]
+THRESHOLD_COLUMNS = [
+    "hasher",
+    "bits",
+    "negatives",
+    "target_fpr",
+    "recommended_threshold",
+    "fp",
+    "n_neg",
+    "fpr",
+    "fpr_upper",
+    "transform",
+    "family",
+    "severity",
+    "tpr",
+    "tpr_cp_lo",
+    "tpr_cp_hi",
+    "per_photo_rate",
+    "per_photo_low",
+    "per_photo_high",
+]
+PER_PHOTO_TABLE_COLUMNS = [
+    "hasher",
+    "bits",
+    "negatives",
+    "transform",
+    "family",
+    "severity",
+    "threshold",
+    "photos",
+    "photos_matching",
+    "rate",
+    "low",
+    "high",
+]
+RETRIEVAL_COLUMNS = [
+    "hasher",
+    "bits",
+    "transform",
+    "family",
+    "severity",
+    "n_queries",
+    "n_database",
+    "recall_at_1",
+    "recall_at_1_strict",
+    "micro_ap",
+]
 
 
 def _label(hasher) -> str:
     """The name a hasher's rows carry: its label (registry name plus
     non-default parameters) when it has one, else its name."""
     return getattr(hasher, "label", None) or hasher.name
+
 
 def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
     if not len(series):
@@ -97,7 +167,7 @@ def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: i
 
 
 def _seed(base: int, *parts) -> int:
-    return (int(base) * 1_000_003 + zlib.crc32("\x1f".join(map(str, parts)).encode())) % (2 ** 32)
+    return (int(base) * 1_000_003 + zlib.crc32("\x1f".join(map(str, parts)).encode())) % (2**32)
 
 
 class NegativeSet:
@@ -126,15 +196,17 @@ class NegativeSet:
         self.upper = upper_bound(self.cp_hi, self.boot_hi)
 
 
-def _negative_set(kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed,
-                  min_pairs: int = 0) -> NegativeSet:
+def _negative_set(
+    kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed, min_pairs: int = 0
+) -> NegativeSet:
     hist = metric.hist(a, b, ga, gb)
     keep = choose_keep_below(hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs, min_pairs)
     pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
     lo = hi = np.zeros(0)
     if cfg.bootstrap_replicates > 0 and keep >= 0:
-        lo, hi, _ = bootstrap_fpr(img_a, img_b, group_of_image, *pairs, keep, cfg.bootstrap_replicates,
-                                  seed, cfg.confidence)
+        lo, hi, _ = bootstrap_fpr(
+            img_a, img_b, group_of_image, *pairs, keep, cfg.bootstrap_replicates, seed, cfg.confidence
+        )
     return NegativeSet(kind, hist, keep, pairs, lo, hi, cfg.confidence)
 
 
@@ -148,10 +220,26 @@ def _roc_rows(meta, pos, neg: NegativeSet):
         det_y = norm.ppf(fnr)
     det_x[~np.isfinite(det_x)] = np.nan
     det_y[~np.isfinite(det_y)] = np.nan
-    return pd.DataFrame({**meta, "threshold": np.arange(len(pos)), "tp": tp, "fp": neg.fp, "n_pos": n_pos,
-                       "n_neg": neg.n, "tpr": tpr, "fpr": neg.fpr, "fnr": fnr, "fpr_cp_lo": neg.cp_lo,
-                       "fpr_cp_hi": neg.cp_hi, "fpr_boot_lo": neg.boot_lo, "fpr_boot_hi": neg.boot_hi,
-                         "fpr_upper": neg.upper, "det_fpr_z": det_x, "det_fnr_z": det_y})
+    return pd.DataFrame(
+        {
+            **meta,
+            "threshold": np.arange(len(pos)),
+            "tp": tp,
+            "fp": neg.fp,
+            "n_pos": n_pos,
+            "n_neg": neg.n,
+            "tpr": tpr,
+            "fpr": neg.fpr,
+            "fnr": fnr,
+            "fpr_cp_lo": neg.cp_lo,
+            "fpr_cp_hi": neg.cp_hi,
+            "fpr_boot_lo": neg.boot_lo,
+            "fpr_boot_hi": neg.boot_hi,
+            "fpr_upper": neg.upper,
+            "det_fpr_z": det_x,
+            "det_fnr_z": det_y,
+        }
+    )
 
 
 def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.DataFrame]:
@@ -188,28 +276,55 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             i, j, d = neg.pairs
             if len(i):
                 n = len(i)
-                close_parts.append(pd.DataFrame({
-                    "hasher": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[_label(hasher)]),
-                    "bits": bits,
-                    "kind": pd.Categorical.from_codes(np.full(n, kind_dtype.categories.get_loc(kind), np.int8),
-                                                      dtype=kind_dtype),
-                    "transform": pd.Categorical.from_codes(
-                        np.full(n, transform_dtype.categories.get_loc(key), np.int32), dtype=transform_dtype),
-                    "image_a": _id_codes(ids_a, i, id_dtype), "image_b": _id_codes(ids_b, j, id_dtype),
-                    "distance": d}))
+                close_parts.append(
+                    pd.DataFrame(
+                        {
+                            "hasher": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[_label(hasher)]),
+                            "bits": bits,
+                            "kind": pd.Categorical.from_codes(
+                                np.full(n, kind_dtype.categories.get_loc(kind), np.int8), dtype=kind_dtype
+                            ),
+                            "transform": pd.Categorical.from_codes(
+                                np.full(n, transform_dtype.categories.get_loc(key), np.int32), dtype=transform_dtype
+                            ),
+                            "image_a": _id_codes(ids_a, i, id_dtype),
+                            "image_b": _id_codes(ids_b, j, id_dtype),
+                            "distance": d,
+                        }
+                    )
+                )
 
         def per_photo(negatives, key, family, severity, mins):
             table = per_photo_rate(mins, bits, cfg.confidence)
-            photo_parts.append(table.assign(hasher=_label(hasher), bits=bits, negatives=negatives, transform=key,
-                                            family=family, severity=severity)[PER_PHOTO_TABLE_COLUMNS])
+            photo_parts.append(
+                table.assign(
+                    hasher=_label(hasher),
+                    bits=bits,
+                    negatives=negatives,
+                    transform=key,
+                    family=family,
+                    severity=severity,
+                )[PER_PHOTO_TABLE_COLUMNS]
+            )
             return table
 
         oo = None
         oo_photos = None
         if cfg.orig_orig:
-            oo = _negative_set("orig-orig", metric, orig_packed, None, orig_groups, None, img_all, None,
-                               group_code, cfg, _seed(cfg.bootstrap_seed, _label(hasher), ORIGINAL_KEY),
-                              min_pairs=cfg.collision_k)
+            oo = _negative_set(
+                "orig-orig",
+                metric,
+                orig_packed,
+                None,
+                orig_groups,
+                None,
+                img_all,
+                None,
+                group_code,
+                cfg,
+                _seed(cfg.bootstrap_seed, _label(hasher), ORIGINAL_KEY),
+                min_pairs=cfg.collision_k,
+            )
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
@@ -221,11 +336,20 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             pad = padding_positions(all_packed, hasher.bits)
         orig_bits = diag.unpack_bits(orig_packed, hasher.bits, pad) if pad is not None else None
         if orig_bits is not None and cfg.diagnostics:
-            flip_parts.append(pd.DataFrame({"hasher": _label(hasher), "transform": ORIGINAL_KEY,
-                                            "family": "original", "severity": "",
-                                            "bit": np.arange(hasher.bits), "flip_rate": np.nan,
-                                            "share_ones": diag.share_of_ones(orig_bits),
-                                            "n_images": len(orig)}))
+            flip_parts.append(
+                pd.DataFrame(
+                    {
+                        "hasher": _label(hasher),
+                        "transform": ORIGINAL_KEY,
+                        "family": "original",
+                        "severity": "",
+                        "bit": np.arange(hasher.bits),
+                        "flip_rate": np.nan,
+                        "share_ones": diag.share_of_ones(orig_bits),
+                        "n_images": len(orig),
+                    }
+                )
+            )
         positives = {}
         for spec in specs:
             var = by_transform.get(spec.key, empty)
@@ -237,36 +361,92 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             sev = "" if spec.severity is None else str(spec.severity)
             meta = {"family": spec.family, "severity": sev}
             pos_d = metric.paired(var_packed, orig_packed[rows])  # query = variant
-            pos = np.bincount(pos_d, minlength=metric.nbins).astype(np.int64) if metric.kind != "hamming" \
+            pos = (
+                np.bincount(pos_d, minlength=metric.nbins).astype(np.int64)
+                if metric.kind != "hamming"
                 else distance_histogram(pos_d, bits)
+            )
             positives[spec.key] = (meta, pos)
             emit("positive", spec.key, spec.family, sev, pos)
             if cfg.variant_orig:
-                vo = _negative_set("variant-orig", metric, var_packed, orig_packed, var["group"].to_numpy(),
-                                   orig_groups, rows, img_all, group_code, cfg,
-                                   _seed(cfg.bootstrap_seed, _label(hasher), spec.key))
+                vo = _negative_set(
+                    "variant-orig",
+                    metric,
+                    var_packed,
+                    orig_packed,
+                    var["group"].to_numpy(),
+                    orig_groups,
+                    rows,
+                    img_all,
+                    group_code,
+                    cfg,
+                    _seed(cfg.bootstrap_seed, _label(hasher), spec.key),
+                )
                 emit("variant-orig", spec.key, spec.family, sev, vo.hist)
                 keep_close(vo, "variant-orig", spec.key, var["image_id"].to_numpy(), orig_ids)
                 neg_sets[(_label(hasher), spec.key, "variant-orig")] = vo
-                roc_parts.append(_roc_rows({"hasher": _label(hasher), "bits": bits, "transform": spec.key, **meta,
-                                            "negatives": "variant-orig"}, pos, vo))
+                roc_parts.append(
+                    _roc_rows(
+                        {
+                            "hasher": _label(hasher),
+                            "bits": bits,
+                            "transform": spec.key,
+                            **meta,
+                            "negatives": "variant-orig",
+                        },
+                        pos,
+                        vo,
+                    )
+                )
                 mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
                 per_photo("variant-orig", spec.key, spec.family, sev, mins)
                 if cfg.retrieval:
                     r1, r1s = recall_at_1(pos_d, mins, ties)
-                    retr_rows.append((_label(hasher), bits, spec.key, spec.family, sev, len(var), len(orig),
-                                      r1, r1s, micro_average_precision(pos, vo.hist)))
+                    retr_rows.append(
+                        (
+                            _label(hasher),
+                            bits,
+                            spec.key,
+                            spec.family,
+                            sev,
+                            len(var),
+                            len(orig),
+                            r1,
+                            r1s,
+                            micro_average_precision(pos, vo.hist),
+                        )
+                    )
             if oo is not None:
                 neg_sets[(_label(hasher), spec.key, "orig-orig")] = oo
-                roc_parts.append(_roc_rows({"hasher": _label(hasher), "bits": bits, "transform": spec.key, **meta,
-                                            "negatives": "orig-orig"}, pos, oo))
+                roc_parts.append(
+                    _roc_rows(
+                        {
+                            "hasher": _label(hasher),
+                            "bits": bits,
+                            "transform": spec.key,
+                            **meta,
+                            "negatives": "orig-orig",
+                        },
+                        pos,
+                        oo,
+                    )
+                )
             if orig_bits is not None and cfg.diagnostics:
                 vb = diag.unpack_bits(var_packed, hasher.bits, pad)
-                flip_parts.append(pd.DataFrame({"hasher": _label(hasher), "transform": spec.key,
-                                                "family": spec.family, "severity": sev,
-                                                "bit": np.arange(hasher.bits),
-                                                "flip_rate": diag.flip_rates(orig_bits[rows], vb),
-                                                "share_ones": diag.share_of_ones(vb), "n_images": len(var)}))
+                flip_parts.append(
+                    pd.DataFrame(
+                        {
+                            "hasher": _label(hasher),
+                            "transform": spec.key,
+                            "family": spec.family,
+                            "severity": sev,
+                            "bit": np.arange(hasher.bits),
+                            "flip_rate": diag.flip_rates(orig_bits[rows], vb),
+                            "share_ones": diag.share_of_ones(vb),
+                            "n_images": len(var),
+                        }
+                    )
+                )
         if oo is not None:
             if not positives:  # no transforms: summarise gives the orig-orig row of the originals
                 neg_sets[(_label(hasher), ORIGINAL_KEY, "orig-orig")] = oo
@@ -278,8 +458,14 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
 
     close = _concat(close_parts, CLOSE_COLUMNS)
     histograms = pd.DataFrame(hist_rows, columns=HISTOGRAM_COLUMNS)
-    metrics = summarise(histograms, cfg.target_fpr, tuple(cfg.fpr_points), neg_sets=neg_sets,
-                        confidence=cfg.confidence, replicates=cfg.bootstrap_replicates)
+    metrics = summarise(
+        histograms,
+        cfg.target_fpr,
+        tuple(cfg.fpr_points),
+        neg_sets=neg_sets,
+        confidence=cfg.confidence,
+        replicates=cfg.bootstrap_replicates,
+    )
     tables = {
         "histograms.parquet": histograms,
         "metrics.csv": metrics,
@@ -290,8 +476,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         "per_photo_rate.csv": _concat(photo_parts, PER_PHOTO_TABLE_COLUMNS),
     }
     tables["duplicate_candidates.csv"] = duplicate_groups(
-        tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])),
-        [h.name for h in hashers])
+        tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])), [h.name for h in hashers]
+    )
     if cfg.retrieval:
         tables["retrieval.csv"] = pd.DataFrame(retr_rows, columns=RETRIEVAL_COLUMNS)
     if cfg.diagnostics:
@@ -347,8 +533,11 @@ def plain_strings(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)
     for c in cats:
         col = df[c]
-        out[c] = pd.Series(col.cat.categories.astype("str").array.take(col.cat.codes.to_numpy(), allow_fill=True),
-                           index=df.index, name=c)
+        out[c] = pd.Series(
+            col.cat.categories.astype("str").array.take(col.cat.codes.to_numpy(), allow_fill=True),
+            index=df.index,
+            name=c,
+        )
     return out
 
 
@@ -358,9 +547,20 @@ def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) 
     take = max(int((d == 0).sum()), min(k, len(d)))
     i, j, d = i[:take], j[:take], d[:take]
     ids, names, groups = (orig[c].to_numpy() for c in ("image_id", "image_name", "group"))
-    return pd.DataFrame({"hasher": hasher_name, "bits": bits, "rank": np.arange(1, take + 1), "distance": d,
-                         "image_a": ids[i], "image_b": ids[j], "name_a": names[i], "name_b": names[j],
-                         "group_a": groups[i], "group_b": groups[j]})
+    return pd.DataFrame(
+        {
+            "hasher": hasher_name,
+            "bits": bits,
+            "rank": np.arange(1, take + 1),
+            "distance": d,
+            "image_a": ids[i],
+            "image_b": ids[j],
+            "name_a": names[i],
+            "name_b": names[j],
+            "group_a": groups[i],
+            "group_b": groups[j],
+        }
+    )
 
 
 def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, photos=None):
@@ -392,26 +592,63 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, ph
             n_pos = int(pos.sum())
             tp = int(pos[: t + 1].sum()) if t >= 0 else 0
             lo, hi = clopper_pearson(tp, n_pos, cfg.confidence) if n_pos else (np.nan, np.nan)
-            rows.append((hasher_name, bits, "orig-orig", target, t, fp, oo.n, fpr, ub, key, meta["family"],
-                         meta["severity"], tp / n_pos if n_pos else np.nan, float(lo), float(hi), *pp))
+            rows.append(
+                (
+                    hasher_name,
+                    bits,
+                    "orig-orig",
+                    target,
+                    t,
+                    fp,
+                    oo.n,
+                    fpr,
+                    ub,
+                    key,
+                    meta["family"],
+                    meta["severity"],
+                    tp / n_pos if n_pos else np.nan,
+                    float(lo),
+                    float(hi),
+                    *pp,
+                )
+            )
     return rows
 
 
 def _diagnostics(hasher, metric, oo: NegativeSet, orig_bits):
     bits = metric.bits
     mean, var = diag.impostor_moments(oo.hist)
-    row = {"hasher": _label(hasher), "bits": bits, "distance": metric.kind, "n_images": None,
-           "n_pairs": oo.n, "impostor_mean": mean, "impostor_var": var}
+    row = {
+        "hasher": _label(hasher),
+        "bits": bits,
+        "distance": metric.kind,
+        "n_images": None,
+        "n_pairs": oo.n,
+        "impostor_mean": mean,
+        "impostor_var": var,
+    }
     if orig_bits is not None:
         p1 = diag.share_of_ones(orig_bits)
         row["n_images"] = len(orig_bits)
-        row |= {"bit_share_ones_mean": float(np.mean(p1)), "bit_bias_mean_abs": float(np.mean(np.abs(p1 - 0.5))),
-                "bit_bias_max_abs": float(np.max(np.abs(p1 - 0.5))),
-                "n_bits_share_outside_0.1_0.9": int(((p1 < 0.1) | (p1 > 0.9)).sum())}
+        row |= {
+            "bit_share_ones_mean": float(np.mean(p1)),
+            "bit_bias_mean_abs": float(np.mean(np.abs(p1 - 0.5))),
+            "bit_bias_max_abs": float(np.max(np.abs(p1 - 0.5))),
+            "n_bits_share_outside_0.1_0.9": int(((p1 < 0.1) | (p1 > 0.9)).sum()),
+        }
         row |= diag.correlation_summary(orig_bits)
     thresholds = np.arange(len(oo.hist))
-    extra = pd.DataFrame({"hasher": _label(hasher), "bits": bits, "threshold": thresholds, "fp_measured": oo.fp,
-                          "n_neg": oo.n, "fpr_measured": oo.fpr, "fpr_measured_upper": oo.upper})
+    extra = pd.DataFrame(
+        {
+            "hasher": _label(hasher),
+            "bits": bits,
+            "threshold": thresholds,
+            "fp_measured": oo.fp,
+            "n_neg": oo.n,
+            "fpr_measured": oo.fpr,
+            "fpr_measured_upper": oo.upper,
+        }
+    )
     if metric.kind == "hamming":
         N, p, sigma = diag.daugman_dof(oo.hist, bits)
         model = diag.binomial_tail(thresholds, bits, N, p)

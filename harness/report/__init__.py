@@ -8,6 +8,7 @@ every figure into ``figures/`` as PNG (and SVG when asked): roc,
 roc-<family>, det-<family>, histograms, robustness, robustness-by-hasher,
 heatmap, gallery when available.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,6 +77,7 @@ def first_screen_summary(results) -> str:
     assumptions, and the family with the lowest TPR."""
     from .firstscreen import first_screen_text
     from .model import build_model
+
     folder = results.output if isinstance(results, Results) else os.fspath(results)
     data = Results.load(folder)
     return first_screen_text(data, build_model(data))

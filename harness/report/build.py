@@ -3,6 +3,7 @@
 (harness.report.document renders them as markdown and HTML), and draw and
 save the figures. Nothing here computes a rate or a threshold.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ HOW_TO_READ = [
     "for other photos they are uncertain: intervals in [brackets] are 95% exact binomial (Clopper-Pearson) "
     "intervals that treat pairs as independent; pairs share photos, so the true uncertainty is larger. A "
     "rate smaller than 1 / (number of negative pairs) cannot be observed at all: it is shown as "
-    f"*{NM}*, never as an extrapolated number. A deployment-scale claim such as \"one in a trillion\" "
+    f'*{NM}*, never as an extrapolated number. A deployment-scale claim such as "one in a trillion" '
     "needs far more photos than any table here.",
 ]
 
@@ -89,8 +90,14 @@ def generic_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list, list
 
 # --------------------------------------------------------------------- tables
 def summary_rows(summary: pd.DataFrame, data) -> tuple[list, list]:
-    points = sorted({float(c[len("tpr_at_fpr_"):]) for c in summary.columns
-                     if c.startswith("tpr_at_fpr_") and not c.endswith(("_lo", "_hi"))}, reverse=True)
+    points = sorted(
+        {
+            float(c[len("tpr_at_fpr_") :])
+            for c in summary.columns
+            if c.startswith("tpr_at_fpr_") and not c.endswith(("_lo", "_hi"))
+        },
+        reverse=True,
+    )
     header = ["hasher", "bits", "positive pairs", "negative pairs", "AUC", "EER"]
     header += [f"TPR at FPR {x:g}" for x in points]
     header += ["threshold t", "FPR at t", "TPR at t", "orig-orig matches at t"]
@@ -143,8 +150,20 @@ def per_transform_rows(model: ReportModel) -> tuple[list, list]:
 
 
 def _is_interval(col: str, df: pd.DataFrame) -> bool:
-    for suf in ("_lo", "_hi", "_cp_lo", "_cp_hi", "_ci_lo", "_ci_hi", "_boot_lo", "_boot_hi", "_low", "_high",
-                "_upper", "_text"):
+    for suf in (
+        "_lo",
+        "_hi",
+        "_cp_lo",
+        "_cp_hi",
+        "_ci_lo",
+        "_ci_hi",
+        "_boot_lo",
+        "_boot_hi",
+        "_low",
+        "_high",
+        "_upper",
+        "_text",
+    ):
         if col.endswith(suf) and col[: -len(suf)] in df.columns:
             return True
     return False
@@ -177,31 +196,38 @@ def what_was_run(data, pc: dict | None = None) -> list:
     pc = pair_counts(data) if pc is None else pc
     timings = info.get("timings_seconds", {})
     versions = info.get("versions", {})
-    hashers = ", ".join(f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')}, version "
-                        f"{h.get('version', '?')}" + (f", params {h['params']}" if h.get("params") else "") + ")"
-                        for h in info.get("hashers", []))
+    hashers = ", ".join(
+        f"{h.get('name')} ({h.get('bits')} bits, {h.get('backend', '')}, version "
+        f"{h.get('version', '?')}" + (f", params {h['params']}" if h.get("params") else "") + ")"
+        for h in info.get("hashers", [])
+    )
     items = [
         f"experiment `{info.get('name', '')}`, seed {info.get('seed')}",
         f"dataset: `{ds.get('source')}` {ds.get('path') or ''}".rstrip(),
         f"manifest sha256 (of the image list): `{ds.get('manifest_sha256')}`",
         f"license: {dataset_license(info)}",
-        f"images: {ds.get('images_listed')} listed, {ds.get('images_hashed')} hashed, "
-        f"{ds.get('images_failed')} failed",
+        f"images: {ds.get('images_listed')} listed, {ds.get('images_hashed')} hashed, {ds.get('images_failed')} failed",
         f"variants per hasher: {counts.get('variants')}; hashes computed: {counts.get('hash_rows')}; "
         f"errors recorded: {counts.get('errors', 0)}",
         f"pairs per hasher: {pc['positive']} positive, {pc['variant-orig']} variant-orig negative, "
         f"{pc['orig-orig']} orig-orig negative (all counted exactly)",
         f"hashers: {hashers}",
         "transforms: " + ", ".join(t.get("key", "") for t in info.get("transforms", [])),
-        "run time: " + (f"{timings['total']:.1f} s" if "total" in timings else "not recorded")
-        + (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(timings.items()) if k != "total") + ")"
-           if len(timings) > 1 else ""),
+        "run time: "
+        + (f"{timings['total']:.1f} s" if "total" in timings else "not recorded")
+        + (
+            " (" + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(timings.items()) if k != "total") + ")"
+            if len(timings) > 1
+            else ""
+        ),
         "library versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v),
     ]
     plat = info.get("platform")
     if plat:
+
         def show(v):
             return "(" + "; ".join(f"{a} {b}" for a, b in sorted(v.items())) + ")" if isinstance(v, dict) else v
+
         items.append("platform: " + ", ".join(f"{k} {show(v)}" for k, v in sorted(plat.items())))
     return [("ul", items)]
 
@@ -245,6 +271,7 @@ def draw_figures(jobs: list, processes: int = 1) -> list:
     processes = max(1, min(int(processes or 1), len(jobs)))
     if processes > 1:
         import multiprocessing
+
         try:
             ctx = multiprocessing.get_context("fork")
         except ValueError:  # no fork on this platform
@@ -300,82 +327,135 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
 
     blocks += [("h", 2, "Summary per hasher")]
     header, rows = summary_rows(summary, data)
-    blocks += [("p", "All edits of this run pooled (positives: every variant against its own original; "
-                     "negatives: every variant against the originals of the other photos). Threshold t: the "
-                     f"largest t whose pooled FPR is at most the run's target {target:g} (a point estimate); "
-                     "distances in bits. [brackets]: 95% Clopper-Pearson intervals.")]
+    blocks += [
+        (
+            "p",
+            "All edits of this run pooled (positives: every variant against its own original; "
+            "negatives: every variant against the originals of the other photos). Threshold t: the "
+            f"largest t whose pooled FPR is at most the run's target {target:g} (a point estimate); "
+            "distances in bits. [brackets]: 95% Clopper-Pearson intervals.",
+        )
+    ]
     if "recommended_threshold" in summary.columns and summary["recommended_threshold"].notna().any():
         src = summary.loc[summary["recommended_threshold"].notna(), "recommended_from"].iat[0]
-        blocks += [("p", f"*Recommended t (metrics stage)*, from {src}: the largest t whose FPR *upper "
-                         "bound* stays below the target, a conservative rule; `none` means that with this "
-                         "many negative pairs no threshold can be shown to meet the target (with zero "
-                         "matches among n pairs the 95% upper bound is still about 3/n).")]
+        blocks += [
+            (
+                "p",
+                f"*Recommended t (metrics stage)*, from {src}: the largest t whose FPR *upper "
+                "bound* stays below the target, a conservative rule; `none` means that with this "
+                "many negative pairs no threshold can be shown to meet the target (with zero "
+                "matches among n pairs the 95% upper bound is still about 3/n).",
+            )
+        ]
     blocks += [("table", header, rows)]
     blocks += thresholds_blocks(model)
 
     blocks += [("h", 2, "Results per transform")]
     header, rows = per_transform_rows(model)
-    blocks += [("p", "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
-                     f"this edit's negatives is at most {target:g} (`none`: even t = 0 exceeds it)"
-                     + ("; `recommended_threshold` is the metrics stage's conservative choice (FPR upper "
-                        "bound below the target; `none`: not achievable with this many pairs)"
-                        if model.recommended_column else "")
-                     + ". The full table, with orig-orig negatives too, is metrics.csv.")]
+    blocks += [
+        (
+            "p",
+            "variant-orig negatives; `threshold_at_target` is the largest t (bits) whose FPR on "
+            f"this edit's negatives is at most {target:g} (`none`: even t = 0 exceeds it)"
+            + (
+                "; `recommended_threshold` is the metrics stage's conservative choice (FPR upper "
+                "bound below the target; `none`: not achievable with this many pairs)"
+                if model.recommended_column
+                else ""
+            )
+            + ". The full table, with orig-orig negatives too, is metrics.csv.",
+        )
+    ]
     blocks += [("table", header, rows)]
 
     if data.families and data.hashers:
+
         def figure(name, make, caption):  # drawn below, all at once
             blocks.append(("pending-figure", len(jobs)))
             jobs.append((fig_dir, name, make, caption, tuple(formats)))
 
         blocks += [("h", 2, "Robustness against severity")]
-        figure("robustness", lambda: F.robustness(data, rob_fpr, by="family"),
-               f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one line "
-               "per hasher. Gaps are points that cannot be measured.")
-        figure("robustness-by-hasher", lambda: F.robustness(data, rob_fpr, by="hasher"),
-               f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of the "
-               "family's sweep from mildest to most severe.")
+        figure(
+            "robustness",
+            lambda: F.robustness(data, rob_fpr, by="family"),
+            f"Robustness: TPR at {rob_reason} against severity, one panel per transform family, one line "
+            "per hasher. Gaps are points that cannot be measured.",
+        )
+        figure(
+            "robustness-by-hasher",
+            lambda: F.robustness(data, rob_fpr, by="hasher"),
+            f"The same numbers per hasher: TPR at FPR {rob_fpr:g}, one line per family, x = step of the "
+            "family's sweep from mildest to most severe.",
+        )
         blocks += [("h", 2, "Hasher x family at a middle severity")]
-        figure("heatmap", lambda: F.heatmap(data, rob_fpr)[0],
-               f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the middle "
-               "of the family's sweep; grey 'n/m' = not measurable.")
+        figure(
+            "heatmap",
+            lambda: F.heatmap(data, rob_fpr)[0],
+            f"TPR at FPR {rob_fpr:g} for each hasher (rows) and transform family (columns) at the middle "
+            "of the family's sweep; grey 'n/m' = not measurable.",
+        )
 
         blocks += [("h", 2, "ROC curves")]
-        figure("roc", lambda: F.roc_overview(data, thresholds),
-               "ROC per transform family, all severities of the family pooled, one curve per hasher; FPR on "
-               "a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's threshold t "
-               "from the summary table.")
+        figure(
+            "roc",
+            lambda: F.roc_overview(data, thresholds),
+            "ROC per transform family, all severities of the family pooled, one curve per hasher; FPR on "
+            "a log axis (points with FPR = 0 cannot be drawn on it); the dot is the hasher's threshold t "
+            "from the summary table.",
+        )
         for family in data.families:
-            figure(f"roc-{_slug(family)}", lambda family=family: F.roc_family(data, family, thresholds),
-                   f"ROC for {family}, one panel per hasher, one curve per severity.")
+            figure(
+                f"roc-{_slug(family)}",
+                lambda family=family: F.roc_family(data, family, thresholds),
+                f"ROC for {family}, one panel per hasher, one curve per severity.",
+            )
 
         blocks += [("h", 2, "DET curves")]
-        blocks += [("p", "A DET plot shows the two error rates, false negatives against false positives, on "
-                         "normal-deviate axes (labelled in rates), which turns the curves into near-straight "
-                         "lines and spreads out the small rates that matter for deployment. Lower left is "
-                         "better.")]
+        blocks += [
+            (
+                "p",
+                "A DET plot shows the two error rates, false negatives against false positives, on "
+                "normal-deviate axes (labelled in rates), which turns the curves into near-straight "
+                "lines and spreads out the small rates that matter for deployment. Lower left is "
+                "better.",
+            )
+        ]
         for family in data.families:
-            figure(f"det-{_slug(family)}", lambda family=family: F.det_family(data, family, thresholds),
-                   f"DET for {family}, one panel per hasher, one curve per severity.")
+            figure(
+                f"det-{_slug(family)}",
+                lambda family=family: F.det_family(data, family, thresholds),
+                f"DET for {family}, one panel per hasher, one curve per severity.",
+            )
 
         joint = data.table("joint_histograms.parquet")
         if joint is not None and len(joint):
             blocks += [("h", 2, "Two-hash rules")]
-            blocks += [("p", "A match under the AND rule needs both hashes within their thresholds. Left: the "
-                             "measured orig-orig FPR of the rule at every (t1, t2); right: what the two "
-                             "hashers' own FPRs would give if their false matches were independent. Where the "
-                             "left panel's iso-FPR lines lie further out than the right one's, a second hash "
-                             "removes fewer false matches than the product promises (cascades.csv).")]
+            blocks += [
+                (
+                    "p",
+                    "A match under the AND rule needs both hashes within their thresholds. Left: the "
+                    "measured orig-orig FPR of the rule at every (t1, t2); right: what the two "
+                    "hashers' own FPRs would give if their false matches were independent. Where the "
+                    "left panel's iso-FPR lines lie further out than the right one's, a second hash "
+                    "removes fewer false matches than the product promises (cascades.csv).",
+                )
+            ]
             for h1, h2 in sorted(set(zip(joint["hasher_1"], joint["hasher_2"]))):
-                figure(f"cascade-{_slug(h1)}-{_slug(h2)}", lambda h1=h1, h2=h2: F.cascade_fpr(data, h1, h2),
-                       f"AND rule of {h1} and {h2}: measured FPR (left) and the independence prediction "
-                       "(right), log colour scale, iso-FPR lines; blank cells: no matching pair.")
+                figure(
+                    f"cascade-{_slug(h1)}-{_slug(h2)}",
+                    lambda h1=h1, h2=h2: F.cascade_fpr(data, h1, h2),
+                    f"AND rule of {h1} and {h2}: measured FPR (left) and the independence prediction "
+                    "(right), log colour scale, iso-FPR lines; blank cells: no matching pair.",
+                )
 
         blocks += [("h", 2, "Distance histograms")]
-        figure("histograms", lambda: F.distance_histograms(data, thresholds, summary),
-               "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
-               "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
-               "line is the threshold t (pairs left of it match).")
+        figure(
+            "histograms",
+            lambda: F.distance_histograms(data, thresholds, summary),
+            "Share of pairs at each Hamming distance (bits): positives (all edits pooled) in the hasher's "
+            "colour, variant-orig negatives in black, orig-orig negatives grey dashed; the dotted vertical "
+            "line is the threshold t (pairs left of it match).",
+        )
 
     n_figures = len(jobs)
     jobs += _gallery_jobs(data)
@@ -393,12 +473,19 @@ def build_blocks(data, processes: int = 1, formats=("png",)) -> tuple[list, list
 def explorer_blocks(data, model: ReportModel) -> list:
     """The interactive explorer (report.html only; see harness.report.explorer)."""
     from .explorer import explorer_html
+
     page = explorer_html(data, model)
     if not page:
         return []
-    return [("h", 2, "Explore thresholds and risk"),
-            ("raw", page, "The interactive threshold and risk explorer is in report.html (it needs JavaScript; "
-                          "the tables below give the same numbers at fixed thresholds).")]
+    return [
+        ("h", 2, "Explore thresholds and risk"),
+        (
+            "raw",
+            page,
+            "The interactive threshold and risk explorer is in report.html (it needs JavaScript; "
+            "the tables below give the same numbers at fixed thresholds).",
+        ),
+    ]
 
 
 def _finish_blocks(data, blocks: list, saved: list, gallery_error: str | None) -> tuple[list, list]:
@@ -409,8 +496,10 @@ def _finish_blocks(data, blocks: list, saved: list, gallery_error: str | None) -
     blocks += risk_blocks(data)
     blocks += errors_blocks(data)
     blocks += other_tables_blocks(data)
-    blocks += [("h", 2, "Configuration"),
-               ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True))]
+    blocks += [
+        ("h", 2, "Configuration"),
+        ("code", json.dumps(data.run_info.get("config", {}), indent=2, sort_keys=True)),
+    ]
     return blocks, saved
 
 
@@ -423,35 +512,55 @@ def no_positives_blocks(model: ReportModel) -> list:
     for r in model.originals.to_dict("records"):
         t = r.get("threshold_at_target")
         rec = r.get("recommended_threshold")
-        rows.append([str(r["hasher"]), fmt(r["bits"]), fmt(r["n_neg"]),
-                     "not measurable" if pd.isna(t) else ("none" if t < 0 else str(int(t))),
-                     str(r.get("fpr_at_threshold_text", fmt(r.get("fpr_at_threshold")))),
-                     "" if rec is None or pd.isna(rec) else ("none" if rec < 0 else str(int(rec)))])
-    return [("h", 2, "False positives among the originals (no transforms)"),
-            ("p", "This run has no transforms, so there are **no positive pairs**: no TPR, AUC, EER, ROC or "
-                  "DET curve can be computed. What it measures is the false-positive side only: every pair of "
-                  "distinct originals in different groups (orig-orig negatives), counted exactly. "
-                  f"`t at target`: the largest t whose FPR among these pairs is at most {target:g} (point "
-                  "estimate); `recommended t`: the largest t whose FPR upper bound stays below it "
-                  "(`none`: not achievable with this many pairs)."),
-            ("table", ["hasher", "bits", "orig-orig pairs", "t at target", "FPR at t [interval]",
-                       "recommended t"], rows)]
+        rows.append(
+            [
+                str(r["hasher"]),
+                fmt(r["bits"]),
+                fmt(r["n_neg"]),
+                "not measurable" if pd.isna(t) else ("none" if t < 0 else str(int(t))),
+                str(r.get("fpr_at_threshold_text", fmt(r.get("fpr_at_threshold")))),
+                "" if rec is None or pd.isna(rec) else ("none" if rec < 0 else str(int(rec))),
+            ]
+        )
+    return [
+        ("h", 2, "False positives among the originals (no transforms)"),
+        (
+            "p",
+            "This run has no transforms, so there are **no positive pairs**: no TPR, AUC, EER, ROC or "
+            "DET curve can be computed. What it measures is the false-positive side only: every pair of "
+            "distinct originals in different groups (orig-orig negatives), counted exactly. "
+            f"`t at target`: the largest t whose FPR among these pairs is at most {target:g} (point "
+            "estimate); `recommended t`: the largest t whose FPR upper bound stays below it "
+            "(`none`: not achievable with this many pairs).",
+        ),
+        ("table", ["hasher", "bits", "orig-orig pairs", "t at target", "FPR at t [interval]", "recommended t"], rows),
+    ]
 
 
 #: tables of other stages that are listed but not printed in full, and why
 NOT_PRINTED = {
     "roc.csv": "every ROC point with intervals and DET coordinates (the figures above draw it)",
     "extrapolation.csv": "binomial-model FPRs beyond the measurable range: a model, not a measurement, "
-                         "so it is not printed next to measured figures",
+    "so it is not printed next to measured figures",
     "thresholds.csv": "shown above under 'Recommended thresholds'",
     "per_photo_rate.csv": "the share of photos that falsely match at least one other photo, at every threshold "
-                          "(thresholds.csv has it at the recommended threshold)",
+    "(thresholds.csv has it at the recommended threshold)",
     "collisions.csv": "shown in the collision gallery",
     "risk_sweep.csv": "drawn in the risk figure",
     "risk_query.csv": "drawn in the risk figure",
 }
-DIAGNOSTIC_COLUMNS = ["hasher", "bits", "n_pairs", "impostor_mean", "impostor_var", "bit_bias_mean_abs",
-                      "n_constant_bits", "corr_mean_abs", "daugman_dof", "dof_ideal"]
+DIAGNOSTIC_COLUMNS = [
+    "hasher",
+    "bits",
+    "n_pairs",
+    "impostor_mean",
+    "impostor_var",
+    "bit_bias_mean_abs",
+    "n_constant_bits",
+    "corr_mean_abs",
+    "daugman_dof",
+    "dof_ideal",
+]
 
 
 def thresholds_blocks(model: ReportModel) -> list:
@@ -466,22 +575,45 @@ def thresholds_blocks(model: ReportModel) -> list:
     per_photo = int("per_photo_rate" in sub.columns and bool(sub["per_photo_rate"].notna().any()))
     for r in head.to_dict("records"):
         t = r["recommended_threshold"]
-        photo = [fmt_ci(r["per_photo_rate"], r.get("per_photo_low"), r.get("per_photo_high"))] \
-            if per_photo and pd.notna(r.get("per_photo_rate")) else [""] * per_photo
+        photo = (
+            [fmt_ci(r["per_photo_rate"], r.get("per_photo_low"), r.get("per_photo_high"))]
+            if per_photo and pd.notna(r.get("per_photo_rate"))
+            else [""] * per_photo
+        )
         if pd.isna(t) or t < 0:
-            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", "",
-                         *photo])
+            rows.append([r["hasher"], str(r.get("negatives", "")), "none", f"(of {fmt(r.get('n_neg'))})", "", *photo])
         else:
-            rows.append([r["hasher"], str(r.get("negatives", "")), str(int(t)),
-                         f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}", fmt(r.get("fpr_upper")), *photo])
-    blocks = [("h", 2, "Recommended thresholds"),
-              ("p", f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
-                    "upper bound on the FPR stays below the target. `none`: not achievable with this many "
-                    "negative pairs; use more photos."
-                    + (" The last column is per photo, not per pair: the share of originals that match at "
-                       "least one original of another group at t (per_photo_rate.csv)." if per_photo else "")),
-              ("table", ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"]
-               + ["photos matching another photo (per-photo rate) [95% CP over photos]"] * per_photo, rows)]
+            rows.append(
+                [
+                    r["hasher"],
+                    str(r.get("negatives", "")),
+                    str(int(t)),
+                    f"{fmt(r.get('fp'))} of {fmt(r.get('n_neg'))}",
+                    fmt(r.get("fpr_upper")),
+                    *photo,
+                ]
+            )
+    blocks = [
+        ("h", 2, "Recommended thresholds"),
+        (
+            "p",
+            f"From the metrics stage (thresholds.csv), target FPR {tgt:g}: the largest t whose 95% "
+            "upper bound on the FPR stays below the target. `none`: not achievable with this many "
+            "negative pairs; use more photos."
+            + (
+                " The last column is per photo, not per pair: the share of originals that match at "
+                "least one original of another group at t (per_photo_rate.csv)."
+                if per_photo
+                else ""
+            ),
+        ),
+        (
+            "table",
+            ["hasher", "negatives", "recommended t", "matching negative pairs", "FPR upper bound"]
+            + ["photos matching another photo (per-photo rate) [95% CP over photos]"] * per_photo,
+            rows,
+        ),
+    ]
     ok = model.recommended_tpr
     if len(ok):
         hashers = sorted(ok["hasher"].unique())
@@ -489,9 +621,10 @@ def thresholds_blocks(model: ReportModel) -> list:
         cell = {}
         for r in ok.to_dict("records"):
             cell[(r["transform"], r["hasher"])] = fmt_ci(r["tpr"], r.get("tpr_cp_lo"), r.get("tpr_cp_hi"))
-        blocks += [("p", "TPR per transform at the recommended t [95% Clopper-Pearson]:"),
-                   ("table", ["transform"] + hashers,
-                    [[tr] + [cell.get((tr, h), "") for h in hashers] for tr in transforms])]
+        blocks += [
+            ("p", "TPR per transform at the recommended t [95% Clopper-Pearson]:"),
+            ("table", ["transform"] + hashers, [[tr] + [cell.get((tr, h), "") for h in hashers] for tr in transforms]),
+        ]
     return blocks
 
 
@@ -506,11 +639,18 @@ def other_tables_blocks(data) -> list:
         if name == "diagnostics.csv" and set(DIAGNOSTIC_COLUMNS) <= set(table.columns):
             table_show = table[DIAGNOSTIC_COLUMNS]
         cols, rows = generic_rows(table_show, 30)
-        blocks += [("h", 2, f"Other table: {name}"),
-                   ("p", f"{len(table)} rows" + (" (first 30 shown)" if len(table) > 30 else "")
-                    + (", selected columns" if table_show is not table else "") + "; the full table is "
-                    f"{name} in the results folder."),
-                   ("table", cols, rows)]
+        blocks += [
+            ("h", 2, f"Other table: {name}"),
+            (
+                "p",
+                f"{len(table)} rows"
+                + (" (first 30 shown)" if len(table) > 30 else "")
+                + (", selected columns" if table_show is not table else "")
+                + "; the full table is "
+                f"{name} in the results folder.",
+            ),
+            ("table", cols, rows),
+        ]
     if listed:
         blocks = [("h", 2, "Other tables in the folder"), ("ul", listed)] + blocks
     return blocks
@@ -550,12 +690,18 @@ def gallery_blocks(data, saved: list, error: str | None = None) -> list:
     (`_gallery_jobs`); error: that job's error text, if it failed."""
     blocks = [("h", 2, "Collision gallery")]
     if _gallery_module() is None:
-        return blocks + [("p", "Not drawn: this installation has no gallery module "
-                               "(harness.report.gallery.collision_sheet).")]
+        return blocks + [
+            ("p", "Not drawn: this installation has no gallery module (harness.report.gallery.collision_sheet).")
+        ]
     close = data.close_pairs_of("orig-orig")
     if close is None or not len(close):
-        return blocks + [("p", "Not drawn: the results folder has no close_pairs.parquet (the closest "
-                               "impostor pairs); it is written by runs whose metrics stage records them.")]
+        return blocks + [
+            (
+                "p",
+                "Not drawn: the results folder has no close_pairs.parquet (the closest "
+                "impostor pairs); it is written by runs whose metrics stage records them.",
+            )
+        ]
     if data.images is None:
         return blocks + [("p", "Not drawn: images.csv (paths of the photos) is missing.")]
     path = data.path(os.path.join(FIGURES, "gallery.png"))
@@ -564,16 +710,24 @@ def gallery_blocks(data, saved: list, error: str | None = None) -> list:
     if not os.path.isfile(path):
         return blocks + [("p", "Not drawn: there is no close negative pair to show.")]
     saved.append("gallery")
-    blocks += [("figure", f"{FIGURES}/gallery", f"The closest negative pairs (different photos with the most similar "
-                                     f"hashes; every distance-0 pair and the {GALLERY_K} closest per hasher), "
-                                     "with their distance in bits. A pair that shows the same content is a "
-                                     "duplicate in the dataset (declare it as a group and re-run), not a "
-                                     "false positive of the hash.", False)]
+    blocks += [
+        (
+            "figure",
+            f"{FIGURES}/gallery",
+            f"The closest negative pairs (different photos with the most similar "
+            f"hashes; every distance-0 pair and the {GALLERY_K} closest per hasher), "
+            "with their distance in bits. A pair that shows the same content is a "
+            "duplicate in the dataset (declare it as a group and re-run), not a "
+            "false positive of the hash.",
+            False,
+        )
+    ]
     coll = data.extra.get("collisions.csv")
     if coll is not None and {"hasher", "distance", "name_a", "name_b"} <= set(coll.columns):
         top = coll.sort_values(["hasher", "distance"], kind="stable").groupby("hasher").head(5)
-        cols, rows = generic_rows(top[[c for c in ("hasher", "rank", "distance", "name_a", "name_b")
-                                       if c in top.columns]])
+        cols, rows = generic_rows(
+            top[[c for c in ("hasher", "rank", "distance", "name_a", "name_b") if c in top.columns]]
+        )
         blocks += [("p", "The 5 closest pairs per hasher (collisions.csv):"), ("table", cols, rows)]
     return blocks
 
@@ -581,23 +735,40 @@ def gallery_blocks(data, saved: list, error: str | None = None) -> list:
 def risk_blocks(data) -> list:
     risk_table = data.table("risk.csv")
     if risk_table is None:
-        return [("h", 2, "Deployment risk"),
-                ("p", "No risk.csv in this folder: give risk settings (database size, photos per user, "
-                      "match threshold) to get per-query and per-account false-flag figures.")]
+        return [
+            ("h", 2, "Deployment risk"),
+            (
+                "p",
+                "No risk.csv in this folder: give risk settings (database size, photos per user, "
+                "match threshold) to get per-query and per-account false-flag figures.",
+            ),
+        ]
     cols, rows = generic_rows(risk_table)
     fig = []
     # written by `phash-harness risk`: in figures/, or at the top in older folders
     for base in (f"{FIGURES}/risk", "risk"):
         if os.path.isfile(data.path(base + ".png")):
-            fig = [("figure", base, "The risk model's figure (risk.png, written by `phash-harness risk`): "
-                                    "false-flag probability against the threshold or the assumed rate.", False)]
+            fig = [
+                (
+                    "figure",
+                    base,
+                    "The risk model's figure (risk.png, written by `phash-harness risk`): "
+                    "false-flag probability against the threshold or the assumed rate.",
+                    False,
+                )
+            ]
             break
-    return [("h", 2, "Deployment risk"),
-            ("p", "From risk.csv: the per-comparison FPR measured above turned into per-query and "
-                  "per-account false-flag probabilities under the stated assumptions (independent "
-                  "comparisons). Figures that depend on an FPR that could not be measured are shown as "
-                  f"*{NM}*."),
-            ("table", cols, rows)] + fig
+    return [
+        ("h", 2, "Deployment risk"),
+        (
+            "p",
+            "From risk.csv: the per-comparison FPR measured above turned into per-query and "
+            "per-account false-flag probabilities under the stated assumptions (independent "
+            "comparisons). Figures that depend on an FPR that could not be measured are shown as "
+            f"*{NM}*.",
+        ),
+        ("table", cols, rows),
+    ] + fig
 
 
 def errors_blocks(data) -> list:

@@ -17,6 +17,7 @@ A metric is *flagged* when the two intervals do not overlap, or when it is
 measurable in one run and not in the other. Integer thresholds have no
 interval; a changed threshold is listed as "changed", not flagged.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,11 @@ def hanley_mcneil(auc: float, n_pos: int, n_neg: int) -> tuple[float, float]:
 def metric_columns(metrics: pd.DataFrame) -> list[str]:
     cols = [c for c in ("auc", "eer") if c in metrics.columns]
     cols += [c for c in metrics.columns if c.startswith("tpr_at_fpr_") and interval_suffix(c) is None]
-    cols += [c for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target", "tpr_at_recommended")
-             if c in metrics.columns]
+    cols += [
+        c
+        for c in ("tpr_at_threshold", "fpr_at_threshold", "threshold_at_target", "tpr_at_recommended")
+        if c in metrics.columns
+    ]
     rec = recommended_column(metrics)
     if rec:
         cols.append(rec)
@@ -122,10 +126,21 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, list
             else:
                 status = ""
             diff = vb - va if not (pd.isna(va) or pd.isna(vb)) else math.nan
-            rows.append(dict(zip(keys, key),
-                             metric=col, a=va, a_lo=lo_a, a_hi=hi_a, b=vb, b_lo=lo_b, b_hi=hi_b,
-                             difference=diff, method=ma if (ma == mb or not mb) else (f"{ma} / {mb}" if ma else mb),
-                             status=status))
+            rows.append(
+                dict(
+                    zip(keys, key),
+                    metric=col,
+                    a=va,
+                    a_lo=lo_a,
+                    a_hi=hi_a,
+                    b=vb,
+                    b_lo=lo_b,
+                    b_hi=hi_b,
+                    difference=diff,
+                    method=ma if (ma == mb or not mb) else (f"{ma} / {mb}" if ma else mb),
+                    status=status,
+                )
+            )
     return pd.DataFrame(rows), only_a, only_b
 
 
@@ -140,9 +155,11 @@ def _fmt(v, lo=math.nan, hi=math.nan) -> str:
 
 def _run_line(label: str, folder: str, info: dict) -> str:
     ds = info.get("dataset", {})
-    return (f"- **{label}**: `{folder}`: experiment `{info.get('name')}`, dataset `{ds.get('source')}` "
-            f"{ds.get('path') or ''} ({ds.get('images_hashed')} images), manifest sha256 "
-            f"`{ds.get('manifest_sha256')}`, seed {info.get('seed')}")
+    return (
+        f"- **{label}**: `{folder}`: experiment `{info.get('name')}`, dataset `{ds.get('source')}` "
+        f"{ds.get('path') or ''} ({ds.get('images_hashed')} images), manifest sha256 "
+        f"`{ds.get('manifest_sha256')}`, seed {info.get('seed')}"
+    )
 
 
 def compare_folders(dir_a: str, dir_b: str) -> tuple[str, str, pd.DataFrame]:
@@ -155,18 +172,23 @@ def compare_folders(dir_a: str, dir_b: str) -> tuple[str, str, pd.DataFrame]:
     va, vb = info_a.get("versions", {}), info_b.get("versions", {})
     vdiff = [(k, va.get(k), vb.get(k)) for k in sorted(set(va) | set(vb)) if va.get(k) != vb.get(k)]
     lines = ["# phash-harness compare", "", _run_line("A", dir_a, info_a), _run_line("B", dir_b, info_b), ""]
-    lines += ["Rows matched on hasher, transform and negative set. A value is flagged **DIFFERS** when the",
-              "95% intervals of A and B do not overlap (interval columns of metrics.csv when present;",
-              "otherwise Clopper-Pearson on the pair counts for rates, Hanley-McNeil for the AUC).",
-              "Intervals treat pairs as independent; pairs share photos, so they are optimistic.", ""]
+    lines += [
+        "Rows matched on hasher, transform and negative set. A value is flagged **DIFFERS** when the",
+        "95% intervals of A and B do not overlap (interval columns of metrics.csv when present;",
+        "otherwise Clopper-Pearson on the pair counts for rates, Hanley-McNeil for the AUC).",
+        "Intervals treat pairs as independent; pairs share photos, so they are optimistic.",
+        "",
+    ]
     if vdiff:
         lines += ["## Library versions that differ", "", "| library | A | B |", "|---|---|---|"]
         lines += [f"| {k} | {x} | {y} |" for k, x, y in vdiff] + [""]
     else:
         lines += ["Library versions: identical.", ""]
     ma, mb = info_a.get("dataset", {}).get("manifest_sha256"), info_b.get("dataset", {}).get("manifest_sha256")
-    lines += [f"Datasets: {'same image list (equal manifest sha256)' if ma and ma == mb else 'different image lists'}.",
-              ""]
+    lines += [
+        f"Datasets: {'same image list (equal manifest sha256)' if ma and ma == mb else 'different image lists'}.",
+        "",
+    ]
     for label, keys in (("only in A", only_a), ("only in B", only_b)):
         if keys:
             shown = ", ".join("/".join(k) for k in keys[:50]) + (" ..." if len(keys) > 50 else "")
@@ -177,8 +199,14 @@ def compare_folders(dir_a: str, dir_b: str) -> tuple[str, str, pd.DataFrame]:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in df.to_dict("records"):
             cells = [str(r[k]) for k in KEYS if k in r]
-            cells += [r["metric"], _fmt(r["a"], r["a_lo"], r["a_hi"]), _fmt(r["b"], r["b_lo"], r["b_hi"]),
-                      "" if pd.isna(r["difference"]) else f"{r['difference']:+.4g}", r["method"], r["status"]]
+            cells += [
+                r["metric"],
+                _fmt(r["a"], r["a_lo"], r["a_hi"]),
+                _fmt(r["b"], r["b_lo"], r["b_hi"]),
+                "" if pd.isna(r["difference"]) else f"{r['difference']:+.4g}",
+                r["method"],
+                r["status"],
+            ]
             out.append("| " + " | ".join(cells) + " |")
         return out
 
@@ -187,12 +215,16 @@ def compare_folders(dir_a: str, dir_b: str) -> tuple[str, str, pd.DataFrame]:
     if len(changed):
         lines += [f"## Thresholds that changed: {len(changed)}", ""] + md_rows(changed) + [""]
     lines += ["## All compared values", ""] + (md_rows(table) if len(table) else ["(no common rows)"]) + [""]
-    summary = [f"compared {len(table)} values in {table[KEYS[0]].nunique() if len(table) else 0} hasher(s):"
-               f" {len(flagged)} flagged (intervals do not overlap or measurable in one run only),"
-               f" {len(changed)} threshold(s) changed; {len(only_a)} row(s) only in A, {len(only_b)} only in B"]
+    summary = [
+        f"compared {len(table)} values in {table[KEYS[0]].nunique() if len(table) else 0} hasher(s):"
+        f" {len(flagged)} flagged (intervals do not overlap or measurable in one run only),"
+        f" {len(changed)} threshold(s) changed; {len(only_a)} row(s) only in A, {len(only_b)} only in B"
+    ]
     for r in flagged.head(15).to_dict("records"):
-        summary.append(f"  {r['status']:<10} {r['hasher']:<10} {r.get('transform', ''):<16} "
-                       f"{r.get('negatives', ''):<13} {r['metric']:<20} A {_fmt(r['a'])}  B {_fmt(r['b'])}")
+        summary.append(
+            f"  {r['status']:<10} {r['hasher']:<10} {r.get('transform', ''):<16} "
+            f"{r.get('negatives', ''):<13} {r['metric']:<20} A {_fmt(r['a'])}  B {_fmt(r['b'])}"
+        )
     if len(flagged) > 15:
         summary.append(f"  ... {len(flagged) - 15} more in compare.md")
     if vdiff:

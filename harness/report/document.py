@@ -14,6 +14,7 @@ Each figure is embedded once (its PNG); tables wider than the page scroll
 inside their own box; tables longer than LONG_TABLE rows are collapsed in a
 <details> element (open it to read them).
 """
+
 from __future__ import annotations
 
 import base64
@@ -95,17 +96,24 @@ def _slug(text: str) -> str:
 def render_html(blocks, folder: str, title: str) -> str:
     """Self-contained HTML: every figure is read from `folder` and embedded
     as a data: URI; nothing else is referenced."""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style></head><body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+    ]
     toc = [b[2] for b in blocks if b[0] == "h" and b[1] == 2]
     for b in blocks:
         kind = b[0]
         if kind == "h":
             out.append(f'<h{b[1]} id="{_slug(b[2])}">{_inline_html(b[2])}</h{b[1]}>')
             if b[1] == 1 and toc:
-                out.append('<nav><p>Contents: ' + " &middot; ".join(
-                    f'<a href="#{_slug(t)}">{html.escape(t)}</a>' for t in toc) + "</p></nav>")
+                out.append(
+                    "<nav><p>Contents: "
+                    + " &middot; ".join(f'<a href="#{_slug(t)}">{html.escape(t)}</a>' for t in toc)
+                    + "</p></nav>"
+                )
         elif kind == "p":
             out.append(f"<p>{_inline_html(b[1])}</p>")
         elif kind == "ul":
@@ -114,8 +122,7 @@ def render_html(blocks, folder: str, title: str) -> str:
             out.append(f"<pre>{html.escape(b[1])}</pre>")
         elif kind == "table":
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                           for row in b[2])
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in b[2])
             table = f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
             if len(b[2]) > LONG_TABLE:
                 table = f"<details><summary>{len(b[2])} rows (click to show)</summary>{table}</details>"
@@ -125,8 +132,10 @@ def render_html(blocks, folder: str, title: str) -> str:
         elif kind == "figure":
             with open(os.path.join(folder, b[1] + ".png"), "rb") as fh:
                 data = base64.b64encode(fh.read()).decode("ascii")
-            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b[2])}">'
-                       f"<figcaption>{_inline_html(b[2])}</figcaption></figure>")
+            out.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b[2])}">'
+                f"<figcaption>{_inline_html(b[2])}</figcaption></figure>"
+            )
         else:
             raise ValueError(f"unknown block {kind!r}")
     out.append("</body></html>")

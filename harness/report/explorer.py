@@ -28,6 +28,7 @@ photos_per_year, match_threshold, rho})`` sets the controls and
 ``window.explorer.read()`` returns the numbers on display as JSON.
 Without JavaScript the section stays hidden and the report reads as before.
 """
+
 from __future__ import annotations
 
 import html
@@ -67,12 +68,10 @@ def explorer_data(data, model: ReportModel) -> dict:
             if not n:
                 continue
             lo, hi = clopper_pearson(np.cumsum(hist), n)
-            entry["neg"][neg] = {"counts": _counts(hist), "low": [_sig(v) for v in lo],
-                                 "high": [_sig(v) for v in hi]}
+            entry["neg"][neg] = {"counts": _counts(hist), "low": [_sig(v) for v in lo], "high": [_sig(v) for v in hi]}
         if not entry["neg"]:
             continue
-        if data.families and ((data.histograms["hasher"] == hasher)
-                              & (data.histograms["kind"] == "positive")).any():
+        if data.families and ((data.histograms["hasher"] == hasher) & (data.histograms["kind"] == "positive")).any():
             entry["positive"] = _counts(data.hist(hasher, "positive"))
             for family in data.families:
                 hist = data.hist(hasher, "positive", transforms=data.transforms_of(family))
@@ -81,9 +80,15 @@ def explorer_data(data, model: ReportModel) -> dict:
         t, _ = chosen_threshold(model, hasher)
         entry["threshold"] = int(t) if t is not None else int(data.bits(hasher)) // 4
         hashers.append(entry)
-    return {"hashers": hashers,
-            "assumptions": {"database_size": a.database_size, "photos_per_year": a.photos_per_year,
-                            "match_threshold": a.match_threshold, "rho": a.rho}}
+    return {
+        "hashers": hashers,
+        "assumptions": {
+            "database_size": a.database_size,
+            "photos_per_year": a.photos_per_year,
+            "match_threshold": a.match_threshold,
+            "rho": a.rho,
+        },
+    }
 
 
 def _asset(name: str) -> str:
@@ -97,11 +102,14 @@ def explorer_html(data, model: ReportModel) -> str:
     if not payload["hashers"]:
         return ""
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
-    options = "".join(f'<option value="{html.escape(h["name"])}">{html.escape(h["name"])}</option>'
-                      for h in payload["hashers"])
+    options = "".join(
+        f'<option value="{html.escape(h["name"])}">{html.escape(h["name"])}</option>' for h in payload["hashers"]
+    )
     body = _asset("explorer.html").replace("<!--HASHER_OPTIONS-->", options)
-    return ("<noscript><p>The interactive explorer needs JavaScript; the tables below give the same numbers "
-            "at fixed thresholds.</p></noscript>\n"
-            f"<style>{_asset('explorer.css')}</style>\n{body}\n"
-            f'<script type="application/json" id="explorer-data">{blob}</script>\n'
-            f"<script>{_asset('explorer.js')}</script>")
+    return (
+        "<noscript><p>The interactive explorer needs JavaScript; the tables below give the same numbers "
+        "at fixed thresholds.</p></noscript>\n"
+        f"<style>{_asset('explorer.css')}</style>\n{body}\n"
+        f'<script type="application/json" id="explorer-data">{blob}</script>\n'
+        f"<script>{_asset('explorer.js')}</script>"
+    )

@@ -10,6 +10,7 @@ bins for non-Hamming hashers); rates that cannot be measured are not drawn
 and are omitted; DET points with a rate of 0 or 1 have no normal deviate and
 are omitted.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,16 @@ def _log_fpr_axis(ax, n_neg_max: int):
 
 
 def _empty_note(ax) -> None:
-    ax.text(0.5, 0.5, "not measurable\n(no pairs to compare)", transform=ax.transAxes, ha="center",
-            va="center", fontsize=8, color="0.3")
+    ax.text(
+        0.5,
+        0.5,
+        "not measurable\n(no pairs to compare)",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="0.3",
+    )
 
 
 def _legend(ax, **kw) -> None:
@@ -98,8 +107,14 @@ def roc_overview(data, thresholds: dict):
             n_max = max(n_max, int(neg.sum()))
             thr, fpr, tpr = _roc_points(pos, neg)
             ok = fpr > 0
-            ax.plot(fpr[ok], tpr[ok], color=hasher_colour(hasher), lw=1.4,
-                    ls=hasher_linestyle(hasher, data.hashers), label=hasher)
+            ax.plot(
+                fpr[ok],
+                tpr[ok],
+                color=hasher_colour(hasher),
+                lw=1.4,
+                ls=hasher_linestyle(hasher, data.hashers),
+                label=hasher,
+            )
             _mark_threshold(ax, thr, fpr, tpr, thresholds.get(hasher), hasher_colour(hasher))
         _log_fpr_axis(ax, n_max)
         ax.set_title(f"{family} (all severities pooled)")
@@ -176,8 +191,9 @@ def det_family(data, family: str, thresholds: dict):
     one curve per severity."""
     hashers = data.hashers
     nrows, ncols = _grid(len(hashers))
-    fig, axes = new_figure(nrows, ncols, width=3.3, height=3.1, left=0.75, bottom=0.7, wspace=0.85, hspace=0.95,
-                           suptitle=True)
+    fig, axes = new_figure(
+        nrows, ncols, width=3.3, height=3.1, left=0.75, bottom=0.7, wspace=0.85, hspace=0.95, suptitle=True
+    )
     keys = _keys_by_severity(data, family)
     for ax, hasher in zip(axes.ravel(), hashers):
         colour = hasher_colour(hasher)
@@ -190,14 +206,29 @@ def det_family(data, family: str, thresholds: dict):
             fnr = 1 - tpr
             lo = min(lo, 0.5 / neg.sum(), 0.5 / pos.sum())
             ok = (fpr > 0) & (fpr < 1) & (fnr > 0) & (fnr < 1)
-            ax.plot(norm.ppf(fpr[ok]), norm.ppf(fnr[ok]), color=_shade(colour, i / max(1, len(keys) - 1)),
-                    lw=1.3, marker=".", ms=3, label=str(sev))
+            ax.plot(
+                norm.ppf(fpr[ok]),
+                norm.ppf(fnr[ok]),
+                color=_shade(colour, i / max(1, len(keys) - 1)),
+                lw=1.3,
+                marker=".",
+                ms=3,
+                label=str(sev),
+            )
             t = thresholds.get(hasher)
             if t is not None and not math.isnan(t):
                 j = np.nonzero(thr == int(t))[0]
                 if len(j) and ok[j[0]]:
-                    ax.plot(norm.ppf(fpr[j[0]]), norm.ppf(fnr[j[0]]), "o", color=colour, ms=5, mec="black",
-                            mew=0.6, zorder=5)
+                    ax.plot(
+                        norm.ppf(fpr[j[0]]),
+                        norm.ppf(fnr[j[0]]),
+                        "o",
+                        color=colour,
+                        ms=5,
+                        mec="black",
+                        mew=0.6,
+                        zorder=5,
+                    )
         lo = max(10 ** math.floor(math.log10(lo)), 1e-6)
         _det_axes(ax, lo)
         ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
@@ -228,8 +259,12 @@ def distance_histograms(data, thresholds: dict, summary=None):
         hists = [(kind, data.hist(hasher, kind)) for kind in ("positive", "variant-orig", "orig-orig")]
         total = max([int(h.sum()) for _, h in hists] + [1])
         floor = 10 ** math.floor(math.log10(0.5 / total))  # zero counts are drawn at the floor
-        for (_kind, h), col, ls, label in zip(hists, (colour, "black", "0.55"), ("-", "-", "--"),
-                                             ("positives", "variant-orig negatives", "orig-orig negatives")):
+        for (_kind, h), col, ls, label in zip(
+            hists,
+            (colour, "black", "0.55"),
+            ("-", "-", "--"),
+            ("positives", "variant-orig negatives", "orig-orig negatives"),
+        ):
             if not h.sum():
                 continue
             share = np.maximum(h / h.sum(), floor)
@@ -246,10 +281,17 @@ def distance_histograms(data, thresholds: dict, summary=None):
             if summary is not None:
                 row = summary[summary["hasher"] == hasher]
                 if len(row) and not math.isnan(row["fpr_at_threshold"].iat[0]):
-                    text += (f"\nFPR {row['fpr_at_threshold'].iat[0]:.3g}"
-                             f"\nTPR {row['tpr_at_threshold'].iat[0]:.3g}")
-            ax.annotate(text, xy=(t + 0.5, 0.98), xycoords=("data", "axes fraction"), va="top", ha="left",
-                        fontsize=7, xytext=(3, 0), textcoords="offset points")
+                    text += f"\nFPR {row['fpr_at_threshold'].iat[0]:.3g}\nTPR {row['tpr_at_threshold'].iat[0]:.3g}"
+            ax.annotate(
+                text,
+                xy=(t + 0.5, 0.98),
+                xycoords=("data", "axes fraction"),
+                va="top",
+                ha="left",
+                fontsize=7,
+                xytext=(3, 0),
+                textcoords="offset points",
+            )
         unit = data.distance_unit(hasher)
         ax.set_xlabel(f"distance ({unit})")
         ax.set_ylabel("share of pairs (log scale)")
@@ -281,8 +323,16 @@ def robustness(data, fpr: float, by: str = "family"):
                 h = sub[sub["hasher"] == hasher].copy()
                 h["x"] = h["severity"].map(x)
                 h = h.sort_values("x")
-                ax.plot(h["x"], h["tpr"], color=hasher_colour(hasher), ls=hasher_linestyle(hasher, data.hashers),
-                        marker="o", ms=3.5, lw=1.4, label=hasher)
+                ax.plot(
+                    h["x"],
+                    h["tpr"],
+                    color=hasher_colour(hasher),
+                    ls=hasher_linestyle(hasher, data.hashers),
+                    marker="o",
+                    ms=3.5,
+                    lw=1.4,
+                    label=hasher,
+                )
             ax.set_xticks(range(len(order)))
             ax.set_xticklabels([str(s) for s in order])
             ax.set_xlim(-0.3, max(0.3, len(order) - 0.7))
@@ -307,9 +357,16 @@ def robustness(data, fpr: float, by: str = "family"):
                 n_steps = max(n_steps, len(order))
                 x = {s: i + 1 for i, s in enumerate(order)}
                 f = f.assign(x=f["severity"].map(x)).sort_values("x")
-                ax.plot(f["x"], f["tpr"], color=_shade(colour, 0.35 + 0.65 * fi / max(1, len(families) - 1)),
-                        ls=["-", "--", "-.", ":"][fi % 4], marker=markers[fi % len(markers)], ms=3.5, lw=1.2,
-                        label=series)
+                ax.plot(
+                    f["x"],
+                    f["tpr"],
+                    color=_shade(colour, 0.35 + 0.65 * fi / max(1, len(families) - 1)),
+                    ls=["-", "--", "-.", ":"][fi % 4],
+                    marker=markers[fi % len(markers)],
+                    ms=3.5,
+                    lw=1.2,
+                    label=series,
+                )
             ax.set_xticks(range(1, n_steps + 1))
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{hasher} ({data.bits(hasher)} bits)", fontsize=9)
@@ -337,8 +394,16 @@ def heatmap(data, fpr: float):
             v = sub.loc[(sub["hasher"] == hasher) & (sub["severity"] == sev), "tpr"]
             if len(v):
                 values[i, j] = v.iat[0]
-    fig, axes = new_figure(1, 1, width=max(4.5, 2.4 + 1.0 * len(families)), height=2.0 + 0.45 * len(hashers),
-                           left=1.0, right=1.2, bottom=1.35, top=0.35)
+    fig, axes = new_figure(
+        1,
+        1,
+        width=max(4.5, 2.4 + 1.0 * len(families)),
+        height=2.0 + 0.45 * len(hashers),
+        left=1.0,
+        right=1.2,
+        bottom=1.35,
+        top=0.35,
+    )
     ax = axes[0, 0]
     ax.grid(False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
@@ -347,8 +412,9 @@ def heatmap(data, fpr: float):
         for j in range(len(families)):
             v = values[i, j]
             text = "n/m" if math.isnan(v) else f"{v:.2f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="black" if math.isnan(v) or v > 0.6 else "white")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=8, color="black" if math.isnan(v) or v > 0.6 else "white"
+            )
     ax.set_xticks(range(len(families)))
     ax.set_xticklabels(cols, rotation=30, ha="right")
     ax.set_yticks(range(len(hashers)))
@@ -357,11 +423,13 @@ def heatmap(data, fpr: float):
         lbl.set_color(hasher_colour(h))
     ax.set_xlabel("transform at the middle of its sweep")
     ax.set_title(f"TPR at FPR {fpr:g} (variant-orig negatives; n/m = not measurable)", fontsize=9)
-    cax = fig.add_axes([1 - 1.05 / fig.get_figwidth(), ax.get_position().y0, 0.15 / fig.get_figwidth(),
-                        ax.get_position().height])
+    cax = fig.add_axes(
+        [1 - 1.05 / fig.get_figwidth(), ax.get_position().y0, 0.15 / fig.get_figwidth(), ax.get_position().height]
+    )
     cb = fig.colorbar(im, cax=cax)
     cb.set_label("true-positive rate")
     import pandas as pd
+
     return fig, pd.DataFrame(values, index=hashers, columns=cols)
 
 
@@ -385,6 +453,7 @@ def cascade_fpr(data, hasher_1: str, hasher_2: str, kind: str = "orig-orig"):
     (FPR1(t1) x FPR2(t2)); log10 colour scale, iso-FPR lines at 1e-2 ..
     1e-6; cells where no pair matches are blank. Returns the figure."""
     from ..metrics.cascade import and_counts
+
     J = data.joint_hist(hasher_1, hasher_2, kind)
     n = int(J.sum())
     fig, axes = new_figure(1, 2, width=4.6, height=3.8, left=0.8, right=1.1, bottom=0.8, top=0.5, wspace=1.0)
@@ -400,8 +469,10 @@ def cascade_fpr(data, hasher_1: str, hasher_2: str, kind: str = "orig-orig"):
     levels = [x for x in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2) if x >= lo]
     norm_ = mcolors.LogNorm(vmin=lo, vmax=1.0)
     im = None
-    for ax, grid, title in ((axes[0, 0], measured, f"measured AND FPR ({kind}, {n:,} pairs)"),
-                            (axes[0, 1], predicted, "if independent: FPR1(t1) x FPR2(t2)")):
+    for ax, grid, title in (
+        (axes[0, 0], measured, f"measured AND FPR ({kind}, {n:,} pairs)"),
+        (axes[0, 1], predicted, "if independent: FPR1(t1) x FPR2(t2)"),
+    ):
         ax.grid(False)
         shown = np.ma.masked_where(grid <= 0, grid)
         im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", norm=norm_, interpolation="nearest")
@@ -411,7 +482,13 @@ def cascade_fpr(data, hasher_1: str, hasher_2: str, kind: str = "orig-orig"):
         ax.set_xlabel(f"t1: {hasher_1} threshold ({data.distance_unit(hasher_1)})")
         ax.set_ylabel(f"t2: {hasher_2} threshold ({data.distance_unit(hasher_2)})")
         ax.set_title(title, fontsize=9)
-    cax = fig.add_axes([1 - 0.95 / fig.get_figwidth(), axes[0, 1].get_position().y0, 0.15 / fig.get_figwidth(),
-                        axes[0, 1].get_position().height])
+    cax = fig.add_axes(
+        [
+            1 - 0.95 / fig.get_figwidth(),
+            axes[0, 1].get_position().y0,
+            0.15 / fig.get_figwidth(),
+            axes[0, 1].get_position().height,
+        ]
+    )
     fig.colorbar(im, cax=cax).set_label("false-positive rate")
     return fig

@@ -24,6 +24,7 @@ target; in bits):
 `first_screen_blocks` formats it for the report, `first_screen_text` for the
 end of ``phash-harness run``.
 """
+
 from __future__ import annotations
 
 import html
@@ -78,8 +79,10 @@ def chosen_threshold(model: ReportModel, hasher: str) -> tuple[int | None, str]:
         r = row[0]
         rec = r.get("recommended_threshold")
         if rec is not None and not (isinstance(rec, float) and math.isnan(rec)) and rec >= 0:
-            return int(rec), (f"recommended by the metrics stage: the largest t whose 95% upper bound on the "
-                              f"FPR stays below the target {model.target:g}")
+            return int(rec), (
+                f"recommended by the metrics stage: the largest t whose 95% upper bound on the "
+                f"FPR stays below the target {model.target:g}"
+            )
         t = r.get("threshold")
         if t is not None and not math.isnan(t) and t >= 0:
             return int(t), f"the largest t whose pooled variant-orig FPR is at most the target {model.target:g}"
@@ -88,7 +91,8 @@ def chosen_threshold(model: ReportModel, hasher: str) -> tuple[int | None, str]:
         sub = rec[(rec["hasher"] == hasher) & (rec["recommended_threshold"] >= 0)]
         if len(sub):
             return int(sub["recommended_threshold"].iat[0]), (
-                f"recommended by the metrics stage for the target FPR {model.target:g}")
+                f"recommended by the metrics stage for the target FPR {model.target:g}"
+            )
     return None, f"no threshold meets the target FPR {model.target:g} with this many pairs"
 
 
@@ -110,8 +114,7 @@ def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | N
         rows = m[(m["hasher"] == hasher) & (m["negatives"] == negatives) & (m["threshold_at_target"] == threshold)]
         rows = rows.dropna(subset=list(cols))
         if len(rows):
-            return risk.Rate(r.point, float(rows[cols[0]].iat[0]), float(rows[cols[1]].iat[0]), BOOT_LABEL,
-                             r.x, r.n)
+            return risk.Rate(r.point, float(rows[cols[0]].iat[0]), float(rows[cols[1]].iat[0]), BOOT_LABEL, r.x, r.n)
     return risk.Rate(r.point, r.low, r.high, CP_LABEL, r.x, r.n)
 
 
@@ -148,8 +151,9 @@ def first_screen(data, model: ReportModel) -> list[Headline]:
         if basis:
             query = rates[basis].map(lambda p: risk.per_query_probability(p, a.database_size))
             account = query.map(lambda q: risk.account_probability(q, a.photos_per_year, a.match_threshold, a.rho))
-        out.append(Headline(hasher, data.bits(hasher), t, why, rates, family_tpr(data, hasher, t),
-                            query, account, basis))
+        out.append(
+            Headline(hasher, data.bits(hasher), t, why, rates, family_tpr(data, hasher, t), query, account, basis)
+        )
     return out
 
 
@@ -178,12 +182,17 @@ def one_in(p: float) -> str:
 
 
 def assumption_text(a: ReportConfig) -> str:
-    corr = ("photos of one account match independently of each other (rho = 0)" if a.rho == 0 else
-            f"false matches within one account are correlated with rho = {a.rho:g} (beta-binomial model)")
-    return (f"Assumptions (config section `report`, change them there or in the explorer): a database of "
-            f"M = {a.database_size:,} hashes; an account uploads n = {a.photos_per_year:,} photos a year; an "
-            f"account is flagged when k = {a.match_threshold} of them falsely match within the year; {corr}; "
-            "each photo's M comparisons are independent.")
+    corr = (
+        "photos of one account match independently of each other (rho = 0)"
+        if a.rho == 0
+        else f"false matches within one account are correlated with rho = {a.rho:g} (beta-binomial model)"
+    )
+    return (
+        f"Assumptions (config section `report`, change them there or in the explorer): a database of "
+        f"M = {a.database_size:,} hashes; an account uploads n = {a.photos_per_year:,} photos a year; an "
+        f"account is flagged when k = {a.match_threshold} of them falsely match within the year; {corr}; "
+        "each photo's M comparisons are independent."
+    )
 
 
 TERMS = [
@@ -201,20 +210,28 @@ TERMS = [
 def hasher_sentences(h: Headline, a: ReportConfig) -> list[str]:
     """Plain-language lines for one hasher (markdown inline markup)."""
     lines = [f"**{h.hasher}** ({h.bits} bits) at t = {h.threshold} bits ({h.threshold_source})."]
-    for neg, what in (("orig-orig", "two unrelated unedited photos match"),
-                      ("variant-orig", "an edited photo matches the original of an unrelated photo")):
+    for neg, what in (
+        ("orig-orig", "two unrelated unedited photos match"),
+        ("variant-orig", "an edited photo matches the original of an unrelated photo"),
+    ):
         r = h.rates.get(neg)
         if r is not None:
-            lines.append(f"False matches per pair, {neg}: {what} with probability {rate_text(r)}"
-                         f"{one_in(r.point)}; {r.x:,} of {r.n:,} pairs "
-                         f"({r.method}).")
+            lines.append(
+                f"False matches per pair, {neg}: {what} with probability {rate_text(r)}"
+                f"{one_in(r.point)}; {r.x:,} of {r.n:,} pairs "
+                f"({r.method})."
+            )
     if h.query is not None:
-        lines.append(f"Per photo (from the {h.risk_negatives} rate): an innocent photo falsely matches at least "
-                     f"one of M = {a.database_size:,} hashes with probability {rate_text(h.query)}; that is "
-                     f"about {num(h.query.point * a.photos_per_year)} false matches a year for an account with "
-                     f"{a.photos_per_year:,} photos.")
-        lines.append(f"Per account: P(at least {a.match_threshold} of {a.photos_per_year:,} photos match in a "
-                     f"year) = {rate_text(h.account)}{one_in(h.account.point)}.")
+        lines.append(
+            f"Per photo (from the {h.risk_negatives} rate): an innocent photo falsely matches at least "
+            f"one of M = {a.database_size:,} hashes with probability {rate_text(h.query)}; that is "
+            f"about {num(h.query.point * a.photos_per_year)} false matches a year for an account with "
+            f"{a.photos_per_year:,} photos."
+        )
+        lines.append(
+            f"Per account: P(at least {a.match_threshold} of {a.photos_per_year:,} photos match in a "
+            f"year) = {rate_text(h.account)}{one_in(h.account.point)}."
+        )
     return lines
 
 
@@ -245,9 +262,14 @@ def tpr_table(heads: list[Headline]) -> tuple[list, list, list]:
 def glance(heads: list[Headline], a: ReportConfig) -> tuple[list, list]:
     """The at-a-glance table: one row per hasher (t, FPR per negative set,
     per photo, per account), values with [95% interval]."""
-    header = ["hasher", "t (bits)", "false matches per pair, orig-orig", "per pair, variant-orig",
-              f"per photo (M = {a.database_size:,})",
-              f"per account (>= {a.match_threshold} of {a.photos_per_year:,} a year)"]
+    header = [
+        "hasher",
+        "t (bits)",
+        "false matches per pair, orig-orig",
+        "per pair, variant-orig",
+        f"per photo (M = {a.database_size:,})",
+        f"per account (>= {a.match_threshold} of {a.photos_per_year:,} a year)",
+    ]
     rows = []
     for h in heads:
         row = [h.hasher, str(h.threshold)]
@@ -259,21 +281,30 @@ def glance(heads: list[Headline], a: ReportConfig) -> tuple[list, list]:
     return header, rows
 
 
-GLANCE_NOTE = ("\u2020 Clopper-Pearson interval, as if pairs were independent (too narrow: pairs share photos); "
-               "unmarked: image-level bootstrap interval.")
+GLANCE_NOTE = (
+    "\u2020 Clopper-Pearson interval, as if pairs were independent (too narrow: pairs share photos); "
+    "unmarked: image-level bootstrap interval."
+)
 
 
 def _md(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
     header, rows = glance(heads, a)
     out = ["Terms:", ""] + [f"- {t}" for t in TERMS] + ["", assumption_text(a), ""]
-    out += ["At a glance (each hasher at its threshold t; [95% interval]):", "",
-            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += [
+        "At a glance (each hasher at its threshold t; [95% interval]):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", GLANCE_NOTE, ""]
     header, rows, _ = tpr_table(heads)
     if len(header) > 2:
-        out += ["What survives: TPR at each hasher's t, per transform family (all severities pooled; "
-                "[95% Clopper-Pearson]):", ""]
+        out += [
+            "What survives: TPR at each hasher's t, per transform family (all severities pooled; "
+            "[95% Clopper-Pearson]):",
+            "",
+        ]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for row in rows:
@@ -288,6 +319,7 @@ def _md(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
 
 def _inline(text: str) -> str:
     import re
+
     out = html.escape(text, quote=False)
     out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
@@ -299,15 +331,20 @@ def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
     out = ['<div class="first">', '<dl class="terms">']
     out += [f"<dd>{_inline(t)}</dd>" for t in TERMS]
     out += ["</dl>", f"<p>{_inline(assumption_text(a))}</p>"]
-    out += ["<p>At a glance (each hasher at its threshold t; [95% interval]):</p>",
-            '<div class="scroll"><table class="glance"><thead><tr>'
-            + "".join(f"<th>{html.escape(x)}</th>" for x in gh) + "</tr></thead><tbody>"
-            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in gr)
-            + f"</tbody></table></div><p class=\"note\">{html.escape(GLANCE_NOTE)}</p>"]
+    out += [
+        "<p>At a glance (each hasher at its threshold t; [95% interval]):</p>",
+        '<div class="scroll"><table class="glance"><thead><tr>'
+        + "".join(f"<th>{html.escape(x)}</th>" for x in gh)
+        + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in gr)
+        + f'</tbody></table></div><p class="note">{html.escape(GLANCE_NOTE)}</p>',
+    ]
     header, rows, _ = tpr_table(heads)
     if len(header) > 2:
-        out.append("<p>What survives: TPR at each hasher's t, per transform family (all severities pooled; "
-                   "hover a cell for its 95% Clopper-Pearson interval).</p>")
+        out.append(
+            "<p>What survives: TPR at each hasher's t, per transform family (all severities pooled; "
+            "hover a cell for its 95% Clopper-Pearson interval).</p>"
+        )
         head = "".join(f"<th>{html.escape(x)}</th>" for x in header)
         body = []
         for row in rows:
@@ -316,16 +353,19 @@ def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
                 if c[1] is None:
                     cells.append(f"<td>{html.escape(c[0])}</td>")
                 else:
-                    cells.append(f'<td style="background:{_colour(c[1])}" title="{html.escape(c[2])}">'
-                                 f"{html.escape(c[0])}</td>")
+                    cells.append(
+                        f'<td style="background:{_colour(c[1])}" title="{html.escape(c[2])}">{html.escape(c[0])}</td>'
+                    )
             body.append("<tr>" + "".join(cells) + "</tr>")
-        out.append(f'<div class="scroll"><table class="tpr"><thead><tr>{head}</tr></thead><tbody>'
-                   + "".join(body) + "</tbody></table></div>")
+        out.append(
+            f'<div class="scroll"><table class="tpr"><thead><tr>{head}</tr></thead><tbody>'
+            + "".join(body)
+            + "</tbody></table></div>"
+        )
     out.append("<p>In words:</p>")
     for h in heads:
         lines = hasher_sentences(h, a)
-        out.append(f"<p>{_inline(lines[0])}</p><ul>" + "".join(f"<li>{_inline(x)}</li>" for x in lines[1:])
-                   + "</ul>")
+        out.append(f"<p>{_inline(lines[0])}</p><ul>" + "".join(f"<li>{_inline(x)}</li>" for x in lines[1:]) + "</ul>")
     out.append(f"<p><em>Caveats</em>: {_inline(' '.join(caveats))}</p></div>")
     return "\n".join(out)
 
@@ -333,11 +373,13 @@ def _html(heads: list[Headline], a: ReportConfig, caveats: list[str]) -> str:
 def caveats(data, model: ReportModel) -> list[str]:
     pc = model.pair_counts
     n_img = (data.run_info.get("dataset") or {}).get("images_hashed")
-    return [f"Measured on {n_img} photos of one dataset ({pc['orig-orig']:,} orig-orig and "
-            f"{pc['variant-orig']:,} variant-orig pairs); other photos may behave differently.",
-            "A rate below 1 / (number of pairs) cannot be observed; a zero count gives an upper bound only.",
-            "The per-photo and per-account figures assume independent comparisons and are only as good as "
-            "these assumptions; a deployment's real database and users will differ."]
+    return [
+        f"Measured on {n_img} photos of one dataset ({pc['orig-orig']:,} orig-orig and "
+        f"{pc['variant-orig']:,} variant-orig pairs); other photos may behave differently.",
+        "A rate below 1 / (number of pairs) cannot be observed; a zero count gives an upper bound only.",
+        "The per-photo and per-account figures assume independent comparisons and are only as good as "
+        "these assumptions; a deployment's real database and users will differ.",
+    ]
 
 
 def first_screen_blocks(data, model: ReportModel) -> list:
@@ -347,8 +389,13 @@ def first_screen_blocks(data, model: ReportModel) -> list:
     a = assumptions(data)
     blocks = [("h", 2, "Answer first: false matches, what survives, what it means")]
     if not heads:
-        return blocks + [("p", f"No hasher has a threshold that meets the target FPR {model.target:g} with this "
-                               "many pairs; see the tables below.")]
+        return blocks + [
+            (
+                "p",
+                f"No hasher has a threshold that meets the target FPR {model.target:g} with this "
+                "many pairs; see the tables below.",
+            )
+        ]
     cav = caveats(data, model)
     return blocks + [("raw", _html(heads, a, cav), _md(heads, a, cav))]
 
@@ -359,8 +406,10 @@ def first_screen_text(data, model: ReportModel) -> str:
     a = assumptions(data)
     if not heads:
         return f"no hasher has a threshold that meets the target FPR {model.target:g} with this many pairs"
-    lines = [f"At each hasher's recommended threshold (M = {a.database_size:,} hashes, n = "
-             f"{a.photos_per_year:,} photos/year, flag at k = {a.match_threshold}, rho = {a.rho:g}):"]
+    lines = [
+        f"At each hasher's recommended threshold (M = {a.database_size:,} hashes, n = "
+        f"{a.photos_per_year:,} photos/year, flag at k = {a.match_threshold}, rho = {a.rho:g}):"
+    ]
     for h in heads:
         parts = [f"{h.hasher:<14} t={h.threshold}"]
         for neg in ("orig-orig", "variant-orig"):

@@ -12,6 +12,7 @@ by side, then the hasher, the distance and the two names. Images are read
 from their paths (decode.load_rgb); a missing file becomes a grey tile
 marked "missing".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,7 @@ PAD = 6
 
 def _thumb(path: str, max_pixels: int = 50_000_000) -> Image.Image:
     from ..imageio import load_rgb
+
     try:
         img = Image.fromarray(load_rgb(path, max_pixels=max_pixels))
     except Exception:  # unreadable or missing: say so on the sheet
@@ -55,8 +57,14 @@ def select_pairs(close_pairs_df: pd.DataFrame, k: int, hasher: str | None = None
     return pd.concat(parts, ignore_index=True) if parts else df.head(0)
 
 
-def collision_sheet(close_pairs_df: pd.DataFrame, images_df: pd.DataFrame, path: str, k: int = 12,
-                    hasher: str | None = None, max_rows: int = 200) -> str | None:
+def collision_sheet(
+    close_pairs_df: pd.DataFrame,
+    images_df: pd.DataFrame,
+    path: str,
+    k: int = 12,
+    hasher: str | None = None,
+    max_rows: int = 200,
+) -> str | None:
     """Write the contact sheet PNG to `path`; returns `path`, or None when
     there is no pair to show (nothing is written then)."""
     pairs = select_pairs(close_pairs_df, k, hasher).head(max_rows)
@@ -66,8 +74,12 @@ def collision_sheet(close_pairs_df: pd.DataFrame, images_df: pd.DataFrame, path:
     row_h = TILE + 2 * PAD
     sheet = Image.new("RGB", (2 * TILE + TEXT_W + 4 * PAD, row_h * len(pairs) + 30), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    draw.text((PAD, 8), "closest orig-orig pairs (distance-0 collisions first): same content -> declare a "
-              "group and re-run; different content -> a false positive of the hash", fill=(0, 0, 0))
+    draw.text(
+        (PAD, 8),
+        "closest orig-orig pairs (distance-0 collisions first): same content -> declare a "
+        "group and re-run; different content -> a false positive of the hash",
+        fill=(0, 0, 0),
+    )
     cache: dict[str, Image.Image] = {}
     for r, row in enumerate(pairs.itertuples(index=False)):
         y = 30 + r * row_h + PAD
@@ -81,8 +93,9 @@ def collision_sheet(close_pairs_df: pd.DataFrame, images_df: pd.DataFrame, path:
         x = 3 * PAD + 2 * TILE
         colour = (180, 0, 0) if row.distance == 0 else (0, 0, 0)
         draw.text((x, y + 4), f"{row.hasher}", fill=(0, 0, 0))
-        draw.text((x, y + 22), f"distance {int(row.distance)}" + (" (collision)" if row.distance == 0 else ""),
-                  fill=colour)
+        draw.text(
+            (x, y + 22), f"distance {int(row.distance)}" + (" (collision)" if row.distance == 0 else ""), fill=colour
+        )
         draw.text((x, y + 40), f"A: {names[0][:40]}", fill=(60, 60, 60))
         draw.text((x, y + 58), f"B: {names[1][:40]}", fill=(60, 60, 60))
         draw.line([(0, y + TILE + PAD), (sheet.width, y + TILE + PAD)], fill=(220, 220, 220))
@@ -101,6 +114,7 @@ def tail_figure(extrapolation_df: pd.DataFrame, path: str) -> str | None:
     Daugman's degrees of freedom (a model: an extrapolation, never a
     measurement). Input: extrapolation.csv. Returns path, or None."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -114,11 +128,24 @@ def tail_figure(extrapolation_df: pd.DataFrame, path: str) -> str | None:
     for ax, hasher in zip(axes.ravel(), hashers):
         h = df[df["hasher"] == hasher].sort_values("threshold")
         seen = h["fp_measured"] > 0
-        ax.plot(h.loc[seen, "threshold"], h.loc[seen, "fpr_measured"], "o", ms=3, color="C0",
-                label="measured FPR (all pairs)")
+        ax.plot(
+            h.loc[seen, "threshold"],
+            h.loc[seen, "fpr_measured"],
+            "o",
+            ms=3,
+            color="C0",
+            label="measured FPR (all pairs)",
+        )
         zero = ~seen & h["fpr_measured_upper"].notna()
-        ax.plot(h.loc[zero, "threshold"], h.loc[zero, "fpr_measured_upper"], "v", ms=4, mfc="none", color="C0",
-                label="none observed: upper bound")
+        ax.plot(
+            h.loc[zero, "threshold"],
+            h.loc[zero, "fpr_measured_upper"],
+            "v",
+            ms=4,
+            mfc="none",
+            color="C0",
+            label="none observed: upper bound",
+        )
         model = h["fpr_model"].where(h["fpr_model"] > 0)
         if model.notna().any():
             ax.plot(h["threshold"], model, "--", color="C3", lw=1.2, label="binomial model (extrapolation)")
@@ -129,7 +156,7 @@ def tail_figure(extrapolation_df: pd.DataFrame, path: str) -> str | None:
         ax.set_title(f"{hasher}\n{h['model'].iat[0]}", fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    for ax in axes.ravel()[len(hashers):]:
+    for ax in axes.ravel()[len(hashers) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})

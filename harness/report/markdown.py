@@ -1,4 +1,5 @@
 """Plain-text tables: the terminal summary printed by `phash-harness run`."""
+
 from __future__ import annotations
 
 import math
@@ -58,13 +59,14 @@ def false_positive_lines(metrics: pd.DataFrame) -> str:
     if m.empty:
         return ""
     target = m["target_fpr"].iat[0]
-    lines = [f"no transforms: no positive pairs, so no TPR/AUC; orig-orig false positives "
-             f"(target FPR {target:g}):"]
+    lines = [f"no transforms: no positive pairs, so no TPR/AUC; orig-orig false positives (target FPR {target:g}):"]
     for r in m.to_dict("records"):
         rec = r.get("recommended_threshold")
-        lines.append(f"  {r['hasher']:<16} {int(r['n_neg'])} pairs; largest t with FPR <= {target:g}: "
-                     f"{_fmt(r['threshold_at_target'])}; recommended t (upper bound < target): "
-                     + ("none" if rec is None or pd.isna(rec) or rec < 0 else str(int(rec))))
+        lines.append(
+            f"  {r['hasher']:<16} {int(r['n_neg'])} pairs; largest t with FPR <= {target:g}: "
+            f"{_fmt(r['threshold_at_target'])}; recommended t (upper bound < target): "
+            + ("none" if rec is None or pd.isna(rec) or rec < 0 else str(int(rec)))
+        )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ DataFrames. The renderers (harness.report.build lays out document blocks,
 harness.report.document writes markdown and HTML) only format it; the
 figures draw from the same folder with the model's thresholds and FPR.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -130,9 +131,15 @@ def build_model(data) -> ReportModel:
     recommended, recommended_tpr = _recommended(data, target)
     return ReportModel(
         title=f"phash-harness report: {data.run_info.get('name', '')}",
-        target=target, pair_counts=counts, summary=summary, thresholds=thresholds,
-        robustness_fpr=rob_fpr, robustness_reason=rob_reason,
+        target=target,
+        pair_counts=counts,
+        summary=summary,
+        thresholds=thresholds,
+        robustness_fpr=rob_fpr,
+        robustness_reason=rob_reason,
         per_transform=sort_mild_to_severe(_negatives(data.metrics, "variant-orig")),
         recommended_column=recommended_column(_negatives(data.metrics, "variant-orig")),
         originals=_negatives(data.metrics, "orig-orig"),
-        recommended=recommended, recommended_tpr=recommended_tpr)
+        recommended=recommended,
+        recommended_tpr=recommended_tpr,
+    )

@@ -7,6 +7,7 @@ style); a hasher not in the table gets a colour from a second palette chosen
 by a stable digest of its name, so the same hasher has the same colour in
 every figure and every run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,11 +17,11 @@ from matplotlib.figure import Figure
 
 #: fixed colours for the hashers the harness ships
 HASHER_COLOURS = {
-    "ahash": "#E69F00",      # orange
-    "phash": "#0072B2",      # blue
-    "dhash": "#009E73",      # bluish green
-    "whash": "#CC79A7",      # reddish purple
-    "pdq": "#D55E00",        # vermillion
+    "ahash": "#E69F00",  # orange
+    "phash": "#0072B2",  # blue
+    "dhash": "#009E73",  # bluish green
+    "whash": "#CC79A7",  # reddish purple
+    "pdq": "#D55E00",  # vermillion
     "neuralhash": "#000000",  # black
     "colormoment": "#56B4E9",  # sky blue
     "marrhildreth": "#8C564B",  # brown
@@ -28,8 +29,22 @@ HASHER_COLOURS = {
     "blockmean": "#BCBD22",  # olive
     "crop_resistant": "#17BECF",  # cyan
 }
-_FALLBACK = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
-             "#7F7F7F", "#BCBD22", "#17BECF", "#393B79", "#637939", "#8C6D31", "#843C39"]
+_FALLBACK = [
+    "#1F77B4",
+    "#FF7F0E",
+    "#2CA02C",
+    "#D62728",
+    "#9467BD",
+    "#8C564B",
+    "#E377C2",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#393B79",
+    "#637939",
+    "#8C6D31",
+    "#843C39",
+]
 _FALLBACK = [c for c in _FALLBACK if c.upper() not in {v.upper() for v in HASHER_COLOURS.values()}]
 LINESTYLES = ["-", "--", "-.", ":"]
 
@@ -71,9 +86,19 @@ def hasher_linestyle(name: str, hashers: list[str]) -> str:
     return LINESTYLES[order.index(name) % len(LINESTYLES)] if name in order else "-"
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.2, height: float = 3.6,
-               left: float = 0.65, right: float = 0.15, bottom: float = 0.6, top: float = 0.4,
-               wspace: float = 0.6, hspace: float = 0.75, suptitle: bool = False):
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    width: float = 6.2,
+    height: float = 3.6,
+    left: float = 0.65,
+    right: float = 0.15,
+    bottom: float = 0.6,
+    top: float = 0.4,
+    wspace: float = 0.6,
+    hspace: float = 0.75,
+    suptitle: bool = False,
+):
     """A figure of nrows x ncols panels, each `width` x `height` inches
     including its margins; margins and gaps in inches (a fixed layout is
     much faster than tight_layout and identical on every run). A plain
@@ -83,9 +108,14 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.2, height: float
     W, H = width * ncols, height * nrows + (0.3 if suptitle else 0.0)
     fig = Figure(figsize=(W, H))
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H,
-                        top=1 - (top + (0.3 if suptitle else 0.0)) / H,
-                        wspace=wspace / max(0.1, width - wspace), hspace=hspace / max(0.1, height - hspace))
+    fig.subplots_adjust(
+        left=left / W,
+        right=1 - right / W,
+        bottom=bottom / H,
+        top=1 - (top + (0.3 if suptitle else 0.0)) / H,
+        wspace=wspace / max(0.1, width - wspace),
+        hspace=hspace / max(0.1, height - hspace),
+    )
     return fig, axes
 
 

@@ -7,6 +7,7 @@ positive histograms of every transform spec of the run, the negative
 histogram the sum of their variant-orig histograms. It describes "an edit
 drawn uniformly from this run's edit suite", so it depends on the suite.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,13 @@ def interval_columns(df: pd.DataFrame, col: str) -> tuple[str, str] | None:
     """Names of the (lower, upper) interval columns of `col` if metrics.csv
     has them (``col_lo``/``col_hi``, ``col_ci_lo``/``col_ci_hi`` or
     ``col_low``/``col_high``), else None."""
-    for lo, hi in (("_lo", "_hi"), ("_cp_lo", "_cp_hi"), ("_ci_lo", "_ci_hi"), ("_boot_lo", "_boot_hi"),
-                   ("_low", "_high")):
+    for lo, hi in (
+        ("_lo", "_hi"),
+        ("_cp_lo", "_cp_hi"),
+        ("_ci_lo", "_ci_hi"),
+        ("_boot_lo", "_boot_hi"),
+        ("_low", "_high"),
+    ):
         if col + lo in df.columns and col + hi in df.columns:
             return col + lo, col + hi
     return None
@@ -54,7 +60,7 @@ def fpr_points(metrics: pd.DataFrame) -> list[float]:
     for c in metrics.columns:
         if c.startswith("tpr_at_fpr_") and interval_suffix(c) is None:
             try:
-                out.append(float(c[len("tpr_at_fpr_"):]))
+                out.append(float(c[len("tpr_at_fpr_") :]))
             except ValueError:
                 continue
     return sorted(set(out), reverse=True)
@@ -91,9 +97,14 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
         neg = data.hist(hasher, "variant-orig")
         oo = data.hist(hasher, "orig-orig")
         n_pos, n_neg = int(pos.sum()), int(neg.sum())
-        row = {"hasher": hasher, "bits": data.bits(hasher), "n_pos": n_pos, "n_neg": n_neg,
-               "auc": auc_from_histograms(pos, neg) if n_pos and n_neg else math.nan,
-               "eer": eer_from_histograms(pos, neg) if n_pos and n_neg else math.nan}
+        row = {
+            "hasher": hasher,
+            "bits": data.bits(hasher),
+            "n_pos": n_pos,
+            "n_neg": n_neg,
+            "auc": auc_from_histograms(pos, neg) if n_pos and n_neg else math.nan,
+            "eer": eer_from_histograms(pos, neg) if n_pos and n_neg else math.nan,
+        }
         for x in points:
             col = f"tpr_at_fpr_{x:g}"
             val = tpr_at_fpr(pos, neg, x) if n_pos and n_neg else math.nan
@@ -119,8 +130,9 @@ def pooled_summary(data, target: float | None = None) -> pd.DataFrame:
             for k, hist in (("tpr", pos), ("fpr", neg)):
                 hits, n = rate_at(hist, ti)
                 row[f"{k}_at_threshold"] = hits / n if n else math.nan
-                row[f"{k}_at_threshold_lo"], row[f"{k}_at_threshold_hi"] = (clopper_pearson(hits, n) if n
-                                                                             else (math.nan, math.nan))
+                row[f"{k}_at_threshold_lo"], row[f"{k}_at_threshold_hi"] = (
+                    clopper_pearson(hits, n) if n else (math.nan, math.nan)
+                )
             hits, n = rate_at(oo, ti)
             row["orig_orig_matches"], row["orig_orig_pairs"] = hits, n
         rows.append(row)
@@ -159,8 +171,10 @@ def robustness_fpr(data, preferred: float = 1e-3) -> tuple[float, str]:
         return preferred, f"FPR {preferred:g}"
     target = target_fpr(data.metrics)
     if n_max and fpr_measurable(n_max, target):
-        return target, (f"FPR {target:g} (the run's target; {preferred:g} is not measurable with "
-                        f"at most {n_max} negative pairs per edit)")
+        return target, (
+            f"FPR {target:g} (the run's target; {preferred:g} is not measurable with "
+            f"at most {n_max} negative pairs per edit)"
+        )
     if n_max:
         x = 10.0 ** math.ceil(math.log10(1.0 / n_max))
         return x, f"FPR {x:g} (smaller rates are not measurable with {n_max} negative pairs)"
@@ -184,6 +198,7 @@ def severity_order(family: str, severities) -> list:
     sev = list(dict.fromkeys(severities))
     try:
         from ..transforms import FAMILIES
+
         sweep = list(FAMILIES[family].default_sweep)
     except Exception:  # unknown family or registry shape
         sweep = []
@@ -200,6 +215,7 @@ def severity_order(family: str, severities) -> list:
         descending = False
         try:
             from ..transforms import FAMILIES
+
             sweep = [_num(s) for s in FAMILIES[family].default_sweep]
             sweep = [v for v in sweep if v is not None]
             if len(sweep) >= 2 and sweep[0] != sweep[-1]:
@@ -213,6 +229,7 @@ def severity_order(family: str, severities) -> list:
 def severity_meaning(family: str) -> str:
     try:
         from ..transforms import FAMILIES
+
         return FAMILIES[family].severity_meaning
     except Exception:
         return "severity"
@@ -231,7 +248,7 @@ def series_of(transform: str, family: str) -> str:
     ``crop (position=off-centre)``), so two sweeps of one family with
     different parameters are never drawn as one line."""
     key = str(transform)
-    inner = key[key.find("(") + 1: key.rfind(")")] if "(" in key and key.endswith(")") else ""
+    inner = key[key.find("(") + 1 : key.rfind(")")] if "(" in key and key.endswith(")") else ""
     params = inner.split(",", 1)[1] if "," in inner else ""
     params = params.replace('"', "").strip()
     return f"{family} ({params})" if params else str(family)
@@ -271,5 +288,6 @@ def _tpr_table(data, fpr: float) -> pd.DataFrame:
         val = tpr_at_fpr(pos, neg, fpr) if neg.sum() else math.nan
         thr = largest_threshold_at_fpr(neg, fpr) if not math.isnan(val) else math.nan
         rows.append((hasher, transform, family, series_of(transform, family), severity, int(neg.sum()), val, thr))
-    return pd.DataFrame(rows, columns=["hasher", "transform", "family", "series", "severity", "n_neg", "tpr",
-                                       "threshold"])
+    return pd.DataFrame(
+        rows, columns=["hasher", "transform", "family", "series", "severity", "n_neg", "tpr", "threshold"]
+    )

@@ -6,6 +6,7 @@ parameters actually applied (JSON). ``variant_seed(image_id, spec, seed)``
 gives each variant its own random state. ``preview.contact_sheet`` draws one
 image across a sweep.
 """
+
 from __future__ import annotations
 
 from .apply import apply_transform, as_rgb8
@@ -15,7 +16,17 @@ from .families import families_in_order
 from .spec import ORIGINAL, TransformSpec, variant_seed
 
 __all__ = [
-    "CHAINS", "FAMILIES", "Family", "ORIGINAL", "TransformSpec", "apply_transform", "as_rgb8",
-    "chain_step_seed", "families_in_order", "get_family", "list_families", "register_family",
+    "CHAINS",
+    "FAMILIES",
+    "Family",
+    "ORIGINAL",
+    "TransformSpec",
+    "apply_transform",
+    "as_rgb8",
+    "chain_step_seed",
+    "families_in_order",
+    "get_family",
+    "list_families",
+    "register_family",
     "variant_seed",
 ]

@@ -6,6 +6,7 @@ encoding (jpeg, webp). The applied parameters are returned as a JSON string
 (large arrays such as noise masks are summarised by shape, dtype and a
 sha256 prefix).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,7 +76,10 @@ def _same(value):
 
 _BY_TYPE = {
     float: lambda v: round(v, 6),
-    int: _same, bool: _same, str: _same, type(None): _same,
+    int: _same,
+    bool: _same,
+    str: _same,
+    type(None): _same,
     dict: lambda v: {str(k): jsonable(x) for k, x in v.items()},
     list: lambda v: [jsonable(x) for x in v],
     tuple: lambda v: [jsonable(x) for x in v],

@@ -14,6 +14,7 @@ named params with allowed values, and either
 - ``apply(severity, params, rgb, seed)`` returning ``(pixels, applied)`` for
   the operations albumentations lacks (overlays, screenshot frame, chains).
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,7 @@ class Family:
                 if problem:
                     return f"{self.name} param {key}={value!r} invalid; allowed: {problem}"
             elif value not in rule or isinstance(value, bool) != isinstance(rule[0], bool):
-                return (f"{self.name} param {key}={value!r} invalid; allowed: "
-                        f"{' | '.join(_show(v) for v in rule)}")
+                return f"{self.name} param {key}={value!r} invalid; allowed: {' | '.join(_show(v) for v in rule)}"
         return None
 
     def validate(self, severity: Any, where: str = "severity") -> None:
@@ -120,8 +120,10 @@ class Family:
             out = pipeline(image=rgb)
         finally:
             _release(pipeline)
-        applied = [{"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
-                   for name, p in out.get("applied_transforms", [])]
+        applied = [
+            {"transform": name, **{k: v for k, v in p.items() if k != "shape"}}
+            for name, p in out.get("applied_transforms", [])
+        ]
         return out["image"], applied[0] if len(applied) == 1 else applied
 
     def _compose(self, severity, params: dict, shape: tuple[int, int]):
@@ -134,8 +136,11 @@ class Family:
         """The ``A.Compose`` for (severity, params, shape), built once per
         thread and reused (see `PipelineCache`); the caller seeds it."""
         try:
-            key = (self.name, json.dumps([severity, params], sort_keys=True),
-                   shape if self.shape_key is None else ("shape_key", self.shape_key(severity, params, shape)))
+            key = (
+                self.name,
+                json.dumps([severity, params], sort_keys=True),
+                shape if self.shape_key is None else ("shape_key", self.shape_key(severity, params, shape)),
+            )
             hash(key)
         except (TypeError, ValueError):  # a value that has no stable key: build afresh
             return self._compose(severity, params, shape)
@@ -223,11 +228,18 @@ def int_range(lo: int, hi: int, odd: bool = False):
     def check(x):
         ok = is_number(x) and float(x).is_integer() and lo <= x <= hi and (not odd or int(x) % 2 == 1)
         return None if ok else text
+
     return check
 
 
-def num_range(lo: float, hi: float, lo_inclusive: bool = False, hi_inclusive: bool = True,
-              what: str = "a number", exclude: tuple = ()):
+def num_range(
+    lo: float,
+    hi: float,
+    lo_inclusive: bool = False,
+    hi_inclusive: bool = True,
+    what: str = "a number",
+    exclude: tuple = (),
+):
     """Check: a number in the interval, e.g. ``a fraction in (0, 1]``."""
     text = f"{what} in {'[' if lo_inclusive else '('}{lo}, {hi}{']' if hi_inclusive else ')'}"
     if exclude:
@@ -239,6 +251,7 @@ def num_range(lo: float, hi: float, lo_inclusive: bool = False, hi_inclusive: bo
         ok_lo = x >= lo if lo_inclusive else x > lo
         ok_hi = x <= hi if hi_inclusive else x < hi
         return None if ok_lo and ok_hi else text
+
     return check
 
 
@@ -248,6 +261,7 @@ def one_of(*values):
 
     def check(x):
         return None if isinstance(x, str) and x in values else text
+
     return check
 
 

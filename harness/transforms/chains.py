@@ -5,6 +5,7 @@ The `chain` family's severity is the chain name. Step i of a chain runs
 where ``seed`` is the chain variant's seed, so a chain is exactly the
 composition of its parts (tests check byte-identical pixels).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,6 +34,7 @@ def chain_step_seed(seed: int, index: int, step: TransformSpec) -> int:
 
 def _chain(name, params, rgb, seed):
     from .apply import apply_transform
+
     pixels, applied = rgb, []
     for i, step in enumerate(CHAINS[name]):
         pixels, step_applied = apply_transform(step, pixels, chain_step_seed(seed, i, step))
@@ -44,7 +46,13 @@ def _check(name):
     return one_of(*CHAINS)(name)
 
 
-CHAIN = register_family(Family(
-    "chain", "named pipeline: " + "; ".join(f"{n} = {' -> '.join(s.key for s in steps)}"
-                                             for n, steps in CHAINS.items()),
-    tuple(CHAINS), _check, apply=_chain, group="chain"))
+CHAIN = register_family(
+    Family(
+        "chain",
+        "named pipeline: " + "; ".join(f"{n} = {' -> '.join(s.key for s in steps)}" for n, steps in CHAINS.items()),
+        tuple(CHAINS),
+        _check,
+        apply=_chain,
+        group="chain",
+    )
+)

@@ -11,6 +11,7 @@ libwebp as bundled in its wheel; JPEG 4:2:0 chroma subsampling, OpenCV's
 default), and converted back: exactly one encode/decode round trip. The
 applied params record the codec, quality and encoded size in bytes.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -41,15 +42,37 @@ def _codec(codec: str):
         """Encode at `quality` and decode back to 8-bit RGB (no randomness)."""
         pixels, size = encode_decode(rgb, codec, int(quality))
         h, w = rgb.shape[:2]
-        return pixels, {"codec": codec, "quality": int(quality), "bytes": size,
-                        "bits_per_pixel": round(8 * size / (h * w), 4), "library": f"OpenCV {cv2.__version__}"}
+        return pixels, {
+            "codec": codec,
+            "quality": int(quality),
+            "bytes": size,
+            "bits_per_pixel": round(8 * size / (h * w), 4),
+            "library": f"OpenCV {cv2.__version__}",
+        }
+
     return apply
 
 
-JPEG = register_family(Family(
-    "jpeg", "JPEG quality 1..100 (lower = stronger), one OpenCV encode/decode, 4:2:0",
-    (95, 80, 60, 40, 20, 10), int_range(1, 100), apply=_codec("jpeg"), group="encoding", encodes=True))
+JPEG = register_family(
+    Family(
+        "jpeg",
+        "JPEG quality 1..100 (lower = stronger), one OpenCV encode/decode, 4:2:0",
+        (95, 80, 60, 40, 20, 10),
+        int_range(1, 100),
+        apply=_codec("jpeg"),
+        group="encoding",
+        encodes=True,
+    )
+)
 
-WEBP = register_family(Family(
-    "webp", "lossy WebP quality 1..100 (lower = stronger), one OpenCV encode/decode",
-    (80, 50, 20), int_range(1, 100), apply=_codec("webp"), group="encoding", encodes=True))
+WEBP = register_family(
+    Family(
+        "webp",
+        "lossy WebP quality 1..100 (lower = stronger), one OpenCV encode/decode",
+        (80, 50, 20),
+        int_range(1, 100),
+        apply=_codec("webp"),
+        group="encoding",
+        encodes=True,
+    )
+)

@@ -4,6 +4,7 @@ All are albumentations 2.0.8 transforms built with ``strict=True, p=1``.
 Sizes are rounded to the nearest pixel; a variant whose side would be
 shorter than 2 px is not made (TransformError with the reason).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,9 @@ def _check_out(shape, nh, nw, what):
     if nh < MIN_SIDE or nw < MIN_SIDE:
         raise TransformError(f"image {w}x{h} too small for {what}: result would be {nw}x{nh}")
     if nh * nw > MAX_VARIANT_PIXELS:
-        raise TransformError(f"image {w}x{h} too large for {what}: result would be {nw}x{nh} "
-                             f"(limit {MAX_VARIANT_PIXELS} pixels)")
+        raise TransformError(
+            f"image {w}x{h} too large for {what}: result would be {nw}x{nh} (limit {MAX_VARIANT_PIXELS} pixels)"
+        )
 
 
 def _resize(s, params, shape):
@@ -113,10 +115,22 @@ def _rotate(d, params, shape):
         h, w = shape
         if min(h, w) < 4:
             raise TransformError(f"image {w}x{h} too small to crop to content after rotation")
-        return alb(A.Rotate, limit=(d, d), interpolation=cv2.INTER_LINEAR, border_mode=cv2.BORDER_CONSTANT,
-                   fill=0, crop_border=True)
-    return alb(A.Affine, rotate=(d, d), fit_output=True, interpolation=cv2.INTER_LINEAR,
-               border_mode=cv2.BORDER_CONSTANT, fill=0)
+        return alb(
+            A.Rotate,
+            limit=(d, d),
+            interpolation=cv2.INTER_LINEAR,
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            crop_border=True,
+        )
+    return alb(
+        A.Affine,
+        rotate=(d, d),
+        fit_output=True,
+        interpolation=cv2.INTER_LINEAR,
+        border_mode=cv2.BORDER_CONSTANT,
+        fill=0,
+    )
 
 
 def _rotate_shape_key(d, params, shape):
@@ -133,22 +147,66 @@ def _flip(direction, params, shape):
 
 
 for _family in (
-    Family("resize", "scale factor of both sides (1 = unchanged; 2 = upscale 2x)", (2, 0.75, 0.5, 0.25, 0.125),
-           num_range(0, 8, what="a scale factor"), _resize, group="geometry"),
-    Family("max-size", "longest side limit in pixels (larger photos are downscaled, smaller kept)",
-           (1600, 1080, 720, 480), int_range(2, 65535), _max_size, group="geometry"),
-    Family("crop", "kept fraction of the area (position centre or off-centre)", (0.95, 0.9, 0.8, 0.7, 0.5),
-           num_range(0, 1, what="a fraction"), _crop,
-           params_allowed={"position": ("centre", "off-centre")}, group="geometry"),
-    Family("aspect", "width stretch factor, height kept (1 = unchanged)", (1.1, 1.25, 1.5),
-           num_range(0, 8, what="a stretch factor"), _aspect, group="geometry"),
-    Family("pad", "border on each side as a fraction of the side (mode solid or mirror)", (0.05, 0.1, 0.25),
-           num_range(0, 2, what="a fraction"), _pad,
-           params_allowed={"mode": ("solid", "mirror")}, group="geometry"),
-    Family("rotate", "degrees counter-clockwise (crop_to_content false: canvas grows, black corners)",
-           (1, 2, 5, 10, 45, 90, 180), num_range(-360, 360, True, True, "degrees"), _rotate,
-           params_allowed={"crop_to_content": (False, True)}, group="geometry", shape_key=_rotate_shape_key),
-    Family("flip", "mirror direction: horizontal or vertical", ("horizontal", "vertical"),
-           one_of("horizontal", "vertical"), _flip, group="geometry", shape_key=no_shape),
+    Family(
+        "resize",
+        "scale factor of both sides (1 = unchanged; 2 = upscale 2x)",
+        (2, 0.75, 0.5, 0.25, 0.125),
+        num_range(0, 8, what="a scale factor"),
+        _resize,
+        group="geometry",
+    ),
+    Family(
+        "max-size",
+        "longest side limit in pixels (larger photos are downscaled, smaller kept)",
+        (1600, 1080, 720, 480),
+        int_range(2, 65535),
+        _max_size,
+        group="geometry",
+    ),
+    Family(
+        "crop",
+        "kept fraction of the area (position centre or off-centre)",
+        (0.95, 0.9, 0.8, 0.7, 0.5),
+        num_range(0, 1, what="a fraction"),
+        _crop,
+        params_allowed={"position": ("centre", "off-centre")},
+        group="geometry",
+    ),
+    Family(
+        "aspect",
+        "width stretch factor, height kept (1 = unchanged)",
+        (1.1, 1.25, 1.5),
+        num_range(0, 8, what="a stretch factor"),
+        _aspect,
+        group="geometry",
+    ),
+    Family(
+        "pad",
+        "border on each side as a fraction of the side (mode solid or mirror)",
+        (0.05, 0.1, 0.25),
+        num_range(0, 2, what="a fraction"),
+        _pad,
+        params_allowed={"mode": ("solid", "mirror")},
+        group="geometry",
+    ),
+    Family(
+        "rotate",
+        "degrees counter-clockwise (crop_to_content false: canvas grows, black corners)",
+        (1, 2, 5, 10, 45, 90, 180),
+        num_range(-360, 360, True, True, "degrees"),
+        _rotate,
+        params_allowed={"crop_to_content": (False, True)},
+        group="geometry",
+        shape_key=_rotate_shape_key,
+    ),
+    Family(
+        "flip",
+        "mirror direction: horizontal or vertical",
+        ("horizontal", "vertical"),
+        one_of("horizontal", "vertical"),
+        _flip,
+        group="geometry",
+        shape_key=no_shape,
+    ),
 ):
     register_family(_family)

@@ -8,6 +8,7 @@ missing, Pillow's built-in default font is used and the `font` entry of the
 applied params says so. Shapes are drawn at 4x and downsampled (Lanczos)
 for smooth edges; blending is done in numpy with explicit rounding.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,6 +32,7 @@ def font_path() -> str | None:
     """Path of matplotlib's bundled DejaVuSans-Bold.ttf, or None."""
     try:
         import matplotlib
+
         path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans-Bold.ttf")
         return path if os.path.isfile(path) else None
     except ImportError:  # pragma: no cover - matplotlib is a dependency
@@ -49,6 +51,7 @@ def font_name() -> str:
     """The font used, with the Pillow version (text rendering depends on the
     FreeType build bundled with Pillow)."""
     import PIL
+
     return f"{'DejaVuSans-Bold (matplotlib)' if font_path() else 'Pillow default font'}, Pillow {PIL.__version__}"
 
 
@@ -77,8 +80,7 @@ def _caption(f, params, rgb, seed):
     h, w = rgb.shape[:2]
     px = round(f * h)
     if px < MIN_FONT_PX:
-        raise TransformError(f"image {w}x{h} too small for caption({f}): font would be {px} px "
-                             f"(needs {MIN_FONT_PX})")
+        raise TransformError(f"image {w}x{h} too small for caption({f}): font would be {px} px (needs {MIN_FONT_PX})")
     position = params.get("position", "top-bottom")
     img = Image.fromarray(rgb)
     draw = ImageDraw.Draw(img)
@@ -94,8 +96,7 @@ def _caption(f, params, rgb, seed):
         for line in lines:
             tw = _text_width(draw, line, font, stroke)
             x = (w - tw) // 2
-            draw.text((x, y), line, font=font, fill=(255, 255, 255), stroke_width=stroke,
-                      stroke_fill=(0, 0, 0))
+            draw.text((x, y), line, font=font, fill=(255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0))
             boxes.append([int(v) for v in draw.textbbox((x, y), line, font=font, stroke_width=stroke)])
             y += line_h
         return lines
@@ -119,7 +120,7 @@ def _blend(rgb: np.ndarray, layer: Image.Image, x: int, y: int, opacity: float =
     x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + lw), min(h, y + lh)
     if x1 <= x0 or y1 <= y0:
         return out
-    part = arr[y0 - y:y1 - y, x0 - x:x1 - x]
+    part = arr[y0 - y : y1 - y, x0 - x : x1 - x]
     a = part[..., 3:4] / 255.0 * opacity
     base = out[y0:y1, x0:x1].astype(np.float64)
     out[y0:y1, x0:x1] = np.clip(np.rint(base * (1 - a) + part[..., :3] * a), 0, 255).astype(np.uint8)
@@ -145,8 +146,14 @@ def _watermark_layer(width: int) -> Image.Image:
         font = get_font(px)
     stroke = max(1, px // 10)
     top = (side - px) // 2
-    d.text((side * 1.15, top), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 255),
-           stroke_width=stroke, stroke_fill=(40, 40, 40, 255))
+    d.text(
+        (side * 1.15, top),
+        WATERMARK_TEXT,
+        font=font,
+        fill=(255, 255, 255, 255),
+        stroke_width=stroke,
+        stroke_fill=(40, 40, 40, 255),
+    )
     return big.resize((width, height), Image.LANCZOS)
 
 
@@ -167,8 +174,13 @@ def _watermark(f, params, rgb, seed):
     y = m if corner.startswith("top") else h - m - height
     layer = _watermark_layer(width)
     out = _blend(rgb, layer, x, y, WATERMARK_OPACITY)
-    return out, {"font": font_name(), "corner": corner, "box": [x, y, x + width, y + height],
-                 "opacity": WATERMARK_OPACITY, "text": WATERMARK_TEXT}
+    return out, {
+        "font": font_name(),
+        "corner": corner,
+        "box": [x, y, x + width, y + height],
+        "opacity": WATERMARK_OPACITY,
+        "text": WATERMARK_TEXT,
+    }
 
 
 def _sticker_layer(d: int) -> Image.Image:
@@ -200,13 +212,31 @@ def _sticker(f, params, rgb, seed):
 
 
 for _family in (
-    Family("caption", "meme caption font size as a fraction of the height (top and bottom)", (0.05, 0.08, 0.12),
-           num_range(0, 0.5, what="a fraction"), apply=_caption,
-           params_allowed={"position": ("top-bottom", "top", "bottom")}, group="overlay"),
-    Family("watermark", "semi-transparent corner watermark width as a fraction of the width", (0.15, 0.25, 0.4),
-           num_range(0, 1, what="a fraction"), apply=_watermark,
-           params_allowed={"corner": ("bottom-right", "bottom-left", "top-right", "top-left")}, group="overlay"),
-    Family("sticker", "smiley sticker diameter as a fraction of the short side, random position", (0.1, 0.2, 0.35),
-           num_range(0, 1, what="a fraction"), apply=_sticker, group="overlay"),
+    Family(
+        "caption",
+        "meme caption font size as a fraction of the height (top and bottom)",
+        (0.05, 0.08, 0.12),
+        num_range(0, 0.5, what="a fraction"),
+        apply=_caption,
+        params_allowed={"position": ("top-bottom", "top", "bottom")},
+        group="overlay",
+    ),
+    Family(
+        "watermark",
+        "semi-transparent corner watermark width as a fraction of the width",
+        (0.15, 0.25, 0.4),
+        num_range(0, 1, what="a fraction"),
+        apply=_watermark,
+        params_allowed={"corner": ("bottom-right", "bottom-left", "top-right", "top-left")},
+        group="overlay",
+    ),
+    Family(
+        "sticker",
+        "smiley sticker diameter as a fraction of the short side, random position",
+        (0.1, 0.2, 0.35),
+        num_range(0, 1, what="a fraction"),
+        apply=_sticker,
+        group="overlay",
+    ),
 ):
     register_family(_family)

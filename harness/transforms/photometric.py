@@ -6,6 +6,7 @@ All are albumentations 2.0.8 transforms built with ``strict=True, p=1``;
 randomness (noise, motion direction, jitter factors) comes from the
 variant seed through ``A.Compose(seed=...)``.
 """
+
 from __future__ import annotations
 
 import albumentations as A
@@ -26,8 +27,7 @@ def _motion_blur(length, params, shape):
     """Linear motion blur over `length` pixels (odd), centred kernel, at a
     direction drawn from the variant seed."""
     k = int(length)
-    return alb(A.MotionBlur, blur_limit=(k, k), allow_shifted=False, angle_range=(0, 360),
-               direction_range=(0.0, 0.0))
+    return alb(A.MotionBlur, blur_limit=(k, k), allow_shifted=False, angle_range=(0, 360), direction_range=(0.0, 0.0))
 
 
 def _noise(sigma, params, shape):
@@ -46,13 +46,17 @@ def _salt_pepper(amount, params, shape):
 def _brightness(b, params, shape):
     """Add b*255 to every channel (clipped)."""
     b = float(b)
-    return alb(A.RandomBrightnessContrast, brightness_limit=(b, b), contrast_limit=(0.0, 0.0),
-               brightness_by_max=True)
+    return alb(A.RandomBrightnessContrast, brightness_limit=(b, b), contrast_limit=(0.0, 0.0), brightness_by_max=True)
 
 
 def _jitter(brightness=1.0, contrast=1.0, saturation=1.0, hue=0.0):
-    return alb(A.ColorJitter, brightness=(brightness, brightness), contrast=(contrast, contrast),
-               saturation=(saturation, saturation), hue=(hue, hue))
+    return alb(
+        A.ColorJitter,
+        brightness=(brightness, brightness),
+        contrast=(contrast, contrast),
+        saturation=(saturation, saturation),
+        hue=(hue, hue),
+    )
 
 
 def _contrast(c, params, shape):
@@ -91,8 +95,13 @@ def _colour_jitter(s, params, shape):
     of the four operations) comes from the variant seed while the strength
     is exactly s."""
     s = float(s)
-    options = [_jitter(1 + a * s, 1 + b * s, 1 + c * s, d * s / 10)
-               for a in (1, -1) for b in (1, -1) for c in (1, -1) for d in (1, -1)]
+    options = [
+        _jitter(1 + a * s, 1 + b * s, 1 + c * s, d * s / 10)
+        for a in (1, -1)
+        for b in (1, -1)
+        for c in (1, -1)
+        for d in (1, -1)
+    ]
     return A.OneOf(options, p=1)
 
 
@@ -110,33 +119,122 @@ def _median(k, params, shape):
 
 
 for _family in (
-    Family("blur", "gaussian blur sigma in pixels", (0.5, 1, 2, 4),
-           num_range(0, 50, what="a sigma in pixels"), _blur, group="photometric", shape_key=no_shape),
-    Family("motion-blur", "motion blur length in pixels (odd), random direction", (5, 9, 15, 25),
-           int_range(3, 101, odd=True), _motion_blur, group="photometric", shape_key=no_shape),
-    Family("noise", "gaussian noise standard deviation in grey levels (0-255 scale)", (2, 5, 10, 20),
-           num_range(0, 255, what="a standard deviation"), _noise, group="photometric", shape_key=no_shape),
-    Family("salt-pepper", "fraction of pixels set to black or white", (0.001, 0.005, 0.02, 0.05),
-           num_range(0, 1, what="a fraction"), _salt_pepper, group="photometric", shape_key=no_shape),
-    Family("brightness", "brightness shift as a fraction of 255 (negative darkens)", (0.05, 0.1, 0.2, 0.3),
-           num_range(-1, 1, True, True, "a fraction"), _brightness, group="photometric", shape_key=no_shape),
-    Family("contrast", "contrast factor around the mean grey (1 = unchanged)", (1.25, 1.5, 2, 3),
-           num_range(0, 10, True, True, "a factor"), _contrast, group="photometric", shape_key=no_shape),
-    Family("gamma", "gamma exponent (1 = unchanged, > 1 darker mid-tones)", (1.25, 1.5, 2, 3),
-           num_range(0, 10, what="an exponent"), _gamma, group="photometric", shape_key=no_shape),
-    Family("saturation", "saturation factor (0 = grey, 1 = unchanged)", (1.25, 1.5, 2, 3),
-           num_range(0, 10, True, True, "a factor"), _saturation, group="photometric", shape_key=no_shape),
-    Family("hue", "hue rotation in degrees (2-degree steps)", (10, 20, 45, 90),
-           num_range(-180, 180, True, True, "degrees"), _hue, group="photometric", shape_key=no_shape),
-    Family("greyscale", "conversion method (albumentations ToGray)", ("weighted_average",),
-           one_of(*GREY_METHODS), _greyscale, group="photometric", shape_key=no_shape),
-    Family("colour-jitter",
-           "colour jitter strength s: brightness, contrast, saturation x(1+-s), hue +-36*s deg, random signs",
-           (0.1, 0.2, 0.3, 0.5), num_range(0, 1, what="a strength", hi_inclusive=False), _colour_jitter,
-           group="photometric", shape_key=no_shape),
-    Family("sharpen", "sharpening strength alpha (0 = unchanged, 1 = full kernel)", (0.25, 0.5, 1),
-           num_range(0, 1, what="an alpha"), _sharpen, group="photometric", shape_key=no_shape),
-    Family("median", "median filter window size in pixels (odd)", (3, 5, 7, 9),
-           int_range(3, 99, odd=True), _median, group="photometric", shape_key=no_shape),
+    Family(
+        "blur",
+        "gaussian blur sigma in pixels",
+        (0.5, 1, 2, 4),
+        num_range(0, 50, what="a sigma in pixels"),
+        _blur,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "motion-blur",
+        "motion blur length in pixels (odd), random direction",
+        (5, 9, 15, 25),
+        int_range(3, 101, odd=True),
+        _motion_blur,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "noise",
+        "gaussian noise standard deviation in grey levels (0-255 scale)",
+        (2, 5, 10, 20),
+        num_range(0, 255, what="a standard deviation"),
+        _noise,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "salt-pepper",
+        "fraction of pixels set to black or white",
+        (0.001, 0.005, 0.02, 0.05),
+        num_range(0, 1, what="a fraction"),
+        _salt_pepper,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "brightness",
+        "brightness shift as a fraction of 255 (negative darkens)",
+        (0.05, 0.1, 0.2, 0.3),
+        num_range(-1, 1, True, True, "a fraction"),
+        _brightness,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "contrast",
+        "contrast factor around the mean grey (1 = unchanged)",
+        (1.25, 1.5, 2, 3),
+        num_range(0, 10, True, True, "a factor"),
+        _contrast,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "gamma",
+        "gamma exponent (1 = unchanged, > 1 darker mid-tones)",
+        (1.25, 1.5, 2, 3),
+        num_range(0, 10, what="an exponent"),
+        _gamma,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "saturation",
+        "saturation factor (0 = grey, 1 = unchanged)",
+        (1.25, 1.5, 2, 3),
+        num_range(0, 10, True, True, "a factor"),
+        _saturation,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "hue",
+        "hue rotation in degrees (2-degree steps)",
+        (10, 20, 45, 90),
+        num_range(-180, 180, True, True, "degrees"),
+        _hue,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "greyscale",
+        "conversion method (albumentations ToGray)",
+        ("weighted_average",),
+        one_of(*GREY_METHODS),
+        _greyscale,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "colour-jitter",
+        "colour jitter strength s: brightness, contrast, saturation x(1+-s), hue +-36*s deg, random signs",
+        (0.1, 0.2, 0.3, 0.5),
+        num_range(0, 1, what="a strength", hi_inclusive=False),
+        _colour_jitter,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "sharpen",
+        "sharpening strength alpha (0 = unchanged, 1 = full kernel)",
+        (0.25, 0.5, 1),
+        num_range(0, 1, what="an alpha"),
+        _sharpen,
+        group="photometric",
+        shape_key=no_shape,
+    ),
+    Family(
+        "median",
+        "median filter window size in pixels (odd)",
+        (3, 5, 7, 9),
+        int_range(3, 99, odd=True),
+        _median,
+        group="photometric",
+        shape_key=no_shape,
+    ),
 ):
     register_family(_family)

@@ -7,6 +7,7 @@ the same seeds as a run (``variant_seed(sha256 of the file, spec, seed)``),
 so the sheet shows exactly what the hashers would see. A variant that
 cannot be made shows its reason instead.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,14 @@ def sweep_specs(family: str, severities: Sequence | None = None, params: dict | 
     return [TransformSpec.make(family, s, fam.canonical_params(params)) for s in sev]
 
 
-def contact_sheet(rgb: np.ndarray, specs: Sequence[TransformSpec], image_id: str = "", seed: int = 0,
-                  cell: int = 256, columns: int | None = None) -> Image.Image:
+def contact_sheet(
+    rgb: np.ndarray,
+    specs: Sequence[TransformSpec],
+    image_id: str = "",
+    seed: int = 0,
+    cell: int = 256,
+    columns: int | None = None,
+) -> Image.Image:
     """A grid image: the original, then one cell per spec."""
     items = [(ORIGINAL, rgb, None)]
     for spec in specs:

@@ -8,6 +8,7 @@ resized by `scale` (INTER_AREA via albumentations Resize) and centred,
 an action row (10u: heart, comment and share shapes), two grey caption
 lines (3u each) and a navigation bar (10u). Nothing is random.
 """
+
 from __future__ import annotations
 
 import albumentations as A
@@ -31,8 +32,11 @@ def _screenshot(scale, params, rgb, seed):
         raise TransformError(f"image {w}x{h} too small for screenshot({scale}): photo would be {pw}x{ph}")
     u = w / 100.0
     status, appbar, gap, actions, lines, nav = (round(k * u) for k in (7, 12, 2, 10, 10, 10))
-    photo = rgb if (pw, ph) == (w, h) else alb(
-        A.Resize, height=ph, width=pw, interpolation=cv2.INTER_AREA)(image=rgb)["image"]
+    photo = (
+        rgb
+        if (pw, ph) == (w, h)
+        else alb(A.Resize, height=ph, width=pw, interpolation=cv2.INTER_AREA)(image=rgb)["image"]
+    )
     H = status + appbar + gap + ph + gap + actions + lines + nav
     canvas = Image.new("RGB", (w, H), (255, 255, 255))
     d = ImageDraw.Draw(canvas)
@@ -40,14 +44,18 @@ def _screenshot(scale, params, rgb, seed):
     d.rectangle([0, 0, w - 1, status - 1], fill=(32, 33, 36))
     font = get_font(max(4, round(4 * u)))
     d.text((round(3 * u), round(1.2 * u)), "12:34", font=font, fill=(255, 255, 255))
-    d.rectangle([round(88 * u), round(2 * u), round(96 * u), round(5 * u)], outline=(255, 255, 255),
-                width=max(1, round(0.4 * u)))
+    d.rectangle(
+        [round(88 * u), round(2 * u), round(96 * u), round(5 * u)],
+        outline=(255, 255, 255),
+        width=max(1, round(0.4 * u)),
+    )
     d.rectangle([round(89 * u), round(2.8 * u), round(93 * u), round(4.2 * u)], fill=(255, 255, 255))
     # app bar: avatar and account name
     y = status
     d.ellipse([round(3 * u), y + round(2 * u), round(11 * u), y + round(10 * u)], fill=(120, 144, 200))
-    d.text((round(14 * u), y + round(3.5 * u)), "photo.account", font=get_font(max(4, round(4.5 * u))),
-           fill=(20, 20, 20))
+    d.text(
+        (round(14 * u), y + round(3.5 * u)), "photo.account", font=get_font(max(4, round(4.5 * u))), fill=(20, 20, 20)
+    )
     d.line([0, y + appbar - 1, w, y + appbar - 1], fill=(220, 220, 220), width=max(1, round(0.2 * u)))
     # the photo, centred
     y = status + appbar + gap
@@ -73,9 +81,20 @@ def _screenshot(scale, params, rgb, seed):
         cx = (i + 0.5) * w / 5
         d.rectangle([cx - 2.5 * u, y + 2.5 * u, cx + 2.5 * u, y + 7.5 * u], fill=(90, 90, 90))
     return np.asarray(canvas, dtype=np.uint8), {
-        "canvas": [w, H], "photo_box": photo_box, "scale": float(scale), "font": font_name()}
+        "canvas": [w, H],
+        "photo_box": photo_box,
+        "scale": float(scale),
+        "font": font_name(),
+    }
 
 
-SCREENSHOT = register_family(Family(
-    "screenshot", "photo width as a fraction of the screenshot width (inside an app-like frame)",
-    (0.9, 0.75, 0.5), num_range(0, 1, what="a fraction"), apply=_screenshot, group="screenshot"))
+SCREENSHOT = register_family(
+    Family(
+        "screenshot",
+        "photo width as a fraction of the screenshot width (inside an app-like frame)",
+        (0.9, 0.75, 0.5),
+        num_range(0, 1, what="a fraction"),
+        apply=_screenshot,
+        group="screenshot",
+    )
+)

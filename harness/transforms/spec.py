@@ -4,6 +4,7 @@ A transform spec is a small serialisable value (family, severity, params);
 its `key` is part of every cache key. A *variant* is (image, spec, seed) and
 is deterministic: its random state comes from `variant_seed`.
 """
+
 from __future__ import annotations
 
 import hashlib
