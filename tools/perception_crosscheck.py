@@ -1,7 +1,9 @@
 """Cross-check against thorn's `perception` benchmarking (issue 11).
 
-    python tools/perception_crosscheck.py [--images 200] \
-        [--perception-python /work/venv-perception/bin/python]
+    python tools/perception_crosscheck.py --perception-python PY [--images 200]
+
+(PY: a Python interpreter that has thorn's perception installed, e.g. a
+separate virtualenv's bin/python; there is no default.)
 
 Same images and the same pixels for both libraries: N Caltech-101 photos
 (the first N of the study's seeded sample order, so the study's 30 variant
@@ -117,9 +119,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--dataset", default=os.path.join(ROOT, "..", "shared", "datasets", "caltech101", "images"))
-    ap.add_argument("--perception-python", default="/work/venv-perception/bin/python")
+    ap.add_argument(
+        "--perception-python",
+        required=True,
+        metavar="PY",
+        help="a Python interpreter that has thorn's perception installed (no default)",
+    )
     ap.add_argument("--work", default="/tmp/phash-crosscheck")
-    ap.add_argument("--out", default=os.path.join(ROOT, "results", "perception-crosscheck"))
+    ap.add_argument("--output", "--out", dest="out", default=os.path.join(ROOT, "results", "perception-crosscheck"))
     args = ap.parse_args(argv)
     records, _ = folder_records(os.path.abspath(args.dataset))
     records = sorted({r.image_id: r for r in records}.values(), key=lambda r: sample_key(0, r.image_id))
