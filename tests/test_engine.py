@@ -428,14 +428,14 @@ def test_hung_image_times_out_and_the_run_goes_on(tmp_path, faulty_hashers):
         hashers=[{"name": "hang", "params": {"height": 303, "width": 384}}],
         transforms=[{"family": "jpeg", "severities": [50]}],
         dataset={"source": "sample", "limit": 8},
-        engine={"chunk_size": 4, "timeout_seconds": 6.0},
+        engine={"chunk_size": 4, "timeout_seconds": 3.0},
     )
     t0 = time.monotonic()
     res = run_experiment(cfg, progress=False, workers=2)
     assert time.monotonic() - t0 < 1800  # the hung hash sleeps 3600 s: the run did not wait for it
     errs = res.errors
     assert list(errs["image_name"]) == ["coins"]
-    assert list(errs["stage"]) == ["timeout"] and list(errs["reason"]) == ["timeout after 6 s"]
+    assert list(errs["stage"]) == ["timeout"] and list(errs["reason"]) == ["timeout after 3 s"]
     assert res.run_info["dataset"]["images_failed"] == 1
     assert res.hashes["image_name"].nunique() == 7 and len(res.hashes) == 7 * 2
     eng = res.run_info["engine"]
