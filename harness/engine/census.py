@@ -50,7 +50,6 @@ import csv
 import hashlib
 import json
 import os
-import platform
 import signal
 import time
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ from ..errors import ConfigError
 from ..metrics.hamming import close_pairs, pair_histogram
 from ..metrics.intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
 from ..metrics.tables import HISTOGRAM_COLUMNS, ORIGINAL_KEY, _seed, choose_keep_below
+from .run import library_versions
 
 COLUMNS = ("id", "hash", "group", "hasher")
 REQUIRED = ("id", "hash")
@@ -595,24 +595,6 @@ def census_hasher(
     }
 
 
-def _versions() -> dict:
-    import numba
-    import pyarrow
-    import scipy
-
-    from .. import __version__
-
-    return {
-        "harness": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "pyarrow": pyarrow.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-    }
-
-
 def run_census(
     files: list[str],
     output: str,
@@ -697,7 +679,7 @@ def run_census(
             "measured for t <= keep_below",
         },
         "executor": backend.describe(),
-        "versions": _versions(),
+        "versions": library_versions(),
         "timings_seconds": {"read": round(read_seconds, 3), "total": round(time.perf_counter() - started, 3)},
     }
     with open(os.path.join(output, "census.json"), "w", encoding="utf-8") as fh:
