@@ -197,9 +197,153 @@ def _kernel_module():
     return kernel
 
 
+def photo_pair_counts(img_a, img_b, group_of_image) -> tuple[np.ndarray, int]:
+    """Per photo k: N_k, the number of negative pairs that involve photo k,
+    and N, the number of negative pairs (sum_k N_k = 2N: every pair has two
+    photos).
+
+    img_a[r]: photo (0..m-1) of row r of set A; img_b the same for set B,
+    or None for all pairs within A; group_of_image: group code per photo.
+    Pairs inside one group are not negatives. Within A:
+    N_k = c_k (n_A - G_A(g_k)); across A x B:
+    N_k = a_k (n_B - G_B(g_k)) + b_k (n_A - G_A(g_k)), where c_k, a_k, b_k
+    count photo k's rows and G_X(g) the rows of X in group g.
+
+    >>> n_k, n = photo_pair_counts([0, 1, 2], None, [0, 0, 1])
+    >>> n_k.tolist(), n
+    ([1, 1, 2], 2)
+    """
+    groups = np.asarray(group_of_image, dtype=np.int64)
+    m = len(groups)
+    n_groups = int(groups.max(initial=-1)) + 1
+    a = np.bincount(np.asarray(img_a, dtype=np.int64), minlength=m)
+    g_a = np.bincount(groups, weights=a, minlength=n_groups).astype(np.int64)
+    if img_b is None:
+        n_k = a * (int(a.sum()) - g_a[groups]) if m else a
+        return n_k.astype(np.int64), int(n_k.sum()) // 2
+    b = np.bincount(np.asarray(img_b, dtype=np.int64), minlength=m)
+    g_b = np.bincount(groups, weights=b, minlength=n_groups).astype(np.int64)
+    n_k = a * (int(b.sum()) - g_b[groups]) + b * (int(a.sum()) - g_a[groups]) if m else a
+    return n_k.astype(np.int64), int(n_k.sum()) // 2
+
+
+def dyadic_variance(photo_a, photo_b, pair_d, keep_below: int, photo_pairs, n_pairs: int) -> np.ndarray:
+    """Variance of a pair rate p(t) = X(t)/N when pairs that share a photo
+    are dependent, for t = 0..keep_below (the dyadic cluster-robust
+    estimator of Fafchamps & Gubert 2007 and Aronow, Samii & Assenova 2015,
+    the plug-in form of the U-statistic's Hoeffding variance).
+
+    photo_a, photo_b: the two photos of every negative pair at distance
+    <= keep_below (pair_d, in bits or bins); photo_pairs: N_k per photo
+    (`photo_pair_counts`); n_pairs: N. With m_k(t) the matching pairs of
+    photo k at distance <= t and p = X(t)/N::
+
+        V(t) = [ sum_k (m_k(t) - p N_k)^2  -  N p (1 - p) ] / N^2
+
+    The first sum adds e_q e_r over every two pairs q, r that share a photo
+    (e = match - p), counting each pair with itself twice; the second term
+    takes one of those back. With independent pairs its expectation is
+    p(1-p)/N, the binomial variance; when some photos match far more often
+    than others (Caltech-101's Motorbikes) it is several times larger. In
+    the symmetric case (N_k = n - 1) it is 4/n times the variance of the
+    photos' own match rates m_k/N_k, minus p(1-p)/N: the leading term of
+    Hoeffding's decomposition of a degree-2 U-statistic. Two pairs that
+    share both photos (variant of i vs original of j, and variant of j vs
+    original of i) are counted twice, which can only widen the interval.
+    Returns V(t) for t = 0..keep_below, never below 0.
+    """
+    if keep_below < 0:
+        return np.zeros(0)
+    n_k = np.asarray(photo_pairs, dtype=np.float64)
+    m = len(n_k)
+    n_t = keep_below + 1
+    d = np.asarray(pair_d, dtype=np.int64)
+    per_photo = np.zeros((m, n_t), dtype=np.int64)  # matching pairs of photo k at distance exactly d
+    np.add.at(per_photo, (np.asarray(photo_a, dtype=np.int64), d), 1)
+    np.add.at(per_photo, (np.asarray(photo_b, dtype=np.int64), d), 1)
+    m_t = np.cumsum(per_photo, axis=1, dtype=np.int64).astype(np.float64)  # (m, n_t)
+    x = m_t.sum(axis=0) / 2
+    n = float(n_pairs)
+    if n <= 0:
+        return np.full(n_t, np.nan)
+    p = x / n
+    resid = m_t - n_k[:, None] * p[None, :]
+    v = ((resid * resid).sum(axis=0) - n * p * (1 - p)) / (n * n)
+    return np.maximum(v, 0.0)
+
+
+def effective_clopper_pearson(k, n, variance, confidence: float = 0.95):
+    """Clopper-Pearson interval at the effective sample size (Korn &
+    Graubard 1998): a pair rate p = k/n whose variance is `variance`
+    (`dyadic_variance`) carries as much information as
+
+        n_eff = min(n, p (1 - p) / variance)
+
+    independent trials with k_eff = p n_eff successes; the interval is
+    Clopper-Pearson's at (k_eff, n_eff) with real-valued counts
+    (Beta quantiles). n_eff is never more than n, so the interval is never
+    narrower than Clopper-Pearson's over the n pairs; with k = 0 (or a
+    variance of 0) there is nothing to estimate the dependence from and
+    n_eff = n: the upper bound is 1 - (alpha/2)^(1/n), about 3.7/n. Its
+    coverage with clustered matches is measured, not assumed
+    (``benchmarks/interval_coverage.py``, docs: "Intervals").
+
+    >>> lo, hi = effective_clopper_pearson(50, 10_000, 5e-6)   # p = 0.005, n_eff = 995
+    >>> round(lo, 5), round(hi, 5)
+    (0.00162, 0.01165)
+    >>> [round(x, 6) for x in effective_clopper_pearson(50, 10_000, 0.0)]  # no excess variance
+    [0.003713, 0.006587]
+    """
+    scalar = np.ndim(k) == 0 and np.ndim(n) == 0 and np.ndim(variance) == 0
+    k, n, v = np.broadcast_arrays(
+        np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64), np.asarray(variance, dtype=np.float64)
+    )
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
+    a = 1.0 - confidence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, k / n, np.nan)
+        n_eff = np.where((k > 0) & (k < n) & (v > 0), np.minimum(n, p * (1 - p) / v), n)
+        k_eff = p * n_eff
+        lo = np.where(k > 0, beta.ppf(a / 2, np.maximum(k_eff, 1e-300), n_eff - k_eff + 1), 0.0)
+        hi = np.where(k < n, beta.ppf(1 - a / 2, k_eff + 1, np.maximum(n_eff - k_eff, 1e-300)), 1.0)
+        bad = ~(n > 0) | ~np.isfinite(v)
+        lo = np.where(bad, np.nan, lo)
+        hi = np.where(bad, np.nan, hi)
+    if scalar:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def dependent_pair_interval(
+    img_a, img_b, group_of_image, pair_i, pair_j, pair_d, keep_below: int, confidence: float = 0.95
+):
+    """The default interval of a pair rate FPR(t) = X(t)/N, t = 0..keep_below:
+    `effective_clopper_pearson` with the `dyadic_variance` of the pairs.
+
+    Arguments as `bootstrap_fpr` (pair_i, pair_j: rows of A and B of every
+    negative pair at distance <= keep_below). Deterministic: the same pairs
+    always give the same interval (no random draw). Returns (lo, hi), each
+    of length keep_below + 1.
+    """
+    if keep_below < 0:
+        z = np.zeros(0)
+        return z, z
+    img_a = np.asarray(img_a, dtype=np.int64)
+    img_b_arr = img_a if img_b is None else np.asarray(img_b, dtype=np.int64)
+    n_k, n = photo_pair_counts(img_a, img_b, group_of_image)
+    pa = img_a[np.asarray(pair_i, np.int64)]
+    pb = img_b_arr[np.asarray(pair_j, np.int64)]
+    d = np.asarray(pair_d, dtype=np.int64)
+    v = dyadic_variance(pa, pb, d, keep_below, n_k, n)
+    x = np.cumsum(np.bincount(d, minlength=keep_below + 1)[: keep_below + 1])
+    return effective_clopper_pearson(x, n, v, confidence)
+
+
 def upper_bound(cp_hi, boot_hi):
-    """The FPR upper bound used for decisions: the larger of the two
-    (NaN-aware: the bootstrap is NaN above keep_below)."""
+    """The larger of two upper bounds (NaN-aware: the bootstrap is NaN above
+    keep_below). Kept for callers that combine intervals; the metrics stage
+    decides with the deterministic `dependent_pair_interval` alone."""
     return np.fmax(np.asarray(cp_hi, float), np.asarray(boot_hi, float))
 
 
