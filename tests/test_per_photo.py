@@ -131,6 +131,9 @@ def test_real_run_per_photo_rates_and_threshold_columns(tiny_dir, tmp_path):
         "per_photo_rate",
         "per_photo_low",
         "per_photo_high",
+        "fpr_lo",
+        "fpr_cp_upper",
+        "fpr_boot_upper",
     ]
     for r in thr.itertuples():
         t = r.recommended_threshold

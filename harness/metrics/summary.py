@@ -64,11 +64,15 @@ def summarise(
     With `neg_sets` ({(hasher, transform, negatives): NegativeSet}) also:
 
     - fp_at_threshold: matching negative pairs at threshold_at_target;
-    - fpr_at_threshold_cp_lo/_cp_hi: Clopper-Pearson interval (ASSUMES
-      INDEPENDENT PAIRS); fpr_at_threshold_boot_lo/_boot_hi: image-level
-      Poisson bootstrap percentile interval (NaN above keep_below);
-      fpr_at_threshold_upper = max(cp_hi, boot_hi); fpr_at_threshold_text:
-      the figure in words (zero matches -> "< upper bound", never "0");
+    - fpr_at_threshold_lo/_hi: the default interval, deterministic, for
+      pairs that share a photo being dependent
+      (harness.metrics.intervals.dependent_pair_interval; NaN above
+      keep_below); fpr_at_threshold_upper = fpr_at_threshold_hi, the bound
+      decisions use; cross-checks: fpr_at_threshold_cp_lo/_cp_hi,
+      Clopper-Pearson IF PAIRS WERE INDEPENDENT, and
+      fpr_at_threshold_boot_lo/_boot_hi, the image-level Poisson bootstrap
+      (seeded); fpr_at_threshold_text: the figure in words (zero matches ->
+      "< upper bound", never "0");
     - recommended_threshold: largest t whose FPR upper bound (and that of
       every smaller t) is below target_fpr (-1 = none);
       fpr_at_recommended, fpr_upper_at_recommended, tpr_at_recommended and
@@ -132,6 +136,8 @@ def summarise(
                 if t is None:
                     row |= {
                         "fp_at_threshold": np.nan,
+                        "fpr_at_threshold_lo": np.nan,
+                        "fpr_at_threshold_hi": np.nan,
                         "fpr_at_threshold_cp_lo": np.nan,
                         "fpr_at_threshold_cp_hi": np.nan,
                         "fpr_at_threshold_boot_lo": np.nan,
@@ -142,6 +148,8 @@ def summarise(
                 elif t < 0:
                     row |= {
                         "fp_at_threshold": 0,
+                        "fpr_at_threshold_lo": 0.0,
+                        "fpr_at_threshold_hi": 0.0,
                         "fpr_at_threshold_cp_lo": 0.0,
                         "fpr_at_threshold_cp_hi": 0.0,
                         "fpr_at_threshold_boot_lo": 0.0,
@@ -153,13 +161,15 @@ def summarise(
                     k = int(neg_set.fp[t])
                     row |= {
                         "fp_at_threshold": k,
+                        "fpr_at_threshold_lo": float(neg_set.lo[t]),
+                        "fpr_at_threshold_hi": float(neg_set.hi[t]),
                         "fpr_at_threshold_cp_lo": float(neg_set.cp_lo[t]),
                         "fpr_at_threshold_cp_hi": float(neg_set.cp_hi[t]),
                         "fpr_at_threshold_boot_lo": float(neg_set.boot_lo[t]),
                         "fpr_at_threshold_boot_hi": float(neg_set.boot_hi[t]),
                         "fpr_at_threshold_upper": float(neg_set.upper[t]),
                         "fpr_at_threshold_text": rate_statement(
-                            k, n_neg, float(neg_set.cp_lo[t]), float(neg_set.upper[t]), confidence
+                            k, n_neg, float(neg_set.lo[t]), float(neg_set.upper[t]), confidence
                         ),
                     }
                 r = recommend_threshold(neg_set.upper, target_fpr) if n_neg else -1

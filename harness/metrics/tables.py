@@ -44,7 +44,7 @@ from scipy.stats import norm
 from . import diagnostics as diag
 from .distances import metric_for
 from .hamming import distance_histogram, padding_positions
-from .intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
+from .intervals import bootstrap_fpr, clopper_pearson, dependent_pair_interval, recommend_threshold
 from .per_photo import per_photo_rate
 from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
@@ -79,6 +79,8 @@ ROC_COLUMNS = [
     "tpr",
     "fpr",
     "fnr",
+    "fpr_lo",
+    "fpr_hi",
     "fpr_cp_lo",
     "fpr_cp_hi",
     "fpr_boot_lo",
@@ -106,6 +108,9 @@ THRESHOLD_COLUMNS = [
     "per_photo_rate",
     "per_photo_low",
     "per_photo_high",
+    "fpr_lo",
+    "fpr_cp_upper",
+    "fpr_boot_upper",
 ]
 PER_PHOTO_TABLE_COLUMNS = [
     "hasher",
@@ -148,7 +153,8 @@ def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
 
 
 def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int, min_pairs: int = 0) -> int:
-    """Largest t with FPR(t) <= max(keep_fpr, target_fpr), at least 0 and
+    """Largest t with FPR(t) <= max(keep_fpr, target_fpr) (pass the largest
+    target whose threshold needs an interval as `target_fpr`), at least 0 and
     at least the smallest t with min_pairs pairs at or under it (so the
     min_pairs closest pairs are kept), then lowered until at most
     max_pairs pairs are kept (-1: none)."""
@@ -172,9 +178,15 @@ def _seed(base: int, *parts) -> int:
 
 class NegativeSet:
     """One set of negative pairs: its histogram, kept close pairs and the
-    per-threshold FPR with both intervals."""
+    per-threshold FPR with its intervals.
 
-    def __init__(self, kind, hist, keep_below, pairs, boot_lo, boot_hi, confidence):
+    lo, hi: the default interval (`dependent_pair_interval`: pairs that share
+    a photo are dependent; deterministic), NaN above keep_below; `upper` is
+    hi, the bound every recommendation uses. cp_lo, cp_hi: Clopper-Pearson
+    over pairs, what the interval would be IF PAIRS WERE INDEPENDENT;
+    boot_lo, boot_hi: the image-level bootstrap, a seeded cross-check."""
+
+    def __init__(self, kind, hist, keep_below, pairs, boot_lo, boot_hi, confidence, dep_lo=(), dep_hi=()):
         self.kind = kind
         self.hist = hist
         self.keep_below = keep_below
@@ -189,25 +201,31 @@ class NegativeSet:
             self.cp_lo, self.cp_hi = clopper_pearson(fp, n, confidence)
         else:  # no negative pairs: no interval in the tables (NaN, written empty)
             self.cp_lo = self.cp_hi = np.full(len(fp), np.nan)
-        self.boot_lo = np.full(len(hist), np.nan)
-        self.boot_hi = np.full(len(hist), np.nan)
-        self.boot_lo[: len(boot_lo)] = boot_lo
-        self.boot_hi[: len(boot_hi)] = boot_hi
-        self.upper = upper_bound(self.cp_hi, self.boot_hi)
+
+        def padded(values):
+            out = np.full(len(hist), np.nan)
+            out[: len(values)] = values
+            return out
+
+        self.boot_lo, self.boot_hi = padded(boot_lo), padded(boot_hi)
+        self.lo, self.hi = padded(dep_lo), padded(dep_hi)
+        self.upper = self.hi
 
 
 def _negative_set(
-    kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed, min_pairs: int = 0
+    kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed, min_pairs: int = 0, cover_fpr: float = 0.0
 ) -> NegativeSet:
     hist = metric.hist(a, b, ga, gb)
-    keep = choose_keep_below(hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs, min_pairs)
+    keep = choose_keep_below(hist, cfg.keep_fpr, max(cfg.target_fpr, cover_fpr), cfg.max_close_pairs, min_pairs)
     pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
-    lo = hi = np.zeros(0)
+    lo = hi = dep_lo = dep_hi = np.zeros(0)
+    if keep >= 0:
+        dep_lo, dep_hi = dependent_pair_interval(img_a, img_b, group_of_image, *pairs, keep, cfg.confidence)
     if cfg.bootstrap_replicates > 0 and keep >= 0:
         lo, hi, _ = bootstrap_fpr(
             img_a, img_b, group_of_image, *pairs, keep, cfg.bootstrap_replicates, seed, cfg.confidence
         )
-    return NegativeSet(kind, hist, keep, pairs, lo, hi, cfg.confidence)
+    return NegativeSet(kind, hist, keep, pairs, lo, hi, cfg.confidence, dep_lo, dep_hi)
 
 
 def _roc_rows(meta, pos, neg: NegativeSet):
@@ -231,6 +249,8 @@ def _roc_rows(meta, pos, neg: NegativeSet):
             "tpr": tpr,
             "fpr": neg.fpr,
             "fnr": fnr,
+            "fpr_lo": neg.lo,
+            "fpr_hi": neg.hi,
             "fpr_cp_lo": neg.cp_lo,
             "fpr_cp_hi": neg.cp_hi,
             "fpr_boot_lo": neg.boot_lo,
@@ -324,6 +344,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                 cfg,
                 _seed(cfg.bootstrap_seed, _label(hasher), ORIGINAL_KEY),
                 min_pairs=cfg.collision_k,
+                cover_fpr=max(cfg.fpr_points, default=0.0),
             )
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
@@ -565,13 +586,17 @@ def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) 
 
 def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, photos=None):
     """Recommended threshold per target FPR from the orig-orig upper bound
+    of the default (dependent-pairs, deterministic) interval
     (harness.metrics.intervals.recommend_threshold) and the TPR per
     transform at that threshold, with a Clopper-Pearson interval (one
     positive pair per image: independent across images). Without positives
     (no transforms) one row per target for transform original(), TPR NaN.
     The last three columns: the orig-orig per-photo false-match rate at the
     recommended threshold (`photos`: per_photo_rate's table) and its
-    Clopper-Pearson interval over photos; at t = -1 no photo matches."""
+    Clopper-Pearson interval over photos; at t = -1 no photo matches. Then
+    fpr_lo (the default interval's lower end; fpr_upper is its upper end)
+    and, as labelled cross-checks, fpr_cp_upper (Clopper-Pearson: if pairs
+    were independent) and fpr_boot_upper (image-level bootstrap)."""
     rows = []
     targets = sorted(set(cfg.fpr_points) | {cfg.target_fpr}, reverse=True)
     if not positives:
@@ -610,6 +635,9 @@ def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, ph
                     float(lo),
                     float(hi),
                     *pp,
+                    float(oo.lo[t]) if t >= 0 else 0.0,
+                    float(oo.cp_hi[t]) if t >= 0 else 0.0,
+                    float(oo.boot_hi[t]) if t >= 0 else 0.0,
                 )
             )
     return rows
