@@ -27,6 +27,17 @@ def _thumb(path: str, thumb: int):
     return im
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters, broken after a "+"."""
+    lines, line = [], ""
+    for part in text.replace("+", "+\0").split("\0"):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return lines + [line] if line else lines
+
+
 def _paste(sheet, draw, path, x, y, thumb):
     try:
         sheet.paste(_thumb(path, thumb), (x, y))
@@ -88,10 +99,8 @@ def pair_sheets(result, pairs, out_dir: str, prefix: str, title: str, per_sheet:
             draw.text((text_x, y + 4), a[-60:], fill="black")
             draw.text((text_x, y + 18), b[-60:], fill="black")
             draw.text((text_x, y + 38), f"SSIM = {p.similarity:.4f}  r = {p.correlation:.4f}  ({p.kind})", fill=colour)
-            proposed = "+".join(p.proposed_by) or "-"
-            draw.text((text_x, y + 56), f"proposed by: {proposed[:60]}", fill="gray")
-            if len(proposed) > 60:
-                draw.text((text_x, y + 70), proposed[60:120], fill="gray")
+            for k, line in enumerate(_wrap("proposed by: " + ("+".join(p.proposed_by) or "-"), 64)[:3]):
+                draw.text((text_x, y + 56 + 14 * k), line, fill="gray")
         name = f"{prefix}_{page:03d}.png"
         sheet.save(os.path.join(out_dir, name), format="PNG", optimize=False)
         files.append(name)
