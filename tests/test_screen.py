@@ -286,6 +286,13 @@ def test_same_layout_different_content_is_proposed_but_rejected(planted, tmp_pat
     assert p["kind"] == "rejected" and p["confirmed"] == "no" and p["group"] == ""
     assert len(p["proposed_by"].split("+")) >= 2
     assert float(p["correlation"]) > 0.9 > float(p["similarity"])
+    # the written similarity is the SSIM / correlation recomputed here from the files
+    from harness.imageio import load_rgb
+    from harness.screen.pixels import grey_thumbnail
+
+    ta, tb = (grey_thumbnail(load_rgb(str(folder / f))) for f in (p["image_a"], p["image_b"]))
+    assert abs(float(p["similarity"]) - scipy_ssim(ta, tb)) < 2e-6
+    assert abs(float(p["correlation"]) - np.corrcoef(ta.ravel(), tb.ravel())[0, 1]) < 2e-6
     groups = list(csv.DictReader(open(out / "groups.csv")))
     assert not {g["name"] for g in groups} & {"object_a.png", "object_b.png"}
     assert len(groups) == 6  # the planted duplicates only
