@@ -494,17 +494,26 @@ def _add_screen(sub):
     add_output_argument(p, help="output folder (default: results/screen-<name>)")
     p.add_argument(
         "--hashers",
-        help="comma-separated Hamming hashers (default: phash,dhash,pdq if pdq is registered, else phash,dhash,whash)",
+        help="comma-separated Hamming hashers that propose candidate pairs, or 'all' (default: all, every "
+        "registered Hamming hasher that needs no user model)",
     )
     p.add_argument(
         "--threshold",
         action="append",
         default=[],
         metavar="HASHER=BITS",
-        help="near-duplicate threshold per hasher in bits (repeatable; default 2 for 64-bit hashes, 24 for pdq)",
+        help="candidate threshold per hasher in bits (repeatable; default 2 for phash/dhash/ahash/whash, 24 for "
+        "pdq, round(bits/32) for the others)",
     )
     p.add_argument(
-        "--min-agree", type=int, default=None, help="hashers that must agree (default: 2 with pdq, else all of them)"
+        "--min-agree", type=int, default=None, help="hashers that must agree to propose a candidate (default 1)"
+    )
+    p.add_argument(
+        "--min-similarity",
+        default=None,
+        metavar="R",
+        help="pixel check: SSIM of the 64x64 grey thumbnails that confirms a candidate, in [-1, 1] "
+        "(default 0.9)",
     )
     p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
     p.add_argument("--workers", type=int, default=1, help="processes for decoding and hashing (default 1)")
@@ -513,8 +522,10 @@ def _add_screen(sub):
 
 
 def _cmd_screen(args) -> int:
-    from .screen import run_screen
+    from .screen import DEFAULT_MIN_SIMILARITY, check_min_similarity, run_screen
 
+    given = args.min_similarity
+    min_similarity = check_min_similarity(DEFAULT_MIN_SIMILARITY if given is None else given)
     if args.workers < 1:
         raise ConfigError("--workers", f"must be an integer >= 1 (got {args.workers})")
     thresholds = {}
@@ -535,19 +546,24 @@ def _cmd_screen(args) -> int:
         extensions=exts,
         progress=False if args.no_progress else None,
         workers=args.workers,
+        min_similarity=min_similarity,
     )
     c = result.counts
     print(
         f"{c['images']} images screened with {', '.join(result.hasher_names)} "
-        f"(near: at least {result.min_agree} within {result.threshold_text()})"
+        f"(candidate: at least {result.min_agree} within {result.threshold_text()})"
     )
     print(f"exact duplicates: {c['exact_duplicate_images']} images in {c['exact_duplicate_groups']} groups")
+    print(
+        f"candidates:       {c['candidate_pairs']} pairs; {c['confirmed_pairs']} confirmed "
+        f"(pixel SSIM >= {result.min_similarity:g}), {c['rejected_pairs']} rejected"
+    )
     print(
         f"near duplicates:  {c['near_duplicate_pairs']} pairs; {c['near_duplicate_images']} images "
         f"in {c['near_duplicate_groups']} groups"
     )
     print(f"all duplicate groups: {c['duplicate_groups']} groups, {c['images_in_duplicate_groups']} images")
-    print(f"written to {out}/ (groups.csv, pairs.csv, contact_sheet.png, screen.json)")
+    print(f"written to {out}/ (groups.csv, pairs.csv, contact sheets, screen.json)")
     if result.errors:
         print(f"{len(result.errors)} image(s) could not be read; reasons in {out}/errors.csv", file=sys.stderr)
         return 1

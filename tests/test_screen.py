@@ -130,7 +130,15 @@ def test_screen_command_writes_groups_a_run_can_use(planted, tmp_path):
     assert by_name[names[0]] == by_name["copy_of_0.png"]
     assert len(set(by_name.values())) == 15 - 3
     pairs = list(csv.DictReader(open(out / "pairs.csv")))
-    assert {p["kind"] for p in pairs} == {"exact", "near"}
+    assert {"exact", "near"} <= {p["kind"] for p in pairs} <= {"exact", "near", "rejected"}
+    # every pair of a group is confirmed by the pixel check, with the hashers that proposed it
+    for p in pairs:
+        assert (p["confirmed"] == "yes") == (p["kind"] != "rejected") == (float(p["similarity"]) >= 0.9)
+        assert p["proposed_by"] and set(p["proposed_by"].split("+")) <= set(info["thresholds_bits"])
+    confirmed = [p for p in pairs if p["confirmed"] == "yes"]
+    assert len(confirmed) == 3 == info["counts"]["confirmed_pairs"]
+    assert info["contact_sheets_confirmed"] == ["contact_sheet_001.png"]
+    assert info["pixel_check"]["min_similarity"] == 0.9 and "SSIM" in info["rule"]
 
 
 def test_screen_tiny_has_no_duplicates_and_workers_agree(tmp_path):
@@ -158,7 +166,12 @@ def test_screen_argument_errors(tmp_path, capsys):
         (["screen", str(tmp_path), "--hashers", "nohash"], "hasher"),
         (["screen", str(tmp_path), "--threshold", "phash=x"], "--threshold"),
         (["screen", str(tmp_path), "--threshold", "pdqq=3"], "--threshold"),
-        (["screen", str(tmp_path), "--min-agree", "9"], "--min-agree"),
+        (["screen", str(tmp_path), "--min-agree", "99"], "--min-agree"),
+        (["screen", str(tmp_path), "--hashers", "all,nohash"], "hasher"),
+        (["screen", str(tmp_path), "--hashers", "cv_radialvariance"], "--hashers"),
+        (["screen", str(tmp_path), "--min-similarity", "1.5"], "--min-similarity"),
+        (["screen", str(tmp_path), "--min-similarity", "-2"], "--min-similarity"),
+        (["screen", str(tmp_path), "--min-similarity", "high"], "--min-similarity"),
     ]:
         assert main(args) == 2, args
         err = capsys.readouterr().err
@@ -191,3 +204,141 @@ def test_hygiene_and_overlap_counts(planted):
     assert o["near_overlap_pairs"] == 3 and o["near_overlap_query_images"] == 3
     # one hasher only: min_agree drops to 1 and is reported
     assert hygiene_counts(df, hashers[:1])["min_agree"] == 1
+
+
+# ----------------------------------------------------- the pixel check (independent of the hashers)
+def same_layout(seed, w=480, h=360, cell=8, amp=50):
+    """A synthetic object on white: one silhouette (ellipse + bar) filled
+    with a blue-grey block texture drawn from `seed`. Two seeds give the
+    same layout with different content."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(seed)
+    mask = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    draw.ellipse([80, 60, 400, 300], fill=255)
+    draw.rectangle([200, 20, 280, 340], fill=255)
+    inside = np.asarray(mask) > 0
+    tex = rng.integers(-amp, amp + 1, (h // cell + 1, w // cell + 1)).repeat(cell, 0).repeat(cell, 1)[:h, :w]
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[inside] = np.clip(np.array([90, 110, 140]) + tex[inside][:, None], 0, 255)
+    return img
+
+
+def scipy_ssim(x, y, data_range=255.0, win=7, k1=0.01, k2=0.03):
+    """SSIM written out from its formula (Wang et al. 2004) with scipy's
+    uniform filter: sample covariances over win x win windows, the mean over
+    the windows that fit inside the image."""
+    from scipy.ndimage import uniform_filter
+
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    n = win * win
+    cov = n / (n - 1)
+    mx, my = uniform_filter(x, win), uniform_filter(y, win)
+    vx = cov * (uniform_filter(x * x, win) - mx * mx)
+    vy = cov * (uniform_filter(y * y, win) - my * my)
+    vxy = cov * (uniform_filter(x * y, win) - mx * my)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    pad = (win - 1) // 2
+    return float(s[pad:-pad, pad:-pad].mean())
+
+
+def test_pixel_measures_equal_independent_computations(planted):
+    from harness.imageio import load_rgb
+    from harness.screen.pixels import correlation, grey_thumbnail, ssim
+
+    root, names = planted
+    rng = np.random.default_rng(3)
+    pairs = [(root / names[1], root / "reencoded_1.jpg"), (root / names[2], root / "resized_2.png")]
+    pairs += [(root / names[3], root / names[4])]
+    for a, b in pairs:
+        ta, tb = grey_thumbnail(load_rgb(str(a))), grey_thumbnail(load_rgb(str(b)))
+        assert ta.shape == tb.shape == (64, 64)
+        assert abs(correlation(ta, tb) - np.corrcoef(ta.ravel(), tb.ravel())[0, 1]) < 1e-9
+        assert abs(ssim(ta, tb) - scipy_ssim(ta, tb)) < 1e-9
+    # the thumbnail is Pillow's luma, resized with LANCZOS, whatever the aspect ratio
+    rgb = rng.integers(0, 256, (50, 90, 3), dtype=np.uint8)
+    want = np.asarray(Image.fromarray(rgb).convert("L").resize((64, 64), Image.LANCZOS), np.float64)
+    assert np.array_equal(grey_thumbnail(rgb), want)
+    flat = np.full((64, 64), 7.0)
+    assert correlation(flat, want) == 0.0
+
+
+def test_same_layout_different_content_is_proposed_but_rejected(planted, tmp_path):
+    """Two synthetic objects with one silhouette on white: several hashers
+    put them within their thresholds, the whole-image correlation is high
+    (> 0.9), SSIM is not: a candidate, rejected, in no group, on the
+    rejected sheet."""
+    from harness.cli import main
+
+    root, names = planted
+    folder = tmp_path / "photos"
+    shutil.copytree(root, folder)
+    Image.fromarray(same_layout(1)).save(folder / "object_a.png")
+    Image.fromarray(same_layout(2)).save(folder / "object_b.png")
+    out = tmp_path / "screen"
+    assert main(["screen", str(folder), "--output", str(out), "--no-progress"]) == 0
+    pairs = list(csv.DictReader(open(out / "pairs.csv")))
+    ab = [p for p in pairs if {p["image_a"], p["image_b"]} == {"object_a.png", "object_b.png"}]
+    assert len(ab) == 1
+    p = ab[0]
+    assert p["kind"] == "rejected" and p["confirmed"] == "no" and p["group"] == ""
+    assert len(p["proposed_by"].split("+")) >= 2
+    assert float(p["correlation"]) > 0.9 > float(p["similarity"])
+    # the written similarity is the SSIM / correlation recomputed here from the files
+    from harness.imageio import load_rgb
+    from harness.screen.pixels import grey_thumbnail
+
+    ta, tb = (grey_thumbnail(load_rgb(str(folder / f))) for f in (p["image_a"], p["image_b"]))
+    assert abs(float(p["similarity"]) - scipy_ssim(ta, tb)) < 2e-6
+    assert abs(float(p["correlation"]) - np.corrcoef(ta.ravel(), tb.ravel())[0, 1]) < 2e-6
+    groups = list(csv.DictReader(open(out / "groups.csv")))
+    assert not {g["name"] for g in groups} & {"object_a.png", "object_b.png"}
+    assert len(groups) == 6  # the planted duplicates only
+    info = json.loads((out / "screen.json").read_text())
+    assert info["counts"]["rejected_pairs"] >= 1 and info["contact_sheets_rejected"][0] == "rejected_sheet_001.png"
+    assert (out / "rejected_sheet_001.png").is_file() and (out / "contact_sheet_001.png").is_file()
+    # without the pixel check (cutoff -1) the pair would have been grouped
+    out2 = tmp_path / "no-check"
+    assert main(["screen", str(folder), "--output", str(out2), "--no-progress", "--min-similarity", "-1"]) == 0
+    groups = list(csv.DictReader(open(out2 / "groups.csv")))
+    assert {"object_a.png", "object_b.png"} <= {g["name"] for g in groups}
+
+
+def test_all_hashers():
+    from harness.hashers import list_hashers
+    from harness.screen import NOT_IN_ALL, all_hasher_names, build_hashers
+
+    names = all_hasher_names()
+    assert {"phash", "dhash", "pdq", "whash", "cv_phash"} <= set(names)
+    assert not set(names) & set(NOT_IN_ALL)
+    for n in set(list_hashers()) - set(names) - set(NOT_IN_ALL):
+        assert get_hasher(n).distance != "hamming", n
+    hashers, thr = build_hashers(["all"])
+    assert list(thr) == names
+    assert thr["phash"] == 2 and thr["pdq"] == 24 and thr["cv_blockmean0"] == 8
+    _, thr2 = build_hashers(["phash", "all"], {"pdq": 30})
+    assert set(thr2) == set(names) and thr2["pdq"] == 30
+
+
+def test_many_confirmed_pairs_are_paginated(tmp_path):
+    """Every confirmed pair is drawn: 45 exact copies of pairs -> 2 pages."""
+    from harness.screen import PAIRS_PER_SHEET, screen_records, write_screen
+
+    src = dataset_dir("caltech101_tiny") / "images"
+    files = sorted(p for p in src.rglob("*.jpg"))[: PAIRS_PER_SHEET + 5]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, f in enumerate(files):
+        shutil.copy(f, folder / f"{k:03d}_a.jpg")
+        shutil.copy(f, folder / f"{k:03d}_b.jpg")
+    records, _ = folder_records(str(folder))
+    result = screen_records(records, hashers=["phash"], progress=False)
+    assert sum(p.confirmed for p in result.pairs) == len(files)
+    out = tmp_path / "screen"
+    (out).mkdir()
+    (out / "contact_sheet_007.png").write_bytes(b"stale")
+    write_screen(result, str(out))
+    sheets = sorted(f for f in os.listdir(out) if f.startswith("contact_sheet_"))
+    assert sheets == ["contact_sheet_001.png", "contact_sheet_002.png"]

@@ -1,32 +1,49 @@
 """Screening a dataset for duplicates, and hygiene counts for a run.
 
-This module sits above the hashers (it hashes every image with the
+This package sits above the hashers (it hashes every image with the
 screening hashers) and beside the engine; `phash-harness screen` is its
 front end.
 
 Two images are
 - **exact duplicates** when their bytes are identical (same sha256);
-- **near duplicates** when at least `min_agree` of the screening hashers put
-  them within a small Hamming distance (``distance <= threshold``, bits).
+- a **candidate pair** when at least `min_agree` of the screening hashers
+  (default 1: any one) put them within a small Hamming distance
+  (``distance <= threshold``, bits);
+- **near duplicates** when a candidate pair is *confirmed* by a pixel check
+  that uses none of the hashers: the SSIM of the two images' 64 x 64 grey
+  thumbnails is at least `min_similarity` (default
+  DEFAULT_MIN_SIMILARITY; `harness.screen.pixels`). Candidates below it are
+  *rejected* and listed, not grouped.
 
-Defaults (chosen from a measurement on Caltech-101, see datasets.md):
-- hashers pHash, dHash and PDQ (when a hasher named ``pdq`` is registered);
-  thresholds 2 bits of 64 for pHash/dHash/aHash/wHash and 24 bits of 256 for
-  PDQ (other hashers: round(bits / 32)); at least 2 of the 3 must agree;
-- without ``pdq``: pHash, dHash and wHash, and all 3 must agree.
-64-bit hashes alone confuse different objects photographed in the same pose
-on white (Caltech-101 Motorbikes: pHash and dHash both within 4 bits, PDQ
-40-110 bits apart), hence the small thresholds and the agreement rule.
+Defaults (chosen from measurements on Caltech-101, see datasets.md):
+- hashers ``all``: every registered Hamming hasher that needs no user model
+  (`all_hasher_names`); thresholds 2 bits of 64 for pHash/dHash/aHash/wHash
+  and 24 bits of 256 for PDQ, round(bits / 32) for the others; one hasher
+  suffices to propose a pair, the pixel check decides.
+- colorhash is left out of ``all`` (NOT_IN_ALL): it hashes the colour mix
+  only, and on Caltech-101 it proposed 844,634 pairs within 1 bit.
+- Hashers with a non-Hamming distance (cv_radialvariance, cv_colormoment,
+  crop_resistant) are not screening hashers: their distances are not bit
+  counts, so "round(bits / 32)" means nothing for them and no
+  near-duplicate threshold has been measured. neuralhash needs model files
+  the harness does not ship.
+The screening hashers are the hashers a study measures, so a group they
+alone formed would not be independent of the measurement; the pixel check
+is what makes each exclusion checkable (every confirmed pair is drawn on a
+contact sheet with its similarity).
 
-Groups are the connected components of "exact or near duplicate" (union
-find), so a chain a~b~c is one group even if a and c are far apart. All
-pairs are compared exactly in blocks (numpy XOR + popcount), O(n^2) work and
-O(block^2) memory; 7,807 images (Caltech-101) take about 12 s for the pairs.
+Groups are the connected components of "exact duplicate or confirmed
+pair" (union find), so a chain a~b~c is one group even if a and c are far
+apart. All pairs are compared exactly in blocks (numpy XOR + popcount),
+O(n^2) work and O(block^2) memory.
 
 `phash-harness screen` writes groups.csv (columns image,group,name; image
 is the sha256, which every loader accepts, so an experiment can use
-``dataset.groups: groups.csv``), pairs.csv, contact_sheet.png, screen.json
-and errors.csv.
+``dataset.groups: groups.csv``), pairs.csv (every candidate, with its
+similarity, confirmed yes/no and the hashers that proposed it),
+contact_sheet.png (groups), contact_sheet_NNN.png (every confirmed pair),
+rejected_sheet_NNN.png (the rejected candidates, most similar first),
+screen.json and errors.csv.
 """
 
 from __future__ import annotations
@@ -42,22 +59,70 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datasets.records import ImageRecord
-from .errors import ConfigError, DecodeError
-from .hashers import get_hasher, list_hashers
-from .imageio import DEFAULT_MAX_PIXELS, load_rgb, load_rgb_modes
-from .metrics.hamming import hamming_matrix
+from ..datasets.records import ImageRecord
+from ..errors import ConfigError, DecodeError
+from ..hashers import get_hasher, list_hashers
+from ..imageio import DEFAULT_MAX_PIXELS, load_rgb, load_rgb_modes
+from ..metrics.hamming import hamming_matrix
+from .pixels import PIXEL_SIZE, grey_thumbnail, pair_measures
+from .sheets import group_sheet, pair_sheets
 
 #: near-duplicate thresholds in bits; other hashers: round(bits / 32)
 DEFAULT_THRESHOLDS = {"phash": 2, "dhash": 2, "ahash": 2, "whash": 2, "pdq": 24}
+#: hygiene counts (no pixel check): hashers that must agree when pdq is one
 DEFAULT_MIN_AGREE = 2
+#: screen: hashers that must agree to propose a candidate (the pixel check decides)
+SCREEN_MIN_AGREE = 1
+#: screen: SSIM of the 64 x 64 grey thumbnails that confirms a candidate (measured: datasets.md)
+DEFAULT_MIN_SIMILARITY = 0.9
+#: `--hashers all`: registered hashers left out, with the reason
+NOT_IN_ALL = {
+    "neuralhash": "needs model files the harness does not ship",
+    "colorhash": "a colour histogram, not a near-duplicate detector: photos with the same colour mix (every "
+    "grey photo) share it; on Caltech-101 it proposed 844,634 pairs within 1 bit",
+}
 BLOCK = 1024
+#: rejected candidates drawn on the rejected sheets (most similar first); all are in pairs.csv
+MAX_REJECTED_DRAWN = 200
+PAIRS_PER_SHEET = 40
+
+
+def all_hasher_names() -> list[str]:
+    """``--hashers all``: every registered hasher with a Hamming distance
+    that needs no user model (NOT_IN_ALL), sorted.
+
+    >>> names = all_hasher_names()
+    >>> {"phash", "dhash", "pdq"} <= set(names) and "cv_radialvariance" not in names
+    True
+    """
+    out = []
+    for name in list_hashers():
+        if name in NOT_IN_ALL:
+            continue
+        try:
+            h = get_hasher(name)
+        except ConfigError:  # a plugin that cannot be built with defaults
+            continue
+        if getattr(h, "distance", "hamming") == "hamming":
+            out.append(name)
+    return out
 
 
 def default_hasher_names() -> list[str]:
+    """The screen's default hashers: ``all`` (`all_hasher_names`)."""
+    return all_hasher_names()
 
-    names = list_hashers()
-    return ["phash", "dhash", "pdq" if "pdq" in names else "whash"]
+
+def expand_hasher_names(names) -> list[str]:
+    """`names` with ``all`` replaced by `all_hasher_names` (None -> the default)."""
+    if not names:
+        return default_hasher_names()
+    out = []
+    for n in names:
+        for m in all_hasher_names() if n == "all" else [n]:
+            if m not in out:
+                out.append(m)
+    return out
 
 
 def default_min_agree(names) -> int:
@@ -77,14 +142,15 @@ def build_hashers(names: list[str] | None = None, thresholds: dict | None = None
     """(hashers, {name: threshold bits}) for screening; ConfigError for an
     unknown or non-Hamming hasher or a threshold out of range."""
 
-    names = list(names or default_hasher_names())
-    if len(set(names)) != len(names):
+    if names and "all" not in names and len(set(names)) != len(names):
         raise ConfigError("--hashers", f"each hasher once (got {','.join(names)})")
+    names = expand_hasher_names(names)
     hashers = [get_hasher(n) for n in names]
     out = {}
     for h in hashers:
         if getattr(h, "distance", "hamming") != "hamming":
-            raise ConfigError("--hashers", f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers")
+            raise ConfigError("--hashers", f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers "
+                "(thresholds in bits; see datasets.md)")
         out[h.name] = default_threshold(h.bits, h.name)
     for name, t in (thresholds or {}).items():
         if name not in out:
@@ -171,17 +237,37 @@ def exact_duplicate_counts(image_ids) -> dict:
 
 
 @dataclass
+class ScreenPair:
+    """One listed pair (rows i < j of ScreenResult.records). kind: "exact"
+    (same sha256), "near" (a confirmed candidate) or "rejected" (a candidate
+    under the pixel cutoff); distances: bits per screening hasher;
+    similarity: SSIM of the 64 x 64 grey thumbnails (the check; 1.0 for
+    exact); correlation: their Pearson correlation (reported); proposed_by:
+    the hashers within their threshold (`harness.screen.pixels`)."""
+
+    i: int
+    j: int
+    kind: str
+    distances: list
+    similarity: float
+    correlation: float
+    confirmed: bool
+    proposed_by: list
+
+
+@dataclass
 class ScreenResult:
     records: list  # ImageRecords that were hashed (row order of `packed`)
     packed: dict  # {hasher: (n, nbytes) uint8}
     thresholds: dict  # {hasher: bits}
     min_agree: int
-    pairs: list  # (i, j, kind, distances) with kind "exact" or "near"
+    pairs: list  # ScreenPair, every candidate and exact pair, sorted by (i, j)
     groups: list  # lists of record indices, size >= 2, sorted
     errors: list = field(default_factory=list)  # (name, reason)
     counts: dict = field(default_factory=dict)
     hasher_identities: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
 
     @property
     def hasher_names(self) -> list[str]:
@@ -259,6 +345,30 @@ def hash_records(
     return kept, packed, errors
 
 
+def check_min_similarity(value) -> float:
+    """`value` as a float in [-1, 1] (an SSIM); ConfigError
+    naming ``--min-similarity`` otherwise."""
+    try:
+        r = float(value)
+    except (TypeError, ValueError):
+        r = float("nan")
+    if not -1.0 <= r <= 1.0:
+        raise ConfigError("--min-similarity", f"must be an SSIM in [-1, 1] (got {value!r})")
+    return r
+
+
+def pixel_thumbnails(records, rows, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = PIXEL_SIZE) -> dict:
+    """{row: `grey_thumbnail`} for each record in `rows` (decoded again with
+    `load_rgb`); None for an image that no longer decodes."""
+    out = {}
+    for r in sorted(set(int(x) for x in rows)):
+        try:
+            out[r] = grey_thumbnail(load_rgb(records[r].path, max_pixels=max_pixels), size)
+        except DecodeError:
+            out[r] = None
+    return out
+
+
 def screen_records(
     records: list[ImageRecord],
     hashers=None,
@@ -268,54 +378,78 @@ def screen_records(
     progress: bool | None = None,
     block: int = BLOCK,
     workers: int = 1,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
 ) -> ScreenResult:
-    """Find exact and near-duplicate groups among `records`."""
+    """Find exact duplicates and confirmed near-duplicate groups among
+    `records`: candidates from the hashers (at least `min_agree`, default
+    SCREEN_MIN_AGREE, within their thresholds), each confirmed when the
+    Pearson correlation of the grey thumbnails is >= `min_similarity`."""
     hasher_objs, thr = build_hashers(hashers, thresholds)
-    min_agree = default_min_agree(thr) if min_agree is None else min_agree
+    min_similarity = check_min_similarity(min_similarity)
+    min_agree = SCREEN_MIN_AGREE if min_agree is None else min_agree
     if not 1 <= min_agree <= len(hasher_objs):
         raise ConfigError("--min-agree", f"must be in 1..{len(hasher_objs)} (number of hashers)")
+    names = list(thr)
+    limits = np.array([thr[n] for n in names])
     t0 = time.perf_counter()
     kept, packed, errors = hash_records(records, hasher_objs, max_pixels, progress, workers=workers)
     t1 = time.perf_counter()
     ii, jj, dd = near_pairs(packed, thr, min_agree, block=block)
     t2 = time.perf_counter()
     n = len(kept)
-    uf = _UnionFind(n)
-    first = {}
-    pairs = []
     ids = [r.image_id for r in kept]
-    for idx, digest in enumerate(ids):
-        if digest in first:
-            uf.union(first[digest], idx)
-        else:
-            first[digest] = idx
-    near_set = set()
-    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
-        kind = "exact" if ids[i] == ids[j] else "near"
-        pairs.append((i, j, kind, d))
-        near_set.add((i, j))
-        uf.union(i, j)
-    # exact duplicates are always listed, even if a hasher failed to agree (it cannot: same bytes)
+    found = {(i, j): k for k, (i, j) in enumerate(zip(ii.tolist(), jj.tolist()))}
+    # exact duplicates are always listed, even if no hasher proposed them (they cannot fail to: same bytes)
     by_digest = {}
     for idx, digest in enumerate(ids):
         by_digest.setdefault(digest, []).append(idx)
-    for members in by_digest.values():
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                if (members[a], members[b]) not in near_set:
-                    pairs.append((members[a], members[b], "exact", [0] * len(thr)))
-    pairs.sort(key=lambda p: (p[0], p[1]))
+    extra = [
+        (m[x], m[y])
+        for m in by_digest.values()
+        for x in range(len(m))
+        for y in range(x + 1, len(m))
+        if (m[x], m[y]) not in found
+    ]
+    thumbs = pixel_thumbnails(kept, list(ii) + list(jj), max_pixels)
+    sim, corr = pair_measures(thumbs, ii, jj)
+    del thumbs
+    t3 = time.perf_counter()
+    pairs = []
+    for k, (i, j) in enumerate(zip(ii.tolist(), jj.tolist())):
+        d = dd[k]
+        exact = ids[i] == ids[j]
+        confirmed = exact or bool(sim[k] >= min_similarity)
+        kind = "exact" if exact else ("near" if confirmed else "rejected")
+        proposed = [nm for nm, x, t in zip(names, d, limits) if x <= t]
+        s, r = (1.0, 1.0) if exact else (float(sim[k]), float(corr[k]))
+        pairs.append(ScreenPair(i, j, kind, d.tolist(), s, r, confirmed, proposed))
+    for i, j in extra:
+        pairs.append(ScreenPair(i, j, "exact", [0] * len(names), 1.0, 1.0, True, []))
+    pairs.sort(key=lambda p: (p.i, p.j))
+    uf = _UnionFind(n)
+    for p in pairs:
+        if p.confirmed:
+            uf.union(p.i, p.j)
     comps = {}
     for idx in range(n):
         comps.setdefault(uf.find(idx), []).append(idx)
     groups = sorted((sorted(m) for m in comps.values() if len(m) > 1), key=lambda m: kept[m[0]].name)
-    exact = exact_duplicate_counts(ids)
-    near_only = [p for p in pairs if p[2] == "near"]
-    near_images = {i for p in near_only for i in p[:2]}
+    exact_counts = exact_duplicate_counts(ids)
+    near_only = [p for p in pairs if p.kind == "near"]
+    near_images = {i for p in near_only for i in (p.i, p.j)}
+    candidates = [p for p in pairs if p.proposed_by]
     counts = {
         "images": n,
         "images_failed": len(errors),
-        **exact,
+        **exact_counts,
+        "candidate_pairs": len(candidates),
+        "candidate_pairs_by_hasher": {nm: sum(nm in p.proposed_by for p in candidates) for nm in names},
+        "candidate_pairs_proposed_by_one_hasher_only": sum(len(p.proposed_by) == 1 for p in candidates),
+        "confirmed_pairs": sum(p.confirmed for p in candidates),
+        "confirmed_pairs_by_hasher": {
+            nm: sum(nm in p.proposed_by and p.confirmed for p in candidates) for nm in names
+        },
+        "rejected_pairs": sum(not p.confirmed for p in candidates),
         "near_duplicate_pairs": len(near_only),
         "near_duplicate_images": len(near_images),
         "near_duplicate_groups": sum(1 for g in groups if any(i in near_images for i in g)),
@@ -333,7 +467,8 @@ def screen_records(
         errors,
         counts,
         [h.identity | {"bits": h.bits} for h in hasher_objs],
-        {"hash": round(t1 - t0, 3), "pairs": round(t2 - t1, 3)},
+        {"hash": round(t1 - t0, 3), "pairs": round(t2 - t1, 3), "pixel_check": round(t3 - t2, 3)},
+        min_similarity,
     )
 
 
@@ -422,45 +557,27 @@ def overlap_counts(query_df, reference_df, hashers, thresholds=None, min_agree: 
 
 
 # ------------------------------------------------------------------- outputs
-def contact_sheet(
-    result: ScreenResult, path: str, max_groups: int = 40, max_per_group: int = 8, thumb: int = 96
-) -> int:
-    """PNG with one row per duplicate group (largest groups first, then by
-    name): the group label and up to `max_per_group` thumbnails with names.
-    Returns the number of groups drawn."""
-    from PIL import Image, ImageDraw
+contact_sheet = group_sheet  # the earlier name
 
-    groups = sorted(result.groups, key=lambda g: (-len(g), result.records[g[0]].name))[:max_groups]
-    labels = result.group_labels()
-    label_w, row_h, cell_w = 110, thumb + 30, thumb + 10
-    width = label_w + cell_w * max(1, min(max_per_group, max((len(g) for g in groups), default=1)))
-    height = max(1, len(groups)) * row_h + 10
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    if not groups:
-        draw.text((10, 5), "no duplicate groups", fill="black")
-    for r, g in enumerate(groups):
-        y = 5 + r * row_h
-        draw.text((5, y + thumb // 2 - 10), labels[g[0]], fill="black")
-        draw.text((5, y + thumb // 2 + 4), f"{len(g)} images", fill="gray")
-        for c, idx in enumerate(g[:max_per_group]):
-            x = label_w + c * cell_w
-            try:
-                im = Image.fromarray(load_rgb(result.records[idx].path))
-                im.thumbnail((thumb, thumb))
-                sheet.paste(im, (x, y))
-            except DecodeError:
-                draw.rectangle([x, y, x + thumb, y + thumb], outline="red")
-            name = os.path.basename(result.records[idx].name)
-            draw.text((x, y + thumb + 3), name[-16:], fill="black")
-    sheet.save(path, format="PNG", optimize=False)
-    return len(groups)
+
+def _stale_sheets(out_dir: str) -> list[str]:
+    """Sheet pages of an earlier screen in `out_dir` (replaced by this one)."""
+    if not os.path.isdir(out_dir):
+        return []
+    return [
+        f
+        for f in os.listdir(out_dir)
+        if f.endswith(".png") and f.startswith(("contact_sheet_", "rejected_sheet_")) and f[-7:-4].isdigit()
+    ]
 
 
 def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
-    """Write groups.csv, pairs.csv, contact_sheet.png, screen.json and
-    errors.csv into `out_dir` (all at once: written to a temporary folder,
-    then moved)."""
+    """Write groups.csv, pairs.csv, contact_sheet.png (groups),
+    contact_sheet_NNN.png (every confirmed pair), rejected_sheet_NNN.png
+    (up to MAX_REJECTED_DRAWN rejected candidates, most similar first),
+    screen.json and errors.csv into `out_dir` (all at once: written to a
+    temporary folder, then moved; sheet pages of an earlier screen there
+    are removed)."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError("--output", f"exists and is not a folder: {out_dir}")
     parent = os.path.dirname(os.path.abspath(out_dir))
@@ -486,31 +603,74 @@ def write_screen(result: ScreenResult, out_dir: str, source: str = "") -> None:
                     "kind",
                     "group",
                     *[f"distance_{n}" for n in result.thresholds],
+                    "similarity",
+                    "correlation",
+                    "confirmed",
+                    "proposed_by",
                 ]
             )
-            for i, j, kind, d in result.pairs:
+            for p in result.pairs:
+                a, b = recs[p.i], recs[p.j]
                 w.writerow(
-                    [recs[i].name, recs[j].name, recs[i].image_id, recs[j].image_id, kind, labels.get(i, ""), *d]
+                    [
+                        a.name,
+                        b.name,
+                        a.image_id,
+                        b.image_id,
+                        p.kind,
+                        labels.get(p.i, "") if p.confirmed else "",
+                        *p.distances,
+                        f"{p.similarity:.6f}",
+                        f"{p.correlation:.6f}",
+                        "yes" if p.confirmed else "no",
+                        "+".join(p.proposed_by),
+                    ]
                 )
         with open(os.path.join(tmp, "errors.csv"), "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(["image_name", "reason"])
             w.writerows(result.errors)
-        drawn = contact_sheet(result, os.path.join(tmp, "contact_sheet.png"))
+        drawn = group_sheet(result, os.path.join(tmp, "contact_sheet.png"))
+        confirmed = [p for p in result.pairs if p.confirmed]
+        rejected = sorted((p for p in result.pairs if not p.confirmed), key=lambda p: (-p.similarity, p.i, p.j))
+        cutoff = f"SSIM >= {result.min_similarity:g}"
+        confirmed_files = pair_sheets(
+            result, confirmed, tmp, "contact_sheet", f"confirmed (excluded) pairs, {cutoff}", PAIRS_PER_SHEET
+        )
+        rejected_files = pair_sheets(
+            result,
+            rejected[:MAX_REJECTED_DRAWN],
+            tmp,
+            "rejected_sheet",
+            f"rejected candidates (not {cutoff}), most similar first",
+            PAIRS_PER_SHEET,
+        )
         info = {
             "source": source,
             "counts": result.counts,
             "hashers": result.hasher_identities,
             "thresholds_bits": result.thresholds,
             "min_agree": result.min_agree,
-            "rule": "near duplicate: at least min_agree hashers with Hamming distance <= threshold; "
-            "groups: connected components of exact or near duplicate pairs",
+            "pixel_check": {
+                "similarity": "SSIM (scikit-image structural_similarity, data_range 255, defaults) of the two "
+                f"images' grey levels (Pillow convert('L')) resized to {PIXEL_SIZE}x{PIXEL_SIZE} with LANCZOS",
+                "correlation": "Pearson correlation of the same thumbnails (reported, not used)",
+                "min_similarity": result.min_similarity,
+            },
+            "rule": "candidate: at least min_agree hashers with Hamming distance <= threshold; "
+            "confirmed (near duplicate): candidate whose similarity (SSIM of the grey thumbnails) >= min_similarity; "
+            "groups: connected components of exact duplicate (same sha256) or confirmed pairs",
             "contact_sheet_groups": drawn,
+            "contact_sheets_confirmed": confirmed_files,
+            "contact_sheets_rejected": rejected_files,
+            "rejected_pairs_drawn": min(len(rejected), MAX_REJECTED_DRAWN),
             "timings_seconds": result.seconds,
         }
         with open(os.path.join(tmp, "screen.json"), "w", encoding="utf-8") as fh:
             json.dump(info, fh, indent=2, sort_keys=True)
         os.makedirs(out_dir, exist_ok=True)
+        for name in _stale_sheets(out_dir):
+            os.remove(os.path.join(out_dir, name))
         for name in sorted(os.listdir(tmp)):
             os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
     finally:
@@ -521,13 +681,13 @@ def resolve_target(target: str, dest: str | None = None, extensions=None):
     """Records for `screen NAME|DIR`: a folder (its MANIFEST.csv if it has
     one next to images/, else every image file under it), a manifest CSV,
     an fsspec URL, or a catalogue dataset fetched under `dest`."""
-    from .datasets.catalog import CATALOG, default_dest
-    from .datasets.folder import DEFAULT_EXTENSIONS, folder_records
-    from .datasets.manifest import manifest_records
+    from ..datasets.catalog import CATALOG, default_dest
+    from ..datasets.folder import DEFAULT_EXTENSIONS, folder_records
+    from ..datasets.manifest import manifest_records
 
     exts = extensions or DEFAULT_EXTENSIONS
     if "://" in target:
-        from .datasets.remote import check_url, fsspec_records
+        from ..datasets.remote import check_url, fsspec_records
 
         check_url(target, "NAME|DIR")
         return fsspec_records(target, exts)
@@ -558,10 +718,12 @@ def run_screen(
     extensions=None,
     progress: bool | None = None,
     workers: int = 1,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
 ):
     """Screen `target` and write the outputs; returns (ScreenResult, out)."""
     objs, thr = build_hashers(hashers, thresholds)  # validate before any work
-    min_agree = default_min_agree(thr) if min_agree is None else min_agree
+    min_similarity = check_min_similarity(min_similarity)
+    min_agree = SCREEN_MIN_AGREE if min_agree is None else min_agree
     if not 1 <= min_agree <= len(objs):
         raise ConfigError("--min-agree", f"must be in 1..{len(objs)} (number of hashers)")
     records, list_errors = resolve_target(target, dest, extensions)
@@ -572,7 +734,9 @@ def run_screen(
         base = os.path.basename(os.path.dirname(os.path.normpath(target)))
     out = out or os.path.join("results", f"screen-{base}")
     t0 = time.perf_counter()
-    result = screen_records(records, hashers, thresholds, min_agree, progress=progress, workers=workers)
+    result = screen_records(
+        records, hashers, thresholds, min_agree, progress=progress, workers=workers, min_similarity=min_similarity
+    )
     result.errors = list(list_errors) + result.errors
     result.counts["images_failed"] = len(result.errors)
     result.seconds["total"] = round(time.perf_counter() - t0, 3)
