@@ -214,6 +214,10 @@ class Results:
     images = property(
         lambda self: self.table("images.csv"), doc="images.csv: image_id (sha256), name, path, group, bytes."
     )
+    fpr = property(
+        lambda self: self.table("fpr.csv"),
+        doc="fpr.csv: orig-orig FPR per threshold with the default interval, cross-checks, and without exclusion.",
+    )
     thresholds = property(
         lambda self: self.table("thresholds.csv"),
         doc="thresholds.csv: recommended threshold per hasher and target FPR.",
@@ -682,8 +686,11 @@ class Results:
         """Deployment risk at a threshold, from the rate measured in this run.
 
         The per-comparison rate p = FPR(threshold) over the negative pairs
-        of `kind` (with its exact Clopper-Pearson interval,
-        `harness.risk.fpr_table`) goes through the chain of
+        of `kind`, with the run's default interval for orig-orig (pairs that
+        share a photo are dependent: fpr.csv, `harness.risk.dependent_rate`)
+        where the run computed one, else Clopper-Pearson's
+        (`harness.risk.fpr_table`, as if pairs were independent), goes
+        through the chain of
         `harness.risk.risk_chain`: per query against `database_size`
         hashes ``q = 1 - (1 - p)^M``; per account, P(at least
         `match_threshold` of `photos` photos match) (binomial, or
@@ -713,7 +720,8 @@ class Results:
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         table = R.fpr_table(self.histograms, hasher, kind)
-        rate = R.rate_at_threshold(table, threshold)
+        rate = R.dependent_rate(self.table("fpr.csv"), hasher, threshold) if kind == "orig-orig" else None
+        rate = rate or R.rate_at_threshold(table, threshold)
         scenario = R.Scenario(
             database_size=database_size, photos=photos, match_threshold=match_threshold, users=users, rho=rho
         )

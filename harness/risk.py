@@ -192,6 +192,41 @@ def rate_at_threshold(table: pd.DataFrame, threshold: int) -> Rate:
     )
 
 
+#: how a rate from fpr.csv's default interval is labelled
+DEPENDENT_METHOD = "95% interval for dependent pairs (deterministic; fpr.csv)"
+
+
+def dependent_rate(fpr: pd.DataFrame | None, hasher: str, threshold: int) -> Rate | None:
+    """The orig-orig FPR at `threshold` with the metrics stage's default
+    interval, from fpr.csv (columns hasher, threshold, fp, n_neg, fpr,
+    fpr_lo, fpr_hi: harness.metrics.intervals.dependent_pair_interval,
+    which treats pairs that share a photo as dependent). None when the
+    table has no row for this hasher and threshold (t above keep_below).
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"hasher": ["phash"], "threshold": [8], "fp": [3], "n_neg": [1000],
+    ...                       "fpr": [0.003], "fpr_lo": [0.0004], "fpr_hi": [0.011]})
+    >>> dependent_rate(table, "phash", 8).high
+    0.011
+    >>> dependent_rate(table, "phash", 9) is None
+    True
+    """
+    if fpr is None or not len(fpr) or not {"hasher", "threshold", "fpr_lo", "fpr_hi"} <= set(fpr.columns):
+        return None
+    rows = fpr[(fpr["hasher"] == hasher) & (fpr["threshold"] == int(threshold))]
+    if not len(rows) or rows[["fpr_lo", "fpr_hi"]].isna().any(axis=None):
+        return None
+    row = rows.iloc[0]
+    return Rate(
+        float(row["fpr"]),
+        float(row["fpr_lo"]),
+        float(row["fpr_hi"]),
+        DEPENDENT_METHOD,
+        int(row["fp"]),
+        int(row["n_neg"]),
+    )
+
+
 def bootstrap_rate_from_metrics(
     metrics: pd.DataFrame, hasher: str, threshold: int, negatives: str = "orig-orig"
 ) -> Rate | None:
@@ -200,7 +235,8 @@ def bootstrap_rate_from_metrics(
     threshold_at_target == threshold and columns fpr_at_threshold plus a pair
     of columns named like ``fpr_at_threshold_{low,high}`` /
     ``..._{lo,hi}`` / ``..._{lower,upper}`` (any column containing "fpr",
-    one of those suffixes, and "boot" or "ci"). Returns None otherwise."""
+    one of those suffixes, and "boot" or "ci"). Returns None otherwise.
+    The metrics stage's own default interval is `dependent_rate`'s."""
     if metrics is None or not len(metrics) or "threshold_at_target" not in metrics:
         return None
     cols = [
@@ -209,6 +245,8 @@ def bootstrap_rate_from_metrics(
         if "fpr" in c.lower()
         and ("boot" in c.lower() or "ci" in c.lower() or c.lower().startswith("fpr_at_threshold_"))
     ]
+    if any("boot" in c.lower() for c in cols):  # the harness's own metrics.csv: its bootstrap columns
+        cols = [c for c in cols if "boot" in c.lower()]
     lows = [c for c in cols if c.lower().endswith(("_low", "_lo", "_lower"))]
     highs = [c for c in cols if c.lower().endswith(("_high", "_hi", "_upper"))]
     if not lows or not highs:
@@ -731,6 +769,7 @@ def risk_assessment(
     transform: str | None = None,
     metrics: pd.DataFrame | None = None,
     hashes: pd.DataFrame | None = None,
+    fpr_rates: pd.DataFrame | None = None,
     pair_distances=None,
     empirical: bool = True,
     source: str = "results",
@@ -741,8 +780,11 @@ def risk_assessment(
     The per-comparison rate comes from exactly one of: `fpr` (given),
     `image_rate` (a per-image rate against the whole database, which skips
     the per-query layer) or `histograms` (a run's histograms.parquet table,
-    with `hasher` and `threshold`; `metrics` (metrics.csv) supplies the
-    image-level bootstrap interval when it has one for that threshold, and
+    with `hasher` and `threshold`; `fpr_rates` (fpr.csv) supplies the
+    default orig-orig interval (pairs sharing a photo dependent,
+    `dependent_rate`), else `metrics` (metrics.csv) the image-level
+    bootstrap interval when it has one for that threshold, else the
+    Clopper-Pearson interval as if pairs were independent; and
     `hashes` (hashes.parquet) the empirical per-query curve, see
     `empirical_curve_from_hashes`). Then `risk_chain` maps the rate through
     the four layers for the `Scenario` (database_size M, photos n,
@@ -811,7 +853,9 @@ def risk_assessment(
         if t >= len(table):
             raise ConfigError("threshold", f"must be in 0..{len(table) - 1} for {hasher} (got {t})")
         rate = None
-        if transform is None and confidence == 0.95:
+        if negatives == "orig-orig" and confidence == 0.95:
+            rate = dependent_rate(fpr_rates, hasher, t)
+        if rate is None and transform is None and confidence == 0.95:
             rate = bootstrap_rate_from_metrics(metrics, hasher, t, negatives)
         if rate is None:
             rate = rate_at_threshold(table, t)

@@ -154,7 +154,9 @@ def _read_results(folder: str):
     metrics = pd.read_csv(metrics_path) if os.path.isfile(metrics_path) else None
     hashes_path = os.path.join(folder, "hashes.parquet")
     hashes = pd.read_parquet(hashes_path) if os.path.isfile(hashes_path) else None
-    return hist, metrics, hashes
+    fpr_path = os.path.join(folder, "fpr.csv")
+    fpr = pd.read_csv(fpr_path) if os.path.isfile(fpr_path) else None
+    return hist, metrics, hashes, fpr
 
 
 def hasher_pair_distances(name: str):
@@ -213,12 +215,13 @@ def compute(args) -> dict:
             if args.threshold is None:
                 raise ConfigError("--threshold", "required with --results")
             threshold = parse_count("--threshold", args.threshold)
-            hist, metrics, hashes = _read_results(args.results)
+            hist, metrics, hashes, fpr = _read_results(args.results)
             usable, pair_distances = hasher_pair_distances(args.hasher)
             kwargs.update(
                 histograms=hist,
                 metrics=metrics,
                 hashes=hashes,
+                fpr_rates=fpr,
                 hasher=args.hasher,
                 threshold=threshold,
                 negatives=args.negatives,

@@ -24,6 +24,12 @@ into the results folder (``.csv`` or ``.parquet`` by extension):
   group, with a Clopper-Pearson interval over photos
   (harness.metrics.per_photo; PER_PHOTO_COLUMNS). thresholds.csv carries
   it at the recommended threshold in its last three columns.
+- fpr.csv: per hasher x threshold t = 0..keep_below: the orig-orig FPR
+  with the default interval (pairs sharing a photo are dependent;
+  harness.metrics.intervals.dependent_pair_interval), the Clopper-Pearson
+  ("if pairs were independent") and bootstrap cross-checks, and the same
+  rate with NO duplicate exclusion: the pairs inside declared groups
+  counted as negatives too (FPR_COLUMNS; `fpr_table`).
 - retrieval.csv: recall@1 and muAP per hasher x transform (harness.metrics.retrieval).
 - diagnostics.csv: per hasher: bit bias, bit correlation, impostor moments,
   Daugman degrees of freedom and the fit of the binomial model.
@@ -125,6 +131,27 @@ PER_PHOTO_TABLE_COLUMNS = [
     "rate",
     "low",
     "high",
+]
+FPR_COLUMNS = [
+    "hasher",
+    "bits",
+    "threshold",
+    "fp",
+    "n_neg",
+    "fpr",
+    "fpr_lo",
+    "fpr_hi",
+    "fpr_cp_lo",
+    "fpr_cp_hi",
+    "fpr_boot_lo",
+    "fpr_boot_hi",
+    "fp_same_group",
+    "n_same_group",
+    "fp_no_exclusion",
+    "n_no_exclusion",
+    "fpr_no_exclusion",
+    "fpr_no_exclusion_lo",
+    "fpr_no_exclusion_hi",
 ]
 RETRIEVAL_COLUMNS = [
     "hasher",
@@ -266,7 +293,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
     """All result tables of a run (see the module docstring)."""
     cfg = metrics_cfg
     hist_rows, close_parts, roc_parts, thr_rows, coll_parts, retr_rows, diag_rows = [], [], [], [], [], [], []
-    extra_parts, flip_parts, neg_sets, photo_parts = [], [], {}, []
+    extra_parts, flip_parts, neg_sets, photo_parts, fpr_parts = [], [], {}, [], []
     for hasher in hashers:
         metric = metric_for(hasher)
         bits = metric.bits  # histogram length - 1 (bits, or the last bin index)
@@ -349,6 +376,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             emit("orig-orig", ORIGINAL_KEY, "original", "", oo.hist)
             keep_close(oo, "orig-orig", ORIGINAL_KEY, orig_ids, orig_ids)
             coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
+            fpr_parts.append(fpr_table(_label(hasher), bits, oo, metric, orig_packed, orig_groups, cfg.confidence))
             oo_mins = metric.nearest_within(orig_packed, orig_groups)
             oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins)
         pad = None
@@ -492,6 +520,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
         "metrics.csv": metrics,
         "roc.csv": _concat(roc_parts, ROC_COLUMNS),
         "thresholds.csv": pd.DataFrame(thr_rows, columns=THRESHOLD_COLUMNS),
+        "fpr.csv": _concat(fpr_parts, FPR_COLUMNS),
         "close_pairs.parquet": close,
         "collisions.csv": _concat(coll_parts, COLLISION_COLUMNS),
         "per_photo_rate.csv": _concat(photo_parts, PER_PHOTO_TABLE_COLUMNS),
@@ -582,6 +611,92 @@ def _collisions(hasher_name, bits, oo: NegativeSet, orig: pd.DataFrame, k: int) 
             "group_b": groups[j],
         }
     )
+
+
+def same_group_pairs(groups) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i, j), i < j, of rows that share a group label: the pairs
+    a duplicate exclusion removes from the negatives.
+
+    >>> i, j = same_group_pairs(["a", "b", "a", "a"])
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(0, 2), (0, 3), (2, 3)]
+    """
+    groups = np.asarray(groups)
+    if not len(groups):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    _, code = np.unique(groups, return_inverse=True)
+    order = np.argsort(code, kind="stable")
+    starts = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    ii, jj = [], []
+    for a, b in zip(starts, ends):
+        if b - a > 1:
+            rows = np.sort(order[a:b])
+            x, y = np.triu_indices(len(rows), 1)
+            ii.append(rows[x])
+            jj.append(rows[y])
+    if not ii:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(ii).astype(np.int64), np.concatenate(jj).astype(np.int64)
+
+
+def fpr_table(hasher_name, bits, oo: NegativeSet, metric, orig_packed, orig_groups, confidence) -> pd.DataFrame:
+    """fpr.csv's rows for one hasher (see the module docstring): t = 0..
+    keep_below, with and without the duplicate exclusion. Without it, the
+    negatives are all n(n-1)/2 pairs of originals: the kept close pairs plus
+    the same-group pairs (their distances from `metric.paired`), every photo
+    its own group for the interval."""
+    keep = oo.keep_below
+    if keep < 0:
+        return pd.DataFrame(columns=FPR_COLUMNS)
+    si, sj = same_group_pairs(orig_groups)
+    sd = np.zeros(0, np.int64)
+    if len(si):  # the smaller of the two directions, like the within-set histogram
+        a, b = orig_packed[si], orig_packed[sj]
+        sd = np.minimum(np.asarray(metric.paired(a, b)), np.asarray(metric.paired(b, a))).astype(np.int64)
+    t = np.arange(keep + 1)
+    fp_same = np.searchsorted(np.sort(sd), t, side="right")
+    n_same = len(si)
+    fp_all = oo.fp[: keep + 1] + fp_same
+    n_all = oo.n + n_same
+    i, j, d = oo.pairs
+    near = sd <= keep
+    img = np.arange(len(orig_packed))
+    lo, hi = dependent_pair_interval(
+        img,
+        None,
+        img,
+        np.concatenate([i, si[near]]),
+        np.concatenate([j, sj[near]]),
+        np.concatenate([d, sd[near]]),
+        keep,
+        confidence,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fpr_all = fp_all / n_all if n_all else np.full(len(t), np.nan)
+    return pd.DataFrame(
+        {
+            "hasher": hasher_name,
+            "bits": bits,
+            "threshold": t,
+            "fp": oo.fp[: keep + 1],
+            "n_neg": oo.n,
+            "fpr": oo.fpr[: keep + 1],
+            "fpr_lo": oo.lo[: keep + 1],
+            "fpr_hi": oo.hi[: keep + 1],
+            "fpr_cp_lo": oo.cp_lo[: keep + 1],
+            "fpr_cp_hi": oo.cp_hi[: keep + 1],
+            "fpr_boot_lo": oo.boot_lo[: keep + 1],
+            "fpr_boot_hi": oo.boot_hi[: keep + 1],
+            "fp_same_group": fp_same,
+            "n_same_group": n_same,
+            "fp_no_exclusion": fp_all,
+            "n_no_exclusion": n_all,
+            "fpr_no_exclusion": fpr_all,
+            "fpr_no_exclusion_lo": lo,
+            "fpr_no_exclusion_hi": hi,
+        }
+    )[FPR_COLUMNS]
 
 
 def _threshold_rows(hasher_name, bits, oo: NegativeSet, positives: dict, cfg, photos=None):

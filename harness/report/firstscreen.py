@@ -39,6 +39,7 @@ from .model import ReportModel
 
 CP_LABEL = "Clopper-Pearson 95%, if pairs were independent"
 BOOT_LABEL = "image-level bootstrap 95%"
+DEPENDENT_LABEL = "95%, pairs sharing a photo treated as dependent"
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,10 @@ def chosen_threshold(model: ReportModel, hasher: str) -> tuple[int | None, str]:
 
 
 def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | None:
-    """FPR at t from the histograms (`harness.risk.fpr_table`), with the
-    Clopper-Pearson interval (pairs treated as independent); for orig-orig,
-    the image-level bootstrap interval of metrics.csv instead when it has
-    one at t (columns fpr_at_threshold_boot_lo/hi of a row with
+    """FPR at t from the histograms (`harness.risk.fpr_table`); for
+    orig-orig the run's default interval (fpr.csv, pairs sharing a photo
+    dependent) when it has one at t; else the image-level bootstrap
+    interval of metrics.csv when it has one at t (columns fpr_at_threshold_boot_lo/hi of a row with
     threshold_at_target == t; the orig-orig set is the same on every row).
     None when the run has no such negative pairs."""
     try:
@@ -108,6 +109,10 @@ def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | N
     except ConfigError:
         return None
     r = risk.rate_at_threshold(table, threshold)
+    if negatives == "orig-orig":
+        dep = risk.dependent_rate(data.table("fpr.csv"), hasher, threshold)
+        if dep is not None:
+            return risk.Rate(dep.point, dep.low, dep.high, DEPENDENT_LABEL, dep.x, dep.n)
     m = data.metrics
     cols = ("fpr_at_threshold_boot_lo", "fpr_at_threshold_boot_hi")
     if negatives == "orig-orig" and set(cols) | {"threshold_at_target", "negatives"} <= set(m.columns):
