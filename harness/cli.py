@@ -512,8 +512,7 @@ def _add_screen(sub):
         "--min-similarity",
         default=None,
         metavar="R",
-        help="pixel check: SSIM of the 64x64 grey thumbnails that confirms a candidate, in [-1, 1] "
-        "(default 0.9)",
+        help="pixel check: SSIM of the 64x64 grey thumbnails that confirms a candidate, in [-1, 1] (default 0.9)",
     )
     p.add_argument("--extensions", default=None, help="comma-separated extensions for a folder")
     p.add_argument("--workers", type=int, default=1, help="processes for decoding and hashing (default 1)")

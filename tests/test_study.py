@@ -98,7 +98,31 @@ def test_study_headline_numbers_equal_brute_force(tmp_path):
     assert row['TPR social chain("social")'] == pytest.approx((pos['chain("social")'] <= t).mean())
     k10 = int((neg <= 10).sum())
     ci = binomtest(k10, n).proportion_ci(0.95, "exact")
-    assert f"t=10: {k10 / n:.2e} [{ci.low:.1e}, {ci.high:.1e}]" in row["FPR at common threshold [95% CP]"]
+    # without fpr.csv (an older folder): Clopper-Pearson, labelled as such
+    assert f"t=10: {k10 / n:.2e} [{ci.low:.1e}, {ci.high:.1e}] (CP)" in row["FPR at common threshold [95%]"]
+    # with fpr.csv: its default interval and its upper bounds decide the threshold
+    cum = np.cumsum(np.bincount(neg, minlength=65))
+    fake_hi = np.where(np.arange(65) <= t - 2, 0.5e-4, 2e-4)  # the bound stops two bits earlier
+    pd.DataFrame(
+        {
+            "hasher": "phash",
+            "threshold": np.arange(65),
+            "fp": cum,
+            "n_neg": n,
+            "fpr": cum / n,
+            "fpr_lo": cum / n / 2,
+            "fpr_hi": fake_hi,
+            "fp_no_exclusion": cum + 1,
+            "fpr_no_exclusion": (cum + 1) / (n + 1),
+            "fpr_no_exclusion_lo": 0.0,
+            "fpr_no_exclusion_hi": 1.0,
+        }
+    ).to_csv(tmp_path / "fpr.csv", index=False)
+    table2, _ = study.headline(str(tmp_path))
+    row2 = table2.iloc[0]
+    assert row2["threshold for FPR<=1e-4"] == str(t - 2)
+    assert f"t=10: {k10 / n:.2e} [{k10 / n / 2:.1e}, {fake_hi[10]:.1e}]" in row2["FPR at common threshold [95%]"]
+    assert f"t=10: {k10 + 1} pairs" in row2["same, no duplicate exclusion"]
     # AUC of pooled positives vs negatives, lower distance = positive
     d_all = np.concatenate([np.concatenate(list(pos.values())), neg])
     y = np.r_[np.ones(60), np.zeros(n)]

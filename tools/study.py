@@ -11,11 +11,14 @@ the study-headline markers) and results/kodak24/comparison.md. Every figure is c
 histograms.parquet (exact counts per distance), not copied by hand:
 
 - FPR(t) = (orig-orig pairs at distance <= t) / (all orig-orig pairs), with
-  a two-sided 95% Clopper-Pearson interval from scipy.stats.beta (this
-  assumes independent pairs; pairs sharing an image are not independent, so
-  it is a lower bound on the real uncertainty).
-- recommended threshold for FPR <= 1e-4: the largest t whose Clopper-Pearson
-  upper bound is <= 1e-4 (the metrics stage's rule with bootstrap off).
+  the metrics stage's default 95% interval from fpr.csv (pairs sharing a
+  photo are dependent; harness.metrics.intervals.dependent_pair_interval),
+  and beside it the Clopper-Pearson upper bound from scipy.stats.beta,
+  labelled: it would hold only if pairs were independent. The same rate
+  with no duplicate exclusion (fpr.csv's *_no_exclusion columns).
+- recommended threshold for FPR <= 1e-4: the largest t whose default upper
+  bound (and every smaller t's) is below 1e-4 (the metrics stage's rule);
+  Clopper-Pearson's rule for a folder without fpr.csv.
 - TPR(t) = (positive pairs, original vs its variant, at distance <= t) / n.
 - AUC and EER: pooled positives of every transform spec (each spec has the
   same sampled images) against the orig-orig negatives
@@ -77,11 +80,53 @@ def hasher_histograms(hist: pd.DataFrame, hasher: str):
     return bits, oo, pos
 
 
-def recommended(oo: np.ndarray, target: float = TARGET_FPR) -> int:
+def recommended(oo: np.ndarray, target: float = TARGET_FPR, fpr: pd.DataFrame | None = None, hasher: str = "") -> int:
+    """The metrics stage's recommended threshold: the largest t whose upper
+    bound of the default interval (fpr.csv's fpr_hi: pairs sharing a photo
+    dependent) is below `target`, and that of every smaller t. Without
+    fpr.csv (an older results folder): the Clopper-Pearson rule."""
+    if fpr is not None and hasher in set(fpr["hasher"]):
+        ups = fpr.loc[fpr["hasher"] == hasher].sort_values("threshold")["fpr_hi"].to_numpy()
+        ok = ups < target
+        if not len(ok) or not ok[0]:
+            return -1
+        return int(np.argmin(ok)) - 1 if not ok.all() else len(ok) - 1
     n = int(oo.sum())
     cum = np.cumsum(oo)
     ok = [t for t in range(len(oo)) if clopper_pearson(int(cum[t]), n)[1] <= target]
     return max(ok) if ok else -1
+
+
+def fmt_interval(k: int, p: float, lo: float, hi: float) -> str:
+    return f"{p:.2e} [{lo:.1e}, {hi:.1e}]" if k else f"0 [0, {hi:.1e}]"
+
+
+def fpr_row(fpr: pd.DataFrame | None, hasher: str, t: int):
+    if fpr is None:
+        return None
+    rows = fpr[(fpr["hasher"] == hasher) & (fpr["threshold"] == t)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def fmt_default(fpr, hasher: str, t: int, k: int, n: int) -> str:
+    """FPR at t with the default interval (fpr.csv); Clopper-Pearson,
+    labelled, where fpr.csv has no row (t above keep_below)."""
+    r = fpr_row(fpr, hasher, t)
+    if r is None:
+        return fmt_rate(k, n) + " (CP)"
+    return fmt_interval(int(r["fp"]), float(r["fpr"]), float(r["fpr_lo"]), float(r["fpr_hi"]))
+
+
+def fmt_no_exclusion(fpr, hasher: str, t: int) -> str:
+    r = fpr_row(fpr, hasher, t)
+    if r is None:
+        return "-"
+    return f"{int(r['fp_no_exclusion'])} pairs: " + fmt_interval(
+        int(r["fp_no_exclusion"]),
+        float(r["fpr_no_exclusion"]),
+        float(r["fpr_no_exclusion_lo"]),
+        float(r["fpr_no_exclusion_hi"]),
+    )
 
 
 def tpr(pos: np.ndarray, t: int) -> float:
@@ -108,28 +153,47 @@ def label(hasher: str, t: int) -> str:
     return f"bin {t} ({h.distance} <= {float(h.bin_edges[t]):g})"
 
 
+def _read_fpr(folder: str) -> pd.DataFrame | None:
+    path = os.path.join(folder, "fpr.csv")
+    return pd.read_csv(path) if os.path.exists(path) else None
+
+
 def headline(folder: str) -> tuple[pd.DataFrame, str]:
+    from harness.metrics.granularity import distance_granularity, threshold_text
+
     hist = pd.read_parquet(os.path.join(folder, "histograms.parquet"))
     run = json.load(open(os.path.join(folder, "run.json")))
+    fpr = _read_fpr(folder)
     rows = []
     for hasher in dict.fromkeys(hist["hasher"]):
         bits, oo, pos = hasher_histograms(hist, hasher)
         n_oo = int(oo.sum())
         pooled = np.sum(list(pos.values()), axis=0)
         cum = np.cumsum(oo)
-        common = COMMON_THRESHOLDS.get(hasher, COMMON_64 if bits == 64 and hasher != "colorhash" else [])
-        common_txt = "; ".join(f"t={t}: {fmt_rate(int(cum[t]), n_oo)}" for t in common) or "none published"
-        r = recommended(oo)
+        base = hasher.split("[")[0]
+        common = COMMON_THRESHOLDS.get(base, COMMON_64 if bits == 64 and base != "colorhash" else [])
+        step = distance_granularity(oo)
+        common_txt = (
+            "; ".join(f"t={threshold_text(t, step)}: {fmt_default(fpr, hasher, t, int(cum[t]), n_oo)}" for t in common)
+            or "none published"
+        )
+        no_excl = "; ".join(f"t={t}: {fmt_no_exclusion(fpr, hasher, t)}" for t in common) or "-"
+        r = recommended(oo, fpr=fpr, hasher=hasher)
         k = int(cum[r]) if r >= 0 else 0
+        cp_hi = clopper_pearson(k, n_oo)[1] if r >= 0 else float("nan")
         row = {
             "hasher": hasher,
             "bits": bits,
             "orig-orig pairs": n_oo,
             "AUC": auc_from_histograms(pooled, oo),
             "EER": eer_from_histograms(pooled, oo),
-            "FPR at common threshold [95% CP]": common_txt,
-            "threshold for FPR<=1e-4": label(hasher, r),
-            "FPR there [95% CP]": fmt_rate(k, n_oo) if r >= 0 else "-",
+            "FPR at common threshold [95%]": common_txt,
+            "same, no duplicate exclusion": no_excl,
+            "threshold for FPR<=1e-4": label(hasher, r)
+            if r < 0 or "bin" in label(hasher, r)
+            else threshold_text(r, step),
+            "FPR there [95%]": fmt_default(fpr, hasher, r, k, n_oo) if r >= 0 else "-",
+            "CP upper (if pairs were independent)": f"{cp_hi:.1e}" if r >= 0 else "-",
         }
         for name, key in HEADLINE:
             p = pos.get(key)
@@ -142,6 +206,15 @@ def headline(folder: str) -> tuple[pd.DataFrame, str]:
         f"Caltech-101: {run['dataset']['images_hashed']} images, orig-orig pairs exact; positives: "
         f"{n_var} images x {len(run['transforms'])} transform specs "
         f"(TPR columns: n = {n_var} each). Generated by `python tools/study.py --no-run`.",
+        "",
+        "Intervals are 95% and treat pairs that share a photo as dependent (fpr.csv's default: "
+        "Clopper-Pearson at the effective sample size of the dyadic variance, docs: Intervals); "
+        "'(CP)' marks a Clopper-Pearson interval, valid only if pairs were independent. "
+        "The threshold is the largest t whose upper bound (and every smaller t's) is below 1e-4: "
+        "deterministic, no random draw. 'No duplicate exclusion' counts the pairs inside the "
+        "duplicate screen's groups as negatives too. Thresholds of hashers whose distances are "
+        "all even read '31 (= 30, distances are even)'. pdq[min_quality=50] is PDQ with Meta's "
+        "quality gate (photos under quality 50 are errors, not hashes); pdq is without it.",
         "",
     ]
     cols = list(table.columns)
@@ -197,7 +270,7 @@ def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash",
             continue
         _, oo, pc = hasher_histograms(hc, hasher)
         _, _, pk = hasher_histograms(hk, hasher)
-        t = recommended(oo)
+        t = recommended(oo, fpr=_read_fpr(caltech), hasher=hasher)
         if t < 0:
             out += [
                 f"## {hasher}",

@@ -149,8 +149,11 @@ def build_hashers(names: list[str] | None = None, thresholds: dict | None = None
     out = {}
     for h in hashers:
         if getattr(h, "distance", "hamming") != "hamming":
-            raise ConfigError("--hashers", f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers "
-                "(thresholds in bits; see datasets.md)")
+            raise ConfigError(
+                "--hashers",
+                f"{h.name} uses {h.distance!r} distance; screening needs Hamming hashers "
+                "(thresholds in bits; see datasets.md)",
+            )
         out[h.name] = default_threshold(h.bits, h.name)
     for name, t in (thresholds or {}).items():
         if name not in out:
@@ -446,9 +449,7 @@ def screen_records(
         "candidate_pairs_by_hasher": {nm: sum(nm in p.proposed_by for p in candidates) for nm in names},
         "candidate_pairs_proposed_by_one_hasher_only": sum(len(p.proposed_by) == 1 for p in candidates),
         "confirmed_pairs": sum(p.confirmed for p in candidates),
-        "confirmed_pairs_by_hasher": {
-            nm: sum(nm in p.proposed_by and p.confirmed for p in candidates) for nm in names
-        },
+        "confirmed_pairs_by_hasher": {nm: sum(nm in p.proposed_by and p.confirmed for p in candidates) for nm in names},
         "rejected_pairs": sum(not p.confirmed for p in candidates),
         "near_duplicate_pairs": len(near_only),
         "near_duplicate_images": len(near_images),
