@@ -335,7 +335,14 @@ def test_census_equals_run_on_the_same_photos(tmp_path, tiny_dir):
     got = pd.read_parquet(tmp_path / "census" / "histograms.parquet").sort_values(key).reset_index(drop=True)
     assert got["count"].sum() == 96 * 95 // 2
     pd.testing.assert_frame_equal(got[key + ["count"]], ran[key + ["count"]], check_dtype=False)
-    # the same recommendation from the same upper bound (image-level bootstrap: same seed, pairs, weights)
+    # the same default interval (pairs sharing a photo dependent) at every threshold both measured ...
+    f_run = pd.read_csv(tmp_path / "run" / "fpr.csv")
+    f_cen = pd.read_csv(tmp_path / "census" / "fpr.csv")
+    both = f_run.merge(f_cen, on=["hasher", "threshold"], suffixes=("_run", "_census")).dropna(subset=["fpr_hi_census"])
+    assert len(both) > 5
+    np.testing.assert_allclose(both["fpr_hi_census"], both["fpr_hi_run"], rtol=1e-5)
+    np.testing.assert_allclose(both["fpr_lo_census"], both["fpr_lo_run"], rtol=1e-5, atol=1e-12)
+    # ... so the same recommendation from the same upper bound
     want = pd.read_csv(tmp_path / "run" / "thresholds.csv").sort_values("target_fpr").reset_index(drop=True)
     thr = pd.read_csv(tmp_path / "census" / "thresholds.csv").sort_values("target_fpr").reset_index(drop=True)
     for col in ("target_fpr", "recommended_threshold", "fp", "n_neg"):

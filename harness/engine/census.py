@@ -26,10 +26,13 @@ resumes without recomputing finished tiles. Partial histograms are summed
 exactly, so the tables do not depend on the tile size.
 
 From the histogram: FPR(t) = (pairs at distance <= t) / pairs, with the
-Clopper-Pearson interval (valid only if pairs were independent) and the
-image-level Poisson bootstrap interval the metrics stage uses (from the
-pairs at or under keep_below, a second tiled pass); the recommended
-threshold per target FPR (harness.metrics.intervals.recommend_threshold);
+metrics stage's default interval (pairs that share a photo are dependent:
+harness.metrics.intervals.dependent_pair_interval, deterministic, from the
+pairs at or under keep_below, a second tiled pass; keep_below covers the
+largest target FPR), and as labelled cross-checks the Clopper-Pearson
+interval (valid only if pairs were independent) and the image-level
+Poisson bootstrap; the recommended threshold per target FPR from the
+default upper bound (harness.metrics.intervals.recommend_threshold);
 and the per-photo false-match rate: the share of photos (queries) with at
 least one photo of another group at distance <= t, exact for
 t <= keep_below (the nearest other-group distance is known there) and not
@@ -59,7 +62,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..metrics.hamming import close_pairs, pair_histogram
-from ..metrics.intervals import bootstrap_fpr, clopper_pearson, recommend_threshold, upper_bound
+from ..metrics.intervals import bootstrap_fpr, clopper_pearson, dependent_pair_interval, recommend_threshold
 from ..metrics.tables import HISTOGRAM_COLUMNS, ORIGINAL_KEY, _seed, choose_keep_below
 from .run import library_versions
 
@@ -79,6 +82,8 @@ FPR_COLUMNS = [
     "fp",
     "n_neg",
     "fpr",
+    "fpr_lo",
+    "fpr_hi",
     "fpr_cp_lo",
     "fpr_cp_hi",
     "fpr_boot_lo",
@@ -450,7 +455,7 @@ def census_hasher(
     keep = choose_keep_below(
         hist,
         settings.keep_fpr,
-        settings.target_fpr,
+        max(settings.target_fpr, *settings.fpr_points) if settings.fpr_points else settings.target_fpr,
         settings.max_close_pairs,
         settings.collision_k if queries is None else 0,
     )
@@ -472,21 +477,29 @@ def census_hasher(
         pi, pj, pd_ = pi[order], pj[order], pd_[order]
         del order
     seconds["close_pairs"] = lap()
-    # image-level bootstrap (images: database rows; a query whose id is in the database is that image)
+    # photos: database rows; a query whose id is in the database is that image
+    if queries is None:
+        img_a, img_b, group_of_image = np.arange(n_a), None, ga
+    else:
+        q_ids = np.concatenate(queries.ids)
+        pos = {v: k for k, v in enumerate(db_ids)}
+        extra = [i for i in q_ids if i not in pos]
+        extra_pos = {v: len(db_ids) + k for k, v in enumerate(extra)}
+        img_a = np.array([pos.get(i, extra_pos.get(i)) for i in q_ids], np.int64)
+        img_b = np.arange(len(db_ids))
+        group_of_image = np.zeros(len(db_ids) + len(extra), np.int64)
+        group_of_image[img_b] = gb
+        group_of_image[img_a] = ga
+    # the default interval: deterministic, pairs sharing a photo dependent
+    dep_lo = dep_hi = np.zeros(0)
+    if keep >= 0 and n:
+        dep_lo, dep_hi = dependent_pair_interval(
+            img_a, img_b, group_of_image, pi, pj, pd_, keep, settings.confidence
+        )
+    seconds["interval"] = lap()
+    # image-level bootstrap, a seeded cross-check
     boot_lo = boot_hi = np.zeros(0)
     if settings.bootstrap_replicates > 0 and keep >= 0 and n:
-        if queries is None:
-            img_a, img_b, group_of_image = np.arange(n_a), None, ga
-        else:
-            q_ids = np.concatenate(queries.ids)
-            pos = {v: k for k, v in enumerate(db_ids)}
-            extra = [i for i in q_ids if i not in pos]
-            extra_pos = {v: len(db_ids) + k for k, v in enumerate(extra)}
-            img_a = np.array([pos.get(i, extra_pos.get(i)) for i in q_ids], np.int64)
-            img_b = np.arange(len(db_ids))
-            group_of_image = np.zeros(len(db_ids) + len(extra), np.int64)
-            group_of_image[img_b] = gb
-            group_of_image[img_a] = ga
         seed = _seed(settings.bootstrap_seed, label, ORIGINAL_KEY if queries is None else QUERY_KEY)
         boot_lo, boot_hi, _ = bootstrap_fpr(
             img_a, img_b, group_of_image, pi, pj, pd_, keep, settings.bootstrap_replicates, seed, settings.confidence
@@ -503,7 +516,11 @@ def census_hasher(
     b_hi = np.full(len(hist), np.nan)
     b_lo[: len(boot_lo)] = boot_lo
     b_hi[: len(boot_hi)] = boot_hi
-    upper = upper_bound(cp_hi, b_hi)
+    d_lo = np.full(len(hist), np.nan)
+    d_hi = np.full(len(hist), np.nan)
+    d_lo[: len(dep_lo)] = dep_lo
+    d_hi[: len(dep_hi)] = dep_hi
+    upper = d_hi
     # per-photo: nearest other-group distance known for t <= keep
     nearest = np.full(n_a, np.iinfo(np.int64).max)
     np.minimum.at(nearest, pi, pd_)
@@ -539,6 +556,8 @@ def census_hasher(
             "fp": fp,
             "n_neg": n,
             "fpr": fpr,
+            "fpr_lo": d_lo,
+            "fpr_hi": d_hi,
             "fpr_cp_lo": cp_lo,
             "fpr_cp_hi": cp_hi,
             "fpr_boot_lo": b_lo,
@@ -674,7 +693,9 @@ def run_census(
         "intervals": {
             "fpr_cp": "Clopper-Pearson, valid only if pairs were independent (they are not)",
             "fpr_boot": "image-level Poisson bootstrap (as in the metrics stage), t <= keep_below",
-            "fpr_upper": "max(fpr_cp_hi, fpr_boot_hi)",
+            "fpr": "default interval fpr_lo..fpr_hi: pairs sharing a photo are dependent "
+            "(harness.metrics.intervals.dependent_pair_interval), deterministic, t <= keep_below",
+            "fpr_upper": "fpr_hi: the bound every recommendation uses",
             "photo_rate": "share of photos (queries) with a photo of another group within t; "
             "measured for t <= keep_below",
         },
