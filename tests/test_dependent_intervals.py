@@ -162,3 +162,49 @@ def test_effective_clopper_pearson_limits():
     b = effective_clopper_pearson(50, 10**5, 1e-8)
     cp = clopper_pearson(50, 10**5)
     assert b[0] < a[0] <= cp[0] and cp[1] <= a[1] < b[1]
+
+
+def _rate_without(d, groups, photos_of_queries, t, drop=None):
+    """Per-photo rate at t by brute force over a query x photo distance
+    matrix, with photo `drop` deleted (as a query and as a match)."""
+    hits, n = 0, 0
+    for q in range(d.shape[0]):
+        if photos_of_queries[q] == drop:
+            continue
+        others = [p for p in range(d.shape[1]) if p != drop and groups[p] != groups[photos_of_queries[q]]]
+        if not others:
+            continue
+        n += 1
+        hits += bool((d[q, others] <= t).any())
+    return hits / n if n else np.nan
+
+
+@pytest.mark.parametrize("within", [True, False])
+def test_per_photo_jackknife_equals_deleting_each_photo(within):
+    from harness.metrics.per_photo import per_photo_jackknife_variance
+
+    rng = np.random.default_rng(11 if within else 12)
+    n = 30
+    groups = rng.integers(0, 26, n)
+    orig = rng.integers(0, 2, (n, 10))
+    if within:
+        queries, photo_of_q = orig, np.arange(n)
+    else:
+        photo_of_q = rng.choice(n, 12, replace=False)
+        queries = orig[photo_of_q] ^ (rng.random((12, 10)) < 0.1)
+    d = (queries[:, None, :] != orig[None, :, :]).sum(axis=2)
+    keep = 3
+    mq, mp, md = [], [], []
+    for q in range(len(queries)):
+        for p in range(n):
+            if groups[p] != groups[photo_of_q[q]] and d[q, p] <= keep:
+                mq.append(q)
+                mp.append(p)
+                md.append(d[q, p])
+    valid = np.array([any(groups[p] != groups[photo_of_q[q]] for p in range(n)) for q in range(len(queries))])
+    v = per_photo_jackknife_variance(photo_of_q, valid, mq, mp, md, keep, n)
+    for t in range(keep + 1):
+        r = np.array([_rate_without(d, groups, photo_of_q, t, drop=k) for k in range(n)])
+        want = (n - 1) / n * ((r - r.mean()) ** 2).sum()
+        assert v[t] == pytest.approx(want, rel=1e-9, abs=1e-15), t
+    assert v.max() > 0  # not vacuous: some photo's deletion changes the rate

@@ -51,7 +51,7 @@ from . import diagnostics as diag
 from .distances import metric_for
 from .hamming import distance_histogram, padding_positions
 from .intervals import bootstrap_fpr, clopper_pearson, dependent_pair_interval, recommend_threshold
-from .per_photo import per_photo_rate
+from .per_photo import per_photo_jackknife_variance, per_photo_rate
 from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
 
@@ -131,6 +131,7 @@ PER_PHOTO_TABLE_COLUMNS = [
     "rate",
     "low",
     "high",
+    "interval",
 ]
 FPR_COLUMNS = [
     "hasher",
@@ -341,8 +342,19 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                     )
                 )
 
-        def per_photo(negatives, key, family, severity, mins):
-            table = per_photo_rate(mins, bits, cfg.confidence)
+        def per_photo(negatives, key, family, severity, mins, neg=None, query_photo=None, partner_photo=None):
+            dependence = None
+            if neg is not None and neg.keep_below >= 0:
+                i, j, d = neg.pairs
+                if partner_photo is None:  # orig-orig: both photos of a pair are queries
+                    mq, mp, md = np.r_[i, j], np.r_[j, i], np.r_[d, d]
+                else:
+                    mq, mp, md = i, partner_photo[j], d
+                v = per_photo_jackknife_variance(
+                    query_photo, np.asarray(mins) >= 0, mq, mp, md, neg.keep_below, len(orig_packed)
+                )
+                dependence = (neg.keep_below, v)
+            table = per_photo_rate(mins, bits, cfg.confidence, dependence)
             photo_parts.append(
                 table.assign(
                     hasher=_label(hasher),
@@ -378,7 +390,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             coll_parts.append(_collisions(_label(hasher), bits, oo, orig, cfg.collision_k))
             fpr_parts.append(fpr_table(_label(hasher), bits, oo, metric, orig_packed, orig_groups, cfg.confidence))
             oo_mins = metric.nearest_within(orig_packed, orig_groups)
-            oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins)
+            oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins, oo, img_all)
         pad = None
         if metric.kind == "hamming":
             all_packed = _packed(hh["hash"], hasher.nbytes)  # originals and variants: one padding layout
@@ -448,7 +460,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                     )
                 )
                 mins, ties = metric.nearest(var_packed, orig_packed, var["group"].to_numpy(), orig_groups)
-                per_photo("variant-orig", spec.key, spec.family, sev, mins)
+                per_photo("variant-orig", spec.key, spec.family, sev, mins, vo, rows, img_all)
                 if cfg.retrieval:
                     r1, r1s = recall_at_1(pos_d, mins, ties)
                     retr_rows.append(
