@@ -659,7 +659,10 @@ BENCHMARKS = (
     "crop_resistant",
     "transforms",
     "attacks",
+    "coverage",
 )
+#: benchmarks whose module name differs from the command (benchmarks.<module>)
+BENCHMARK_MODULES = {"coverage": "interval_coverage"}
 #: a benchmarks/ folder to use instead of the source checkout's
 ENV_BENCHMARKS = "HARNESS_BENCHMARKS"
 
@@ -738,7 +741,7 @@ def _add_bench(sub):
     bench_sub = p.add_subparsers(dest="benchmark", metavar="WHAT", required=True)
     for what in BENCHMARKS:
         try:
-            module = importlib.import_module(f"benchmarks.{what}")
+            module = importlib.import_module(f"benchmarks.{BENCHMARK_MODULES.get(what, what)}")
         except ImportError:
             continue
         bp = bench_sub.add_parser(what, help=(module.__doc__ or "").strip().splitlines()[0])
