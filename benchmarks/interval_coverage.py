@@ -111,7 +111,7 @@ class Propensity:
             w = np.array([1 - self.hot_share, self.hot_share])
             return float(w @ -np.expm1(-c * np.outer(v, v)) @ w)
         # log(a a') ~ Normal(-sigma^2, 2 sigma^2)
-        mu, s = -self.sigma**2, math.sqrt(2) * self.sigma
+        mu, s = -(self.sigma**2), math.sqrt(2) * self.sigma
         f = lambda z: -math.expm1(-c * math.exp(mu + s * z)) * norm.pdf(z)  # noqa: E731
         return float(integrate.quad(f, -12, 12, limit=200, epsabs=0, epsrel=1e-10)[0])
 

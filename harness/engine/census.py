@@ -493,9 +493,7 @@ def census_hasher(
     # the default interval: deterministic, pairs sharing a photo dependent
     dep_lo = dep_hi = np.zeros(0)
     if keep >= 0 and n:
-        dep_lo, dep_hi = dependent_pair_interval(
-            img_a, img_b, group_of_image, pi, pj, pd_, keep, settings.confidence
-        )
+        dep_lo, dep_hi = dependent_pair_interval(img_a, img_b, group_of_image, pi, pj, pd_, keep, settings.confidence)
     seconds["interval"] = lap()
     # image-level bootstrap, a seeded cross-check
     boot_lo = boot_hi = np.zeros(0)
