@@ -19,7 +19,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from harness.attacks import QueryOracle, evade, frame, run_attack
 from harness.attacks import run as attack_run
 from harness.hashers import get_hasher
-from tests.helpers import ROOT, dataset_dir, run_cli
+from tests.helpers import ROOT, dataset_dir, run_cli, run_main
 
 HASHERS = ["phash", "dhash", "pdq", "cv_radialvariance"]
 # generous explicit thresholds so that a tiny budget gives both outcomes for each goal
@@ -364,7 +364,7 @@ def test_bad_config_exit_2_from_the_command_line(images_dir, tmp_path):
     out = tmp_path / "out"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(_config(images_dir, out, linf_cap=-1)))
-    proc = run_cli("attack", "--config", path)
+    proc = run_main("attack", "--config", path)
     assert proc.returncode == 2 and "error: linf_cap" in proc.stderr, proc.stderr
     assert not out.exists()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import dataset_dir, run_cli
+from tests.helpers import dataset_dir, run_cli, run_main
 
 
 def test_bench_attacks_small_writes_results(tmp_path):
@@ -45,6 +45,6 @@ def test_bench_attacks_bad_argument_exits_2_and_writes_nothing(tmp_path):
         (["--algorithms", "nes"], "--algorithms"),
         (["--budget", "0"], "--budget"),
     ):
-        res = run_cli("bench", "attacks", *args, "--output", tmp_path / "out" / "attacks")
+        res = run_main("bench", "attacks", *args, "--output", tmp_path / "out" / "attacks")
         assert res.returncode == 2 and f"error: {field}" in res.stderr, res.stderr
         assert not (tmp_path / "out").exists()

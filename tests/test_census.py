@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from harness.engine.census import CensusSettings, hex_to_packed, run_census, tiles
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 TABLES = ("histograms.parquet", "fpr.csv", "thresholds.csv", "per_photo.csv")
 
@@ -267,7 +267,7 @@ def _bad_inputs(tmp_path):
 def test_every_bad_input_exits_2_and_writes_nothing(tmp_path):
     for name, (path, where) in _bad_inputs(tmp_path).items():
         out = tmp_path / f"out-{name}"
-        res = run_cli("census", path, "--output", out, "--workers", "1")
+        res = run_main("census", path, "--output", out, "--workers", "1")
         assert res.returncode == 2, (name, res.stderr)
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0] and where in lines[0], (name, res.stderr)
@@ -285,7 +285,7 @@ def test_bad_options_exit_2(tmp_path):
         if field == "--queries":
             q = _write(tmp_path / "q.csv", pd.DataFrame({"id": ["x"], "hash": ["000"], "hasher": "phash"}))
             extra = ("--queries", q)
-        res = run_cli("census", path, "--output", tmp_path / "o", "--workers", "1", *extra)
+        res = run_main("census", path, "--output", tmp_path / "o", "--workers", "1", *extra)
         assert res.returncode == 2 and field in res.stderr, (extra, res.stderr)
         assert not (tmp_path / "o").exists()
 

@@ -25,7 +25,7 @@ from harness.datasets import load_rgb
 from harness.hashers import ImageBatch, crop_segments
 from harness.hashers.crop_segments import find_segments, imagehash_index_error, label_regions, regions_imagehash_visits
 from harness.transforms import TransformSpec, apply_transform, variant_seed
-from tests.helpers import dataset_dir, run_cli
+from tests.helpers import dataset_dir, run_cli, run_main
 
 #: variants of the robustness suite that change the segmentation the most
 VARIANT_SPECS = [
@@ -447,5 +447,5 @@ def test_bench_crop_resistant_writes_both_timings(tmp_path, tiny_dir):
     assert e["images"] == 3 and e["equal"] == 3 and e["reference_errors"] == 0
     assert e["reference_cpu_ms_per_image"] > 0 and e["fast_cpu_ms_per_image"] > 0
     assert "imagehash" in res.stdout and "| 3/3 |" in (tmp_path / "cr.md").read_text()
-    bad = run_cli("bench", "crop_resistant", "--datasets", tmp_path / "missing", "--output", out)
+    bad = run_main("bench", "crop_resistant", "--datasets", tmp_path / "missing", "--output", out)
     assert bad.returncode == 2 and "--datasets" in bad.stderr

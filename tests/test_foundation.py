@@ -12,7 +12,7 @@ from harness.datasets import load_rgb, sample_records
 from harness.metrics import count_pairs, pair_histogram, paired_distances, roc_from_histograms
 from harness.metrics.hamming import distance_histogram
 from harness.transforms import TransformSpec, apply_transform
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 FOUNDATION_HASHERS = ["ahash", "phash", "dhash", "whash"]
 
@@ -181,7 +181,7 @@ def _write_config(tmp_path, **overrides):
 )
 def test_config_errors_exit_2_with_field_and_allowed_values(tmp_path, overrides, field, allowed):
     path = _write_config(tmp_path, **overrides)
-    res = run_cli("run", "--config", path)
+    res = run_main("run", "--config", path)
     assert res.returncode == 2, res.stdout + res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
@@ -191,7 +191,7 @@ def test_config_errors_exit_2_with_field_and_allowed_values(tmp_path, overrides,
 
 
 def test_missing_config_file_exits_2(tmp_path):
-    res = run_cli("run", "--config", tmp_path / "nope.yaml")
+    res = run_main("run", "--config", tmp_path / "nope.yaml")
     assert res.returncode == 2 and "file not found" in res.stderr
 
 

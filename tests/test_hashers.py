@@ -17,7 +17,7 @@ from harness.config import load_config
 from harness.datasets import load_rgb, sample_records
 from harness.errors import ConfigError
 from harness.hashers.radial_pcc import compare_error_bound
-from tests.helpers import dataset_dir, run_cli
+from tests.helpers import dataset_dir, run_cli, run_main
 
 REGISTRY_NAMES = {
     "ahash",
@@ -345,7 +345,7 @@ def test_cli_hash_prints_reference_hex(real_paths):
     for line, path in zip(res.stdout.splitlines(), paths):
         with Image.open(path) as img:
             assert line == f"{imagehash.dhash(img, hash_size=16)}  {path}"
-    bad = run_cli("hash", paths[0], "--hasher", "phash", "--param", "hash_size=0")
+    bad = run_main("hash", paths[0], "--hasher", "phash", "--param", "hash_size=0")
     assert bad.returncode == 2 and "hash_size" in bad.stderr
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 
 def test_bench_pairs_small_writes_results(tmp_path):
@@ -26,6 +26,6 @@ def test_bench_pairs_small_writes_results(tmp_path):
 
 
 def test_bench_pairs_bad_argument_exits_2_and_writes_nothing(tmp_path):
-    res = run_cli("bench", "pairs", "--n", "1", "--output", tmp_path / "out")
+    res = run_main("bench", "pairs", "--n", "1", "--output", tmp_path / "out")
     assert res.returncode == 2 and "--n" in res.stderr
     assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 
 def _write(tmp_path, **extra):
@@ -79,7 +79,7 @@ def test_run_without_transforms_reports_false_positives_only(tmp_path, tiny_dir)
 
 def test_empty_transforms_without_orig_orig_is_a_config_error(tmp_path, tiny_dir):
     cfg = _write(tmp_path, images=tiny_dir / "images", metrics={"orig_orig": False})
-    res = run_cli("run", "--config", cfg, "--no-progress")
+    res = run_main("run", "--config", cfg, "--no-progress")
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "transforms:" in lines[0] and "orig_orig" in lines[0]

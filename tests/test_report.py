@@ -20,7 +20,7 @@ from harness.report import write_report
 from harness.report.compare import compare_folders, hanley_mcneil
 from harness.report.style import HASHER_COLOURS, hasher_colour
 from harness.report.summary import middle_severity, pooled_summary, robustness_fpr, severity_order
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 CONFIG = {
     "name": "report-test",
@@ -360,9 +360,9 @@ def test_compare_and_report_commands(run_dir, tmp_path):
     res = run_cli("compare", run_dir, run_dir, "--output", out)
     assert res.returncode == 0, res.stderr
     assert "0 flagged" in res.stdout and out.read_text().startswith("# phash-harness compare")
-    bad = run_cli("compare", run_dir, tmp_path / "missing", "--output", tmp_path / "x.md")
+    bad = run_main("compare", run_dir, tmp_path / "missing", "--output", tmp_path / "x.md")
     assert bad.returncode == 2 and "DIR_B" in bad.stderr and not (tmp_path / "x.md").exists()
-    bad = run_cli("report", tmp_path)
+    bad = run_main("report", tmp_path)
     assert bad.returncode == 2 and "DIR" in bad.stderr
 
 

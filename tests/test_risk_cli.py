@@ -17,7 +17,7 @@ from harness.risk import (
     clopper_pearson,
     per_query_probability,
 )
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_main
 
 
 def _synthetic_results(folder):
@@ -155,7 +155,7 @@ def test_unknown_hasher_in_results_folder_exits_2_and_writes_nothing(tmp_path):
     folder = tmp_path / "res"
     _synthetic_results(folder)
     before = sorted(os.listdir(folder))
-    proc = run_cli(
+    proc = run_main(
         "risk",
         "--results",
         folder,
@@ -171,7 +171,7 @@ def test_unknown_hasher_in_results_folder_exits_2_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pdq" in proc.stderr and "phash" in proc.stderr
     assert sorted(os.listdir(folder)) == before
-    proc = run_cli(
+    proc = run_main(
         "risk",
         "--results",
         folder,
