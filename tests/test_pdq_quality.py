@@ -41,3 +41,26 @@ def test_min_quality_50_makes_it_one_error_row_and_the_run_goes_on(low_photo, ca
     assert "PDQ quality 31 is below min_quality 50" in res.errors[0][5]
     hashed = sorted((r[1], r[7] == gated.key) for r in res.rows)
     assert hashed == [("low", False), ("ok", False), ("ok", True)]
+
+
+def test_errors_csv_names_the_gated_hasher_by_its_label(low_photo, caltech_dir, tmp_path):
+    """errors.csv's hasher column is the label, like hashes.parquet's: a
+    reader must see that pdq[min_quality=50] dropped the photo, not pdq."""
+    import shutil
+
+    import harness
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    shutil.copy(low_photo, folder / "low.jpg")
+    shutil.copy(caltech_dir / "images" / "pyramid" / "image_0001.jpg", folder / "ok.jpg")
+    config = {
+        "dataset": {"source": "folder", "path": str(folder)},
+        "hashers": ["pdq", {"name": "pdq", "params": {"min_quality": 50}}],
+        "transforms": [],
+        "output": str(tmp_path / "run"),
+    }
+    res = harness.run_experiment(config, progress=False, scheduler="inline")
+    errors = res.errors
+    assert list(errors["hasher"]) == ["pdq[min_quality=50]"] and list(errors["image_name"]) == ["low.jpg"]
+    assert set(res.hashes["hasher"]) == {"pdq", "pdq[min_quality=50]"}

@@ -482,7 +482,7 @@ def run_experiment(
 def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: dict):
     """hashes (HASH_COLUMNS, one row per record x key; sorted) and errors
     (ERROR_COLUMNS; sorted) from assembled store rows. The `hasher` column
-    holds the hasher's label (name plus non-default parameters, see
+    of both holds the hasher's label (name plus non-default parameters, see
     Hasher.label), so two configurations of one hasher stay apart."""
     rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records], columns=["image_id", "image_name", "group"])
     hashes = ok.merge(rec, on="image_id", how="inner")
@@ -509,6 +509,8 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
         .reset_index(drop=True)
     )
     errs = err.merge(rec[["image_id", "image_name"]], on="image_id", how="inner")
+    if "hasher_key" in errs.columns and len(errs):  # the label, like the hashes: pdq[min_quality=50], not pdq
+        errs["hasher"] = errs["hasher_key"].map(labels).fillna(errs["hasher"])
     errs = errs[["image_id", "image_name", "transform", "hasher", "stage", "reason"]].fillna("")
     listed = pd.DataFrame([[None, n, "", "", "list", r] for n, r in list_errors], columns=ERROR_COLUMNS)
     errors_df = (
