@@ -143,7 +143,7 @@ def label(hasher: str, t: int) -> str:
     """The threshold as text: bits, or the distance value of a bin."""
     from harness.hashers import get_hasher
 
-    h = get_hasher(hasher)
+    h = get_hasher(hasher.split("[")[0])  # a label such as pdq[min_quality=50]: its registry name
     if t < 0:
         return "none (t=0 already above)"
     if getattr(h, "distance", "hamming") == "hamming":

@@ -36,8 +36,10 @@ HOW_TO_READ = [
     "scanning system does when it compares a user's photo with a database. `orig-orig` negatives compare "
     "unedited photos with each other (natural collisions).",
     "Every pair is counted (no sampling), so the FPRs here are exact *for this set of photos*. As estimates "
-    "for other photos they are uncertain: intervals in [brackets] are 95% exact binomial (Clopper-Pearson) "
-    "intervals that treat pairs as independent; pairs share photos, so the true uncertainty is larger. A "
+    "for other photos they are uncertain: intervals in [brackets] are 95%. The first screen's orig-orig "
+    "intervals and the recommended thresholds treat pairs that share a photo as dependent; intervals "
+    "labelled Clopper-Pearson treat pairs as independent, and pairs share photos, so for pair rates the "
+    "true uncertainty is larger than they show. A "
     "rate smaller than 1 / (number of negative pairs) cannot be observed at all: it is shown as "
     f'*{NM}*, never as an extrapolated number. A deployment-scale claim such as "one in a trillion" '
     "needs far more photos than any table here.",

@@ -6,8 +6,10 @@ wrote one, else the largest t whose pooled variant-orig FPR is at most the
 target; in bits):
 
 - false matches per pair: FPR(t) = matching negative pairs / negative pairs,
-  for orig-orig and variant-orig negatives, with the image-level bootstrap
-  interval of metrics.csv when it has one at t (`harness.risk.
+  for orig-orig and variant-orig negatives; for orig-orig the run's default
+  interval (fpr.csv: pairs sharing a photo dependent,
+  `harness.risk.dependent_rate`), else the image-level bootstrap interval
+  of metrics.csv when it has one at t (`harness.risk.
   bootstrap_rate_from_metrics`), else the Clopper-Pearson interval labelled
   "if pairs were independent";
 - what survives: TPR(t) per transform family (positive pairs of every
@@ -205,8 +207,8 @@ TERMS = [
     "*false match rate (FPR)*: the share of pairs of different photos that match at t; `orig-orig`: two "
     "unedited photos, `variant-orig`: an edited photo against the original of another photo.",
     "*survives (TPR)*: the share of edited copies that still match their own original at t.",
-    "*[low, high]*: a 95% interval for the rate; *image-level bootstrap* intervals account for pairs "
-    "sharing photos, intervals marked *if pairs were independent* do not and are too narrow.",
+    "*[low, high]*: a 95% interval for the rate; unmarked intervals treat pairs that share a photo as "
+    "dependent, intervals marked *if pairs were independent* do not and are too narrow.",
     "*per photo*: the probability that one innocent photo matches at least one of the M database hashes; "
     "*per account*: the probability that an innocent account is flagged in a year.",
 ]
@@ -280,7 +282,7 @@ def glance(heads: list[Headline], a: ReportConfig) -> tuple[list, list]:
         row = [h.hasher, str(h.threshold)]
         for neg in ("orig-orig", "variant-orig"):
             r = h.rates.get(neg)
-            row.append(rate_text(r) + ("" if r is None or r.method == BOOT_LABEL else " \u2020") if r else "")
+            row.append(rate_text(r) + (" \u2020" if r.method == CP_LABEL else "") if r else "")
         row += [rate_text(h.query) if h.query else "", rate_text(h.account) if h.account else ""]
         rows.append(row)
     return header, rows
@@ -288,7 +290,8 @@ def glance(heads: list[Headline], a: ReportConfig) -> tuple[list, list]:
 
 GLANCE_NOTE = (
     "\u2020 Clopper-Pearson interval, as if pairs were independent (too narrow: pairs share photos); "
-    "unmarked: image-level bootstrap interval."
+    "unmarked: an interval that treats pairs sharing a photo as dependent (fpr.csv's default, or the "
+    "image-level bootstrap)."
 )
 
 
