@@ -110,7 +110,11 @@ def two_runs(tmp_path_factory):
         assert res.returncode == 0, res.stderr
         # the run ends with the report's first screen in short, one line per hasher
         tail = res.stdout[res.stdout.index("At each hasher's recommended threshold") :].splitlines()
-        assert [line.split()[0] for line in tail[1:]] == sorted(FOUNDATION_HASHERS), tail
+        # then, when any interval there is Clopper-Pearson (marked \u2020), the footnote saying so
+        rows = [line for line in tail[1:] if not line.strip().startswith("\u2020")]
+        assert [line.split()[0] for line in rows] == sorted(FOUNDATION_HASHERS), tail
+        marked = any("\u2020" in line for line in rows)
+        assert marked == any(line.strip().startswith("\u2020 Clopper-Pearson") for line in tail), tail
         out.append(base / f"run{i}")
     return out
 

@@ -422,11 +422,14 @@ def first_screen_text(data, model: ReportModel) -> str:
         parts = [f"{h.hasher:<14} t={h.threshold}"]
         for neg in ("orig-orig", "variant-orig"):
             if neg in h.rates:
-                parts.append(f"FPR {neg} {rate_text(h.rates[neg])}")
+                mark = " \u2020" if h.rates[neg].method == CP_LABEL else ""
+                parts.append(f"FPR {neg} {rate_text(h.rates[neg])}{mark}")
         if h.query is not None:
             parts.append(f"per photo {rate_text(h.query)}, per account {rate_text(h.account)}")
         if h.tpr:
             worst = min(h.tpr, key=lambda x: x[1] / x[2])
             parts.append(f"lowest TPR {worst[0]} {num(worst[1] / worst[2])}")
         lines.append("  " + "; ".join(parts))
+    if any(r.method == CP_LABEL for h in heads for r in h.rates.values()):
+        lines.append("  " + GLANCE_NOTE)
     return "\n".join(lines)
