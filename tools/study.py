@@ -40,6 +40,7 @@ from scipy.stats import beta
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from harness.metrics.intervals import recommend_threshold  # noqa: E402
 from harness.metrics.roc import auc_from_histograms, eer_from_histograms  # noqa: E402
 
 CONFIDENCE = 0.95
@@ -87,10 +88,7 @@ def recommended(oo: np.ndarray, target: float = TARGET_FPR, fpr: pd.DataFrame | 
     fpr.csv (an older results folder): the Clopper-Pearson rule."""
     if fpr is not None and hasher in set(fpr["hasher"]):
         ups = fpr.loc[fpr["hasher"] == hasher].sort_values("threshold")["fpr_hi"].to_numpy()
-        ok = ups < target
-        if not len(ok) or not ok[0]:
-            return -1
-        return int(np.argmin(ok)) - 1 if not ok.all() else len(ok) - 1
+        return recommend_threshold(ups, target)
     n = int(oo.sum())
     cum = np.cumsum(oo)
     ok = [t for t in range(len(oo)) if clopper_pearson(int(cum[t]), n)[1] <= target]

@@ -1,8 +1,13 @@
 """Confidence intervals for false-positive rates, and the threshold
 recommendation.
 
-Two intervals, reported side by side and never mixed with point estimates:
+Three intervals, reported side by side and never mixed with point estimates:
 
+- **The default, for dependent pairs** (`dependent_pair_interval`):
+  Clopper-Pearson at the effective sample size of the dyadic (U-statistic)
+  variance of the pair rate (`dyadic_variance`, `effective_clopper_pearson`).
+  Deterministic; every recommendation (`recommend_threshold`) uses its
+  upper bound. Formulas and measured coverage: docs/reference/intervals.md.
 - **Clopper-Pearson** (exact binomial): for k matching pairs out of n,
   lo = Beta.ppf(a/2; k, n-k+1), hi = Beta.ppf(1-a/2; k+1, n-k), a = 1 -
   confidence (lo = 0 when k = 0, hi = 1 when k = n). It ASSUMES THE PAIRS
@@ -20,10 +25,9 @@ Two intervals, reported side by side and never mixed with point estimates:
     image j): (sum_A w)(sum_B w) - sum_g (sum_{A in g} w)(sum_{B in g} w)
 
   The interval is the (a/2, 1-a/2) percentile of the replicate FPRs.
-  When k = 0 every replicate is 0, so the bootstrap says nothing; the
-  upper bound used everywhere is therefore max(Clopper-Pearson hi,
-  bootstrap hi), and zero observed false positives are reported as an
-  upper bound, never as "0".
+  When k = 0 every replicate is 0, so the bootstrap says nothing. It is a
+  seeded cross-check; no decision rests on it. Zero observed false
+  positives are reported as an upper bound, never as "0".
 """
 
 from __future__ import annotations
@@ -77,12 +81,19 @@ def clopper_pearson(k, n, confidence: float = 0.95):
         raise ConfigError("k", "count exceeds the number of trials n")
     if not 0.0 < confidence < 1.0:
         raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
+    lo, hi = _beta_bounds(k, n, confidence)
+    if scalar:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def _beta_bounds(k, n, confidence: float):
+    """Clopper-Pearson's Beta quantiles for k of n (float arrays; real-valued
+    counts allowed): lo = 0 at k = 0, hi = 1 at k = n."""
     a = 1.0 - confidence
     with np.errstate(invalid="ignore", divide="ignore"):
         lo = np.where(k > 0, beta.ppf(a / 2, np.maximum(k, 1e-300), n - k + 1), 0.0)
         hi = np.where(k < n, beta.ppf(1 - a / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
-    if scalar:
-        return float(lo), float(hi)
     return lo, hi
 
 
@@ -300,13 +311,13 @@ def effective_clopper_pearson(k, n, variance, confidence: float = 0.95):
     )
     if not 0.0 < confidence < 1.0:
         raise ConfigError("confidence", f"must be in (0, 1) (got {confidence!r})")
-    a = 1.0 - confidence
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(n > 0, k / n, np.nan)
         n_eff = np.where((k > 0) & (k < n) & (v > 0), np.minimum(n, p * (1 - p) / v), n)
         k_eff = p * n_eff
-        lo = np.where(k > 0, beta.ppf(a / 2, np.maximum(k_eff, 1e-300), n_eff - k_eff + 1), 0.0)
-        hi = np.where(k < n, beta.ppf(1 - a / 2, k_eff + 1, np.maximum(n_eff - k_eff, 1e-300)), 1.0)
+        lo, hi = _beta_bounds(k_eff, n_eff, confidence)
+        lo = np.where(k > 0, lo, 0.0)
+        hi = np.where(k < n, hi, 1.0)
         bad = ~(n > 0) | ~np.isfinite(v)
         lo = np.where(bad, np.nan, lo)
         hi = np.where(bad, np.nan, hi)
@@ -338,13 +349,6 @@ def dependent_pair_interval(
     v = dyadic_variance(pa, pb, d, keep_below, n_k, n)
     x = np.cumsum(np.bincount(d, minlength=keep_below + 1)[: keep_below + 1])
     return effective_clopper_pearson(x, n, v, confidence)
-
-
-def upper_bound(cp_hi, boot_hi):
-    """The larger of two upper bounds (NaN-aware: the bootstrap is NaN above
-    keep_below). Kept for callers that combine intervals; the metrics stage
-    decides with the deterministic `dependent_pair_interval` alone."""
-    return np.fmax(np.asarray(cp_hi, float), np.asarray(boot_hi, float))
 
 
 def recommend_threshold(upper, target_fpr: float) -> int:
