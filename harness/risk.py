@@ -10,6 +10,10 @@ to an interval at every layer (lower bound to lower bound, upper to upper).
    unrelated database entry are within distance ``t`` (bits for Hamming
    hashers; bin index for other distances). Estimated from exact integer
    counts ``x`` of ``n`` negative pairs (`fpr_table`, `clopper_pearson`).
+   For a two-hash cascade (a match needs ``d1 <= t1`` AND ``d2 <= t2``:
+   a second hash re-checks the first one's matches, as in Apple's design)
+   ``p`` is the measured joint rate of the pairs both hashes match
+   (`cascade_rate`), never the product of the two rates.
 2. Per query against ``M`` database hashes.
    (a) independence: ``q = 1 - (1 - p)^M`` (`per_query_probability`);
    (b) empirical: the share of held-out query images whose nearest of ``M``
@@ -53,6 +57,8 @@ import pandas as pd
 from scipy import special, stats
 
 from .errors import ConfigError
+from .metrics.cascade import rule_interval, rule_pairs
+from .metrics.distances import HammingMetric
 from .metrics.hamming import hamming_matrix
 from .metrics.intervals import clopper_pearson  # noqa: F401  (public here too: harness.risk.clopper_pearson)
 
@@ -225,6 +231,87 @@ def dependent_rate(fpr: pd.DataFrame | None, hasher: str, threshold: int) -> Rat
         int(row["fp"]),
         int(row["n_neg"]),
     )
+
+
+#: how a cascade's rate is labelled
+CASCADE_METHOD = "95% interval for dependent pairs (deterministic; both hashes' pairs listed)"
+
+
+def cascade_rate(
+    hashes: pd.DataFrame | None,
+    hasher: str,
+    threshold: int,
+    hasher_2: str,
+    threshold_2: int,
+    bits: tuple[int, int],
+    negatives: str = "orig-orig",
+    transform: str | None = None,
+    confidence: float = 0.95,
+) -> Rate:
+    """The per-comparison rate of a two-hash AND rule (``d1 <= threshold``
+    under `hasher` and ``d2 <= threshold_2`` under `hasher_2`, Hamming
+    distances in bits; `bits` of each), measured on a run's own hashes
+    (hashes.parquet: columns hasher, image_id, group, transform, hash):
+    the negative pairs both hashes match, counted exactly
+    (`harness.metrics.cascade.rule_pairs`), over the negative pairs of the
+    photos both hashers hashed (orig-orig: distinct originals; variant-orig:
+    the variants of one `transform`, or all pooled, against the originals of
+    other groups), with the default interval for pairs that share a photo
+    (`harness.metrics.cascade.rule_interval`). The count equals the joint
+    histogram's (joint_histograms.parquet) at (t1, t2).
+
+    >>> import numpy as np, pandas as pd
+    >>> h = [0b0000, 0b0001, 0b0111, 0b1111]
+    >>> hashes = pd.DataFrame({"hasher": ["a"] * 4 + ["b"] * 4, "image_id": list("wxyz") * 2,
+    ...                        "group": list("wxyz") * 2, "transform": ORIGINAL_KEY,
+    ...                        "hash": [bytes([v]) for v in h + h[::-1]]})
+    >>> r = cascade_rate(hashes, "a", 1, "b", 1, (8, 8))   # pairs (w,x) and (y,z) pass both
+    >>> r.x, r.n, r.point
+    (2, 6, 0.3333333333333333)
+    """
+    if hashes is None:
+        raise ConfigError("hashes", "a cascade is counted from the run's hashes (hashes.parquet), absent here")
+    if negatives not in ("orig-orig", "variant-orig"):
+        raise ConfigError("negatives", f"must be orig-orig or variant-orig (got {negatives!r})")
+    sides = {}
+    for name in (hasher, hasher_2):
+        hh = hashes[hashes["hasher"] == name]
+        if not len(hh):
+            present = ", ".join(sorted(hashes["hasher"].unique()))
+            raise ConfigError("hasher", f"{name!r} has no hashes in this results folder; available: {present}")
+        sides[name] = {k: v.drop_duplicates("image_id").set_index("image_id") for k, v in hh.groupby("transform")}
+    s1, s2 = sides[hasher], sides[hasher_2]
+    if ORIGINAL_KEY not in s1 or ORIGINAL_KEY not in s2:
+        raise ConfigError("hasher", "a cascade needs the originals hashed by both hashers")
+    orig = s1[ORIGINAL_KEY].index.intersection(s2[ORIGINAL_KEY].index).sort_values()
+    group_codes = pd.factorize(s1[ORIGINAL_KEY].loc[orig, "group"])[0]
+    b1, b2 = (_packed(s[ORIGINAL_KEY].loc[orig]) for s in (s1, s2))
+    if negatives == "orig-orig":
+        a1, a2, img_a, img_b, b1, b2 = b1, b2, np.arange(len(orig)), None, None, None
+    else:
+        keys = sorted(set(s1) & set(s2) - {ORIGINAL_KEY}) if transform is None else [transform]
+        if not keys or keys[0] not in s1 or keys[0] not in s2:
+            raise ConfigError("transform", f"no variants hashed by both hashers for {transform or 'any transform'}")
+        ids = [s1[k].index.intersection(s2[k].index).intersection(orig).sort_values() for k in keys]
+        a1 = np.concatenate([_packed(s1[k].loc[i]) for k, i in zip(keys, ids)])
+        a2 = np.concatenate([_packed(s2[k].loc[i]) for k, i in zip(keys, ids)])
+        img_a, img_b = np.concatenate([orig.get_indexer(i) for i in ids]), np.arange(len(orig))
+    i, j = rule_pairs(
+        HammingMetric(bits[0]),
+        HammingMetric(bits[1]),
+        a1,
+        a2,
+        threshold,
+        threshold_2,
+        "and",
+        b1=b1,
+        b2=b2,
+        groups_a=group_codes[img_a],
+        groups_b=None if img_b is None else group_codes,
+    )
+    r = rule_interval(img_a, img_b, group_codes, i, j, confidence)
+    method = CASCADE_METHOD if confidence == 0.95 else f"{confidence:.0%} interval for dependent pairs"
+    return Rate(r["fpr"], r["fpr_lo"], r["fpr_hi"], method, r["fp"], r["n_neg"])
 
 
 def bootstrap_rate_from_metrics(
@@ -774,6 +861,7 @@ def risk_assessment(
     empirical: bool = True,
     source: str = "results",
     max_side: int = MAX_EMPIRICAL_SIDE,
+    cascade: tuple[str, int] | None = None,
 ) -> dict:
     """Every figure of `phash-harness risk`, from plain numbers and tables.
 
@@ -784,7 +872,10 @@ def risk_assessment(
     default orig-orig interval (pairs sharing a photo dependent,
     `dependent_rate`), else `metrics` (metrics.csv) the image-level
     bootstrap interval when it has one for that threshold, else the
-    Clopper-Pearson interval as if pairs were independent; and
+    Clopper-Pearson interval as if pairs were independent; with `cascade`
+    = (hasher_2, threshold_2) the rate is the measured AND rule of the two
+    hashers (`cascade_rate`, from `hashes`; no threshold sweep, no
+    empirical curve); and
     `hashes` (hashes.parquet) the empirical per-query curve, see
     `empirical_curve_from_hashes`). Then `risk_chain` maps the rate through
     the four layers for the `Scenario` (database_size M, photos n,
@@ -796,6 +887,8 @@ def risk_assessment(
     threshold axis exists).
 
     Returns a dict: rate (Rate), scenario, chain (DataFrame), source (str),
+    cascade (None, or the two hashers' own rates rate_1, rate_2 at their
+    thresholds, whose product is what independence would predict),
     population_chance, confidence, sweep (DataFrame), table_t (`fpr_table`
     or None), threshold, query (the empirical curve or None) and fit
     (`fit_query_scaling` at the threshold or None). No file is read or
@@ -828,7 +921,7 @@ def risk_assessment(
             "photos",
             f"with rho > 0 at most {MAX_PHOTOS_BETABINOM:g} (the beta-binomial tail sums n terms; got {photos})",
         )
-    out = {"table_t": None, "query": None, "fit": None}
+    out = {"table_t": None, "query": None, "fit": None, "cascade": None}
     if image_rate is not None:
         m = 1  # the given rate already covers the whole database
         if database_size is not None:
@@ -852,32 +945,49 @@ def risk_assessment(
         table = fpr_table(histograms, hasher, negatives, transform, confidence)
         if t >= len(table):
             raise ConfigError("threshold", f"must be in 0..{len(table) - 1} for {hasher} (got {t})")
-        rate = None
-        if negatives == "orig-orig" and confidence == 0.95:
-            rate = dependent_rate(fpr_rates, hasher, t)
-        if rate is None and transform is None and confidence == 0.95:
-            rate = bootstrap_rate_from_metrics(metrics, hasher, t, negatives)
-        if rate is None:
-            rate = rate_at_threshold(table, t)
-        source = f"{source}: {hasher} t={t} {negatives}" + (f" {transform}" if transform else "")
-        out["table_t"] = table
-        out["threshold"] = t
-        query = None
-        if empirical:
-            query = empirical_curve_from_hashes(
-                hashes,
-                hasher,
-                negatives,
-                transform,
-                list(range(len(table))),
-                seed=seed,
-                max_side=max_side,
-                pair_distances=pair_distances,
+        if cascade is not None:
+            hasher_2, t2 = cascade[0], _check_count("cascade threshold", cascade[1])
+            table_2 = fpr_table(histograms, hasher_2, negatives, transform, confidence)
+            if t2 >= len(table_2):
+                raise ConfigError("cascade", f"threshold must be in 0..{len(table_2) - 1} for {hasher_2} (got {t2})")
+            rate = cascade_rate(
+                hashes, hasher, t, hasher_2, t2, (len(table) - 1, len(table_2) - 1), negatives, transform, confidence
             )
-        if query is not None:
-            out["query"] = query
-            at_t = query[query["threshold"] == t]
-            out["fit"] = fit_query_scaling(at_t["database_size"], at_t["share"])
+            out["threshold"] = t
+            out["cascade"] = {
+                "rate_1": rate_at_threshold(table, t).point,
+                "rate_2": rate_at_threshold(table_2, t2).point,
+            }
+            source = f"{source}: {hasher} t={t} AND {hasher_2} t={t2} {negatives}" + (
+                f" {transform}" if transform else ""
+            )
+        else:
+            rate = None
+            if negatives == "orig-orig" and confidence == 0.95:
+                rate = dependent_rate(fpr_rates, hasher, t)
+            if rate is None and transform is None and confidence == 0.95:
+                rate = bootstrap_rate_from_metrics(metrics, hasher, t, negatives)
+            if rate is None:
+                rate = rate_at_threshold(table, t)
+            source = f"{source}: {hasher} t={t} {negatives}" + (f" {transform}" if transform else "")
+            out["table_t"] = table
+            out["threshold"] = t
+            query = None
+            if empirical:
+                query = empirical_curve_from_hashes(
+                    hashes,
+                    hasher,
+                    negatives,
+                    transform,
+                    list(range(len(table))),
+                    seed=seed,
+                    max_side=max_side,
+                    pair_distances=pair_distances,
+                )
+            if query is not None:
+                out["query"] = query
+                at_t = query[query["threshold"] == t]
+                out["fit"] = fit_query_scaling(at_t["database_size"], at_t["share"])
     chain = risk_chain(rate, scenario)
     if image_rate is not None:
         first = chain["layer"] == "per comparison"

@@ -52,6 +52,12 @@ def add_arguments(p) -> None:
         "(bits; bin index for non-Hamming hashers; required with --results)",
     )
     p.add_argument(
+        "--cascade",
+        metavar="HASHER:T",
+        help="with --results: a second hash re-checks every match (AND rule: the pair must also be within T "
+        "under HASHER); the rate is the measured joint rate of the two hashes, not a product",
+    )
+    p.add_argument(
         "--negatives",
         default="orig-orig",
         choices=["orig-orig", "variant-orig"],
@@ -139,6 +145,8 @@ FLAG = {
     "threshold": "--threshold",
     "negatives": "--negatives",
     "transform": "--transform",
+    "cascade": "--cascade",
+    "cascade threshold": "--cascade",
 }
 
 
@@ -174,6 +182,21 @@ def hasher_pair_distances(name: str):
     if hasattr(hasher, "pair_distances") and hasattr(hasher, "quantise"):
         return True, lambda q, d: hasher.quantise(hasher.pair_distances(q, d))
     return False, None
+
+
+def parse_cascade(text: str, hasher: str) -> tuple[str, int]:
+    """'pdq:31' -> ('pdq', 31); both hashers must have Hamming distances."""
+    name, sep, t = text.rpartition(":")
+    if not sep or not name:
+        raise ConfigError("--cascade", f"must be HASHER:T, e.g. pdq:31 (got {text!r})")
+    threshold = parse_count("--cascade", t)
+    for h in (hasher, name):
+        usable, distances = hasher_pair_distances(h)
+        if not usable or distances is not None:
+            raise ConfigError("--cascade", f"needs two Hamming hashers; {h}'s distance is not Hamming")
+    if name == hasher:
+        raise ConfigError("--cascade", f"the second hasher must differ from --hasher (got {name} twice)")
+    return name, threshold
 
 
 def compute(args) -> dict:
@@ -215,6 +238,7 @@ def compute(args) -> dict:
             if args.threshold is None:
                 raise ConfigError("--threshold", "required with --results")
             threshold = parse_count("--threshold", args.threshold)
+            cascade = parse_cascade(args.cascade, args.hasher) if args.cascade else None
             hist, metrics, hashes, fpr = _read_results(args.results)
             usable, pair_distances = hasher_pair_distances(args.hasher)
             kwargs.update(
@@ -229,7 +253,10 @@ def compute(args) -> dict:
                 pair_distances=pair_distances,
                 empirical=usable,
                 source=args.results,
+                cascade=cascade,
             )
+        elif args.cascade:
+            raise ConfigError("--cascade", "needs --results (the joint rate is counted from a run's hashes)")
         return risk.risk_assessment(**kwargs)
     except ConfigError as exc:  # name the option, not the Python parameter
         if exc.field in FLAG:
@@ -293,6 +320,14 @@ def format_table(res: dict) -> str:
                 f"  (seeded subsample of {avail[0]} queries and {avail[1]} database images, "
                 f"at most {MAX_EMPIRICAL_SIDE} each)"
             )
+    c = res.get("cascade")
+    if c is not None:
+        predicted = c["rate_1"] * c["rate_2"]
+        ratio = f"{res['rate'].point / predicted:.3g}x" if predicted > 0 else "n/a"
+        lines.append(
+            f"cascade: the two hashes alone match {c['rate_1']:.3g} and {c['rate_2']:.3g} of the pairs; "
+            f"independence would predict {predicted:.3g} for both, measured {res['rate'].point:.3g} ({ratio})"
+        )
     if res["rate"].x == 0:
         lines.append(
             "note: no negative pair matched at this threshold; the point estimate 0 is not evidence "

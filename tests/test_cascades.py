@@ -16,7 +16,10 @@ from harness.metrics.cascade import (
     independence,
     or_counts,
     pareto_front,
+    rule_interval,
+    rule_pairs,
 )
+from harness.metrics.distances import HammingMetric
 from harness.metrics.joint import joint_pair_histogram
 
 
@@ -172,6 +175,82 @@ def test_best_point_and_pareto_front_by_enumeration():
     assert set(zip(front["fp"], front["tp"])) == undominated
 
 
+@pytest.mark.parametrize("within", [True, False])
+@pytest.mark.parametrize("rule", ["and", "or"])
+def test_rule_pairs_are_the_pairs_the_joint_histogram_counts(path, within, rule):
+    """rule_pairs lists exactly the brute-force pairs the rule matches
+    (either starting side), and as many as cascade_rates counts."""
+    rng = np.random.default_rng(7)
+    n_a, n_b, bits1, bits2 = 40, 30, 12, 20
+    a1, a2 = _hashes(rng, n_a, bits1), _hashes(rng, n_a, bits2)
+    b1, b2 = (None, None) if within else (_hashes(rng, n_b, bits1), _hashes(rng, n_b, bits2))
+    ga = rng.integers(0, 15, n_a)
+    gb = None if within else rng.integers(0, 15, n_b)
+    J = joint_pair_histogram(a1, a2, b1, b2, ga, gb, bits1=bits1, bits2=bits2)
+    x1, x2 = (a1, a2) if within else (b1, b2)
+    for t1, t2 in [(3, 7), (5, 5), (-1, 8), (12, 20), (0, 0)]:
+        want = [
+            (i, j)
+            for i, j in _pairs(n_a, None if within else n_b, ga, ga if within else gb)
+            if (_dist(a1[i], x1[j]) <= t1 and _dist(a2[i], x2[j]) <= t2)
+            or (rule == "or" and (_dist(a1[i], x1[j]) <= t1 or _dist(a2[i], x2[j]) <= t2))
+        ]
+        for first in (1, 2):
+            i, j = rule_pairs(
+                HammingMetric(bits1),
+                HammingMetric(bits2),
+                a1,
+                a2,
+                t1,
+                t2,
+                rule,
+                b1=b1,
+                b2=b2,
+                groups_a=ga,
+                groups_b=gb,
+                first=first,
+            )
+            assert list(zip(i.tolist(), j.tolist())) == want, (t1, t2, first)
+        assert len(want) == cascade_rates(J, t1, t2, rule).count
+
+
+def test_rule_interval_is_the_dyadic_effective_clopper_pearson_by_hand():
+    """The interval recomputed from its definition: N_k and m_k counted pair
+    by pair, V = [sum_k (m_k - p N_k)^2 - N p (1 - p)] / N^2, n_eff =
+    min(N, p(1-p)/V), Clopper-Pearson Beta quantiles at (p n_eff, n_eff)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    n_photos = 30
+    group = rng.integers(0, 20, n_photos)
+    img_a = rng.integers(0, n_photos, 25)  # variants of some photos
+    img_b = np.arange(n_photos)  # against every original
+    pairs = [(i, j) for i in range(len(img_a)) for j in range(n_photos) if group[img_a[i]] != group[j]]
+    hot = {3, 4, 5}  # photos whose pairs match far more often
+    matched = [(i, j) for i, j in pairs if rng.random() < (0.5 if img_a[i] in hot else 0.02)]
+    mi = np.array([i for i, _ in matched])
+    mj = np.array([j for _, j in matched])
+    got = rule_interval(img_a, img_b, group, mi, mj)
+    n = len(pairs)
+    n_k = np.zeros(n_photos)
+    m_k = np.zeros(n_photos)
+    for i, j in pairs:
+        n_k[img_a[i]] += 1
+        n_k[j] += 1
+    for i, j in matched:
+        m_k[img_a[i]] += 1
+        m_k[j] += 1
+    p = len(matched) / n
+    v = (((m_k - p * n_k) ** 2).sum() - n * p * (1 - p)) / n**2
+    n_eff = min(n, p * (1 - p) / v)
+    assert n_eff < n / 2  # the hot photos make the pairs strongly dependent
+    lo = stats.beta.ppf(0.025, p * n_eff, n_eff - p * n_eff + 1)
+    hi = stats.beta.ppf(0.975, p * n_eff + 1, n_eff - p * n_eff)
+    assert got["fp"] == len(matched) and got["n_neg"] == n
+    np.testing.assert_allclose([got["fpr_lo"], got["fpr_hi"]], [lo, hi], rtol=1e-9)
+    assert got["fpr_lo"] <= got["fpr_cp_lo"] and got["fpr_hi"] >= got["fpr_cp_hi"]
+
+
 def _marginal(joint: pd.DataFrame, axis: str, kind: str, transform: str) -> dict:
     sel = joint[(joint["kind"] == kind) & (joint["transform"] == transform)]
     return {int(d): int(c) for d, c in sel.groupby(axis)["count"].sum().items() if c}
@@ -246,6 +325,37 @@ def test_real_run_writes_joint_histograms_whose_marginals_are_the_histograms(tin
     ok = cascades[(cascades["t1"] >= 0) & (cascades["point"] == "best")]
     assert (ok["fpr_upper"] < cascades["target_fpr"].iloc[0]).all()
     assert ((ok["ratio_low"] <= ok["ratio"]) | ok["ratio"].isna()).all()
+    # the default interval: present when both hashers are Hamming, never narrower than Clopper-Pearson
+    hamming_rows = cascades[(cascades["hasher_2"] == "pdq") & (cascades["t1"] >= 0)]
+    assert len(hamming_rows) and hamming_rows["fpr_hi"].notna().all()
+    assert (hamming_rows["fpr_lo"] <= hamming_rows["fpr"]).all() and (
+        hamming_rows["fpr"] <= hamming_rows["fpr_hi"]
+    ).all()
+    assert (hamming_rows["fpr_hi"] >= hamming_rows["fpr_upper"] - 1e-12).all()
+    assert cascades[cascades["hasher_2"] == "cv_radialvariance"]["fpr_hi"].isna().all()
+    # the risk model counts the AND rule from the hashes: the same count, pairs and interval as cascades.csv
+    from harness import risk
+    from tests.helpers import run_main
+
+    hashes = pd.read_parquet(tmp_path / "run" / "hashes.parquet")
+    for r in hamming_rows[hamming_rows["rule"] == "and"].itertuples():
+        transform = None if r.negatives == "orig-orig" else r.transform
+        got = risk.cascade_rate(hashes, r.hasher_1, r.t1, r.hasher_2, r.t2, (64, 256), r.negatives, transform)
+        assert (got.x, got.n) == (r.fp, r.n_neg)
+        np.testing.assert_allclose([got.low, got.high], [r.fpr_lo, r.fpr_hi], rtol=1e-5)  # csv: 6 digits
+    row = hamming_rows[(hamming_rows["rule"] == "and") & (hamming_rows["negatives"] == "orig-orig")].iloc[0]
+    args = ["risk", "--results", tmp_path / "run", "--hasher", "phash", "--threshold", row.t1]
+    args += ["--database-size", "1000", "--photos-per-year", "100", "--match-threshold", "1"]
+    done = run_main(*args, "--cascade", f"pdq:{row.t2}", "--output", tmp_path / "risk")
+    assert done.returncode == 0, done.stderr
+    assert "AND pdq" in done.stdout and "independence would predict" in done.stdout
+    chain = pd.read_csv(tmp_path / "risk" / "risk.csv")
+    first = chain[chain["layer"] == "per comparison"].iloc[0]
+    assert abs(first["point"] - row.fp / row.n_neg) <= 1e-6 * max(row.fp / row.n_neg, 1e-300)
+    for bad, field in [("pdq", "HASHER:T"), ("cv_radialvariance:2", "not Hamming"), ("phash:3", "must differ")]:
+        done = run_main(*args, "--cascade", bad, "--output", tmp_path / "bad-risk")
+        assert done.returncode == 2 and "--cascade" in done.stderr and field in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad-risk").exists()
     assert res.table("cascades.csv") is not None
     # the report draws one AND-rule figure per pair, measured beside the independence prediction
     harness.write_report(res)

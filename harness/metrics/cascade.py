@@ -32,9 +32,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .intervals import clopper_pearson
+from .intervals import clopper_pearson, dependent_pair_interval, photo_pair_counts
 
 RULES = ("and", "or")
+#: most pairs `rule_pairs` lists (AND: the matches of the side it starts
+#: from; OR: both sides' matches); beyond it no default interval is computed
+MAX_RULE_PAIRS = 20_000_000
 #: what the ratio interval is (written next to it in cascades.csv)
 RATIO_INTERVAL = (
     "Clopper-Pearson interval of the joint count divided by the independence prediction "
@@ -196,3 +199,101 @@ def pareto_front(pos_joint, neg_joint, rule: str = "and") -> pd.DataFrame:
                 "fpr": fp[keep] / n_neg if n_neg else np.nan,
             }
         )
+
+
+def rule_pairs(
+    metric_1,
+    metric_2,
+    a1,
+    a2,
+    t1: int,
+    t2: int,
+    rule: str = "and",
+    *,
+    b1=None,
+    b2=None,
+    groups_a=None,
+    groups_b=None,
+    first: int = 1,
+):
+    """Every negative pair the rule matches at (t1, t2), as int64 arrays
+    (i, j) sorted by (i, j): i indexes the rows of set A (hashes a1 under
+    hasher 1, a2 under hasher 2, same rows), j the rows of set B (b1, b2),
+    or of A itself with i < j when B is None; same-group pairs excluded,
+    exactly the pairs `joint_pair_histogram` counts. metric_1, metric_2:
+    `harness.metrics.distances.metric_for` of each hasher (``close`` and
+    ``paired``).
+
+    AND: the pairs within t of side `first` (1 or 2; start from the side
+    with fewer matches), kept where the other side's distance is within
+    its threshold. OR: the union of both sides' pairs within threshold.
+    len(i) equals `cascade_rates(joint, t1, t2, rule).count` of the same
+    pairs. A negative threshold matches nothing on its side.
+
+    >>> import numpy as np
+    >>> from harness.metrics.distances import HammingMetric
+    >>> a1 = np.array([[0b0000], [0b0001], [0b0111]], dtype=np.uint8)   # 8-bit hashes, hasher 1
+    >>> a2 = np.array([[0b0000], [0b1111], [0b0001]], dtype=np.uint8)   # hasher 2
+    >>> m = HammingMetric(8)
+    >>> [x.tolist() for x in rule_pairs(m, m, a1, a2, 1, 1, "and")]   # d1(0,1)=1 but d2(0,1)=4
+    [[], []]
+    >>> [x.tolist() for x in rule_pairs(m, m, a1, a2, 1, 1, "or")]    # d1(0,1) = 1, d2(0,2) = 1
+    [[0, 0], [1, 2]]
+    """
+    _rule(rule)
+    sides = {1: (metric_1, a1, b1, int(t1)), 2: (metric_2, a2, b2, int(t2))}
+    empty = np.zeros(0, np.int64)
+
+    def close(side):
+        metric, a, b, t = sides[side]
+        if t < 0:
+            return empty, empty
+        i, j, _ = metric.close(a, b, t, groups_a, groups_b)
+        return np.asarray(i, np.int64), np.asarray(j, np.int64)
+
+    if rule == "and":
+        if first not in (1, 2):
+            raise ValueError(f"first must be 1 or 2 (got {first!r})")
+        i, j = close(first)
+        metric, a, b, t = sides[3 - first]
+        if t < 0 or not len(i):
+            return empty, empty
+        keep = np.asarray(metric.paired(a[i], (a if b is None else b)[j])) <= t
+        i, j = i[keep], j[keep]
+    else:
+        (i1, j1), (i2, j2) = close(1), close(2)
+        width = len(a1 if b1 is None else b1)
+        key = np.union1d(i1 * width + j1, i2 * width + j2)
+        i, j = np.divmod(key.astype(np.int64), width)
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+def rule_interval(img_a, img_b, group_of_image, pair_i, pair_j, confidence: float = 0.95) -> dict:
+    """The rate of the matched negative pairs (pair_i, pair_j) among all
+    negative pairs, with the default interval of a pair rate
+    (`harness.metrics.intervals.dependent_pair_interval`: pairs that share
+    a photo are dependent) and Clopper-Pearson's beside it.
+
+    img_a[r], img_b[r]: the photo (0..m-1) of each row of set A and B
+    (img_b None: all pairs within A); group_of_image: group code per
+    photo; pair_i, pair_j: rows of the matched pairs (`rule_pairs`).
+    Returns fp, n_neg, fpr, fpr_lo, fpr_hi, fpr_cp_lo, fpr_cp_hi.
+
+    >>> r = rule_interval([0, 1, 2, 3], None, [0, 1, 2, 3], [0], [1])   # 1 of 6 pairs
+    >>> r["fp"], r["n_neg"], round(r["fpr_hi"], 3)
+    (1, 6, 0.641)
+    """
+    i = np.asarray(pair_i, np.int64)
+    _, n = photo_pair_counts(img_a, img_b, group_of_image)
+    lo, hi = dependent_pair_interval(img_a, img_b, group_of_image, i, pair_j, np.zeros(len(i), np.int64), 0, confidence)
+    cp_lo, cp_hi = clopper_pearson(len(i), n, confidence) if n else (float("nan"), float("nan"))
+    return {
+        "fp": len(i),
+        "n_neg": n,
+        "fpr": len(i) / n if n else float("nan"),
+        "fpr_lo": float(lo[0]),
+        "fpr_hi": float(hi[0]),
+        "fpr_cp_lo": float(cp_lo),
+        "fpr_cp_hi": float(cp_hi),
+    }

@@ -21,7 +21,14 @@ both hashed:
   (fpr_independent = fpr_1 * fpr_2 for and, fpr_1 + fpr_2 - fpr_1 fpr_2 for
   or) and ratio = fpr / fpr_independent with ratio_low, ratio_high (the
   Clopper-Pearson interval of the joint count over the prediction;
-  pairs treated as independent, so too narrow).
+  pairs treated as independent, so too narrow); fpr_lo, fpr_hi: the
+  default interval of the rule's FPR (pairs that share a photo dependent,
+  `harness.metrics.cascade.rule_interval` over the pairs
+  `harness.metrics.cascade.rule_pairs` lists), when both hashers are
+  Hamming and the listed pairs stay under MAX_RULE_PAIRS, else empty.
+  ``best`` is chosen by the Clopper-Pearson upper bound (fpr_upper), which
+  is never above fpr_hi; a ``best`` row whose fpr_hi exceeds target_fpr is
+  a point the default interval does not confirm.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cascade import RULES, best_point, cascade_rates, independence
+from .cascade import MAX_RULE_PAIRS, RULES, best_point, cascade_rates, independence, rule_interval, rule_pairs
 from .distances import metric_for
 from .intervals import clopper_pearson
 from .joint import joint_pair_histogram
@@ -61,6 +68,8 @@ CASCADE_COLUMNS = [
     "ratio",
     "ratio_low",
     "ratio_high",
+    "fpr_lo",
+    "fpr_hi",
 ]
 
 
@@ -138,9 +147,11 @@ def _at(pos, neg, t1, t2, rule, confidence) -> dict:
     }
 
 
-def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=None):
+def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=None, interval=None):
     """Rows of cascades.csv for one negative set and transform; `own`:
-    (t1, t2) of the hashers' own recommended thresholds, or None."""
+    (t1, t2) of the hashers' own recommended thresholds, or None;
+    `interval(t1, t2, rule)`: the default (lo, hi) of the rule's FPR, or
+    None."""
     rows = []
     for rule in RULES:
         points = [("best", best_point(pos, neg, cfg.target_fpr, rule, cfg.confidence) if neg.sum() else None)]
@@ -169,10 +180,13 @@ def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=No
                         np.nan,
                         np.nan,
                         np.nan,
+                        np.nan,
+                        np.nan,
                     )
                 )
                 continue
             ind = independence(neg, at["t1"], at["t2"], rule, cfg.confidence)
+            lo, hi = (np.nan, np.nan) if interval is None else interval(at["t1"], at["t2"], rule)
             rows.append(
                 (
                     *head,
@@ -191,9 +205,61 @@ def _cascade_rows(names, negatives, key, family, severity, pos, neg, cfg, own=No
                     ind["ratio"],
                     ind["ratio_low"],
                     ind["ratio_high"],
+                    lo,
+                    hi,
                 )
             )
     return rows
+
+
+def _interval_maker(s1: _Side, s2: _Side, orig_ids, group_codes, confidence: float):
+    """``make(neg, a_t, a_ids, b_t=None, b_ids=None)`` -> the `interval`
+    callable of `_cascade_rows` for one negative set (A: the rows of
+    transform a_t, B: the originals, or A itself), or None when a side is
+    not Hamming. Pairs are listed once per (t1, t2, rule)."""
+    if s1.metric.kind != "hamming" or s2.metric.kind != "hamming":
+        return lambda *args, **kwargs: None
+    photo = pd.Index(orig_ids)
+    group_of_id = dict(zip(orig_ids, group_codes))
+
+    def make(neg, a_t, a_ids, b_t=None, b_ids=None):
+        a1, a2 = s1.packed(a_t, a_ids), s2.packed(a_t, a_ids)
+        b1 = b2 = img_b = gb = None
+        if b_t is not None:
+            b1, b2, img_b = s1.packed(b_t, b_ids), s2.packed(b_t, b_ids), photo.get_indexer(b_ids)
+            gb = np.array([group_of_id[x] for x in b_ids])
+        img_a, ga = photo.get_indexer(a_ids), np.array([group_of_id[x] for x in a_ids])
+        m1, m2 = neg.sum(axis=1).cumsum(), neg.sum(axis=0).cumsum()
+        cache = {}
+
+        def interval(t1, t2, rule):
+            if (t1, t2, rule) not in cache:
+                n1 = int(m1[min(t1, len(m1) - 1)]) if t1 >= 0 else 0
+                n2 = int(m2[min(t2, len(m2) - 1)]) if t2 >= 0 else 0
+                if (min(n1, n2) if rule == "and" else n1 + n2) > MAX_RULE_PAIRS:
+                    cache[(t1, t2, rule)] = (np.nan, np.nan)
+                else:
+                    i, j = rule_pairs(
+                        s1.metric,
+                        s2.metric,
+                        a1,
+                        a2,
+                        t1,
+                        t2,
+                        rule,
+                        b1=b1,
+                        b2=b2,
+                        groups_a=ga,
+                        groups_b=gb,
+                        first=1 if n1 <= n2 else 2,
+                    )
+                    r = rule_interval(img_a, img_b, group_codes, i, j, confidence)
+                    cache[(t1, t2, rule)] = (r["fpr_lo"], r["fpr_hi"])
+            return cache[(t1, t2, rule)]
+
+        return interval
+
+    return make
 
 
 def own_thresholds(thresholds: pd.DataFrame | None, target_fpr: float) -> dict:
@@ -225,9 +291,11 @@ def cascade_tables(
             s1.by_transform[ORIGINAL_KEY].loc[orig_ids, "group"].to_numpy() if len(orig_ids) else np.zeros(0, object)
         )
         empty = np.zeros((s1.last + 1, s2.last + 1), np.int64)
-        oo = None
+        make_interval = _interval_maker(s1, s2, orig_ids, pd.factorize(groups)[0], cfg.confidence)
+        oo = oo_interval = None
         if cfg.orig_orig and len(orig_ids):
             oo = _joint(s1, s2, ORIGINAL_KEY, orig_ids, ga=groups)
+            oo_interval = make_interval(oo, ORIGINAL_KEY, orig_ids)
             cells.append(
                 _cells(
                     {
@@ -262,11 +330,12 @@ def cascade_tables(
                 var_groups = s1.by_transform[ORIGINAL_KEY].loc[var_ids, "group"].to_numpy()
                 vo = _joint(s1, s2, spec.key, var_ids, ORIGINAL_KEY, orig_ids, var_groups, groups)
                 cells.append(_cells({**meta, "kind": "variant-orig"}, vo))
-                rows += _cascade_rows(names, "variant-orig", spec.key, spec.family, sev, pos, vo, cfg, own)
+                vo_interval = make_interval(vo, spec.key, var_ids, ORIGINAL_KEY, orig_ids)
+                rows += _cascade_rows(names, "variant-orig", spec.key, spec.family, sev, pos, vo, cfg, own, vo_interval)
             if oo is not None:
-                rows += _cascade_rows(names, "orig-orig", spec.key, spec.family, sev, pos, oo, cfg, own)
+                rows += _cascade_rows(names, "orig-orig", spec.key, spec.family, sev, pos, oo, cfg, own, oo_interval)
         if not specs and oo is not None:
-            rows += _cascade_rows(names, "orig-orig", ORIGINAL_KEY, "original", "", empty, oo, cfg, own)
+            rows += _cascade_rows(names, "orig-orig", ORIGINAL_KEY, "original", "", empty, oo, cfg, own, oo_interval)
     joint = (
         pd.concat(cells, ignore_index=True)[JOINT_COLUMNS]
         if cells
