@@ -43,6 +43,9 @@ sys.path.insert(0, ROOT)
 from harness.metrics.intervals import recommend_threshold  # noqa: E402
 from harness.metrics.roc import auc_from_histograms, eer_from_histograms  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from matching_rules import matching_rules  # noqa: E402
+
 CONFIDENCE = 0.95
 TARGET_FPR = 1e-4
 #: commonly used thresholds, with the sources in results/caltech101/LITERATURE.md
@@ -156,12 +159,27 @@ def _read_fpr(folder: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if os.path.exists(path) else None
 
 
+def _per_photo(per_photo: pd.DataFrame, hasher: str, t: int) -> str:
+    """The per-photo false-match rate at the recommended threshold t
+    (thresholds.csv): the share of originals that match at least one
+    original of another group."""
+    if t < 0 or hasher not in per_photo.index or per_photo.at[hasher, "recommended_threshold"] != t:
+        return "-"
+    r = per_photo.loc[hasher]
+    return f"{r['per_photo_rate']:.3f} [{r['per_photo_low']:.3f}, {r['per_photo_high']:.3f}]"
+
+
 def headline(folder: str) -> tuple[pd.DataFrame, str]:
     from harness.metrics.granularity import distance_granularity, threshold_text
 
     hist = pd.read_parquet(os.path.join(folder, "histograms.parquet"))
     run = json.load(open(os.path.join(folder, "run.json")))
     fpr = _read_fpr(folder)
+    per_photo = pd.DataFrame()
+    if os.path.exists(os.path.join(folder, "thresholds.csv")):
+        thr = pd.read_csv(os.path.join(folder, "thresholds.csv"), dtype={"severity": str})
+        thr = thr[(thr["negatives"] == "orig-orig") & np.isclose(thr["target_fpr"], TARGET_FPR)]
+        per_photo = thr.drop_duplicates("hasher").set_index("hasher")
     rows = []
     for hasher in dict.fromkeys(hist["hasher"]):
         bits, oo, pos = hasher_histograms(hist, hasher)
@@ -192,6 +210,7 @@ def headline(folder: str) -> tuple[pd.DataFrame, str]:
             else threshold_text(r, step),
             "FPR there [95%]": fmt_default(fpr, hasher, r, k, n_oo) if r >= 0 else "-",
             "CP upper (if pairs were independent)": f"{cp_hi:.1e}" if r >= 0 else "-",
+            "photos with a false match there [95%]": _per_photo(per_photo, hasher, r),
         }
         for name, key in HEADLINE:
             p = pos.get(key)
@@ -212,7 +231,9 @@ def headline(folder: str) -> tuple[pd.DataFrame, str]:
         "deterministic, no random draw. 'No duplicate exclusion' counts the pairs inside the "
         "duplicate screen's groups as negatives too. Thresholds of hashers whose distances are "
         "all even read '31 (= 30, distances are even)'. pdq[min_quality=50] is PDQ with Meta's "
-        "quality gate (photos under quality 50 are errors, not hashes); pdq is without it.",
+        "quality gate (photos under quality 50 are errors, not hashes); pdq is without it. "
+        "'Photos with a false match' is per photo, not per pair: the share of the originals that "
+        "match at least one original of another group at that threshold (harness.metrics.per_photo).",
         "",
     ]
     cols = list(table.columns)
@@ -425,6 +446,8 @@ def main(argv=None) -> int:
         with open("results/caltech101/parity.md", "w", encoding="utf-8") as fh:
             fh.write(parity("results/caltech101"))
         link_report("results/caltech101")
+        with open("results/caltech101/matching_rules.md", "w", encoding="utf-8") as fh:
+            fh.write(matching_rules("results/caltech101"))
         print(md)
     if os.path.exists("results/kodak24/histograms.parquet") and os.path.exists("results/caltech101/histograms.parquet"):
         with open("results/kodak24/comparison.md", "w", encoding="utf-8") as fh:
