@@ -155,9 +155,52 @@ class HashSet:
         return np.concatenate(self.parts) if self.parts else np.zeros((0, (self.bits // 4 + 1) // 2), np.uint8)
 
 
+def _is_url(path: str) -> bool:
+    """An fsspec URL (``s3://``, ``gs://``, ``https://``, ``memory://``,
+    ``file://`` ...) rather than a local path."""
+    return "://" in path
+
+
+def _open(path: str, mode: str = "rb", **kwargs):
+    """A local file, or an fsspec URL opened through fsspec (the protocol's
+    own package, e.g. s3fs or gcsfs, must be installed)."""
+    if not _is_url(path):
+        return open(path, mode, **kwargs)
+    import fsspec
+
+    try:
+        return fsspec.open(path, mode, **kwargs).open()
+    except (ImportError, ValueError) as exc:  # unknown protocol, or its package missing
+        raise ConfigError(path, f"cannot open this URL ({str(exc).splitlines()[0]})") from None
+
+
+def _open_text(path: str):
+    """The file as text (UTF-8, BOM dropped), gzip-decompressed when it ends in .gz."""
+    kwargs = {"encoding": "utf-8-sig", "errors": "replace", "newline": ""}
+    if _is_url(path):
+        return _open(path, "r", compression="infer", **kwargs)
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rt", **kwargs)
+    return open(path, **kwargs)
+
+
+def _exists(path: str) -> bool:
+    if not _is_url(path):
+        return os.path.isfile(path)
+    import fsspec
+
+    try:
+        fs, inner = fsspec.core.url_to_fs(path)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(path, f"cannot open this URL ({str(exc).splitlines()[0]})") from None
+    return fs.isfile(inner)
+
+
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -171,7 +214,7 @@ def _batches(path: str):
 
     if path.lower().endswith((".parquet", ".pq")):
         try:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(_open(path) if _is_url(path) else path)
         except (pa.ArrowException, OSError) as exc:
             raise ConfigError(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
         names = pf.schema_arrow.names
@@ -183,11 +226,11 @@ def _batches(path: str):
         return
     if path.lower().endswith((".csv", ".csv.gz")):
         try:
-            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            with _open_text(path) as fh:
                 header = next(csv.reader([fh.readline()]), [])
             _check_columns(path, header)
             reader = pcsv.open_csv(
-                path,
+                _open(path, "rb", compression="infer") if _is_url(path) else path,
                 read_options=pcsv.ReadOptions(block_size=1 << 22),
                 convert_options=pcsv.ConvertOptions(
                     column_types={c: pa.string() for c in header}, strings_can_be_null=False
@@ -233,7 +276,7 @@ def read_hashes(paths: list[str], hasher: str | None, default_name: str, role: s
     sets: dict[str, HashSet] = {}
     inputs = []
     for path in paths:
-        if not os.path.isfile(path):
+        if not _exists(path):
             raise ConfigError(path, "no such file")
         rows = 0
         for batch, row0 in _batches(path):
