@@ -117,8 +117,7 @@ def _add_census(sub):
         "hashes",
         nargs="+",
         metavar="HASHES",
-        help="Parquet or CSV files (paths or fsspec URLs) with columns id, hash (hex), optional group, "
-        "optional hasher",
+        help="Parquet or CSV files (paths or fsspec URLs) with columns id, hash (hex), optional group, optional hasher",
     )
     p.add_argument(
         "--queries",
