@@ -189,3 +189,16 @@ def test_dihedral_must_be_a_boolean(tmp_path):
     r = run_main("run", "--config", cfg, "--output", tmp_path / "out")
     assert r.returncode == 2 and "hashers[0].dihedral" in r.stderr, r
     assert not (tmp_path / "out").exists()
+
+
+def test_risk_reads_the_dihedral_distance_from_the_label():
+    """`phash-harness risk --hasher phash[dihedral,hash_size=16]` measures
+    the dihedral distance (not Hamming over the 8 stored versions)."""
+    from harness.metrics.dihedral import dihedral_matrix
+    from harness.risk_cli import hasher_pair_distances
+
+    usable, fn = hasher_pair_distances("phash[dihedral,hash_size=16]")
+    rng = np.random.default_rng(0)
+    q, d = (rng.integers(0, 256, (n, 8 * 32), dtype=np.uint8) for n in (5, 7))
+    assert usable and (fn(q, d) == dihedral_matrix(q.reshape(5, 8, 32), d[:, :32])).all()
+    assert hasher_pair_distances("phash") == (True, None)
