@@ -202,3 +202,23 @@ def test_risk_reads_the_dihedral_distance_from_the_label():
     q, d = (rng.integers(0, 256, (n, 8 * 32), dtype=np.uint8) for n in (5, 7))
     assert usable and (fn(q, d) == dihedral_matrix(q.reshape(5, 8, 32), d[:, :32])).all()
     assert hasher_pair_distances("phash") == (True, None)
+
+
+def test_metric_is_dihedral_pair_histogram_across_sets_and_the_smaller_direction_within():
+    """The metrics stage's histograms of a dihedral hasher: across two sets
+    exactly `dihedral_pair_histogram` (query versions vs reference row 0);
+    within one set the smaller of the two directions of each pair."""
+    from harness.metrics.dihedral import dihedral_matrix, dihedral_pair_histogram
+    from harness.metrics.distances import metric_for
+
+    h = get_hasher("phash", dihedral=True)
+    metric = metric_for(h)
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(0, 256, (n, h.nbytes), dtype=np.uint8) for n in (30, 23))
+    a[4, 8 * 5 : 8 * 6] = b[2, :8]  # version 5 of a query equals a reference
+    ga, gb = rng.integers(0, 9, 30), rng.integers(0, 9, 23)
+    want = dihedral_pair_histogram(a.reshape(30, 8, 8), b[:, :8], ga, gb, bits=64)
+    assert (metric.hist(a, b, ga, gb) == want).all() and want[0] >= (ga[4] != gb[2])
+    m = dihedral_matrix(a.reshape(30, 8, 8), a[:, :8])
+    sym = np.minimum(m, m.T)[np.triu_indices(30, 1)][(ga[:, None] != ga[None, :])[np.triu_indices(30, 1)]]
+    assert (metric.hist(a, None, ga) == np.bincount(sym, minlength=65)).all()
