@@ -106,8 +106,18 @@ class DatasetConfig(_Strict):
 
 
 class HasherConfig(_Strict):
+    """One hasher: ``name`` (a registered hasher), its ``params``, and
+    ``dihedral: true`` for dihedral matching (the 8 dihedral versions of
+    every query, see harness.hashers.dihedral; Hamming hashers only; a
+    separate hasher, labelled e.g. ``phash[dihedral]``)."""
+
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    dihedral: bool = False
+
+    def hasher_params(self) -> dict:
+        """The keyword arguments of `harness.hashers.get_hasher`."""
+        return {**self.params, "dihedral": True} if self.dihedral else dict(self.params)
 
     @field_validator("name")
     @classmethod
@@ -309,8 +319,10 @@ class ExperimentConfig(_Strict):
         seen = {}
         for i, h in enumerate(self.hashers):
             try:
-                label = get_hasher(h.name, **h.params).label
+                label = get_hasher(h.name, **h.hasher_params()).label
             except ConfigError as exc:
+                if exc.field == "dihedral":
+                    raise ConfigError(f"hashers[{i}].dihedral", exc.message) from None
                 raise ValueError(f"hashers[{i}].params: {exc.message}") from None
             if label in seen:
                 raise ValueError(
@@ -363,7 +375,7 @@ class ExperimentConfig(_Strict):
     def build_hashers(self):
         from .hashers import get_hasher
 
-        return [get_hasher(h.name, **h.params) for h in self.hashers]
+        return [get_hasher(h.name, **h.hasher_params()) for h in self.hashers]
 
 
 def _format_validation_error(exc: ValidationError) -> ConfigError:

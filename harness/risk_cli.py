@@ -19,6 +19,7 @@ import tempfile
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from . import risk
 from .errors import ConfigError
@@ -167,6 +168,18 @@ def _read_results(folder: str):
     return hist, metrics, hashes, fpr
 
 
+def _hasher_of_label(label: str):
+    """The hasher a table label names: ``phash``, or a registry name with
+    its non-default parameters, ``phash[dihedral,hash_size=16]`` (a bare
+    name in the brackets is a true flag; values read as YAML scalars)."""
+    name, _, rest = label.partition("[")
+    params = {}
+    for item in filter(None, rest.rstrip("]").split(",")):
+        key, eq, value = item.partition("=")
+        params[key] = yaml.safe_load(value) if eq else True
+    return get_hasher(name, **params)
+
+
 def hasher_pair_distances(name: str):
     """How to measure query-database distances for the empirical curve:
     (True, None) for Hamming (also when the hasher is not registered on this
@@ -174,7 +187,7 @@ def hasher_pair_distances(name: str):
     non-Hamming hasher with ``pair_distances`` and ``quantise`` (fn gives the
     bin index), (False, None) when the hasher's distance cannot be computed."""
     try:
-        hasher = get_hasher(name)
+        hasher = _hasher_of_label(name)
     except Exception:  # hasher not registered here: Hamming on the stored bytes
         return True, None
     if hasher.distance == "hamming":

@@ -120,3 +120,39 @@ def test_dihedral_histogram_equals_brute_force(bits):
     assert (dihedral_pair_histogram(q, groups_q=gq, bits=bits, block=9) == want).all()
     rows = np.arange(m)
     assert (dihedral_paired_distances(q[:m], r) == _brute_min(q[:m], r, list(zip(rows, rows)))).all()
+
+
+def test_dihedral_run_matches_every_published_version(ref, tmp_path):
+    """Known answer through a run with ``{name: pdq, dihedral: true}`` on
+    the 8 dihedral files: the stored versions of the original are the Java /
+    python-threatexchange hash (row 0, bit for bit) and, row k, the
+    published C++ hash of file k within the C++ drift (<= 8 bits); every
+    pair of the 8 files matches through the dihedral minimum (<= 8 bits),
+    where plain PDQ puts every pair > 64 bits apart."""
+    from harness.engine.run import run_experiment
+
+    folder, expected = ref
+    out = tmp_path / "run"
+    run_experiment(
+        {
+            "dataset": {"source": "folder", "path": str(folder / "images/dih")},
+            "hashers": ["pdq", {"name": "pdq", "dihedral": True}],
+            "transforms": [],
+        },
+        output=str(out),
+        progress=False,
+        scheduler="inline",
+    )
+    hashes = pd.read_parquet(out / "hashes.parquet")
+    row = hashes[(hashes["hasher"] == "pdq[dihedral]") & (hashes["image_name"].str.contains("bridge-1-original"))]
+    versions = np.frombuffer(row["hash"].iat[0], np.uint8).reshape(8, 32)
+    published = {
+        (f.split("/")[-1][:-4], impl[:3]): h for f, h, impl in expected[["file", "pdq_hex", "implementation"]].values
+    }
+    assert versions[0].tobytes().hex() == published[("bridge-1-original", "jav")]
+    assert all(_d(versions[k], published[(name, "cpp")]) <= 8 for k, name in enumerate(DIH))
+    hist = pd.read_parquet(out / "histograms.parquet")
+    oo = hist[hist["kind"] == "orig-orig"]
+    dih, plain = oo[oo["hasher"] == "pdq[dihedral]"], oo[oo["hasher"] == "pdq"]
+    assert dih["count"].sum() == plain["count"].sum() == 28
+    assert dih["distance"].max() <= 8 and plain["distance"].min() > 64, (dih, plain)

@@ -26,6 +26,11 @@ DCT-domain reduction by up to 1/8) or an integer N (reduce while both sides
 stay >= N pixels). It is part of the hasher's params, hence of its identity
 and cache key; hashers with ``fast_decode_suitable = False`` (PDQ) warn.
 
+Every Hamming hasher also accepts ``dihedral`` (default false): true wraps
+it in `harness.hashers.dihedral.DihedralHasher` (the 8 dihedral versions
+of each image; a query matches by the smallest distance over them; label
+``phash[dihedral]``); hashers with another distance refuse it.
+
 Plugins: third-party packages register hashers through the
 ``harness.hashers`` entry-point group; the entry point's name is the hasher
 name and its value a Hasher subclass or a factory ``(**params) -> Hasher``.
@@ -184,6 +189,20 @@ def _default_params(name: str) -> dict:
     return _DEFAULTS[name]
 
 
+def dihedral_hashers() -> list[str]:
+    """Names of the registered hashers that accept ``dihedral: true``
+    (Hamming distance over bits), sorted."""
+    out = []
+    for name in list_hashers():
+        try:
+            if get_hasher(name).distance == "hamming":
+                out.append(name)
+        except Exception:  # needs parameters to build (e.g. model files): its class decides
+            if getattr(_REGISTRY[name], "distance", "hamming") == "hamming":
+                out.append(name)
+    return out
+
+
 def get_hasher(name: str, **params) -> Hasher:
     """Build the hasher registered as `name` with `params`.
 
@@ -193,7 +212,7 @@ def get_hasher(name: str, **params) -> Hasher:
         A name from `list_hashers`.
     **params
         Hasher parameters (e.g. ``hash_size=16`` for phash), and
-        ``fast_decode`` (see the module docstring).
+        ``fast_decode``, ``decode`` and ``dihedral`` (see the module docstring).
 
     Returns
     -------
@@ -221,6 +240,9 @@ def get_hasher(name: str, **params) -> Hasher:
     if name not in _REGISTRY:
         raise ConfigError("hasher", f"unknown hasher {name!r}; available: {', '.join(list_hashers())}")
     params = dict(params)
+    dihedral = params.pop("dihedral", False)
+    if not isinstance(dihedral, bool):
+        raise ConfigError("dihedral", f"must be true or false (got {dihedral!r})")
     try:
         fast = _fast_decode_value(params.pop("fast_decode", 0))
         decode = _decode_value(params.pop("decode", None))
@@ -242,6 +264,16 @@ def get_hasher(name: str, **params) -> Hasher:
                 f"hashes by many bits; results are not comparable with exact hashes",
                 stacklevel=2,
             )
+    if dihedral:
+        if hasher.distance != "hamming":
+            raise ConfigError(
+                "dihedral",
+                f"only for hashers with a Hamming distance over bits ({name} has {hasher.distance!r}); "
+                f"allowed: {', '.join(dihedral_hashers())}",
+            )
+        from .dihedral import DihedralHasher
+
+        hasher = DihedralHasher(hasher)
     return hasher
 
 
@@ -249,6 +281,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Hasher",
     "ImageBatch",
+    "dihedral_hashers",
     "get_hasher",
     "list_hashers",
     "pack_bits_right",

@@ -18,8 +18,12 @@ Dihedral versions: ``hash_dihedral(rgb)`` gives the hashes of the 8
 dihedral versions of the image (rotations by 0/90/180/270 degrees, the two
 flips, the two transposes) as pdqhash computes them from one DCT (Meta's
 reference tooling does the same), in DIHEDRAL_ORDER. They are within a few
-bits of hashing the explicitly transformed pixels (0 to 8 bits on PDQ's
-own test photo), not bit-identical to it.
+bits of hashing the explicitly transformed pixels on large photos (0 to
+8 bits on PDQ's own test photo), not bit-identical to it; on small photos
+(about 300 x 200 pixels) some versions differ by a median of 20 to 24 bits
+(up to 56). ``dihedral: true`` in a config
+(`harness.hashers.dihedral`) uses them through ``hash_versions`` (filtered
+on min_quality like ``hash``).
 
 Reduced-size decoding (``fast_decode``) is flagged unsuitable for PDQ: it
 moves PDQ hashes by 10-22 bits against a usual match threshold of 31.
@@ -31,25 +35,14 @@ import numpy as np
 import pdqhash
 
 from .base import Hasher
+from .dihedral import DIHEDRAL_ORDER as _DIHEDRAL_ORDER
 
 PDQHASH_VERSION = getattr(pdqhash, "__version__", "unknown")
 
 
-#: the versions of ``pdqhash.compute_dihedral`` in its order, as numpy
-#: operations on an (h, w, 3) array: original, np.rot90(x, 1), np.rot90(x, 2),
-#: np.rot90(x, 3), x[::-1] (flip about the horizontal axis), x[:, ::-1]
-#: (flip about the vertical axis), x.transpose(1, 0, 2) (about the main
-#: diagonal), np.rot90(x, 2).transpose(1, 0, 2) (about the other diagonal)
-DIHEDRAL_ORDER = (
-    "original",
-    "rotate-90",
-    "rotate-180",
-    "rotate-270",
-    "flip-x",
-    "flip-y",
-    "flip-plus-1",
-    "flip-minus-1",
-)
+#: the versions of ``pdqhash.compute_dihedral`` in its order (the numpy
+#: operations: `harness.hashers.dihedral.VERSIONS`)
+DIHEDRAL_ORDER = _DIHEDRAL_ORDER
 
 
 class LowQualityError(ValueError):
@@ -79,15 +72,30 @@ class PDQHasher(Hasher):
         vector, quality = self.reference(rgb)
         return np.packbits(np.asarray(vector, dtype=bool)), int(quality)
 
-    def hash_dihedral(self, rgb: np.ndarray) -> np.ndarray:
-        """Packed hashes (uint8, (8, 32)) of the 8 dihedral versions of the
+    def hash_dihedral_with_quality(self, rgb: np.ndarray) -> tuple[np.ndarray, int]:
+        """(packed hashes uint8 (8, 32) of the 8 dihedral versions of the
         image in DIHEDRAL_ORDER, from ``pdqhash.compute_dihedral`` (row 0
-        equals `hash`); never filters on quality."""
-        vectors, _ = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
-        return np.stack([np.packbits(np.asarray(v, dtype=bool)) for v in vectors])
+        equals `hash`), PDQ quality 0..100); never filters."""
+        vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
+        return np.stack([np.packbits(np.asarray(v, dtype=bool)) for v in vectors]), int(quality)
+
+    def hash_dihedral(self, rgb: np.ndarray) -> np.ndarray:
+        """`hash_dihedral_with_quality`'s hashes; never filters on quality."""
+        return self.hash_dihedral_with_quality(rgb)[0]
+
+    def hash_versions(self, rgb: np.ndarray) -> np.ndarray:
+        """The dihedral hashes for ``dihedral: true``
+        (`harness.hashers.dihedral`): `hash_dihedral`, filtered on
+        min_quality like `hash`."""
+        versions, quality = self.hash_dihedral_with_quality(rgb)
+        self._check_quality(quality)
+        return versions
 
     def hash(self, rgb: np.ndarray) -> np.ndarray:
         packed, quality = self.hash_with_quality(rgb)
+        self._check_quality(quality)
+        return packed
+
+    def _check_quality(self, quality: int) -> None:
         if quality < self.params["min_quality"]:
             raise LowQualityError(f"PDQ quality {quality} is below min_quality {self.params['min_quality']}")
-        return packed

@@ -24,8 +24,17 @@ def _versions(q) -> np.ndarray:
     return np.ascontiguousarray(q)
 
 
-def _min_matrix(q, r):
-    """(len(q), len(r)) minimum over versions of the Hamming distance."""
+def dihedral_matrix(q, r) -> np.ndarray:
+    """``D[i, j] = min_k popcount(q[i, k] XOR r[j])`` (int64, bits) for query
+    versions q (n, V, nbytes) and references r (m, nbytes): the distance of
+    dihedral matching, query i against reference j (not symmetric).
+
+    >>> import numpy as np
+    >>> q = np.array([[[0b0000_1111], [0b1111_0000]]], dtype=np.uint8)
+    >>> dihedral_matrix(q, np.array([[0b1111_0001]], dtype=np.uint8)).tolist()
+    [[1]]
+    """
+    q = _versions(q)
     out = hamming.hamming_matrix(q[:, 0], r)
     for k in range(1, q.shape[1]):
         np.minimum(out, hamming.hamming_matrix(q[:, k], r), out=out)
@@ -73,7 +82,7 @@ def dihedral_pair_histogram(
         i1 = min(i0 + block, len(q))
         for j0 in range(i0 if within else 0, len(r), block):
             j1 = min(j0 + block, len(r))
-            d = _min_matrix(q[i0:i1], r[j0:j1])
+            d = dihedral_matrix(q[i0:i1], r[j0:j1])
             keep = np.ones(d.shape, dtype=bool)
             if within:
                 keep &= np.arange(i0, i1)[:, None] < np.arange(j0, j1)[None, :]

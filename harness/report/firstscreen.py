@@ -418,8 +418,9 @@ def first_screen_text(data, model: ReportModel) -> str:
         f"At each hasher's recommended threshold (M = {a.database_size:,} hashes, n = "
         f"{a.photos_per_year:,} photos/year, flag at k = {a.match_threshold}, rho = {a.rho:g}):"
     ]
+    width = max([14] + [len(h.hasher) for h in heads])
     for h in heads:
-        parts = [f"{h.hasher:<14} t={h.threshold}"]
+        parts = [f"{h.hasher:<{width}} t={h.threshold}"]
         for neg in ("orig-orig", "variant-orig"):
             if neg in h.rates:
                 mark = " \u2020" if h.rates[neg].method == CP_LABEL else ""

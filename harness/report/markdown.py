@@ -43,10 +43,11 @@ def summary_pivot(metrics: pd.DataFrame) -> str:
     thr = m.groupby("hasher")["threshold_at_target"].median()
     order = sorted(tpr.index, key=lambda k: (k.split("(")[0], _num(k)))
     lines = [f"TPR at the largest threshold with FPR <= {target:g} (variant-orig negatives; n/m = not measurable)"]
-    lines.append(f"{'transform':<22}" + "".join(f"{h:>10}" for h in tpr.columns))
+    w = {h: max(10, len(str(h)) + 2) for h in tpr.columns}  # long labels (phash[dihedral]) stay apart
+    lines.append(f"{'transform':<22}" + "".join(f"{h:>{w[h]}}" for h in tpr.columns))
     for key in order:
-        lines.append(f"{key:<22}" + "".join(f"{_fmt(tpr.at[key, h]):>10}" for h in tpr.columns))
-    lines.append(f"{'median threshold (bits)':<22}" + "".join(f"{_fmt(thr[h]):>10}" for h in tpr.columns))
+        lines.append(f"{key:<22}" + "".join(f"{_fmt(tpr.at[key, h]):>{w[h]}}" for h in tpr.columns))
+    lines.append(f"{'median threshold (bits)':<22}" + "".join(f"{_fmt(thr[h]):>{w[h]}}" for h in tpr.columns))
     return "\n".join(lines)
 
 
