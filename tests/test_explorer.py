@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
-import tempfile
 from contextlib import contextmanager
 
 import pytest
 
+from benchmarks.browser import open_page
 from harness import risk
 from harness.results import Results
-from tests.test_browser import DevTools, _require_chromium
+from tests.test_browser import _require_chromium
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +51,8 @@ def report_dir(tmp_path_factory):
 @contextmanager
 def page(path, scripts: bool = True):
     """(evaluate, send, browser) for `path` opened in headless Chromium."""
-    binary = _require_chromium()
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    browser = DevTools(binary, profile)
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=session)
-        if not scripts:
-            browser.send("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
-        browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", timeout=60)
-
-        def evaluate(expr: str):
-            res = browser.send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session=session)
-            if "exceptionDetails" in res:
-                raise AssertionError(res["exceptionDetails"])
-            return res["result"].get("value")
-
-        def send(method: str, params: dict):
-            return browser.send(method, params, session=session)
-
-        yield evaluate, send, browser
-    finally:
-        browser.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    with open_page(path, scripts=scripts, binary=_require_chromium()) as opened:
+        yield opened
 
 
 def problems(browser) -> tuple[list, list]:
@@ -261,9 +236,9 @@ def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path
     from harness.report.document import LONG_TABLE, render_html
 
     html = (report_dir / "report.html").read_text()
-    figures = re.findall(r"data:image/(png|svg)", html)
+    figures = re.findall(r"data:image/(png|svg\+xml|jpeg);base64", html)
     names = {p.stem for p in (report_dir / "figures").glob("*.png")}
-    assert figures and set(figures) == {"png"} and len(figures) == len(names)
+    assert figures and len(figures) == len(names)
     # every table sits in a box that scrolls sideways
     assert html.count("<table") == len(re.findall(r'<div class="scroll"><table', html)) + html.count("<table id=")
     long_rows = [[str(i), "x"] for i in range(LONG_TABLE + 1)]
@@ -288,3 +263,45 @@ def test_report_assumptions_are_validated():
     with pytest.raises(ConfigError) as err:
         load_config({**base, "report": {"users": 3}})
     assert "report.users" in str(err.value)
+
+
+def test_bench_report_prints_size_figure_bytes_and_load_times(report_dir):
+    """`phash-harness bench report DIR` on a small report: the size it
+    prints is the file's, the figure bytes are those of the embedded
+    figures, and every run has its times (their values are not checked)."""
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "report", str(report_dir), "--runs", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    html = (report_dir / "report.html").read_bytes()
+    size = re.search(r"^size: ([0-9.]+) MB \((\d+) bytes\)$", out, re.M)
+    assert size and int(size.group(2)) == os.path.getsize(report_dir / "report.html"), out
+    assert float(size.group(1)) == round(int(size.group(2)) / 1e6, 2)
+    uris = re.findall(rb"data:image/[a-z+]+;base64,([A-Za-z0-9+/=]+)", html)
+    figures = re.search(r"^figures: (\d+) embedded, (\d+) bytes as base64 \((\d+) bytes decoded", out, re.M)
+    assert figures, out
+    assert int(figures.group(1)) == len(uris) == html.count(b"<img ") > 0
+    assert int(figures.group(2)) == sum(map(len, uris)) < int(size.group(2))
+    assert int(figures.group(3)) == sum(len(base64.b64decode(u)) for u in uris)
+    times = r"load ([0-9.]+) ms, explorer ([0-9.]+) ms, read ([0-9.]+) ms, interactive ([0-9.]+) ms$"
+    runs = re.findall(r"^run \d: " + times, out, re.M)
+    assert len(runs) == 2, out
+    for load, explorer, _read, interactive in runs:
+        assert float(load) > 0 and float(explorer) > 0 and float(interactive) >= float(load)
+    assert re.search(r"^median of 2: " + times, out, re.M), out
+
+
+def test_bench_report_refuses_a_folder_without_a_report(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "harness", "bench", "report", str(tmp_path)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 2 and "DIR: no report.html" in res.stderr and res.stdout == ""
