@@ -305,3 +305,143 @@ def test_bench_report_refuses_a_folder_without_a_report(tmp_path):
     cmd = [sys.executable, "-m", "harness", "bench", "report", str(tmp_path)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 2 and "DIR: no report.html" in res.stderr and res.stdout == ""
+
+
+# ------------------------------------------------------------ two hashes
+@pytest.fixture(scope="module")
+def cascade_dir(tmp_path_factory):
+    """A sample run with joint histograms of (phash, pdq) and (dhash, phash)."""
+    _require_chromium()
+    from harness import run_experiment, write_report
+
+    out = tmp_path_factory.mktemp("explorer-cascade") / "run"
+    results = run_experiment(
+        {
+            "name": "explorer-cascade-check",
+            "dataset": {"source": "sample"},
+            "hashers": ["phash", "dhash", "pdq"],
+            "transforms": [{"family": "jpeg", "severities": [70, 30]}, {"family": "crop", "severities": [0.9, 0.7]}],
+            "seed": 0,
+            "output": str(out),
+            "metrics": {"target_fpr": 0.01, "hasher_pairs": [["phash", "pdq"], ["dhash", "phash"]]},
+            "report": {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3},
+        },
+        progress=False,
+    )
+    write_report(results)
+    return out
+
+
+def expected_cascade(data: Results, h1: str, h2: str, t1: int, t2: int, sc: dict) -> dict:
+    """The AND rule computed with harness.metrics.cascade / clopper_pearson /
+    harness.risk; (h1, h2) in either stored order."""
+    from harness.metrics.cascade import cascade_rates, independence
+    from harness.metrics.intervals import clopper_pearson
+
+    table = data.table("joint_histograms.parquet")
+    stored = set(zip(table["hasher_1"], table["hasher_2"]))
+
+    def joint(kind, **kw):
+        return data.joint_hist(h1, h2, kind, **kw) if (h1, h2) in stored else data.joint_hist(h2, h1, kind, **kw).T
+
+    fpr = {}
+    for neg in ("orig-orig", "variant-orig"):
+        J = joint(neg)
+        got = cascade_rates(J, t1, t2, "and")
+        lo, hi = clopper_pearson(got.count, got.total)
+        ind = independence(J, t1, t2, "and")
+        fpr[neg] = {"matches": got.count, "pairs": got.total, "point": got.rate, "low": lo, "high": hi}
+        fpr[neg].update({k: ind[k] for k in ("rate_1", "rate_2", "predicted", "ratio")})
+    tpr = {}
+    for family in data.families:
+        got = cascade_rates(joint("positive", transforms=data.transforms_of(family)), t1, t2, "and")
+        tpr[family] = {"matches": got.count, "pairs": got.total, "point": got.rate}
+    m, n, k, rho = (sc[x] for x in ("database_size", "photos_per_year", "match_threshold", "rho"))
+    q = {key: risk.per_query_probability(fpr["orig-orig"][key], m) for key in ("point", "low", "high")}
+    acc = {key: risk.account_probability(q[key], n, k, rho) for key in q}
+    return {"fpr": fpr, "tpr": tpr, "q": q, "acc": acc}
+
+
+def test_explorer_cascade_numbers_equal_harness_metrics(cascade_dir):
+    data = Results.load(cascade_dir)
+    sc = {"database_size": 5_000_000, "photos_per_year": 2000, "match_threshold": 30, "rho": 0.0}
+    cases, seen_zero, seen_ratio = 0, False, False
+    with page(cascade_dir / "report.html") as (evaluate, _, browser):
+        for h1, h2 in [("phash", "pdq"), ("pdq", "phash"), ("dhash", "phash"), ("phash", "dhash")]:
+            b1, b2 = data.n_bins(h1) - 1, data.n_bins(h2) - 1
+            for t1 in sorted({0, b1 // 8, b1 // 4, b1 // 2, b1}):
+                for t2 in sorted({0, b2 // 8, b2 // 4, b2}):
+                    args = json.dumps({"hasher": h1, "threshold": t1, "hasher2": h2, "threshold2": t2, **sc})
+                    got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))
+                    assert got == json.loads(evaluate("JSON.stringify(window.explorer.read())"))
+                    where = f"{h1} t1={t1} {h2} t2={t2}"
+                    c = got["cascade"]
+                    assert (got["hasher2"], got["threshold2"]) == (h2, t2) and c["rule"] == "and", where
+                    want = expected_cascade(data, h1, h2, t1, t2, sc)
+                    assert set(c["fpr"]) == set(want["fpr"]), where
+                    for neg, w in want["fpr"].items():
+                        g = c["fpr"][neg]
+                        assert (g["matches"], g["pairs"]) == (w["matches"], w["pairs"]), where
+                        for key in ("point", "low", "high", "rate_1", "rate_2", "predicted"):
+                            assert same(g[key], w[key]), (where, neg, key, g[key], w[key])
+                        if w["predicted"] > 0:
+                            assert same(g["ratio"], w["ratio"]), (where, neg)
+                            seen_ratio = True
+                        else:
+                            assert g["ratio"] is None, where
+                        seen_zero |= w["matches"] == 0
+                    assert set(c["tpr"]) == set(want["tpr"]) == set(data.families), where
+                    for family, w in want["tpr"].items():
+                        g = c["tpr"][family]
+                        assert (g["matches"], g["pairs"]) == (w["matches"], w["pairs"]) and same(g["point"], w["point"])
+                    assert c["risk"]["error"] is None and c["risk"]["negatives"] == "orig-orig", where
+                    for key in ("point", "low", "high"):
+                        assert same(c["risk"]["per_photo"][key], want["q"][key]), (where, key)
+                        assert same(c["risk"]["per_account"][key], want["acc"][key]), (where, key)
+                    cases += 1
+        # dropping the second hash, and a pair without joint histograms
+        assert evaluate("window.explorer.set({hasher2: null}).cascade") is None
+        refused = evaluate(
+            "(() => { try { window.explorer.set({hasher: 'pdq', hasher2: 'dhash'}); return 'accepted'; }"
+            " catch (e) { return String(e.message); } })()"
+        )
+        assert refused.startswith("no joint histograms of (pdq, dhash)")
+        assert evaluate("document.getElementById('ex-cascade').hidden") is True
+        evaluate("window.explorer.set({hasher: 'phash', hasher2: 'pdq', threshold: 10, threshold2: 40}); 0")
+        assert evaluate("document.getElementById('ex-cascade').hidden") is False
+        assert "measured / independent" in evaluate("document.getElementById('ex-cfpr').innerHTML")
+        errors, requests = problems(browser)
+    assert cases >= 60 and seen_zero and seen_ratio
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_the_cascade_comparison_can_fail(cascade_dir, tmp_path):
+    """A page that forgets the second condition (counts d1 <= t1 only) disagrees."""
+    html = (cascade_dir / "report.html").read_text()
+    broken = html.replace("if (a <= t1 && b <= t2) both += c;", "if (a <= t1) both += c;")
+    assert broken != html
+    path = tmp_path / "broken.html"
+    path.write_text(broken)
+    data = Results.load(cascade_dir)
+    sc = {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3, "rho": 0.0}
+    with page(path) as (evaluate, _, _browser):
+        args = json.dumps({"hasher": "phash", "threshold": 32, "hasher2": "pdq", "threshold2": 0, **sc})
+        got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))["cascade"]
+    want = expected_cascade(data, "phash", "pdq", 32, 0, sc)
+    assert got["fpr"]["variant-orig"]["matches"] > want["fpr"]["variant-orig"]["matches"]
+
+
+def test_without_joint_histograms_there_is_no_second_hash(report_dir):
+    with page(report_dir / "report.html") as (evaluate, _, browser):
+        assert evaluate("document.getElementById('ex-hasher2')") is None
+        assert evaluate("document.getElementById('ex-cascade')") is None
+        got = evaluate("window.explorer.read()")
+        assert "cascade" not in got and "hasher2" not in got
+        refused = evaluate(
+            "(() => { try { window.explorer.set({hasher2: 'dhash'}); return 'accepted'; }"
+            " catch (e) { return String(e.message); } })()"
+        )
+        assert refused.startswith("no joint histograms in this report")
+        errors, _ = problems(browser)
+    assert errors == []
