@@ -136,8 +136,8 @@ def png_dpi(width_inches: float) -> float:
     """DPI of a PNG figure `width_inches` wide: DPI, or less for a figure
     wider than MAX_PNG_WIDTH pixels, never below MIN_DPI.
 
-    >>> png_dpi(6.2), png_dpi(13.2), png_dpi(40.0)
-    (100, 83.33333333333333, 72)
+    >>> png_dpi(6.2), round(13.2 * png_dpi(13.2)), png_dpi(40.0)  # dpi, pixels wide, dpi
+    (100, 1100, 72)
     """
     return max(MIN_DPI, min(DPI, MAX_PNG_WIDTH / float(width_inches))) if width_inches > 0 else DPI
 
