@@ -660,6 +660,7 @@ BENCHMARKS = (
     "transforms",
     "attacks",
     "coverage",
+    "report",
 )
 #: benchmarks whose module name differs from the command (benchmarks.<module>)
 BENCHMARK_MODULES = {"coverage": "interval_coverage"}

@@ -13,28 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("HARNESS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--remote-debugging-pipe",
-]
+from benchmarks.browser import CHROMIUM, FLAGS, DevTools  # noqa: F401 (re-exported for the other browser tests)
 
 
 def _require_chromium() -> str:
@@ -44,93 +29,6 @@ def _require_chromium() -> str:
     if os.environ.get("HARNESS_REQUIRE_DATA") == "1" or os.environ.get("CI", "").lower() == "true":
         pytest.fail(message + "; required in CI")
     pytest.skip(message)
-
-
-class DevTools:
-    """Minimal DevTools-protocol client over --remote-debugging-pipe."""
-
-    def __init__(self, binary: str, profile: str):
-        to_browser_r, self._w = os.pipe()
-        self._r, from_browser_w = os.pipe()
-
-        def child_fds():  # put our pipe ends on fds 3 and 4 of the child
-            a, b = os.dup(to_browser_r), os.dup(from_browser_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=child_fds,
-            close_fds=False,
-        )
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._buf = b""
-        self._id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
-        self._id += 1
-        msg = {"id": self._id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self._w, json.dumps(msg).encode() + b"\0")
-        while True:
-            reply = self._read(timeout)
-            if reply.get("id") == self._id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def _read(self, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
-        while b"\0" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._r], [], [], left)[0]:
-                raise TimeoutError("no answer from the browser")
-            chunk = os.read(self._r, 1 << 16)
-            if not chunk:
-                raise EOFError("browser closed the pipe")
-            self._buf += chunk
-        raw, self._buf = self._buf.split(b"\0", 1)
-        return json.loads(raw)
-
-    def wait_event(self, method: str, timeout: float = 30) -> dict:
-        for ev in self.events:
-            if ev.get("method") == method:
-                return ev
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ev = self._read(deadline - time.monotonic())
-            self.events.append(ev)
-            if ev.get("method") == method:
-                return ev
-        raise TimeoutError(method)
-
-    def drain(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                self.events.append(self._read(end - time.monotonic()))
-            except TimeoutError:
-                break
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._w)
-        os.close(self._r)
 
 
 IMAGES_JS = """JSON.stringify(Array.from(document.images).map(i => ({

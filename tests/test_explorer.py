@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
-import tempfile
 from contextlib import contextmanager
 
 import pytest
 
+from benchmarks.browser import open_page
 from harness import risk
 from harness.results import Results
-from tests.test_browser import DevTools, _require_chromium
+from tests.test_browser import _require_chromium
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +51,8 @@ def report_dir(tmp_path_factory):
 @contextmanager
 def page(path, scripts: bool = True):
     """(evaluate, send, browser) for `path` opened in headless Chromium."""
-    binary = _require_chromium()
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    browser = DevTools(binary, profile)
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=session)
-        if not scripts:
-            browser.send("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
-        browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", timeout=60)
-
-        def evaluate(expr: str):
-            res = browser.send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session=session)
-            if "exceptionDetails" in res:
-                raise AssertionError(res["exceptionDetails"])
-            return res["result"].get("value")
-
-        def send(method: str, params: dict):
-            return browser.send(method, params, session=session)
-
-        yield evaluate, send, browser
-    finally:
-        browser.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    with open_page(path, scripts=scripts, binary=_require_chromium()) as opened:
+        yield opened
 
 
 def problems(browser) -> tuple[list, list]:
@@ -261,9 +236,9 @@ def test_figures_once_tables_in_boxes_long_tables_collapsed(report_dir, tmp_path
     from harness.report.document import LONG_TABLE, render_html
 
     html = (report_dir / "report.html").read_text()
-    figures = re.findall(r"data:image/(png|svg)", html)
+    figures = re.findall(r"data:image/(png|svg\+xml|jpeg);base64", html)
     names = {p.stem for p in (report_dir / "figures").glob("*.png")}
-    assert figures and set(figures) == {"png"} and len(figures) == len(names)
+    assert figures and len(figures) == len(names)
     # every table sits in a box that scrolls sideways
     assert html.count("<table") == len(re.findall(r'<div class="scroll"><table', html)) + html.count("<table id=")
     long_rows = [[str(i), "x"] for i in range(LONG_TABLE + 1)]
@@ -288,3 +263,185 @@ def test_report_assumptions_are_validated():
     with pytest.raises(ConfigError) as err:
         load_config({**base, "report": {"users": 3}})
     assert "report.users" in str(err.value)
+
+
+def test_bench_report_prints_size_figure_bytes_and_load_times(report_dir):
+    """`phash-harness bench report DIR` on a small report: the size it
+    prints is the file's, the figure bytes are those of the embedded
+    figures, and every run has its times (their values are not checked)."""
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "report", str(report_dir), "--runs", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    html = (report_dir / "report.html").read_bytes()
+    size = re.search(r"^size: ([0-9.]+) MB \((\d+) bytes\)$", out, re.M)
+    assert size and int(size.group(2)) == os.path.getsize(report_dir / "report.html"), out
+    assert float(size.group(1)) == round(int(size.group(2)) / 1e6, 2)
+    uris = re.findall(rb"data:image/[a-z+]+;base64,([A-Za-z0-9+/=]+)", html)
+    figures = re.search(r"^figures: (\d+) embedded, (\d+) bytes as base64 \((\d+) bytes decoded", out, re.M)
+    assert figures, out
+    assert int(figures.group(1)) == len(uris) == html.count(b"<img ") > 0
+    assert int(figures.group(2)) == sum(map(len, uris)) < int(size.group(2))
+    assert int(figures.group(3)) == sum(len(base64.b64decode(u)) for u in uris)
+    times = r"load ([0-9.]+) ms, explorer ([0-9.]+) ms, read ([0-9.]+) ms, interactive ([0-9.]+) ms$"
+    runs = re.findall(r"^run \d: " + times, out, re.M)
+    assert len(runs) == 2, out
+    for load, explorer, _read, interactive in runs:
+        assert float(load) > 0 and float(explorer) > 0 and float(interactive) >= float(load)
+    assert re.search(r"^median of 2: " + times, out, re.M), out
+
+
+def test_bench_report_refuses_a_folder_without_a_report(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "harness", "bench", "report", str(tmp_path)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 2 and "DIR: no report.html" in res.stderr and res.stdout == ""
+
+
+# ------------------------------------------------------------ two hashes
+@pytest.fixture(scope="module")
+def cascade_dir(tmp_path_factory):
+    """A sample run with joint histograms of (phash, pdq) and (dhash, phash)."""
+    _require_chromium()
+    from harness import run_experiment, write_report
+
+    out = tmp_path_factory.mktemp("explorer-cascade") / "run"
+    results = run_experiment(
+        {
+            "name": "explorer-cascade-check",
+            "dataset": {"source": "sample"},
+            "hashers": ["phash", "dhash", "pdq"],
+            "transforms": [{"family": "jpeg", "severities": [70, 30]}, {"family": "crop", "severities": [0.9, 0.7]}],
+            "seed": 0,
+            "output": str(out),
+            "metrics": {"target_fpr": 0.01, "hasher_pairs": [["phash", "pdq"], ["dhash", "phash"]]},
+            "report": {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3},
+        },
+        progress=False,
+    )
+    write_report(results)
+    return out
+
+
+def expected_cascade(data: Results, h1: str, h2: str, t1: int, t2: int, sc: dict) -> dict:
+    """The AND rule computed with harness.metrics.cascade / clopper_pearson /
+    harness.risk; (h1, h2) in either stored order."""
+    from harness.metrics.cascade import cascade_rates, independence
+    from harness.metrics.intervals import clopper_pearson
+
+    table = data.table("joint_histograms.parquet")
+    stored = set(zip(table["hasher_1"], table["hasher_2"]))
+
+    def joint(kind, **kw):
+        return data.joint_hist(h1, h2, kind, **kw) if (h1, h2) in stored else data.joint_hist(h2, h1, kind, **kw).T
+
+    fpr = {}
+    for neg in ("orig-orig", "variant-orig"):
+        J = joint(neg)
+        got = cascade_rates(J, t1, t2, "and")
+        lo, hi = clopper_pearson(got.count, got.total)
+        ind = independence(J, t1, t2, "and")
+        fpr[neg] = {"matches": got.count, "pairs": got.total, "point": got.rate, "low": lo, "high": hi}
+        fpr[neg].update({k: ind[k] for k in ("rate_1", "rate_2", "predicted", "ratio")})
+    tpr = {}
+    for family in data.families:
+        got = cascade_rates(joint("positive", transforms=data.transforms_of(family)), t1, t2, "and")
+        tpr[family] = {"matches": got.count, "pairs": got.total, "point": got.rate}
+    m, n, k, rho = (sc[x] for x in ("database_size", "photos_per_year", "match_threshold", "rho"))
+    q = {key: risk.per_query_probability(fpr["orig-orig"][key], m) for key in ("point", "low", "high")}
+    acc = {key: risk.account_probability(q[key], n, k, rho) for key in q}
+    return {"fpr": fpr, "tpr": tpr, "q": q, "acc": acc}
+
+
+def test_explorer_cascade_numbers_equal_harness_metrics(cascade_dir):
+    data = Results.load(cascade_dir)
+    sc = {"database_size": 5_000_000, "photos_per_year": 2000, "match_threshold": 30, "rho": 0.0}
+    cases, seen_zero, seen_ratio = 0, False, False
+    with page(cascade_dir / "report.html") as (evaluate, _, browser):
+        for h1, h2 in [("phash", "pdq"), ("pdq", "phash"), ("dhash", "phash"), ("phash", "dhash")]:
+            b1, b2 = data.n_bins(h1) - 1, data.n_bins(h2) - 1
+            for t1 in sorted({0, b1 // 8, b1 // 4, b1 // 2, b1}):
+                for t2 in sorted({0, b2 // 8, b2 // 4, b2}):
+                    args = json.dumps({"hasher": h1, "threshold": t1, "hasher2": h2, "threshold2": t2, **sc})
+                    got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))
+                    assert got == json.loads(evaluate("JSON.stringify(window.explorer.read())"))
+                    where = f"{h1} t1={t1} {h2} t2={t2}"
+                    c = got["cascade"]
+                    assert (got["hasher2"], got["threshold2"]) == (h2, t2) and c["rule"] == "and", where
+                    want = expected_cascade(data, h1, h2, t1, t2, sc)
+                    assert set(c["fpr"]) == set(want["fpr"]), where
+                    for neg, w in want["fpr"].items():
+                        g = c["fpr"][neg]
+                        assert (g["matches"], g["pairs"]) == (w["matches"], w["pairs"]), where
+                        for key in ("point", "low", "high", "rate_1", "rate_2", "predicted"):
+                            assert same(g[key], w[key]), (where, neg, key, g[key], w[key])
+                        if w["predicted"] > 0:
+                            assert same(g["ratio"], w["ratio"]), (where, neg)
+                            seen_ratio = True
+                        else:
+                            assert g["ratio"] is None, where
+                        seen_zero |= w["matches"] == 0
+                    assert set(c["tpr"]) == set(want["tpr"]) == set(data.families), where
+                    for family, w in want["tpr"].items():
+                        g = c["tpr"][family]
+                        assert (g["matches"], g["pairs"]) == (w["matches"], w["pairs"]) and same(g["point"], w["point"])
+                    assert c["risk"]["error"] is None and c["risk"]["negatives"] == "orig-orig", where
+                    for key in ("point", "low", "high"):
+                        assert same(c["risk"]["per_photo"][key], want["q"][key]), (where, key)
+                        assert same(c["risk"]["per_account"][key], want["acc"][key]), (where, key)
+                    cases += 1
+        # dropping the second hash, and a pair without joint histograms
+        assert evaluate("window.explorer.set({hasher2: null}).cascade") is None
+        refused = evaluate(
+            "(() => { try { window.explorer.set({hasher: 'pdq', hasher2: 'dhash'}); return 'accepted'; }"
+            " catch (e) { return String(e.message); } })()"
+        )
+        assert refused.startswith("no joint histograms of (pdq, dhash)")
+        assert evaluate("document.getElementById('ex-cascade').hidden") is True
+        evaluate("window.explorer.set({hasher: 'phash', hasher2: 'pdq', threshold: 10, threshold2: 40}); 0")
+        assert evaluate("document.getElementById('ex-cascade').hidden") is False
+        assert "measured / independent" in evaluate("document.getElementById('ex-cfpr').innerHTML")
+        errors, requests = problems(browser)
+    assert cases >= 60 and seen_zero and seen_ratio
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_the_cascade_comparison_can_fail(cascade_dir, tmp_path):
+    """A page that forgets the second condition (counts d1 <= t1 only) disagrees."""
+    html = (cascade_dir / "report.html").read_text()
+    broken = html.replace("if (a <= t1 && b <= t2) both += c;", "if (a <= t1) both += c;")
+    assert broken != html
+    path = tmp_path / "broken.html"
+    path.write_text(broken)
+    data = Results.load(cascade_dir)
+    sc = {"database_size": 1000, "photos_per_year": 500, "match_threshold": 3, "rho": 0.0}
+    with page(path) as (evaluate, _, _browser):
+        args = json.dumps({"hasher": "phash", "threshold": 32, "hasher2": "pdq", "threshold2": 0, **sc})
+        got = json.loads(evaluate(f"JSON.stringify(window.explorer.set({args}))"))["cascade"]
+    want = expected_cascade(data, "phash", "pdq", 32, 0, sc)
+    assert got["fpr"]["variant-orig"]["matches"] > want["fpr"]["variant-orig"]["matches"]
+
+
+def test_without_joint_histograms_there_is_no_second_hash(report_dir):
+    with page(report_dir / "report.html") as (evaluate, _, browser):
+        assert evaluate("document.getElementById('ex-hasher2')") is None
+        assert evaluate("document.getElementById('ex-cascade')") is None
+        got = evaluate("window.explorer.read()")
+        assert "cascade" not in got and "hasher2" not in got
+        refused = evaluate(
+            "(() => { try { window.explorer.set({hasher2: 'dhash'}); return 'accepted'; }"
+            " catch (e) { return String(e.message); } })()"
+        )
+        assert refused.startswith("no joint histograms in this report")
+        errors, _ = problems(browser)
+    assert errors == []

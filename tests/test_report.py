@@ -97,11 +97,39 @@ def test_html_is_self_contained(run_dir):
     html = (run_dir / "report.html").read_text()
     srcs = re.findall(r'<img src="([^"]{0,30})', html)
     assert len(srcs) == len(FIGURES) + (run_dir / "figures" / "gallery.png").is_file()
-    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert all(re.match(r"data:image/(png|jpeg|svg\+xml);base64,", s) for s in srcs), srcs
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # no external reference at all (in-page links only)
     # the only scripts are the explorer's: its data (JSON) and its inline code, nothing loaded from elsewhere
     assert re.findall(r"<script[^>]*>", html) == ['<script type="application/json" id="explorer-data">', "<script>"]
     assert "http://" not in html and "https://" not in html
+
+
+def test_each_figure_is_embedded_as_its_smallest_form(tmp_path):
+    """A plot: its palette PNG (or its SVG when that is smaller); a
+    photograph: a JPEG when smaller than the PNG. The files stay as they are."""
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from harness.report.document import embedded_figure
+    from harness.report.style import save_figure
+
+    fig = Figure(figsize=(14, 3))
+    fig.subplots().plot([0, 1, 2], [1, 0, 1], color="#0072B2")
+    save_figure(fig, str(tmp_path / "plot"))
+    png = (tmp_path / "plot.png").read_bytes()
+    with Image.open(tmp_path / "plot.png") as im:
+        assert im.mode == "P" and im.width == 1100  # palette, at most MAX_PNG_WIDTH px for 14 inches
+    assert embedded_figure(str(tmp_path / "plot")) == ("image/png", png)
+    (tmp_path / "plot.svg").write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    assert embedded_figure(str(tmp_path / "plot"))[0] == "image/svg+xml"
+    noise = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "photo.png")
+    mime, data = embedded_figure(str(tmp_path / "photo"))
+    assert mime == "image/jpeg" and len(data) < (tmp_path / "photo.png").stat().st_size
+    assert Image.open(io.BytesIO(data)).size == (300, 200)
 
 
 def _bruteforce(run_dir, hasher):

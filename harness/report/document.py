@@ -1,5 +1,5 @@
 """A tiny document model rendered twice: report.md and a self-contained
-report.html (CSS inline, figures embedded as base64 PNG, no network
+report.html (CSS inline, figures embedded as base64 data: URIs (`embedded_figure`), no network
 reference; the only script is the explorer's, passed in as a "raw" block).
 
 Blocks are tuples:
@@ -10,7 +10,8 @@ Blocks are tuples:
                                                    to the results folder, e.g. figures/roc
 Inline markup in text: `code` and *emphasis* only.
 
-Each figure is embedded once (its PNG); tables wider than the page scroll
+Each figure is embedded once (the smallest of its PNG, its SVG, or a JPEG of a
+photographic PNG); tables wider than the page scroll
 inside their own box; tables longer than LONG_TABLE rows are collapsed in a
 <details> element (open it to read them).
 """
@@ -93,6 +94,38 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+#: quality of the JPEG that stands in for a photographic PNG (the gallery)
+JPEG_QUALITY = 80
+
+
+def embedded_figure(base_path: str) -> tuple[str, bytes]:
+    """(MIME type, bytes) of the figure base_path.png as embedded in
+    report.html: the smallest of the PNG itself, base_path.svg when it
+    exists, and, for a photographic PNG (more than 256 colours, i.e. the
+    collision gallery), a JPEG of it at JPEG_QUALITY. The files on disk are
+    not changed."""
+    with open(base_path + ".png", "rb") as fh:
+        best = ("image/png", fh.read())
+    if os.path.isfile(base_path + ".svg"):
+        with open(base_path + ".svg", "rb") as fh:
+            svg = fh.read()
+        if len(svg) < len(best[1]):
+            best = ("image/svg+xml", svg)
+    if best[0] == "image/png":
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(best[1])) as im:
+            photo = im.mode in ("RGB", "RGBA") and im.convert("RGB").getcolors(256) is None
+            if photo:
+                buf = io.BytesIO()
+                im.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+                if buf.tell() < len(best[1]):
+                    best = ("image/jpeg", buf.getvalue())
+    return best
+
+
 def render_html(blocks, folder: str, title: str) -> str:
     """Self-contained HTML: every figure is read from `folder` and embedded
     as a data: URI; nothing else is referenced."""
@@ -130,10 +163,10 @@ def render_html(blocks, folder: str, title: str) -> str:
         elif kind == "raw":
             out.append(b[1])
         elif kind == "figure":
-            with open(os.path.join(folder, b[1] + ".png"), "rb") as fh:
-                data = base64.b64encode(fh.read()).decode("ascii")
+            mime, raw = embedded_figure(os.path.join(folder, b[1]))
+            data = base64.b64encode(raw).decode("ascii")
             out.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b[2])}">'
+                f'<figure><img src="data:{mime};base64,{data}" alt="{html.escape(b[2])}">'
                 f"<figcaption>{_inline_html(b[2])}</figcaption></figure>"
             )
         else:

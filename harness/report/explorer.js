@@ -67,6 +67,61 @@
     if (p === 1) return m > 0 ? 1 : 0;
     return -Math.expm1(m * Math.log1p(-p));
   }
+  // regularized incomplete beta I_x(a, b): continued fraction (modified Lentz)
+  function betacf(a, b, x) {
+    var TINY = 1e-300, qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap, h, aa, del;
+    if (Math.abs(d) < TINY) d = TINY;
+    d = 1 / d;
+    h = d;
+    for (var m = 1; m <= 200000; m++) {
+      var m2 = 2 * m;
+      aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+      d = 1 + aa * d; if (Math.abs(d) < TINY) d = TINY;
+      c = 1 + aa / c; if (Math.abs(c) < TINY) c = TINY;
+      d = 1 / d; h *= d * c;
+      aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+      d = 1 + aa * d; if (Math.abs(d) < TINY) d = TINY;
+      c = 1 + aa / c; if (Math.abs(c) < TINY) c = TINY;
+      d = 1 / d; del = d * c; h *= del;
+      if (Math.abs(del - 1) < 1e-15) break;
+    }
+    return h;
+  }
+  function ibeta(a, b, x) {
+    if (x <= 0) return 0;
+    if (x >= 1) return 1;
+    var lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * Math.log(x) + b * Math.log1p(-x);
+    if (x < (a + 1) / (a + b + 2)) return Math.exp(lbt) * betacf(a, b, x) / a;
+    return 1 - Math.exp(lbt) * betacf(b, a, 1 - x) / b;
+  }
+  // the p-quantile of Beta(a, b): bisection on log x (80 halvings of [1e-300, 1])
+  function betaQuantile(p, a, b) {
+    var lo = Math.log(1e-300), hi = 0;
+    for (var i = 0; i < 80; i++) {
+      var mid = 0.5 * (lo + hi);
+      if (ibeta(a, b, Math.exp(mid)) < p) lo = mid; else hi = mid;
+    }
+    return Math.exp(0.5 * (lo + hi));
+  }
+  // 95% Clopper-Pearson interval of k of n (harness.metrics.clopper_pearson)
+  function clopperPearson(k, n) {
+    if (n === 0) return [0, 1];
+    return [k > 0 ? betaQuantile(0.025, k, n - k + 1) : 0, k < n ? betaQuantile(0.975, k + 1, n - k) : 1];
+  }
+  // pairs of joint cells [d1, d2, count, ...] with d1 <= t1 and d2 <= t2 (swap: the pair is stored as (h2, h1)),
+  // and the two marginals (d1 <= t1; d2 <= t2) and the total
+  function jointCounts(cells, t1, t2, swap) {
+    var both = 0, m1 = 0, m2 = 0, n = 0;
+    for (var i = 0; i < cells.length; i += 3) {
+      var a = swap ? cells[i + 1] : cells[i], b = swap ? cells[i] : cells[i + 1], c = cells[i + 2];
+      n += c;
+      if (a <= t1) m1 += c;
+      if (b <= t2) m2 += c;
+      if (a <= t1 && b <= t2) both += c;
+    }
+    return {both: both, m1: m1, m2: m2, n: n};
+  }
+
   function cum(counts, t) {
     var s = 0;
     for (var i = 0; i <= t && i < counts.length; i++) s += counts[i];
@@ -77,8 +132,26 @@
   // ------------------------------------------------------------------ state
   var byName = {};
   D.hashers.forEach(function (h) { byName[h.name] = h; });
-  var A = D.assumptions;
-  var state = {hasher: D.hashers[0].name, threshold: D.hashers[0].threshold, negatives: null,
+  var A = D.assumptions, PAIRS = D.pairs || [];
+  // the joint histograms of (h, h2) in either order: {pair, swap, bits2}, or null
+  function pairOf(h, h2) {
+    for (var i = 0; i < PAIRS.length; i++) {
+      var p = PAIRS[i];
+      if (p.hasher_1 === h && p.hasher_2 === h2) return {pair: p, swap: false, bits2: p.bits2};
+      if (p.hasher_2 === h && p.hasher_1 === h2) return {pair: p, swap: true, bits2: p.bits1};
+    }
+    return null;
+  }
+  function partners(h) {
+    var out = [];
+    PAIRS.forEach(function (p) {
+      if (p.hasher_1 === h) out.push(p.hasher_2);
+      else if (p.hasher_2 === h) out.push(p.hasher_1);
+    });
+    return out;
+  }
+  var state = {hasher: D.hashers[0].name, threshold: D.hashers[0].threshold, hasher2: null, threshold2: null,
+    negatives: null,
     database_size: A.database_size, photos_per_year: A.photos_per_year, match_threshold: A.match_threshold,
     rho: A.rho};
   var shown = null;
@@ -105,6 +178,37 @@
     });
     var neg = (state.negatives && h.neg[state.negatives]) ? state.negatives
       : (h.neg["orig-orig"] ? "orig-orig" : "variant-orig");
+    out.risk = riskOf(out.fpr, neg);
+    if (PAIRS.length) {
+      out.hasher2 = state.hasher2;
+      out.threshold2 = state.threshold2;
+      out.cascade = state.hasher2 === null ? null : cascade(neg);
+    }
+    return out;
+  }
+
+  // the AND rule of (hasher, t) and (hasher2, t2) on the joint histograms
+  function cascade(neg) {
+    var pr = pairOf(state.hasher, state.hasher2), t1 = state.threshold, t2 = state.threshold2;
+    var out = {hasher: state.hasher, threshold: t1, hasher2: state.hasher2, threshold2: t2, rule: "and",
+      fpr: {}, tpr: {}};
+    Object.keys(pr.pair.neg).forEach(function (ng) {
+      var j = jointCounts(pr.pair.neg[ng], t1, t2, pr.swap), ci = clopperPearson(j.both, j.n);
+      var p1 = j.m1 / j.n, p2 = j.m2 / j.n, pred = p1 * p2;
+      out.fpr[ng] = {point: j.both / j.n, low: ci[0], high: ci[1], matches: j.both, pairs: j.n,
+        rate_1: p1, rate_2: p2, predicted: pred, ratio: pred > 0 ? (j.both / j.n) / pred : null,
+        interval: "Clopper-Pearson 95%, if pairs were independent"};
+    });
+    Object.keys(pr.pair.families).forEach(function (f) {
+      var j = jointCounts(pr.pair.families[f], t1, t2, pr.swap);
+      out.tpr[f] = {point: j.both / j.n, matches: j.both, pairs: j.n};
+    });
+    var ng = out.fpr[neg] ? neg : (out.fpr["orig-orig"] ? "orig-orig" : "variant-orig");
+    out.risk = riskOf(out.fpr, ng);
+    return out;
+  }
+
+  function riskOf(fpr, neg) {
     var m = state.database_size, n = state.photos_per_year, k = state.match_threshold, rho = state.rho;
     var r = {negatives: neg, database_size: m, photos_per_year: n, match_threshold: k, rho: rho,
       per_photo: null, per_account: null, matches_per_year: null, error: null};
@@ -117,7 +221,7 @@
     } else if (!(rho >= 0 && rho < 1)) {
       r.error = "rho must be in [0, 1)";
     } else {
-      var f = out.fpr[neg], q = {}, acc = {};
+      var f = fpr[neg], q = {}, acc = {};
       ["point", "low", "high"].forEach(function (key) {
         q[key] = perQuery(f[key], m);
         acc[key] = accountProbability(q[key], n, k, rho);
@@ -126,8 +230,7 @@
       r.per_account = acc;
       r.matches_per_year = n * q.point;
     }
-    out.risk = r;
-    return out;
+    return r;
   }
 
   function bars(svg, series, t, bits) {
@@ -178,14 +281,10 @@
       $("ex-note").textContent = r.error;
     } else {
       $("ex-note").textContent = "";
-      rk = "<tr><th></th><th>probability [95%]</th></tr><tr><td>per photo: matches any of M</td><td>" +
-        fmt(r.per_photo.point) + " [" + fmt(r.per_photo.low) + ", " + fmt(r.per_photo.high) + "]" +
-        oneIn(r.per_photo.point) + "</td></tr><tr><td>false matches per account per year</td><td>" +
-        fmt(r.matches_per_year) + "</td></tr><tr><td>per account: flagged in a year (&ge; k of n)</td><td>" +
-        fmt(r.per_account.point) + " [" + fmt(r.per_account.low) + ", " + fmt(r.per_account.high) + "]" +
-        oneIn(r.per_account.point) + "</td></tr>";
+      rk = riskRows(r);
     }
     $("ex-risk").innerHTML = rk;
+    if ($("ex-cascade")) renderCascade(o);
     if (h.positive) {
       bars($("ex-hpos"), [{counts: h.positive, fill: "rgba(31,119,180,.35)", stroke: "#1f77b4"}],
         state.threshold, h.bits);
@@ -195,6 +294,40 @@
     if (h.neg["variant-orig"]) negs.push({counts: h.neg["variant-orig"].counts, fill: "rgba(0,0,0,.12)", stroke: "#000"});
     bars($("ex-hneg"), negs, state.threshold, h.bits);
     shown = o;
+  }
+
+  function riskRows(r) {
+    if (r.error) return "";
+    return "<tr><th></th><th>probability [95%]</th></tr><tr><td>per photo: matches any of M</td><td>" +
+      fmt(r.per_photo.point) + " [" + fmt(r.per_photo.low) + ", " + fmt(r.per_photo.high) + "]" +
+      oneIn(r.per_photo.point) + "</td></tr><tr><td>false matches per account per year</td><td>" +
+      fmt(r.matches_per_year) + "</td></tr><tr><td>per account: flagged in a year (&ge; k of n)</td><td>" +
+      fmt(r.per_account.point) + " [" + fmt(r.per_account.low) + ", " + fmt(r.per_account.high) + "]" +
+      oneIn(r.per_account.point) + "</td></tr>";
+  }
+
+  function renderCascade(o) {
+    var c = o.cascade, box = $("ex-cascade");
+    $("ex-t2value").textContent = c ? c.threshold2 + " of " + pairOf(state.hasher, state.hasher2).bits2 : "-";
+    box.hidden = !c;
+    if (!c) return;
+    var rows = "<tr><th>negatives</th><th>joint FPR [95%]</th><th>matches of pairs</th>" +
+      "<th>if independent: FPR1 &times; FPR2</th><th>measured / independent</th></tr>";
+    Object.keys(c.fpr).forEach(function (neg) {
+      var f = c.fpr[neg];
+      rows += "<tr><td>" + neg + "</td><td>" + fmt(f.point) + " [" + fmt(f.low) + ", " + fmt(f.high) + "]" +
+        oneIn(f.point) + "</td><td>" + f.matches + " of " + f.pairs + "</td><td>" + fmt(f.rate_1) + " &times; " +
+        fmt(f.rate_2) + " = " + fmt(f.predicted) + "</td><td>" + fmt(f.ratio) + "</td></tr>";
+    });
+    $("ex-cfpr").innerHTML = rows;
+    $("ex-crisk").innerHTML = riskRows(c.risk);
+    var tp = "<tr><th>family</th><th>" + esc(c.hasher) + " alone</th><th>both (AND)</th><th>matches of pairs</th></tr>";
+    Object.keys(c.tpr).forEach(function (f) {
+      var v = c.tpr[f], one = o.tpr[f];
+      tp += "<tr><td>" + esc(f) + "</td><td>" + (one ? fmt(one.point) : "n/a") + '</td><td style="background:' +
+        colour(v.point) + '">' + fmt(v.point) + "</td><td>" + v.matches + " of " + v.pairs + "</td></tr>";
+    });
+    $("ex-ctpr").innerHTML = tp;
   }
 
   function syncInputs() {
@@ -209,6 +342,23 @@
     }
     if (!state.negatives || !h.neg[state.negatives]) state.negatives = h.neg["orig-orig"] ? "orig-orig" : "variant-orig";
     sel.value = state.negatives;
+    var sel2 = $("ex-hasher2");
+    if (sel2) {
+      if (sel2.getAttribute("data-hasher") !== h.name) {
+        sel2.innerHTML = '<option value="">none</option>' + partners(h.name).map(function (n) {
+          return '<option value="' + esc(n) + '">' + esc(n) + "</option>";
+        }).join("");
+        sel2.setAttribute("data-hasher", h.name);
+      }
+      sel2.value = state.hasher2 === null ? "" : state.hasher2;
+      var s2 = $("ex-threshold2"), pr = state.hasher2 === null ? null : pairOf(h.name, state.hasher2);
+      s2.disabled = !pr;
+      if (pr) {
+        s2.max = String(pr.bits2);
+        s2.value = String(state.threshold2);
+        s2.setAttribute("aria-valuetext", state.threshold2 + " bits");
+      }
+    }
     $("ex-m").value = String(state.database_size);
     $("ex-n").value = String(state.photos_per_year);
     $("ex-k").value = String(state.match_threshold);
@@ -228,6 +378,32 @@
       if (!Number.isInteger(t) || t < 0 || t > bits) throw new Error("threshold must be a whole number in 0.." + bits);
       state.threshold = t;
     }
+    if (o.hasher2 !== undefined || o.threshold2 !== undefined) {
+      if (!PAIRS.length) throw new Error("no joint histograms in this report (set metrics.hasher_pairs and run again)");
+    }
+    if (o.hasher2 !== undefined && o.hasher2 !== null && o.hasher2 !== "") {
+      var pr = pairOf(state.hasher, o.hasher2);
+      if (!pr) {
+        throw new Error("no joint histograms of (" + state.hasher + ", " + o.hasher2 + "); available: " +
+          (partners(state.hasher).join(", ") || "none"));
+      }
+      if (o.hasher2 !== state.hasher2 && o.threshold2 === undefined) {
+        o.threshold2 = byName[o.hasher2] ? Math.min(byName[o.hasher2].threshold, pr.bits2) : Math.floor(pr.bits2 / 4);
+      }
+      state.hasher2 = o.hasher2;
+    } else if (o.hasher2 !== undefined) {
+      state.hasher2 = null;
+      state.threshold2 = null;
+    } else if (state.hasher2 !== null && !pairOf(state.hasher, state.hasher2)) {
+      state.hasher2 = null;  // the new first hasher has no joint histograms with the old second one
+      state.threshold2 = null;
+    }
+    if (o.threshold2 !== undefined && o.threshold2 !== null) {
+      if (state.hasher2 === null) throw new Error("threshold2 needs a second hasher (hasher2)");
+      var b2 = pairOf(state.hasher, state.hasher2).bits2, t2 = Number(o.threshold2);
+      if (!Number.isInteger(t2) || t2 < 0 || t2 > b2) throw new Error("threshold2 must be a whole number in 0.." + b2);
+      state.threshold2 = t2;
+    }
     ["negatives", "database_size", "photos_per_year", "match_threshold", "rho"].forEach(function (key) {
       if (o[key] !== undefined) state[key] = key === "negatives" ? String(o[key]) : Number(o[key]);
     });
@@ -240,6 +416,10 @@
   $("ex-hasher").addEventListener("change", function (e) { set({hasher: e.target.value}); });
   $("ex-threshold").addEventListener("input", function (e) { set({threshold: Number(e.target.value)}); });
   $("ex-neg").addEventListener("change", function (e) { set({negatives: e.target.value}); });
+  if ($("ex-hasher2")) {
+    $("ex-hasher2").addEventListener("change", function (e) { set({hasher2: e.target.value || null}); });
+    $("ex-threshold2").addEventListener("input", function (e) { set({threshold2: Number(e.target.value)}); });
+  }
   [["ex-m", "database_size"], ["ex-n", "photos_per_year"], ["ex-k", "match_threshold"], ["ex-rho", "rho"]]
     .forEach(function (p) {
       $(p[0]).addEventListener("input", function (e) {
@@ -248,7 +428,7 @@
       });
     });
   window.explorer = {set: set, read: read, _math: {lgamma: lgamma, accountProbability: accountProbability,
-    perQuery: perQuery}};
+    perQuery: perQuery, clopperPearson: clopperPearson}};
   syncInputs();
   render();
   root.hidden = false;

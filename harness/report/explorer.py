@@ -23,9 +23,27 @@ In the page, for the chosen hasher and threshold t (bits):
   1e-100 keep 4 significant digits;
 - every bound is mapped through the same non-decreasing chain.
 
-``window.explorer.set({hasher, threshold, negatives, database_size,
-photos_per_year, match_threshold, rho})`` sets the controls and
-``window.explorer.read()`` returns the numbers on display as JSON.
+Two hashes (when the folder has joint histograms, metrics.hasher_pairs):
+for a second hasher and threshold t2 the AND rule (a pair matches when
+d1 <= t (first hasher) and d2 <= t2; `harness.metrics.cascade`) gives,
+from the joint counts J[d1, d2] embedded as (d1, d2, count) triples of the
+non-zero cells:
+
+- joint FPR = pairs with d1 <= t and d2 <= t2 / pairs, per negative set,
+  with the 95% Clopper-Pearson interval of that count (as cascades.csv;
+  computed in the page: regularized incomplete beta by its continued
+  fraction, Beta quantile by bisection on log x);
+- the independence prediction p1 * p2 (each hasher's own FPR over the same
+  pairs) and ratio = joint FPR / p1 p2 (`harness.metrics.cascade.
+  independence`);
+- TPR per family of the AND rule, and the per-photo and per-account risk
+  from the joint FPR (the same formulas as above).
+
+``window.explorer.set({hasher, threshold, hasher2, threshold2, negatives,
+database_size, photos_per_year, match_threshold, rho})`` sets the controls
+(``hasher2: null`` drops the second hash) and ``window.explorer.read()``
+returns the numbers on display as JSON (the two-hash numbers under
+``cascade``).
 Without JavaScript the section stays hidden and the report reads as before.
 """
 
@@ -33,6 +51,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from importlib import resources
 
 import numpy as np
@@ -80,7 +99,7 @@ def explorer_data(data, model: ReportModel) -> dict:
         t, _ = chosen_threshold(model, hasher)
         entry["threshold"] = int(t) if t is not None else int(data.bits(hasher)) // 4
         hashers.append(entry)
-    return {
+    out = {
         "hashers": hashers,
         "assumptions": {
             "database_size": a.database_size,
@@ -89,6 +108,45 @@ def explorer_data(data, model: ReportModel) -> dict:
             "rho": a.rho,
         },
     }
+    pairs = joint_data(data, [h["name"] for h in hashers])
+    if pairs:
+        out["pairs"] = pairs
+    return out
+
+
+def _cells(J: np.ndarray) -> list:
+    """The non-zero cells of a joint histogram as a flat [d1, d2, count, ...]."""
+    d1, d2 = np.nonzero(J)
+    return np.column_stack([d1, d2, J[d1, d2]]).astype(np.int64).ravel().tolist()
+
+
+def joint_data(data, hashers: list) -> list:
+    """Per pair of hashers with joint histograms (both in `hashers`): their
+    names and last distances (bits1, bits2), and the joint counts as
+    non-zero cells, per negative set (variant-orig summed over every
+    transform) and per family of positives."""
+    table = data.table("joint_histograms.parquet")
+    if table is None or not len(table):
+        return []
+    out = []
+    for h1, h2 in sorted(set(zip(table["hasher_1"], table["hasher_2"]))):
+        if h1 not in hashers or h2 not in hashers or h1 == h2:
+            continue
+        entry = {"hasher_1": h1, "hasher_2": h2, "bits1": int(data.n_bins(h1)) - 1, "bits2": int(data.n_bins(h2)) - 1}
+        entry["neg"] = {}
+        for neg in NEGATIVES:
+            J = data.joint_hist(h1, h2, neg)
+            if J.sum():
+                entry["neg"][neg] = _cells(J)
+        if not entry["neg"]:
+            continue
+        entry["families"] = {}
+        for family in data.families:
+            J = data.joint_hist(h1, h2, "positive", transforms=data.transforms_of(family))
+            if J.sum():
+                entry["families"][family] = _cells(J)
+        out.append(entry)
+    return out
 
 
 def _asset(name: str) -> str:
@@ -106,6 +164,8 @@ def explorer_html(data, model: ReportModel) -> str:
         f'<option value="{html.escape(h["name"])}">{html.escape(h["name"])}</option>' for h in payload["hashers"]
     )
     body = _asset("explorer.html").replace("<!--HASHER_OPTIONS-->", options)
+    if "pairs" not in payload:  # no joint histograms: no second-hash controls
+        body = re.sub(r"<!--CASCADE-->.*?<!--/CASCADE-->", "", body, flags=re.S)
     return (
         "<noscript><p>The interactive explorer needs JavaScript; the tables below give the same numbers "
         "at fixed thresholds.</p></noscript>\n"
