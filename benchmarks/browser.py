@@ -34,8 +34,6 @@ FLAGS = [
 ]
 
 
-
-
 def chromium_binary() -> str | None:
     """$HARNESS_CHROMIUM (default /usr/bin/chromium) when it is an executable, else None."""
     return CHROMIUM if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK) else None
@@ -126,7 +124,6 @@ class DevTools:
             self.proc.wait()
         os.close(self._w)
         os.close(self._r)
-
 
 
 @contextmanager
