@@ -218,6 +218,10 @@ class Results:
         lambda self: self.table("fpr.csv"),
         doc="fpr.csv: orig-orig FPR per threshold with the default interval, cross-checks, and without exclusion.",
     )
+    fpr_variant = property(
+        lambda self: self.table("fpr_variant.csv"),
+        doc="fpr_variant.csv: variant-orig FPR pooled over every transform, per threshold, with the default interval.",
+    )
     thresholds = property(
         lambda self: self.table("thresholds.csv"),
         doc="thresholds.csv: recommended threshold per hasher and target FPR.",
@@ -686,8 +690,9 @@ class Results:
         """Deployment risk at a threshold, from the rate measured in this run.
 
         The per-comparison rate p = FPR(threshold) over the negative pairs
-        of `kind`, with the run's default interval for orig-orig (pairs that
-        share a photo are dependent: fpr.csv, `harness.risk.dependent_rate`)
+        of `kind`, with the run's default interval (pairs that share a photo
+        are dependent: fpr.csv for orig-orig, fpr_variant.csv for
+        variant-orig pooled over every transform; `harness.risk.dependent_rate`)
         where the run computed one, else Clopper-Pearson's
         (`harness.risk.fpr_table`, as if pairs were independent), goes
         through the chain of
@@ -720,7 +725,8 @@ class Results:
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         table = R.fpr_table(self.histograms, hasher, kind)
-        rate = R.dependent_rate(self.table("fpr.csv"), hasher, threshold) if kind == "orig-orig" else None
+        default = self.table("fpr.csv" if kind == "orig-orig" else "fpr_variant.csv")
+        rate = R.dependent_rate(default, hasher, threshold)
         rate = rate or R.rate_at_threshold(table, threshold)
         scenario = R.Scenario(
             database_size=database_size, photos=photos, match_threshold=match_threshold, users=users, rho=rho

@@ -857,6 +857,7 @@ def risk_assessment(
     metrics: pd.DataFrame | None = None,
     hashes: pd.DataFrame | None = None,
     fpr_rates: pd.DataFrame | None = None,
+    fpr_variant_rates: pd.DataFrame | None = None,
     pair_distances=None,
     empirical: bool = True,
     source: str = "results",
@@ -870,7 +871,8 @@ def risk_assessment(
     the per-query layer) or `histograms` (a run's histograms.parquet table,
     with `hasher` and `threshold`; `fpr_rates` (fpr.csv) supplies the
     default orig-orig interval (pairs sharing a photo dependent,
-    `dependent_rate`), else `metrics` (metrics.csv) the image-level
+    `dependent_rate`) and `fpr_variant_rates` (fpr_variant.csv) the same
+    for variant-orig pooled over every transform, else `metrics` (metrics.csv) the image-level
     bootstrap interval when it has one for that threshold, else the
     Clopper-Pearson interval as if pairs were independent; with `cascade`
     = (hasher_2, threshold_2) the rate is the measured AND rule of the two
@@ -963,8 +965,9 @@ def risk_assessment(
             )
         else:
             rate = None
-            if negatives == "orig-orig" and confidence == 0.95:
-                rate = dependent_rate(fpr_rates, hasher, t)
+            if confidence == 0.95 and (negatives == "orig-orig" or transform is None):
+                default = fpr_rates if negatives == "orig-orig" else fpr_variant_rates
+                rate = dependent_rate(default, hasher, t)
             if rate is None and transform is None and confidence == 0.95:
                 rate = bootstrap_rate_from_metrics(metrics, hasher, t, negatives)
             if rate is None:

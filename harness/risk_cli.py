@@ -165,7 +165,9 @@ def _read_results(folder: str):
     hashes = pd.read_parquet(hashes_path) if os.path.isfile(hashes_path) else None
     fpr_path = os.path.join(folder, "fpr.csv")
     fpr = pd.read_csv(fpr_path) if os.path.isfile(fpr_path) else None
-    return hist, metrics, hashes, fpr
+    pooled_path = os.path.join(folder, "fpr_variant.csv")
+    pooled = pd.read_csv(pooled_path) if os.path.isfile(pooled_path) else None
+    return hist, metrics, hashes, fpr, pooled
 
 
 def _hasher_of_label(label: str):
@@ -252,13 +254,14 @@ def compute(args) -> dict:
                 raise ConfigError("--threshold", "required with --results")
             threshold = parse_count("--threshold", args.threshold)
             cascade = parse_cascade(args.cascade, args.hasher) if args.cascade else None
-            hist, metrics, hashes, fpr = _read_results(args.results)
+            hist, metrics, hashes, fpr, fpr_variant = _read_results(args.results)
             usable, pair_distances = hasher_pair_distances(args.hasher)
             kwargs.update(
                 histograms=hist,
                 metrics=metrics,
                 hashes=hashes,
                 fpr_rates=fpr,
+                fpr_variant_rates=fpr_variant,
                 hasher=args.hasher,
                 threshold=threshold,
                 negatives=args.negatives,

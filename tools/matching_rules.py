@@ -199,21 +199,26 @@ def neuralhash_section(folder: str) -> str:
     from harness.report.gallery import collision_sheet
 
     nh = close[(close["hasher"] == "neuralhash") & (close["kind"] == "orig-orig")]
-    zero = nh[nh["distance"] == 0]
+    zero, within_1 = nh[nh["distance"] == 0], nh[nh["distance"] <= 1]
     images = _read(folder, "images.csv")
     sheet = os.path.join(folder, "figures", "collisions-neuralhash.png")
-    written = collision_sheet(zero, images, sheet, k=0) if len(zero) else None
+    written = collision_sheet(within_1, images, sheet, k=len(within_1)) if len(within_1) else None
+    fpr = _read(folder, "fpr.csv")
+    row = fpr[(fpr["hasher"] == "neuralhash") & (fpr["threshold"] == 0)].iloc[0]
     lines = [
         "## NeuralHash: natural collisions",
         "",
         f"Pairs of different photos (duplicate groups excluded) with identical NeuralHash (distance 0): "
-        f"**{len(zero)}** of the orig-orig pairs; within 1 bit: {int((nh['distance'] <= 1).sum())}; "
-        f"within 4 bits: {int((nh['distance'] <= 4).sum())}.",
+        f"**{len(zero)}** of {int(row['n_neg']):,}, FPR(0) = {_e(row['fpr'])} [{_e(row['fpr_lo'])}, "
+        f"{_e(row['fpr_hi'])}]; {int(row['fp_no_exclusion'])} without duplicate exclusion (the others are "
+        f"pairs inside the duplicate screen's groups). Within 1 bit: {len(within_1)}; within 4 bits: "
+        f"{int((nh['distance'] <= 4).sum())}.",
     ]
     if written:
         lines.append(
-            "Every distance-0 pair is on the contact sheet "
-            "[collisions-neuralhash.png](figures/collisions-neuralhash.png)."
+            "Every pair within 1 bit is on the contact sheet "
+            "[collisions-neuralhash.png](figures/collisions-neuralhash.png): look before reading a "
+            "distance-0 pair as a collision of different content."
         )
     lines.append("")
     return "\n".join(lines)

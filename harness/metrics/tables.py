@@ -52,6 +52,7 @@ from .distances import metric_for
 from .hamming import distance_histogram, padding_positions
 from .intervals import bootstrap_fpr, clopper_pearson, dependent_pair_interval, recommend_threshold
 from .per_photo import per_photo_jackknife_variance, per_photo_rate
+from .pooled import pooled_variant_fpr
 from .retrieval import micro_average_precision, recall_at_1
 from .summary import summarise
 
@@ -540,6 +541,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
     tables["duplicate_candidates.csv"] = duplicate_groups(
         tables["close_pairs.parquet"], dict(zip(hashes["image_id"], hashes["image_name"])), [h.name for h in hashers]
     )
+    if cfg.variant_orig:
+        tables["fpr_variant.csv"] = pooled_variant_fpr(close, histograms, hashes, cfg.confidence)
     if cfg.retrieval:
         tables["retrieval.csv"] = pd.DataFrame(retr_rows, columns=RETRIEVAL_COLUMNS)
     if cfg.diagnostics:

@@ -6,9 +6,9 @@ wrote one, else the largest t whose pooled variant-orig FPR is at most the
 target; in bits):
 
 - false matches per pair: FPR(t) = matching negative pairs / negative pairs,
-  for orig-orig and variant-orig negatives; for orig-orig the run's default
-  interval (fpr.csv: pairs sharing a photo dependent,
-  `harness.risk.dependent_rate`), else the image-level bootstrap interval
+  for orig-orig and variant-orig negatives (pooled over every transform);
+  the run's default interval (fpr.csv and fpr_variant.csv: pairs sharing a
+  photo dependent, `harness.risk.dependent_rate`), else the image-level bootstrap interval
   of metrics.csv when it has one at t (`harness.risk.
   bootstrap_rate_from_metrics`), else the Clopper-Pearson interval labelled
   "if pairs were independent";
@@ -100,9 +100,10 @@ def chosen_threshold(model: ReportModel, hasher: str) -> tuple[int | None, str]:
 
 
 def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | None:
-    """FPR at t from the histograms (`harness.risk.fpr_table`); for
-    orig-orig the run's default interval (fpr.csv, pairs sharing a photo
-    dependent) when it has one at t; else the image-level bootstrap
+    """FPR at t from the histograms (`harness.risk.fpr_table`) with the
+    run's default interval when it has one at t (pairs sharing a photo
+    dependent: fpr.csv for orig-orig, fpr_variant.csv for variant-orig
+    pooled over every transform); else, for orig-orig, the image-level bootstrap
     interval of metrics.csv when it has one at t (columns fpr_at_threshold_boot_lo/hi of a row with
     threshold_at_target == t; the orig-orig set is the same on every row).
     None when the run has no such negative pairs."""
@@ -111,10 +112,10 @@ def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | N
     except ConfigError:
         return None
     r = risk.rate_at_threshold(table, threshold)
-    if negatives == "orig-orig":
-        dep = risk.dependent_rate(data.table("fpr.csv"), hasher, threshold)
-        if dep is not None:
-            return risk.Rate(dep.point, dep.low, dep.high, DEPENDENT_LABEL, dep.x, dep.n)
+    default = data.table("fpr.csv" if negatives == "orig-orig" else "fpr_variant.csv")
+    dep = risk.dependent_rate(default, hasher, threshold)
+    if dep is not None:
+        return risk.Rate(dep.point, dep.low, dep.high, DEPENDENT_LABEL, dep.x, dep.n)
     m = data.metrics
     cols = ("fpr_at_threshold_boot_lo", "fpr_at_threshold_boot_hi")
     if negatives == "orig-orig" and set(cols) | {"threshold_at_target", "negatives"} <= set(m.columns):
