@@ -10,7 +10,7 @@ Example::
     images: 10                 # seeded sample of the dataset (omit: all)
     hashers: [phash, dhash, pdq]
     goals: [evasion, framing]
-    algorithms: [cma, random]
+    algorithms: [cma, random]  # or greedy (block sign search, see harness.attacks.search)
     budget: 2000               # queries per attack (one image x hasher x goal x algorithm)
     linf_cap: 32               # grey levels; never exceeded
     thresholds:
@@ -42,7 +42,7 @@ from pydantic import (
 
 from ..config import DatasetConfig, HasherConfig
 from ..errors import ConfigError
-from .search import ALGORITHMS, GOALS
+from .search import GOALS
 
 
 class _Strict(BaseModel):
@@ -85,7 +85,10 @@ class AttackConfig(_Strict):
     images: int | None = Field(default=None, ge=1)
     hashers: list[HasherConfig] = Field(min_length=1)
     goals: list[Literal["evasion", "framing"]] = Field(default_factory=lambda: list(GOALS), min_length=1)
-    algorithms: list[Literal["cma", "random"]] = Field(default_factory=lambda: list(ALGORITHMS), min_length=1)
+    #: default: cma and random (greedy, added later, is opt-in so older configs keep their cells)
+    algorithms: list[Literal["cma", "random", "greedy"]] = Field(
+        default_factory=lambda: ["cma", "random"], min_length=1
+    )
     #: queries per attack (one image x hasher x goal x algorithm); 0 = no query (never succeeds)
     budget: int = Field(default=2000, ge=0, le=1_000_000)
     #: largest L-infinity perturbation, grey levels
@@ -93,6 +96,8 @@ class AttackConfig(_Strict):
     basis: Literal["dct", "grid"] = "dct"
     basis_size: int = Field(default=8, ge=1, le=32)
     batch: int = Field(default=16, ge=1, le=1024)
+    #: finest block grid (g x g) of the greedy algorithm
+    greedy_grid: int = Field(default=8, ge=1, le=256)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     psnr_budgets: list[float] = Field(default_factory=lambda: [40.0, 35.0], min_length=1)
     save_images: int = Field(default=3, ge=0)

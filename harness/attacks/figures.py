@@ -99,7 +99,7 @@ def figure_success_vs_psnr(table: pd.DataFrame, path: str) -> None:
     goals = sorted(table["goal"].unique())
     hashers = sorted(table["hasher"].unique())
     colours = _colours(hashers)
-    styles = {"cma": "-", "random": "--"}
+    styles = {"cma": "-", "random": "--", "greedy": "-."}
     grid = np.linspace(20, 60, 161)
     fig, axes = plt.subplots(1, max(1, len(goals)), figsize=(5.5 * max(1, len(goals)), 4), squeeze=False)
     for ax, goal in zip(axes[0], goals):

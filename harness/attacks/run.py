@@ -125,6 +125,8 @@ def _settings_digest(cfg: AttackConfig, thresholds: dict) -> str:
     keep = {k: getattr(cfg, k) for k in ("budget", "linf_cap", "basis", "basis_size", "batch", "seed")}
     keep["psnr_budgets"] = sorted(set(float(b) for b in cfg.psnr_budgets))
     keep["thresholds"] = {k: v["threshold"] for k, v in sorted(thresholds.items())}
+    if "greedy" in cfg.algorithms:  # absent otherwise: older runs keep their cells
+        keep["greedy_grid"] = cfg.greedy_grid
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -212,6 +214,7 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
                     basis=cfg.basis,
                     basis_size=cfg.basis_size,
                     batch=cfg.batch,
+                    greedy_grid=cfg.greedy_grid,
                     psnr_budgets=cfg.psnr_budgets,
                 )
                 kept = {c: None for c in SURVIVAL}
