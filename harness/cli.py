@@ -309,7 +309,7 @@ def _add_report(sub):
     p = sub.add_parser(
         "report",
         help="(re)write report.md, report.html and the figures of a results folder "
-        "(of an attack folder: its figures, transfer and trade-off tables)",
+        "(of an attack folder: its figures, transfer and trade-off tables, attack_report.md and .html)",
     )
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (figures/*.svg)")
@@ -333,8 +333,9 @@ def _cmd_report(args) -> int:
         os.path.join(args.dir, "metrics.csv")
     ):
         from .attacks.run import write_attack_outputs
+        from .report.attack import write_attack_report
 
-        for path in write_attack_outputs(args.dir):
+        for path in write_attack_outputs(args.dir) + write_attack_report(args.dir):
             print(path)
         return 0
     _results_folder("DIR", args.dir)

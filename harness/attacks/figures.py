@@ -9,7 +9,8 @@ its threshold trade-off table ``attack_tradeoff.csv``.
   t' (bits, or bin), the benign FPR(t') from the benign results folder's
   exact histograms (log scale, left) and the evasion and framing success
   rates at each PSNR budget (right; `harness.attacks.tradeoff`); the
-  configured threshold is the dotted line. Raising t' lowers evasion but
+  attacked thresholds are dotted lines (and, when several, dots mark the
+  success measured there at PSNR budget "any"). Raising t' lowers evasion but
   raises benign false positives and framing success: the price of defending
   by threshold;
 - ``gallery.png``: for saved attacked images (successes first, one per
@@ -103,7 +104,8 @@ def figure_success_vs_psnr(table: pd.DataFrame, path: str) -> None:
     grid = np.linspace(20, 60, 161)
     fig, axes = plt.subplots(1, max(1, len(goals)), figsize=(5.5 * max(1, len(goals)), 4), squeeze=False)
     for ax, goal in zip(axes[0], goals):
-        for (hasher, alg), g in table[table["goal"] == goal].groupby(["hasher", "algorithm"], sort=True):
+        cells = table[table["goal"] == goal].groupby(["hasher", "threshold", "algorithm"], sort=True)
+        for (hasher, _, alg), g in cells:
             ok = g.loc[g["success"], "psnr"].to_numpy(dtype=float)
             rate = [(ok >= b).sum() / len(g) for b in grid]
             ax.plot(
@@ -160,8 +162,12 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
                     color=goal_colour.get(goal),
                     label=f"{goal}, PSNR >= {b} dB",
                 )
-        if hasher in thresholds:
-            ax.axvline(thresholds[hasher], color="grey", ls=":")
+        for t in thresholds.get(hasher, []):
+            ax.axvline(t, color="grey", ls=":")
+        if "measured" in h.columns:  # thresholds attacked directly: dots
+            for goal in sorted(h["goal"].unique()):
+                m = h[(h["goal"] == goal) & h["measured"] & (h["psnr_min"] == "any")]
+                right.plot(m["threshold"], m["success_rate"], "o", color=goal_colour.get(goal), ms=4)
         right.set_ylim(-0.02, 1.02)
         right.set_ylabel("attack success rate")
         ax.set_xlabel("threshold t' (match when distance <= t')")
@@ -261,7 +267,7 @@ def write_attack_figures(folder) -> list[str]:
     if table.empty:
         return written
     figure_success_vs_psnr(table, os.path.join(figs, NAMES[0]))
-    thresholds = {h: int(g["threshold"].iloc[0]) for h, g in table.groupby("hasher")}
+    thresholds = {h: sorted(int(t) for t in g["threshold"].unique()) for h, g in table.groupby("hasher")}
     figure_tradeoff(tradeoff, thresholds, os.path.join(figs, NAMES[1]))
     written += [os.path.join(figs, n) for n in NAMES[:2]]
     if figure_gallery(folder, table, os.path.join(figs, NAMES[2])):
