@@ -720,10 +720,10 @@ def _cmd_attack(args) -> int:
         f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv, attack_transfer.csv, "
         f"attack_tradeoff.csv, figures/"
     )
-    for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
+    for (hasher, goal, alg, t), g in table.groupby(["hasher", "goal", "algorithm", "threshold"], sort=True):
         print(
             f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
-            f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}"
+            f"(t={int(t)}), median queries {g['queries'].median():.0f}"
         )
     return 0
 

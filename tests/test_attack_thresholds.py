@@ -174,3 +174,25 @@ def test_bad_threshold_lists_exit_2_nothing_written(tmp_path, capsys, thresholds
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and f"error: {field}" in lines[0], lines
     assert not out.exists()
+
+
+def test_adding_a_threshold_and_an_algorithm_keeps_finished_cells(tmp_path, monkeypatch):
+    base = _config(tmp_path / "out", hashers=["dhash", "phash"], images=1, goals=["evasion"])
+    first = run_attack({**base, "thresholds": {"values": {"dhash": 8, "phash": 9}}})
+    cells = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "cells").glob("*.parquet")}
+    assert len(cells) == 2
+    calls = []
+    real = attack_run.attack
+    monkeypatch.setattr(attack_run, "attack", lambda *a, **k: calls.append((a[3], k["algorithm"])) or real(*a, **k))
+    more = {"values": {"dhash": [8, 12], "phash": 9}}
+    second = run_attack({**base, "thresholds": more, "algorithms": ["random", "greedy"]})
+    # new: dhash t=12 (random, greedy), dhash t=8 greedy, phash t=9 greedy; phash t=9 random has
+    # the same transfer threshold (dhash's primary, 8) and is kept
+    assert sorted(calls) == [(8, "greedy"), (9, "greedy"), (12, "greedy"), (12, "random")]
+    assert all(p.stat().st_mtime_ns == s for p, s in cells.items())
+    keys = ["hasher", "threshold", "algorithm"]
+    kept = second[second.algorithm == "random"].merge(first[keys], on=keys)
+    pd.testing.assert_frame_equal(
+        kept.drop(columns="cpu_seconds").reset_index(drop=True),
+        first.drop(columns="cpu_seconds").reset_index(drop=True),
+    )

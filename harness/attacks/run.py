@@ -118,17 +118,18 @@ def pick_target(record, records, seed):
     return others[derive_seed(seed, record.image_id, "target") % len(others)]
 
 
-def _settings_digest(cfg: AttackConfig, thresholds: dict) -> str:
-    """What a finished cell depends on besides its image, hasher, threshold, goal
-    and algorithm: search settings, PSNR budgets, and every hasher's thresholds
-    (transfer columns); `thresholds`: {label: [entries]} (see
-    `AttackConfig.resolve_threshold_lists`)."""
+def _settings_digest(cfg: AttackConfig, thresholds: dict, algorithm: str = "") -> str:
+    """What a finished cell depends on besides its image, hasher, goal and
+    algorithm: search settings, PSNR budgets, ``greedy_grid`` for a greedy
+    cell, and `thresholds` = {hasher label: threshold} as the cell uses them
+    (its own, and the other hashers' of its transfer columns). A cell of a
+    multi-threshold run at the primary thresholds has the key of the same
+    cell of a single-threshold run; adding an algorithm or a threshold keeps
+    the finished cells."""
     keep = {k: getattr(cfg, k) for k in ("budget", "linf_cap", "basis", "basis_size", "batch", "seed")}
     keep["psnr_budgets"] = sorted(set(float(b) for b in cfg.psnr_budgets))
-    keep["thresholds"] = {
-        k: v[0]["threshold"] if len(v) == 1 else [e["threshold"] for e in v] for k, v in sorted(thresholds.items())
-    }
-    if "greedy" in cfg.algorithms:  # absent otherwise: older runs keep their cells
+    keep["thresholds"] = {k: int(v) for k, v in sorted(thresholds.items())}
+    if algorithm == "greedy":
         keep["greedy_grid"] = cfg.greedy_grid
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -159,19 +160,17 @@ def _plan(cfg: AttackConfig):
     return records, chosen, errors
 
 
-def _cell_paths(cfg, hashers, thresholds, rec, cells_dir, digest) -> dict:
-    """{(hasher, threshold, goal, algorithm): cell file}; the threshold enters
-    the key only for a hasher attacked at several (older cells stay valid)."""
+def _cell_paths(cfg, hashers, thresholds, rec, cells_dir) -> dict:
+    """{(hasher, threshold, goal, algorithm): cell file} (see `_settings_digest`)."""
     keys = {}
     for h in hashers:
-        entries = distinct(thresholds[h.label])
-        for e in entries:
+        for e in distinct(thresholds[h.label]):
             t = e["threshold"]
-            extra = f"|t={t}" if len(entries) > 1 else ""
+            used = {b.label: t if b.label == h.label else _other_threshold(thresholds[b.label], e) for b in hashers}
             for goal in cfg.goals:
                 for alg in cfg.algorithms:
-                    text = f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}{extra}"
-                    key = hashlib.sha256(text.encode()).hexdigest()[:24]
+                    digest = _settings_digest(cfg, used, alg)
+                    key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
                     keys[(h.label, t, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
     return keys
 
@@ -316,7 +315,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
     cells_dir = os.path.join(out, "cells")
     os.makedirs(cells_dir, exist_ok=True)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
-    digest = _settings_digest(cfg, thresholds)
+    digest = _settings_digest(cfg, {k: v[0]["threshold"] for k, v in thresholds.items()})
     with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
         json.dump(
             {
@@ -335,7 +334,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
         )
     jobs, cell_files = [], []
     for n, rec in enumerate(chosen):
-        keys = _cell_paths(cfg, hashers, thresholds, rec, cells_dir, digest)
+        keys = _cell_paths(cfg, hashers, thresholds, rec, cells_dir)
         cell_files.append(list(keys.values()))
         if not all(os.path.exists(p) for p in keys.values()):
             target = pick_target(rec, records, cfg.seed) if "framing" in cfg.goals else None
