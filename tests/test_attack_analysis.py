@@ -275,6 +275,7 @@ def test_transfer_table_known_answer():
         ("harness.attacks.oracle", None),
         ("harness.attacks.survival", None),
         ("harness.attacks.distortion", None),
+        ("harness.report.attack", "rate"),
         ("harness.risk", "framing_cost"),
         ("benchmarks.attacks", "queries_per_cpu_second"),
     ],

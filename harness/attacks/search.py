@@ -57,6 +57,15 @@ Example (aHash of a flat image: lifting one 8x8 block flips its bit)::
     >>> r = evade(x, get_hasher("ahash"), threshold=0, budget=200, linf_cap=16, seed=0)
     >>> bool(r.success), r.queries <= 200
     (True, True)
+
+Framing with ``greedy`` (aHash: the target has its top half brighter; lifting
+the top half and lowering the bottom half by 8 reaches it exactly)::
+
+    >>> y = np.full((64, 64, 3), 100, np.uint8); y[:32] = 200
+    >>> h = get_hasher("ahash")
+    >>> r = frame(x, h.hash(y), h, 0, algorithm="greedy", budget=400, linf_cap=8, seed=0)
+    >>> bool(r.success), r.distance, int(np.abs(r.image.astype(int) - x).max()) <= 8
+    (True, 0, True)
 """
 
 from __future__ import annotations

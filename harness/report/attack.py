@@ -45,7 +45,11 @@ FIGURES = (
 
 
 def rate(k, n, lo, hi) -> str:
-    """'k/n [lo, hi]' with the interval to two decimals."""
+    """'k/n [lo, hi]' with the interval to two decimals.
+
+    >>> rate(3, 10, 0.0667395, 0.652453)
+    '3/10 [0.07, 0.65]'
+    """
     return f"{int(k)}/{int(n)} [{lo:.2f}, {hi:.2f}]"
 
 
