@@ -72,7 +72,7 @@ class Recording:
 
 
 @pytest.mark.parametrize("goal", ["evasion", "framing"])
-@pytest.mark.parametrize("algorithm", ["cma", "random"])
+@pytest.mark.parametrize("algorithm", ["cma", "random", "greedy"])
 def test_reach_is_the_best_distance_over_every_candidate(images_dir, goal, algorithm):
     files = sorted(images_dir.glob("*.jpg"))
     x, y = _rgb(files[0]), _rgb(files[5])
