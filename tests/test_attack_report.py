@@ -154,3 +154,18 @@ def test_html_is_self_contained_with_each_figure_once(folder):
     md = (folder / "attack_report.md").read_text()
     for name in figures:
         assert md.count(f"(figures/{name})") == 1
+
+
+def test_report_of_a_copy_without_images(folder, tmp_path):
+    """A copied attack folder without images/ (the photos are not committed):
+    the report is written, without the gallery."""
+    import shutil
+
+    from harness.cli import main
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("images", "gallery.png"))
+    assert main(["report", str(copy)]) == 0
+    assert not (copy / "figures" / "gallery.png").exists()
+    md = (copy / "attack_report.md").read_text()
+    assert "figures/threshold_tradeoff.png" in md and "figures/gallery.png" not in md

@@ -197,10 +197,18 @@ def amplified_difference(original: np.ndarray, attacked: np.ndarray, max_gain: f
     return np.clip(np.rint(128 + gain * diff), 0, 255).astype(np.uint8)
 
 
-def gallery_rows(table: pd.DataFrame, limit: int = 6) -> pd.DataFrame:
+def gallery_rows(table: pd.DataFrame, limit: int = 6, folder: str | None = None) -> pd.DataFrame:
     """Saved attacks to show: per hasher and goal the saved success with the
-    highest PSNR (else the saved attack closest to success), at most `limit`."""
+    highest PSNR (else the saved attack closest to success), at most `limit`;
+    with `folder`, only those whose PNGs are there (a copied folder may lack
+    images/, which shows the dataset's photos and is not committed)."""
     saved = table[table["attacked_png"].fillna("") != ""]
+    if folder is not None:
+        there = [
+            os.path.isfile(os.path.join(folder, a)) and os.path.isfile(os.path.join(folder, o))
+            for a, o in zip(saved["attacked_png"], saved["original_png"])
+        ]
+        saved = saved[there]
     picks = []
     for _, g in saved.groupby(["hasher", "goal"], sort=True):
         ok = g[g["success"]]
@@ -217,7 +225,7 @@ def gallery_rows(table: pd.DataFrame, limit: int = 6) -> pd.DataFrame:
 
 def figure_gallery(folder: str, table: pd.DataFrame, path: str) -> bool:
     plt = _plt()
-    rows = gallery_rows(table)
+    rows = gallery_rows(table, folder=folder)
     if rows.empty:
         return False
     fig, axes = plt.subplots(len(rows), 3, figsize=(10, 2.9 * len(rows)), squeeze=False)
