@@ -309,7 +309,7 @@ def _add_report(sub):
     p = sub.add_parser(
         "report",
         help="(re)write report.md, report.html and the figures of a results folder "
-        "(of an attack folder: its figures, transfer and trade-off tables)",
+        "(of an attack folder: its figures, transfer and trade-off tables, attack_report.md and .html)",
     )
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (figures/*.svg)")
@@ -333,8 +333,9 @@ def _cmd_report(args) -> int:
         os.path.join(args.dir, "metrics.csv")
     ):
         from .attacks.run import write_attack_outputs
+        from .report.attack import write_attack_report
 
-        for path in write_attack_outputs(args.dir):
+        for path in write_attack_outputs(args.dir) + write_attack_report(args.dir):
             print(path)
         return 0
     _results_folder("DIR", args.dir)
@@ -719,10 +720,10 @@ def _cmd_attack(args) -> int:
         f"{len(table)} attacks -> {cfg.output}/attacks.parquet, attack_summary.csv, attack_transfer.csv, "
         f"attack_tradeoff.csv, figures/"
     )
-    for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
+    for (hasher, goal, alg, t), g in table.groupby(["hasher", "goal", "algorithm", "threshold"], sort=True):
         print(
             f"  {hasher:<18} {goal:<8} {alg:<6} success {int(g['success'].sum())}/{len(g)} "
-            f"(t={int(g['threshold'].iloc[0])}), median queries {g['queries'].median():.0f}"
+            f"(t={int(t)}), median queries {g['queries'].median():.0f}"
         )
     return 0
 

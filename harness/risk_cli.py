@@ -496,7 +496,7 @@ def read_framing(folder: str) -> pd.DataFrame:
 
 def attack_cost(args) -> pd.DataFrame:
     """Parse the --attack options, read the folder and call
-    `harness.risk.framing_cost` per hasher and algorithm (writes nothing)."""
+    `harness.risk.framing_cost` per hasher, threshold and algorithm (writes nothing)."""
     k = parse_count("--match-threshold", args.match_threshold, minimum=1)
     confidence = _number("--confidence", args.confidence)
     if not 0 < confidence < 1:
@@ -514,7 +514,8 @@ def attack_cost(args) -> pd.DataFrame:
                 raise ConfigError(option, f"{value!r} not in {args.attack}; allowed: {', '.join(present)}")
             framing = framing[framing[column] == value]
     rows = []
-    for (hasher, alg), g in framing.groupby(["hasher", "algorithm"], sort=True):
+    # one row per attacked threshold too (an attack run may attack a hasher at several)
+    for (hasher, _, alg), g in framing.groupby(["hasher", "threshold", "algorithm"], sort=True):
         ok = g["success"].to_numpy(dtype=bool).copy()
         if psnr_min is not None:
             ok &= g["psnr"].to_numpy(dtype=float) >= psnr_min

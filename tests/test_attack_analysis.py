@@ -72,7 +72,7 @@ class Recording:
 
 
 @pytest.mark.parametrize("goal", ["evasion", "framing"])
-@pytest.mark.parametrize("algorithm", ["cma", "random"])
+@pytest.mark.parametrize("algorithm", ["cma", "random", "greedy"])
 def test_reach_is_the_best_distance_over_every_candidate(images_dir, goal, algorithm):
     files = sorted(images_dir.glob("*.jpg"))
     x, y = _rgb(files[0]), _rgb(files[5])
@@ -275,6 +275,7 @@ def test_transfer_table_known_answer():
         ("harness.attacks.oracle", None),
         ("harness.attacks.survival", None),
         ("harness.attacks.distortion", None),
+        ("harness.report.attack", "rate"),
         ("harness.risk", "framing_cost"),
         ("benchmarks.attacks", "queries_per_cpu_second"),
     ],

@@ -155,3 +155,23 @@ def test_photos_per_year_still_required_without_attack(tmp_path, capsys):
     assert main(["risk", "--fpr", "1e-6", "--database-size", "10", "--output", str(tmp_path / "o")]) == 2
     assert "error: --photos-per-year" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_risk_attack_one_row_per_attacked_threshold(tmp_path, capsys):
+    """An attack run at several thresholds per hasher: the cost is per threshold."""
+    folder, table = _folder(tmp_path)
+    second = table.copy()
+    second["threshold"] = second["threshold"] + 6
+    second["success"] = ~second["success"]
+    both = pd.concat([table, second], ignore_index=True)
+    both.to_parquet(folder / "attacks.parquet", index=False)
+    assert main(["risk", "--attack", str(folder), "--match-threshold", "3"]) == 0
+    capsys.readouterr()
+    out = pd.read_csv(folder / "framing_cost.csv")
+    assert len(out) == 8
+    for r in out.itertuples():
+        g = both[
+            (both.hasher == r.hasher) & (both.algorithm == r.algorithm) & (both.threshold == r.threshold)
+            & (both.goal == "framing")
+        ]
+        assert len(g) == r.attempts == 8 and r.successes == int(g["success"].sum())

@@ -10,13 +10,13 @@ Example::
     images: 10                 # seeded sample of the dataset (omit: all)
     hashers: [phash, dhash, pdq]
     goals: [evasion, framing]
-    algorithms: [cma, random]
+    algorithms: [cma, random]  # or greedy (block sign search, see harness.attacks.search)
     budget: 2000               # queries per attack (one image x hasher x goal x algorithm)
     linf_cap: 32               # grey levels; never exceeded
     thresholds:
       benign: results/caltech101   # its thresholds.csv, recommended threshold at target_fpr
-      target_fpr: 1.0e-4
-      # values: {phash: 9}         # or explicit thresholds (override the benign ones)
+      target_fpr: 1.0e-4           # or a list, e.g. [1.0e-4, 1.0e-3, 1.0e-2]: one cell per threshold
+      # values: {phash: 9}         # or explicit thresholds, an integer or a list (override the benign ones)
     psnr_budgets: [40, 35]
     save_images: 3             # images whose originals and attacks are saved as PNG
     seed: 0
@@ -42,7 +42,7 @@ from pydantic import (
 
 from ..config import DatasetConfig, HasherConfig
 from ..errors import ConfigError
-from .search import ALGORITHMS, GOALS
+from .search import GOALS
 
 
 class _Strict(BaseModel):
@@ -50,26 +50,53 @@ class _Strict(BaseModel):
 
 
 class ThresholdConfig(_Strict):
-    """Where each hasher's threshold t comes from (integer: bits, or bin for non-Hamming hashers).
+    """Where each hasher's thresholds t come from (integers: bits, or bins for non-Hamming hashers).
 
     benign: a benign results folder; t = its thresholds.csv ``recommended_threshold``
         for the hasher at ``target_fpr`` and ``negatives`` (the run records the
         benign ``fpr`` and ``fpr_upper`` at t);
-    values: explicit thresholds by hasher label; they override `benign`.
+    target_fpr: one FPR, or a list: each hasher is then attacked at each of the
+        thresholds (one cell per threshold; equal thresholds are attacked once);
+    values: explicit thresholds by hasher label, an integer or a list; they
+        override `benign` for that hasher.
+    The first threshold of a hasher (first FPR, first value) is its primary one
+    (the other hashers' transfer check uses the threshold at the same FPR, else
+    the primary one).
     """
 
     benign: str | None = None
-    target_fpr: float = Field(default=1e-4, gt=0, lt=1)
+    target_fpr: float | list[float] = 1e-4
     negatives: Literal["orig-orig", "variant-orig"] = "orig-orig"
-    values: dict[str, int] = Field(default_factory=dict)
+    values: dict[str, int | list[int]] = Field(default_factory=dict)
+
+    @field_validator("target_fpr")
+    @classmethod
+    def _fprs(cls, v):
+        items = v if isinstance(v, list) else [v]
+        if not items:
+            raise ValueError("give at least one FPR")
+        for x in items:
+            if not (0 < x < 1):
+                raise ValueError(f"each FPR in (0, 1) (got {x:g})")
+        if len(set(items)) != len(items):
+            raise ValueError(f"each FPR once (got {v})")
+        return v
 
     @field_validator("values")
     @classmethod
     def _nonneg(cls, v):
-        for k, t in v.items():
-            if t < 0:
-                raise ValueError(f"values.{k}: must be an integer >= 0 (got {t})")
+        for k, ts in v.items():
+            items = ts if isinstance(ts, list) else [ts]
+            if not items:
+                raise ValueError(f"values.{k}: give at least one threshold")
+            for t in items:
+                if t < 0:
+                    raise ValueError(f"values.{k}: each threshold an integer >= 0 (got {t})")
         return v
+
+    @property
+    def fprs(self) -> list[float]:
+        return list(self.target_fpr) if isinstance(self.target_fpr, list) else [self.target_fpr]
 
     @model_validator(mode="after")
     def _folder(self):
@@ -85,7 +112,10 @@ class AttackConfig(_Strict):
     images: int | None = Field(default=None, ge=1)
     hashers: list[HasherConfig] = Field(min_length=1)
     goals: list[Literal["evasion", "framing"]] = Field(default_factory=lambda: list(GOALS), min_length=1)
-    algorithms: list[Literal["cma", "random"]] = Field(default_factory=lambda: list(ALGORITHMS), min_length=1)
+    #: default: cma and random (greedy, added later, is opt-in so older configs keep their cells)
+    algorithms: list[Literal["cma", "random", "greedy"]] = Field(
+        default_factory=lambda: ["cma", "random"], min_length=1
+    )
     #: queries per attack (one image x hasher x goal x algorithm); 0 = no query (never succeeds)
     budget: int = Field(default=2000, ge=0, le=1_000_000)
     #: largest L-infinity perturbation, grey levels
@@ -93,6 +123,8 @@ class AttackConfig(_Strict):
     basis: Literal["dct", "grid"] = "dct"
     basis_size: int = Field(default=8, ge=1, le=32)
     batch: int = Field(default=16, ge=1, le=1024)
+    #: finest block grid (g x g) of the greedy algorithm
+    greedy_grid: int = Field(default=8, ge=1, le=256)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     psnr_budgets: list[float] = Field(default_factory=lambda: [40.0, 35.0], min_length=1)
     save_images: int = Field(default=3, ge=0)
@@ -154,62 +186,76 @@ class AttackConfig(_Strict):
         return self.build_hashers_checked()
 
     def resolve_thresholds(self) -> dict:
-        """{hasher label: {threshold, threshold_source, benign_fpr, benign_fpr_upper}}.
-        Raises ConfigError for a hasher without a usable threshold."""
+        """{hasher label: its primary threshold entry} (see `resolve_threshold_lists`)."""
+        return {k: v[0] for k, v in self.resolve_threshold_lists().items()}
+
+    def resolve_threshold_lists(self) -> dict:
+        """{hasher label: [{threshold, threshold_source, benign_fpr, benign_fpr_upper,
+        target_fpr}, ...]}, primary first, one entry per FPR or value (equal
+        thresholds included; target_fpr NaN for explicit values). Raises
+        ConfigError for a hasher without a usable threshold."""
         import pandas as pd
 
         labels = [h.label for h in self.build_hashers()]
         out = {}
         table = None
-        if self.thresholds.benign is not None:
-            table = pd.read_csv(os.path.join(self.thresholds.benign, "thresholds.csv"))
+        cfg = self.thresholds
+        if cfg.benign is not None:
+            table = pd.read_csv(os.path.join(cfg.benign, "thresholds.csv"))
             need = {"hasher", "target_fpr", "negatives", "recommended_threshold", "fpr", "fpr_upper"}
             if not need <= set(table.columns):
                 missing = sorted(need - set(table.columns))
                 raise ConfigError("thresholds.benign", f"thresholds.csv lacks columns {missing}")
         for label in labels:
-            if label in self.thresholds.values:
-                out[label] = {
-                    "threshold": int(self.thresholds.values[label]),
-                    "threshold_source": "explicit",
-                    "benign_fpr": float("nan"),
-                    "benign_fpr_upper": float("nan"),
-                }
-                continue
-            if table is None:
+            entries = []
+            if label in cfg.values:
+                given = cfg.values[label]
+                for t in given if isinstance(given, list) else [given]:
+                    entries.append(
+                        {
+                            "threshold": int(t),
+                            "threshold_source": "explicit",
+                            "benign_fpr": float("nan"),
+                            "benign_fpr_upper": float("nan"),
+                            "target_fpr": float("nan"),
+                        }
+                    )
+            elif table is None:
                 raise ConfigError(
                     "thresholds",
                     f"no threshold for {label}; give thresholds.values.{label} or thresholds.benign (a results folder)",
                 )
-            rows = table[(table["hasher"] == label) & (table["negatives"] == self.thresholds.negatives)]
-            if rows.empty:
-                present = ", ".join(sorted(table["hasher"].unique()))
-                raise ConfigError(
-                    "thresholds.benign", f"hasher {label} absent from {self.thresholds.benign}; present: {present}"
-                )
-            rows = rows[abs(rows["target_fpr"] / self.thresholds.target_fpr - 1) < 1e-6]
-            if rows.empty:
-                fprs = ", ".join(f"{x:g}" for x in sorted(table["target_fpr"].unique()))
-                raise ConfigError(
-                    "thresholds.target_fpr",
-                    f"{self.thresholds.target_fpr:g} not in {self.thresholds.benign}; allowed: {fprs}",
-                )
-            r = rows.iloc[0]
-            t = int(r["recommended_threshold"])
-            if t < 0:
-                raise ConfigError(
-                    "thresholds.target_fpr",
-                    f"{label} has no threshold with FPR <= "
-                    f"{self.thresholds.target_fpr:g} in the benign study "
-                    f"(recommended -1); give thresholds.values.{label}",
-                )
-            out[label] = {
-                "threshold": t,
-                "threshold_source": f"benign {self.thresholds.negatives} FPR<={self.thresholds.target_fpr:g}",
-                "benign_fpr": float(r["fpr"]),
-                "benign_fpr_upper": float(r["fpr_upper"]),
-            }
+            else:
+                entries = [self._benign_entry(table, label, fpr) for fpr in cfg.fprs]
+            out[label] = entries
         return out
+
+    def _benign_entry(self, table, label: str, target_fpr: float) -> dict:
+        cfg = self.thresholds
+        rows = table[(table["hasher"] == label) & (table["negatives"] == cfg.negatives)]
+        if rows.empty:
+            present = ", ".join(sorted(table["hasher"].unique()))
+            raise ConfigError("thresholds.benign", f"hasher {label} absent from {cfg.benign}; present: {present}")
+        rows = rows[abs(rows["target_fpr"] / target_fpr - 1) < 1e-6]
+        if rows.empty:
+            fprs = ", ".join(f"{x:g}" for x in sorted(table["target_fpr"].unique()))
+            raise ConfigError("thresholds.target_fpr", f"{target_fpr:g} not in {cfg.benign}; allowed: {fprs}")
+        r = rows.iloc[0]
+        t = int(r["recommended_threshold"])
+        if t < 0:
+            raise ConfigError(
+                "thresholds.target_fpr",
+                f"{label} has no threshold with FPR <= "
+                f"{target_fpr:g} in the benign study "
+                f"(recommended -1); give thresholds.values.{label}",
+            )
+        return {
+            "threshold": t,
+            "threshold_source": f"benign {cfg.negatives} FPR<={target_fpr:g}",
+            "benign_fpr": float(r["fpr"]),
+            "benign_fpr_upper": float(r["fpr_upper"]),
+            "target_fpr": float(target_fpr),
+        }
 
 
 def _format(exc: ValidationError) -> ConfigError:

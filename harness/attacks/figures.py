@@ -9,7 +9,8 @@ its threshold trade-off table ``attack_tradeoff.csv``.
   t' (bits, or bin), the benign FPR(t') from the benign results folder's
   exact histograms (log scale, left) and the evasion and framing success
   rates at each PSNR budget (right; `harness.attacks.tradeoff`); the
-  configured threshold is the dotted line. Raising t' lowers evasion but
+  attacked thresholds are dotted lines (and, when several, dots mark the
+  success measured there at PSNR budget "any"). Raising t' lowers evasion but
   raises benign false positives and framing success: the price of defending
   by threshold;
 - ``gallery.png``: for saved attacked images (successes first, one per
@@ -99,11 +100,12 @@ def figure_success_vs_psnr(table: pd.DataFrame, path: str) -> None:
     goals = sorted(table["goal"].unique())
     hashers = sorted(table["hasher"].unique())
     colours = _colours(hashers)
-    styles = {"cma": "-", "random": "--"}
+    styles = {"cma": "-", "random": "--", "greedy": "-."}
     grid = np.linspace(20, 60, 161)
     fig, axes = plt.subplots(1, max(1, len(goals)), figsize=(5.5 * max(1, len(goals)), 4), squeeze=False)
     for ax, goal in zip(axes[0], goals):
-        for (hasher, alg), g in table[table["goal"] == goal].groupby(["hasher", "algorithm"], sort=True):
+        cells = table[table["goal"] == goal].groupby(["hasher", "threshold", "algorithm"], sort=True)
+        for (hasher, _, alg), g in cells:
             ok = g.loc[g["success"], "psnr"].to_numpy(dtype=float)
             rate = [(ok >= b).sum() / len(g) for b in grid]
             ax.plot(
@@ -160,8 +162,12 @@ def figure_tradeoff(tradeoff: pd.DataFrame, thresholds: dict, path: str) -> None
                     color=goal_colour.get(goal),
                     label=f"{goal}, PSNR >= {b} dB",
                 )
-        if hasher in thresholds:
-            ax.axvline(thresholds[hasher], color="grey", ls=":")
+        for t in thresholds.get(hasher, []):
+            ax.axvline(t, color="grey", ls=":")
+        if "measured" in h.columns:  # thresholds attacked directly: dots
+            for goal in sorted(h["goal"].unique()):
+                m = h[(h["goal"] == goal) & h["measured"] & (h["psnr_min"] == "any")]
+                right.plot(m["threshold"], m["success_rate"], "o", color=goal_colour.get(goal), ms=4)
         right.set_ylim(-0.02, 1.02)
         right.set_ylabel("attack success rate")
         ax.set_xlabel("threshold t' (match when distance <= t')")
@@ -191,10 +197,18 @@ def amplified_difference(original: np.ndarray, attacked: np.ndarray, max_gain: f
     return np.clip(np.rint(128 + gain * diff), 0, 255).astype(np.uint8)
 
 
-def gallery_rows(table: pd.DataFrame, limit: int = 6) -> pd.DataFrame:
+def gallery_rows(table: pd.DataFrame, limit: int = 6, folder: str | None = None) -> pd.DataFrame:
     """Saved attacks to show: per hasher and goal the saved success with the
-    highest PSNR (else the saved attack closest to success), at most `limit`."""
+    highest PSNR (else the saved attack closest to success), at most `limit`;
+    with `folder`, only those whose PNGs are there (a copied folder may lack
+    images/, which shows the dataset's photos and is not committed)."""
     saved = table[table["attacked_png"].fillna("") != ""]
+    if folder is not None:
+        there = [
+            os.path.isfile(os.path.join(folder, a)) and os.path.isfile(os.path.join(folder, o))
+            for a, o in zip(saved["attacked_png"], saved["original_png"])
+        ]
+        saved = saved[there]
     picks = []
     for _, g in saved.groupby(["hasher", "goal"], sort=True):
         ok = g[g["success"]]
@@ -211,7 +225,7 @@ def gallery_rows(table: pd.DataFrame, limit: int = 6) -> pd.DataFrame:
 
 def figure_gallery(folder: str, table: pd.DataFrame, path: str) -> bool:
     plt = _plt()
-    rows = gallery_rows(table)
+    rows = gallery_rows(table, folder=folder)
     if rows.empty:
         return False
     fig, axes = plt.subplots(len(rows), 3, figsize=(10, 2.9 * len(rows)), squeeze=False)
@@ -261,7 +275,7 @@ def write_attack_figures(folder) -> list[str]:
     if table.empty:
         return written
     figure_success_vs_psnr(table, os.path.join(figs, NAMES[0]))
-    thresholds = {h: int(g["threshold"].iloc[0]) for h, g in table.groupby("hasher")}
+    thresholds = {h: sorted(int(t) for t in g["threshold"].unique()) for h, g in table.groupby("hasher")}
     figure_tradeoff(tradeoff, thresholds, os.path.join(figs, NAMES[1]))
     written += [os.path.join(figs, n) for n in NAMES[:2]]
     if figure_gallery(folder, table, os.path.join(figs, NAMES[2])):

@@ -2,7 +2,7 @@
 
 Output folder:
 
-- ``attacks.parquet``: one row per image x hasher x goal x algorithm (columns
+- ``attacks.parquet``: one row per image x hasher x threshold x goal x algorithm (columns
   in `COLUMNS`); ``cpu_seconds`` is the only column that differs between two
   runs of one config and seed;
   plus, per PSNR budget b of the config and "any", ``best_distance_psnr_<b>``
@@ -14,7 +14,7 @@ Output folder:
   whether the attacked image also meets the goal under B at B's threshold
   (evasion: d_B(x', x) > t_B; framing: d_B(x', y) <= t_B, i.e. B does not
   veto the match); NA for a failure. These hashes are not queries;
-- ``attack_summary.csv``: per hasher, goal, algorithm and PSNR budget b:
+- ``attack_summary.csv``: per hasher, goal, algorithm, threshold and PSNR budget b:
   success rate = share of images whose attack succeeded with PSNR >= b
   (budget "any": within linf_cap), a 95% Clopper-Pearson interval over
   images, median queries, and the share of those successes that survive
@@ -118,13 +118,19 @@ def pick_target(record, records, seed):
     return others[derive_seed(seed, record.image_id, "target") % len(others)]
 
 
-def _settings_digest(cfg: AttackConfig, thresholds: dict) -> str:
+def _settings_digest(cfg: AttackConfig, thresholds: dict, algorithm: str = "") -> str:
     """What a finished cell depends on besides its image, hasher, goal and
-    algorithm: search settings, PSNR budgets, and every hasher's threshold
-    (transfer columns)."""
+    algorithm: search settings, PSNR budgets, ``greedy_grid`` for a greedy
+    cell, and `thresholds` = {hasher label: threshold} as the cell uses them
+    (its own, and the other hashers' of its transfer columns). A cell of a
+    multi-threshold run at the primary thresholds has the key of the same
+    cell of a single-threshold run; adding an algorithm or a threshold keeps
+    the finished cells."""
     keep = {k: getattr(cfg, k) for k in ("budget", "linf_cap", "basis", "basis_size", "batch", "seed")}
     keep["psnr_budgets"] = sorted(set(float(b) for b in cfg.psnr_budgets))
-    keep["thresholds"] = {k: v["threshold"] for k, v in sorted(thresholds.items())}
+    keep["thresholds"] = {k: int(v) for k, v in sorted(thresholds.items())}
+    if algorithm == "greedy":
+        keep["greedy_grid"] = cfg.greedy_grid
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -154,14 +160,39 @@ def _plan(cfg: AttackConfig):
     return records, chosen, errors
 
 
-def _cell_paths(cfg, hashers, rec, cells_dir, digest) -> dict:
+def _cell_paths(cfg, hashers, thresholds, rec, cells_dir) -> dict:
+    """{(hasher, threshold, goal, algorithm): cell file} (see `_settings_digest`)."""
     keys = {}
     for h in hashers:
-        for goal in cfg.goals:
-            for alg in cfg.algorithms:
-                key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
-                keys[(h.label, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
+        for e in distinct(thresholds[h.label]):
+            t = e["threshold"]
+            used = {b.label: t if b.label == h.label else _other_threshold(thresholds[b.label], e) for b in hashers}
+            for goal in cfg.goals:
+                for alg in cfg.algorithms:
+                    digest = _settings_digest(cfg, used, alg)
+                    key = hashlib.sha256(f"{rec.image_id}|{h.key}|{goal}|{alg}|{digest}".encode()).hexdigest()[:24]
+                    keys[(h.label, t, goal, alg)] = os.path.join(cells_dir, key + ".parquet")
     return keys
+
+
+def distinct(entries: list) -> list:
+    """The threshold entries of one hasher to attack: the first of each threshold value."""
+    seen, out = set(), []
+    for e in entries:
+        if e["threshold"] not in seen:
+            seen.add(e["threshold"])
+            out.append(e)
+    return out
+
+
+def _other_threshold(entries: list, entry: dict) -> int:
+    """Another hasher's threshold for a transfer check: the one at the same
+    target FPR, else its primary (first) one."""
+    fpr = entry.get("target_fpr", float("nan"))
+    for e in entries:
+        if not math.isnan(fpr) and e.get("target_fpr") == fpr:
+            return e["threshold"]
+    return entries[0]["threshold"]
 
 
 def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
@@ -189,78 +220,84 @@ def _attack_image(cfg, thresholds, n, rec, target, keys, stop_after=None):
             refs[key] = hasher.hash(x if goal == "evasion" else target_rgb)
         return refs[key]
 
-    for h in hashers:
-        th = thresholds[h.label]
-        target_hash = h.hash(target_rgb) if target_rgb is not None else None
-        for goal in cfg.goals:
-            for alg in cfg.algorithms:
-                path = keys[(h.label, goal, alg)]
-                if os.path.exists(path):
-                    continue
-                if stop_after is not None and new_cells >= stop_after:
-                    raise KeyboardInterrupt
-                r = attack(
-                    x,
-                    h,
-                    target_hash if goal == "framing" else None,
-                    th["threshold"],
-                    goal,
-                    algorithm=alg,
-                    budget=cfg.budget,
-                    linf_cap=cfg.linf_cap,
-                    seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
-                    basis=cfg.basis,
-                    basis_size=cfg.basis_size,
-                    batch=cfg.batch,
-                    psnr_budgets=cfg.psnr_budgets,
-                )
-                kept = {c: None for c in SURVIVAL}
-                moved = {transfer_column(b.label): None for b in hashers if b.label != h.label}
-                if r.success:  # the defender's hashes, not queries
-                    kept = survives(h, r.image, ref(h, goal), th["threshold"], goal)
-                    for b in hashers:
-                        if b.label != h.label:
-                            d = hash_distance(b, b.hash(r.image), ref(b, goal))
-                            t_b = thresholds[b.label]["threshold"]
-                            moved[transfer_column(b.label)] = d > t_b if goal == "evasion" else d <= t_b
-                reach = {reach_column(b): d for b, d in r.reach.items()}
-                png = ""
-                if save:
-                    png = f"images/{n:04d}_{h.label}_{goal}_{alg}.png"
-                    _save_png(r.image, os.path.join(out, png))
-                row = {
-                    "image": rec.name,
-                    "image_id": rec.image_id,
-                    "hasher": h.label,
-                    "bits": int(h.bits),
-                    "goal": goal,
-                    "algorithm": alg,
-                    "seed": cfg.seed,
-                    "success": bool(r.success),
-                    "distance": r.distance,
-                    "raw_distance": r.raw_distance,
-                    "start_distance": r.start_distance,
-                    "threshold": th["threshold"],
-                    "threshold_source": th["threshold_source"],
-                    "benign_fpr": th["benign_fpr"],
-                    "benign_fpr_upper": th["benign_fpr_upper"],
-                    "target_image": target.name if goal == "framing" else "",
-                    "target_image_id": target.image_id if goal == "framing" else "",
-                    **distortion(x, r.image),
-                    "amplitude": r.amplitude,
-                    "linf_cap": cfg.linf_cap,
-                    "budget": cfg.budget,
-                    "queries": r.queries,
-                    "queries_to_success": r.queries_to_success,
-                    **kept,
-                    "attacked_png": png,
-                    "original_png": orig_png,
-                    "cpu_seconds": r.cpu_seconds,
-                    **reach,
-                    **moved,
-                }
-                _write_parquet(_frame([row], cfg.psnr_budgets, [b.label for b in hashers]), path)
-                new_cells += 1
+    cells = [
+        (hh, th, goal, alg)
+        for hh in hashers
+        for th in distinct(thresholds[hh.label])
+        for goal in cfg.goals
+        for alg in cfg.algorithms
+    ]
+    for h, th, goal, alg in cells:
+        target_hash = ref(h, "framing") if target_rgb is not None else None
+        path = keys[(h.label, th["threshold"], goal, alg)]
+        if os.path.exists(path):
+            continue
+        if stop_after is not None and new_cells >= stop_after:
+            raise KeyboardInterrupt
+        r = attack(
+            x,
+            h,
+            target_hash if goal == "framing" else None,
+            th["threshold"],
+            goal,
+            algorithm=alg,
+            budget=cfg.budget,
+            linf_cap=cfg.linf_cap,
+            seed=derive_seed(cfg.seed, rec.image_id, h.label, goal, alg),
+            basis=cfg.basis,
+            basis_size=cfg.basis_size,
+            batch=cfg.batch,
+            greedy_grid=cfg.greedy_grid,
+            psnr_budgets=cfg.psnr_budgets,
+        )
+        kept = {c: None for c in SURVIVAL}
+        moved = {transfer_column(b.label): None for b in hashers if b.label != h.label}
+        if r.success:  # the defender's hashes, not queries
+            kept = survives(h, r.image, ref(h, goal), th["threshold"], goal)
+            for b in hashers:
+                if b.label != h.label:
+                    d = hash_distance(b, b.hash(r.image), ref(b, goal))
+                    t_b = _other_threshold(thresholds[b.label], th)
+                    moved[transfer_column(b.label)] = d > t_b if goal == "evasion" else d <= t_b
+        reach = {reach_column(b): d for b, d in r.reach.items()}
+        png = ""
+        if save:
+            tag = f"_t{th['threshold']}" if len(distinct(thresholds[h.label])) > 1 else ""
+            png = f"images/{n:04d}_{h.label}{tag}_{goal}_{alg}.png"
+            _save_png(r.image, os.path.join(out, png))
+        row = {
+            "image": rec.name,
+            "image_id": rec.image_id,
+            "hasher": h.label,
+            "bits": int(h.bits),
+            "goal": goal,
+            "algorithm": alg,
+            "seed": cfg.seed,
+            "success": bool(r.success),
+            "distance": r.distance,
+            "raw_distance": r.raw_distance,
+            "start_distance": r.start_distance,
+            "threshold": th["threshold"],
+            "threshold_source": th["threshold_source"],
+            "benign_fpr": th["benign_fpr"],
+            "benign_fpr_upper": th["benign_fpr_upper"],
+            "target_image": target.name if goal == "framing" else "",
+            "target_image_id": target.image_id if goal == "framing" else "",
+            **distortion(x, r.image),
+            "amplitude": r.amplitude,
+            "linf_cap": cfg.linf_cap,
+            "budget": cfg.budget,
+            "queries": r.queries,
+            "queries_to_success": r.queries_to_success,
+            **kept,
+            "attacked_png": png,
+            "original_png": orig_png,
+            "cpu_seconds": r.cpu_seconds,
+            **reach,
+            **moved,
+        }
+        _write_parquet(_frame([row], cfg.psnr_budgets, [b.label for b in hashers]), path)
+        new_cells += 1
     return new_cells, None
 
 
@@ -271,21 +308,24 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
     on its own, so the table does not depend on the number of workers.
     `stop_after` (one worker only): stop as if interrupted after this many new cells."""
     cfg = load_attack_config(config)
-    thresholds = cfg.resolve_thresholds()
+    thresholds = cfg.resolve_threshold_lists()
     hashers = cfg.build_hashers()
     records, chosen, load_errors = _plan(cfg)
     out = cfg.output
     cells_dir = os.path.join(out, "cells")
     os.makedirs(cells_dir, exist_ok=True)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
-    digest = _settings_digest(cfg, thresholds)
+    digest = _settings_digest(cfg, {k: v[0]["threshold"] for k, v in thresholds.items()})
     with open(os.path.join(out, "attack_run.json"), "w", encoding="utf-8") as fh:
         json.dump(
             {
                 "config": cfg.model_dump(mode="json"),
                 "settings_digest": digest,
                 "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
-                "thresholds": thresholds,
+                "thresholds": {
+                    k: {f: x for f, x in v[0].items() if f != "target_fpr"} for k, v in thresholds.items()
+                },
+                **({"threshold_lists": thresholds} if any(len(v) > 1 for v in thresholds.values()) else {}),
                 "load_errors": [list(e) for e in load_errors],
             },
             fh,
@@ -294,7 +334,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
         )
     jobs, cell_files = [], []
     for n, rec in enumerate(chosen):
-        keys = _cell_paths(cfg, hashers, rec, cells_dir, digest)
+        keys = _cell_paths(cfg, hashers, thresholds, rec, cells_dir)
         cell_files.append(list(keys.values()))
         if not all(os.path.exists(p) for p in keys.values()):
             target = pick_target(rec, records, cfg.seed) if "framing" in cfg.goals else None
@@ -370,7 +410,7 @@ def _frame(rows, psnr_budgets=(), labels=()) -> pd.DataFrame:
 
 
 def summarise(table: pd.DataFrame, psnr_budgets, confidence: float = 0.95) -> pd.DataFrame:
-    """Success rate per hasher, goal, algorithm and PSNR budget (plus "any"):
+    """Success rate per hasher, goal, algorithm, threshold and PSNR budget (plus "any"):
     k = attacks that succeeded with psnr >= budget, n = images attacked,
     Clopper-Pearson interval (harness.metrics.intervals) over images; median
     queries over all attacks and median queries to the first success."""
@@ -378,7 +418,7 @@ def summarise(table: pd.DataFrame, psnr_budgets, confidence: float = 0.95) -> pd
 
     rows = []
     budgets = [f"{b:g}" for b in sorted(set(psnr_budgets), reverse=True)] + ["any"]
-    for (hasher, goal, alg), g in table.groupby(["hasher", "goal", "algorithm"], sort=True):
+    for (hasher, goal, alg, _), g in table.groupby(["hasher", "goal", "algorithm", "threshold"], sort=True):
         for b in budgets:
             ok = g["success"] if b == "any" else g["success"] & (g["psnr"] >= float(b))
             k, n = int(ok.sum()), len(g)

@@ -15,7 +15,19 @@ framing). Algorithms (one "level" = one amplitude):
   basis coefficients, population = ``batch``, seeded with the attack's seed
   (``cma`` seeds numpy's global generator from it), warm-started from the
   last success;
-- ``random``: independent N(0, I) coefficient vectors (baseline).
+- ``random``: independent N(0, I) coefficient vectors (baseline);
+- ``greedy``: block sign search (in the spirit of SignHunter, Al-Dujaili &
+  O'Reilly 2020, and the parsimonious attack, Moon et al. 2019): the
+  perturbation is s * a on constant blocks of a g x g grid, s in {-1, 0, +1}
+  per block, starting at s = 0 and g = 4. Each batch proposes ``batch``
+  single-block moves (0 -> +1 and -1, +-1 -> its opposite) in a seeded
+  random order; the best move is kept when it lowers the loss, and when
+  several moves improve, all of them together are tried with one more query
+  (kept if better still); when none improves, a random move that does not
+  worsen it is taken (walking plateaus of the integer distance). After a
+  sweep over every block the grid doubles (each block split in four, signs
+  kept) up to ``greedy_grid``. It ignores ``basis`` and ``basis_size``; the
+  sign grid of a success warm-starts the next, smaller, amplitude.
 
 Minimal perturbation: query 1 hashes x itself (the reference hash for
 evasion; framing may already match). Level 0 runs at a = linf_cap with the
@@ -45,6 +57,15 @@ Example (aHash of a flat image: lifting one 8x8 block flips its bit)::
     >>> r = evade(x, get_hasher("ahash"), threshold=0, budget=200, linf_cap=16, seed=0)
     >>> bool(r.success), r.queries <= 200
     (True, True)
+
+Framing with ``greedy`` (aHash: the target has its top half brighter; lifting
+the top half and lowering the bottom half by 8 reaches it exactly)::
+
+    >>> y = np.full((64, 64, 3), 100, np.uint8); y[:32] = 200
+    >>> h = get_hasher("ahash")
+    >>> r = frame(x, h.hash(y), h, 0, algorithm="greedy", budget=400, linf_cap=8, seed=0)
+    >>> bool(r.success), r.distance, int(np.abs(r.image.astype(int) - x).max()) <= 8
+    (True, 0, True)
 """
 
 from __future__ import annotations
@@ -60,7 +81,8 @@ from .basis import Basis
 from .oracle import QueryOracle
 
 GOALS = ("evasion", "framing")
-ALGORITHMS = ("cma", "random")
+ALGORITHMS = ("cma", "random", "greedy")
+GREEDY_GRID0 = 4  # greedy's first block grid (g x g)
 
 
 @dataclass
@@ -198,6 +220,86 @@ def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
     return z_ok, used
 
 
+def _block_field(signs: np.ndarray, h: int, w: int, amplitude: int) -> np.ndarray:
+    """(h, w) float field: amplitude * signs[g x g] upsampled as constant blocks
+    (row i of the image takes block row floor(i g / h), likewise columns)."""
+    g = signs.shape[0]
+    rows = (np.arange(h) * g) // h
+    cols = (np.arange(w) * g) // w
+    return float(amplitude) * signs[rows][:, cols].astype(np.float64)
+
+
+def _apply_field(x, f, amplitude):
+    """clip(x + clip(rint(f), -a, a), 0, 255) on every channel (f in grey levels)."""
+    from .basis import _add_scaled
+
+    out = np.empty_like(x)
+    _add_scaled(x, np.ascontiguousarray(f), 1.0, int(amplitude), out)
+    return out
+
+
+def _level_greedy(problem, grid_max, amplitude, budget, batch, seed, z0):
+    """Block sign search (see module doc); z0: the sign grid of the last success."""
+    rng = np.random.default_rng(seed)
+    x = problem.x
+    h, w = x.shape[:2]
+
+    def image(signs):
+        return _apply_field(x, _block_field(signs, h, w, amplitude), amplitude)
+
+    g0 = min(GREEDY_GRID0, grid_max)
+    signs = np.zeros((g0, g0), np.int8) if z0 is None else np.array(z0, dtype=np.int8)
+    ok, loss = problem.evaluate([image(signs)], amplitude)
+    used = 1
+    if ok[0]:
+        return signs, used
+    cur = float(loss[0])
+    order, pos = rng.permutation(signs.size), 0
+    while used < budget:
+        moves = []  # (block, new sign): 0 -> +1 and -1; +-1 -> its opposite
+        while len(moves) < batch:
+            if pos == len(order):  # a sweep is over: refine the grid
+                if 2 * signs.shape[0] <= grid_max:
+                    signs = np.repeat(np.repeat(signs, 2, axis=0), 2, axis=1)
+                order, pos = rng.permutation(signs.size), 0
+            i = int(order[pos])
+            pos += 1
+            v = int(signs.flat[i])
+            moves += [(i, nv) for nv in ((1, -1) if v == 0 else (-v,))]
+        moves = moves[: min(batch, budget - used)]
+        cands = []
+        for i, nv in moves:
+            c = signs.copy()
+            c.flat[i] = nv
+            cands.append(c)
+        ok, loss = problem.evaluate([image(c) for c in cands], amplitude)
+        used += len(cands)
+        if ok.any():
+            return cands[int(np.argmax(ok))], used
+        better = [int(j) for j in np.argsort(loss, kind="stable") if loss[j] < cur]
+        if not better:
+            ties = np.flatnonzero(loss <= cur)
+            if len(ties):  # walk the plateau
+                signs = cands[int(ties[rng.integers(len(ties))])]
+            continue
+        best, best_loss = cands[better[0]], float(loss[better[0]])
+        comb, seen = signs.copy(), set()
+        for j in better:  # every improving block at once
+            i, nv = moves[j]
+            if i not in seen:
+                seen.add(i)
+                comb.flat[i] = nv
+        if len(seen) > 1 and used < budget:
+            ok, loss = problem.evaluate([image(comb)], amplitude)
+            used += 1
+            if ok[0]:
+                return comb, used
+            if loss[0] < best_loss:
+                best, best_loss = comb, float(loss[0])
+        signs, cur = best, best_loss
+    return None, used
+
+
 def attack(
     x: np.ndarray,
     hasher,
@@ -212,12 +314,14 @@ def attack(
     basis: str = "dct",
     basis_size: int = 8,
     batch: int = 16,
+    greedy_grid: int = 8,
     oracle: QueryOracle | None = None,
     psnr_budgets=(),
 ) -> AttackResult:
     """Minimal-perturbation attack on one image (see module doc). `ref_hash` is
     h(x) for evasion (computed with the first query when None) or the target
-    hash for framing; `psnr_budgets` (dB): budgets of ``reach``."""
+    hash for framing; `psnr_budgets` (dB): budgets of ``reach``; `greedy_grid`:
+    finest block grid of ``greedy`` (``basis`` and ``basis_size`` are for cma and random)."""
     if goal not in GOALS:
         raise ValueError(f"goal must be one of {', '.join(GOALS)} (got {goal!r})")
     if algorithm not in ALGORITHMS:
@@ -276,6 +380,8 @@ def attack(
         seed_l = derive_seed(seed, "level", level)
         if algorithm == "cma":
             z, used = _level_cma(problem, b, amp, share, batch, seed_l, z_ok)
+        elif algorithm == "greedy":
+            z, used = _level_greedy(problem, int(greedy_grid), amp, share, batch, seed_l, z_ok)
         else:
             z, used = _level_random(problem, b, amp, share, batch, seed_l)
         levels.append((amp, share, used, z is not None))

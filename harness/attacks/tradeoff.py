@@ -16,6 +16,14 @@ within t' / all negative pairs, from a benign results folder's exact
 histograms (``harness.Results.hist``), with its Clopper-Pearson upper bound.
 Thresholds are in bits (bin index for non-Hamming hashers).
 
+When a hasher was attacked at several thresholds (config
+``thresholds.target_fpr`` or ``values`` lists), the best distances are taken
+over every cell (all thresholds and algorithms: the attacker runs them all),
+and a ``measured`` column marks the thresholds attacked directly: there the
+success rate includes the searches aimed at that threshold, so it is at
+least the summary's success there (any algorithm); between them it
+interpolates from the measured searches (still a lower bound).
+
 Example::
 
     >>> import pandas as pd, numpy as np
@@ -111,4 +119,8 @@ def tradeoff_table(
                         "benign_pairs": int(total) if hist is not None else 0,
                     }
                 )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    if "threshold" in table.columns and bool((table.groupby("hasher")["threshold"].nunique() > 1).any()):
+        attacked = {(h, int(t)) for h, t in table[["hasher", "threshold"]].drop_duplicates().itertuples(index=False)}
+        out["measured"] = [(h, int(t)) in attacked for h, t in zip(out["hasher"], out["threshold"])]
+    return out

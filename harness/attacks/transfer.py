@@ -35,12 +35,17 @@ PREFIX = "transfer_"
 
 
 def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """One row per (from, to, goal, algorithm) with at least one success (see module doc)."""
+    """One row per (from, to, goal, algorithm) with at least one success (see
+    module doc); per (from, to, goal, algorithm, threshold), with a ``threshold``
+    column (of `from`) after ``algorithm``, when a hasher was attacked at several thresholds."""
     from ..metrics.intervals import clopper_pearson
 
     rows = []
     targets = sorted(c[len(PREFIX) :] for c in table.columns if c.startswith(PREFIX))
-    for (src, goal, alg), g in table[table["success"]].groupby(["hasher", "goal", "algorithm"], sort=True):
+    multi = "threshold" in table.columns and bool((table.groupby("hasher")["threshold"].nunique() > 1).any())
+    keys = ["hasher", "goal", "algorithm"] + (["threshold"] if multi else [])
+    for key, g in table[table["success"]].groupby(keys, sort=True):
+        src, goal, alg = key[:3]
         for dst in targets:
             if dst == src:
                 continue
@@ -55,6 +60,7 @@ def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
                     "to": dst,
                     "goal": goal,
                     "algorithm": alg,
+                    **({"threshold": int(key[3])} if multi else {}),
                     "successes": n,
                     "transferred": k,
                     "share": k / n,
@@ -62,4 +68,5 @@ def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
                     "ci_hi": float(hi),
                 }
             )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    columns = COLUMNS[:4] + ["threshold"] + COLUMNS[4:] if multi else COLUMNS
+    return pd.DataFrame(rows, columns=columns)
