@@ -60,7 +60,7 @@ def _brute_joint(a1, a2, b1, b2, ga, gb, n1, n2):
     return J
 
 
-@pytest.mark.parametrize("bits1,bits2", [(20, 36), (64, 256), (7, 144)])
+@pytest.mark.parametrize("bits1,bits2", [(20, 36), (64, 256), (7, 144), (96, 256), (256, 64), (256, 96)])
 @pytest.mark.parametrize("grouped", [False, True])
 def test_joint_histogram_equals_brute_force(path, bits1, bits2, grouped):
     rng = np.random.default_rng(bits1 * 1000 + bits2)

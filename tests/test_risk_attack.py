@@ -171,7 +171,9 @@ def test_risk_attack_one_row_per_attacked_threshold(tmp_path, capsys):
     assert len(out) == 8
     for r in out.itertuples():
         g = both[
-            (both.hasher == r.hasher) & (both.algorithm == r.algorithm) & (both.threshold == r.threshold)
+            (both.hasher == r.hasher)
+            & (both.algorithm == r.algorithm)
+            & (both.threshold == r.threshold)
             & (both.goal == "framing")
         ]
         assert len(g) == r.attempts == 8 and r.successes == int(g["success"].sum())

@@ -322,9 +322,7 @@ def run_attack(config, quiet: bool = True, stop_after: int | None = None) -> pd.
                 "config": cfg.model_dump(mode="json"),
                 "settings_digest": digest,
                 "images": [{"name": r.name, "sha256": r.image_id} for r in chosen],
-                "thresholds": {
-                    k: {f: x for f, x in v[0].items() if f != "target_fpr"} for k, v in thresholds.items()
-                },
+                "thresholds": {k: {f: x for f, x in v[0].items() if f != "target_fpr"} for k, v in thresholds.items()},
                 **({"threshold_lists": thresholds} if any(len(v) > 1 for v in thresholds.values()) else {}),
                 "load_errors": [list(e) for e in load_errors],
             },

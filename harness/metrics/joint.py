@@ -167,7 +167,10 @@ def joint_pair_histogram(
     f1, f2 = 64 * X1.shape[1] + 1, 64 * X2.shape[1] + 1
     if len(a1) == 0 or len(b1) == 0:
         return np.zeros((n1, n2), np.int64)
-    flat = JK.joint_hist_kernel(X1, Y1, X2, Y2, within, f1, f2)
+    if X1.shape[1] == 4 and X2.shape[1] in (1, 2):  # the register-blocked pass wants the 256-bit hasher second
+        flat = JK.joint_hist_kernel(X2, Y2, X1, Y1, within, f2, f1).reshape(f2, f1).T.ravel()
+    else:
+        flat = JK.joint_hist_kernel(X1, Y1, X2, Y2, within, f1, f2)
     if ca is not None:
         n_codes = int(max(ca.max(initial=-1), cb.max(initial=-1))) + 1
         a_order, a_start = hamming._group_index(ca, n_codes)
