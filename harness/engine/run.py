@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
@@ -34,8 +33,9 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
+from .compact import CompactRows, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
-from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
+from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
 VERSIONED_LIBRARIES = (
@@ -275,8 +275,12 @@ def run_experiment(
         store = HashStore(eng.store or os.path.join(out_dir, "store"))
         store.clean_tmp()
         variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
-        stored = store.load({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids))
-        done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
+        # the hash table in compact form (codes, Arrow binary): each stored
+        # chunk is encoded as it is read, each new one as it arrives
+        compact = CompactRows()
+        for table in store.tables({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids)):
+            compact.add(table, "store")
+        done = DoneIndex(compact.error_rows(), config.max_pixels, eng.timeout_seconds, compact)
         chunk_size = eng.chunk_size or auto_chunk_size(
             len({r.image_id for r in records}), expected_capacity(workers, scheduler)
         )
@@ -295,16 +299,15 @@ def run_experiment(
         timings["start_workers"] = time.perf_counter() - t_pool
         show = sys.stderr.isatty() if progress is None else progress
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
-        new_tables: list = []  # finished chunks as Arrow tables (compact; no Python row objects)
 
         def on_rows(work, rows):
             keep = [r for r in rows if r[12] != "worker"]  # crashes are not cached: retried next run
             if keep:
                 table = rows_to_table(keep)
                 store.write_chunk(table)
-                new_tables.append(table)
+                compact.add(table, "new")
             if len(keep) < len(rows):
-                new_tables.append(rows_to_table([r for r in rows if r[12] == "worker"]))
+                compact.add(rows_to_table([r for r in rows if r[12] == "worker"]), "new")
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
@@ -333,28 +336,23 @@ def run_experiment(
         timings["hash"] = time.perf_counter() - t2
         driver_peak_hashing = peak_rss_kib()
 
-        stored["source"] = "store"
-        new_df = (
-            table_to_frame(pa.concat_tables(new_tables))
-            if new_tables
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        labels = {h.key: h.label for h in hashers}
+        _, err = _assemble(
+            compact.error_rows(),
+            records,
+            specs,
+            hashers,
+            config.seed,
+            config.max_pixels,
+            eng.timeout_seconds,
+            variant_ids,
         )
-        del new_tables[:]
-        new_df["source"] = "new"
-        all_rows = (
-            pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True)
-            if len(stored) or len(new_df)
-            else new_df
+        errors_df = _error_table(err, records, list_errors, labels)
+        spec_seed = {ORIGINAL.key: -1} | {s.key: int(config.seed) for s in specs}
+        hashes, hashes_reused, hashes_computed = compact.hash_table(
+            records, spec_seed, {h.key for h in hashers}, variant_ids, labels
         )
-        del stored, new_df  # all_rows holds them now
-        ok, err = _assemble(
-            all_rows, records, specs, hashers, config.seed, config.max_pixels, eng.timeout_seconds, variant_ids
-        )
-        del all_rows
-        hashes_reused = int((ok["source"] == "store").sum())
-        hashes_computed = int((ok["source"] == "new").sum())
-        hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
-        del ok, err  # only `hashes` (and errors_df) go on: one copy of the hash rows
+        compact = err = None  # the hash table holds the rows now
         driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
         t3 = time.perf_counter()
@@ -453,7 +451,7 @@ def run_experiment(
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
         t4 = time.perf_counter()
-        hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
+        write_hashes(hashes, os.path.join(tmp, "hashes.parquet"), {h.label: h for h in hashers})
         # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
         images = pd.DataFrame(
             [(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
@@ -475,7 +473,9 @@ def run_experiment(
                 os.remove(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    written = {"hashes.parquet": hashes, "images.csv": images, "errors.csv": errors_df, **tables}
+    # hashes.parquet is read from the folder when asked for (Results.table):
+    # the compact table is not the file's plain one
+    written = {"images.csv": images, "errors.csv": errors_df, **tables}
     return Results(out_dir, tables=written, run_info=run_info, config=config)
 
 
@@ -508,6 +508,12 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
         .sort_values(["hasher", "hasher_key", "transform", "image_id", "image_name"], kind="stable")
         .reset_index(drop=True)
     )
+    return hashes, _error_table(err, records, list_errors, labels)
+
+
+def _error_table(err: pd.DataFrame, records, list_errors, labels: dict) -> pd.DataFrame:
+    """errors.csv (ERROR_COLUMNS, sorted) from assembled store error rows."""
+    rec = pd.DataFrame([(r.image_id, r.name) for r in records], columns=["image_id", "image_name"])
     errs = err.merge(rec[["image_id", "image_name"]], on="image_id", how="inner")
     if "hasher_key" in errs.columns and len(errs):  # the label, like the hashes: pdq[min_quality=50], not pdq
         errs["hasher"] = errs["hasher_key"].map(labels).fillna(errs["hasher"])
@@ -519,4 +525,4 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
         else pd.DataFrame(columns=ERROR_COLUMNS)
     )
     errors_df = errors_df.sort_values(["image_name", "transform", "hasher", "stage"], kind="stable")
-    return hashes, errors_df.reset_index(drop=True)[ERROR_COLUMNS]
+    return errors_df.reset_index(drop=True)[ERROR_COLUMNS]
