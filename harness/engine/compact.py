@@ -194,9 +194,7 @@ class CompactRows:
         lab_code = lab.encode(pa.array(label_of, pa.string()))
         remap, vals = lab.sorted_categories()
         cats["hasher"] = ((remap[lab_code] if len(remap) else lab_code)[cats["hasher_key"][0]], vals)
-        sort = np.lexsort(
-            [cats[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")]
-        )
+        sort = np.lexsort([cats[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
         frame = {}
         for c in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"):
             frame[c] = _categorical(cats[c][0][sort], cats[c][1])
