@@ -1,25 +1,36 @@
-"""The run's hash table in compact form: integer codes instead of per-row
-strings, hashes as Arrow binary (bytes plus a 4-byte offset per row).
+"""The run's hash table in compact form: small integer codes instead of
+per-row strings, hashes as Arrow binary (the bytes plus a 4-byte offset).
 
 A store chunk (an Arrow table in STORE_COLUMNS) is encoded as soon as it is
-read or arrives from a worker (`CompactRows.add`): every string column of
-its hash rows becomes int32 codes into one growing list of distinct values
-per column, so the driver holds each image id, transform key, hasher key
-and applied-parameters text once, not once per row. Error rows (few) stay
-a small pandas table.
+read or arrives from a worker (`CompactRows.add`), so the driver never
+holds the store's rows as strings:
 
-`CompactRows.hash_table` then applies the run's rules (`rows_of_run`,
-`_assemble` in run.py: images, variant sample, seeds, hashers; first
-stored copy of a key wins), joins the records (image name, group) and
-sorts, giving a DataFrame with HASH_COLUMNS except ``hash_hex``, whose
-string columns are pandas Categoricals over sorted categories (sorting by
-code = sorting by text) and whose ``hash`` column is Arrow binary.
-`write_hashes` writes hashes.parquet from it in row groups, byte for byte
-the file ``DataFrame.to_parquet`` wrote from the plain table (``hash_hex``
+- image_id, transform, hasher_key, seed: codes into one list of distinct
+  values per column (each image id and key held once);
+- family and severity: one value per transform key, hasher (the name) one
+  per hasher key (they are functions of the key);
+- applied (the transform's parameters as JSON text, distinct per variant
+  for most transforms): each chunk's distinct texts, zstd-compressed, and a
+  code per row (`AppliedTexts`);
+- width, height: the smallest integer type that holds them;
+- error rows (few) stay a small pandas table.
+
+`CompactRows.hash_table` then applies the run's rules (those of
+`_assemble` in run.py: images, variant sample, seeds, hashers; the first
+copy of a key wins, stored files in order, then new chunks), joins the
+records (image name, group) and sorts (hasher, hasher_key, transform,
+image_id, image_name), giving a DataFrame with HASH_COLUMNS except
+``hash_hex``: string columns are pandas Categoricals over sorted
+categories (sorting by code = sorting by text), ``hash`` is Arrow binary,
+``applied`` an int code into the `AppliedTexts`. `write_hashes` writes
+hashes.parquet from it one row group at a time, byte for byte the file
+``DataFrame.to_parquet`` writes from the plain table (``hash_hex``
 recomputed with each hasher's ``to_hex``).
 
-Memory, per hash row: codes 4 x 8 bytes, width and height 2 x 4 bytes, the
-hash bytes plus 4 (offset), plus each distinct string once.
+Bytes per hash row of the table: image_id, image_name, group 3 x 4 (int32
+codes; int16 under 32,768 images), five small-key codes 5 x 1, hash + 4,
+width, height 2 x 2 (under 32,768 pixels), applied 4 + its compressed text
+shared by the hashers of a variant.
 """
 
 from __future__ import annotations
@@ -33,14 +44,30 @@ import pyarrow.parquet as pq
 from ..transforms import ORIGINAL
 from .store import KEY_COLUMNS, STORE_COLUMNS
 
-#: string columns of a store's hash rows held as codes
-CODED = ["image_id", "transform", "hasher_key", "family", "severity", "hasher", "applied"]
 #: rows per row group of hashes.parquet (pyarrow's default for write_table)
 ROW_GROUP = 1024 * 1024
+#: columns of the compact table held as categoricals
+CATEGORICAL = ["image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"]
+_CODEC = "zstd" if pa.Codec.is_available("zstd") else None
+
+
+def _small(a: np.ndarray) -> np.ndarray:
+    """Integers in the smallest signed type that holds them."""
+    if not len(a):
+        return a.astype(np.int8)
+    lo, hi = int(a.min()), int(a.max())
+    for t in (np.int8, np.int16, np.int32):
+        if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+            return a.astype(t, copy=False)
+    return a.astype(np.int64, copy=False)
+
+
+def _concat(parts: list) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
 class _Codes:
-    """Distinct strings of one column, each with an int32 code (first seen, first code)."""
+    """Distinct values of one column, each with a code (first seen, first code)."""
 
     def __init__(self):
         self.index: dict = {}
@@ -52,16 +79,18 @@ class _Codes:
             return np.zeros(0, np.int32)
         enc = pc.dictionary_encode(arr)
         index = self.index
-        local = np.array([index.setdefault(v, len(index)) for v in enc.dictionary.to_pylist()], np.int32)
-        idx = enc.indices.fill_null(len(local)).to_numpy(zero_copy_only=False)
-        if enc.indices.null_count:  # a null string: code of None (written as null)
-            local = np.append(local, index.setdefault(None, len(index))).astype(np.int32)
-        return local[idx]
+        local = [index.setdefault(v, len(index)) for v in enc.dictionary.to_pylist()]
+        if enc.indices.null_count:  # a null string: the code of None (a missing value)
+            local.append(index.setdefault(None, len(index)))
+        idx = enc.indices.fill_null(len(local) - 1 if enc.indices.null_count else 0).to_numpy(zero_copy_only=False)
+        return np.asarray(local, np.int32)[idx]
 
     def sorted_categories(self) -> tuple[np.ndarray, list]:
         """(old code -> code in sorted order, sorted values); None sorts last."""
         values = list(self.index)
-        order = sorted(range(len(values)), key=lambda i: (values[i] is None, values[i] or ""))
+        order = sorted(
+            range(len(values)), key=lambda i: (values[i] is None, values[i] if values[i] is not None else "")
+        )
         remap = np.empty(len(values), np.int32)
         remap[order] = np.arange(len(values), dtype=np.int32)
         return remap, [values[i] for i in order]
@@ -75,13 +104,75 @@ def _categorical(codes: np.ndarray, values: list) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype="str"))
 
 
+class AppliedTexts:
+    """The applied-parameters texts: per chunk its distinct texts (offsets
+    and zstd-compressed bytes), addressed by one running code."""
+
+    def __init__(self):
+        self.starts: list[int] = []  # first code of each chunk
+        self.blocks: list = []  # (n, offsets int32, compressed data, data size)
+        self.n = 0
+
+    def add(self, arr) -> np.ndarray:
+        """Codes of `arr`'s texts (-1: null), keeping its distinct texts."""
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        enc = pc.dictionary_encode(arr.cast(pa.string()))
+        d = enc.dictionary
+        offsets = np.frombuffer(d.buffers()[1], np.int32)[d.offset : d.offset + len(d) + 1]
+        data = d.buffers()[2]
+        start, stop = int(offsets[0]), int(offsets[-1])
+        raw = data[start:stop] if data is not None else pa.py_buffer(b"")
+        if stop == start:
+            blob = b""
+        else:
+            blob = pa.compress(raw, codec=_CODEC, asbytes=True) if _CODEC else raw.to_pybytes()
+        self.blocks.append((len(d), (offsets - start).copy(), blob, stop - start))
+        self.starts.append(self.n)
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = np.where(codes >= 0, codes + self.n, -1)
+        self.n += len(d)
+        return codes
+
+    def _block(self, k: int) -> pa.Array:
+        n, offsets, blob, size = self.blocks[k]
+        if size == 0 or not _CODEC:
+            data = pa.py_buffer(blob)
+        else:
+            data = pa.decompress(blob, decompressed_size=size, codec=_CODEC)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), data)
+
+    def take(self, codes: np.ndarray) -> pa.Array:
+        """The texts of `codes` (null for -1), in order."""
+        codes = np.asarray(codes, np.int64)
+        block = np.searchsorted(np.asarray(self.starts, np.int64), codes, side="right") - 1
+        parts, where = [], []
+        for k in np.unique(block[codes >= 0]):
+            sel = np.flatnonzero((block == k) & (codes >= 0))
+            parts.append(self._block(int(k)).take(pa.array(codes[sel] - self.starts[k])))
+            where.append(sel)
+        nulls = np.flatnonzero(codes < 0)
+        if len(nulls):
+            parts.append(pa.nulls(len(nulls), pa.string()))
+            where.append(nulls)
+        if not parts:
+            return pa.array([], pa.string())
+        joined = pa.concat_arrays(parts)
+        return joined.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+
+
 class CompactRows:
     """Store rows of a run, encoded chunk by chunk (see the module docstring)."""
 
     def __init__(self):
-        self.codes = {c: _Codes() for c in CODED}
-        self.parts: dict[str, list] = {c: [] for c in CODED + ["seed", "width", "height", "new"]}
+        self.codes = {c: _Codes() for c in ("image_id", "transform", "hasher_key", "seed")}
+        self.meta: dict[str, dict] = {"family": {}, "severity": {}, "hasher": {}}
+        self.parts: dict[str, list] = {
+            c: [] for c in ("image_id", "transform", "hasher_key", "seed", "width", "height", "applied")
+        }
+        self.applied = AppliedTexts()
         self.hashes: list = []
+        self.sources: list = []  # (first row, "store" or "new") per chunk
         self.errors = {"store": [], "new": []}
         self.n = 0
 
@@ -89,124 +180,174 @@ class CompactRows:
         """Encode one chunk's rows (source "store" or "new")."""
         if not table.num_rows:
             return
-        stage = table["stage"]
-        is_ok = pc.fill_null(pc.equal(stage, ""), True)
+        is_ok = pc.fill_null(pc.equal(table["stage"], ""), True)
         ok = table.filter(is_ok)
         if ok.num_rows < table.num_rows:
             self.errors[source].append(table.filter(pc.invert(is_ok)).to_pandas())
         if not ok.num_rows:
             return
-        for c in CODED:
-            self.parts[c].append(self.codes[c].encode(ok[c]))
-        self.parts["seed"].append(ok["seed"].to_numpy().astype(np.int64))
+        codes = {c: self.codes[c].encode(ok[c]) for c in self.codes}
+        for key, names in (("transform", ("family", "severity")), ("hasher_key", ("hasher",))):
+            new = [c for c in np.unique(codes[key]).tolist() if c not in self.meta[names[0]]]
+            if new:
+                first = {c: int(np.argmax(codes[key] == c)) for c in new}
+                for name in names:
+                    values = ok[name].take(pa.array(list(first.values()))).to_pylist()
+                    self.meta[name].update(zip(first, values))
+        for c, v in codes.items():
+            self.parts[c].append(_small(v))
         for c in ("width", "height"):
-            self.parts[c].append(ok[c].fill_null(-1).to_numpy().astype(np.int32))
-        self.parts["new"].append(np.full(ok.num_rows, source == "new"))
+            self.parts[c].append(_small(ok[c].fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)))
+        self.parts["applied"].append(_small(self.applied.add(ok["applied"])))
         self.hashes.append(ok["hash"].combine_chunks())
+        self.sources.append((self.n, source))
         self.n += ok.num_rows
-
-    def done_keys(self) -> DoneKeys:
-        """The keys of the hash rows encoded so far (for planning)."""
-        return DoneKeys(self)
 
     def error_rows(self) -> pd.DataFrame:
         """The error rows: stored ones (duplicates dropped as `HashStore.load`
         does), then new ones; columns STORE_COLUMNS."""
-        stored = self.errors["store"]
         parts = []
-        if stored:
-            s = pd.concat(stored, ignore_index=True)
+        if self.errors["store"]:
+            s = pd.concat(self.errors["store"], ignore_index=True)
             parts.append(s.drop_duplicates(KEY_COLUMNS + ["stage", "condition"], keep="first"))
         parts += self.errors["new"]
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
         return pd.concat(parts, ignore_index=True)
 
-    def _column(self, name: str) -> np.ndarray:
-        parts = self.parts[name]
-        out = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-        self.parts[name] = []  # the concatenation replaces the parts
-        return out
+    def done_keys(self) -> DoneKeys:
+        """The keys of the hash rows encoded so far (for planning)."""
+        return DoneKeys(self)
+
+    def _key(self, rows=None) -> np.ndarray:
+        """(image_id, transform, hasher_key, seed) codes as one int64 per row."""
+        key = None
+        for c in ("image_id", "transform", "hasher_key", "seed"):
+            col = _concat(self.parts[c]).astype(np.int64)
+            col = col if rows is None else col[rows]
+            key = col if key is None else key * max(1, len(self.codes[c].index)) + col
+        return key if key is not None else np.zeros(0, np.int64)
 
     def hash_table(self, records, spec_seed: dict, hasher_keys: set, variant_ids, labels: dict):
-        """(hash table, rows reused from the store, rows computed now): the
-        rows of this run (the rules of `_assemble` in run.py), one per
-        record x key, sorted by hasher, hasher_key, transform, image_id,
-        image_name (see the module docstring). Consumes the parts."""
-        col = {c: self._column(c) for c in CODED + ["seed", "width", "height", "new"]}
-        hashes = pa.chunked_array(self.hashes, pa.binary()) if self.hashes else pa.chunked_array([], pa.binary())
-        self.hashes = []
-        values = {c: list(self.codes[c].index) for c in CODED}
+        """(table, rows reused from the store, rows computed now): the rows
+        of this run, one per record x key, sorted (see the module
+        docstring). Consumes the encoded rows."""
+        values = {c: list(self.codes[c].index) for c in self.codes}
 
         def codes_of(column, wanted) -> np.ndarray:
             return np.array([i for i, v in enumerate(values[column]) if v in wanted], np.int32)
 
-        img = col["image_id"]
-        ids = {r.image_id for r in records}
-        keep = np.isin(img, codes_of("image_id", ids))
-        tr = col["transform"]
+        img = _concat(self.parts["image_id"])
+        tr = _concat(self.parts["transform"])
+        keep = np.isin(img, codes_of("image_id", {r.image_id for r in records}))
         if variant_ids is not None:
             image_level = codes_of("transform", {"", ORIGINAL.key})
             keep &= np.isin(tr, image_level) | np.isin(img, codes_of("image_id", set(variant_ids)))
-        # the seed each transform must have (-2: a transform of no spec of this run)
-        want = np.array([spec_seed.get(v, -2) if v is not None else -2 for v in values["transform"]], np.int64)
+        # the seed each transform must have (a transform of no spec of this run: none)
+        seed_of = {v: i for i, v in enumerate(values["seed"])}
+        want = np.array([seed_of.get(spec_seed.get(v), -1) for v in values["transform"]], np.int64)
         if len(tr):
-            keep &= want[tr] == col["seed"]
-        keep &= np.isin(col["hasher_key"], codes_of("hasher_key", hasher_keys))
+            keep &= want[tr] == _concat(self.parts["seed"])
+        keep &= np.isin(_concat(self.parts["hasher_key"]), codes_of("hasher_key", hasher_keys))
         rows = np.flatnonzero(keep)
+        del keep
         # first copy of each key (store files in order, then new chunks)
-        seeds, seed_code = np.unique(col["seed"][rows], return_inverse=True)
-        key = img[rows].astype(np.int64)
-        for c, n in (("transform", len(values["transform"])), ("hasher_key", len(values["hasher_key"]))):
-            key = key * n + col[c][rows]
-        key = key * max(1, len(seeds)) + seed_code.astype(np.int64)
-        _, first = np.unique(key, return_index=True)
-        del key, seed_code
+        _, first = np.unique(self._key(rows), return_index=True)
         rows = rows[np.sort(first)]
-        n_new = int(col["new"][rows].sum())
+        del first
+        starts = np.array([s for s, _ in self.sources], np.int64)
+        is_new = np.array([src == "new" for _, src in self.sources], bool)
+        n_new = int(is_new[np.searchsorted(starts, rows, side="right") - 1].sum()) if len(rows) else 0
         reused, computed = len(rows) - n_new, n_new
 
         # one row per record of the image (files with the same bytes share an image_id)
+        n_img = len(values["image_id"])
         img_index = {v: i for i, v in enumerate(values["image_id"])}
         rec_img = np.array([img_index.get(r.image_id, -1) for r in records], np.int64)
         order = np.argsort(rec_img, kind="stable")
-        counts = np.bincount(rec_img[rec_img >= 0], minlength=len(values["image_id"]))
-        starts = np.searchsorted(rec_img[order], np.arange(len(values["image_id"])))
+        counts = np.bincount(rec_img[rec_img >= 0], minlength=n_img)
+        first_rec = np.searchsorted(rec_img[order], np.arange(n_img))
         reps = counts[img[rows]]
-        expanded = np.repeat(rows, reps)
-        within = np.arange(len(expanded)) - np.repeat(np.cumsum(reps) - reps, reps)
-        rec = order[starts[img[expanded]] + within]
-        del rows, reps, within
+        rows = np.repeat(rows, reps)
+        within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
+        rec = order[first_rec[img[rows]] + within]
+        del reps, within, order
 
-        names = _Codes()
-        name_code = names.encode(pa.array([r.name for r in records], pa.string()))
-        groups = _Codes()
-        group_code = groups.encode(pa.array([None if r.group is None else str(r.group) for r in records], pa.string()))
-        cats = {}
-        for c in CODED:
+        codes = {}
+        for c in ("image_id", "transform", "hasher_key"):
+            column = {"image_id": img, "transform": tr}.get(c)
+            column = _concat(self.parts[c]) if column is None else column
             remap, vals = self.codes[c].sorted_categories()
-            cats[c] = (remap[col[c][expanded]] if len(remap) else col[c][expanded], vals)
-        for c, enc, code in (("image_name", names, name_code), ("group", groups, group_code)):
+            codes[c] = (remap[column[rows]] if len(remap) else np.zeros(len(rows), np.int32), vals)
+            self.parts[c] = []
+        del img, tr, column
+        for c, texts in (
+            ("image_name", [r.name for r in records]),
+            ("group", [None if r.group is None else str(r.group) for r in records]),
+        ):
+            enc = _Codes()
+            code = enc.encode(pa.array(texts, pa.string()))
             remap, vals = enc.sorted_categories()
-            cats[c] = (remap[code[rec]] if len(remap) else code[rec], vals)
-        label_of = [labels.get(v, v) for v in cats["hasher_key"][1]]
-        lab = _Codes()
-        lab_code = lab.encode(pa.array(label_of, pa.string()))
-        remap, vals = lab.sorted_categories()
-        cats["hasher"] = ((remap[lab_code] if len(remap) else lab_code)[cats["hasher_key"][0]], vals)
-        sort = np.lexsort([cats[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
+            codes[c] = (remap[code][rec] if len(remap) else np.zeros(len(rows), np.int32), vals)
+        del rec
+        # family, severity (per transform) and hasher (the label, per hasher key)
+        t_vals, k_vals = codes["transform"][1], codes["hasher_key"][1]
+        derived = {
+            "family": (
+                codes["transform"][0],
+                [self.meta["family"].get(self.codes["transform"].index[v]) for v in t_vals],
+            ),
+            "severity": (
+                codes["transform"][0],
+                [self.meta["severity"].get(self.codes["transform"].index[v]) for v in t_vals],
+            ),
+            "hasher": (
+                codes["hasher_key"][0],
+                [labels.get(v, self.meta["hasher"].get(self.codes["hasher_key"].index[v])) for v in k_vals],
+            ),
+        }
+        for c, (by, per_value) in derived.items():
+            enc = _Codes()
+            code = enc.encode(pa.array(per_value, pa.string()))
+            remap, vals = enc.sorted_categories()
+            codes[c] = ((remap[code] if len(remap) else code)[by], vals)
+        sort = np.lexsort([codes[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
         frame = {}
-        for c in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"):
-            frame[c] = _categorical(cats[c][0][sort], cats[c][1])
-        take = expanded[sort]
+        for c in CATEGORICAL:
+            frame[c] = _categorical(_small(codes[c][0][sort]), codes[c][1])
+            del codes[c]
+        take = rows[sort]
+        del rows, sort
+        hashes = pa.chunked_array(self.hashes, pa.binary()) if self.hashes else pa.chunked_array([], pa.binary())
+        self.hashes = []
         frame["hash"] = pd.arrays.ArrowExtensionArray(hashes.take(pa.array(take)))
-        frame["width"] = col["width"][take]
-        frame["height"] = col["height"][take]
-        frame["applied"] = _categorical(cats["applied"][0][sort], cats["applied"][1])
+        del hashes
+        for c in ("width", "height", "applied"):
+            frame[c] = _small(_concat(self.parts[c])[take])
+            self.parts[c] = []
         return pd.DataFrame(frame), reused, computed
 
 
-def _hex(hashers: dict, labels: pd.Categorical, hashes: pa.Array) -> pa.Array:
+class DoneKeys:
+    """The keys (image_id, transform, hasher_key, seed) of the hash rows
+    encoded so far, as one sorted int64 array (planning looks each up)."""
+
+    def __init__(self, rows: CompactRows):
+        self.index = {c: dict(rows.codes[c].index) for c in ("image_id", "transform", "hasher_key", "seed")}
+        self.keys = np.unique(rows._key())
+
+    def has(self, image_id, transform, hasher_key, seed) -> bool:
+        key = 0
+        for c, v in zip(self.index, (image_id, transform, hasher_key, int(seed))):
+            code = self.index[c].get(v)
+            if code is None:
+                return False
+            key = key * max(1, len(self.index[c])) + code
+        k = int(np.searchsorted(self.keys, key))
+        return k < len(self.keys) and int(self.keys[k]) == key
+
+
+def _hex(hashers: dict, labels: pd.Categorical, hashes) -> pa.Array:
     """hash_hex of each row: its hasher's `to_hex` of the packed bytes."""
     out = [None] * len(hashes)
     codes = labels.codes
@@ -215,42 +356,42 @@ def _hex(hashers: dict, labels: pd.Categorical, hashes: pa.Array) -> pa.Array:
         if not len(rows):
             continue
         h = hashers[label]
-        values = hashes.take(pa.array(rows)).to_pylist()
-        for r, b in zip(rows.tolist(), values):
+        for r, b in zip(rows.tolist(), hashes.take(pa.array(rows)).to_pylist()):
             out[r] = h.to_hex(np.frombuffer(b, np.uint8))
     return pa.array(out, pa.string())
 
 
-def _plain_frame(table: pd.DataFrame, hashers: dict) -> pd.DataFrame:
+def _plain_frame(table: pd.DataFrame, applied: AppliedTexts, hashers: dict) -> pd.DataFrame:
     """The compact table as run.py's plain table (str columns, Python
     bytes, int64), for a few rows: the schema of hashes.parquet, or the
     whole file when there are no rows."""
     from .work import HASH_COLUMNS
 
     out = pd.DataFrame(index=table.index)
-    for c in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"):
+    for c in CATEGORICAL:
         out[c] = table[c].astype(str)
     out["hash"] = pd.Series([bytes(b) for b in table["hash"]], dtype=object, index=table.index)
     hx = _hex(hashers, table["hasher"].array, pa.array(table["hash"].array)).to_pylist() if len(table) else []
     out["hash_hex"] = pd.Series(hx, dtype=str, index=table.index)
-    out["width"] = table["width"].astype("int64")
-    out["height"] = table["height"].astype("int64")
-    out["applied"] = table["applied"].astype(str)
+    for c in ("width", "height"):
+        out[c] = table[c].astype("int64")
+    texts = applied.take(table["applied"].to_numpy()).to_pylist() if len(table) else []
+    out["applied"] = pd.Series(texts, dtype=str, index=table.index)
     return out[HASH_COLUMNS]
 
 
-def write_hashes(table: pd.DataFrame, path: str, hashers: dict, row_group: int = ROW_GROUP) -> None:
+def write_hashes(
+    table: pd.DataFrame, applied: AppliedTexts, path: str, hashers: dict, row_group: int = ROW_GROUP
+) -> None:
     """Write hashes.parquet from the compact table (`CompactRows.hash_table`),
     one row group of at most `row_group` rows at a time; `hashers`: label ->
     hasher (for hash_hex). The same bytes as ``plain.to_parquet(path,
     index=False, row_group_size=row_group)`` of the plain table."""
     if len(table) == 0:
-        _plain_frame(table, hashers).to_parquet(path, index=False)
+        _plain_frame(table, applied, hashers).to_parquet(path, index=False)
         return
-    schema = pa.Table.from_pandas(_plain_frame(table.iloc[:1], hashers), preserve_index=False).schema
-    dictionaries = {}
-    for c in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key", "applied"):
-        dictionaries[c] = pa.array(list(table[c].cat.categories), pa.string())
+    schema = pa.Table.from_pandas(_plain_frame(table.iloc[:1], applied, hashers), preserve_index=False).schema
+    dictionaries = {c: pa.array(list(table[c].cat.categories), pa.string()) for c in CATEGORICAL}
     hashes = pa.chunked_array(table["hash"].array._pa_array)
     with pq.ParquetWriter(path, schema, compression="snappy") as writer:
         for start in range(0, len(table), row_group):
@@ -264,35 +405,7 @@ def write_hashes(table: pd.DataFrame, path: str, hashers: dict, row_group: int =
             arrays["hash_hex"] = _hex(hashers, table["hasher"].array[start:stop], part)
             for c in ("width", "height"):
                 arrays[c] = pa.array(table[c].to_numpy()[start:stop].astype(np.int64))
+            arrays["applied"] = applied.take(table["applied"].to_numpy()[start:stop])
             batch = pa.Table.from_arrays([arrays[f.name].cast(f.type) for f in schema], schema=schema)
             writer.write_table(batch, row_group_size=row_group)
             del arrays, batch, part
-
-
-class DoneKeys:
-    """The keys (image_id, transform, hasher_key, seed) of the hash rows
-    encoded so far, as one sorted int64 array (planning looks each up)."""
-
-    def __init__(self, rows: CompactRows):
-        self.index = {c: dict(rows.codes[c].index) for c in ("image_id", "transform", "hasher_key")}
-        self.dims = [len(self.index["transform"]), len(self.index["hasher_key"])]
-        seed = np.concatenate(rows.parts["seed"]) if rows.parts["seed"] else np.zeros(0, np.int64)
-        self.seeds = np.unique(seed)
-        if not len(seed):
-            self.keys = np.zeros(0, np.int64)
-            return
-        cols = [np.concatenate(rows.parts[c]).astype(np.int64) for c in ("image_id", "transform", "hasher_key")]
-        key = (cols[0] * self.dims[0] + cols[1]) * self.dims[1] + cols[2]
-        self.keys = np.unique(key * len(self.seeds) + np.searchsorted(self.seeds, seed))
-
-    def has(self, image_id, transform, hasher_key, seed) -> bool:
-        try:
-            i, t, h = (self.index[c][v] for c, v in zip(self.index, (image_id, transform, hasher_key)))
-        except KeyError:
-            return False
-        s = int(np.searchsorted(self.seeds, seed))
-        if s >= len(self.seeds) or self.seeds[s] != seed:
-            return False
-        key = ((i * self.dims[0] + t) * self.dims[1] + h) * len(self.seeds) + s
-        k = int(np.searchsorted(self.keys, key))
-        return k < len(self.keys) and int(self.keys[k]) == key

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -164,6 +165,17 @@ def limit_kernel_threads(n: int) -> None:
 ANALYSE_COLUMNS = ["image_id", "image_name", "group", "transform", "hasher", "hash"]
 
 
+def _rows_of(hashes: pd.DataFrame, hasher_key: str) -> pd.DataFrame:
+    """The ANALYSE_COLUMNS of one hasher's rows. The run's table is sorted
+    by hasher (label, then key), so they are one slice of it: a view, not a
+    copy, in the compact table."""
+    match = (hashes["hasher_key"] == hasher_key).to_numpy()
+    where = np.flatnonzero(match)
+    if len(where) and where[-1] - where[0] + 1 == len(where):
+        return hashes.iloc[where[0] : where[-1] + 1][ANALYSE_COLUMNS].reset_index(drop=True)
+    return hashes.loc[match, ANALYSE_COLUMNS].reset_index(drop=True)
+
+
 def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
     """The result tables, one `analyse` task per hasher on the executor
     (the all-pairs kernel of different hashers runs in parallel). Each table
@@ -173,7 +185,7 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
     futures, here = [], []
     for i, (h, ref) in enumerate(zip(hashers, refs)):
-        part = hashes.loc[hashes["hasher_key"] == h.key, ANALYSE_COLUMNS].reset_index(drop=True)
+        part = _rows_of(hashes, h.key)
         if not ref.shippable:
             here.append((i, part, h))  # cannot ship it: analyse here, after every submission
             futures.append(None)
@@ -352,6 +364,7 @@ def run_experiment(
         hashes, hashes_reused, hashes_computed = compact.hash_table(
             records, spec_seed, {h.key for h in hashers}, variant_ids, labels
         )
+        applied = compact.applied  # the applied-parameter texts the table's codes point into
         compact = err = None  # the hash table holds the rows now
         driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
@@ -451,7 +464,7 @@ def run_experiment(
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
         t4 = time.perf_counter()
-        write_hashes(hashes, os.path.join(tmp, "hashes.parquet"), {h.label: h for h in hashers})
+        write_hashes(hashes, applied, os.path.join(tmp, "hashes.parquet"), {h.label: h for h in hashers})
         # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
         images = pd.DataFrame(
             [(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
@@ -462,6 +475,7 @@ def run_experiment(
             write_table(table, os.path.join(tmp, name))
         write_table(errors_df, os.path.join(tmp, "errors.csv"))
         timings["write"] = time.perf_counter() - t4
+        run_info["engine"]["driver_peak_rss_mib_written"] = round(peak_rss_kib() / 1024, 1)
         timings["total"] = time.perf_counter() - t0
         run_info["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
