@@ -370,7 +370,7 @@ def _plain_frame(table: pd.DataFrame, applied: AppliedTexts, hashers: dict) -> p
     out = pd.DataFrame(index=table.index)
     for c in CATEGORICAL:
         out[c] = table[c].astype(str)
-    out["hash"] = pd.Series([bytes(b) for b in table["hash"]], dtype=object, index=table.index)
+    out["hash"] = [bytes(b) for b in table["hash"]]  # as run.py's plain table did (float64 when empty)
     hx = _hex(hashers, table["hasher"].array, pa.array(table["hash"].array)).to_pylist() if len(table) else []
     out["hash_hex"] = pd.Series(hx, dtype=str, index=table.index)
     for c in ("width", "height"):
