@@ -135,3 +135,26 @@ def test_applied_texts_keep_every_value_and_null(texts):
     second = at.add(pa.array(list(reversed(texts)), pa.string()))
     codes = np.concatenate([second, first])
     assert at.take(codes).to_pylist() == list(reversed(texts)) + texts
+
+
+def test_parquet_tables_written_in_row_groups_keep_their_bytes(tmp_path):
+    from harness.engine.run import write_table
+    from harness.metrics.tables import plain_strings
+
+    ids = pd.CategoricalDtype([f"{i:064x}" for i in range(50)])
+    rng = np.random.default_rng(0)
+    n = 95
+    close = pd.DataFrame(
+        {
+            "hasher": pd.Categorical(["phash"] * n),
+            "bits": 64,
+            "kind": pd.Categorical(rng.choice(["orig-orig", "variant-orig"], n)),
+            "transform": pd.Categorical(rng.choice(["original()", "jpeg(50)"], n)),
+            "image_a": pd.Categorical.from_codes(rng.integers(0, 50, n), dtype=ids),
+            "image_b": pd.Categorical.from_codes(rng.integers(0, 50, n), dtype=ids),
+            "distance": rng.integers(0, 20, n),
+        }
+    )
+    write_table(close, str(tmp_path / "groups.parquet"), row_group=10)
+    plain_strings(close).to_parquet(tmp_path / "plain.parquet", index=False, row_group_size=10)
+    assert (tmp_path / "groups.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()

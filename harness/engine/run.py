@@ -12,6 +12,7 @@ the hash table from the store; compute the result tables with one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -34,7 +35,7 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
-from .compact import CompactRows, write_hashes
+from .compact import ROW_GROUP, CompactRows, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -95,9 +96,16 @@ def library_versions() -> dict:
     return out
 
 
-def write_table(table: pd.DataFrame, path: str) -> None:
+def write_table(table: pd.DataFrame, path: str, row_group: int = ROW_GROUP) -> None:
     """Write a table by extension: .csv (floats with 6 significant digits,
-    so reruns are byte-identical) or .parquet."""
+    so reruns are byte-identical) or .parquet. A Parquet table of more than
+    `row_group` rows is written one row group at a time (its categorical
+    columns become strings one row group at a time: a few million close
+    pairs would otherwise be two 64-character strings a row at once), the
+    same bytes as ``to_parquet(row_group_size=row_group)``."""
+    if path.endswith(".parquet") and len(table) > row_group:
+        _write_parquet_in_row_groups(table, path, row_group)
+        return
     table = plain_strings(table)  # categorical columns (close pairs) are written as strings
     if path.endswith(".csv"):
         table.to_csv(path, index=False, float_format="%.6g")
@@ -105,6 +113,23 @@ def write_table(table: pd.DataFrame, path: str) -> None:
         table.to_parquet(path, index=False)
     else:
         raise ValueError(f"unknown table format: {path}")
+
+
+def _write_parquet_in_row_groups(table: pd.DataFrame, path: str, row_group: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = None
+    with contextlib.ExitStack() as stack:
+        for start in range(0, len(table), row_group):
+            part = pa.Table.from_pandas(plain_strings(table.iloc[start : start + row_group]), preserve_index=False)
+            if schema is None:
+                schema = part.schema
+                writer = stack.enter_context(pq.ParquetWriter(path, schema, compression="snappy"))
+            else:
+                part = part.cast(schema)  # the first part's types and metadata (one table's)
+            writer.write_table(part, row_group_size=row_group)
+            del part
 
 
 #: report files of an earlier run, removed when new tables are written
