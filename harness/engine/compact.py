@@ -66,6 +66,15 @@ def _concat(parts: list) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
+def release_arrow_memory() -> None:
+    """Return the memory Arrow's allocator keeps after tables are freed
+    (mimalloc and jemalloc hold freed pages for reuse)."""
+    try:
+        pa.default_memory_pool().release_unused()
+    except AttributeError:  # pragma: no cover - older pyarrow
+        pass
+
+
 class _Codes:
     """Distinct values of one column, each with a code (first seen, first code)."""
 
@@ -202,6 +211,8 @@ class CompactRows:
         self.hashes.append(ok["hash"].combine_chunks())
         self.sources.append((self.n, source))
         self.n += ok.num_rows
+        if len(self.sources) % 32 == 0:  # Arrow's allocator keeps freed chunk tables: give them back
+            release_arrow_memory()
 
     def error_rows(self) -> pd.DataFrame:
         """The error rows: stored ones (duplicates dropped as `HashStore.load`
@@ -220,12 +231,18 @@ class CompactRows:
         return DoneKeys(self)
 
     def _key(self, rows=None) -> np.ndarray:
-        """(image_id, transform, hasher_key, seed) codes as one int64 per row."""
+        """(image_id, transform, hasher_key, seed) codes as one int64 per row
+        (computed in place: one int64 array, one column at a time)."""
         key = None
         for c in ("image_id", "transform", "hasher_key", "seed"):
-            col = _concat(self.parts[c]).astype(np.int64)
+            col = _concat(self.parts[c])
             col = col if rows is None else col[rows]
-            key = col if key is None else key * max(1, len(self.codes[c].index)) + col
+            if key is None:
+                key = col.astype(np.int64)
+            else:
+                key *= max(1, len(self.codes[c].index))
+                key += col
+            del col
         return key if key is not None else np.zeros(0, np.int64)
 
     def hash_table(self, records, spec_seed: dict, hasher_keys: set, variant_ids, labels: dict):
@@ -249,12 +266,18 @@ class CompactRows:
         if len(tr):
             keep &= want[tr] == _concat(self.parts["seed"])
         keep &= np.isin(_concat(self.parts["hasher_key"]), codes_of("hasher_key", hasher_keys))
-        rows = np.flatnonzero(keep)
+        rows = np.flatnonzero(keep).astype(np.int64 if self.n >= 2**31 else np.int32)
         del keep
         # first copy of each key (store files in order, then new chunks)
-        _, first = np.unique(self._key(rows), return_index=True)
-        rows = rows[np.sort(first)]
-        del first
+        key = self._key(rows)
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.ones(len(key), bool)
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        del key
+        if not first.all():
+            rows = rows[np.sort(order[first])]
+        del order, first
         starts = np.array([s for s, _ in self.sources], np.int64)
         is_new = np.array([src == "new" for _, src in self.sources], bool)
         n_new = int(is_new[np.searchsorted(starts, rows, side="right") - 1].sum()) if len(rows) else 0
@@ -267,11 +290,16 @@ class CompactRows:
         order = np.argsort(rec_img, kind="stable")
         counts = np.bincount(rec_img[rec_img >= 0], minlength=n_img)
         first_rec = np.searchsorted(rec_img[order], np.arange(n_img))
-        reps = counts[img[rows]]
-        rows = np.repeat(rows, reps)
-        within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
-        rec = order[first_rec[img[rows]] + within]
-        del reps, within, order
+        if counts.max(initial=0) <= 1:  # one file per image: no row is repeated
+            rec = order[first_rec[img[rows]]]
+        else:
+            reps = counts[img[rows]]
+            rows = np.repeat(rows, reps)
+            within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
+            rec = order[first_rec[img[rows]] + within]
+            del reps, within
+        rec = _small(rec)
+        del order
 
         codes = {}
         for c in ("image_id", "transform", "hasher_key"):
@@ -322,6 +350,7 @@ class CompactRows:
         self.hashes = []
         frame["hash"] = pd.arrays.ArrowExtensionArray(hashes.take(pa.array(take)))
         del hashes
+        release_arrow_memory()
         for c in ("width", "height", "applied"):
             frame[c] = _small(_concat(self.parts[c])[take])
             self.parts[c] = []
@@ -334,7 +363,8 @@ class DoneKeys:
 
     def __init__(self, rows: CompactRows):
         self.index = {c: dict(rows.codes[c].index) for c in ("image_id", "transform", "hasher_key", "seed")}
-        self.keys = np.unique(rows._key())
+        self.keys = rows._key()
+        self.keys.sort()  # in place; duplicates do no harm to the look-up
 
     def has(self, image_id, transform, hasher_key, seed) -> bool:
         key = 0

@@ -35,7 +35,7 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
-from .compact import ROW_GROUP, CompactRows, write_hashes
+from .compact import ROW_GROUP, CompactRows, release_arrow_memory, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -317,6 +317,7 @@ def run_experiment(
         compact = CompactRows()
         for table in store.tables({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids)):
             compact.add(table, "store")
+        release_arrow_memory()  # the chunk files' tables are gone: give their memory back
         done = DoneIndex(compact.error_rows(), config.max_pixels, eng.timeout_seconds, compact)
         chunk_size = eng.chunk_size or auto_chunk_size(
             len({r.image_id for r in records}), expected_capacity(workers, scheduler)
@@ -391,6 +392,7 @@ def run_experiment(
         )
         applied = compact.applied  # the applied-parameter texts the table's codes point into
         compact = err = None  # the hash table holds the rows now
+        release_arrow_memory()
         driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
         t3 = time.perf_counter()
