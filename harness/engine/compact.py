@@ -306,7 +306,7 @@ class CompactRows:
             column = {"image_id": img, "transform": tr}.get(c)
             column = _concat(self.parts[c]) if column is None else column
             remap, vals = self.codes[c].sorted_categories()
-            codes[c] = (remap[column[rows]] if len(remap) else np.zeros(len(rows), np.int32), vals)
+            codes[c] = (_small(remap)[column[rows]] if len(remap) else np.zeros(len(rows), np.int8), vals)
             self.parts[c] = []
         del img, tr, column
         for c, texts in (
@@ -316,7 +316,7 @@ class CompactRows:
             enc = _Codes()
             code = enc.encode(pa.array(texts, pa.string()))
             remap, vals = enc.sorted_categories()
-            codes[c] = (remap[code][rec] if len(remap) else np.zeros(len(rows), np.int32), vals)
+            codes[c] = (_small(remap[code])[rec] if len(remap) else np.zeros(len(rows), np.int8), vals)
         del rec
         # family, severity (per transform) and hasher (the label, per hasher key)
         t_vals, k_vals = codes["transform"][1], codes["hasher_key"][1]
@@ -338,7 +338,7 @@ class CompactRows:
             enc = _Codes()
             code = enc.encode(pa.array(per_value, pa.string()))
             remap, vals = enc.sorted_categories()
-            codes[c] = ((remap[code] if len(remap) else code)[by], vals)
+            codes[c] = (_small(remap[code] if len(remap) else code)[by], vals)
         sort = np.lexsort([codes[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
         frame = {}
         for c in CATEGORICAL:
