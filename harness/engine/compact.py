@@ -262,7 +262,7 @@ class CompactRows:
             keep &= np.isin(tr, image_level) | np.isin(img, codes_of("image_id", set(variant_ids)))
         # the seed each transform must have (a transform of no spec of this run: none)
         seed_of = {v: i for i, v in enumerate(values["seed"])}
-        want = np.array([seed_of.get(spec_seed.get(v), -1) for v in values["transform"]], np.int64)
+        want = _small(np.array([seed_of.get(spec_seed.get(v), -1) for v in values["transform"]], np.int64))
         if len(tr):
             keep &= want[tr] == _concat(self.parts["seed"])
         keep &= np.isin(_concat(self.parts["hasher_key"]), codes_of("hasher_key", hasher_keys))
@@ -270,14 +270,18 @@ class CompactRows:
         del keep
         # first copy of each key (store files in order, then new chunks)
         key = self._key(rows)
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.ones(len(key), bool)
-        np.not_equal(key[1:], key[:-1], out=first[1:])
+        key.sort()  # in place: are there duplicates at all? (not in a store written by one run)
+        duplicates = bool(len(key)) and bool((key[1:] == key[:-1]).any())
         del key
-        if not first.all():
+        if duplicates:
+            key = self._key(rows)
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            first = np.ones(len(key), bool)
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            del key
             rows = rows[np.sort(order[first])]
-        del order, first
+            del order, first
         starts = np.array([s for s, _ in self.sources], np.int64)
         is_new = np.array([src == "new" for _, src in self.sources], bool)
         n_new = int(is_new[np.searchsorted(starts, rows, side="right") - 1].sum()) if len(rows) else 0
@@ -340,15 +344,17 @@ class CompactRows:
             remap, vals = enc.sorted_categories()
             codes[c] = (_small(remap[code] if len(remap) else code)[by], vals)
         sort = np.lexsort([codes[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
+        sort = sort.astype(rows.dtype)  # int32 below 2**31 rows
         frame = {}
         for c in CATEGORICAL:
             frame[c] = _categorical(_small(codes[c][0][sort]), codes[c][1])
             del codes[c]
         take = rows[sort]
         del rows, sort
-        hashes = pa.chunked_array(self.hashes, pa.binary()) if self.hashes else pa.chunked_array([], pa.binary())
-        self.hashes = []
-        frame["hash"] = pd.arrays.ArrowExtensionArray(hashes.take(pa.array(take)))
+        hashes = pa.concat_arrays(self.hashes) if self.hashes else pa.array([], pa.binary())
+        self.hashes = []  # the chunks' arrays go before the sorted copy is made
+        release_arrow_memory()
+        frame["hash"] = pd.arrays.ArrowExtensionArray(pa.chunked_array([hashes.take(pa.array(take))]))
         del hashes
         release_arrow_memory()
         for c in ("width", "height", "applied"):
