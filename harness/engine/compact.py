@@ -351,6 +351,8 @@ class CompactRows:
             del codes[c]
         take = rows[sort]
         del rows, sort
+        if sum(h.nbytes for h in self.hashes) >= 2**31 - 1:  # beyond binary's int32 offsets
+            self.hashes = [h.cast(pa.large_binary()) for h in self.hashes]
         hashes = pa.concat_arrays(self.hashes) if self.hashes else pa.array([], pa.binary())
         self.hashes = []  # the chunks' arrays go before the sorted copy is made
         release_arrow_memory()
