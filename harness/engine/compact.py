@@ -115,7 +115,16 @@ def _categorical(codes: np.ndarray, values: list) -> pd.Categorical:
 
 class AppliedTexts:
     """The applied-parameters texts: per chunk its distinct texts (offsets
-    and zstd-compressed bytes), addressed by one running code."""
+    and zstd-compressed bytes), addressed by one running code.
+
+    >>> import pyarrow as pa
+    >>> texts = AppliedTexts()
+    >>> codes = texts.add(pa.array(['{}', '{"quality": 50}', '{}']))
+    >>> codes.tolist()
+    [0, 1, 0]
+    >>> texts.take(codes[::-1]).to_pylist()
+    ['{}', '{"quality": 50}', '{}']
+    """
 
     def __init__(self):
         self.starts: list[int] = []  # first code of each chunk

@@ -522,7 +522,10 @@ def run_experiment(
 
 def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: dict):
     """hashes (HASH_COLUMNS, one row per record x key; sorted) and errors
-    (ERROR_COLUMNS; sorted) from assembled store rows. The `hasher` column
+    (ERROR_COLUMNS; sorted) from assembled store rows, as plain pandas
+    tables: the path runs took before the compact hash table
+    (`harness.engine.compact`), kept as the reference its hashes.parquet
+    is tested against. The `hasher` column
     of both holds the hasher's label (name plus non-default parameters, see
     Hasher.label), so two configurations of one hasher stay apart."""
     rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records], columns=["image_id", "image_name", "group"])
