@@ -83,6 +83,18 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--memory-chunks", default="16,64", help="chunk sizes for --memory (default 16,64)")
     p.add_argument(
+        "--memory-prefill",
+        action="store_true",
+        help="with --memory: the quickstart's hashers and transforms, every hash already in a store (random"
+        " hashes of small stub files; nothing decoded): the driver's memory per hash row",
+    )
+    p.add_argument(
+        "--memory-code",
+        default=None,
+        metavar="DIR",
+        help="with --memory: run the harness package of this checkout (e.g. before a change) instead of this one",
+    )
+    p.add_argument(
         "--scratch",
         default=None,
         help="folder for the generated images of --memory (default: <temp>/phash-harness-memory)",
@@ -296,7 +308,7 @@ def _ratios(harness: list, perception: list, cpu: list | None = None) -> dict:
 def _memory_main(args) -> int:
     from harness.errors import ConfigError
 
-    from .memory import make_images, measure_run
+    from .memory import make_images, make_stubs, measure_run
 
     try:
         sizes = [int(x) for x in args.memory.split(",")]
@@ -306,13 +318,21 @@ def _memory_main(args) -> int:
     source = args.dataset or os.path.join(
         os.path.dirname(_default_dataset().rstrip(os.sep)), "..", "caltech101", "images"
     )
-    if not os.path.isdir(source):
+    prefill = bool(getattr(args, "memory_prefill", False))
+    code = getattr(args, "memory_code", None)
+    if code and not os.path.isdir(os.path.join(code, "harness")):
+        raise ConfigError("--memory-code", f"no harness package in {code}")
+    if not prefill and not os.path.isdir(source):
         raise ConfigError("--dataset", f"folder not found: {source}")
     scratch = args.scratch or os.path.join(tempfile.gettempdir(), "phash-harness-memory")
-    folder = os.path.join(scratch, "images")
+    folder = os.path.join(scratch, "stubs" if prefill else "images")
     t0 = time.perf_counter()
-    make_images(source, folder, max(sizes))
-    print(f"{max(sizes)} re-encoded copies of {source} in {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if prefill:
+        make_stubs(folder, max(sizes))
+        print(f"{max(sizes)} stub files in {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    else:
+        make_images(source, folder, max(sizes))
+        print(f"{max(sizes)} re-encoded copies of {source} in {folder} ({time.perf_counter() - t0:.0f} s)", flush=True)
     workers = int(str(args.workers).split(",")[-1])
     rows = []
     for n in sizes:
@@ -322,7 +342,7 @@ def _memory_main(args) -> int:
             if not os.path.exists(os.path.join(sub, name)):
                 os.link(os.path.join(folder, name), os.path.join(sub, name))
         for c in chunks:
-            r = measure_run(sub, n, c, workers, scratch)
+            r = measure_run(sub, n, c, workers, scratch, prefill=prefill, code=code)
             print(
                 f"images={n} chunk_size={c} workers={workers}: driver peak {r['driver_peak_mib']} MiB"
                 f" ({r['driver_peak_rss_mib_hashing']} MiB at the end of hashing),"
@@ -335,40 +355,77 @@ def _memory_main(args) -> int:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "phash-harness bench run " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
-        "source": os.path.abspath(source),
-        "config": "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
+        "source": "stub files (never decoded)" if prefill else os.path.abspath(source),
+        "config": "quickstart hashers and transforms (88 hash rows per image), every hash pre-filled in the store"
+        " (random hashes; applied-parameter texts as long as the real ones, distinct per image for jpeg, noise,"
+        " crop, rotate); metrics as the quickstart's without the variant-orig negatives and the bootstrap (hours"
+        " of all-pairs work at 50,000 images on 2 cores; they do not touch the hash table); the run stage alone"
+        " (harness.run_experiment: no report)"
+        if prefill
+        else "dhash, jpeg(50); images re-encoded at scale 0.5..1.5",
+        "code": os.path.abspath(code) if code else None,
         "load_after": _loadavg(),
         "runs": rows,
     }
     os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "run_memory.json"), "w") as fh:
+    stem = "run_memory_prefill" if prefill else "run_memory"
+    with open(os.path.join(args.output, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
     lines = [
         "# Peak memory of `phash-harness run` vs dataset size and chunk size",
         "",
         f"Measured {result['date']}; command: `{result['command']}`",
         "",
-        f"Images: re-encoded copies of `{result['source']}`; config: {result['config']}.",
+        f"Images: {'' if prefill else 're-encoded copies of '}`{result['source']}`; config: {result['config']}."
+        + (f" Harness code: `{result['code']}`." if code else ""),
         "",
         "Peaks are VmHWM/ru_maxrss (resident, MiB), which include the ~250 MiB of imported libraries"
         " (numpy, pandas, OpenCV, albumentations, scipy). 'while hashing' = largest peak a worker"
         " reported at the end of a hashing task; 'whole run' also covers the metrics tasks (all-pairs"
         " kernel, which grows with n) and the driver's tables.",
         "",
-        "| images | chunk_size | workers | seconds | driver peak, end of hashing | driver peak, whole run |"
+        "| images | hash rows | chunk_size | workers | seconds | driver peak, end of hashing |"
+        " driver peak, hash table assembled | driver peak, tables written | driver peak, whole run |"
         " worker peak while hashing | worker peak, whole run |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['images']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
-        f" {r['driver_peak_rss_mib_hashing']} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
+        f"| {r['images']} | {r['hash_rows']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
+        f" {r['driver_peak_rss_mib_hashing']} | {r.get('driver_peak_rss_mib_assembled')} |"
+        f" {r.get('driver_peak_rss_mib_written')} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
         f" {r['largest_worker_peak_mib']} |"
         for r in rows
     ]
-    with open(os.path.join(args.output, "run_memory.md"), "w") as fh:
+    lines += _slopes(rows)
+    with open(os.path.join(args.output, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
-    print(f"written {os.path.join(args.output, 'run_memory.json')} and run_memory.md")
+    print(f"written {os.path.join(args.output, stem + '.json')} and {stem}.md")
     return 0
+
+
+def _slopes(rows: list) -> list:
+    """Markdown lines: the driver's peaks per hash row between consecutive
+    sizes of the same chunk size (MiB difference / row difference, bytes)."""
+    out = []
+    stages = (
+        ("driver_peak_rss_mib_assembled", "hash table assembled"),
+        ("driver_peak_rss_mib_written", "tables written"),
+        ("driver_peak_mib", "whole run"),
+    )
+    for c in sorted({r["chunk_size"] for r in rows}):
+        rs = sorted((r for r in rows if r["chunk_size"] == c and r.get("hash_rows")), key=lambda r: r["hash_rows"])
+        for a, b in zip(rs, rs[1:]):
+            if b["hash_rows"] <= a["hash_rows"]:
+                continue
+            per = []
+            for key, name in stages:
+                if a.get(key) is not None and b.get(key) is not None:
+                    per.append(f"{(b[key] - a[key]) * 2**20 / (b['hash_rows'] - a['hash_rows']):.0f} ({name})")
+            out.append(
+                f"- chunk_size {c}, {a['hash_rows']} -> {b['hash_rows']} hash rows: driver peak grows by"
+                f" {', '.join(per)} bytes per hash row"
+            )
+    return [""] + out if out else []
 
 
 def main(args) -> int:

@@ -332,8 +332,12 @@ class Chunk:
 class DoneIndex:
     """What the store already holds for this run (see store conditions)."""
 
-    def __init__(self, stored, max_pixels: int, timeout: float):
+    def __init__(self, stored, max_pixels: int, timeout: float, compact=None):
+        """stored: store rows (a DataFrame; with `compact`, only its error
+        rows); compact: the stored hash rows as a
+        `harness.engine.compact.CompactRows` (looked up by code)."""
         self.keys, self.variant_errors, self.image_errors = set(), set(), set()
+        self.coded = compact.done_keys() if compact is not None else None
         if stored is None or not len(stored):
             return
         conditions = {"decode": f"max_pixels={max_pixels}", "timeout": f"timeout={timeout:g}"}
@@ -366,7 +370,12 @@ class DoneIndex:
         skey = spec.key
         if (image_id, skey, sd) in self.variant_errors:
             return []
-        return [i for i, hkey in enumerate(hasher_keys) if (image_id, skey, hkey, sd) not in self.keys]
+        return [
+            i
+            for i, hkey in enumerate(hasher_keys)
+            if (image_id, skey, hkey, sd) not in self.keys
+            and (self.coded is None or not self.coded.has(image_id, skey, hkey, sd))
+        ]
 
 
 def sample_key(seed: int, image_id: str) -> str:

@@ -12,6 +12,7 @@ the hash table from the store; compute the result tables with one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -20,8 +21,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
@@ -34,8 +35,9 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
+from .compact import ROW_GROUP, CompactRows, release_arrow_memory, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
-from .store import KEY_COLUMNS, STORE_COLUMNS, HashStore, rows_to_table, table_to_frame
+from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
 
 VERSIONED_LIBRARIES = (
@@ -94,9 +96,16 @@ def library_versions() -> dict:
     return out
 
 
-def write_table(table: pd.DataFrame, path: str) -> None:
+def write_table(table: pd.DataFrame, path: str, row_group: int = ROW_GROUP) -> None:
     """Write a table by extension: .csv (floats with 6 significant digits,
-    so reruns are byte-identical) or .parquet."""
+    so reruns are byte-identical) or .parquet. A Parquet table of more than
+    `row_group` rows is written one row group at a time (its categorical
+    columns become strings one row group at a time: a few million close
+    pairs would otherwise be two 64-character strings a row at once), the
+    same bytes as ``to_parquet(row_group_size=row_group)``."""
+    if path.endswith(".parquet") and len(table) > row_group:
+        _write_parquet_in_row_groups(table, path, row_group)
+        return
     table = plain_strings(table)  # categorical columns (close pairs) are written as strings
     if path.endswith(".csv"):
         table.to_csv(path, index=False, float_format="%.6g")
@@ -104,6 +113,23 @@ def write_table(table: pd.DataFrame, path: str) -> None:
         table.to_parquet(path, index=False)
     else:
         raise ValueError(f"unknown table format: {path}")
+
+
+def _write_parquet_in_row_groups(table: pd.DataFrame, path: str, row_group: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = None
+    with contextlib.ExitStack() as stack:
+        for start in range(0, len(table), row_group):
+            part = pa.Table.from_pandas(plain_strings(table.iloc[start : start + row_group]), preserve_index=False)
+            if schema is None:
+                schema = part.schema
+                writer = stack.enter_context(pq.ParquetWriter(path, schema, compression="snappy"))
+            else:
+                part = part.cast(schema)  # the first part's types and metadata (one table's)
+            writer.write_table(part, row_group_size=row_group)
+            del part
 
 
 #: report files of an earlier run, removed when new tables are written
@@ -164,6 +190,17 @@ def limit_kernel_threads(n: int) -> None:
 ANALYSE_COLUMNS = ["image_id", "image_name", "group", "transform", "hasher", "hash"]
 
 
+def _rows_of(hashes: pd.DataFrame, hasher_key: str) -> pd.DataFrame:
+    """The ANALYSE_COLUMNS of one hasher's rows. The run's table is sorted
+    by hasher (label, then key), so they are one slice of it: a view, not a
+    copy, in the compact table."""
+    match = (hashes["hasher_key"] == hasher_key).to_numpy()
+    where = np.flatnonzero(match)
+    if len(where) and where[-1] - where[0] + 1 == len(where):
+        return hashes.iloc[where[0] : where[-1] + 1][ANALYSE_COLUMNS].reset_index(drop=True)
+    return hashes.loc[match, ANALYSE_COLUMNS].reset_index(drop=True)
+
+
 def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
     """The result tables, one `analyse` task per hasher on the executor
     (the all-pairs kernel of different hashers runs in parallel). Each table
@@ -173,7 +210,7 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
     futures, here = [], []
     for i, (h, ref) in enumerate(zip(hashers, refs)):
-        part = hashes.loc[hashes["hasher_key"] == h.key, ANALYSE_COLUMNS].reset_index(drop=True)
+        part = _rows_of(hashes, h.key)
         if not ref.shippable:
             here.append((i, part, h))  # cannot ship it: analyse here, after every submission
             futures.append(None)
@@ -275,8 +312,13 @@ def run_experiment(
         store = HashStore(eng.store or os.path.join(out_dir, "store"))
         store.clean_tmp()
         variant_ids = variant_sample([r.image_id for r in records], config.variant_sample, config.seed)
-        stored = store.load({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids))
-        done = DoneIndex(stored, config.max_pixels, eng.timeout_seconds)
+        # the hash table in compact form (codes, Arrow binary): each stored
+        # chunk is encoded as it is read, each new one as it arrives
+        compact = CompactRows()
+        for table in store.tables({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids)):
+            compact.add(table, "store")
+        release_arrow_memory()  # the chunk files' tables are gone: give their memory back
+        done = DoneIndex(compact.error_rows(), config.max_pixels, eng.timeout_seconds, compact)
         chunk_size = eng.chunk_size or auto_chunk_size(
             len({r.image_id for r in records}), expected_capacity(workers, scheduler)
         )
@@ -295,16 +337,15 @@ def run_experiment(
         timings["start_workers"] = time.perf_counter() - t_pool
         show = sys.stderr.isatty() if progress is None else progress
         bar = _progress_bar(show, n_unique, n_unique - todo, len(chunk_list))
-        new_tables: list = []  # finished chunks as Arrow tables (compact; no Python row objects)
 
         def on_rows(work, rows):
             keep = [r for r in rows if r[12] != "worker"]  # crashes are not cached: retried next run
             if keep:
                 table = rows_to_table(keep)
                 store.write_chunk(table)
-                new_tables.append(table)
+                compact.add(table, "new")
             if len(keep) < len(rows):
-                new_tables.append(rows_to_table([r for r in rows if r[12] == "worker"]))
+                compact.add(rows_to_table([r for r in rows if r[12] == "worker"]), "new")
 
         t2 = time.perf_counter()
         refs = [hasher_ref(h) for h in hashers]
@@ -333,28 +374,25 @@ def run_experiment(
         timings["hash"] = time.perf_counter() - t2
         driver_peak_hashing = peak_rss_kib()
 
-        stored["source"] = "store"
-        new_df = (
-            table_to_frame(pa.concat_tables(new_tables))
-            if new_tables
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
+        labels = {h.key: h.label for h in hashers}
+        _, err = _assemble(
+            compact.error_rows(),
+            records,
+            specs,
+            hashers,
+            config.seed,
+            config.max_pixels,
+            eng.timeout_seconds,
+            variant_ids,
         )
-        del new_tables[:]
-        new_df["source"] = "new"
-        all_rows = (
-            pd.concat([d for d in (stored, new_df) if len(d)], ignore_index=True)
-            if len(stored) or len(new_df)
-            else new_df
+        errors_df = _error_table(err, records, list_errors, labels)
+        spec_seed = {ORIGINAL.key: -1} | {s.key: int(config.seed) for s in specs}
+        hashes, hashes_reused, hashes_computed = compact.hash_table(
+            records, spec_seed, {h.key for h in hashers}, variant_ids, labels
         )
-        del stored, new_df  # all_rows holds them now
-        ok, err = _assemble(
-            all_rows, records, specs, hashers, config.seed, config.max_pixels, eng.timeout_seconds, variant_ids
-        )
-        del all_rows
-        hashes_reused = int((ok["source"] == "store").sum())
-        hashes_computed = int((ok["source"] == "new").sum())
-        hashes, errors_df = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
-        del ok, err  # only `hashes` (and errors_df) go on: one copy of the hash rows
+        applied = compact.applied  # the applied-parameter texts the table's codes point into
+        compact = err = None  # the hash table holds the rows now
+        release_arrow_memory()
         driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
         t3 = time.perf_counter()
@@ -453,7 +491,7 @@ def run_experiment(
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
         t4 = time.perf_counter()
-        hashes.to_parquet(os.path.join(tmp, "hashes.parquet"), index=False)
+        write_hashes(hashes, applied, os.path.join(tmp, "hashes.parquet"), {h.label: h for h in hashers})
         # paths that are not UTF-8 (bytes on Linux) are written with \xNN escapes
         images = pd.DataFrame(
             [(r.image_id, r.name, display_name(r.path), r.group, r.bytes) for r in records],
@@ -464,6 +502,7 @@ def run_experiment(
             write_table(table, os.path.join(tmp, name))
         write_table(errors_df, os.path.join(tmp, "errors.csv"))
         timings["write"] = time.perf_counter() - t4
+        run_info["engine"]["driver_peak_rss_mib_written"] = round(peak_rss_kib() / 1024, 1)
         timings["total"] = time.perf_counter() - t0
         run_info["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
         with open(os.path.join(tmp, "run.json"), "w", encoding="utf-8") as fh:
@@ -475,13 +514,18 @@ def run_experiment(
                 os.remove(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    written = {"hashes.parquet": hashes, "images.csv": images, "errors.csv": errors_df, **tables}
+    # hashes.parquet is read from the folder when asked for (Results.table):
+    # the compact table is not the file's plain one
+    written = {"images.csv": images, "errors.csv": errors_df, **tables}
     return Results(out_dir, tables=written, run_info=run_info, config=config)
 
 
 def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: dict):
     """hashes (HASH_COLUMNS, one row per record x key; sorted) and errors
-    (ERROR_COLUMNS; sorted) from assembled store rows. The `hasher` column
+    (ERROR_COLUMNS; sorted) from assembled store rows, as plain pandas
+    tables: the path runs took before the compact hash table
+    (`harness.engine.compact`), kept as the reference its hashes.parquet
+    is tested against. The `hasher` column
     of both holds the hasher's label (name plus non-default parameters, see
     Hasher.label), so two configurations of one hasher stay apart."""
     rec = pd.DataFrame([(r.image_id, r.name, r.group) for r in records], columns=["image_id", "image_name", "group"])
@@ -508,6 +552,12 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
         .sort_values(["hasher", "hasher_key", "transform", "image_id", "image_name"], kind="stable")
         .reset_index(drop=True)
     )
+    return hashes, _error_table(err, records, list_errors, labels)
+
+
+def _error_table(err: pd.DataFrame, records, list_errors, labels: dict) -> pd.DataFrame:
+    """errors.csv (ERROR_COLUMNS, sorted) from assembled store error rows."""
+    rec = pd.DataFrame([(r.image_id, r.name) for r in records], columns=["image_id", "image_name"])
     errs = err.merge(rec[["image_id", "image_name"]], on="image_id", how="inner")
     if "hasher_key" in errs.columns and len(errs):  # the label, like the hashes: pdq[min_quality=50], not pdq
         errs["hasher"] = errs["hasher_key"].map(labels).fillna(errs["hasher"])
@@ -519,4 +569,4 @@ def _tables(ok: pd.DataFrame, err: pd.DataFrame, records, list_errors, labels: d
         else pd.DataFrame(columns=ERROR_COLUMNS)
     )
     errors_df = errors_df.sort_values(["image_name", "transform", "hasher", "stage"], kind="stable")
-    return hashes, errors_df.reset_index(drop=True)[ERROR_COLUMNS]
+    return errors_df.reset_index(drop=True)[ERROR_COLUMNS]

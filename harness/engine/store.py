@@ -136,6 +136,22 @@ class HashStore:
                 pass
         return removed
 
+    def tables(self, image_ids=None, where: pc.Expression | None = None):
+        """Each finished chunk file's rows as an Arrow table (files sorted by
+        name; unreadable files skipped, their work is redone), filtered as in
+        `load`, one at a time: a run encodes each into its compact hash table
+        (`harness.engine.compact`) before reading the next."""
+        if image_ids is not None:
+            by_image = pc.field("image_id").isin(sorted(set(image_ids)))
+            where = by_image if where is None else by_image & where
+        for path in self.files():
+            try:
+                table = pq.read_table(path, schema=STORE_SCHEMA, filters=where)
+            except Exception:  # an unreadable file is ignored: its work is redone
+                continue
+            if table.num_rows:
+                yield table
+
     def load(self, image_ids=None, where: pc.Expression | None = None) -> pd.DataFrame:
         """Every stored row (columns STORE_COLUMNS), optionally only for the
         given image sha256s and only the rows matching the Arrow expression

@@ -176,8 +176,19 @@ def _label(hasher) -> str:
 
 
 def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
+    """The hashes of a column as a uint8 matrix (rows x nbytes). The column
+    holds Python bytes, or Arrow binary (the run's compact hash table,
+    `harness.engine.compact`: read without one Python object per row)."""
     if not len(series):
         return np.zeros((0, nbytes), np.uint8)
+    if isinstance(series.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        arr = pa.chunked_array(series.array._pa_array).combine_chunks()
+        if arr.null_count == 0:
+            fixed = arr.cast(pa.binary(nbytes))
+            data = np.frombuffer(fixed.buffers()[1], np.uint8)
+            return data[fixed.offset * nbytes : (fixed.offset + len(fixed)) * nbytes].reshape(-1, nbytes).copy()
     return np.stack([np.frombuffer(b, np.uint8) for b in series])
 
 

@@ -1,0 +1,160 @@
+"""The run's compact hash table (harness.engine.compact) gives the same
+hashes.parquet, byte for byte, as the plain pandas table the engine built
+before (store rows -> `_assemble` -> `_tables` -> DataFrame.to_parquet)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from harness.config import load_config
+from harness.datasets import load_records
+from harness.engine import run_experiment
+from harness.engine.compact import AppliedTexts, CompactRows, write_hashes
+from harness.engine.run import _assemble, _tables, rows_of_run
+from harness.engine.store import HashStore
+from harness.transforms import ORIGINAL
+from tests.helpers import dataset_dir
+
+
+def _folder(tmp_path):
+    """Six photos, one of them twice under another name (same image_id),
+    and a file that does not decode (an error row)."""
+    src = sorted((dataset_dir("caltech101_tiny") / "images").iterdir())[:6]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for p in src:
+        shutil.copy(p, folder / p.name)
+    shutil.copy(src[0], folder / ("copy-" + src[0].name))
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    return folder
+
+
+def _config(tmp_path, folder, **extra):
+    return load_config(
+        {
+            "name": "compact",
+            "dataset": {"source": "folder", "path": str(folder)},
+            "hashers": ["dhash", {"name": "phash", "dihedral": True}, "crop_resistant", "pdq"],
+            "transforms": [{"family": "jpeg", "severities": [50]}, {"family": "crop", "severities": [0.8]}],
+            "output": str(tmp_path / "out"),
+            "metrics": {"bootstrap_replicates": 0},
+            **extra,
+        }
+    )
+
+
+def _plain(cfg, store: str, variant_ids=None) -> pd.DataFrame:
+    """The hash table as the engine built it before the compact table."""
+    hashers, specs = cfg.build_hashers(), cfg.transform_specs()
+    records, list_errors = load_records(cfg.dataset)
+    rows = HashStore(store).load({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids))
+    ok, err = _assemble(
+        rows, records, specs, hashers, cfg.seed, cfg.max_pixels, cfg.engine.timeout_seconds, variant_ids
+    )
+    hashes, _ = _tables(ok, err, records, list_errors, {h.key: h.label for h in hashers})
+    return hashes
+
+
+def _compact(cfg, store: str, variant_ids=None):
+    hashers, specs = cfg.build_hashers(), cfg.transform_specs()
+    records, _ = load_records(cfg.dataset)
+    rows = CompactRows()
+    for table in HashStore(store).tables({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids)):
+        rows.add(table, "store")
+    spec_seed = {ORIGINAL.key: -1} | {s.key: int(cfg.seed) for s in specs}
+    table, reused, computed = rows.hash_table(
+        records, spec_seed, {h.key for h in hashers}, variant_ids, {h.key: h.label for h in hashers}
+    )
+    return table, rows.applied, reused, computed
+
+
+def test_compact_table_round_trips_to_the_same_hashes_parquet(tmp_path):
+    folder = _folder(tmp_path)
+    cfg = _config(tmp_path, folder)
+    res = run_experiment(cfg, progress=False, workers=1, scheduler="inline")
+    store = str(tmp_path / "out" / "store")
+    plain = _plain(cfg, store)
+    assert len(plain) > 0 and plain["image_id"].duplicated().any()  # the copy: two names, one image_id
+    assert len(res.errors) > 0  # broken.jpg
+    # the run's file == the plain table's
+    plain.to_parquet(tmp_path / "plain.parquet", index=False)
+    assert (tmp_path / "plain.parquet").read_bytes() == (tmp_path / "out" / "hashes.parquet").read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "hashes.parquet"), plain)
+    # several row groups (one written at a time) == to_parquet with that row group size
+    table, applied, reused, computed = _compact(cfg, store)
+    assert (reused, computed) == (len(plain) - _copies(plain), 0)  # every row from the store
+    hashers = {h.label: h for h in cfg.build_hashers()}
+    for rg in (7, 64):
+        plain.to_parquet(tmp_path / "plain-rg.parquet", index=False, row_group_size=rg)
+        write_hashes(table, applied, str(tmp_path / "compact-rg.parquet"), hashers, row_group=rg)
+        assert (tmp_path / "plain-rg.parquet").read_bytes() == (tmp_path / "compact-rg.parquet").read_bytes()
+    # the table holds codes, not per-row strings
+    for col in ("image_id", "image_name", "group", "transform", "hasher", "hasher_key"):
+        assert isinstance(table[col].dtype, pd.CategoricalDtype)
+    assert isinstance(table["hash"].dtype, pd.ArrowDtype)
+    assert "hash_hex" not in table.columns
+
+
+def _copies(plain: pd.DataFrame) -> int:
+    """Rows that exist only because a second file has the same bytes."""
+    return int(plain.duplicated(["image_id", "transform", "hasher_key"]).sum())
+
+
+def test_variant_sample_and_empty_table(tmp_path):
+    folder = _folder(tmp_path)
+    cfg = _config(tmp_path, folder, variant_sample=2)
+    run_experiment(cfg, progress=False, workers=1, scheduler="inline")
+    from harness.engine.chunks import variant_sample
+
+    records, _ = load_records(cfg.dataset)
+    ids = variant_sample([r.image_id for r in records], 2, cfg.seed)
+    plain = _plain(cfg, str(tmp_path / "out" / "store"), ids)
+    plain.to_parquet(tmp_path / "plain.parquet", index=False)
+    assert (tmp_path / "plain.parquet").read_bytes() == (tmp_path / "out" / "hashes.parquet").read_bytes()
+    # a run of undecodable files only: an empty hashes.parquet, as before
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jpg").write_bytes(b"no")
+    cfg = _config(tmp_path, bad, output=str(tmp_path / "bad-out"))
+    run_experiment(cfg, progress=False, workers=1, scheduler="inline")
+    plain = _plain(cfg, str(tmp_path / "bad-out" / "store"))
+    assert len(plain) == 0
+    plain.to_parquet(tmp_path / "plain-empty.parquet", index=False)
+    assert (tmp_path / "plain-empty.parquet").read_bytes() == (tmp_path / "bad-out" / "hashes.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("texts", [["a", None, "bb", "a", ""], [""] * 3, ["{}"]])
+def test_applied_texts_keep_every_value_and_null(texts):
+    at = AppliedTexts()
+    first = at.add(pa.array(texts, pa.string()))
+    second = at.add(pa.array(list(reversed(texts)), pa.string()))
+    codes = np.concatenate([second, first])
+    assert at.take(codes).to_pylist() == list(reversed(texts)) + texts
+
+
+def test_parquet_tables_written_in_row_groups_keep_their_bytes(tmp_path):
+    from harness.engine.run import write_table
+    from harness.metrics.tables import plain_strings
+
+    ids = pd.CategoricalDtype([f"{i:064x}" for i in range(50)])
+    rng = np.random.default_rng(0)
+    n = 95
+    close = pd.DataFrame(
+        {
+            "hasher": pd.Categorical(["phash"] * n),
+            "bits": 64,
+            "kind": pd.Categorical(rng.choice(["orig-orig", "variant-orig"], n)),
+            "transform": pd.Categorical(rng.choice(["original()", "jpeg(50)"], n)),
+            "image_a": pd.Categorical.from_codes(rng.integers(0, 50, n), dtype=ids),
+            "image_b": pd.Categorical.from_codes(rng.integers(0, 50, n), dtype=ids),
+            "distance": rng.integers(0, 20, n),
+        }
+    )
+    write_table(close, str(tmp_path / "groups.parquet"), row_group=10)
+    plain_strings(close).to_parquet(tmp_path / "plain.parquet", index=False, row_group_size=10)
+    assert (tmp_path / "groups.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
