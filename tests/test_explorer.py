@@ -85,7 +85,9 @@ def expected(data: Results, hasher: str, t: int, scenario: dict) -> dict:
     fpr = {}
     for neg in ("orig-orig", "variant-orig"):
         r = risk.rate_at_threshold(risk.fpr_table(data.histograms, hasher, neg), t)
-        fpr[neg] = r
+        default = data.table("fpr.csv" if neg == "orig-orig" else "fpr_variant.csv")
+        dep = risk.dependent_rate(default, hasher, t)  # the default interval where the run has it
+        fpr[neg] = r if dep is None else risk.Rate(r.point, dep.low, dep.high, dep.method, r.x, r.n)
     tpr = {}
     for family in data.families:
         pos = data.hist(hasher, "positive", transforms=data.transforms_of(family))

@@ -170,7 +170,8 @@
     Object.keys(h.neg).forEach(function (neg) {
       var c = h.neg[neg].counts, n = total(c), x = cum(c, t), i = Math.min(t, c.length - 1);
       out.fpr[neg] = {point: x / n, low: h.neg[neg].low[i], high: h.neg[neg].high[i], matches: x, pairs: n,
-        interval: "Clopper-Pearson 95%, if pairs were independent"};
+        interval: i <= h.neg[neg].dependent_upto ? "95%, pairs sharing a photo dependent"
+          : "Clopper-Pearson 95%, if pairs were independent"};
     });
     Object.keys(h.families).forEach(function (f) {
       var c = h.families[f], n = total(c), x = cum(c, t);
@@ -262,11 +263,11 @@
   function render() {
     var h = byName[state.hasher], o = compute();
     $("ex-tvalue").textContent = state.threshold + " of " + h.bits;
-    var rows = "<tr><th>negatives</th><th>FPR [95%]</th><th>matches of pairs</th></tr>";
+    var rows = "<tr><th>negatives</th><th>FPR [95%]</th><th>matches of pairs</th><th>interval</th></tr>";
     Object.keys(o.fpr).forEach(function (neg) {
       var f = o.fpr[neg];
       rows += "<tr><td>" + neg + "</td><td>" + fmt(f.point) + " [" + fmt(f.low) + ", " + fmt(f.high) + "]" +
-        oneIn(f.point) + "</td><td>" + f.matches + " of " + f.pairs + "</td></tr>";
+        oneIn(f.point) + "</td><td>" + f.matches + " of " + f.pairs + "</td><td>" + esc(f.interval) + "</td></tr>";
     });
     $("ex-fpr").innerHTML = rows;
     var tp = "<tr><th>family</th><th>TPR</th><th>matches of pairs</th></tr>";

@@ -3,8 +3,11 @@
 `explorer_data(data, model)` gathers, per hasher, the pair counts per
 distance from histograms.parquet (orig-orig and variant-orig negatives;
 positives pooled over all edits and per transform family) and the 95%
-Clopper-Pearson interval of FPR(t) at every t (`harness.metrics.
-clopper_pearson` on the cumulative counts; "if pairs were independent").
+interval of FPR(t) at every t: the run's default interval (pairs sharing a
+photo dependent; fpr.csv, fpr_variant.csv) up to the last t it covers
+(``dependent_upto``), above it the Clopper-Pearson interval of the
+cumulative counts (`harness.metrics.clopper_pearson`, "if pairs were
+independent"), labelled so in the page.
 `explorer_html` embeds them as JSON with an inline script (explorer.js
 next to this module): no network, no library, works from ``file://``.
 
@@ -73,6 +76,24 @@ def _counts(hist: np.ndarray) -> list:
     return [int(v) for v in hist]
 
 
+def _default_interval(data, hasher: str, neg: str, lo: np.ndarray, hi: np.ndarray) -> int:
+    """Put the run's default interval (pairs sharing a photo dependent:
+    fpr.csv for orig-orig, fpr_variant.csv for variant-orig pooled) into lo
+    and hi where it exists, t = 0..K; returns K (-1: none, Clopper-Pearson
+    everywhere)."""
+    table = data.table("fpr.csv" if neg == "orig-orig" else "fpr_variant.csv")
+    if table is None or not len(table) or not {"hasher", "threshold", "fpr_lo", "fpr_hi"} <= set(table.columns):
+        return -1
+    rows = table[table["hasher"] == hasher].dropna(subset=["fpr_lo", "fpr_hi"]).sort_values("threshold")
+    t = rows["threshold"].to_numpy(np.int64)
+    upto = -1
+    while upto + 1 < len(t) and t[upto + 1] == upto + 1 and upto + 1 < len(lo):
+        upto += 1
+    lo[: upto + 1] = rows["fpr_lo"].to_numpy(np.float64)[: upto + 1]
+    hi[: upto + 1] = rows["fpr_hi"].to_numpy(np.float64)[: upto + 1]
+    return upto
+
+
 def explorer_data(data, model: ReportModel) -> dict:
     """{"hashers": [...], "assumptions": {...}}; see the module docstring."""
     a = assumptions(data)
@@ -87,7 +108,13 @@ def explorer_data(data, model: ReportModel) -> dict:
             if not n:
                 continue
             lo, hi = clopper_pearson(np.cumsum(hist), n)
-            entry["neg"][neg] = {"counts": _counts(hist), "low": [_sig(v) for v in lo], "high": [_sig(v) for v in hi]}
+            upto = _default_interval(data, hasher, neg, lo, hi)
+            entry["neg"][neg] = {
+                "counts": _counts(hist),
+                "low": [_sig(v) for v in lo],
+                "high": [_sig(v) for v in hi],
+                "dependent_upto": upto,
+            }
         if not entry["neg"]:
             continue
         if data.families and ((data.histograms["hasher"] == hasher) & (data.histograms["kind"] == "positive")).any():
