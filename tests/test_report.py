@@ -269,8 +269,8 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
     )
     calls = []
 
-    def collision_sheet(close_pairs, images, path, k):
-        calls.append((len(close_pairs), len(images), k))
+    def collision_sheet(close_pairs, images, path, k, per_hasher=None):
+        calls.append((len(close_pairs), len(images), k, per_hasher))
         from PIL import Image
 
         Image.new("RGB", (40, 20), (200, 0, 0)).save(path)
@@ -282,7 +282,7 @@ def test_optional_tables_risk_extra_and_gallery(copy_dir, monkeypatch):
 
     monkeypatch.setattr(report_pkg, "gallery", fake, raising=False)
     write_report(str(copy_dir))
-    assert calls == [(1, 16, 12)]
+    assert calls == [(1, 16, 12, 4)]
     md = (copy_dir / "report.md").read_text()
     assert "](figures/gallery.png)" in md and (copy_dir / "figures" / "gallery.png").is_file()
     assert (copy_dir / "report.html").read_text().count("<img ") == len(FIGURES) + 2  # + risk, gallery

@@ -149,7 +149,7 @@ def dihedral_section(folder: str) -> str:
             continue
         t_plain = int(sel[sel["hasher"] == plain]["recommended_threshold"].iloc[0])
         t_dihedral = int(sel[sel["hasher"] == d]["recommended_threshold"].iloc[0])
-        for h, t in ((plain, t_plain), (d, t_dihedral), (d, t_plain)):
+        for h, t in dict.fromkeys(((plain, t_plain), (d, t_dihedral), (d, t_plain))):
             if t < 0:
                 continue
             cells = " | ".join(f"{tpr_at(h, key, t):.3f}" for key in DIHEDRAL_TPR)

@@ -259,7 +259,9 @@ def breaking_severity(pos: dict, specs: list, t: int, level: float = 0.5):
     return None
 
 
-def compare(caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash", "whash", "crop_resistant")) -> str:
+def compare(
+    caltech: str, kodak: str, hashers=("phash", "pdq", "dhash", "ahash", "whash", "crop_resistant", "neuralhash")
+) -> str:
     """TPR versus severity on Kodak24 against Caltech-101, each at the
     Caltech-101 threshold for FPR <= 1e-4 (Kodak's 276 pairs cannot set one)."""
     hc = pd.read_parquet(os.path.join(caltech, "histograms.parquet"))

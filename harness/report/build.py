@@ -23,6 +23,9 @@ from .summary import interval_columns
 
 NM = "not measurable"
 GALLERY_K = 12
+#: at most this many pairs of each hasher in the report's gallery (every
+#: hasher gets its closest pairs, and the page stays small)
+GALLERY_PER_HASHER = 4
 
 HOW_TO_READ = [
     "A perceptual hash turns a photo into a short string of bits (e.g. 64) that changes little when the "
@@ -678,7 +681,7 @@ def _gallery_jobs(data) -> list:
         os.remove(path)
 
     def make():
-        gallery.collision_sheet(close, data.images, path, GALLERY_K)
+        gallery.collision_sheet(close, data.images, path, GALLERY_K, per_hasher=GALLERY_PER_HASHER)
 
     return [(data.path(FIGURES), "gallery", make, None, ("png",))]
 

@@ -95,7 +95,7 @@ def _slug(text: str) -> str:
 
 
 #: quality of the JPEG that stands in for a photographic PNG (the gallery)
-JPEG_QUALITY = 80
+JPEG_QUALITY = 70
 
 
 def embedded_figure(base_path: str) -> tuple[str, bytes]:

@@ -41,9 +41,13 @@ def _thumb(path: str, max_pixels: int = 50_000_000) -> Image.Image:
     return tile
 
 
-def select_pairs(close_pairs_df: pd.DataFrame, k: int, hasher: str | None = None) -> pd.DataFrame:
+def select_pairs(
+    close_pairs_df: pd.DataFrame, k: int, hasher: str | None = None, per_hasher: int | None = None
+) -> pd.DataFrame:
     """Every distance-0 pair plus the k closest pairs (per hasher), sorted
-    by hasher, distance, image ids."""
+    by hasher, distance, image ids; with `per_hasher`, at most that many
+    rows of each hasher (distance-0 pairs first), so one hasher with
+    thousands of collisions cannot fill the sheet."""
     df = close_pairs_df
     if "kind" in df.columns:
         df = df[df["kind"] == "orig-orig"]
@@ -53,7 +57,7 @@ def select_pairs(close_pairs_df: pd.DataFrame, k: int, hasher: str | None = None
     parts = []
     for _, g in df.groupby("hasher", sort=True):
         take = max(int((g["distance"] == 0).sum()), min(k, len(g)))
-        parts.append(g.head(take))
+        parts.append(g.head(take if per_hasher is None else min(take, per_hasher)))
     return pd.concat(parts, ignore_index=True) if parts else df.head(0)
 
 
@@ -64,10 +68,11 @@ def collision_sheet(
     k: int = 12,
     hasher: str | None = None,
     max_rows: int = 200,
+    per_hasher: int | None = None,
 ) -> str | None:
     """Write the contact sheet PNG to `path`; returns `path`, or None when
     there is no pair to show (nothing is written then)."""
-    pairs = select_pairs(close_pairs_df, k, hasher).head(max_rows)
+    pairs = select_pairs(close_pairs_df, k, hasher, per_hasher).head(max_rows)
     if not len(pairs):
         return None
     info = images_df.drop_duplicates("image_id").set_index("image_id")
