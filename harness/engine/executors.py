@@ -142,22 +142,12 @@ class ProcessBackend:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-
-        def kill_all():
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                try:
-                    proc.kill()
-                except Exception:
-                    pass
-
-        kill_all()
-        pool.shutdown(wait=False, cancel_futures=True)
-        # a worker the pool started after the first pass (it starts them on
-        # demand) would keep the pool's manager thread, and so the exit, waiting
-        manager = getattr(pool, "_executor_manager_thread", None)
-        while manager is not None and manager.is_alive():
-            kill_all()
-            manager.join(0.1)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            try:
+                proc.kill()
+            except Exception:
+                pass
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def reset(self):
         """Kill every worker process and start a fresh pool."""
