@@ -57,6 +57,10 @@ def wait_for_file(path, proc, fd: int, timeout: float) -> bytes:
     return buf
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_stops_cleanly_with_resume_message(tmp_path):
     tiny = dataset_dir("caltech101_tiny") / "images"
     out = tmp_path / "results" / "run"
@@ -85,6 +89,10 @@ def test_sigint_stops_cleanly_with_resume_message(tmp_path):
         stdout=subprocess.DEVNULL,  # never read: a full pipe would block the run it interrupts
         stderr=slave,
         env=env,
+        # SIGINT as at a terminal: a child inherits an ignored SIGINT (a test
+        # run started in the background of a non-interactive shell ignores
+        # it), and a run that ignores Ctrl-C is right not to stop on it
+        preexec_fn=_default_sigint,
     )
     os.close(slave)
     try:
