@@ -30,6 +30,8 @@ import pandas as pd
 TARGET_FPR = 1e-4
 #: transforms whose TPR the cascade and dihedral tables show
 CASCADE_TPR = ["jpeg(40)", "resize(0.5)", "crop(0.8)", 'chain("social")']
+#: thresholds in common use (results/caltech101/LITERATURE.md), also shown for dihedral matching
+USUAL = {"pdq": 31}
 DIHEDRAL_TPR = ['flip("horizontal")', 'flip("vertical")', "rotate(90)", "rotate(180)", "jpeg(40)", "crop(0.8)"]
 
 
@@ -120,8 +122,9 @@ def dihedral_section(folder: str) -> str:
         "",
         "A dihedral hasher matches a query by the smallest distance over its 8 dihedral versions "
         "(rotations by 0/90/180/270 degrees, two flips, two transposes) against the reference's "
-        "plain hash. Each at its own recommended threshold for FPR <= 1e-4, and the dihedral one "
-        "also at the plain one's threshold (the FPR paid for the same t).",
+        "plain hash. Each at its own recommended threshold for FPR <= 1e-4, the dihedral one "
+        "also at the plain one's threshold (the FPR paid for the same t), and PDQ also at 31, the "
+        "threshold in common use.",
         "",
         "| hasher | t | orig-orig FPR [95%] | " + " | ".join(DIHEDRAL_TPR) + " |",
         "|---|---:|---|" + "---:|" * len(DIHEDRAL_TPR),
@@ -149,7 +152,8 @@ def dihedral_section(folder: str) -> str:
             continue
         t_plain = int(sel[sel["hasher"] == plain]["recommended_threshold"].iloc[0])
         t_dihedral = int(sel[sel["hasher"] == d]["recommended_threshold"].iloc[0])
-        for h, t in dict.fromkeys(((plain, t_plain), (d, t_dihedral), (d, t_plain))):
+        usual = [(h, USUAL[plain]) for h in (plain, d)] if plain in USUAL else []
+        for h, t in dict.fromkeys(((plain, t_plain), (d, t_dihedral), (d, t_plain), *usual)):
             if t < 0:
                 continue
             cells = " | ".join(f"{tpr_at(h, key, t):.3f}" for key in DIHEDRAL_TPR)

@@ -20,8 +20,8 @@ flips, the two transposes) as pdqhash computes them from one DCT (Meta's
 reference tooling does the same), in DIHEDRAL_ORDER. They are within a few
 bits of hashing the explicitly transformed pixels on large photos (0 to
 8 bits on PDQ's own test photo), not bit-identical to it; on small photos
-(about 300 x 200 pixels) some versions differ by a median of 20 to 24 bits
-(up to 56). ``dihedral: true`` in a config
+(about 300 x 200 pixels) four of the versions differ by a median of 20 to
+24 bits (up to 56; `tools/pdq_dihedral_gap.py`). ``dihedral: true`` in a config
 (`harness.hashers.dihedral`) uses them through ``hash_versions`` (filtered
 on min_quality like ``hash``).
 
