@@ -107,3 +107,67 @@ def test_config_accepts_greedy_and_its_grid(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_attack_config({**base, "greedy_grid": 0})
     assert exc.value.field == "greedy_grid"
+
+
+class _NeverBetter:
+    """A stand-in for the search problem: records every candidate image; the
+    first query (x itself) has loss 0 and every other one loss 1, so the
+    greedy search never moves and sweeps every block of each grid."""
+
+    def __init__(self, x):
+        self.x = x
+        self.images = []
+
+    def evaluate(self, images, amplitude):
+        losses = [0.0 if not self.images else 1.0] + [1.0] * (len(images) - 1)
+        self.images += list(images)
+        return np.zeros(len(images), bool), np.array(losses)
+
+
+def _changed_block(x, im, g):
+    """The (row, column) of the one g x g block where im differs from x, or None."""
+    h, w = x.shape[:2]
+    diff = np.any(im != x, axis=2)
+    rows, cols = np.nonzero(diff)
+    if not len(rows):
+        return None
+    br, bc = set((rows * g) // h), set((cols * g) // w)
+    if len(br) != 1 or len(bc) != 1:
+        return None
+    r, c = br.pop(), bc.pop()
+    block = np.zeros_like(diff)
+    block[[(i * g) // h == r for i in range(h)]] = True
+    block[:, [(j * g) // w != c for j in range(w)]] = False
+    return (r, c) if np.array_equal(diff, block) else None
+
+
+@pytest.mark.parametrize("batch", [5, 7, 16])
+def test_grid_refinement_uses_each_moves_own_grid(batch):
+    """A sweep over the g0 x g0 grid is 2 g0^2 single-block moves (0 -> +1, -1),
+    all on that grid, before any move on the refined grid (a batch that
+    straddles the end of a sweep must not apply old-grid block numbers to
+    the refined grid); every block of each grid is tried with both signs."""
+    from harness.attacks.search import GREEDY_GRID0, _level_greedy
+
+    x = np.full((48, 64, 3), 128, np.uint8)
+    g0 = GREEDY_GRID0
+    problem = _NeverBetter(x)
+    first, second = 2 * g0 * g0, 2 * (2 * g0) ** 2
+    _level_greedy(problem, 2 * g0, 10, 1 + first + second, batch, seed=3, z0=None)
+    cands = problem.images[1:]
+    assert len(cands) == first + second
+    for part, g in ((cands[:first], g0), (cands[first:], 2 * g0)):
+        seen = [(_changed_block(x, im, g), int(np.sign((im.astype(int) - x).sum()))) for im in part]
+        assert all(b is not None for b, _ in seen)
+        assert sorted(seen) == sorted(((r, c), s) for r in range(g) for c in range(g) for s in (1, -1))
+
+
+def test_greedy_grid_is_capped_by_the_image_size():
+    """A 3 x 5 image cannot hold more than 3 block rows: the grid stays <= 3."""
+    from harness.attacks.search import _level_greedy
+
+    x = np.full((3, 5, 3), 100, np.uint8)
+    problem = _NeverBetter(x)
+    _level_greedy(problem, 64, 10, 200, 4, seed=0, z0=None)
+    for im in problem.images[1:]:
+        assert np.count_nonzero(np.any(im != x, axis=2)) >= 1

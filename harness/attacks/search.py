@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .basis import Basis
+from .basis import Basis, _add_scaled
 from .oracle import QueryOracle
 
 GOALS = ("evasion", "framing")
@@ -220,19 +220,8 @@ def _level_cma(problem, basis, amplitude, budget, batch, seed, z0):
     return z_ok, used
 
 
-def _block_field(signs: np.ndarray, h: int, w: int, amplitude: int) -> np.ndarray:
-    """(h, w) float field: amplitude * signs[g x g] upsampled as constant blocks
-    (row i of the image takes block row floor(i g / h), likewise columns)."""
-    g = signs.shape[0]
-    rows = (np.arange(h) * g) // h
-    cols = (np.arange(w) * g) // w
-    return float(amplitude) * signs[rows][:, cols].astype(np.float64)
-
-
 def _apply_field(x, f, amplitude):
     """clip(x + clip(rint(f), -a, a), 0, 255) on every channel (f in grey levels)."""
-    from .basis import _add_scaled
-
     out = np.empty_like(x)
     _add_scaled(x, np.ascontiguousarray(f), 1.0, int(amplitude), out)
     return out
@@ -243,9 +232,15 @@ def _level_greedy(problem, grid_max, amplitude, budget, batch, seed, z0):
     rng = np.random.default_rng(seed)
     x = problem.x
     h, w = x.shape[:2]
+    grid_max = max(1, min(grid_max, h, w))  # a block is at least one pixel
+    block_maps = {}  # grid size -> (block row of each pixel row, block column of each column)
 
     def image(signs):
-        return _apply_field(x, _block_field(signs, h, w, amplitude), amplitude)
+        g = signs.shape[0]
+        if g not in block_maps:
+            block_maps[g] = ((np.arange(h) * g) // h, (np.arange(w) * g) // w)
+        rows, cols = block_maps[g]
+        return _apply_field(x, float(amplitude) * signs[rows][:, cols].astype(np.float64), amplitude)
 
     g0 = min(GREEDY_GRID0, grid_max)
     signs = np.zeros((g0, g0), np.int8) if z0 is None else np.array(z0, dtype=np.int8)
@@ -255,10 +250,14 @@ def _level_greedy(problem, grid_max, amplitude, budget, batch, seed, z0):
         return signs, used
     cur = float(loss[0])
     order, pos = rng.permutation(signs.size), 0
+    carry = []  # moves proposed beyond the last batch, tried first in the next
     while used < budget:
-        moves = []  # (block, new sign): 0 -> +1 and -1; +-1 -> its opposite
+        # (block, new sign): 0 -> +1 and -1; +-1 -> its opposite
+        moves = [(i, nv) for i, nv in carry if signs.flat[i] != nv]
         while len(moves) < batch:
             if pos == len(order):  # a sweep is over: refine the grid
+                if moves:  # but first evaluate this sweep's last moves, on their own grid
+                    break
                 if 2 * signs.shape[0] <= grid_max:
                     signs = np.repeat(np.repeat(signs, 2, axis=0), 2, axis=1)
                 order, pos = rng.permutation(signs.size), 0
@@ -266,7 +265,7 @@ def _level_greedy(problem, grid_max, amplitude, budget, batch, seed, z0):
             pos += 1
             v = int(signs.flat[i])
             moves += [(i, nv) for nv in ((1, -1) if v == 0 else (-v,))]
-        moves = moves[: min(batch, budget - used)]
+        moves, carry = moves[: min(batch, budget - used)], moves[batch:]
         cands = []
         for i, nv in moves:
             c = signs.copy()
