@@ -61,3 +61,48 @@ def test_pooled_variant_interval_equals_brute_force(pooled_run):
         chain = pooled_run.risk(hasher, t, kind="variant-orig", database_size=100, photos=10, match_threshold=1)
         first = chain.iloc[0]
         assert first["high"] == pytest.approx(rows["fpr_hi"].iat[t], rel=1e-5)
+
+
+def test_variant_orig_pairs_are_kept_up_to_the_recommended_threshold():
+    """Every variant-orig set keeps its pairs (so has its default interval)
+    up to the orig-orig threshold recommended for target_fpr, even where its
+    own FPR there is above keep_fpr and target_fpr: here each variant is a
+    near copy (3 bits off) of ANOTHER photo, so FPR_vo(3) is 1 / (n - 1),
+    far above the target, while the originals are random 64-bit hashes."""
+    from harness.config import MetricsConfig
+    from harness.metrics.tables import analyse, choose_keep_below
+    from tests.test_metrics import _FakeHasher, _Spec
+
+    rng = np.random.default_rng(7)
+    n = 150
+    hasher, spec = _FakeHasher("h64", 64), _Spec("jpeg", 50)
+    base = rng.integers(0, 256, (n, 8), dtype=np.uint8)
+    flips = np.zeros((n, 64), np.uint8)
+    for i in range(n):
+        flips[i, rng.choice(64, 3, replace=False)] = 1
+    variant = np.roll(base, -1, axis=0) ^ np.packbits(flips, axis=1)  # variant of i ~ original of i + 1
+    rows = [
+        (f"{i:064x}", f"img{i}", f"g{i}", key, fam, sev, "h64", arr[i].tobytes())
+        for key, fam, sev, arr in (("original()", "original", "", base), (spec.key, "jpeg", "50", variant))
+        for i in range(n)
+    ]
+    df = pd.DataFrame(
+        rows, columns=["image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hash"]
+    )
+    cfg = MetricsConfig(bootstrap_replicates=0, target_fpr=1e-3, fpr_points=[1e-3], keep_fpr=1e-6)
+    tables = analyse(df, [hasher], [spec], cfg)
+    rec = int(tables["thresholds.csv"]["recommended_threshold"].iat[0])
+    hist = tables["histograms.parquet"]
+    vo = hist[hist["kind"] == "variant-orig"]
+    vo_hist = np.zeros(65, np.int64)
+    vo_hist[vo["distance"].to_numpy()] = vo["count"].to_numpy()
+    own = choose_keep_below(vo_hist, cfg.keep_fpr, cfg.target_fpr, cfg.max_close_pairs)
+    assert 0 <= own < 3 < rec  # the set's own rule would stop below the recommendation
+    metrics = tables["metrics.csv"]
+    assert (metrics.loc[metrics["negatives"] == "variant-orig", "keep_below"] >= rec).all()
+    roc = tables["roc.csv"]
+    vo_roc = roc[(roc["negatives"] == "variant-orig") & (roc["threshold"] <= rec)]
+    assert len(vo_roc) == rec + 1 and vo_roc["fpr_hi"].notna().all()
+    close = tables["close_pairs.parquet"]
+    vo_close = close[close["kind"] == "variant-orig"]
+    assert len(vo_close) == int(vo_hist[: rec + 1].sum()) and vo_close["distance"].max() <= rec

@@ -192,12 +192,24 @@ def _packed(series: pd.Series, nbytes: int) -> np.ndarray:
     return np.stack([np.frombuffer(b, np.uint8) for b in series])
 
 
-def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int, min_pairs: int = 0) -> int:
+def choose_keep_below(
+    neg_hist, keep_fpr: float, target_fpr: float, max_pairs: int, min_pairs: int = 0, at_least: int = -1
+) -> int:
     """Largest t with FPR(t) <= max(keep_fpr, target_fpr) (pass the largest
-    target whose threshold needs an interval as `target_fpr`), at least 0 and
+    target whose threshold needs an interval as `target_fpr`), at least 0,
     at least the smallest t with min_pairs pairs at or under it (so the
-    min_pairs closest pairs are kept), then lowered until at most
-    max_pairs pairs are kept (-1: none)."""
+    min_pairs closest pairs are kept) and at least `at_least` (a threshold
+    that must have an interval, e.g. the orig-orig recommendation for a
+    variant-orig set), then lowered until at most max_pairs pairs are kept
+    (-1: none).
+
+    >>> choose_keep_below([0, 1, 5, 100], 0.01, 0.01, 1000)
+    1
+    >>> choose_keep_below([0, 1, 5, 100], 0.01, 0.01, 1000, at_least=2)
+    2
+    >>> choose_keep_below([0, 1, 5, 100], 0.01, 0.01, 5, at_least=2)
+    1
+    """
     neg = np.asarray(neg_hist, dtype=np.int64)
     n = int(neg.sum())
     if n == 0:
@@ -207,6 +219,7 @@ def choose_keep_below(neg_hist, keep_fpr: float, target_fpr: float, max_pairs: i
     t = int(ok[-1]) if len(ok) else 0
     if min_pairs > 0:
         t = max(t, int(np.searchsorted(cum, min(min_pairs, n))))
+    t = max(t, min(int(at_least), len(cum) - 1))
     while t >= 0 and cum[t] > max_pairs:
         t -= 1
     return t
@@ -253,10 +266,25 @@ class NegativeSet:
 
 
 def _negative_set(
-    kind, metric, a, b, ga, gb, img_a, img_b, group_of_image, cfg, seed, min_pairs: int = 0, cover_fpr: float = 0.0
+    kind,
+    metric,
+    a,
+    b,
+    ga,
+    gb,
+    img_a,
+    img_b,
+    group_of_image,
+    cfg,
+    seed,
+    min_pairs: int = 0,
+    cover_fpr: float = 0.0,
+    cover_threshold: int = -1,
 ) -> NegativeSet:
     hist = metric.hist(a, b, ga, gb)
-    keep = choose_keep_below(hist, cfg.keep_fpr, max(cfg.target_fpr, cover_fpr), cfg.max_close_pairs, min_pairs)
+    keep = choose_keep_below(
+        hist, cfg.keep_fpr, max(cfg.target_fpr, cover_fpr), cfg.max_close_pairs, min_pairs, cover_threshold
+    )
     pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
     lo = hi = dep_lo = dep_hi = np.zeros(0)
     if keep >= 0:
@@ -381,6 +409,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
 
         oo = None
         oo_photos = None
+        oo_recommended = -1  # every variant-orig set keeps pairs up to it (its default interval is defined there)
         if cfg.orig_orig:
             oo = _negative_set(
                 "orig-orig",
@@ -403,6 +432,8 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
             fpr_parts.append(fpr_table(_label(hasher), bits, oo, metric, orig_packed, orig_groups, cfg.confidence))
             oo_mins = metric.nearest_within(orig_packed, orig_groups)
             oo_photos = per_photo("orig-orig", ORIGINAL_KEY, "original", "", oo_mins, oo, img_all)
+            if oo.n:
+                oo_recommended = recommend_threshold(oo.upper, cfg.target_fpr)
         pad = None
         if metric.kind == "hamming":
             all_packed = _packed(hh["hash"], hasher.nbytes)  # originals and variants: one padding layout
@@ -454,6 +485,7 @@ def analyse(hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict[str, pd.D
                     group_code,
                     cfg,
                     _seed(cfg.bootstrap_seed, _label(hasher), spec.key),
+                    cover_threshold=oo_recommended,
                 )
                 emit("variant-orig", spec.key, spec.family, sev, vo.hist)
                 keep_close(vo, "variant-orig", spec.key, var["image_id"].to_numpy(), orig_ids)
