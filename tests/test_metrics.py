@@ -543,6 +543,60 @@ def test_kernels_equal_numpy_across_row_and_column_blocks(bits):
         assert count_within(a, b, t) == want_ab[: t + 1].sum()
 
 
+@pytest.mark.parametrize("bits", [64, 144, 256])
+def test_close_pair_kernels_equal_numpy_across_blocks_and_both_paths(bits, monkeypatch):
+    """The numba close-pair kernels, on sizes that cross row groups, row
+    blocks and column blocks: every pair at distance <= t, within one set
+    and across two, with groups, equals numpy's full distance matrix, on
+    the two-pass path (no `expected`), the one-pass path (`expected` from
+    the histogram) and the one-pass path forced to overflow (expected=0
+    with clustered pairs: it falls back to two passes)."""
+    from harness.metrics import hamming
+
+    if hamming._kernel(10**9) is None:
+        pytest.skip("numba kernels unavailable (HARNESS_NO_NUMBA or no numba)")
+    from harness.metrics import kernel as K
+
+    two_pass = []
+    count_kernel = K.count_kernel
+    monkeypatch.setattr(K, "count_kernel", lambda *args: two_pass.append(1) or count_kernel(*args))
+    rng = np.random.default_rng(bits + 2)
+    a = _random_hashes(rng, 4100 + 37, bits)
+    a[:600, : bits // 16] = 0  # pull part of the set together: small distances occur
+    b = _random_hashes(rng, 300 + 5, bits)
+    b[:100, : bits // 16] = 0
+    ga, gb = rng.integers(0, 2000, len(a)), rng.integers(0, 2000, len(b))
+
+    def numpy_pairs(x, y, gx, gy, t):
+        from harness.metrics.kernel import to_words
+
+        wx, wy = to_words(x), to_words(x if y is None else y)
+        d = sum(np.bitwise_count(wx[:, None, w] ^ wy[None, :, w]).astype(np.int64) for w in range(wx.shape[1]))
+        ok = (d <= t) & (gx[:, None] != (gx if y is None else gy)[None, :])
+        if y is None:
+            ok &= np.triu(np.ones_like(ok), 1).astype(bool)
+        i, j = np.nonzero(ok)
+        order = np.lexsort((j, i, d[i, j]))
+        return i[order], j[order], d[i, j][order]
+
+    for t in (bits // 4, bits // 3):
+        for y, gy in ((None, None), (b, gb)):
+            want = numpy_pairs(a, y, ga, gy, t)
+            n_want = len(want[0])
+            assert n_want > 0
+            tasks = K.tasks(len(a), y is None)
+            # None: two passes; tasks * n_want: room for all in every task (one pass);
+            # 0: room for 64 a task, fewer than there are (one pass, overflow, two passes)
+            assert n_want > 64 * tasks
+            for expected, passes in ((None, 2), (n_want, None), (tasks * n_want, 1), (0, 2)):
+                two_pass.clear()
+                got = close_pairs(a, y, t, ga, gy, expected=expected)
+                for g, w in zip(got, want):
+                    assert g.tolist() == w.tolist()
+                if passes is not None:
+                    assert len(two_pass) == (passes == 2)
+
+
 def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():
     """Per-hasher close-pair tables with different image sets concatenate
     into categorical columns (codes, not one string per row) whose values

@@ -353,16 +353,17 @@ def tiles(n: int, m: int | None, tile: int) -> list[tuple[int, int, int, int]]:
     return [(a0, a1, b0, b1) for (a0, a1) in rows for (b0, b1) in cols]
 
 
-def _tile_task(what, a, b, ga, gb, bits, keep, threads):
+def _tile_task(what, a, b, ga, gb, bits, keep, threads, expected=None):
     """One tile: its int64 histogram (what == 'hist') or its pairs at
-    distance <= keep as an (3, k) int64 array of local (i, j, d)."""
+    distance <= keep as an (3, k) int64 array of local (i, j, d);
+    `expected`: their number, from the tile's histogram (one kernel pass)."""
     if threads:
         from .run import limit_kernel_threads
 
         limit_kernel_threads(threads)
     if what == "hist":
         return pair_histogram(a, b, ga, gb, bits=bits)
-    i, j, d = close_pairs(a, b, keep, ga, gb)
+    i, j, d = close_pairs(a, b, keep, ga, gb, expected=expected)
     # int32: tile-local indices and distances (12 bytes a pair in memory and on disk)
     return np.stack([i, j, d]).astype(np.int32) if len(i) else np.zeros((3, 0), np.int32)
 
@@ -388,9 +389,10 @@ class _Stopper:
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats):
+def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected=None):
     """Every tile's result, from its checkpoint file or computed on the
-    backend (at most 2 x capacity tiles in flight); returns {tile: array}."""
+    backend (at most 2 x capacity tiles in flight); returns {tile: array}.
+    `expected`: {tile: pairs at distance <= keep} for the close-pair pass."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     os.makedirs(folder, exist_ok=True)
@@ -417,7 +419,8 @@ def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, thread
         a = X[i0:i1]
         b = None if within else (X if Y is None else Y)[j0:j1]
         gbb = None if within else (ga if Y is None else gb)[j0:j1]
-        pending[backend.submit(_tile_task, what, a, b, ga[i0:i1], gbb, bits, keep, threads)] = nxt
+        exp = None if expected is None else expected[(i0, i1, j0, j1)]
+        pending[backend.submit(_tile_task, what, a, b, ga[i0:i1], gbb, bits, keep, threads, exp)] = nxt
         return True
 
     for _ in range(2 * max(1, backend.capacity)):
@@ -505,7 +508,10 @@ def census_hasher(
     pi = pj = pd_ = np.zeros(0, np.int64)
     if keep >= 0:
         stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
-        close = run_tiles(backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats)
+        expected = {t: int(parts[t][: keep + 1].sum()) for t in tile_list}
+        close = run_tiles(
+            backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected
+        )
         total = sum(close[t].shape[1] for t in tile_list)
         pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
         at = 0

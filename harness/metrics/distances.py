@@ -45,8 +45,10 @@ class HammingMetric:
     def hist(self, a, b=None, ga=None, gb=None):
         return hamming.pair_histogram(a, b, ga, gb, bits=self.bits)
 
-    def close(self, a, b, t, ga=None, gb=None):
-        return hamming.close_pairs(a, b, t, ga, gb)
+    def close(self, a, b, t, ga=None, gb=None, expected=None):
+        """Pairs at distance <= t (`hamming.close_pairs`; `expected`: their
+        number when known from the histogram, for the one-pass kernel)."""
+        return hamming.close_pairs(a, b, t, ga, gb, expected=expected)
 
     def paired(self, a, b):
         return hamming.paired_distances(a, b)
@@ -135,7 +137,7 @@ class HasherMetric:
             h += np.bincount(q[keep], minlength=self.nbins)
         return h
 
-    def close(self, a, b, t, ga=None, gb=None):
+    def close(self, a, b, t, ga=None, gb=None, expected=None):
         out = ([], [], [])
         for i0, j0, q, keep in self._blocks(a, b, ga, gb):
             ii, jj = np.nonzero(keep & (q <= t))

@@ -262,11 +262,18 @@ def count_within(a, b=None, threshold: int = 0, groups_a=None, groups_b=None) ->
     return count
 
 
-def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
+def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None, expected: int | None = None):
     """Every pair (as in `pair_histogram`, same-group pairs excluded) whose
     distance is <= max_distance, as int64 arrays (i, j, distance) sorted by
     (distance, i, j); i indexes `a`, j indexes `b` (or `a` when b is None,
-    with i < j)."""
+    with i < j).
+
+    `expected`: how many pairs there are, when the caller knows it from the
+    histogram (same-group pairs excluded). Then the pairs are collected in
+    one pass over all pairs, each kernel task into room for a few times
+    its share; only if a task overflows (pairs cluster, or many same-group
+    pairs) are they counted first and then collected (two passes, as
+    without `expected`). The result is the same either way."""
     empty = (np.zeros(0, np.int64),) * 3
     if max_distance < 0:
         return empty
@@ -290,8 +297,19 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None):
     else:
         X = K.to_words(a)
         Y = X if within else K.to_words(b)
-        counts = K.count_kernel(X, Y, within, int(max_distance))
-        I, J, D = K.close_pairs_kernel(X, Y, within, int(max_distance), counts)
+        I = None
+        if expected is not None:
+            tasks = max(1, K.tasks(len(X), within))
+            cap = 2 * (int(expected) // tasks) + 64
+            I, J, D, counts = K.close_pairs_capped_kernel(X, Y, within, int(max_distance), cap)
+            if counts.max(initial=0) > cap:
+                I = None
+            else:
+                slots = (np.arange(cap)[None, :] < counts[:, None]).ravel()
+                I, J, D = I[slots], J[slots], D[slots]
+        if I is None:
+            counts = K.count_kernel(X, Y, within, int(max_distance))
+            I, J, D = K.close_pairs_kernel(X, Y, within, int(max_distance), counts)
     if ca is not None:
         keep = ca[I] != cb[J]
         I, J, D = I[keep], J[keep], D[keep]

@@ -68,6 +68,12 @@ def _dist(X, i, Y, j, W):
     return d
 
 
+def tasks(n: int, within: bool) -> int:
+    """How many row-block tasks a kernel splits n rows of X into."""
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    return (nb + 1) // 2 if within else nb
+
+
 @njit(inline="always")
 def _task_rows(t, nb, within, n):
     """Row ranges (a0, a1, b0, b1) handled by task t; (b0 == b1) if none."""
@@ -284,12 +290,23 @@ def hist_kernel(X, Y, within, nbins, variant=0):
 
 # ------------------------------------------------------ threshold counting
 @njit(inline="always")
-def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
-    """Pairs of rows a0..a1 (against all of Y, or j > i) at distance <= t,
-    visiting Y in cache-sized column blocks. For W = 1 and W = 4, blocks of
+def _put(I, J, D, k, end, i, j, d):
+    if k < end:
+        I[k] = i
+        J[k] = j
+        D[k] = d
+
+
+@njit(inline="always")
+def _scan_block(X, Y, X1, Y1, W, a0, a1, within, ny, t, I, J, D, pos, end):
+    """Pairs of rows a0..a1 (against all of Y, or j > i) at distance <= t:
+    returns how many, and writes the first (end - pos) of them as (i, j, d)
+    into I, J, D from pos on (end == pos: counting only). Y is visited in
+    cache-sized column blocks. For W = 1 and W = 4, blocks of
     COUNT_ROWS_W1 / COUNT_ROWS_W4 rows share each load of a row of Y and
-    the comparisons over those rows vectorise (2.2x and 2.7x the pairs per
-    CPU-second of one row at a time, measured); other W one row at a time."""
+    the count over those rows vectorises (2.2x and 2.7x the pairs per
+    CPU-second of one row at a time, measured); only a row of Y with a hit
+    is looked at again to write it. Other W: one row at a time."""
     c = 0
     c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
     R = COUNT_ROWS_W1 if W == 1 else COUNT_ROWS_W4
@@ -302,14 +319,26 @@ def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
                 if within and j < i + R:
                     for r in range(R):
                         for jj in range(max(c0, i + r + 1), min(c1, i + R)):
-                            c += _dist(X, i + r, Y, jj, W) <= t
+                            d = _dist(X, i + r, Y, jj, W)
+                            if d <= t:
+                                _put(I, J, D, pos + c, end, i + r, jj, d)
+                                c += 1
                     j = i + R
                 if W == 1:
                     xs1 = X1[i : i + COUNT_ROWS_W1]
                     while j < c1:
                         y = Y1[j]
+                        m = 0
                         for r in range(COUNT_ROWS_W1):
-                            c += popcount64(xs1[r] ^ y) <= t
+                            m += popcount64(xs1[r] ^ y) <= t
+                        if m and pos + c < end:
+                            k = pos + c
+                            for r in range(COUNT_ROWS_W1):
+                                d = popcount64(xs1[r] ^ y)
+                                if d <= t:
+                                    _put(I, J, D, k, end, i + r, j, d)
+                                    k += 1
+                        c += m
                         j += 1
                 else:
                     xs = X[i : i + COUNT_ROWS_W4]
@@ -318,13 +347,22 @@ def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
                         y1 = Y[j, 1]
                         y2 = Y[j, 2]
                         y3 = Y[j, 3]
+                        m = 0
                         for r in range(COUNT_ROWS_W4):
-                            c += (
+                            m += (
                                 popcount64(xs[r, 0] ^ y0)
                                 + popcount64(xs[r, 1] ^ y1)
                                 + popcount64(xs[r, 2] ^ y2)
                                 + popcount64(xs[r, 3] ^ y3)
                             ) <= t
+                        if m and pos + c < end:
+                            k = pos + c
+                            for r in range(COUNT_ROWS_W4):
+                                d = _dist4(xs, r, Y, j)
+                                if d <= t:
+                                    _put(I, J, D, k, end, i + r, j, d)
+                                    k += 1
+                        c += m
                         j += 1
                 i += R
         for i in range(i, a1):
@@ -334,17 +372,23 @@ def _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t):
             if W == 1:
                 x = X1[i]
                 for j in range(j0, c1):
-                    c += popcount64(x ^ Y1[j]) <= t
+                    d = popcount64(x ^ Y1[j])
+                    if d <= t:
+                        _put(I, J, D, pos + c, end, i, j, d)
+                        c += 1
             else:
                 for j in range(j0, c1):
-                    c += _dist(X, i, Y, j, W) <= t
+                    d = _dist(X, i, Y, j, W)
+                    if d <= t:
+                        _put(I, J, D, pos + c, end, i, j, d)
+                        c += 1
     return c
 
 
 @njit(parallel=True, cache=True)
 def count_kernel(X, Y, within, t):
     """Number of pairs (i < j of X when `within`, else X x Y) with
-    distance <= t. No histogram: the comparison vectorises."""
+    distance <= t, per task. No histogram: the comparison vectorises."""
     n = X.shape[0]
     W = X.shape[1]
     ny = Y.shape[0]
@@ -353,30 +397,17 @@ def count_kernel(X, Y, within, t):
     nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
     ntasks = (nb + 1) // 2 if within else nb
     out = np.zeros(max(ntasks, 1), dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
     for k in prange(ntasks):
         a0, a1, b0, b1 = _task_rows(k, nb, within, n)
-        c = _count_block(X, Y, X1, Y1, W, a0, a1, within, ny, t)
+        c = _scan_block(X, Y, X1, Y1, W, a0, a1, within, ny, t, none, none, none, 0, 0)
         if b1 > b0:
-            c += _count_block(X, Y, X1, Y1, W, b0, b1, within, ny, t)
+            c += _scan_block(X, Y, X1, Y1, W, b0, b1, within, ny, t, none, none, none, 0, 0)
         out[k] = c
     return out
 
 
 # --------------------------------------------------------- close pairs
-@njit(inline="always")
-def _fill_block(X, Y, W, a0, a1, within, ny, t, I, J, D, pos):
-    for i in range(a0, a1):
-        start = i + 1 if within else 0
-        for j in range(start, ny):
-            d = _dist(X, i, Y, j, W)
-            if d <= t:
-                I[pos] = i
-                J[pos] = j
-                D[pos] = d
-                pos += 1
-    return pos
-
-
 @njit(parallel=True, cache=True)
 def close_pairs_kernel(X, Y, within, t, task_counts):
     """Every pair with distance <= t as arrays (i, j, d), in task order;
@@ -384,6 +415,8 @@ def close_pairs_kernel(X, Y, within, t, task_counts):
     n = X.shape[0]
     W = X.shape[1]
     ny = Y.shape[0]
+    X1 = X[:, 0].copy()
+    Y1 = Y[:, 0].copy()
     nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
     ntasks = (nb + 1) // 2 if within else nb
     offsets = np.zeros(len(task_counts) + 1, dtype=np.int64)
@@ -395,10 +428,38 @@ def close_pairs_kernel(X, Y, within, t, task_counts):
     D = np.empty(total, dtype=np.int64)
     for k in prange(ntasks):
         a0, a1, b0, b1 = _task_rows(k, nb, within, n)
-        pos = _fill_block(X, Y, W, a0, a1, within, ny, t, I, J, D, offsets[k])
+        end = offsets[k + 1]
+        c = _scan_block(X, Y, X1, Y1, W, a0, a1, within, ny, t, I, J, D, offsets[k], end)
         if b1 > b0:
-            pos = _fill_block(X, Y, W, b0, b1, within, ny, t, I, J, D, pos)
+            _scan_block(X, Y, X1, Y1, W, b0, b1, within, ny, t, I, J, D, offsets[k] + c, end)
     return I, J, D
+
+
+@njit(parallel=True, cache=True)
+def close_pairs_capped_kernel(X, Y, within, t, cap):
+    """One pass: task k writes its pairs with distance <= t into slots
+    k*cap .. (k+1)*cap of I, J, D and its count into counts[k]; a task with
+    more than `cap` pairs writes only the first cap (the caller sees
+    counts[k] > cap and falls back to count_kernel + close_pairs_kernel)."""
+    n = X.shape[0]
+    W = X.shape[1]
+    ny = Y.shape[0]
+    X1 = X[:, 0].copy()
+    Y1 = Y[:, 0].copy()
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    ntasks = (nb + 1) // 2 if within else nb
+    counts = np.zeros(max(ntasks, 1), dtype=np.int64)
+    I = np.empty(max(ntasks, 1) * cap, dtype=np.int64)
+    J = np.empty(max(ntasks, 1) * cap, dtype=np.int64)
+    D = np.empty(max(ntasks, 1) * cap, dtype=np.int64)
+    for k in prange(ntasks):
+        a0, a1, b0, b1 = _task_rows(k, nb, within, n)
+        start = k * cap
+        c = _scan_block(X, Y, X1, Y1, W, a0, a1, within, ny, t, I, J, D, start, start + cap)
+        if b1 > b0:
+            c += _scan_block(X, Y, X1, Y1, W, b0, b1, within, ny, t, I, J, D, start + c, start + cap)
+        counts[k] = c
+    return I, J, D, counts
 
 
 # ------------------------------------------------------- same-group pairs

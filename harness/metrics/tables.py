@@ -285,7 +285,11 @@ def _negative_set(
     keep = choose_keep_below(
         hist, cfg.keep_fpr, max(cfg.target_fpr, cover_fpr), cfg.max_close_pairs, min_pairs, cover_threshold
     )
-    pairs = metric.close(a, b, keep, ga, gb) if keep >= 0 else (np.zeros(0, np.int64),) * 3
+    pairs = (
+        metric.close(a, b, keep, ga, gb, expected=int(hist[: keep + 1].sum()))
+        if keep >= 0
+        else (np.zeros(0, np.int64),) * 3
+    )
     lo = hi = dep_lo = dep_hi = np.zeros(0)
     if keep >= 0:
         dep_lo, dep_hi = dependent_pair_interval(img_a, img_b, group_of_image, *pairs, keep, cfg.confidence)
