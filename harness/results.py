@@ -725,7 +725,7 @@ class Results:
         if kind == "positive":
             raise ValueError("kind is the negative set: variant-orig or orig-orig (got 'positive')")
         table = R.fpr_table(self.histograms, hasher, kind)
-        default = self.table("fpr.csv" if kind == "orig-orig" else "fpr_variant.csv")
+        default = self.table(R.DEFAULT_INTERVAL_TABLE[kind])
         rate = R.dependent_rate(default, hasher, threshold)
         rate = rate or R.rate_at_threshold(table, threshold)
         scenario = R.Scenario(

@@ -198,6 +198,11 @@ def rate_at_threshold(table: pd.DataFrame, threshold: int) -> Rate:
     )
 
 
+#: the table holding each negative set's default interval (pairs that share
+#: a photo dependent), per threshold: orig-orig, and variant-orig pooled
+#: over every transform
+DEFAULT_INTERVAL_TABLE = {"orig-orig": "fpr.csv", "variant-orig": "fpr_variant.csv"}
+
 #: how a rate from fpr.csv's default interval is labelled
 DEPENDENT_METHOD = "95% interval for dependent pairs (deterministic; fpr.csv)"
 

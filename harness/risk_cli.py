@@ -163,10 +163,10 @@ def _read_results(folder: str):
     metrics = pd.read_csv(metrics_path) if os.path.isfile(metrics_path) else None
     hashes_path = os.path.join(folder, "hashes.parquet")
     hashes = pd.read_parquet(hashes_path) if os.path.isfile(hashes_path) else None
-    fpr_path = os.path.join(folder, "fpr.csv")
-    fpr = pd.read_csv(fpr_path) if os.path.isfile(fpr_path) else None
-    pooled_path = os.path.join(folder, "fpr_variant.csv")
-    pooled = pd.read_csv(pooled_path) if os.path.isfile(pooled_path) else None
+    fpr, pooled = (
+        pd.read_csv(path) if os.path.isfile(path) else None
+        for path in (os.path.join(folder, risk.DEFAULT_INTERVAL_TABLE[kind]) for kind in ("orig-orig", "variant-orig"))
+    )
     return hist, metrics, hashes, fpr, pooled
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageOps
+from scipy.stats import beta
 from skimage.metrics import peak_signal_noise_ratio
 
 from harness.attacks import attack, run_attack
@@ -116,7 +117,8 @@ def test_tradeoff_table_recomputed_from_attacks_and_histograms(study):
     out, table = study
     trade = pd.read_csv(out / "attack_tradeoff.csv", dtype={"psnr_min": str})
     hist = pd.read_parquet(BENIGN / "histograms.parquet")
-    checked = 0
+    default = pd.read_csv(BENIGN / "fpr.csv")
+    checked = covered = 0
     for hasher in HASHERS:
         h = hist[(hist["hasher"] == hasher) & (hist["kind"] == "orig-orig")]
         counts = h.groupby("distance")["count"].sum()
@@ -128,6 +130,16 @@ def test_tradeoff_table_recomputed_from_attacks_and_histograms(study):
                     (trade.hasher == hasher) & (trade.goal == goal) & (trade.psnr_min == "40") & (trade.threshold == t)
                 ].iloc[0]
                 assert row.benign_fpr == pytest.approx(int(counts[counts.index <= t].sum()) / total, rel=1e-5)
+                # the upper bound: the benign run's default interval where fpr.csv has it, else Clopper-Pearson
+                dep = default[(default.hasher == hasher) & (default.threshold == t)]
+                if len(dep):
+                    assert row.benign_fpr_interval == "dependent pairs"
+                    assert row.benign_fpr_hi == pytest.approx(float(dep.fpr_hi.iat[0]), rel=1e-5)
+                else:
+                    assert row.benign_fpr_interval.startswith("Clopper-Pearson")
+                    k = int(counts[counts.index <= t].sum())
+                    assert row.benign_fpr_hi == pytest.approx(beta.ppf(0.975, k + 1, total - k), rel=1e-5)
+                covered += len(dep) > 0
                 per_image = {}
                 for r in g.itertuples():
                     d = r.best_distance_psnr_40
@@ -137,6 +149,7 @@ def test_tradeoff_table_recomputed_from_attacks_and_histograms(study):
                 assert row.ci_lo <= row.success_rate <= row.ci_hi
                 checked += 1
     assert checked == len(HASHERS) * 2 * 4
+    assert 0 < covered < checked  # both kinds of bound were checked
 
 
 def test_tradeoff_without_benign_histograms_has_no_fpr(study):

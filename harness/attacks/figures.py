@@ -74,6 +74,26 @@ def benign_histograms(benign: str | None, hashers, negatives: str = "orig-orig")
     return out
 
 
+def benign_default_upper(benign: str | None, hashers, negatives: str = "orig-orig") -> dict:
+    """{hasher: upper bound of the benign run's default interval per
+    threshold t = 0.. (NaN where the table has none)}, from fpr.csv
+    (orig-orig) or fpr_variant.csv (variant-orig pooled); {} without them."""
+    from ..risk import DEFAULT_INTERVAL_TABLE
+
+    path = os.path.join(benign, DEFAULT_INTERVAL_TABLE.get(negatives, "")) if benign else ""
+    if not os.path.isfile(path):
+        return {}
+    table = pd.read_csv(path)
+    out = {}
+    for h in hashers:
+        rows = table[table["hasher"] == h]
+        if len(rows):
+            upper = np.full(int(rows["threshold"].max()) + 1, np.nan)
+            upper[rows["threshold"].to_numpy(np.int64)] = rows["fpr_hi"].to_numpy(np.float64)
+            out[h] = upper
+    return out
+
+
 def _psnr_budgets(info: dict, table: pd.DataFrame) -> list[float]:
     budgets = (info.get("config") or {}).get("psnr_budgets")
     if budgets:
@@ -264,10 +284,12 @@ def write_attack_figures(folder) -> list[str]:
     info = _run_info(folder)
     cfg = info.get("config") or {}
     th = cfg.get("thresholds") or {}
-    hists = benign_histograms(
-        find_benign(th.get("benign"), folder), sorted(table["hasher"].unique()), th.get("negatives", "orig-orig")
-    )
-    tradeoff = tradeoff_table(table, _psnr_budgets(info, table), hists)
+    benign = find_benign(th.get("benign"), folder)
+    hashers = sorted(table["hasher"].unique())
+    negatives = th.get("negatives", "orig-orig")
+    hists = benign_histograms(benign, hashers, negatives)
+    upper = benign_default_upper(benign, hashers, negatives)
+    tradeoff = tradeoff_table(table, _psnr_budgets(info, table), hists, benign_upper=upper)
     written = [os.path.join(folder, "attack_tradeoff.csv")]
     tradeoff.to_csv(written[0], index=False, float_format="%.6g")
     figs = os.path.join(folder, FIGURES)

@@ -13,7 +13,10 @@ summary, at other t' a lower bound, since a search aimed at t' could do
 better.) success_rate(t') = attacked images / images, with a 95%
 Clopper-Pearson interval over images. The benign FPR(t') = negative pairs
 within t' / all negative pairs, from a benign results folder's exact
-histograms (``harness.Results.hist``), with its Clopper-Pearson upper bound.
+histograms (``harness.Results.hist``), with the upper bound of the benign
+run's default interval (pairs that share a photo dependent: fpr.csv,
+fpr_variant.csv) where it covers t', else Clopper-Pearson's (valid only if
+pairs were independent); ``benign_fpr_interval`` says which.
 Thresholds are in bits (bin index for non-Hamming hashers).
 
 When a hasher was attacked at several thresholds (config
@@ -55,8 +58,12 @@ COLUMNS = [
     "ci_hi",
     "benign_fpr",
     "benign_fpr_hi",
+    "benign_fpr_interval",
     "benign_pairs",
 ]
+
+#: benign_fpr_interval values
+DEPENDENT, CLOPPER_PEARSON = "dependent pairs", "Clopper-Pearson (if pairs were independent)"
 
 
 def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
@@ -71,16 +78,23 @@ def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
 
 
 def tradeoff_table(
-    table: pd.DataFrame, psnr_budgets, benign_hists: dict | None = None, confidence: float = 0.95
+    table: pd.DataFrame,
+    psnr_budgets,
+    benign_hists: dict | None = None,
+    confidence: float = 0.95,
+    benign_upper: dict | None = None,
 ) -> pd.DataFrame:
     """Success rate and benign FPR at every threshold t' (see module doc).
 
     table: attacks.parquet; psnr_budgets: dB; benign_hists: {hasher: counts
     per distance of the benign negative pairs} (None or a missing hasher:
-    FPR columns NaN). Thresholds run 0 .. len(hist) - 1, else 0 .. bits."""
+    FPR columns NaN); benign_upper: {hasher: the default interval's upper
+    bound per threshold, NaN where it has none}. Thresholds run
+    0 .. len(hist) - 1, else 0 .. bits."""
     from ..metrics.intervals import clopper_pearson
 
     benign_hists = benign_hists or {}
+    benign_upper = benign_upper or {}
     budgets = _budgets(table, psnr_budgets)
     rows = []
     for (hasher, goal), g in table.groupby(["hasher", "goal"], sort=True):
@@ -89,6 +103,9 @@ def tradeoff_table(
             hist = np.asarray(hist, dtype=np.int64)
             n_t = len(hist)
             cum, total = np.cumsum(hist), int(hist.sum())
+            dep = np.full(n_t, np.nan)
+            given = np.asarray(benign_upper.get(hasher, []), dtype=np.float64)[:n_t]
+            dep[: len(given)] = given
         else:
             n_t = int(g["bits"].iloc[0]) + 1
         for label, col in budgets:
@@ -100,9 +117,13 @@ def tradeoff_table(
                 k = int((reached > t).sum() if goal == "evasion" else (reached <= t).sum())
                 lo, hi = clopper_pearson(k, n, confidence)
                 fpr = fpr_hi = float("nan")
+                how = ""
                 if hist is not None and total:
                     fpr = float(cum[t]) / total
-                    fpr_hi = float(clopper_pearson(int(cum[t]), total, confidence)[1])
+                    if np.isfinite(dep[t]):
+                        fpr_hi, how = float(dep[t]), DEPENDENT
+                    else:
+                        fpr_hi, how = float(clopper_pearson(int(cum[t]), total, confidence)[1]), CLOPPER_PEARSON
                 rows.append(
                     {
                         "hasher": hasher,
@@ -116,6 +137,7 @@ def tradeoff_table(
                         "ci_hi": float(hi),
                         "benign_fpr": fpr,
                         "benign_fpr_hi": fpr_hi,
+                        "benign_fpr_interval": how,
                         "benign_pairs": int(total) if hist is not None else 0,
                     }
                 )

@@ -59,6 +59,7 @@ from importlib import resources
 
 import numpy as np
 
+from .. import risk
 from ..metrics.intervals import clopper_pearson
 from .firstscreen import assumptions, chosen_threshold
 from .model import ReportModel
@@ -81,7 +82,7 @@ def _default_interval(data, hasher: str, neg: str, lo: np.ndarray, hi: np.ndarra
     fpr.csv for orig-orig, fpr_variant.csv for variant-orig pooled) into lo
     and hi where it exists, t = 0..K; returns K (-1: none, Clopper-Pearson
     everywhere)."""
-    table = data.table("fpr.csv" if neg == "orig-orig" else "fpr_variant.csv")
+    table = data.table(risk.DEFAULT_INTERVAL_TABLE[neg])
     if table is None or not len(table) or not {"hasher", "threshold", "fpr_lo", "fpr_hi"} <= set(table.columns):
         return -1
     rows = table[table["hasher"] == hasher].dropna(subset=["fpr_lo", "fpr_hi"]).sort_values("threshold")

@@ -112,7 +112,7 @@ def fpr_rate(data, hasher: str, threshold: int, negatives: str) -> risk.Rate | N
     except ConfigError:
         return None
     r = risk.rate_at_threshold(table, threshold)
-    default = data.table("fpr.csv" if negatives == "orig-orig" else "fpr_variant.csv")
+    default = data.table(risk.DEFAULT_INTERVAL_TABLE[negatives])
     dep = risk.dependent_rate(default, hasher, threshold)
     if dep is not None:
         return risk.Rate(dep.point, dep.low, dep.high, DEPENDENT_LABEL, dep.x, dep.n)
