@@ -277,7 +277,7 @@ def write_attack_figures(folder) -> list[str]:
     module doc); returns the paths written. The benign FPR comes from the
     folder's benign results folder (attack_run.json thresholds.benign), when
     it exists."""
-    from .tradeoff import tradeoff_table
+    from .tradeoff import attacked_thresholds, tradeoff_table
 
     folder = os.fspath(folder)
     table = pd.read_parquet(os.path.join(folder, "attacks.parquet"))
@@ -297,7 +297,7 @@ def write_attack_figures(folder) -> list[str]:
     if table.empty:
         return written
     figure_success_vs_psnr(table, os.path.join(figs, NAMES[0]))
-    thresholds = {h: sorted(int(t) for t in g["threshold"].unique()) for h, g in table.groupby("hasher")}
+    thresholds = attacked_thresholds(table)
     figure_tradeoff(tradeoff, thresholds, os.path.join(figs, NAMES[1]))
     written += [os.path.join(figs, n) for n in NAMES[:2]]
     if figure_gallery(folder, table, os.path.join(figs, NAMES[2])):

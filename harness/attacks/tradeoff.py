@@ -66,6 +66,17 @@ COLUMNS = [
 DEPENDENT, CLOPPER_PEARSON = "dependent pairs", "Clopper-Pearson (if pairs were independent)"
 
 
+def attacked_thresholds(table: pd.DataFrame) -> dict:
+    """{hasher: the thresholds it was attacked at, ascending} of an
+    attacks.parquet (or attack_summary.csv) table."""
+    return {h: sorted(int(t) for t in g["threshold"].unique()) for h, g in table.groupby("hasher")}
+
+
+def several_thresholds(table: pd.DataFrame) -> bool:
+    """Whether some hasher of the table was attacked at more than one threshold."""
+    return "threshold" in table.columns and any(len(t) > 1 for t in attacked_thresholds(table).values())
+
+
 def _budgets(table: pd.DataFrame, psnr_budgets) -> list[tuple[str, str]]:
     out = []
     for b in sorted(set(float(x) for x in psnr_budgets), reverse=True):
@@ -142,7 +153,7 @@ def tradeoff_table(
                     }
                 )
     out = pd.DataFrame(rows, columns=COLUMNS)
-    if "threshold" in table.columns and bool((table.groupby("hasher")["threshold"].nunique() > 1).any()):
+    if several_thresholds(table):
         attacked = {(h, int(t)) for h, t in table[["hasher", "threshold"]].drop_duplicates().itertuples(index=False)}
         out["measured"] = [(h, int(t)) in attacked for h, t in zip(out["hasher"], out["threshold"])]
     return out

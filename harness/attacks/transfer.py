@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .tradeoff import several_thresholds
+
 COLUMNS = ["from", "to", "goal", "algorithm", "successes", "transferred", "share", "ci_lo", "ci_hi"]
 PREFIX = "transfer_"
 
@@ -42,7 +44,7 @@ def transfer_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
 
     rows = []
     targets = sorted(c[len(PREFIX) :] for c in table.columns if c.startswith(PREFIX))
-    multi = "threshold" in table.columns and bool((table.groupby("hasher")["threshold"].nunique() > 1).any())
+    multi = several_thresholds(table)
     keys = ["hasher", "goal", "algorithm"] + (["threshold"] if multi else [])
     for key, g in table[table["success"]].groupby(keys, sort=True):
         src, goal, alg = key[:3]

@@ -31,6 +31,7 @@ import os
 
 import pandas as pd
 
+from ..attacks.tradeoff import attacked_thresholds
 from .document import render_html, render_markdown
 
 MD, HTML = "attack_report.md", "attack_report.html"
@@ -184,7 +185,7 @@ def attack_report_blocks(folder: str) -> list:
     summary = pd.read_csv(os.path.join(folder, "attack_summary.csv"), dtype={"psnr_min": str})
     transfer = pd.read_csv(os.path.join(folder, "attack_transfer.csv"))
     tradeoff = pd.read_csv(os.path.join(folder, "attack_tradeoff.csv"), dtype={"psnr_min": str})
-    attacked = {h: sorted(int(t) for t in g["threshold"].unique()) for h, g in summary.groupby("hasher")}
+    attacked = attacked_thresholds(summary)
     name = (info.get("config") or {}).get("name", os.path.basename(os.path.abspath(folder)))
     blocks = [("h", 1, f"Attack report: {name}")]
     blocks += settings_blocks(info)
