@@ -158,3 +158,23 @@ def open_page(path, scripts: bool = True, binary: str | None = None, timeout: fl
     finally:
         browser.close()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def page_problems(browser) -> tuple[list, list]:
+    """(errors, requested URLs) among the DevTools events `browser` has seen:
+    uncaught exceptions, console errors and asserts, log errors and failed
+    loads; every URL the page requested (first 60 characters)."""
+    errors, requests = [], []
+    for ev in browser.events:
+        m, p = ev.get("method"), ev.get("params", {})
+        if m == "Runtime.exceptionThrown":
+            errors.append(p["exceptionDetails"].get("text", "exception"))
+        elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            errors.append("console: " + json.dumps(p.get("args"))[:200])
+        elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
+            errors.append("log: " + p["entry"].get("text", ""))
+        elif m == "Network.requestWillBeSent":
+            requests.append(p["request"]["url"][:60])
+        elif m == "Network.loadingFailed":
+            errors.append("load failed: " + p.get("errorText", ""))
+    return errors, requests

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import CHROMIUM, FLAGS, DevTools  # noqa: F401 (re-exported for the other browser tests)
+from benchmarks.browser import CHROMIUM, open_page, page_problems
 
 
 def _require_chromium() -> str:
@@ -39,36 +37,11 @@ def inspect_page(path: Path) -> dict:
     """Open `path` in headless Chromium; return {'images': [...], 'errors':
     [...], 'requests': [...]}: image load states, console/JS/log errors and
     every URL the page requested."""
-    binary = _require_chromium()
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    browser = DevTools(binary, profile)
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=session)
-        browser.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", timeout=60)
+    with open_page(path, binary=_require_chromium()) as (evaluate, _, browser):
         browser.drain(0.5)
-        res = browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)
-        images = json.loads(res["result"]["value"])
-        errors, requests = [], []
-        for ev in browser.events:
-            m, p = ev.get("method"), ev.get("params", {})
-            if m == "Runtime.exceptionThrown":
-                errors.append(p["exceptionDetails"].get("text", "exception"))
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                errors.append("console: " + json.dumps(p.get("args"))[:200])
-            elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
-                errors.append("log: " + p["entry"].get("text", ""))
-            elif m == "Network.requestWillBeSent":
-                requests.append(p["request"]["url"][:60])
-            elif m == "Network.loadingFailed":
-                errors.append("load failed: " + p.get("errorText", ""))
-        return {"images": images, "errors": errors, "requests": requests}
-    finally:
-        browser.close()
-        shutil.rmtree(profile, ignore_errors=True)
+        images = json.loads(evaluate(IMAGES_JS))
+        errors, requests = page_problems(browser)
+    return {"images": images, "errors": errors, "requests": requests}
 
 
 @pytest.fixture(scope="module")

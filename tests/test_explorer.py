@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from benchmarks.browser import open_page
+from benchmarks.browser import open_page, page_problems
 from harness import risk
 from harness.results import Results
 from tests.test_browser import _require_chromium
@@ -53,24 +53,6 @@ def page(path, scripts: bool = True):
     """(evaluate, send, browser) for `path` opened in headless Chromium."""
     with open_page(path, scripts=scripts, binary=_require_chromium()) as opened:
         yield opened
-
-
-def problems(browser) -> tuple[list, list]:
-    """(errors, requested URLs) among the events seen so far."""
-    errors, requests = [], []
-    for ev in browser.events:
-        m, p = ev.get("method"), ev.get("params", {})
-        if m == "Runtime.exceptionThrown":
-            errors.append(p["exceptionDetails"].get("text", "exception"))
-        elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            errors.append("console: " + json.dumps(p.get("args"))[:200])
-        elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
-            errors.append("log: " + p["entry"].get("text", ""))
-        elif m == "Network.requestWillBeSent":
-            requests.append(p["request"]["url"][:60])
-        elif m == "Network.loadingFailed":
-            errors.append("load failed: " + p.get("errorText", ""))
-    return errors, requests
 
 
 def same(a, b) -> bool:
@@ -143,7 +125,7 @@ def test_explorer_numbers_equal_harness_risk(report_dir):
                     assert same(risk_got["matches_per_year"], sc["photos_per_year"] * want["q"].point)
                     cases += 1
         ready = evaluate("window.explorer.ready_ms")
-        errors, requests = problems(browser)
+        errors, requests = page_problems(browser)
     print(f"explorer interactive {ready:.0f} ms after navigation start")  # measured, not asserted
     assert ready > 0
     assert cases == len(hashers) * 5 * len(scenarios) or cases >= 40
@@ -215,7 +197,7 @@ def test_slider_moves_with_the_keyboard(report_dir):
         assert evaluate("window.explorer.read().threshold") == 7
         # the histograms follow: the threshold line is drawn for t = 7
         assert "t = 7" in evaluate("document.getElementById('ex-hneg').innerHTML")
-        errors, _ = problems(browser)
+        errors, _ = page_problems(browser)
     assert errors == []
 
 
@@ -230,7 +212,7 @@ def test_without_javascript_the_report_reads_top_to_bottom(report_dir):
         assert headings[0].startswith("Answer first") and "How to read this" in headings
         assert evaluate("document.querySelectorAll('.first table.tpr td').length") > 0
         assert evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-        errors, _ = problems(browser)
+        errors, _ = page_problems(browser)
     assert errors == []
 
 
@@ -412,7 +394,7 @@ def test_explorer_cascade_numbers_equal_harness_metrics(cascade_dir):
         evaluate("window.explorer.set({hasher: 'phash', hasher2: 'pdq', threshold: 10, threshold2: 40}); 0")
         assert evaluate("document.getElementById('ex-cascade').hidden") is False
         assert "measured / independent" in evaluate("document.getElementById('ex-cfpr').innerHTML")
-        errors, requests = problems(browser)
+        errors, requests = page_problems(browser)
     assert cases >= 60 and seen_zero and seen_ratio
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
@@ -445,5 +427,5 @@ def test_without_joint_histograms_there_is_no_second_hash(report_dir):
             " catch (e) { return String(e.message); } })()"
         )
         assert refused.startswith("no joint histograms in this report")
-        errors, _ = problems(browser)
+        errors, _ = page_problems(browser)
     assert errors == []

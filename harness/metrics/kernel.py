@@ -385,17 +385,21 @@ def _scan_block(X, Y, X1, Y1, W, a0, a1, within, ny, t, I, J, D, pos, end):
     return c
 
 
+@njit(inline="always")
+def _scan_setup(X, Y, within):
+    """(n, W, ny, X1, Y1, nb, ntasks) of the threshold kernels: sizes, the
+    first words of X and Y as 1-d arrays, row blocks and tasks."""
+    n = X.shape[0]
+    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    ntasks = (nb + 1) // 2 if within else nb
+    return n, X.shape[1], Y.shape[0], X[:, 0].copy(), Y[:, 0].copy(), nb, ntasks
+
+
 @njit(parallel=True, cache=True)
 def count_kernel(X, Y, within, t):
     """Number of pairs (i < j of X when `within`, else X x Y) with
     distance <= t, per task. No histogram: the comparison vectorises."""
-    n = X.shape[0]
-    W = X.shape[1]
-    ny = Y.shape[0]
-    X1 = X[:, 0].copy()
-    Y1 = Y[:, 0].copy()
-    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
-    ntasks = (nb + 1) // 2 if within else nb
+    n, W, ny, X1, Y1, nb, ntasks = _scan_setup(X, Y, within)
     out = np.zeros(max(ntasks, 1), dtype=np.int64)
     none = np.zeros(0, dtype=np.int64)
     for k in prange(ntasks):
@@ -412,13 +416,7 @@ def count_kernel(X, Y, within, t):
 def close_pairs_kernel(X, Y, within, t, task_counts):
     """Every pair with distance <= t as arrays (i, j, d), in task order;
     `task_counts` is count_kernel's output for the same t (offsets)."""
-    n = X.shape[0]
-    W = X.shape[1]
-    ny = Y.shape[0]
-    X1 = X[:, 0].copy()
-    Y1 = Y[:, 0].copy()
-    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
-    ntasks = (nb + 1) // 2 if within else nb
+    n, W, ny, X1, Y1, nb, ntasks = _scan_setup(X, Y, within)
     offsets = np.zeros(len(task_counts) + 1, dtype=np.int64)
     for k in range(len(task_counts)):
         offsets[k + 1] = offsets[k] + task_counts[k]
@@ -441,13 +439,7 @@ def close_pairs_capped_kernel(X, Y, within, t, cap):
     k*cap .. (k+1)*cap of I, J, D and its count into counts[k]; a task with
     more than `cap` pairs writes only the first cap (the caller sees
     counts[k] > cap and falls back to count_kernel + close_pairs_kernel)."""
-    n = X.shape[0]
-    W = X.shape[1]
-    ny = Y.shape[0]
-    X1 = X[:, 0].copy()
-    Y1 = Y[:, 0].copy()
-    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
-    ntasks = (nb + 1) // 2 if within else nb
+    n, W, ny, X1, Y1, nb, ntasks = _scan_setup(X, Y, within)
     counts = np.zeros(max(ntasks, 1), dtype=np.int64)
     I = np.empty(max(ntasks, 1) * cap, dtype=np.int64)
     J = np.empty(max(ntasks, 1) * cap, dtype=np.int64)
