@@ -2,27 +2,39 @@
 
 `phash-harness bench census --n 100000 --bits 64 256` draws n random hashes
 of each bit length (seeded), writes them as hex to a Parquet file (columns
-id, hash; every photo its own group) and times `harness.engine.census.run_census`
-on it: reading, the exact all-pairs histogram (n(n-1)/2 pairs) in tiles,
-the close-pair pass and the image-level bootstrap. By default the census
-runs in this process (`--workers 1`: the compiled kernels use every core),
-so the peak resident memory (resource.getrusage, RUSAGE_SELF) covers all of
-it. Figures are merged into results/bench/census.json (one entry per n x
-bits x settings) and rendered to results/bench/census.md.
+id, hash; every photo its own group) and runs `phash-harness census` on it
+in a child process: reading, the exact all-pairs histogram (n(n-1)/2
+pairs) in tiles, the close-pair pass (the pairs the default interval
+needs) and the image-level bootstrap. Wall time is the child's; CPU time
+is the child's and its workers' (getrusage RUSAGE_CHILDREN); the peak
+resident memory is the larger of the census process's own and its largest
+worker's, which the child writes at exit. `--workers 1`
+(the default) counts in the census process with the compiled kernels on
+every core; `--scheduler local --workers 2` uses a 2-worker Dask
+LocalCluster on 127.0.0.1 (one thread each), and `--workers 2` alone a
+2-process pool: the counts must be identical, the rates are compared in
+the table. Figures are merged into results/bench/census.json (one entry
+per n x bits x settings) and rendered to results/bench/census.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
+import pandas as pd
+
 from benchmarks import write_results
 from benchmarks.pairs import random_hashes
+from harness.engine.census import DEFAULT_TILE
 
 
 def add_arguments(p) -> None:
@@ -33,12 +45,29 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--tile", type=int, default=None, help="tile size (default: the census default)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (0: skip)")
+    p.add_argument("--scheduler", default=None, help="Dask: 'local' (a LocalCluster on 127.0.0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="results/bench", help="folder for census.json and census.md")
 
 
-def _usage():
-    r = resource.getrusage(resource.RUSAGE_SELF)
+#: runs `python -m harness ARGS` and writes the peak RSS (MiB) of that
+#: process and of its largest waited-for worker to the file argv[1]
+_CHILD = """
+import json, resource, runpy, sys
+out = sys.argv.pop(1)
+sys.argv[0] = "harness"
+try:
+    runpy.run_module("harness", run_name="__main__", alter_sys=True)
+finally:
+    peaks = {who: resource.getrusage(w).ru_maxrss / 1024.0
+             for who, w in (("self", resource.RUSAGE_SELF), ("workers", resource.RUSAGE_CHILDREN))}
+    with open(out, "w") as fh:
+        json.dump(peaks, fh)
+"""
+
+
+def _children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024.0  # Linux: KiB
 
 
@@ -54,8 +83,6 @@ def write_parquet(path: str, n: int, bits: int, seed: int) -> None:
 
 
 def main(args) -> int:
-    from harness.engine.census import DEFAULT_TILE, CensusSettings, run_census
-
     tmp = tempfile.mkdtemp(prefix="bench-census-")
     entries = []
     try:
@@ -63,20 +90,33 @@ def main(args) -> int:
             path = os.path.join(tmp, f"hashes-{bits}.parquet")
             write_parquet(path, args.n, bits, args.seed)
             out = os.path.join(tmp, f"out-{bits}")
-            settings = CensusSettings(tile=args.tile or DEFAULT_TILE, bootstrap_replicates=args.bootstrap)
-            cpu0, before = _usage()
+            peak_file = os.path.join(tmp, f"peak-{bits}.json")
+            cmd = [sys.executable, "-c", _CHILD, peak_file, "census", path, "--output", out]
+            cmd += ["--workers", str(args.workers), "--bootstrap", str(args.bootstrap)]
+            if args.tile:
+                cmd += ["--tile", str(args.tile)]
+            if args.scheduler:
+                cmd += ["--scheduler", args.scheduler]
+            cpu0, _ = _children()
             t0 = time.perf_counter()
-            info = run_census([path], out, settings=settings, workers=args.workers)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             wall = time.perf_counter() - t0
-            cpu1, peak = _usage()
+            cpu1, _ = _children()
+            with open(peak_file, encoding="utf-8") as fh:
+                peak = max(json.load(fh).values())  # the census process or its largest worker
+            with open(os.path.join(out, "census.json"), encoding="utf-8") as fh:
+                info = json.load(fh)
             c = info["hashers"][0]
+            hist = pd.read_parquet(os.path.join(out, "histograms.parquet"))
             entry = {
                 "n": args.n,
                 "bits": bits,
                 "workers": args.workers,
-                "tile": settings.tile,
+                "executor": info["executor"].get("executor", "inline") if args.workers != 1 else "inline",
+                "tile": args.tile or DEFAULT_TILE,
                 "bootstrap": args.bootstrap,
                 "pairs": c["pairs"],
+                "histogram_sha256": hashlib.sha256(hist.to_csv(index=False).encode()).hexdigest()[:16],
                 "tiles": c["tiles_total"],
                 "keep_below": c["keep_below"],
                 "close_pairs": c["close_pairs"],
@@ -85,7 +125,6 @@ def main(args) -> int:
                 "read_s": info["timings_seconds"]["read"],
                 "stage_s": c["seconds"],
                 "peak_rss_mib": round(peak, 1),
-                "peak_rss_before_mib": round(before, 1),
                 "file_mib": round(os.path.getsize(path) / 2**20, 1),
                 "pairs_per_s": round(c["pairs"] / wall),
                 "cores": os.cpu_count(),
@@ -93,8 +132,9 @@ def main(args) -> int:
             }
             entries.append(entry)
             print(
-                f"census n={args.n} bits={bits}: {wall:.1f} s wall, {entry['cpu_s']:.1f} s CPU, "
-                f"peak RSS {peak:.0f} MiB, {entry['pairs_per_s']:.3g} pairs/s"
+                f"census n={args.n} bits={bits} ({entry['executor']}, {args.workers} workers): {wall:.1f} s wall, "
+                f"{entry['cpu_s']:.1f} s CPU, peak RSS {peak:.0f} MiB, {entry['pairs_per_s']:.3g} pairs/s, "
+                f"histogram {entry['histogram_sha256']}"
             )
             shutil.rmtree(out)
     finally:
@@ -104,25 +144,34 @@ def main(args) -> int:
     if os.path.exists(base + ".json"):
         with open(base + ".json", encoding="utf-8") as fh:
             old = json.load(fh).get("runs", [])
-    same = {(e["n"], e["bits"], e["workers"], e["tile"], e["bootstrap"]) for e in entries}
-    runs = [e for e in old if (e["n"], e["bits"], e["workers"], e["tile"], e["bootstrap"]) not in same] + entries
-    runs.sort(key=lambda e: (e["bits"], e["n"], e["workers"], e["bootstrap"]))
+
+    def key(e):
+        return (e["n"], e["bits"], e["workers"], e.get("executor", "inline"), e["tile"], e["bootstrap"])
+
+    same = {key(e) for e in entries}
+    runs = [e for e in old if key(e) not in same and "histogram_sha256" in e] + entries  # older format: dropped
+    runs.sort(key=lambda e: (e["bits"], e["n"], e["workers"], e.get("executor", ""), e["bootstrap"]))
     lines = [
         "# Census benchmark (`phash-harness bench census`)",
         "",
-        "Random hashes from a Parquet file; exact all-pairs histogram, close pairs and image-level "
-        "bootstrap. Peak RSS of the census process (resource.getrusage; before: the peak before the census "
-        "started, i.e. imports and the random hashes).",
+        "Random hashes from a Parquet file; `phash-harness census` in a child process: exact all-pairs "
+        "histogram, close pairs (for the default interval) and image-level bootstrap. Wall time of the "
+        "child; CPU of the child and its workers; peak RSS of the census process or its largest worker "
+        "(getrusage, written by the child at exit). `histogram` is a digest of histograms.parquet: "
+        "equal digests, equal counts. "
+        "Stage seconds: histogram / close pairs / interval.",
         "",
-        "| n | bits | workers | tile | bootstrap | pairs | wall s | CPU s | read s | peak RSS MiB (before) | pairs/s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| n | bits | executor | workers | tile | bootstrap | pairs | wall s | CPU s | stages s | "
+        "peak RSS MiB | pairs/s | histogram |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for e in runs:
+        st = e["stage_s"]
+        stages = " / ".join(f"{st.get(k, 0):.0f}" for k in ("histogram", "close_pairs", "interval"))
         lines.append(
-            f"| {e['n']:,} | {e['bits']} | {e['workers']} | {e['tile']} | {e['bootstrap']} | "
-            f"{e['pairs']:.3g} | {e['wall_s']} | {e['cpu_s']} | {e['read_s']} | "
-            f"{e['peak_rss_mib']} ({e.get('peak_rss_before_mib', '')}) | "
-            f"{e['pairs_per_s']:.3g} |"
+            f"| {e['n']:,} | {e['bits']} | {e['executor']} | {e['workers']} | {e['tile']} | {e['bootstrap']} | "
+            f"{e['pairs']:.3g} | {e['wall_s']} | {e['cpu_s']} | {stages} | {e['peak_rss_mib']} | "
+            f"{e['pairs_per_s']:.3g} | {e['histogram_sha256']} |"
         )
     write_results(base, {"runs": runs}, "\n".join(lines) + "\n")
     print(f"written {base}.json and {base}.md")
