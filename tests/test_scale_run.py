@@ -1,0 +1,42 @@
+"""tools/scale_run.py at a tiny size: the tile corpus (groups = source
+photos), ``run`` on it and ``census`` on the run's hashes give the same
+tables, and no negative pair shares a source photo."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.helpers import ROOT, dataset_dir
+
+
+def test_scale_run_small(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    import scale_run
+
+    src = dataset_dir("caltech101_tiny") / "images"
+    argv = [str(src), str(tmp_path), "--tiles", "4", "--limit", "3", "--hashers", "phash", "pdq", "--workers", "1"]
+    assert scale_run.main(argv) == 0
+    record = json.loads((tmp_path / "scale_run.json").read_text())
+    assert record["corpus"]["sources"] == 3 and record["corpus"]["images"] == 12
+    assert record["differences"] == [] and record["hash_rows"] == 2 * 12
+    groups = pd.read_csv(tmp_path / "groups.csv")
+    assert groups.groupby("group").size().tolist() == [4, 4, 4]
+    hist = pd.read_parquet(tmp_path / "run" / "histograms.parquet")
+    pairs = hist[hist["kind"] == "orig-orig"].groupby("hasher")["count"].sum()
+    assert pairs.tolist() == [12 * 11 // 2 - 3 * (4 * 3 // 2)] * 2  # pairs within a source photo excluded
+    # the same corpus from the same seed, byte for byte
+    again = tmp_path / "again"
+    scale_run.make_corpus(str(src), str(again), 4, 0, 3)
+    for rel in groups["image"]:
+        assert (again / "images" / rel).read_bytes() == (tmp_path / "images" / rel).read_bytes()
+    # the comparison can fail: one changed count or bound is caught
+    fpr = pd.read_csv(tmp_path / "census" / "fpr.csv")
+    for col in ("fp", "fpr_hi"):
+        changed = fpr.copy()
+        changed.loc[2, col] = changed.loc[2, col] * 2 + 1
+        changed.to_csv(tmp_path / "census" / "fpr.csv", index=False)
+        assert scale_run.compare(str(tmp_path / "run"), str(tmp_path / "census")) == [f"fpr.csv: column {col} differs"]
+    fpr.to_csv(tmp_path / "census" / "fpr.csv", index=False)
+    assert scale_run.compare(str(tmp_path / "run"), str(tmp_path / "census")) == []
