@@ -135,12 +135,12 @@ def transfer_blocks(transfer: pd.DataFrame) -> list:
     extra = ["threshold"] if "threshold" in transfer.columns else []
     header = ["from", "to", "goal", "algorithm"] + extra + ["transferred/successes [95% CI]", "veto (framing)"]
     rows = []
-    for r in transfer.itertuples():
-        veto = _num(1 - r.share) if r.goal == "framing" else "-"
+    for r in transfer.to_dict("records"):  # "from" is a Python keyword: no attribute access
+        veto = _num(1 - r["share"]) if r["goal"] == "framing" else "-"
         rows.append(
-            [r._1, r.to, r.goal, r.algorithm]
-            + [str(int(getattr(r, c))) for c in extra]
-            + [rate(r.transferred, r.successes, r.ci_lo, r.ci_hi), veto]
+            [r["from"], r["to"], r["goal"], r["algorithm"]]
+            + [str(int(r[c])) for c in extra]
+            + [rate(r["transferred"], r["successes"], r["ci_lo"], r["ci_hi"]), veto]
         )
     text = (
         "For each success against `from`: does the attacked image also meet the goal under `to` at its threshold "
