@@ -208,17 +208,28 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
     refs = [hasher_ref(h) for h in hashers]
     # tasks on a pool share its cores; in this process the kernels keep them all
     threads = None if backend.kind == "inline" else max(1, backend.capacity // max(1, len(hashers)))
-    futures, here = [], []
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    # a task's rows are cut from the table when it is submitted, and at most
+    # capacity + 1 tasks are in flight: the driver never holds a copy of
+    # every hasher's rows at once
+    results: list = [None] * len(hashers)
+    pending = {}
+    shippable = [i for i, ref in enumerate(refs) if ref.shippable]
+    for i in shippable:
+        if len(pending) > backend.capacity:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                results[pending.pop(fut)] = fut.result()
+        part = _rows_of(hashes, hashers[i].key)
+        pending[backend.submit(_analyse_one, part, refs[i], specs, metrics_cfg, threads)] = i
+        del part
     for i, (h, ref) in enumerate(zip(hashers, refs)):
-        part = _rows_of(hashes, h.key)
-        if not ref.shippable:
-            here.append((i, part, h))  # cannot ship it: analyse here, after every submission
-            futures.append(None)
-        else:
-            futures.append(backend.submit(_analyse_one, part, ref, specs, metrics_cfg, threads))
-    for i, part, h in here:
-        futures[i] = analyse(part, [h], specs, metrics_cfg)
-    parts = [f if isinstance(f, dict) else f.result() for f in futures]
+        if not ref.shippable:  # cannot ship it: analyse here, while the pool works
+            results[i] = analyse(_rows_of(hashes, h.key), [h], specs, metrics_cfg)
+    for fut, i in pending.items():
+        results[i] = fut.result()
+    parts = results
     names = []
     for p in parts:
         names += [n for n in p if n not in names]
