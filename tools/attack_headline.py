@@ -30,8 +30,11 @@ BEGIN, END = "<!-- attack-headline:begin -->", "<!-- attack-headline:end -->"
 
 
 def _rate(row) -> str:
-    """'62% [55, 69]' (successes / photos, 95% Clopper-Pearson over photos)."""
-    return f"{100 * row.success_rate:.0f}% [{100 * row.ci_lo:.0f}, {100 * row.ci_hi:.0f}]"
+    """'62% [55, 69]' (successes / photos, 95% Clopper-Pearson over photos);
+    a rate under 1% but not 0 keeps one decimal ('0.5%')."""
+    pct = 100 * row.success_rate
+    point = f"{pct:.1f}" if 0 < pct < 1 else f"{pct:.0f}"
+    return f"{point}% [{100 * row.ci_lo:.0f}, {100 * row.ci_hi:.0f}]"
 
 
 def _fpr(x: float) -> str:
