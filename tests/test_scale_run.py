@@ -31,6 +31,18 @@ def test_scale_run_small(tmp_path, monkeypatch):
     scale_run.make_corpus(str(src), str(again), 4, 0, 3)
     for rel in groups["image"]:
         assert (again / "images" / rel).read_bytes() == (tmp_path / "images" / rel).read_bytes()
+    # declared near-duplicate source photos (by sha256) share one group
+    import hashlib
+
+    firsts = sorted(p.relative_to(src) for p in src.rglob("*.jpg"))[:2]
+    declared = tmp_path / "source-groups.csv"
+    declared.write_text(
+        "image,group\n" + "".join(f"{hashlib.sha256((src / p).read_bytes()).hexdigest()},dup-1\n" for p in firsts)
+    )
+    scale_run.make_corpus(str(src), str(tmp_path / "grouped"), 4, 0, 3, str(declared))
+    grouped = pd.read_csv(tmp_path / "grouped" / "groups.csv")
+    assert sorted(grouped.groupby("group").size().tolist()) == [4, 8]
+    assert (grouped["group"] == "dup-1").sum() == 8
     # the comparison can fail: one changed count or bound is caught
     fpr = pd.read_csv(tmp_path / "census" / "fpr.csv")
     for col in ("fp", "fpr_hi"):

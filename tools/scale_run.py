@@ -12,7 +12,9 @@ same tables.
    64..160, saved as JPEG quality 90. The draws come from
    numpy's generator seeded with (seed, photo index), so the corpus is the
    same on every machine. Tiles of one source photo form one group
-   (groups.csv), so no negative pair shares a source photo. Corpus files
+   (groups.csv), so no negative pair shares a source photo; with
+   ``--source-groups`` (e.g. results/screen-caltech101/groups.csv) tiles
+   of near-duplicate source photos share their declared group too. Corpus files
    are written under OUT/images, never into the repository.
 2. **Run.** ``phash-harness run`` with ``transforms: []`` and the groups
    (orig-orig negatives only; bootstrap off).
@@ -59,10 +61,22 @@ finally:
 """
 
 
-def make_corpus(src: str, out: str, tiles: int, seed: int, limit: int | None = None) -> dict:
+def make_corpus(
+    src: str, out: str, tiles: int, seed: int, limit: int | None = None, source_groups: str | None = None
+) -> dict:
     """Write OUT/images/<source path>/tKK.jpg and OUT/groups.csv (see the
-    module doc); returns {"sources", "images"}."""
+    module doc); returns {"sources", "images"}. `source_groups`: a
+    groups.csv of the source photos (columns image = sha256 or relative
+    path, group), e.g. `phash-harness screen`'s: tiles of photos in one
+    declared group (near-duplicates) share that group."""
+    import hashlib
+
     from PIL import Image
+
+    declared = {}
+    if source_groups:
+        table = pd.read_csv(source_groups, dtype=str)
+        declared = dict(zip(table["image"], table["group"]))
 
     photos = sorted(
         os.path.relpath(os.path.join(d, f), src)
@@ -73,6 +87,11 @@ def make_corpus(src: str, out: str, tiles: int, seed: int, limit: int | None = N
     rows = []
     for k, rel in enumerate(photos):
         rng = np.random.default_rng([seed, k])
+        group = rel
+        if declared:
+            with open(os.path.join(src, rel), "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()
+            group = declared.get(digest) or declared.get(rel) or rel
         with Image.open(os.path.join(src, rel)) as im:
             rgb = im.convert("RGB")
         w, h = rgb.size
@@ -85,7 +104,7 @@ def make_corpus(src: str, out: str, tiles: int, seed: int, limit: int | None = N
             tile = rgb.crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.Resampling.LANCZOS)
             name = os.path.join(folder, f"t{t:02d}.jpg")
             tile.save(name, quality=90)
-            rows.append((os.path.relpath(name, os.path.join(out, "images")), rel))
+            rows.append((os.path.relpath(name, os.path.join(out, "images")), group))
     pd.DataFrame(rows, columns=["image", "group"]).to_csv(os.path.join(out, "groups.csv"), index=False)
     return {"sources": len(photos), "images": len(rows)}
 
@@ -136,12 +155,13 @@ def main(argv=None) -> int:
     ap.add_argument("--hashers", nargs="+", default=["phash", "pdq"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--source-groups", default=None, help="groups.csv of the source photos (near-duplicates)")
     args = ap.parse_args(argv)
     out = os.path.abspath(args.output)
     os.makedirs(out, exist_ok=True)
     record = {"command": "python tools/scale_run.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     t0 = time.perf_counter()
-    record["corpus"] = make_corpus(args.source, out, args.tiles, args.seed, args.limit)
+    record["corpus"] = make_corpus(args.source, out, args.tiles, args.seed, args.limit, args.source_groups)
     record["corpus"]["wall_s"] = round(time.perf_counter() - t0, 1)
     print(f"corpus: {record['corpus']}")
     import yaml
