@@ -52,3 +52,20 @@ def test_scale_run_small(tmp_path, monkeypatch):
         assert scale_run.compare(str(tmp_path / "run"), str(tmp_path / "census")) == [f"fpr.csv: column {col} differs"]
     fpr.to_csv(tmp_path / "census" / "fpr.csv", index=False)
     assert scale_run.compare(str(tmp_path / "run"), str(tmp_path / "census")) == []
+
+
+def test_identical_tiles_are_skipped(tmp_path, monkeypatch):
+    """A flat photo gives identical tiles whenever two draws pick the same
+    output size: each is kept once, so every image of the corpus is distinct."""
+    from PIL import Image
+
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    import scale_run
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (200, 200), (90, 120, 150)).save(src / "flat.png")
+    info = scale_run.make_corpus(str(src), str(tmp_path / "out"), 40, 0)
+    files = sorted((tmp_path / "out" / "images").rglob("*.jpg"))
+    assert info["identical_tiles_skipped"] > 0 and info["images"] + info["identical_tiles_skipped"] == 40
+    assert len(files) == info["images"] and len({f.read_bytes() for f in files}) == len(files)

@@ -9,7 +9,8 @@ same tables.
 1. **Corpus.** Every source photo (sorted by path) gives ``--tiles`` tiles:
    a square crop of side f x min(width, height), f uniform in [0.25, 0.6],
    at a uniform position, rescaled (Lanczos) to s x s pixels, s uniform in
-   64..160, saved as JPEG quality 90. The draws come from
+   64..160, saved as JPEG quality 90; a tile whose bytes equal an earlier
+   tile's (flat regions) is skipped, so every image is distinct. The draws come from
    numpy's generator seeded with (seed, photo index), so the corpus is the
    same on every machine. Tiles of one source photo form one group
    (groups.csv), so no negative pair shares a source photo; with
@@ -70,6 +71,7 @@ def make_corpus(
     path, group), e.g. `phash-harness screen`'s: tiles of photos in one
     declared group (near-duplicates) share that group."""
     import hashlib
+    import io
 
     from PIL import Image
 
@@ -84,7 +86,7 @@ def make_corpus(
         for f in files
         if f.lower().endswith(EXTENSIONS)
     )[:limit]
-    rows = []
+    rows, seen, skipped = [], set(), 0
     for k, rel in enumerate(photos):
         rng = np.random.default_rng([seed, k])
         group = rel
@@ -102,11 +104,20 @@ def make_corpus(
             x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
             size = int(rng.integers(64, 161))
             tile = rgb.crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.Resampling.LANCZOS)
+            buf = io.BytesIO()
+            tile.save(buf, format="JPEG", quality=90)
+            data = buf.getvalue()
+            digest = hashlib.sha256(data).digest()
+            if digest in seen:  # the same bytes as an earlier tile (flat regions): not a distinct image
+                skipped += 1
+                continue
+            seen.add(digest)
             name = os.path.join(folder, f"t{t:02d}.jpg")
-            tile.save(name, quality=90)
+            with open(name, "wb") as fh:
+                fh.write(data)
             rows.append((os.path.relpath(name, os.path.join(out, "images")), group))
     pd.DataFrame(rows, columns=["image", "group"]).to_csv(os.path.join(out, "groups.csv"), index=False)
-    return {"sources": len(photos), "images": len(rows)}
+    return {"sources": len(photos), "images": len(rows), "identical_tiles_skipped": skipped}
 
 
 def _stage(name: str, args: list, out: str) -> dict:
