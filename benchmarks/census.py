@@ -25,14 +25,11 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 
 import pandas as pd
 
-from benchmarks import write_results
+from benchmarks import run_harness_measured, write_results
 from benchmarks.pairs import random_hashes
 from harness.engine.census import DEFAULT_TILE
 
@@ -48,22 +45,6 @@ def add_arguments(p) -> None:
     p.add_argument("--scheduler", default=None, help="Dask: 'local' (a LocalCluster on 127.0.0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="results/bench", help="folder for census.json and census.md")
-
-
-#: runs `python -m harness ARGS` and writes the peak RSS (MiB) of that
-#: process and of its largest waited-for worker to the file argv[1]
-_CHILD = """
-import json, resource, runpy, sys
-out = sys.argv.pop(1)
-sys.argv[0] = "harness"
-try:
-    runpy.run_module("harness", run_name="__main__", alter_sys=True)
-finally:
-    peaks = {who: resource.getrusage(w).ru_maxrss / 1024.0
-             for who, w in (("self", resource.RUSAGE_SELF), ("workers", resource.RUSAGE_CHILDREN))}
-    with open(out, "w") as fh:
-        json.dump(peaks, fh)
-"""
 
 
 def _children():
@@ -91,19 +72,16 @@ def main(args) -> int:
             write_parquet(path, args.n, bits, args.seed)
             out = os.path.join(tmp, f"out-{bits}")
             peak_file = os.path.join(tmp, f"peak-{bits}.json")
-            cmd = [sys.executable, "-c", _CHILD, peak_file, "census", path, "--output", out]
+            cmd = ["census", path, "--output", out]
             cmd += ["--workers", str(args.workers), "--bootstrap", str(args.bootstrap)]
             if args.tile:
                 cmd += ["--tile", str(args.tile)]
             if args.scheduler:
                 cmd += ["--scheduler", args.scheduler]
             cpu0, _ = _children()
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            wall = time.perf_counter() - t0
+            wall, peaks = run_harness_measured(cmd, peak_file)
             cpu1, _ = _children()
-            with open(peak_file, encoding="utf-8") as fh:
-                peak = max(json.load(fh).values())  # the census process or its largest worker
+            peak = max(peaks.values())  # the census process or its largest worker
             with open(os.path.join(out, "census.json"), encoding="utf-8") as fh:
                 info = json.load(fh)
             c = info["hashers"][0]

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -45,21 +44,7 @@ import numpy as np
 import pandas as pd
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
-
-#: runs `python -m harness ARGS`, then writes its peak RSS (MiB) and its
-#: largest worker's to the file argv[1]
-_CHILD = """
-import json, resource, runpy, sys
-out = sys.argv.pop(1)
-sys.argv[0] = "harness"
-try:
-    runpy.run_module("harness", run_name="__main__", alter_sys=True)
-finally:
-    peaks = {who: resource.getrusage(w).ru_maxrss / 1024.0
-             for who, w in (("self", resource.RUSAGE_SELF), ("workers", resource.RUSAGE_CHILDREN))}
-    with open(out, "w") as fh:
-        json.dump(peaks, fh)
-"""
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository (benchmarks)
 
 
 def make_corpus(
@@ -121,12 +106,10 @@ def make_corpus(
 
 
 def _stage(name: str, args: list, out: str) -> dict:
+    from benchmarks import run_harness_measured
+
     peak_file = os.path.join(out, f"peak-{name}.json")
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _CHILD, peak_file, *map(str, args)], check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    with open(peak_file, encoding="utf-8") as fh:
-        peaks = json.load(fh)
+    wall, peaks = run_harness_measured(args, peak_file)
     os.remove(peak_file)
     return {"wall_s": round(wall, 1), "peak_rss_mib": round(max(peaks.values()), 1), "peaks_mib": peaks}
 
