@@ -126,6 +126,59 @@ def test_numba_tile_path_equals_brute_force(tmp_path):
     np.testing.assert_array_equal(full, hist)
 
 
+@pytest.mark.parametrize("with_queries", [False, True])
+def test_one_pass_census_equals_every_fallback(tmp_path, monkeypatch, with_queries):
+    """The histogram pass collects the close pairs up to a threshold a
+    sample predicts. Tables are byte-identical when that guess is right,
+    when it is too low or missing (a second pass over every tile at
+    keep_below), and when tasks run out of room (room 0: a second pass over
+    those tiles only). Tiles of > 1e6 pairs, so the compiled kernels run."""
+    from harness.engine import census as C
+    from harness.metrics import hamming
+
+    rng = np.random.default_rng(21)
+    db = _frame(rng, 3000, 16, 900)
+    near = rng.choice(3000, 400, replace=False)  # rows with close pairs, spread over the row blocks
+    db.loc[near, "hash"] = db.loc[near, "hash"].str.slice(0, 12) + "0000"
+    _write(tmp_path / "db.csv", db)
+    queries = None
+    if with_queries:
+        q = _frame(rng, 1200, 16, 900, prefix="q")
+        near = rng.choice(1200, 300, replace=False)
+        q.loc[near, "hash"] = q.loc[near, "hash"].str.slice(0, 12) + "0000"
+        queries = [str(_write(tmp_path / "q.csv", q))]
+    settings = CensusSettings(tile=2000, bootstrap_replicates=0, max_close_pairs=20_000)
+    guess = C.speculative_keep
+    seen = {}
+
+    def census(name, spec=None):
+        if spec is not None:
+            monkeypatch.setattr(C, "speculative_keep", spec)
+        out = tmp_path / name
+        info = run_census([str(tmp_path / "db.csv")], str(out), queries=queries, workers=1, settings=settings)
+        monkeypatch.setattr(C, "speculative_keep", guess)
+        seen[name] = info["hashers"][0]
+        return _tables(out)
+
+    calls = []
+    real = hamming.histogram_and_close_pairs
+    monkeypatch.setattr(C, "histogram_and_close_pairs", lambda *a, **k: calls.append(k["room"]) or real(*a, **k))
+    one = census("one")
+    n_tiles = len(tiles(3000 if not with_queries else 1200, None if not with_queries else 3000, 2000))
+    keep = seen["one"]["keep_below"]
+    assert keep > 0 and seen["one"]["close_pairs"] > 1000
+    assert seen["one"]["tiles_total"] == n_tiles  # the guess covered keep_below: one pass
+    assert len(calls) == n_tiles
+    assert census("none", lambda *a: (-1, 0.0)) == one
+    assert seen["none"]["tiles_total"] == 2 * n_tiles
+    assert census("low", lambda *a: (keep - 1, 1000.0)) == one
+    assert seen["low"]["tiles_total"] == 2 * n_tiles
+    assert census("no_room", lambda *a: (keep + 2, 0.0)) == one
+    assert seen["no_room"]["tiles_total"] > n_tiles  # tiles that ran out of room: collected again
+    if not with_queries:
+        assert seen["no_room"]["tiles_total"] < 2 * n_tiles  # the small diagonal tile (numpy path) did not
+
+
 def test_tiles_cover_every_pair_once():
     for n, t in [(10, 3), (10, 5), (1, 4), (7, 100)]:
         seen = np.zeros((n, n), int)
@@ -214,7 +267,9 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "out" / "census.json").exists()
     done = sorted((tmp_path / "out" / "tiles").rglob("*.npy"))
-    assert len(done) == 4
+    # each finished tile: its histogram and, from the same pass, its close pairs
+    assert len([p for p in done if p.name.startswith("hist-")]) == 4
+    assert len(done) == 8
     stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in done}
     half = done[0].parent / "hist-40-40.npy.tmp12345"  # as a kill during np.save would leave it
     half.write_bytes(b"\x93NUMPY half")
@@ -222,7 +277,7 @@ def test_killed_census_resumes_without_recomputing_tiles(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((tmp_path / "out" / "census.json").read_text())["hashers"][0]
     assert info["tiles_reused"] == 4
-    assert info["tiles_total"] == 2 * 15  # 15 tiles of 10 x 10 over 50 hashes, histogram + close-pair pass
+    assert info["tiles_total"] == 15  # 15 tiles of 10 x 10 over 50 hashes, one pass (close pairs with it)
     assert info["tiles_computed"] == info["tiles_total"] - 4
     assert all((p.stat().st_ino, p.stat().st_mtime_ns) == s for p, s in stamps.items())
     assert not half.exists()

@@ -552,6 +552,7 @@ def test_close_pair_kernels_equal_numpy_across_blocks_and_both_paths(bits, monke
     the histogram) and the one-pass path forced to overflow (expected=0
     with clustered pairs: it falls back to two passes)."""
     from harness.metrics import hamming
+    from harness.metrics.hamming import pair_histogram_numpy
 
     if hamming._kernel(10**9) is None:
         pytest.skip("numba kernels unavailable (HARNESS_NO_NUMBA or no numba)")
@@ -595,6 +596,26 @@ def test_close_pair_kernels_equal_numpy_across_blocks_and_both_paths(bits, monke
                     assert g.tolist() == w.tolist()
                 if passes is not None:
                     assert len(two_pass) == (passes == 2)
+            # the same pairs (and the histogram) from the histogram pass: with room,
+            # out of room (collected again), and out of room without fallback
+            hist_want = pair_histogram_numpy(a, y, ga, gy)
+            for room in (n_want, 0):
+                hist, got = hamming.histogram_and_close_pairs(a, y, t, ga, gy, room=room)
+                assert (hist == hist_want).all()
+                for g, w in zip(got, want):
+                    assert g.tolist() == w.tolist()
+            assert hamming.histogram_and_close_pairs(a, y, t, ga, gy, room=0, fallback=False)[1] is None
+            # every histogram loop collects the same pairs (no groups here)
+            X = hamming._words_for_histogram(K, a)
+            Yw = X if y is None else hamming._words_for_histogram(K, y)
+            all_want = numpy_pairs(a, y, np.arange(len(a)), None if y is None else -1 - np.arange(len(y)), t)
+            for variant in (1, 2, 3) if X.shape[1] > 1 else (0,):
+                h, I, J, D, counts = K.hist_close_kernel(X, Yw, y is None, 64 * X.shape[1] + 1, t, len(a) * 300, variant)
+                assert (h[: bits + 1] == pair_histogram_numpy(a, y)).all()
+                I, J, D = hamming._filled_slots(I, J, D, counts, len(a) * 300)
+                order = np.lexsort((J, I, D))
+                for g, w in zip((I[order], J[order], D[order]), all_want):
+                    assert g.tolist() == w.tolist()
 
 
 def test_close_pair_tables_stay_categorical_and_files_hold_plain_strings():

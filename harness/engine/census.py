@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..metrics.hamming import close_pairs, pair_histogram
+from ..metrics.hamming import close_pairs, histogram_and_close_pairs, pair_histogram
 from ..metrics.intervals import bootstrap_fpr, clopper_pearson, dependent_pair_interval, recommend_threshold
 from ..metrics.tables import HISTOGRAM_COLUMNS, ORIGINAL_KEY, _seed, choose_keep_below
 from .run import library_versions
@@ -70,6 +70,11 @@ COLUMNS = ("id", "hash", "group", "hasher")
 REQUIRED = ("id", "hash")
 DEFAULT_TILE = 32768
 BATCH_ROWS = 65536
+#: rows sampled (evenly spaced) to estimate keep_below before the histogram
+SAMPLE_ROWS = 20_000
+#: the histogram pass collects the pairs up to the threshold where a sample
+#: predicts this many times the pairs at the predicted keep_below
+ROOM_FACTOR = 4
 #: test hook: the census process kills itself (SIGKILL) after checkpointing
 #: this many tiles (to test resume without a timing race)
 ENV_STOP_AFTER = "HARNESS_CENSUS_STOP_AFTER_TILES"
@@ -354,17 +359,31 @@ def tiles(n: int, m: int | None, tile: int) -> list[tuple[int, int, int, int]]:
 
 
 def _tile_task(what, a, b, ga, gb, bits, keep, threads, expected=None):
-    """One tile: its int64 histogram (what == 'hist') or its pairs at
-    distance <= keep as an (3, k) int64 array of local (i, j, d);
-    `expected`: their number, from the tile's histogram (one kernel pass)."""
+    """One tile: its int64 histogram (what == 'hist'), with keep >= 0 also
+    its pairs at distance <= keep from the same pass (a tuple; `expected`:
+    how many the caller expects, for room), or only its pairs at distance
+    <= keep (`expected`: their number, from the tile's histogram). Pairs
+    are an (3, k) int32 array of local (i, j, d)."""
     if threads:
         from .run import limit_kernel_threads
 
         limit_kernel_threads(threads)
-    if what == "hist":
+    if what == "hist" and keep < 0:
         return pair_histogram(a, b, ga, gb, bits=bits)
-    i, j, d = close_pairs(a, b, keep, ga, gb, expected=expected)
-    # int32: tile-local indices and distances (12 bytes a pair in memory and on disk)
+    if what == "hist":
+        hist, pairs = histogram_and_close_pairs(a, b, keep, ga, gb, bits=bits, room=expected or 0, fallback=False)
+        return hist, INCOMPLETE if pairs is None else _local_pairs(*pairs)
+    return _local_pairs(*close_pairs(a, b, keep, ga, gb, expected=expected))
+
+
+#: the close pairs of a 'hist' tile whose kernel tasks ran out of room
+#: (collected afterwards, at the threshold the histogram gives)
+INCOMPLETE = np.zeros((0, 0), np.int32)
+
+
+def _local_pairs(i, j, d) -> np.ndarray:
+    """int32 (3, k): tile-local indices and distances (12 bytes a pair in
+    memory and on disk)."""
     return np.stack([i, j, d]).astype(np.int32) if len(i) else np.zeros((3, 0), np.int32)
 
 
@@ -389,24 +408,32 @@ class _Stopper:
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected=None):
+def run_tiles(
+    backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected=None, also=None
+):
     """Every tile's result, from its checkpoint file or computed on the
-    backend (at most 2 x capacity tiles in flight); returns {tile: array}.
-    `expected`: {tile: pairs at distance <= keep} for the close-pair pass."""
+    backend (at most 2 x capacity tiles in flight); returns {name: {tile:
+    array}} for the name `what` and, when the task also returns a second
+    array (the close pairs of a 'hist' task with keep >= 0), the name
+    `also`. `also` is written first, so a tile whose `what` file exists has
+    both. `expected`: {tile: pairs at distance <= keep} (exact for a
+    close-pair pass, an estimate for room in a 'hist' pass)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
+    names = [also, what] if also else [what]
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):  # half-written files of a killed census
         if ".npy.tmp" in name:
             os.remove(os.path.join(folder, name))
-    out, todo = {}, []
+    out, todo = {name: {} for name in names}, []
     for t in tile_list:
-        path = os.path.join(folder, f"{what}-{t[0]}-{t[2]}.npy")
-        if os.path.exists(path):
-            out[t] = np.load(path)
+        paths = [os.path.join(folder, f"{name}-{t[0]}-{t[2]}.npy") for name in names]
+        if all(os.path.exists(p) for p in paths):
+            for name, p in zip(names, paths):
+                out[name][t] = np.load(p)
             stats["tiles_reused"] += 1
         else:
-            todo.append((t, path))
+            todo.append((t, paths))
     pending = {}
     it = iter(todo)
 
@@ -414,7 +441,7 @@ def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, thread
         nxt = next(it, None)
         if nxt is None:
             return False
-        (i0, i1, j0, j1), path = nxt
+        (i0, i1, j0, j1), _ = nxt
         within = Y is None and i0 == j0
         a = X[i0:i1]
         b = None if within else (X if Y is None else Y)[j0:j1]
@@ -429,10 +456,12 @@ def run_tiles(backend, what, folder, tile_list, X, Y, ga, gb, bits, keep, thread
     while pending:
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for fut in done:
-            t, path = pending.pop(fut)
-            arr = fut.result()
-            _save_atomic(path, arr)
-            out[t] = arr
+            t, paths = pending.pop(fut)
+            arrays = fut.result()
+            arrays = arrays[::-1] if also else (arrays,)  # (also, what): `what` last
+            for name, p, arr in zip(names, paths, arrays):
+                _save_atomic(p, arr)
+                out[name][t] = arr
             stats["tiles_computed"] += 1
             stopper.tick()
             submit_next()
@@ -451,6 +480,66 @@ class CensusSettings:
     keep_fpr: float = 1e-4
     max_close_pairs: int = 2_000_000
     collision_k: int = 25
+
+
+def _tile_pairs(t, within: bool) -> int:
+    """Pairs in tile t = (i0, i1, j0, j1)."""
+    i0, i1, j0, j1 = t
+    if within and i0 == j0:
+        return (i1 - i0) * (i1 - i0 - 1) // 2
+    return (i1 - i0) * (j1 - j0)
+
+
+def _sample_rows(n: int) -> np.ndarray:
+    """At most SAMPLE_ROWS row numbers of n, evenly spaced."""
+    if not n:
+        return np.zeros(0, np.int64)
+    return np.unique(np.linspace(0, n - 1, min(n, SAMPLE_ROWS)).round().astype(np.int64))
+
+
+def speculative_keep(X, Y, ga, gb, bits: int, keep_args) -> tuple[int, float]:
+    """(t, pairs): a threshold up to which the histogram pass collects close
+    pairs, and how many pairs at distance <= t it should expect. From the
+    histogram of a sample of rows scaled to all pairs: keep_below as
+    `choose_keep_below(hist, *keep_args)` would choose it, raised to the
+    largest t the sample predicts ROOM_FACTOR times as many pairs for.
+    Only a guess: if the true keep_below is larger, or a tile has more
+    close pairs than room, those pairs are collected in a second pass; the
+    tables do not depend on it."""
+    ra = _sample_rows(len(X))
+    if Y is None:
+        h = pair_histogram(X[ra], None, ga[ra], bits=bits)
+        scale = len(X) * (len(X) - 1) / max(1, len(ra) * (len(ra) - 1))
+    else:
+        rb = _sample_rows(len(Y))
+        h = pair_histogram(X[ra], Y[rb], ga[ra], gb[rb], bits=bits)
+        scale = len(X) * len(Y) / max(1, len(ra) * len(rb))
+    est = np.round(h * scale).astype(np.int64)
+    k = choose_keep_below(est, *keep_args)
+    if k < 0:
+        return -1, 0.0
+    cum = np.cumsum(est)
+    t = max(k, int(np.searchsorted(cum, ROOM_FACTOR * max(int(cum[k]), 1), side="right")) - 1)
+    return t, float(cum[t])
+
+
+def _global_pairs(close: dict, tile_list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tiles' local (i, j, d) as global int64 arrays sorted by (d, i, j);
+    each tile's array is freed as it is copied."""
+    total = sum(close[t].shape[1] for t in tile_list if t in close)
+    pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
+    at = 0
+    for t in tile_list:
+        part = close.pop(t, None)
+        if part is None:
+            continue
+        k = part.shape[1]
+        pi[at : at + k] = part[0] + t[0]
+        pj[at : at + k] = part[1] + t[2]
+        pd_[at : at + k] = part[2]
+        at += k
+    order = np.lexsort((pj, pi, pd_))
+    return pi[order], pj[order], pd_[order]
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -492,39 +581,40 @@ def census_hasher(
         clock.append(time.perf_counter())
         return round(clock[-1] - clock[-2], 3)
 
-    parts = run_tiles(backend, "hist", folder, tile_list, X, Y, ga, gb, bits, -1, threads, stopper, stats)
-    hist = np.zeros(bits + 1, np.int64)
-    for t in tile_list:
-        hist += parts[t]
-    n = int(hist.sum())
-    seconds = {"histogram": lap()}
-    keep = choose_keep_below(
-        hist,
+    keep_args = (
         settings.keep_fpr,
         max(settings.target_fpr, *settings.fpr_points) if settings.fpr_points else settings.target_fpr,
         settings.max_close_pairs,
         settings.collision_k if queries is None else 0,
     )
-    pi = pj = pd_ = np.zeros(0, np.int64)
+    # one pass: the histogram, and the close pairs up to a threshold a sample predicts
+    spec, spec_pairs = speculative_keep(X, Y, ga, gb, bits, keep_args)
+    seconds = {"sample": lap()}
+    total_pairs = n_a * (n_a - 1) / 2 if Y is None else n_a * n_b
+    room = {t: int(spec_pairs * _tile_pairs(t, Y is None) / max(total_pairs, 1)) for t in tile_list}
+    also = f"close{spec}" if spec >= 0 else None
+    parts = run_tiles(backend, "hist", folder, tile_list, X, Y, ga, gb, bits, spec, threads, stopper, stats, room, also)
+    hist = np.zeros(bits + 1, np.int64)
+    for t in tile_list:
+        hist += parts["hist"][t]
+    n = int(hist.sum())
+    seconds["histogram"] = lap()
+    keep = choose_keep_below(hist, *keep_args)
+    close = {}
     if keep >= 0:
-        stats["tiles_total"] += len(tile_list)  # tile tasks of both passes
-        expected = {t: int(parts[t][: keep + 1].sum()) for t in tile_list}
-        close = run_tiles(
-            backend, f"close{keep}", folder, tile_list, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected
-        )
-        total = sum(close[t].shape[1] for t in tile_list)
-        pi, pj, pd_ = (np.empty(total, np.int64) for _ in range(3))
-        at = 0
-        for t in tile_list:  # global indices, freeing each tile's array as it is copied
-            part = close.pop(t)
-            k = part.shape[1]
-            pi[at : at + k] = part[0] + t[0]
-            pj[at : at + k] = part[1] + t[2]
-            pd_[at : at + k] = part[2]
-            at += k
-        order = np.lexsort((pj, pi, pd_))
-        pi, pj, pd_ = pi[order], pj[order], pd_[order]
-        del order
+        if keep <= spec:  # from the histogram pass; tiles that ran out of room again
+            close = {t: p[:, p[2] <= keep] for t, p in parts[also].items() if p.shape[0]}
+        redo = [t for t in tile_list if t not in close]
+        if redo:
+            stats["tiles_total"] += len(redo)  # tile tasks of the close-pair pass
+            expected = {t: int(parts["hist"][t][: keep + 1].sum()) for t in redo}
+            close.update(
+                run_tiles(
+                    backend, f"close{keep}", folder, redo, X, Y, ga, gb, bits, keep, threads, stopper, stats, expected
+                )[f"close{keep}"]
+            )
+    parts = None
+    pi, pj, pd_ = _global_pairs(close, tile_list)
     seconds["close_pairs"] = lap()
     # photos: database rows; a query whose id is in the database is that image
     if queries is None:

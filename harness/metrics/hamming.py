@@ -302,19 +302,83 @@ def close_pairs(a, b=None, max_distance: int = 0, groups_a=None, groups_b=None, 
             tasks = max(1, K.tasks(len(X), within))
             cap = 2 * (int(expected) // tasks) + 64
             I, J, D, counts = K.close_pairs_capped_kernel(X, Y, within, int(max_distance), cap)
-            if counts.max(initial=0) > cap:
-                I = None
-            else:
-                slots = (np.arange(cap)[None, :] < counts[:, None]).ravel()
-                I, J, D = I[slots], J[slots], D[slots]
+            I, J, D = _filled_slots(I, J, D, counts, cap)
         if I is None:
             counts = K.count_kernel(X, Y, within, int(max_distance))
             I, J, D = K.close_pairs_kernel(X, Y, within, int(max_distance), counts)
+    return _other_group_sorted(I, J, D, ca, cb)
+
+
+def _filled_slots(I, J, D, counts, cap):
+    """The pairs a capped kernel wrote (task k: slots k*cap .. k*cap +
+    counts[k]), or (None, None, None) when a task had more than cap."""
+    if counts.max(initial=0) > cap:
+        return None, None, None
+    slots = (np.arange(cap)[None, :] < counts[:, None]).ravel()
+    return I[slots], J[slots], D[slots]
+
+
+def _other_group_sorted(I, J, D, ca, cb):
+    """Pairs of different groups (all when there are no groups), sorted by
+    (distance, i, j)."""
     if ca is not None:
         keep = ca[I] != cb[J]
         I, J, D = I[keep], J[keep], D[keep]
     order = np.lexsort((J, I, D))
     return I[order], J[order], D[order]
+
+
+def histogram_and_close_pairs(
+    a,
+    b=None,
+    max_distance: int = -1,
+    groups_a=None,
+    groups_b=None,
+    bits: int | None = None,
+    room: int = 0,
+    fallback: bool = True,
+):
+    """`pair_histogram(a, b, groups_a, groups_b, bits=bits)` and
+    `close_pairs(a, b, max_distance, groups_a, groups_b)` from one pass over
+    all pairs: the histogram loops also collect the pairs at distance <=
+    max_distance (harness.metrics.kernel.hist_close_kernel), each kernel
+    task into room for 4 x its share of `room` (the number of such pairs
+    the caller expects, e.g. from a sample) + 256. If a task overflows,
+    the pairs are collected again (close_pairs, with their exact number
+    from the histogram); with fallback=False the pairs are None instead
+    (the caller collects them later, e.g. at a lower threshold). Either
+    way the result equals the two calls.
+
+    >>> import numpy as np
+    >>> h, (i, j, d) = histogram_and_close_pairs(np.array([[0], [1], [3]], np.uint8), max_distance=1)
+    >>> h.tolist()[:3], i.tolist(), j.tolist(), d.tolist()
+    ([0, 2, 1], [0, 1], [1, 2], [1, 1])
+    """
+    t = int(max_distance)
+    K = _kernel(_n_pairs(a, b))
+    if K is None or t < 0:
+        hist = pair_histogram(a, b, groups_a, groups_b, bits=bits)
+        return hist, close_pairs(a, b, t, groups_a, groups_b, expected=int(hist[: t + 1].sum()) if t >= 0 else None)
+    if bits is not None:
+        check_padding(_as_packed(a, "a"), bits, "a")
+        if b is not None:
+            check_padding(_as_packed(b, "b"), bits, "b")
+    a, b, within, ca, cb = _sides(a, b, groups_a, groups_b)
+    X = _words_for_histogram(K, a)
+    Y = X if within else _words_for_histogram(K, b)
+    nbins = 64 * X.shape[1] + 1
+    cap = 4 * (max(0, int(room)) // max(1, K.tasks(len(X), within))) + 256
+    hist, I, J, D, counts = K.hist_close_kernel(X, Y, within, nbins, t, cap)
+    if ca is not None:
+        hist = hist - _same_group_histogram(K, X, Y, within, ca, cb, nbins)
+    hist = _finish(hist, a.shape[1], bits)
+    I, J, D = _filled_slots(I, J, D, counts, cap)
+    if I is None and not fallback:
+        return hist, None
+    if I is None:
+        expected = int(hist[: t + 1].sum())
+        return hist, close_pairs(a, None if within else b, t, ca, None if within else cb, expected=expected)
+    return hist, _other_group_sorted(I, J, D, ca, cb)
 
 
 def nearest_other(a, b, groups_a, groups_b):

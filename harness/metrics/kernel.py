@@ -88,8 +88,48 @@ def _task_rows(t, nb, within, n):
 
 
 @njit(inline="always")
-def _hist_block(X, Y, W, a0, a1, within, ny, h):
+def _take(I, J, D, pos, c, end, t, i, j, d):
+    """Collection step: when d <= t, write (i, j, d) into slot pos + c (if
+    it is below `end`) and return c + 1; else return c."""
+    if d <= t:
+        k = pos + c
+        if k < end:
+            I[k] = i
+            J[k] = j
+            D[k] = d
+        return c + 1
+    return c
+
+
+@njit(inline="always")
+def _low(h, t):
+    """Pairs counted so far at distance <= t (all sub-histograms)."""
+    s = 0
+    for q in range(4):
+        for d in range(t + 1):
+            s += h[q, d]
+    return s
+
+
+@njit(inline="always")
+def _collect_row(X, Y, W, i, j0, j1, t, I, J, D, pos, c, end):
+    """Collect the pairs (i, j), j0 <= j < j1, at distance <= t."""
+    for j in range(j0, j1):
+        c = _take(I, J, D, pos, c, end, t, i, j, _dist(X, i, Y, j, W))
+    return c
+
+
+# The histogram loops also collect the pairs at distance <= t (t = -1:
+# none) as (i, j, d) into slots pos .. end of I, J, D and return how many
+# there are (more than end - pos: the slots overflowed). So that the
+# increment loops stay as fast as without collecting, a row (or row pair)
+# is looked at again only when its pass over a column block raised the
+# count of pairs at distance <= t; such pairs are rare.
+@njit(inline="always")
+def _hist_block(X, Y, W, a0, a1, within, ny, h, t, I, J, D, pos, end):
     """Histogram of rows a0..a1 of X against Y (all of Y, or only j > i)."""
+    c = 0
+    seen = _low(h, t) if t >= 0 else 0
     c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
     for c0 in range(c_first, ny, COL_BLOCK):
         c1 = min(c0 + COL_BLOCK, ny)
@@ -97,6 +137,7 @@ def _hist_block(X, Y, W, a0, a1, within, ny, h):
             j = c0
             if within and j <= i:
                 j = i + 1
+            j0 = j
             while j + 4 <= c1:
                 h[0, _dist(X, i, Y, j, W)] += 1
                 h[1, _dist(X, i, Y, j + 1, W)] += 1
@@ -106,13 +147,21 @@ def _hist_block(X, Y, W, a0, a1, within, ny, h):
             while j < c1:
                 h[0, _dist(X, i, Y, j, W)] += 1
                 j += 1
+            if t >= 0:
+                s = _low(h, t)
+                if s != seen:
+                    seen = s
+                    c = _collect_row(X, Y, W, i, j0, c1, t, I, J, D, pos, c, end)
+    return c
 
 
 @njit(inline="always")
-def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
+def _hist_block_w1(X1, Y1, a0, a1, within, ny, h, t, I, J, D, pos, end):
     """The same for one word per hash (64-bit hashes or shorter). Two rows
     of X are processed together so each load of Y serves two pairs (about
     20% more pairs per CPU-second than one row at a time, measured)."""
+    c = 0
+    seen = _low(h, t) if t >= 0 else 0
     c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
     for c0 in range(c_first, ny, COL_BLOCK):
         c1 = min(c0 + COL_BLOCK, ny)
@@ -123,8 +172,12 @@ def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
             j = c0
             if within and j <= i + 1:
                 if c0 <= i + 1 < c1:  # the pair (i, i+1) itself, once
-                    h[0, popcount64(x ^ Y1[i + 1])] += 1
+                    d = popcount64(x ^ Y1[i + 1])
+                    h[0, d] += 1
+                    c = _take(I, J, D, pos, c, end, t, i, i + 1, d)
+                    seen += d <= t
                 j = i + 2
+            j0 = j
             while j + 2 <= c1:
                 y0 = Y1[j]
                 y1 = Y1[j + 1]
@@ -137,6 +190,13 @@ def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
                 h[0, popcount64(x ^ Y1[j])] += 1
                 h[1, popcount64(y ^ Y1[j])] += 1
                 j += 1
+            if t >= 0:
+                s = _low(h, t)
+                if s != seen:
+                    seen = s
+                    for jj in range(j0, c1):
+                        c = _take(I, J, D, pos, c, end, t, i, jj, popcount64(x ^ Y1[jj]))
+                        c = _take(I, J, D, pos, c, end, t, i + 1, jj, popcount64(y ^ Y1[jj]))
             i += 2
         while i < a1:
             x = X1[i]
@@ -144,9 +204,13 @@ def _hist_block_w1(X1, Y1, a0, a1, within, ny, h):
             if within and j <= i:
                 j = i + 1
             while j < c1:
-                h[0, popcount64(x ^ Y1[j])] += 1
+                d = popcount64(x ^ Y1[j])
+                h[0, d] += 1
+                c = _take(I, J, D, pos, c, end, t, i, j, d)
+                seen += d <= t
                 j += 1
             i += 1
+    return c
 
 
 @njit(inline="always")
@@ -160,13 +224,16 @@ def _dist4(X, i, Y, j):
 
 
 @njit(inline="always")
-def _hist_block_w4(X, Y, a0, a1, within, ny, h):
+def _hist_block_w4(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end):
     """The same for four words per hash (256-bit hashes such as PDQ).
     HIST_ROWS_W4 rows of X are processed together, so each row of Y is
     loaded once for that many pairs (1.9x the pairs per CPU-second of two
     rows at a time, measured with `bench pairs`). Pairs inside the square
     of those rows (j <= i + HIST_ROWS_W4 - 1, `within` only) are counted
-    first, one by one."""
+    first, one by one. Collecting: the smallest distance of each row of Y
+    to the block's rows is kept, and only a row of Y within t is looked
+    at again."""
+    c = 0
     R = HIST_ROWS_W4
     c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
     for c0 in range(c_first, ny, COL_BLOCK):
@@ -177,7 +244,9 @@ def _hist_block_w4(X, Y, a0, a1, within, ny, h):
             if within and j < i + R:
                 for r in range(R):
                     for jj in range(max(c0, i + r + 1), min(c1, i + R)):
-                        h[r & 3, _dist4(X, i + r, Y, jj)] += 1
+                        d = _dist4(X, i + r, Y, jj)
+                        h[r & 3, d] += 1
+                        c = _take(I, J, D, pos, c, end, t, i + r, jj, d)
                 j = i + R
             xs = X[i : i + R]
             while j < c1:
@@ -185,16 +254,19 @@ def _hist_block_w4(X, Y, a0, a1, within, ny, h):
                 y1 = Y[j, 1]
                 y2 = Y[j, 2]
                 y3 = Y[j, 3]
+                lo = 1 << 20
                 for r in range(R):  # R is a constant: fully unrolled
-                    h[
-                        r & 3,
-                        (
-                            popcount64(xs[r, 0] ^ y0)
-                            + popcount64(xs[r, 1] ^ y1)
-                            + popcount64(xs[r, 2] ^ y2)
-                            + popcount64(xs[r, 3] ^ y3)
-                        ),
-                    ] += 1
+                    d = (
+                        popcount64(xs[r, 0] ^ y0)
+                        + popcount64(xs[r, 1] ^ y1)
+                        + popcount64(xs[r, 2] ^ y2)
+                        + popcount64(xs[r, 3] ^ y3)
+                    )
+                    h[r & 3, d] += 1
+                    lo = min(lo, d)
+                if lo <= t:
+                    for r in range(R):
+                        c = _take(I, J, D, pos, c, end, t, i + r, j, _dist4(xs, r, Y, j))
                 j += 1
             i += R
         while i < a1:
@@ -202,16 +274,21 @@ def _hist_block_w4(X, Y, a0, a1, within, ny, h):
             if within and j <= i:
                 j = i + 1
             while j < c1:
-                h[0, _dist4(X, i, Y, j)] += 1
+                d = _dist4(X, i, Y, j)
+                h[0, d] += 1
+                c = _take(I, J, D, pos, c, end, t, i, j, d)
                 j += 1
             i += 1
+    return c
 
 
 @njit(inline="always")
-def _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf):
+def _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf, t, I, J, D, pos, end):
     """Several words per hash, word-major layout (Xt[w, i]): first the
     distances of one row against a column block (a loop LLVM vectorises),
     then the histogram increments."""
+    c = 0
+    seen = _low(h, t) if t >= 0 else 0
     c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
     for c0 in range(c_first, ny, COL_BLOCK):
         c1 = min(c0 + COL_BLOCK, ny)
@@ -239,15 +316,38 @@ def _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf):
             while j < m:
                 h[0, buf[j]] += 1
                 j += 1
+            if t >= 0:
+                s = _low(h, t)
+                if s != seen:
+                    seen = s
+                    for j in range(m):
+                        c = _take(I, J, D, pos, c, end, t, i, j0 + j, buf[j])
+    return c
+
+
+@njit(inline="always")
+def _hist_rows(X, Y, X1, Y1, Xt, Yt, W, a0, a1, within, ny, h, buf, variant, t, I, J, D, pos, end):
+    """One row block with the loop `variant` selects (see hist_kernel)."""
+    if W == 1:
+        return _hist_block_w1(X1, Y1, a0, a1, within, ny, h, t, I, J, D, pos, end)
+    if variant == 1 or (variant == 0 and W == 4):
+        return _hist_block_w4(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end)
+    if variant == 2:
+        return _hist_block(X, Y, W, a0, a1, within, ny, h, t, I, J, D, pos, end)
+    return _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf, t, I, J, D, pos, end)
 
 
 @njit(parallel=True, cache=True)
-def hist_kernel(X, Y, within, nbins, variant=0):
-    """int64 histogram (nbins = 64 W + 1) of distances: all pairs i < j of X
-    when `within`, else all (i, j) of X x Y. For W > 1, `variant` selects
-    the inner loop (0 = automatic: row-major for W = 4, word-major
-    otherwise; 1 = row-major W = 4; 2 = generic row-major; 3 =
-    word-major); all give the same counts."""
+def hist_close_kernel(X, Y, within, nbins, t, cap, variant=0):
+    """One pass over all pairs (i < j of X when `within`, else X x Y): the
+    int64 histogram (nbins = 64 W + 1) of distances, and the pairs at
+    distance <= t (t = -1: none), task k writing its pairs as (i, j, d)
+    into slots k*cap .. (k+1)*cap of I, J, D and their number into
+    counts[k] (counts[k] > cap: the task's slots overflowed, only the
+    first cap were written). For W > 1, `variant` selects the inner loop
+    (0 = automatic: row-major for W = 4, word-major otherwise; 1 =
+    row-major W = 4; 2 = generic row-major; 3 = word-major); all give the
+    same counts and pairs. Returns (hist, I, J, D, counts)."""
     n = X.shape[0]
     W = X.shape[1]
     ny = Y.shape[0]
@@ -258,34 +358,36 @@ def hist_kernel(X, Y, within, nbins, variant=0):
     nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
     ntasks = (nb + 1) // 2 if within else nb
     out = np.zeros((max(ntasks, 1), nbins), dtype=np.int64)
-    for t in prange(ntasks):
+    counts = np.zeros(max(ntasks, 1), dtype=np.int64)
+    slots = max(ntasks, 1) * cap if t >= 0 else 0
+    I = np.empty(slots, dtype=np.int64)
+    J = np.empty(slots, dtype=np.int64)
+    D = np.empty(slots, dtype=np.int64)
+    for k in prange(ntasks):
         h = np.zeros((4, nbins), dtype=np.int64)
-        a0, a1, b0, b1 = _task_rows(t, nb, within, n)
-        if W == 1:
-            _hist_block_w1(X1, Y1, a0, a1, within, ny, h)
-            if b1 > b0:
-                _hist_block_w1(X1, Y1, b0, b1, within, ny, h)
-        elif variant == 1 or (variant == 0 and W == 4):
-            _hist_block_w4(X, Y, a0, a1, within, ny, h)
-            if b1 > b0:
-                _hist_block_w4(X, Y, b0, b1, within, ny, h)
-        elif variant == 2:
-            _hist_block(X, Y, W, a0, a1, within, ny, h)
-            if b1 > b0:
-                _hist_block(X, Y, W, b0, b1, within, ny, h)
-        else:
-            buf = np.empty(COL_BLOCK, dtype=np.int64)
-            _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf)
-            if b1 > b0:
-                _hist_block_t(Xt, Yt, W, b0, b1, within, ny, h, buf)
-        for k in range(4):
+        buf = np.empty(COL_BLOCK if W > 1 else 0, dtype=np.int64)
+        a0, a1, b0, b1 = _task_rows(k, nb, within, n)
+        start = k * cap if t >= 0 else 0
+        end = start + cap if t >= 0 else 0
+        c = _hist_rows(X, Y, X1, Y1, Xt, Yt, W, a0, a1, within, ny, h, buf, variant, t, I, J, D, start, end)
+        if b1 > b0:
+            c += _hist_rows(X, Y, X1, Y1, Xt, Yt, W, b0, b1, within, ny, h, buf, variant, t, I, J, D, start + c, end)
+        counts[k] = c
+        for q in range(4):
             for d in range(nbins):
-                out[t, d] += h[k, d]
+                out[k, d] += h[q, d]
     res = np.zeros(nbins, dtype=np.int64)
-    for t in range(out.shape[0]):
+    for k in range(out.shape[0]):
         for d in range(nbins):
-            res[d] += out[t, d]
-    return res
+            res[d] += out[k, d]
+    return res, I, J, D, counts
+
+
+def hist_kernel(X, Y, within, nbins, variant=0):
+    """int64 histogram (nbins = 64 W + 1) of distances: all pairs i < j of X
+    when `within`, else all (i, j) of X x Y (hist_close_kernel without
+    collecting pairs; `variant` as there)."""
+    return hist_close_kernel(X, Y, within, nbins, -1, 0, variant)[0]
 
 
 # ------------------------------------------------------ threshold counting
