@@ -28,8 +28,9 @@ exactly, so the tables do not depend on the tile size.
 From the histogram: FPR(t) = (pairs at distance <= t) / pairs, with the
 metrics stage's default interval (pairs that share a photo are dependent:
 harness.metrics.intervals.dependent_pair_interval, deterministic, from the
-pairs at or under keep_below, a second tiled pass; keep_below covers the
-largest target FPR), and as labelled cross-checks the Clopper-Pearson
+pairs at or under keep_below, collected in the histogram pass up to a
+threshold a sample predicts, see `speculative_keep`, else in a second tiled
+pass; keep_below covers the largest target FPR), and as labelled cross-checks the Clopper-Pearson
 interval (valid only if pairs were independent) and the image-level
 Poisson bootstrap; the recommended threshold per target FPR from the
 default upper bound (harness.metrics.intervals.recommend_threshold);

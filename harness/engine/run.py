@@ -177,7 +177,14 @@ def _analyse_one(hashes, ref, specs, metrics_cfg, kernel_threads=None):
 def limit_kernel_threads(n: int) -> None:
     """Run the compiled (numba prange) metric kernels of this thread on at
     most n threads. Several metric tasks at once, each on every core, slow
-    each other down (their idle kernel threads compete for the cores)."""
+    each other down (their idle kernel threads compete for the cores).
+
+    Called in worker processes before their first kernel, it also asks
+    OpenMP (numba's threading layer here) to let idle threads sleep instead
+    of spinning (OMP_WAIT_POLICY=PASSIVE, unless already set; read when the
+    layer starts): spinning threads of one worker take CPU from the other
+    workers' kernels."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency
