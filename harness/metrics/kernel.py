@@ -223,63 +223,75 @@ def _dist4(X, i, Y, j):
     )
 
 
-@njit(inline="always")
-def _hist_block_w4(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end):
-    """The same for four words per hash (256-bit hashes such as PDQ).
-    HIST_ROWS_W4 rows of X are processed together, so each row of Y is
-    loaded once for that many pairs (1.9x the pairs per CPU-second of two
-    rows at a time, measured with `bench pairs`). Pairs inside the square
-    of those rows (j <= i + HIST_ROWS_W4 - 1, `within` only) are counted
-    first, one by one. Collecting: the smallest distance of each row of Y
-    to the block's rows is kept, and only a row of Y within t is looked
-    at again."""
-    c = 0
-    R = HIST_ROWS_W4
-    c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
-    for c0 in range(c_first, ny, COL_BLOCK):
-        c1 = min(c0 + COL_BLOCK, ny)
-        i = a0
-        while i + R <= a1:
-            j = c0
-            if within and j < i + R:
-                for r in range(R):
-                    for jj in range(max(c0, i + r + 1), min(c1, i + R)):
-                        d = _dist4(X, i + r, Y, jj)
-                        h[r & 3, d] += 1
-                        c = _take(I, J, D, pos, c, end, t, i + r, jj, d)
-                j = i + R
-            xs = X[i : i + R]
-            while j < c1:
-                y0 = Y[j, 0]
-                y1 = Y[j, 1]
-                y2 = Y[j, 2]
-                y3 = Y[j, 3]
-                lo = 1 << 20
-                for r in range(R):  # R is a constant: fully unrolled
-                    d = (
-                        popcount64(xs[r, 0] ^ y0)
-                        + popcount64(xs[r, 1] ^ y1)
-                        + popcount64(xs[r, 2] ^ y2)
-                        + popcount64(xs[r, 3] ^ y3)
-                    )
-                    h[r & 3, d] += 1
-                    lo = min(lo, d)
-                if lo <= t:
+def _w4_block(collect: bool):
+    """_hist_block_w4 with (collect True) or without (False, for t < 0:
+    the smallest-distance bookkeeping costs about 7% of a pure histogram)
+    the collection step; `collect` is a compile-time constant."""
+
+    @njit(inline="always")
+    def block(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end):
+        """The same for four words per hash (256-bit hashes such as PDQ).
+        HIST_ROWS_W4 rows of X are processed together, so each row of Y is
+        loaded once for that many pairs (1.9x the pairs per CPU-second of two
+        rows at a time, measured with `bench pairs`). Pairs inside the square
+        of those rows (j <= i + HIST_ROWS_W4 - 1, `within` only) are counted
+        first, one by one. Collecting: the smallest distance of each row of Y
+        to the block's rows is kept, and only a row of Y within t is looked
+        at again; `collect` False leaves that out (t < 0)."""
+        c = 0
+        R = HIST_ROWS_W4
+        c_first = (a0 + 1) - ((a0 + 1) % COL_BLOCK) if within else 0
+        for c0 in range(c_first, ny, COL_BLOCK):
+            c1 = min(c0 + COL_BLOCK, ny)
+            i = a0
+            while i + R <= a1:
+                j = c0
+                if within and j < i + R:
                     for r in range(R):
-                        c = _take(I, J, D, pos, c, end, t, i + r, j, _dist4(xs, r, Y, j))
-                j += 1
-            i += R
-        while i < a1:
-            j = c0
-            if within and j <= i:
-                j = i + 1
-            while j < c1:
-                d = _dist4(X, i, Y, j)
-                h[0, d] += 1
-                c = _take(I, J, D, pos, c, end, t, i, j, d)
-                j += 1
-            i += 1
-    return c
+                        for jj in range(max(c0, i + r + 1), min(c1, i + R)):
+                            d = _dist4(X, i + r, Y, jj)
+                            h[r & 3, d] += 1
+                            c = _take(I, J, D, pos, c, end, t, i + r, jj, d)
+                    j = i + R
+                xs = X[i : i + R]
+                while j < c1:
+                    y0 = Y[j, 0]
+                    y1 = Y[j, 1]
+                    y2 = Y[j, 2]
+                    y3 = Y[j, 3]
+                    lo = 1 << 20
+                    for r in range(R):  # R is a constant: fully unrolled
+                        d = (
+                            popcount64(xs[r, 0] ^ y0)
+                            + popcount64(xs[r, 1] ^ y1)
+                            + popcount64(xs[r, 2] ^ y2)
+                            + popcount64(xs[r, 3] ^ y3)
+                        )
+                        h[r & 3, d] += 1
+                        if collect:
+                            lo = min(lo, d)
+                    if collect and lo <= t:
+                        for r in range(R):
+                            c = _take(I, J, D, pos, c, end, t, i + r, j, _dist4(xs, r, Y, j))
+                    j += 1
+                i += R
+            while i < a1:
+                j = c0
+                if within and j <= i:
+                    j = i + 1
+                while j < c1:
+                    d = _dist4(X, i, Y, j)
+                    h[0, d] += 1
+                    c = _take(I, J, D, pos, c, end, t, i, j, d)
+                    j += 1
+                i += 1
+        return c
+
+    return block
+
+
+_hist_block_w4 = _w4_block(True)
+_hist_block_w4_count = _w4_block(False)
 
 
 @njit(inline="always")
@@ -330,8 +342,10 @@ def _hist_rows(X, Y, X1, Y1, Xt, Yt, W, a0, a1, within, ny, h, buf, variant, t, 
     """One row block with the loop `variant` selects (see hist_kernel)."""
     if W == 1:
         return _hist_block_w1(X1, Y1, a0, a1, within, ny, h, t, I, J, D, pos, end)
-    if variant == 1 or (variant == 0 and W == 4):
+    if (variant == 1 or (variant == 0 and W == 4)) and t >= 0:
         return _hist_block_w4(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end)
+    if variant == 1 or (variant == 0 and W == 4):
+        return _hist_block_w4_count(X, Y, a0, a1, within, ny, h, t, I, J, D, pos, end)
     if variant == 2:
         return _hist_block(X, Y, W, a0, a1, within, ny, h, t, I, J, D, pos, end)
     return _hist_block_t(Xt, Yt, W, a0, a1, within, ny, h, buf, t, I, J, D, pos, end)
