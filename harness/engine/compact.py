@@ -442,28 +442,35 @@ class CompactRows:
             self.parts[c] = []
             frame[c] = _small(column[take])
             del column
-        # the codes, from the encoded columns, a slice of rows at a time (small temporaries)
-        out = {c: np.empty(n_out, _code_dtype(len(cats[c]))) for c in CATEGORICAL}
-        for a in range(0, n_out, ROW_GROUP):
-            b = min(n_out, a + ROW_GROUP)
-            im, tr, hk = img_col[take[a:b]], tr_col[take[a:b]], hk_col[take[a:b]]
-            rec = out_rec[a:b] if repeated else by_image[first_rec[im]]
-            out["image_id"][a:b] = remap["image_id"][im]
-            for c in ("image_name", "group"):
-                out[c][a:b] = rec_code[c][rec]
-            out["transform"][a:b] = remap["transform"][tr]
-            out["hasher_key"][a:b] = remap["hasher_key"][hk]
-            for c in ("family", "severity"):
-                out[c][a:b] = per_key[c][tr]
-            out["hasher"][a:b] = per_key["hasher"][hk]
-            del im, tr, hk, rec
-        del img_col, tr_col, hk_col, out_rec
-        for c in ("image_id", "transform", "hasher_key"):
-            self.parts[c] = []
-        for c in CATEGORICAL:
-            frame[c] = _categorical_of_codes(out.pop(c), cats[c])
-        del take
-        release_memory()  # the encoded columns
+        # the codes from the encoded columns, one encoded column at a time (freed once its codes
+        # exist), a slice of rows at a time (small temporaries)
+        del img_col, tr_col, hk_col
+        derived = {
+            "image_id": ("image_id", "image_name", "group"),
+            "transform": ("transform", "family", "severity"),
+            "hasher_key": ("hasher_key", "hasher"),
+        }
+        for source, columns in derived.items():
+            col = self._column(source)
+            self.parts[source] = []
+            out = {c: np.empty(n_out, _code_dtype(len(cats[c]))) for c in columns}
+            for a in range(0, n_out, ROW_GROUP):
+                b = min(n_out, a + ROW_GROUP)
+                code = col[take[a:b]]
+                for c in columns:
+                    if c in remap:  # the column itself, in sorted order
+                        out[c][a:b] = remap[c][code]
+                    elif c in per_key:  # a function of the transform or the hasher key
+                        out[c][a:b] = per_key[c][code]
+                    else:  # a function of the record
+                        rec = out_rec[a:b] if repeated else by_image[first_rec[code]]
+                        out[c][a:b] = rec_code[c][rec]
+                del code
+            del col
+            for c in columns:
+                frame[c] = _categorical_of_codes(out.pop(c), cats[c])
+            release_memory()  # the encoded column
+        del take, out_rec
         # copy=False: the columns are not copied (nor the integer ones joined into one block)
         frame = {c: frame[c] for c in [*CATEGORICAL, "hash", "width", "height", "applied"]}
         return pd.DataFrame(frame, copy=False), reused, computed
