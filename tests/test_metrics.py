@@ -610,7 +610,9 @@ def test_close_pair_kernels_equal_numpy_across_blocks_and_both_paths(bits, monke
             Yw = X if y is None else hamming._words_for_histogram(K, y)
             all_want = numpy_pairs(a, y, np.arange(len(a)), None if y is None else -1 - np.arange(len(y)), t)
             for variant in (1, 2, 3) if X.shape[1] > 1 else (0,):
-                h, I, J, D, counts = K.hist_close_kernel(X, Yw, y is None, 64 * X.shape[1] + 1, t, len(a) * 300, variant)
+                h, I, J, D, counts = K.hist_close_kernel(
+                    X, Yw, y is None, 64 * X.shape[1] + 1, t, len(a) * 300, variant
+                )
                 assert (h[: bits + 1] == pair_histogram_numpy(a, y)).all()
                 I, J, D = hamming._filled_slots(I, J, D, counts, len(a) * 300)
                 order = np.lexsort((J, I, D))
