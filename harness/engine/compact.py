@@ -352,10 +352,13 @@ class CompactRows:
         docstring). Consumes the encoded rows.
 
         Memory: the sort goes one (hasher key, transform) block at a time
-        (a few thousand rows each); the full-length arrays it adds to the
-        encoded rows are the selected row indices and the output order
-        (4 bytes a row each below 2**31 rows) and the output columns, each
-        source column freed as soon as its output column is made."""
+        (a few thousand rows each, no sort over the full length); the
+        full-length arrays it adds to the encoded rows are the selected row
+        indices, then the output order (4 bytes a row each below 2**31
+        rows), and the output columns: the hashes first (the encoded ones
+        freed once joined), then width, height and applied, then the codes
+        of one encoded column at a time, each encoded column freed as soon
+        as its output columns exist."""
         rows = self._rows_of_run(records, spec_seed, hasher_keys, variant_ids)
         release_memory()  # the selection's and the key check's arrays
         starts = np.array([s for s, _ in self.sources], np.int64)
