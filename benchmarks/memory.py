@@ -276,6 +276,7 @@ def measure_run(
         "prefilled": prefill,
         "code": os.path.abspath(code) if code else None,
         "driver_peak_rss_mib_assembled": info.get("engine", {}).get("driver_peak_rss_mib_assembled"),
+        "driver_peak_rss_mib_metrics": info.get("engine", {}).get("driver_peak_rss_mib_metrics"),
         "driver_peak_rss_mib_written": info.get("engine", {}).get("driver_peak_rss_mib_written"),
         "timings_seconds": info.get("timings_seconds"),
         "chunk_size": chunk_size,

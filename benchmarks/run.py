@@ -385,15 +385,15 @@ def _memory_main(args) -> int:
         " kernel, which grows with n) and the driver's tables.",
         "",
         "| images | hash rows | chunk_size | workers | seconds | driver peak, end of hashing |"
-        " driver peak, hash table assembled | driver peak, tables written | driver peak, whole run |"
-        " worker peak while hashing | worker peak, whole run |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " driver peak, hash table assembled | driver peak, metrics done | driver peak, tables written |"
+        " driver peak, whole run | worker peak while hashing | worker peak, whole run |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['images']} | {r['hash_rows']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
         f" {r['driver_peak_rss_mib_hashing']} | {r.get('driver_peak_rss_mib_assembled')} |"
-        f" {r.get('driver_peak_rss_mib_written')} | {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} |"
-        f" {r['largest_worker_peak_mib']} |"
+        f" {r.get('driver_peak_rss_mib_metrics')} | {r.get('driver_peak_rss_mib_written')} |"
+        f" {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} | {r['largest_worker_peak_mib']} |"
         for r in rows
     ]
     lines += _slopes(rows)
@@ -409,6 +409,7 @@ def _slopes(rows: list) -> list:
     out = []
     stages = (
         ("driver_peak_rss_mib_assembled", "hash table assembled"),
+        ("driver_peak_rss_mib_metrics", "metrics done"),
         ("driver_peak_rss_mib_written", "tables written"),
         ("driver_peak_mib", "whole run"),
     )

@@ -158,3 +158,29 @@ def test_parquet_tables_written_in_row_groups_keep_their_bytes(tmp_path):
     write_table(close, str(tmp_path / "groups.parquet"), row_group=10)
     plain_strings(close).to_parquet(tmp_path / "plain.parquet", index=False, row_group_size=10)
     assert (tmp_path / "groups.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+
+
+def test_hash_hex_of_many_hashes_at_once_is_each_hashers_to_hex():
+    """hashes.parquet's hash_hex is made from the bytes at once for hashers
+    whose to_hex is plain hex (Hasher.hex_width): the same text as to_hex,
+    also where imagehash keeps fewer digits than the bytes give
+    (colorhash: 42 bits in 6 bytes); crop_resistant's segments go one by one."""
+    from harness.engine.compact import _hex, _hex_of
+    from harness.hashers import get_hasher
+
+    rng = np.random.default_rng(0)
+    for name, params in [("ahash", {}), ("colorhash", {}), ("pdq", {}), ("phash", {"dihedral": True})]:
+        h = get_hasher(name, **params)
+        assert h.hex_width(h.nbytes) is not None
+        packed = rng.integers(0, 256, (50, h.nbytes), dtype=np.uint8)
+        hashes = pa.array([p.tobytes() for p in packed], pa.binary())
+        assert _hex_of(h, hashes.slice(3)).to_pylist() == [h.to_hex(p) for p in packed[3:]]
+    crop = get_hasher("crop_resistant")
+    assert crop.hex_width(8) is None
+    # rows of two hashers, interleaved: each row gets its own hasher's hex
+    a, c = get_hasher("ahash"), get_hasher("colorhash")
+    labels = pd.Categorical(["a", "c", "a", "c", "a"])
+    packed = [rng.integers(0, 256, (a if x == "a" else c).nbytes, dtype=np.uint8) for x in labels]
+    out = _hex({"a": a, "c": c}, labels, pa.array([p.tobytes() for p in packed], pa.binary()))
+    assert out.type == pa.string()
+    assert out.to_pylist() == [({"a": a, "c": c}[x]).to_hex(p) for x, p in zip(labels, packed)]

@@ -35,6 +35,8 @@ shared by the hashers of a variant.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -66,13 +68,38 @@ def _concat(parts: list) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
-def release_arrow_memory() -> None:
-    """Return the memory Arrow's allocator keeps after tables are freed
-    (mimalloc and jemalloc hold freed pages for reuse)."""
+def release_memory() -> None:
+    """Return freed memory to the system: the pages Arrow's allocator keeps
+    after tables are freed (mimalloc and jemalloc hold them for reuse) and,
+    with glibc, the free pages of the C heap (`malloc_trim`: freed numpy
+    arrays under glibc's mmap threshold, up to 32 MiB each, stay in the
+    heap and count towards the resident set otherwise)."""
     try:
         pa.default_memory_pool().release_unused()
     except AttributeError:  # pragma: no cover - older pyarrow
         pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another C library or system)."""
+    global _TRIM
+    if _TRIM is False:
+        import ctypes
+        import ctypes.util
+
+        _TRIM = None
+        if sys.platform.startswith("linux"):
+            try:
+                _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+            except (OSError, AttributeError):  # musl has no malloc_trim
+                _TRIM = None
+    return _TRIM
+
+
+_TRIM = False  # not looked up yet
 
 
 class _Codes:
@@ -103,14 +130,6 @@ class _Codes:
         remap = np.empty(len(values), np.int32)
         remap[order] = np.arange(len(values), dtype=np.int32)
         return remap, [values[i] for i in order]
-
-
-def _categorical(codes: np.ndarray, values: list) -> pd.Categorical:
-    """codes into `values` (sorted strings; a trailing None: missing)."""
-    if values and values[-1] is None:
-        values = values[:-1]
-        codes = np.where(codes == len(values), -1, codes)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype="str"))
 
 
 class AppliedTexts:
@@ -152,31 +171,57 @@ class AppliedTexts:
         self.n += len(d)
         return codes
 
-    def _block(self, k: int) -> pa.Array:
-        n, offsets, blob, size = self.blocks[k]
-        if size == 0 or not _CODEC:
-            data = pa.py_buffer(blob)
-        else:
-            data = pa.decompress(blob, decompressed_size=size, codec=_CODEC)
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), data)
-
     def take(self, codes: np.ndarray) -> pa.Array:
-        """The texts of `codes` (null for -1), in order."""
+        """The texts of `codes` (null for -1), in order. Each block is
+        decompressed once and its texts are copied straight into the
+        result's buffer (the result's bytes exist once, not as per-block
+        parts, their concatenation and a reordered copy)."""
         codes = np.asarray(codes, np.int64)
-        block = np.searchsorted(np.asarray(self.starts, np.int64), codes, side="right") - 1
-        parts, where = [], []
-        for k in np.unique(block[codes >= 0]):
-            sel = np.flatnonzero((block == k) & (codes >= 0))
-            parts.append(self._block(int(k)).take(pa.array(codes[sel] - self.starts[k])))
-            where.append(sel)
-        nulls = np.flatnonzero(codes < 0)
-        if len(nulls):
-            parts.append(pa.nulls(len(nulls), pa.string()))
-            where.append(nulls)
-        if not parts:
-            return pa.array([], pa.string())
-        joined = pa.concat_arrays(parts)
-        return joined.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+        n = len(codes)
+        valid = codes >= 0
+        order = np.flatnonzero(valid)
+        order = order[np.argsort(codes[order], kind="stable")]  # by code: one block after another
+        sorted_codes = codes[order]
+        bounds = np.searchsorted(sorted_codes, np.append(np.asarray(self.starts, np.int64), self.n))
+        lengths = np.zeros(n, np.int64)
+        for k in range(len(self.blocks)):
+            lo, hi = bounds[k], bounds[k + 1]
+            if hi > lo:
+                local = sorted_codes[lo:hi] - self.starts[k]
+                offsets = self.blocks[k][1]
+                lengths[order[lo:hi]] = offsets[local + 1] - offsets[local]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if n else 0
+        large = total >= 2**31
+        offsets_out = np.zeros(n + 1, np.int64 if large else np.int32)
+        offsets_out[1:] = ends
+        del ends
+        data = np.empty(total, np.uint8)
+        for k in range(len(self.blocks)):
+            lo, hi = bounds[k], bounds[k + 1]
+            if hi == lo:
+                continue
+            rows = order[lo:hi]
+            local = sorted_codes[lo:hi] - self.starts[k]
+            offsets = self.blocks[k][1]
+            size = lengths[rows]
+            within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+            src = np.frombuffer(self._data(k), np.uint8)
+            data[np.repeat(offsets_out[rows].astype(np.int64), size) + within] = src[
+                np.repeat(offsets[local].astype(np.int64), size) + within
+            ]
+        validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        kind = pa.LargeStringArray if large else pa.StringArray
+        return kind.from_buffers(
+            n, pa.py_buffer(offsets_out), pa.py_buffer(data), validity, null_count=int(n - valid.sum())
+        )
+
+    def _data(self, k: int):
+        """Block k's text bytes, decompressed."""
+        _, _, blob, size = self.blocks[k]
+        if size == 0 or not _CODEC:
+            return pa.py_buffer(blob)
+        return pa.decompress(blob, decompressed_size=size, codec=_CODEC)
 
 
 class CompactRows:
@@ -221,7 +266,7 @@ class CompactRows:
         self.sources.append((self.n, source))
         self.n += ok.num_rows
         if len(self.sources) % 32 == 0:  # Arrow's allocator keeps freed chunk tables: give them back
-            release_arrow_memory()
+            release_memory()
 
     def error_rows(self) -> pd.DataFrame:
         """The error rows: stored ones (duplicates dropped as `HashStore.load`
@@ -239,12 +284,21 @@ class CompactRows:
         """The keys of the hash rows encoded so far (for planning)."""
         return DoneKeys(self)
 
+    def _column(self, c: str) -> np.ndarray:
+        """Column `c` of every row encoded so far, as one array: the chunks'
+        arrays are concatenated once and replaced by the result (no second
+        copy on the next call)."""
+        parts = self.parts[c]
+        if len(parts) != 1:
+            self.parts[c] = parts = [_concat(parts)]
+        return parts[0]
+
     def _key(self, rows=None) -> np.ndarray:
         """(image_id, transform, hasher_key, seed) codes as one int64 per row
         (computed in place: one int64 array, one column at a time)."""
         key = None
         for c in ("image_id", "transform", "hasher_key", "seed"):
-            col = _concat(self.parts[c])
+            col = self._column(c)
             col = col if rows is None else col[rows]
             if key is None:
                 key = col.astype(np.int64)
@@ -254,18 +308,17 @@ class CompactRows:
             del col
         return key if key is not None else np.zeros(0, np.int64)
 
-    def hash_table(self, records, spec_seed: dict, hasher_keys: set, variant_ids, labels: dict):
-        """(table, rows reused from the store, rows computed now): the rows
-        of this run, one per record x key, sorted (see the module
-        docstring). Consumes the encoded rows."""
+    def _rows_of_run(self, records, spec_seed: dict, hasher_keys: set, variant_ids) -> np.ndarray:
+        """Indices (int32 below 2**31 rows) of the encoded rows that belong
+        to the run (`_assemble`'s rules), the first copy of each key only."""
         values = {c: list(self.codes[c].index) for c in self.codes}
 
         def codes_of(column, wanted) -> np.ndarray:
             return np.array([i for i, v in enumerate(values[column]) if v in wanted], np.int32)
 
-        img = _concat(self.parts["image_id"])
-        tr = _concat(self.parts["transform"])
+        img = self._column("image_id")
         keep = np.isin(img, codes_of("image_id", {r.image_id for r in records}))
+        tr = self._column("transform")
         if variant_ids is not None:
             image_level = codes_of("transform", {"", ORIGINAL.key})
             keep &= np.isin(tr, image_level) | np.isin(img, codes_of("image_id", set(variant_ids)))
@@ -273,8 +326,8 @@ class CompactRows:
         seed_of = {v: i for i, v in enumerate(values["seed"])}
         want = _small(np.array([seed_of.get(spec_seed.get(v), -1) for v in values["transform"]], np.int64))
         if len(tr):
-            keep &= want[tr] == _concat(self.parts["seed"])
-        keep &= np.isin(_concat(self.parts["hasher_key"]), codes_of("hasher_key", hasher_keys))
+            keep &= want[tr] == self._column("seed")
+        keep &= np.isin(self._column("hasher_key"), codes_of("hasher_key", hasher_keys))
         rows = np.flatnonzero(keep).astype(np.int64 if self.n >= 2**31 else np.int32)
         del keep
         # first copy of each key (store files in order, then new chunks)
@@ -290,88 +343,175 @@ class CompactRows:
             np.not_equal(key[1:], key[:-1], out=first[1:])
             del key
             rows = rows[np.sort(order[first])]
-            del order, first
+        self.parts["seed"] = []  # not needed any more
+        return rows
+
+    def hash_table(self, records, spec_seed: dict, hasher_keys: set, variant_ids, labels: dict):
+        """(table, rows reused from the store, rows computed now): the rows
+        of this run, one per record x key, sorted (see the module
+        docstring). Consumes the encoded rows.
+
+        Memory: the sort goes one (hasher key, transform) block at a time
+        (a few thousand rows each, no sort over the full length); the
+        full-length arrays it adds to the encoded rows are the selected row
+        indices, then the output order (4 bytes a row each below 2**31
+        rows), and the output columns: the hashes first (the encoded ones
+        freed once joined), then width, height and applied, then the codes
+        of one encoded column at a time, each encoded column freed as soon
+        as its output columns exist."""
+        rows = self._rows_of_run(records, spec_seed, hasher_keys, variant_ids)
+        release_memory()  # the selection's and the key check's arrays
         starts = np.array([s for s, _ in self.sources], np.int64)
         is_new = np.array([src == "new" for _, src in self.sources], bool)
         n_new = int(is_new[np.searchsorted(starts, rows, side="right") - 1].sum()) if len(rows) else 0
         reused, computed = len(rows) - n_new, n_new
 
-        # one row per record of the image (files with the same bytes share an image_id)
-        n_img = len(values["image_id"])
-        img_index = {v: i for i, v in enumerate(values["image_id"])}
-        rec_img = np.array([img_index.get(r.image_id, -1) for r in records], np.int64)
-        order = np.argsort(rec_img, kind="stable")
-        counts = np.bincount(rec_img[rec_img >= 0], minlength=n_img)
-        first_rec = np.searchsorted(rec_img[order], np.arange(n_img))
-        if counts.max(initial=0) <= 1:  # one file per image: no row is repeated
-            rec = order[first_rec[img[rows]]]
-        else:
-            reps = counts[img[rows]]
-            rows = np.repeat(rows, reps)
-            within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
-            rec = order[first_rec[img[rows]] + within]
-            del reps, within
-        rec = _small(rec)
-        del order
+        # the records of each image (files with the same bytes share an image_id), in record order
+        index = self.codes["image_id"].index
+        rec_img = np.array([index.get(r.image_id, -1) for r in records], np.int64)
+        by_image = np.argsort(rec_img, kind="stable")
+        counts = np.bincount(rec_img[rec_img >= 0], minlength=len(index))
+        first_rec = np.searchsorted(rec_img[by_image], np.arange(len(index)))
+        repeated = counts.max(initial=0) > 1
 
-        codes = {}
+        # sorted categories: old code -> sorted code, and the per-record ones
+        cats, remap = {}, {}
         for c in ("image_id", "transform", "hasher_key"):
-            column = {"image_id": img, "transform": tr}.get(c)
-            column = _concat(self.parts[c]) if column is None else column
-            remap, vals = self.codes[c].sorted_categories()
-            codes[c] = (_small(remap)[column[rows]] if len(remap) else np.zeros(len(rows), np.int8), vals)
-            self.parts[c] = []
-        del img, tr, column
+            remap[c], cats[c] = self.codes[c].sorted_categories()
+        rec_code = {}
         for c, texts in (
             ("image_name", [r.name for r in records]),
             ("group", [None if r.group is None else str(r.group) for r in records]),
         ):
-            enc = _Codes()
-            code = enc.encode(pa.array(texts, pa.string()))
-            remap, vals = enc.sorted_categories()
-            codes[c] = (_small(remap[code])[rec] if len(remap) else np.zeros(len(rows), np.int8), vals)
-        del rec
-        # family, severity (per transform) and hasher (the label, per hasher key)
-        t_vals, k_vals = codes["transform"][1], codes["hasher_key"][1]
-        derived = {
-            "family": (
-                codes["transform"][0],
-                [self.meta["family"].get(self.codes["transform"].index[v]) for v in t_vals],
-            ),
-            "severity": (
-                codes["transform"][0],
-                [self.meta["severity"].get(self.codes["transform"].index[v]) for v in t_vals],
-            ),
-            "hasher": (
-                codes["hasher_key"][0],
-                [labels.get(v, self.meta["hasher"].get(self.codes["hasher_key"].index[v])) for v in k_vals],
-            ),
-        }
-        for c, (by, per_value) in derived.items():
-            enc = _Codes()
-            code = enc.encode(pa.array(per_value, pa.string()))
-            remap, vals = enc.sorted_categories()
-            codes[c] = (_small(remap[code] if len(remap) else code)[by], vals)
-        sort = np.lexsort([codes[c][0] for c in ("image_name", "image_id", "transform", "hasher_key", "hasher")])
-        sort = sort.astype(rows.dtype)  # int32 below 2**31 rows
-        frame = {}
-        for c in CATEGORICAL:
-            frame[c] = _categorical(_small(codes[c][0][sort]), codes[c][1])
-            del codes[c]
-        take = rows[sort]
-        del rows, sort
+            rec_code[c], cats[c] = _sorted_codes(texts)
+        # family, severity (per transform) and hasher (the label, per hasher key), by old code
+        tr_values, hk_values = list(self.codes["transform"].index), list(self.codes["hasher_key"].index)
+        per_key = {}
+        for c, per_value in (
+            ("family", [self.meta["family"].get(i) for i in range(len(tr_values))]),
+            ("severity", [self.meta["severity"].get(i) for i in range(len(tr_values))]),
+            ("hasher", [labels.get(v, self.meta["hasher"].get(i)) for i, v in enumerate(hk_values)]),
+        ):
+            per_key[c], cats[c] = _sorted_codes(per_value)
+
+        img_col, tr_col, hk_col = (self._column(c) for c in ("image_id", "transform", "hasher_key"))
+        n_out = int(counts[img_col[rows]].sum()) if repeated and len(rows) else len(rows)
+        take = np.empty(n_out, rows.dtype)  # output row -> encoded row
+        out_rec = np.empty(n_out, np.int32 if len(records) < 2**31 else np.int64) if repeated else None
+        # blocks in output order: (hasher label, hasher key) in sorted order, then transform;
+        # each key's rows are split off first, and go once their block is done
+        hk_rows = hk_col[rows]
+        blocks = sorted(np.unique(hk_rows).tolist(), key=lambda k: (per_key["hasher"][k], remap["hasher_key"][k]))
+        of_key = [rows[hk_rows == k] for k in blocks]
+        del rows, hk_rows
+        tr_order = np.argsort(remap["transform"]) if len(tr_values) else np.zeros(0, np.int64)
+        pos = 0
+        for _ in blocks:
+            src_k = of_key.pop(0)
+            tr_k = tr_col[src_k]
+            present = np.zeros(len(tr_values), bool)
+            present[tr_k] = True
+            for t in tr_order[present[tr_order]].tolist():
+                src = src_k[tr_k == t]
+                im = img_col[src]
+                if repeated:  # one row per record of the image, in record order
+                    reps = counts[im]
+                    src, im = np.repeat(src, reps), np.repeat(im, reps)
+                    within = np.arange(len(src)) - np.repeat(np.cumsum(reps) - reps, reps)
+                    rec = by_image[first_rec[im] + within]
+                else:
+                    rec = by_image[first_rec[im]]
+                # (image_id, image_name); stable: equal keys keep the encoded rows' order
+                o = np.lexsort((rec_code["image_name"][rec], remap["image_id"][im]))
+                end = pos + len(o)
+                take[pos:end] = src[o]
+                if repeated:
+                    out_rec[pos:end] = rec[o]
+                pos = end
+            del src_k, tr_k
+        release_memory()  # the blocks' index arrays
+        # the hashes first (the largest column), while the codes below do not exist yet;
+        # the chunks' arrays go as soon as they are joined, before the sorted copy is made
         if sum(h.nbytes for h in self.hashes) >= 2**31 - 1:  # beyond binary's int32 offsets
             self.hashes = [h.cast(pa.large_binary()) for h in self.hashes]
         hashes = pa.concat_arrays(self.hashes) if self.hashes else pa.array([], pa.binary())
-        self.hashes = []  # the chunks' arrays go before the sorted copy is made
-        release_arrow_memory()
-        frame["hash"] = pd.arrays.ArrowExtensionArray(pa.chunked_array([hashes.take(pa.array(take))]))
+        self.hashes = []
+        release_memory()
+        frame = {"hash": pd.arrays.ArrowExtensionArray(pa.chunked_array([hashes.take(pa.array(take))]))}
         del hashes
-        release_arrow_memory()
-        for c in ("width", "height", "applied"):
-            frame[c] = _small(_concat(self.parts[c])[take])
+        release_memory()
+        for c in ("width", "height", "applied"):  # one column at a time: joined, taken, freed
+            column = _concat(self.parts[c])
             self.parts[c] = []
-        return pd.DataFrame(frame), reused, computed
+            frame[c] = _small(column[take])
+            del column
+        # the codes from the encoded columns, one encoded column at a time (freed once its codes
+        # exist), a slice of rows at a time (small temporaries)
+        del img_col, tr_col, hk_col
+        derived = {
+            "image_id": ("image_id", "image_name", "group"),
+            "transform": ("transform", "family", "severity"),
+            "hasher_key": ("hasher_key", "hasher"),
+        }
+        for source, columns in derived.items():
+            col = self._column(source)
+            self.parts[source] = []
+            out = {c: np.empty(n_out, _code_dtype(len(cats[c]))) for c in columns}
+            for a in range(0, n_out, ROW_GROUP):
+                b = min(n_out, a + ROW_GROUP)
+                code = col[take[a:b]]
+                for c in columns:
+                    if c in remap:  # the column itself, in sorted order
+                        out[c][a:b] = remap[c][code]
+                    elif c in per_key:  # a function of the transform or the hasher key
+                        out[c][a:b] = per_key[c][code]
+                    else:  # a function of the record
+                        rec = out_rec[a:b] if repeated else by_image[first_rec[code]]
+                        out[c][a:b] = rec_code[c][rec]
+                del code
+            del col
+            for c in columns:
+                frame[c] = _categorical_of_codes(out.pop(c), cats[c])
+            release_memory()  # the encoded column
+        del take, out_rec
+        # copy=False: the columns are not copied (nor the integer ones joined into one block)
+        frame = {c: frame[c] for c in [*CATEGORICAL, "hash", "width", "height", "applied"]}
+        return pd.DataFrame(frame, copy=False), reused, computed
+
+
+def _code_dtype(n_categories: int) -> np.dtype:
+    """The integer type pandas keeps a Categorical's codes in for this many
+    categories (`from_codes` copies codes of any other type)."""
+    for t in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(t).max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
+
+
+def _sorted_codes(texts: list) -> tuple[np.ndarray, pa.Array]:
+    """(code of each text in the sorted distinct texts, None last; the
+    sorted distinct texts, None left out: its code is their number). Sorted
+    by Arrow (UTF-8 byte order, the order of Python's str comparison), so no
+    Python object is made per distinct text."""
+    enc = pc.dictionary_encode(pa.array(texts, pa.string()))
+    values = enc.dictionary
+    order = pc.sort_indices(values).to_numpy()
+    remap = np.empty(len(values) + 1, np.int64)  # the last entry: None
+    remap[order] = np.arange(len(values))
+    remap[-1] = len(values)
+    codes = remap[enc.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)]
+    return codes, values.take(pa.array(order))
+
+
+def _categorical_of_codes(codes: np.ndarray, values) -> pd.Categorical:
+    """codes into `values` (sorted strings, a list or an Arrow array; code
+    len(values): missing), changed in place; codes of `_code_dtype` are not
+    copied."""
+    missing = codes == len(values)
+    if missing.any():
+        codes[missing] = -1
+    del missing
+    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype="str"))
 
 
 class DoneKeys:
@@ -394,18 +534,54 @@ class DoneKeys:
         return k < len(self.keys) and int(self.keys[k]) == key
 
 
+#: the two lower-case hex digits of each byte value
+_HEX_DIGITS = np.array([list(f"{b:02x}".encode()) for b in range(256)], np.uint8)
+
+
 def _hex(hashers: dict, labels: pd.Categorical, hashes) -> pa.Array:
-    """hash_hex of each row: its hasher's `to_hex` of the packed bytes."""
-    out = [None] * len(hashes)
+    """hash_hex of each row: its hasher's `to_hex` of the packed bytes
+    (`_hex_of`, one hasher at a time)."""
     codes = labels.codes
+    parts, where = [], []
     for code, label in enumerate(labels.categories):
         rows = np.flatnonzero(codes == code)
-        if not len(rows):
-            continue
-        h = hashers[label]
-        for r, b in zip(rows.tolist(), hashes.take(pa.array(rows)).to_pylist()):
-            out[r] = h.to_hex(np.frombuffer(b, np.uint8))
-    return pa.array(out, pa.string())
+        if len(rows):
+            parts.append(_hex_of(hashers[label], hashes.take(pa.array(rows))))
+            where.append(rows)
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):  # no hasher: no hex (null)
+        parts.append(pa.nulls(len(missing), pa.string()))
+        where.append(missing)
+    if not parts:
+        return pa.array([], pa.string())
+    joined = pa.concat_arrays([p.cast(pa.large_string()) for p in parts]) if len(parts) > 1 else parts[0]
+    where = np.concatenate(where)
+    if not (where[1:] > where[:-1]).all():  # hashers not in row order: put each hex in its row
+        joined = joined.take(pa.array(np.argsort(where, kind="stable")))
+    return joined.cast(pa.string())
+
+
+def _hex_of(hasher, hashes: pa.Array) -> pa.Array:
+    """`hasher.to_hex` of each hash: hashes of one length that it prints as
+    plain hex (`Hasher.hex_width`) all at once from their bytes, the rest
+    one by one."""
+    n = len(hashes)
+    width = None
+    if n and not hashes.null_count:
+        big = pa.types.is_large_binary(hashes.type)
+        offsets = np.frombuffer(hashes.buffers()[1], np.int64 if big else np.int32)[hashes.offset :][: n + 1]
+        nbytes = int(offsets[1] - offsets[0])
+        same = nbytes > 0 and int(offsets[-1] - offsets[0]) == n * nbytes and bool((np.diff(offsets) == nbytes).all())
+        hex_width = getattr(hasher, "hex_width", None)
+        width = hex_width(nbytes) if same and hex_width is not None else None
+    if width is not None:
+        data = np.frombuffer(hashes.buffers()[2], np.uint8)[int(offsets[0]) :][: n * nbytes].reshape(n, nbytes)
+        digits = np.ascontiguousarray(_HEX_DIGITS[data].reshape(n, 2 * nbytes)[:, 2 * nbytes - width :])
+        out_offsets = np.arange(n + 1, dtype=np.int64) * width
+        out = pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(digits))
+        if out[0].as_py() == hasher.to_hex(data[0]):  # else hex_width does not describe to_hex: one by one
+            return out
+    return pa.array([hasher.to_hex(np.frombuffer(b, np.uint8)) for b in hashes.to_pylist()], pa.string())
 
 
 def _plain_frame(table: pd.DataFrame, applied: AppliedTexts, hashers: dict) -> pd.DataFrame:
@@ -438,7 +614,8 @@ def write_hashes(
         _plain_frame(table, applied, hashers).to_parquet(path, index=False)
         return
     schema = pa.Table.from_pandas(_plain_frame(table.iloc[:1], applied, hashers), preserve_index=False).schema
-    dictionaries = {c: pa.array(list(table[c].cat.categories), pa.string()) for c in CATEGORICAL}
+    # each string column is made in the file's type (large_string from pandas' str columns)
+    dictionaries = {c: pa.array(list(table[c].cat.categories), schema.field(c).type) for c in CATEGORICAL}
     hashes = pa.chunked_array(table["hash"].array._pa_array)
     with pq.ParquetWriter(path, schema, compression="snappy") as writer:
         for start in range(0, len(table), row_group):
@@ -453,6 +630,7 @@ def write_hashes(
             for c in ("width", "height"):
                 arrays[c] = pa.array(table[c].to_numpy()[start:stop].astype(np.int64))
             arrays["applied"] = applied.take(table["applied"].to_numpy()[start:stop])
-            batch = pa.Table.from_arrays([arrays[f.name].cast(f.type) for f in schema], schema=schema)
+            batch = pa.Table.from_arrays([arrays.pop(f.name).cast(f.type) for f in schema], schema=schema)
             writer.write_table(batch, row_group_size=row_group)
-            del arrays, batch, part
+            del batch, part
+            release_memory()  # one row group's strings: give them back before the next

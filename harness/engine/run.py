@@ -35,7 +35,7 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
-from .compact import ROW_GROUP, CompactRows, release_arrow_memory, write_hashes
+from .compact import ROW_GROUP, CompactRows, release_memory, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -236,11 +236,13 @@ def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg
             results[i] = analyse(_rows_of(hashes, h.key), [h], specs, metrics_cfg)
     for fut, i in pending.items():
         results[i] = fut.result()
-    parts = results
     names = []
-    for p in parts:
+    for p in results:
         names += [n for n in p if n not in names]
-    return {n: concat_tables([p[n] for p in parts if n in p]) for n in names}
+    tables = {}
+    for n in names:  # each hasher's part of a table goes once the joined table exists
+        tables[n] = concat_tables([p.pop(n) for p in results if n in p])
+    return tables
 
 
 def rows_of_run(specs, hashers, variant_ids=None) -> pc.Expression:
@@ -335,13 +337,14 @@ def run_experiment(
         compact = CompactRows()
         for table in store.tables({r.image_id for r in records}, rows_of_run(specs, hashers, variant_ids)):
             compact.add(table, "store")
-        release_arrow_memory()  # the chunk files' tables are gone: give their memory back
+        release_memory()  # the chunk files' tables are gone: give their memory back
         done = DoneIndex(compact.error_rows(), config.max_pixels, eng.timeout_seconds, compact)
         chunk_size = eng.chunk_size or auto_chunk_size(
             len({r.image_id for r in records}), expected_capacity(workers, scheduler)
         )
         chunk_list = plan_chunks(records, specs, hashers, config.seed, chunk_size, done, variant_ids)
         del done  # a set of every stored key: not needed once the plan exists
+        release_memory()
         timings["plan"] = time.perf_counter() - t1
         t_pool = time.perf_counter()
         n_unique = sum(c.n_images for c in chunk_list)
@@ -410,7 +413,7 @@ def run_experiment(
         )
         applied = compact.applied  # the applied-parameter texts the table's codes point into
         compact = err = None  # the hash table holds the rows now
-        release_arrow_memory()
+        release_memory()
         driver_peak_assembled = peak_rss_kib()  # the store rows become the hash table
 
         t3 = time.perf_counter()
@@ -419,6 +422,8 @@ def run_experiment(
         if pairs:  # both distances of each pair in one pass, in this process (every core)
             tables |= cascade_tables(hashes, pairs, specs, config.metrics, tables.get("thresholds.csv"))
         timings["metrics"] = time.perf_counter() - t3
+        release_memory()  # the tasks' pickled rows and results
+        driver_peak_metrics = peak_rss_kib()
         engine_info = backend.describe() | {
             "chunk_size": chunk_size,
             "store": store.root,
@@ -438,6 +443,7 @@ def run_experiment(
             "worker_peak_rss_mib_hashing": round(stats.worker_peak_rss_kib / 1024, 1),
             "driver_peak_rss_mib_hashing": round(driver_peak_hashing / 1024, 1),
             "driver_peak_rss_mib_assembled": round(driver_peak_assembled / 1024, 1),
+            "driver_peak_rss_mib_metrics": round(driver_peak_metrics / 1024, 1),
         }
     except BaseException:  # Ctrl-C or an error: stop the workers now, do not wait for their chunks
         if backend is not None:
@@ -452,7 +458,7 @@ def run_experiment(
     decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_name"].nunique()
     per_hasher = {}
     for h in hashers:
-        hh = hashes[hashes["hasher_key"] == h.key]
+        hh = _rows_of(hashes, h.key)  # a slice of the sorted table, not a copy
         orig = hh["transform"] == ORIGINAL.key
         with_variants = (
             hh.loc[orig, "image_id"]

@@ -169,6 +169,13 @@ class Hasher(ABC):
         """Hex string of one packed hash (as the reference library prints it)."""
         return bytes(np.asarray(packed, dtype=np.uint8)).hex()
 
+    def hex_width(self, nbytes: int) -> int | None:
+        """How `to_hex` prints a hash of `nbytes` bytes, so that many can be
+        printed at once (hashes.parquet's hash_hex): as the last `hex_width`
+        digits of its plain lower-case hex; None when `to_hex` is another
+        function (a subclass that overrides it)."""
+        return 2 * nbytes if type(self).to_hex is Hasher.to_hex else None
+
     def describe(self) -> dict:
         return {
             "name": self.name,

@@ -138,6 +138,11 @@ class ImagehashHasher(Hasher):
         digits = -(-self.bits // 4)
         return bytes(np.asarray(packed, dtype=np.uint8)).hex()[-digits:]
 
+    def hex_width(self, nbytes: int) -> int | None:
+        if type(self).to_hex is not ImagehashHasher.to_hex:  # e.g. crop_resistant's segments
+            return None
+        return min(2 * nbytes, -(-self.bits // 4))
+
 
 def _grey_images(images) -> list:
     """``Image.fromarray(rgb).convert("L")`` of each RGB array: the first step
