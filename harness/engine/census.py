@@ -421,7 +421,7 @@ def run_tiles(
     close-pair pass, an estimate for room in a 'hist' pass)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    names = [also, what] if also else [what]
+    names = [what, also] if also else [what]  # the task's results, in this order
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):  # half-written files of a killed census
         if ".npy.tmp" in name:
@@ -458,9 +458,8 @@ def run_tiles(
         done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for fut in done:
             t, paths = pending.pop(fut)
-            arrays = fut.result()
-            arrays = arrays[::-1] if also else (arrays,)  # (also, what): `what` last
-            for name, p, arr in zip(names, paths, arrays):
+            arrays = fut.result() if also else (fut.result(),)
+            for name, p, arr in reversed(list(zip(names, paths, arrays))):  # `what` saved last
                 _save_atomic(p, arr)
                 out[name][t] = arr
             stats["tiles_computed"] += 1

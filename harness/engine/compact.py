@@ -35,6 +35,7 @@ shared by the hashers of a variant.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -83,23 +84,18 @@ def release_memory() -> None:
         trim(0)
 
 
+@functools.cache
 def _malloc_trim():
     """glibc's malloc_trim, or None (another C library or system)."""
-    global _TRIM
-    if _TRIM is False:
-        import ctypes
-        import ctypes.util
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import ctypes.util
 
-        _TRIM = None
-        if sys.platform.startswith("linux"):
-            try:
-                _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-            except (OSError, AttributeError):  # musl has no malloc_trim
-                _TRIM = None
-    return _TRIM
-
-
-_TRIM = False  # not looked up yet
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl has no malloc_trim
+        return None
 
 
 class _Codes:
