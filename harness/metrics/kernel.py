@@ -225,7 +225,7 @@ def _dist4(X, i, Y, j):
 
 def _w4_block(collect: bool):
     """_hist_block_w4 with (collect True) or without (False, for t < 0:
-    the smallest-distance bookkeeping costs about 7% of a pure histogram)
+    the smallest-distance bookkeeping would slow a pure histogram down)
     the collection step; `collect` is a compile-time constant."""
 
     @njit(inline="always")
