@@ -93,11 +93,24 @@ def test_compact_table_round_trips_to_the_same_hashes_parquet(tmp_path):
         plain.to_parquet(tmp_path / "plain-rg.parquet", index=False, row_group_size=rg)
         write_hashes(table, applied, str(tmp_path / "compact-rg.parquet"), hashers, row_group=rg)
         assert (tmp_path / "plain-rg.parquet").read_bytes() == (tmp_path / "compact-rg.parquet").read_bytes()
-    # the table holds codes, not per-row strings
-    for col in ("image_id", "image_name", "group", "transform", "hasher", "hasher_key"):
-        assert isinstance(table[col].dtype, pd.CategoricalDtype)
-    assert isinstance(table["hash"].dtype, pd.ArrowDtype)
-    assert "hash_hex" not in table.columns
+    # the table holds integer codes per row, no strings; image_id, image_name, group, family,
+    # severity and hasher are made from the record, transform and hasher key codes when asked for
+    assert list(table.core.columns) == ["record", "transform", "hasher_key", "hash", "width", "height", "applied"]
+    for col in ("record", "transform", "hasher_key", "width", "height", "applied"):
+        assert np.issubdtype(table.core[col].dtype, np.integer), col
+    assert isinstance(table.core["hash"].dtype, pd.ArrowDtype)
+    frame = table.frame()
+    assert list(frame.columns) == table.columns and "hash_hex" not in table.columns
+    for col in ("image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"):
+        assert isinstance(frame[col].dtype, pd.CategoricalDtype)
+        assert frame[col].astype(str).tolist() == plain[col].tolist(), col
+    # one hasher's rows: one slice, the same rows as the plain table's
+    from harness.engine.run import _rows_of
+
+    for key in plain["hasher_key"].unique():
+        part = _rows_of(table, key, ["image_id", "image_name", "group", "transform", "hasher"])
+        want = plain.loc[plain["hasher_key"] == key, part.columns].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part.astype(str), want.astype(str))
 
 
 def _copies(plain: pd.DataFrame) -> int:

@@ -47,8 +47,11 @@ import pyarrow.parquet as pq
 from ..transforms import ORIGINAL
 from .store import KEY_COLUMNS, STORE_COLUMNS
 
-#: rows per row group of hashes.parquet (pyarrow's default for write_table)
+#: rows per row group of the other Parquet tables (pyarrow's default for
+#: write_table), and the slice the table is built in
 ROW_GROUP = 1024 * 1024
+#: rows per row group of hashes.parquet (see `write_hashes`)
+HASHES_ROW_GROUP = 128 * 1024
 #: columns of the compact table held as categoricals
 CATEGORICAL = ["image_id", "image_name", "group", "transform", "family", "severity", "hasher", "hasher_key"]
 _CODEC = "zstd" if pa.Codec.is_available("zstd") else None
@@ -441,38 +444,118 @@ class CompactRows:
             self.parts[c] = []
             frame[c] = _small(column[take])
             del column
-        # the codes from the encoded columns, one encoded column at a time (freed once its codes
-        # exist), a slice of rows at a time (small temporaries)
+        # per row only the record, the transform and the hasher key (codes in sorted order); the
+        # other string columns are functions of these (`HashTable`); one encoded column at a time
+        # (freed once its codes exist), a slice of rows at a time (small temporaries)
         del img_col, tr_col, hk_col
-        derived = {
-            "image_id": ("image_id", "image_name", "group"),
-            "transform": ("transform", "family", "severity"),
-            "hasher_key": ("hasher_key", "hasher"),
-        }
-        for source, columns in derived.items():
-            col = self._column(source)
-            self.parts[source] = []
-            out = {c: np.empty(n_out, _code_dtype(len(cats[c]))) for c in columns}
+        record = out_rec
+        if record is None:
+            col = self._column("image_id")
+            self.parts["image_id"] = []
+            record = np.empty(n_out, np.int32 if len(records) < 2**31 else np.int64)
             for a in range(0, n_out, ROW_GROUP):
                 b = min(n_out, a + ROW_GROUP)
-                code = col[take[a:b]]
-                for c in columns:
-                    if c in remap:  # the column itself, in sorted order
-                        out[c][a:b] = remap[c][code]
-                    elif c in per_key:  # a function of the transform or the hasher key
-                        out[c][a:b] = per_key[c][code]
-                    else:  # a function of the record
-                        rec = out_rec[a:b] if repeated else by_image[first_rec[code]]
-                        out[c][a:b] = rec_code[c][rec]
-                del code
+                record[a:b] = by_image[first_rec[col[take[a:b]]]]
             del col
-            for c in columns:
-                frame[c] = _categorical_of_codes(out.pop(c), cats[c])
-            release_memory()  # the encoded column
+        frame["record"] = _small(record)
+        del record
+        for c in ("transform", "hasher_key"):
+            col = self._column(c)
+            self.parts[c] = []
+            out = np.empty(n_out, _code_dtype(len(cats[c])))
+            for a in range(0, n_out, ROW_GROUP):
+                b = min(n_out, a + ROW_GROUP)
+                out[a:b] = remap[c][col[take[a:b]]]
+            frame[c] = out
+            del col, out
         del take, out_rec
-        # copy=False: the columns are not copied (nor the integer ones joined into one block)
-        frame = {c: frame[c] for c in [*CATEGORICAL, "hash", "width", "height", "applied"]}
-        return pd.DataFrame(frame, copy=False), reused, computed
+        self.parts["image_id"] = []
+        release_memory()  # the encoded columns
+        # the derived columns: code of each record, transform or hasher key (in sorted order)
+        img_of_rec = np.where(rec_img >= 0, remap["image_id"][np.maximum(rec_img, 0)], 0) if len(index) else rec_img
+        by_sorted = {}
+        for c, per_old in per_key.items():
+            source = "hasher_key" if c == "hasher" else "transform"
+            m = np.zeros(len(per_old), np.int64)
+            m[remap[source]] = per_old
+            by_sorted[c] = (source, m)
+        derived = {
+            "image_id": ("record", img_of_rec),
+            "image_name": ("record", rec_code["image_name"]),
+            "group": ("record", rec_code["group"]),
+            "family": by_sorted["family"],
+            "severity": by_sorted["severity"],
+            "hasher": by_sorted["hasher"],
+        }
+        core = pd.DataFrame(
+            {c: frame[c] for c in ("record", "transform", "hasher_key", "hash", "width", "height", "applied")},
+            copy=False,
+        )
+        return HashTable(core, cats, derived), reused, computed
+
+
+class HashTable:
+    """The run's hash table: one row per record x key, sorted by (hasher,
+    hasher_key, transform, image_id, image_name), made by
+    `CompactRows.hash_table`.
+
+    Held per row (about 26 bytes a row beyond the hash bytes at 50,000
+    images, quickstart settings): the record (an int code into the run's
+    records, 4 bytes; 2 under 32,768 records), the transform and the
+    hasher key (int codes into their sorted distinct values, 1 byte each
+    under 127 values), the hash (Arrow binary: its bytes plus a 4-byte
+    offset), width and height (the smallest integer type), the applied
+    code (into `AppliedTexts`). image_id, image_name and group are
+    functions of the record, family and severity of the transform, hasher
+    (the label) of the hasher key: `frame` makes them, as pandas
+    Categoricals over sorted categories, only for the rows asked for (a
+    hasher's rows for the metrics, a row group for hashes.parquet).
+    """
+
+    #: the table's columns, in the order of hashes.parquet (without hash_hex)
+    COLUMNS = [*CATEGORICAL, "hash", "width", "height", "applied"]
+
+    def __init__(self, core: pd.DataFrame, categories: dict, derived: dict):
+        self.core = core
+        self.categories = categories  # column -> sorted distinct values (None left out)
+        self.derived = derived  # column -> (core column, its code -> this column's code)
+
+    def __len__(self) -> int:
+        return len(self.core)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.COLUMNS)
+
+    def codes(self, column: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Codes of a string column for rows [start, stop) into
+        ``categories[column]`` (their number: a missing value)."""
+        if column in self.derived:
+            source, mapping = self.derived[column]
+            return mapping[self.core[source].to_numpy()[start:stop]]
+        return self.core[column].to_numpy()[start:stop]
+
+    def column(self, column: str, start: int = 0, stop: int | None = None):
+        """Rows [start, stop) of one column: a Categorical for the string
+        columns, else the stored array (Arrow binary for ``hash``)."""
+        if column in CATEGORICAL:
+            values = self.categories[column]
+            return _categorical_of_codes(self.codes(column, start, stop).astype(_code_dtype(len(values))), values)
+        return self.core[column].array[start:stop]
+
+    def frame(self, columns=None, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Rows [start, stop) as a DataFrame of `columns` (default: all)."""
+        columns = self.COLUMNS if columns is None else columns
+        return pd.DataFrame({c: self.column(c, start, stop) for c in columns}, copy=False)
+
+    def hasher_rows(self, hasher_key: str) -> tuple[int, int]:
+        """[start, stop) of one hasher key's rows (contiguous: the table is
+        sorted by hasher label, then key); (0, 0) if it has none."""
+        cats = list(self.categories["hasher_key"])
+        if hasher_key not in cats:
+            return 0, 0
+        where = np.flatnonzero(self.core["hasher_key"].to_numpy() == cats.index(hasher_key))
+        return (int(where[0]), int(where[-1]) + 1) if len(where) else (0, 0)
 
 
 def _code_dtype(n_categories: int) -> np.dtype:
@@ -580,52 +663,60 @@ def _hex_of(hasher, hashes: pa.Array) -> pa.Array:
     return pa.array([hasher.to_hex(np.frombuffer(b, np.uint8)) for b in hashes.to_pylist()], pa.string())
 
 
-def _plain_frame(table: pd.DataFrame, applied: AppliedTexts, hashers: dict) -> pd.DataFrame:
-    """The compact table as run.py's plain table (str columns, Python
-    bytes, int64), for a few rows: the schema of hashes.parquet, or the
-    whole file when there are no rows."""
+def _plain_frame(table: HashTable, applied: AppliedTexts, hashers: dict, stop: int | None = None) -> pd.DataFrame:
+    """Rows [0, stop) of the hash table as run.py's plain table (str
+    columns, Python bytes, int64), for a few rows: the schema of
+    hashes.parquet, or the whole file when there are no rows."""
     from .work import HASH_COLUMNS
 
-    out = pd.DataFrame(index=table.index)
+    part = table.frame(stop=stop)
+    out = pd.DataFrame(index=part.index)
     for c in CATEGORICAL:
-        out[c] = table[c].astype(str)
-    out["hash"] = [bytes(b) for b in table["hash"]]  # as run.py's plain table did (float64 when empty)
-    hx = _hex(hashers, table["hasher"].array, pa.array(table["hash"].array)).to_pylist() if len(table) else []
-    out["hash_hex"] = pd.Series(hx, dtype=str, index=table.index)
+        out[c] = part[c].astype(str)
+    out["hash"] = [bytes(b) for b in part["hash"]]  # as run.py's plain table did (float64 when empty)
+    hx = _hex(hashers, part["hasher"].array, pa.array(part["hash"].array)).to_pylist() if len(part) else []
+    out["hash_hex"] = pd.Series(hx, dtype=str, index=part.index)
     for c in ("width", "height"):
-        out[c] = table[c].astype("int64")
-    texts = applied.take(table["applied"].to_numpy()).to_pylist() if len(table) else []
-    out["applied"] = pd.Series(texts, dtype=str, index=table.index)
+        out[c] = part[c].astype("int64")
+    texts = applied.take(part["applied"].to_numpy()).to_pylist() if len(part) else []
+    out["applied"] = pd.Series(texts, dtype=str, index=part.index)
     return out[HASH_COLUMNS]
 
 
 def write_hashes(
-    table: pd.DataFrame, applied: AppliedTexts, path: str, hashers: dict, row_group: int = ROW_GROUP
+    table: HashTable, applied: AppliedTexts, path: str, hashers: dict, row_group: int = HASHES_ROW_GROUP
 ) -> None:
-    """Write hashes.parquet from the compact table (`CompactRows.hash_table`),
+    """Write hashes.parquet from the hash table (`CompactRows.hash_table`),
     one row group of at most `row_group` rows at a time; `hashers`: label ->
     hasher (for hash_hex). The same bytes as ``plain.to_parquet(path,
-    index=False, row_group_size=row_group)`` of the plain table."""
+    index=False, row_group_size=row_group)`` of the plain table. A row
+    group is held as Arrow strings while it is written (about 400 bytes a
+    row at quickstart settings), hence row groups of 131,072 rows, not
+    pyarrow's default 1,048,576."""
     if len(table) == 0:
         _plain_frame(table, applied, hashers).to_parquet(path, index=False)
         return
-    schema = pa.Table.from_pandas(_plain_frame(table.iloc[:1], applied, hashers), preserve_index=False).schema
+    schema = pa.Table.from_pandas(_plain_frame(table, applied, hashers, stop=1), preserve_index=False).schema
     # each string column is made in the file's type (large_string from pandas' str columns)
-    dictionaries = {c: pa.array(list(table[c].cat.categories), schema.field(c).type) for c in CATEGORICAL}
-    hashes = pa.chunked_array(table["hash"].array._pa_array)
+    dictionaries = {}
+    for c in CATEGORICAL:
+        values = table.categories[c]
+        typ = schema.field(c).type
+        dictionaries[c] = values.cast(typ) if isinstance(values, pa.Array) else pa.array(list(values), typ)
+    hashes = pa.chunked_array(table.core["hash"].array._pa_array)
     with pq.ParquetWriter(path, schema, compression="snappy") as writer:
         for start in range(0, len(table), row_group):
             stop = min(len(table), start + row_group)
             arrays = {}
             for c, d in dictionaries.items():
-                codes = table[c].cat.codes.to_numpy()[start:stop]
-                arrays[c] = d.take(pa.array(codes, mask=codes < 0))
+                codes = table.codes(c, start, stop)
+                arrays[c] = d.take(pa.array(codes, mask=codes >= len(d)))
             part = hashes.slice(start, stop - start).combine_chunks()
             arrays["hash"] = part
-            arrays["hash_hex"] = _hex(hashers, table["hasher"].array[start:stop], part)
+            arrays["hash_hex"] = _hex(hashers, table.column("hasher", start, stop), part)
             for c in ("width", "height"):
-                arrays[c] = pa.array(table[c].to_numpy()[start:stop].astype(np.int64))
-            arrays["applied"] = applied.take(table["applied"].to_numpy()[start:stop])
+                arrays[c] = pa.array(table.core[c].to_numpy()[start:stop].astype(np.int64))
+            arrays["applied"] = applied.take(table.core["applied"].to_numpy()[start:stop])
             batch = pa.Table.from_arrays([arrays.pop(f.name).cast(f.type) for f in schema], schema=schema)
             writer.write_table(batch, row_group_size=row_group)
             del batch, part

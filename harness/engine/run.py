@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
@@ -35,7 +34,7 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
-from .compact import ROW_GROUP, CompactRows, release_memory, write_hashes
+from .compact import ROW_GROUP, CompactRows, HashTable, release_memory, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -197,15 +196,17 @@ def limit_kernel_threads(n: int) -> None:
 ANALYSE_COLUMNS = ["image_id", "image_name", "group", "transform", "hasher", "hash"]
 
 
-def _rows_of(hashes: pd.DataFrame, hasher_key: str) -> pd.DataFrame:
-    """The ANALYSE_COLUMNS of one hasher's rows. The run's table is sorted
-    by hasher (label, then key), so they are one slice of it: a view, not a
-    copy, in the compact table."""
+def _rows_of(hashes, hasher_key: str, columns=None) -> pd.DataFrame:
+    """The `columns` (default ANALYSE_COLUMNS) of one hasher's rows: one
+    slice of the run's `HashTable` (sorted by hasher label, then key), its
+    string columns made for those rows only; or the rows of a plain
+    DataFrame."""
+    columns = ANALYSE_COLUMNS if columns is None else columns
+    if isinstance(hashes, HashTable):
+        start, stop = hashes.hasher_rows(hasher_key)
+        return hashes.frame(columns, start, stop)
     match = (hashes["hasher_key"] == hasher_key).to_numpy()
-    where = np.flatnonzero(match)
-    if len(where) and where[-1] - where[0] + 1 == len(where):
-        return hashes.iloc[where[0] : where[-1] + 1][ANALYSE_COLUMNS].reset_index(drop=True)
-    return hashes.loc[match, ANALYSE_COLUMNS].reset_index(drop=True)
+    return hashes.loc[match, columns].reset_index(drop=True)
 
 
 def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
@@ -420,7 +421,10 @@ def run_experiment(
         tables = analyse_by_hasher(backend, hashes, hashers, specs, config.metrics)
         pairs = config.hasher_pairs()
         if pairs:  # both distances of each pair in one pass, in this process (every core)
-            tables |= cascade_tables(hashes, pairs, specs, config.metrics, tables.get("thresholds.csv"))
+            keys = list(dict.fromkeys(h.key for pair in pairs for h in pair))
+            of_pairs = pd.concat([_rows_of(hashes, k) for k in keys], ignore_index=True)
+            tables |= cascade_tables(of_pairs, pairs, specs, config.metrics, tables.get("thresholds.csv"))
+            del of_pairs
         timings["metrics"] = time.perf_counter() - t3
         release_memory()  # the tasks' pickled rows and results
         driver_peak_metrics = peak_rss_kib()
@@ -455,11 +459,12 @@ def run_experiment(
             backend.close()
     n_images = len(records) + len(list_errors)
     # by name: files with identical bytes share an image_id but are listed (and hashed) each
-    decoded = hashes.loc[hashes["transform"] == ORIGINAL.key, "image_name"].nunique()
+    decoded = set()
     per_hasher = {}
     for h in hashers:
-        hh = _rows_of(hashes, h.key)  # a slice of the sorted table, not a copy
+        hh = _rows_of(hashes, h.key, ["image_id", "image_name", "transform"])
         orig = hh["transform"] == ORIGINAL.key
+        decoded |= set(hh.loc[orig, "image_name"].unique())
         with_variants = (
             hh.loc[orig, "image_id"]
             if variant_ids is None
@@ -479,13 +484,13 @@ def run_experiment(
             "path": config.dataset.path,
             "manifest_sha256": manifest_digest(records),
             "images_listed": n_images,
-            "images_hashed": int(decoded),
-            "images_failed": int(n_images - decoded),
+            "images_hashed": len(decoded),
+            "images_failed": n_images - len(decoded),
         },
         "counts": {
             "hash_rows": len(hashes),
             "errors": len(errors_df),
-            "variants": int((hashes["transform"] != ORIGINAL.key).sum() // max(1, len(hashers))),
+            "variants": int((hashes.column("transform") != ORIGINAL.key).sum() // max(1, len(hashers))),
             "per_hasher": per_hasher,
         },
         "engine": engine_info,
