@@ -113,6 +113,45 @@ def test_compact_table_round_trips_to_the_same_hashes_parquet(tmp_path):
         pd.testing.assert_frame_equal(part.astype(str), want.astype(str))
 
 
+def test_hashes_of_one_length_are_held_without_offsets(tmp_path):
+    """Every hash of the run 8 bytes: the table holds them as Arrow
+    fixed-size binary (no 4-byte offsets); the file is the same. With
+    crop_resistant (several lengths) they stay binary (the test above)."""
+    folder = _folder(tmp_path)
+    cfg = _config(tmp_path, folder, hashers=["dhash", "phash"])
+    run_experiment(cfg, progress=False, workers=1, scheduler="inline")
+    store = str(tmp_path / "out" / "store")
+    plain = _plain(cfg, store)
+    plain.to_parquet(tmp_path / "plain.parquet", index=False)
+    assert (tmp_path / "plain.parquet").read_bytes() == (tmp_path / "out" / "hashes.parquet").read_bytes()
+    table, applied, _, _ = _compact(cfg, store)
+    assert table.core["hash"].dtype.pyarrow_dtype == pa.binary(8)
+    assert [bytes(b) for b in table.frame()["hash"]] == plain["hash"].tolist()
+    hashers = {h.label: h for h in cfg.build_hashers()}
+    plain.to_parquet(tmp_path / "plain-rg.parquet", index=False, row_group_size=5)
+    write_hashes(table, applied, str(tmp_path / "compact-rg.parquet"), hashers, row_group=5)
+    assert (tmp_path / "plain-rg.parquet").read_bytes() == (tmp_path / "compact-rg.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("lengths", [[8, 8, 8], [8, 8, 32], [0, 0, 0]])
+def test_take_hashes_equals_concatenating_and_taking(lengths):
+    from harness.engine.compact import _take_hashes
+
+    rng = np.random.default_rng(1)
+    chunks, values = [], []
+    for k, size in enumerate([5, 0, 7, 4]):
+        length = lengths[k % len(lengths)]
+        v = [rng.integers(0, 256, length, dtype=np.uint8).tobytes() for _ in range(size)]
+        values += v
+        chunks.append(pa.array(v, pa.binary()))
+    chunks[2] = pa.array([b"x"] + values[5:12], pa.binary()).slice(1)  # an array with an offset
+    take = rng.permutation(len(values))[:10].astype(np.int32)
+    out = _take_hashes(chunks, take)
+    assert chunks == []
+    assert out.to_pylist() == [values[i] for i in take]
+    assert pa.types.is_fixed_size_binary(out.type) == (len(set(map(len, values))) == 1 and len(values[0]) > 0)
+
+
 def _copies(plain: pd.DataFrame) -> int:
     """Rows that exist only because a second file has the same bytes."""
     return int(plain.duplicated(["image_id", "transform", "hasher_key"]).sum())

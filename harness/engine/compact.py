@@ -1,5 +1,5 @@
 """The run's hash table in compact form: small integer codes instead of
-per-row strings, hashes as Arrow binary (the bytes plus a 4-byte offset).
+per-row strings, hashes as their bytes.
 
 A store chunk (an Arrow table in STORE_COLUMNS) is encoded as soon as it is
 read or arrives from a worker (`CompactRows.add`), so the driver never
@@ -13,24 +13,27 @@ holds the store's rows as strings:
   for most transforms): each chunk's distinct texts, zstd-compressed, and a
   code per row (`AppliedTexts`);
 - width, height: the smallest integer type that holds them;
+- hash: Arrow binary (the bytes plus a 4-byte offset);
 - error rows (few) stay a small pandas table.
 
 `CompactRows.hash_table` then applies the run's rules (those of
 `_assemble` in run.py: images, variant sample, seeds, hashers; the first
 copy of a key wins, stored files in order, then new chunks), joins the
-records (image name, group) and sorts (hasher, hasher_key, transform,
-image_id, image_name), giving a DataFrame with HASH_COLUMNS except
-``hash_hex``: string columns are pandas Categoricals over sorted
-categories (sorting by code = sorting by text), ``hash`` is Arrow binary,
-``applied`` an int code into the `AppliedTexts`. `write_hashes` writes
-hashes.parquet from it one row group at a time, byte for byte the file
-``DataFrame.to_parquet`` writes from the plain table (``hash_hex``
-recomputed with each hasher's ``to_hex``).
+records and sorts (hasher, hasher_key, transform, image_id, image_name),
+giving a `HashTable`: per row the record, transform and hasher-key codes,
+the hash, width, height and the applied code; image_id, image_name,
+group, family, severity and hasher are made from the codes, as pandas
+Categoricals over sorted categories (sorting by code = sorting by text),
+for the rows asked for. `write_hashes` writes hashes.parquet from it one
+row group at a time, byte for byte the file ``DataFrame.to_parquet``
+writes from the plain table (``hash_hex`` recomputed with each hasher's
+``to_hex``).
 
-Bytes per hash row of the table: image_id, image_name, group 3 x 4 (int32
-codes; int16 under 32,768 images), five small-key codes 5 x 1, hash + 4,
-width, height 2 x 2 (under 32,768 pixels), applied 4 + its compressed text
-shared by the hashers of a variant.
+Bytes per hash row of the table: record 4 (2 under 32,768 records),
+transform and hasher key 2 x 1, the hash (its bytes when every hash of the
+run has one length, else + 4 for the offset), width, height 2 x 2 (under
+32,768 pixels), applied 4 + its compressed text shared by the hashers of a
+variant: 18 bytes beyond the hash bytes at 50,000 images.
 """
 
 from __future__ import annotations
@@ -429,15 +432,9 @@ class CompactRows:
                 pos = end
             del src_k, tr_k
         release_memory()  # the blocks' index arrays
-        # the hashes first (the largest column), while the codes below do not exist yet;
-        # the chunks' arrays go as soon as they are joined, before the sorted copy is made
-        if sum(h.nbytes for h in self.hashes) >= 2**31 - 1:  # beyond binary's int32 offsets
-            self.hashes = [h.cast(pa.large_binary()) for h in self.hashes]
-        hashes = pa.concat_arrays(self.hashes) if self.hashes else pa.array([], pa.binary())
+        # the hashes first (the largest column), while the codes below do not exist yet
+        frame = {"hash": pd.arrays.ArrowExtensionArray(pa.chunked_array([_take_hashes(self.hashes, take)]))}
         self.hashes = []
-        release_memory()
-        frame = {"hash": pd.arrays.ArrowExtensionArray(pa.chunked_array([hashes.take(pa.array(take))]))}
-        del hashes
         release_memory()
         for c in ("width", "height", "applied"):  # one column at a time: joined, taken, freed
             column = _concat(self.parts[c])
@@ -494,18 +491,70 @@ class CompactRows:
         return HashTable(core, cats, derived), reused, computed
 
 
+def _fixed_width(chunks: list) -> int | None:
+    """The length of every hash in the chunks (Arrow binary), if they all
+    have one length (and no nulls); else None."""
+    width = None
+    for h in chunks:
+        if h.null_count or pa.types.is_large_binary(h.type):
+            return None
+        if not len(h):
+            continue
+        offsets = np.frombuffer(h.buffers()[1], np.int32)[h.offset : h.offset + len(h) + 1]
+        w = int(offsets[1] - offsets[0])
+        if w <= 0 or (width is not None and w != width) or int(offsets[-1] - offsets[0]) != w * len(h):
+            return None
+        if not (np.diff(offsets) == w).all():
+            return None
+        width = w
+    return width
+
+
+def _take_hashes(chunks: list, take: np.ndarray) -> pa.Array:
+    """The hashes of the encoded rows `take` (indices into the chunks
+    joined), in that order. Hashes of one length (every hasher of a run
+    with fixed-length hashes, the usual case) become Arrow fixed-size
+    binary: their bytes, no offsets. The chunks are copied into one block
+    and dropped one at a time (`chunks` is emptied), so the hashes exist at
+    most twice (the block and the result), not three times."""
+    width = _fixed_width(chunks)
+    if width is None:  # hashes of several lengths (crop_resistant, or hashers of different sizes)
+        if sum(h.nbytes for h in chunks) >= 2**31 - 1:  # beyond binary's int32 offsets
+            chunks[:] = [h.cast(pa.large_binary()) for h in chunks]
+        joined = pa.concat_arrays(chunks) if chunks else pa.array([], pa.binary())
+        chunks.clear()
+        release_memory()
+        return joined.take(pa.array(take))
+    block = np.empty((sum(len(h) for h in chunks), width), np.uint8)
+    pos = 0
+    for i in range(len(chunks)):
+        h, chunks[i] = chunks[i], None
+        start = int(np.frombuffer(h.buffers()[1], np.int32)[h.offset])
+        block[pos : pos + len(h)] = np.frombuffer(h.buffers()[2], np.uint8)[start : start + width * len(h)].reshape(
+            -1, width
+        )
+        pos += len(h)
+        del h
+    chunks.clear()
+    release_memory()
+    out = block[take]
+    del block
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(out), [None, pa.py_buffer(out)])
+
+
 class HashTable:
     """The run's hash table: one row per record x key, sorted by (hasher,
     hasher_key, transform, image_id, image_name), made by
     `CompactRows.hash_table`.
 
-    Held per row (about 26 bytes a row beyond the hash bytes at 50,000
-    images, quickstart settings): the record (an int code into the run's
-    records, 4 bytes; 2 under 32,768 records), the transform and the
-    hasher key (int codes into their sorted distinct values, 1 byte each
-    under 127 values), the hash (Arrow binary: its bytes plus a 4-byte
-    offset), width and height (the smallest integer type), the applied
-    code (into `AppliedTexts`). image_id, image_name and group are
+    Held per row (18 bytes a row beyond the hash bytes at 50,000 images,
+    quickstart settings): the record (an int code into the run's records,
+    4 bytes; 2 under 32,768 records), the transform and the hasher key (int
+    codes into their sorted distinct values, 1 byte each under 127
+    values), the hash (Arrow fixed-size binary when every hash of the run
+    has one length, else binary: the bytes plus a 4-byte offset), width
+    and height (the smallest integer type), the applied code (into
+    `AppliedTexts`). image_id, image_name and group are
     functions of the record, family and severity of the transform, hasher
     (the label) of the hasher key: `frame` makes them, as pandas
     Categoricals over sorted categories, only for the rows asked for (a
@@ -620,6 +669,8 @@ _HEX_DIGITS = np.array([list(f"{b:02x}".encode()) for b in range(256)], np.uint8
 def _hex(hashers: dict, labels: pd.Categorical, hashes) -> pa.Array:
     """hash_hex of each row: its hasher's `to_hex` of the packed bytes
     (`_hex_of`, one hasher at a time)."""
+    if pa.types.is_fixed_size_binary(hashes.type):  # the hash table's fixed-width hashes
+        hashes = hashes.cast(pa.binary())
     codes = labels.codes
     parts, where = [], []
     for code, label in enumerate(labels.categories):
@@ -712,6 +763,8 @@ def write_hashes(
                 codes = table.codes(c, start, stop)
                 arrays[c] = d.take(pa.array(codes, mask=codes >= len(d)))
             part = hashes.slice(start, stop - start).combine_chunks()
+            if pa.types.is_fixed_size_binary(part.type):
+                part = part.cast(pa.binary())
             arrays["hash"] = part
             arrays["hash_hex"] = _hex(hashers, table.column("hasher", start, stop), part)
             for c in ("width", "height"):

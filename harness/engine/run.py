@@ -294,6 +294,28 @@ def _assemble(rows: pd.DataFrame, records, specs, hashers, seed, max_pixels, tim
     return ok, err
 
 
+def _per_hasher_counts(hashes, hashers, specs, variant_ids) -> tuple[dict, set]:
+    """(run.json's per-hasher counts, the names of the images decoded). By
+    name: files with identical bytes share an image_id but are listed (and
+    hashed) each."""
+    decoded, per_hasher = set(), {}
+    for h in hashers:
+        hh = _rows_of(hashes, h.key, ["image_id", "image_name", "transform"])
+        orig = hh["transform"] == ORIGINAL.key
+        decoded |= set(hh.loc[orig, "image_name"].unique())
+        with_variants = (
+            hh.loc[orig, "image_id"]
+            if variant_ids is None
+            else hh.loc[orig & hh["image_id"].isin(variant_ids), "image_id"]
+        )
+        per_hasher[h.label] = {
+            "images": int(hh.loc[orig, "image_name"].nunique()),
+            "variants": int((~orig).sum()),
+            "variants_planned": int(len(with_variants)) * len(specs),
+        }
+    return per_hasher, decoded
+
+
 def run_experiment(
     config_or_path=None,
     output: str | None = None,
@@ -458,23 +480,8 @@ def run_experiment(
         if backend is not None:
             backend.close()
     n_images = len(records) + len(list_errors)
-    # by name: files with identical bytes share an image_id but are listed (and hashed) each
-    decoded = set()
-    per_hasher = {}
-    for h in hashers:
-        hh = _rows_of(hashes, h.key, ["image_id", "image_name", "transform"])
-        orig = hh["transform"] == ORIGINAL.key
-        decoded |= set(hh.loc[orig, "image_name"].unique())
-        with_variants = (
-            hh.loc[orig, "image_id"]
-            if variant_ids is None
-            else hh.loc[orig & hh["image_id"].isin(variant_ids), "image_id"]
-        )
-        per_hasher[h.label] = {
-            "images": int(hh.loc[orig, "image_name"].nunique()),
-            "variants": int((~orig).sum()),
-            "variants_planned": int(len(with_variants)) * len(specs),
-        }
+    per_hasher, decoded = _per_hasher_counts(hashes, hashers, specs, variant_ids)
+    release_memory()  # each hasher's columns made for the counts
     run_info = {
         "name": config.name,
         "config": config.model_dump(mode="json"),
