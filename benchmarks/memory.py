@@ -269,8 +269,16 @@ def measure_run(
             info = json.load(fh)
     except OSError:
         pass
+    close_pairs = None
+    try:  # the close pairs the run kept (held in the driver with the hash table)
+        import pyarrow.parquet as pq
+
+        close_pairs = pq.ParquetFile(os.path.join(out, "close_pairs.parquet")).metadata.num_rows
+    except (OSError, ValueError):
+        pass
     shutil.rmtree(out, ignore_errors=True)
     return {
+        "close_pairs": close_pairs,
         "images": n,
         "hash_rows": hash_rows if hash_rows is not None else info.get("counts", {}).get("hash_rows"),
         "prefilled": prefill,

@@ -382,15 +382,18 @@ def _memory_main(args) -> int:
         "Peaks are VmHWM/ru_maxrss (resident, MiB), which include the ~250 MiB of imported libraries"
         " (numpy, pandas, OpenCV, albumentations, scipy). 'while hashing' = largest peak a worker"
         " reported at the end of a hashing task; 'whole run' also covers the metrics tasks (all-pairs"
-        " kernel, which grows with n) and the driver's tables.",
+        " kernel, which grows with n) and the driver's tables. 'close pairs': rows of the run's"
+        " close_pairs.parquet, held by the driver from the metrics on (bounded by metrics.max_close_pairs,"
+        " not by the hash rows).",
         "",
-        "| images | hash rows | chunk_size | workers | seconds | driver peak, end of hashing |"
+        "| images | hash rows | close pairs | chunk_size | workers | seconds | driver peak, end of hashing |"
         " driver peak, hash table assembled | driver peak, metrics done | driver peak, tables written |"
         " driver peak, whole run | worker peak while hashing | worker peak, whole run |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['images']} | {r['hash_rows']} | {r['chunk_size']} | {r['workers']} | {r['seconds']} |"
+        f"| {r['images']} | {r['hash_rows']} | {r.get('close_pairs')} | {r['chunk_size']} | {r['workers']} |"
+        f" {r['seconds']} |"
         f" {r['driver_peak_rss_mib_hashing']} | {r.get('driver_peak_rss_mib_assembled')} |"
         f" {r.get('driver_peak_rss_mib_metrics')} | {r.get('driver_peak_rss_mib_written')} |"
         f" {r['driver_peak_mib']} | {r['worker_peak_rss_mib_hashing']} | {r['largest_worker_peak_mib']} |"

@@ -39,6 +39,7 @@ variant: 18 bytes beyond the hash bytes at 50,000 images.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import numpy as np
@@ -85,23 +86,46 @@ def release_memory() -> None:
         pa.default_memory_pool().release_unused()
     except AttributeError:  # pragma: no cover - older pyarrow
         pass
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+#: glibc's mallopt parameter for the mmap threshold
+_M_MMAP_THRESHOLD = -3
+
+
+def map_large_blocks(threshold: int = 1 << 20) -> bool:
+    """With glibc: every allocation of at least `threshold` bytes (default
+    1 MiB) gets a memory mapping of its own, given back to the system as
+    soon as it is freed. By default glibc raises that threshold, up to 32
+    MiB, each time a mapped block is freed; after that, the freed arrays of
+    1-32 MiB (numpy columns, pickled task parts, unpickled results) stay in
+    the heaps of the threads that allocated them, and `malloc_trim` cannot
+    give back all of it. Setting the threshold turns that off. Not done
+    when the environment sets ``MALLOC_MMAP_THRESHOLD_`` (glibc's own knob)
+    or with another C library. Returns whether it was set."""
+    libc = _glibc()
+    if libc is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
 
 
 @functools.cache
-def _malloc_trim():
-    """glibc's malloc_trim, or None (another C library or system)."""
+def _glibc():
+    """The C library if it is glibc (malloc_trim and mallopt), else None."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
     import ctypes.util
 
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # musl has no malloc_trim
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if not (hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt")):  # musl has no malloc_trim
+            return None
+    except OSError:
         return None
+    return libc
 
 
 class _Codes:

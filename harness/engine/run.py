@@ -34,7 +34,7 @@ from ..metrics.tables import analyse, concat_tables, plain_strings
 from ..results import Results
 from ..transforms import ORIGINAL
 from .chunks import DoneIndex, hasher_ref, peak_rss_kib, plan_chunks, variant_sample
-from .compact import ROW_GROUP, CompactRows, HashTable, release_memory, write_hashes
+from .compact import ROW_GROUP, CompactRows, HashTable, map_large_blocks, release_memory, write_hashes
 from .executors import InlineBackend, check_executor_args, default_workers, make_backend, prestart, run_work
 from .store import KEY_COLUMNS, HashStore, rows_to_table
 from .work import ERROR_COLUMNS, HASH_COLUMNS
@@ -330,7 +330,13 @@ def run_experiment(
 
     workers: processes (default: every core); scheduler: None (local
     process pool), "local" (Dask LocalCluster), "tcp://HOST:PORT" (a Dask
-    scheduler) or "inline" (this process, for debugging)."""
+    scheduler) or "inline" (this process, for debugging).
+
+    Memory: with glibc, this process's allocations of 1 MiB or more get
+    mappings of their own from here on
+    (`harness.engine.compact.map_large_blocks`; not when
+    MALLOC_MMAP_THRESHOLD_ is set), so the driver's freed arrays go back
+    to the system."""
     config = load_config(config_or_path)
     if output:
         config = config.model_copy(update={"output": output})
@@ -339,6 +345,7 @@ def run_experiment(
         raise ConfigError("output", f"exists and is not a folder: {out_dir}")
     eng = config.engine
     check_executor_args(workers, scheduler)  # ConfigError before anything is written
+    map_large_blocks()
     timings = {}
     t0 = time.perf_counter()
     if not scheduler:
