@@ -33,7 +33,8 @@ Bytes per hash row of the table: record 4 (2 under 32,768 records),
 transform and hasher key 2 x 1, the hash (its bytes when every hash of the
 run has one length, else + 4 for the offset), width, height 2 x 2 (under
 32,768 pixels), applied 4 + its compressed text shared by the hashers of a
-variant: 18 bytes beyond the hash bytes at 50,000 images.
+variant: 14 bytes beyond the hash bytes at 50,000 images, and about 3
+for the compressed texts.
 """
 
 from __future__ import annotations
@@ -571,7 +572,7 @@ class HashTable:
     hasher_key, transform, image_id, image_name), made by
     `CompactRows.hash_table`.
 
-    Held per row (18 bytes a row beyond the hash bytes at 50,000 images,
+    Held per row (14 bytes a row beyond the hash bytes at 50,000 images,
     quickstart settings): the record (an int code into the run's records,
     4 bytes; 2 under 32,768 records), the transform and the hasher key (int
     codes into their sorted distinct values, 1 byte each under 127
@@ -590,7 +591,7 @@ class HashTable:
 
     def __init__(self, core: pd.DataFrame, categories: dict, derived: dict):
         self.core = core
-        self.categories = categories  # column -> sorted distinct values (None left out)
+        self.categories = categories  # column -> its sorted distinct values
         self.derived = derived  # column -> (core column, its code -> this column's code)
 
     def __len__(self) -> int:
@@ -610,7 +611,8 @@ class HashTable:
 
     def column(self, column: str, start: int = 0, stop: int | None = None):
         """Rows [start, stop) of one column: a Categorical for the string
-        columns, else the stored array (Arrow binary for ``hash``)."""
+        columns, else the stored array (Arrow binary or fixed-size binary
+        for ``hash``)."""
         if column in CATEGORICAL:
             values = self.categories[column]
             return _categorical_of_codes(self.codes(column, start, stop).astype(_code_dtype(len(values))), values)

@@ -209,7 +209,7 @@ def _rows_of(hashes, hasher_key: str, columns=None) -> pd.DataFrame:
     return hashes.loc[match, columns].reset_index(drop=True)
 
 
-def analyse_by_hasher(backend, hashes: pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
+def analyse_by_hasher(backend, hashes: HashTable | pd.DataFrame, hashers, specs, metrics_cfg) -> dict:
     """The result tables, one `analyse` task per hasher on the executor
     (the all-pairs kernel of different hashers runs in parallel). Each table
     is the concatenation of the per-hasher tables in config order."""
