@@ -276,3 +276,26 @@ def test_large_blocks_freed_go_back_to_the_system():
         freed[mode] = float(out.stdout.split()[-1])
     assert freed["map"] >= 50  # of the 60 MiB freed
     assert freed["default"] < 10
+
+
+def test_store_rows_of_the_runs_images_equal_arrows_isin_filter():
+    """`HashStore.tables`/`load` keep the rows of the run's images by looking
+    each chunk's distinct ids up in a set: the same rows as Arrow's isin
+    filter (nulls never kept), in the same order."""
+    import pyarrow.compute as pc
+
+    from harness.engine.store import _of_images
+
+    rng = np.random.default_rng(3)
+    pool = [f"{i:064x}" for i in range(12)] + [None]
+    for _ in range(30):
+        n = int(rng.integers(0, 40))
+        values = [pool[k] for k in rng.integers(0, len(pool), n)]
+        cut = int(rng.integers(0, n + 1))
+        table = pa.table(
+            {"image_id": pa.chunked_array([values[:cut], values[cut:]], pa.string()), "row": pa.array(range(n))}
+        )
+        ids = {pool[k] for k in rng.integers(0, 12, int(rng.integers(0, 13)))}
+        want = table.filter(pc.field("image_id").isin(pa.array(sorted(ids), pa.string())))
+        assert _of_images(table, ids).to_pydict() == want.to_pydict()
+    assert _of_images(table, None) is table

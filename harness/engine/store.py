@@ -31,6 +31,7 @@ import os
 import socket
 import uuid
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -93,6 +94,21 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas()
 
 
+def _of_images(table: pa.Table, ids: set | None) -> pa.Table:
+    """The rows of `table` whose image_id is in `ids` (all rows for None;
+    a null image_id is never in it). A chunk file holds a few distinct image
+    ids: each is looked up once in the set, instead of an Arrow ``isin``
+    filter over every id of the run, whose value set Arrow would build
+    again for each file (80 ms a file at 200,000 ids)."""
+    if ids is None or not table.num_rows:
+        return table
+    enc = pc.dictionary_encode(table["image_id"].combine_chunks())
+    wanted = np.array([v in ids for v in enc.dictionary.to_pylist()] + [False], bool)
+    codes = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    keep = wanted[codes]
+    return table if keep.all() else table.filter(pa.array(keep))
+
+
 class HashStore:
     """A folder of Parquet chunk files (see the module docstring)."""
 
@@ -141,12 +157,10 @@ class HashStore:
         name; unreadable files skipped, their work is redone), filtered as in
         `load`, one at a time: a run encodes each into its compact hash table
         (`harness.engine.compact`) before reading the next."""
-        if image_ids is not None:
-            by_image = pc.field("image_id").isin(sorted(set(image_ids)))
-            where = by_image if where is None else by_image & where
+        ids = None if image_ids is None else set(image_ids)
         for path in self.files():
             try:
-                table = pq.read_table(path, schema=STORE_SCHEMA, filters=where)
+                table = _of_images(pq.read_table(path, schema=STORE_SCHEMA, filters=where), ids)
             except Exception:  # an unreadable file is ignored: its work is redone
                 continue
             if table.num_rows:
@@ -159,13 +173,11 @@ class HashStore:
         other hashers of a shared store, never become pandas objects);
         duplicate keys (the same work stored twice, e.g. by two experiments
         sharing the store) keep the first file's row."""
-        if image_ids is not None:
-            by_image = pc.field("image_id").isin(sorted(set(image_ids)))
-            where = by_image if where is None else by_image & where
+        ids = None if image_ids is None else set(image_ids)
         parts = []
         for path in self.files():
             try:
-                table = pq.read_table(path, schema=STORE_SCHEMA, filters=where)
+                table = _of_images(pq.read_table(path, schema=STORE_SCHEMA, filters=where), ids)
             except Exception:  # an unreadable file is ignored: its work is redone
                 continue
             df = table_to_frame(table)
