@@ -99,7 +99,8 @@ def _of_images(table: pa.Table, ids: set | None) -> pa.Table:
     a null image_id is never in it). A chunk file holds a few distinct image
     ids: each is looked up once in the set, instead of an Arrow ``isin``
     filter over every id of the run, whose value set Arrow would build
-    again for each file (80 ms a file at 200,000 ids)."""
+    again for each file (a run reusing 3,169 chunk files of 202,815 images
+    planned in 304 s that way, 8 s this way)."""
     if ids is None or not table.num_rows:
         return table
     enc = pc.dictionary_encode(table["image_id"].combine_chunks())
