@@ -767,9 +767,9 @@ def write_hashes(
     one row group of at most `row_group` rows at a time; `hashers`: label ->
     hasher (for hash_hex). The same bytes as ``plain.to_parquet(path,
     index=False, row_group_size=row_group)`` of the plain table. A row
-    group is held as Arrow strings while it is written (about 400 bytes a
-    row at quickstart settings), hence row groups of 131,072 rows, not
-    pyarrow's default 1,048,576."""
+    group is held as Arrow strings while it is written (an estimate: about
+    400 bytes a row at quickstart settings), hence row groups of 131,072
+    rows, not pyarrow's default 1,048,576."""
     if len(table) == 0:
         _plain_frame(table, applied, hashers).to_parquet(path, index=False)
         return
