@@ -516,23 +516,33 @@ class CompactRows:
         return HashTable(core, cats, derived), reused, computed
 
 
+def _one_length(h: pa.Array) -> int | None:
+    """The length of every hash in `h` (Arrow binary or large binary), if
+    they all have one length of at least a byte and none is null; else
+    None (also for an empty array)."""
+    n = len(h)
+    if not n or h.null_count:
+        return None
+    big = pa.types.is_large_binary(h.type)
+    offsets = np.frombuffer(h.buffers()[1], np.int64 if big else np.int32)[h.offset : h.offset + n + 1]
+    w = int(offsets[1] - offsets[0])
+    same = w > 0 and int(offsets[-1] - offsets[0]) == w * n and bool((np.diff(offsets) == w).all())
+    return w if same else None
+
+
+def _byte_matrix(h: pa.Array, width: int) -> np.ndarray:
+    """Hashes of one length `width` as a uint8 matrix (rows x width), by
+    Arrow's cast to fixed-size binary (as `harness.metrics.tables._packed`)."""
+    fixed = h.cast(pa.binary(width))
+    data = np.frombuffer(fixed.buffers()[1], np.uint8)
+    return data[fixed.offset * width : (fixed.offset + len(fixed)) * width].reshape(-1, width)
+
+
 def _fixed_width(chunks: list) -> int | None:
-    """The length of every hash in the chunks (Arrow binary), if they all
-    have one length (and no nulls); else None."""
-    width = None
-    for h in chunks:
-        if h.null_count or pa.types.is_large_binary(h.type):
-            return None
-        if not len(h):
-            continue
-        offsets = np.frombuffer(h.buffers()[1], np.int32)[h.offset : h.offset + len(h) + 1]
-        w = int(offsets[1] - offsets[0])
-        if w <= 0 or (width is not None and w != width) or int(offsets[-1] - offsets[0]) != w * len(h):
-            return None
-        if not (np.diff(offsets) == w).all():
-            return None
-        width = w
-    return width
+    """The length of every hash in the chunks, if they all have one length
+    (and no nulls); else None."""
+    widths = {_one_length(h) for h in chunks if len(h)}
+    return widths.pop() if len(widths) == 1 and None not in widths else None
 
 
 def _take_hashes(chunks: list, take: np.ndarray) -> pa.Array:
@@ -554,10 +564,7 @@ def _take_hashes(chunks: list, take: np.ndarray) -> pa.Array:
     pos = 0
     for i in range(len(chunks)):
         h, chunks[i] = chunks[i], None
-        start = int(np.frombuffer(h.buffers()[1], np.int32)[h.offset])
-        block[pos : pos + len(h)] = np.frombuffer(h.buffers()[2], np.uint8)[start : start + width * len(h)].reshape(
-            -1, width
-        )
+        block[pos : pos + len(h)] = _byte_matrix(h, width)
         pos += len(h)
         del h
     chunks.clear()
@@ -722,16 +729,11 @@ def _hex_of(hasher, hashes: pa.Array) -> pa.Array:
     plain hex (`Hasher.hex_width`) all at once from their bytes, the rest
     one by one."""
     n = len(hashes)
-    width = None
-    if n and not hashes.null_count:
-        big = pa.types.is_large_binary(hashes.type)
-        offsets = np.frombuffer(hashes.buffers()[1], np.int64 if big else np.int32)[hashes.offset :][: n + 1]
-        nbytes = int(offsets[1] - offsets[0])
-        same = nbytes > 0 and int(offsets[-1] - offsets[0]) == n * nbytes and bool((np.diff(offsets) == nbytes).all())
-        hex_width = getattr(hasher, "hex_width", None)
-        width = hex_width(nbytes) if same and hex_width is not None else None
+    nbytes = _one_length(hashes)
+    hex_width = getattr(hasher, "hex_width", None)
+    width = hex_width(nbytes) if nbytes is not None and hex_width is not None else None
     if width is not None:
-        data = np.frombuffer(hashes.buffers()[2], np.uint8)[int(offsets[0]) :][: n * nbytes].reshape(n, nbytes)
+        data = _byte_matrix(hashes, nbytes)
         digits = np.ascontiguousarray(_HEX_DIGITS[data].reshape(n, 2 * nbytes)[:, 2 * nbytes - width :])
         out_offsets = np.arange(n + 1, dtype=np.int64) * width
         out = pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(digits))
@@ -789,8 +791,6 @@ def write_hashes(
                 codes = table.codes(c, start, stop)
                 arrays[c] = d.take(pa.array(codes, mask=codes >= len(d)))
             part = hashes.slice(start, stop - start).combine_chunks()
-            if pa.types.is_fixed_size_binary(part.type):
-                part = part.cast(pa.binary())
             arrays["hash"] = part
             arrays["hash_hex"] = _hex(hashers, table.column("hasher", start, stop), part)
             for c in ("width", "height"):

@@ -174,16 +174,7 @@ class HashStore:
         other hashers of a shared store, never become pandas objects);
         duplicate keys (the same work stored twice, e.g. by two experiments
         sharing the store) keep the first file's row."""
-        ids = None if image_ids is None else set(image_ids)
-        parts = []
-        for path in self.files():
-            try:
-                table = _of_images(pq.read_table(path, schema=STORE_SCHEMA, filters=where), ids)
-            except Exception:  # an unreadable file is ignored: its work is redone
-                continue
-            df = table_to_frame(table)
-            if len(df):
-                parts.append(df)
+        parts = [table_to_frame(table) for table in self.tables(image_ids, where)]
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in STORE_COLUMNS})
         out = pd.concat(parts, ignore_index=True)
